@@ -1,0 +1,79 @@
+/*
+ * libmcp: status codes and the error struct (STYLE.md section 4).
+ * Every function that can fail returns mcp_status (0 = MCP_OK); detail goes to an optional
+ * mcp_error, always the last parameter. Numbers never change once released.
+ */
+#ifndef MCP_STATUS_H
+#define MCP_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MCP_NODISCARD   __attribute__((warn_unused_result))
+#define MCP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MCP_NODISCARD
+#define MCP_PRINTF(f, a)
+#endif
+
+#define MCP_ERROR_MSG_MAX 256
+
+/* X(name, number, text). Append only; never renumber. */
+#define MCP_STATUS_MAP(X)                                                  \
+    X(OK,                  0,  "success")                                  \
+    X(ERR_NOMEM,           1,  "out of memory")                            \
+    X(ERR_INVALID_ARG,     2,  "invalid argument")                         \
+    X(ERR_PARSE,           3,  "malformed input")                          \
+    X(ERR_TOO_LARGE,       4,  "input exceeds a configured limit")         \
+    X(ERR_UNAUTHENTICATED, 5,  "missing or invalid credentials")           \
+    X(ERR_FORBIDDEN,       6,  "caller lacks a required permission")       \
+    X(ERR_NOT_FOUND,       7,  "no such method or tool")                   \
+    X(ERR_IO,              8,  "transport I/O error")                      \
+    X(ERR_TIMEOUT,         9,  "operation timed out")                      \
+    X(ERR_CANCELLED,       10, "operation was cancelled")                  \
+    X(ERR_STATE,           11, "operation not valid in the current state") \
+    X(ERR_PROTOCOL,        12, "peer violated the protocol")               \
+    X(ERR_RATE_LIMITED,    13, "rate limit exceeded")                      \
+    X(ERR_INTERNAL,        14, "internal error")                           \
+    X(ERR_UNSUPPORTED,     15, "not supported")                            \
+    X(ERR_STORE,           16, "credential or user store unavailable")
+
+typedef enum mcp_status {
+#define MCP_X_(name, num, text) MCP_##name = num,
+    MCP_STATUS_MAP(MCP_X_)
+#undef MCP_X_
+} mcp_status;
+
+typedef struct mcp_error {
+    mcp_status code;                       /* same value the function returned */
+    int32_t    rpc_code;                   /* JSON-RPC code to send; 0 if none applies */
+    char       message[MCP_ERROR_MSG_MAX]; /* NUL-terminated; names the failed check, never a secret */
+} mcp_error;
+
+/** Symbolic name of a status ("MCP_ERR_NOMEM"); never NULL. @since 0.1 */
+const char *mcp_status_name(mcp_status s);
+/** Human text of a status ("out of memory"); never NULL. @since 0.1 */
+const char *mcp_status_str(mcp_status s);
+
+/**
+ * Fill err (if non-NULL) and return code, so callers can write `return mcp_error_set(...)`.
+ * Never allocates. rpc_code is reset to 0; see mcp_error_set_rpc().
+ * @since 0.1
+ */
+mcp_status mcp_error_set(mcp_error *err, mcp_status code, const char *fmt, ...) MCP_PRINTF(3, 4);
+/** As mcp_error_set(), and records the JSON-RPC error code to send to the peer. @since 0.1 */
+mcp_status mcp_error_set_rpc(mcp_error *err, mcp_status code, int32_t rpc_code, const char *fmt, ...)
+    MCP_PRINTF(4, 5);
+/** Reset err to MCP_OK with an empty message. NULL is allowed. @since 0.1 */
+void mcp_error_clear(mcp_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,54 @@
+/* Library-internal helpers shared by every layer (mcp__ prefix, STYLE.md section 2). */
+#ifndef MCP_SRC_COMMON_H
+#define MCP_SRC_COMMON_H
+
+#include <mcp/common.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+void *mcp__alloc(size_t n);
+void *mcp__calloc(size_t n, size_t size);
+void *mcp__realloc(void *p, size_t n);
+void mcp__free(void *p);
+char *mcp__strdup(const char *s);        /* NULL in -> NULL out */
+char *mcp__strndup(const char *s, size_t n);
+char *mcp__aprintf(const char *fmt, ...) MCP_PRINTF(1, 2);
+
+/* A growable byte buffer with a hard maximum (curl's dynbuf). Always NUL-terminated. */
+typedef struct mcp_buf {
+    char  *ptr;
+    size_t len;
+    size_t cap;
+    size_t max;   /* appending past max fails with MCP_ERR_TOO_LARGE */
+} mcp_buf;
+
+void mcp__buf_init(mcp_buf *b, size_t max);
+void mcp__buf_cleanup(mcp_buf *b);
+void mcp__buf_reset(mcp_buf *b);
+mcp_status mcp__buf_append(mcp_buf *b, const void *data, size_t len);
+mcp_status mcp__buf_appends(mcp_buf *b, const char *s);
+mcp_status mcp__buf_printf(mcp_buf *b, const char *fmt, ...) MCP_PRINTF(2, 3);
+/* Hand the buffer's memory to the caller (free with mcp__free); b is reset. */
+char *mcp__buf_steal(mcp_buf *b, size_t *len);
+
+/* base64url without padding (RFC 7515 section 2), strict: rejects '=', '+', '/', whitespace and
+ * non-canonical trailing bits. Output is NUL-terminated for convenience. */
+mcp_status mcp__b64url_decode(const char *in, size_t inlen, unsigned char **out, size_t *outlen);
+char *mcp__b64url_encode(const unsigned char *in, size_t len);
+/* Standard base64 with padding (for blobs). */
+char *mcp__b64_encode(const unsigned char *in, size_t len);
+
+/* Case-insensitive ASCII comparison. */
+int mcp__strcasecmp(const char *a, const char *b);
+
+/* Logging to stderr: "ts level component: message". Never pass secrets. */
+typedef enum { MCP__LOG_DEBUG, MCP__LOG_INFO, MCP__LOG_WARN, MCP__LOG_ERROR } mcp__log_level;
+void mcp__log(mcp__log_level lvl, const char *component, const char *fmt, ...) MCP_PRINTF(3, 4);
+void mcp__log_set_level(mcp__log_level lvl);
+
+/* Number of online CPUs (>= 1). */
+unsigned mcp__ncpus(void);
+/* Wall clock, unix seconds. */
+int64_t mcp__unix_now(void);
+
+#endif

@@ -1,0 +1,112 @@
+/* Constant-time compare, wiping, randomness, clocks, logging. */
+#include "common/common.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+mcp_str
+mcp_str_from(const char *s)
+{
+    mcp_str r = { s, s ? strlen(s) : 0 };
+    return r;
+}
+
+void
+mcp_memzero(void *ptr, size_t len)
+{
+    if (ptr != NULL && len > 0)
+        OPENSSL_cleanse(ptr, len);
+}
+
+bool
+mcp_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    /* Length is not secret (MACs and key hashes have fixed sizes); the bytes are. Comparing
+     * min(alen, blen) bytes keeps the loop bounded by the shorter input. */
+    size_t n = alen < blen ? alen : blen;
+    int diff = (alen != blen);
+    if (n > 0)
+        diff |= CRYPTO_memcmp(a, b, n) != 0;
+    return diff == 0;
+}
+
+mcp_status
+mcp_random_bytes(void *buf, size_t len, mcp_error *err)
+{
+    if (len > INT32_MAX || RAND_bytes(buf, (int)len) != 1)
+        return mcp_error_set(err, MCP_ERR_INTERNAL, "random generator failed");
+    return MCP_OK;
+}
+
+uint64_t
+mcp_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int64_t
+mcp__unix_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+unsigned
+mcp__ncpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : (unsigned)n;
+}
+
+int
+mcp__strcasecmp(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        int ca = (unsigned char)*a, cb = (unsigned char)*b;
+        if (ca >= 'A' && ca <= 'Z')
+            ca += 32;
+        if (cb >= 'A' && cb <= 'Z')
+            cb += 32;
+        if (ca != cb || ca == 0)
+            return ca - cb;
+    }
+}
+
+static mcp__log_level log_level = MCP__LOG_INFO;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void
+mcp__log_set_level(mcp__log_level lvl)
+{
+    log_level = lvl;
+}
+
+void
+mcp__log(mcp__log_level lvl, const char *component, const char *fmt, ...)
+{
+    static const char *const names[] = { "debug", "info", "warn", "error" };
+    if (lvl < log_level)
+        return;
+    char line[1024];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, names[lvl], component);
+    if (n < 0 || (size_t)n >= sizeof line)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&log_mu);
+    fprintf(stderr, "%s\n", line);
+    pthread_mutex_unlock(&log_mu);
+}

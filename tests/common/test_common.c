@@ -1,0 +1,87 @@
+/* Unit tests for src/common: base64url strictness, bounded buffers, constant-time compare. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "common/common.h"
+
+static void
+b64url_roundtrip(void **state)
+{
+    (void)state;
+    const unsigned char in[] = "hello, world!";
+    char *enc = mcp__b64url_encode(in, sizeof in - 1);
+    assert_string_equal(enc, "aGVsbG8sIHdvcmxkIQ");
+    unsigned char *dec;
+    size_t n;
+    assert_int_equal(mcp__b64url_decode(enc, strlen(enc), &dec, &n), MCP_OK);
+    assert_int_equal(n, sizeof in - 1);
+    assert_memory_equal(dec, in, n);
+    mcp__free(enc);
+    mcp__free(dec);
+}
+
+static void
+b64url_rejects_padding_and_std_alphabet(void **state)
+{
+    (void)state;
+    unsigned char *dec;
+    size_t n;
+    assert_int_equal(mcp__b64url_decode("aGk=", 4, &dec, &n), MCP_ERR_PARSE);
+    assert_int_equal(mcp__b64url_decode("a+/b", 4, &dec, &n), MCP_ERR_PARSE);
+    assert_int_equal(mcp__b64url_decode("a", 1, &dec, &n), MCP_ERR_PARSE);
+    assert_int_equal(mcp__b64url_decode("aGk", 3, &dec, &n), MCP_OK);   /* "hi" */
+    mcp__free(dec);
+    assert_int_equal(mcp__b64url_decode("aGl", 3, &dec, &n), MCP_ERR_PARSE); /* stray bits */
+}
+
+static void
+buf_enforces_max(void **state)
+{
+    (void)state;
+    mcp_buf b;
+    mcp__buf_init(&b, 8);
+    assert_int_equal(mcp__buf_appends(&b, "12345678"), MCP_OK);
+    assert_int_equal(mcp__buf_appends(&b, "9"), MCP_ERR_TOO_LARGE);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.ptr, "12345678");
+    mcp__buf_cleanup(&b);
+}
+
+static void
+ct_equal_compares_length_and_bytes(void **state)
+{
+    (void)state;
+    assert_true(mcp_ct_equal("abc", 3, "abc", 3));
+    assert_false(mcp_ct_equal("abc", 3, "abd", 3));
+    assert_false(mcp_ct_equal("abc", 3, "abcd", 4));
+    assert_true(mcp_ct_equal("", 0, "", 0));
+}
+
+static void
+status_names_are_stable(void **state)
+{
+    (void)state;
+    assert_string_equal(mcp_status_name(MCP_ERR_UNAUTHENTICATED), "MCP_ERR_UNAUTHENTICATED");
+    assert_int_equal(MCP_ERR_FORBIDDEN, 6);
+    mcp_error e;
+    assert_int_equal(mcp_error_set(&e, MCP_ERR_PARSE, "bad %s", "thing"), MCP_ERR_PARSE);
+    assert_string_equal(e.message, "bad thing");
+    assert_int_equal(mcp_error_set(NULL, MCP_ERR_IO, "x"), MCP_ERR_IO);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(b64url_roundtrip),
+        cmocka_unit_test(b64url_rejects_padding_and_std_alphabet),
+        cmocka_unit_test(buf_enforces_max),
+        cmocka_unit_test(ct_equal_compares_length_and_bytes),
+        cmocka_unit_test(status_names_are_stable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
