@@ -1,0 +1,62 @@
+/*
+ * mcp_jwt_authn: the bearer-token middleware for MCP_PHASE_AUTHN.
+ *
+ * Kept in its own file so that programs using only the verifier (mcp-token, tests, fuzzers)
+ * do not pull in the server's request API when linking the static library.
+ */
+#include <mcp/jwt.h>
+#include <mcp/server.h>
+
+#include "common/common.h"
+
+#include <string.h>
+#include <strings.h>
+
+static bool
+token_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+}
+
+mcp_status
+mcp_jwt_authn(mcp_request *req, void *verifier, mcp_error *err)
+{
+    const mcp_jwt_verifier *v = verifier;
+    const char *h = mcp_request_header(req, "Authorization");
+    if (h == NULL)
+        return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "missing Authorization header");
+
+    /* RFC 6750 section 2.1: "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 9110
+     * section 11.1). We accept only the JWS alphabet: base64url and the two dots. */
+    static const char scheme[] = "bearer";
+    size_t sl = sizeof scheme - 1;
+    size_t wl = strcspn(h, " ");
+    if (wl != sl || strncasecmp(h, scheme, sl) != 0)
+        return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "unsupported Authorization scheme");
+    const char *t = h + sl;
+    while (*t == ' ')
+        t++;
+    size_t tl = 0;
+    while (token_char((unsigned char)t[tl]))
+        tl++;
+    if (tl == 0 || t[tl] != '\0') {
+        (void)mcp_request_set_challenge(req, "invalid_request", NULL);
+        return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "malformed Authorization header");
+    }
+
+    mcp_principal *p = NULL;
+    mcp_status rc = mcp_jwt_verify(v, t, tl, &p, err);
+    if (rc == MCP_ERR_NOMEM)
+        return rc;
+    if (rc != MCP_OK) {
+        (void)mcp_request_set_challenge(req, "invalid_token", NULL);
+        /* An oversize token is a bad credential (401), not an oversize request body (413). */
+        if (rc == MCP_ERR_TOO_LARGE)
+            mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "token too large");
+        return MCP_ERR_UNAUTHENTICATED;
+    }
+    mcp_request_set_principal(req, p);   /* takes its own reference */
+    mcp_principal_unref(p);
+    return MCP_OK;
+}
