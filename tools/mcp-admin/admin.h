@@ -1,0 +1,97 @@
+/*
+ * mcp-admin: shared declarations. Each command group lives in its own cmd_<group>.c and
+ * exports a table of admin_command rows; main.c lists the tables (see ADMIN_COMMAND_TABLES).
+ * A tool includes only the public API (<mcp/...>), like any other program using libmcp.
+ */
+#ifndef MCP_ADMIN_H
+#define MCP_ADMIN_H
+
+#include <jansson.h>
+#include <mcp/store.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit statuses (docs/cli/mcp-admin.md). */
+#define ADMIN_EXIT_OK    0
+#define ADMIN_EXIT_ERROR 1
+#define ADMIN_EXIT_USAGE 2
+
+typedef struct admin_ctx {
+    const char *db_path; /* --db, else $MCP_DB, else ./mcp.db */
+    bool        json;    /* --json: machine-readable output */
+    bool        create;  /* the running command may create the store file */
+    mcp_store  *store;   /* opened on demand by admin_store() */
+} admin_ctx;
+
+/* Run a command: argv[0] is the first argument after "<group> <action>". Returns an exit
+ * status. */
+typedef int (*admin_run_fn)(admin_ctx *ctx, int argc, char **argv);
+
+typedef struct admin_command {
+    const char  *group;   /* "user" */
+    const char  *action;  /* "add" */
+    const char  *args;    /* usage after "group action", e.g. "SUBJECT [--name N] [--role R]..." */
+    const char  *summary; /* one line for --help */
+    bool         creates; /* may create the store file when it does not exist */
+    admin_run_fn run;
+} admin_command;
+
+/* Command tables, each terminated by a row with group == NULL. */
+extern const admin_command admin_user_commands[];
+extern const admin_command admin_role_commands[];
+extern const admin_command admin_key_commands[];
+extern const admin_command admin_token_commands[];
+
+/* ---- helpers for commands (main.c) ------------------------------------------------------ */
+
+/* The store, opened on first use (creating the file only when the command allows it).
+ * NULL after printing the reason. */
+mcp_store *admin_store(admin_ctx *ctx);
+
+/* Print "mcp-admin: <message>" to stderr and return ADMIN_EXIT_ERROR. */
+int admin_fail(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Print "mcp-admin: <message>" plus the command's usage line; return ADMIN_EXIT_USAGE. */
+int admin_usage_error(const char *group, const char *action, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Report a failed library call: admin_fail("%s", err->message). */
+int admin_fail_err(const mcp_error *err);
+
+/* Command-line options of one command. */
+typedef struct admin_opt {
+    const char   *name;     /* "--name" */
+    const char  **value;    /* option with an argument: the last value given */
+    const char ***list;     /* repeatable option: values appended (array owned by the caller,
+                               free with admin_list_free) */
+    size_t       *count;    /* with list: number of values */
+    bool         *flag;     /* option without argument */
+} admin_opt;
+
+/*
+ * Parse argv: options from opts (plus the global --json and --db, accepted anywhere),
+ * "--" ends options, everything else is positional (pos must have room for max_pos).
+ * Returns ADMIN_EXIT_OK or ADMIN_EXIT_USAGE (after printing why).
+ */
+int admin_parse(admin_ctx *ctx, const char *group, const char *action, int argc, char **argv,
+                const admin_opt *opts, char **pos, size_t min_pos, size_t max_pos, size_t *npos);
+void admin_list_free(const char **list);
+
+/* Parse a non-negative decimal integer; false on anything else. */
+bool admin_parse_int64(const char *s, int64_t *out);
+
+/* Print v as indented JSON on stdout and release it (steals v; NULL means out of memory).
+ * Returns an exit status. */
+int admin_print_json(json_t *v);
+
+/* Format unix seconds as "2025-01-31T12:00:00Z", or "-" for 0. buf needs 32 bytes. */
+const char *admin_time(int64_t t, char buf[32]);
+
+#endif

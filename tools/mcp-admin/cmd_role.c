@@ -1,0 +1,139 @@
+/* mcp-admin role grant|revoke|list|set|remove */
+#include "admin.h"
+
+#include <stdio.h>
+
+static int
+grant_or_revoke(admin_ctx *ctx, const char *action, int argc, char **argv, bool grant)
+{
+    char *pos[2];
+    int rc = admin_parse(ctx, "role", action, argc, argv, NULL, pos, 2, 2, NULL);
+    if (rc != ADMIN_EXIT_OK)
+        return rc;
+    mcp_store *st = admin_store(ctx);
+    if (st == NULL)
+        return ADMIN_EXIT_ERROR;
+    mcp_error err;
+    mcp_error_clear(&err);
+    mcp_status s = grant ? mcp_store_role_grant(st, pos[0], pos[1], &err)
+                         : mcp_store_role_revoke(st, pos[0], pos[1], &err);
+    return s == MCP_OK ? ADMIN_EXIT_OK : admin_fail_err(&err);
+}
+
+static int
+role_grant(admin_ctx *ctx, int argc, char **argv)
+{
+    return grant_or_revoke(ctx, "grant", argc, argv, true);
+}
+
+static int
+role_revoke(admin_ctx *ctx, int argc, char **argv)
+{
+    return grant_or_revoke(ctx, "revoke", argc, argv, false);
+}
+
+#define MAX_PERMS 256
+
+static int
+role_set(admin_ctx *ctx, int argc, char **argv)
+{
+    char *pos[1 + MAX_PERMS + 1];
+    size_t n = 0;
+    int rc = admin_parse(ctx, "role", "set", argc, argv, NULL, pos, 1, 1 + MAX_PERMS, &n);
+    if (rc != ADMIN_EXIT_OK)
+        return rc;
+    pos[n] = NULL;
+    mcp_store *st = admin_store(ctx);
+    if (st == NULL)
+        return ADMIN_EXIT_ERROR;
+    mcp_error err;
+    mcp_error_clear(&err);
+    if (mcp_store_role_set_permissions(st, pos[0], (const char *const *)(pos + 1), &err) != MCP_OK)
+        return admin_fail_err(&err);
+    return ADMIN_EXIT_OK;
+}
+
+static int
+role_remove(admin_ctx *ctx, int argc, char **argv)
+{
+    char *pos[1];
+    int rc = admin_parse(ctx, "role", "remove", argc, argv, NULL, pos, 1, 1, NULL);
+    if (rc != ADMIN_EXIT_OK)
+        return rc;
+    mcp_store *st = admin_store(ctx);
+    if (st == NULL)
+        return ADMIN_EXIT_ERROR;
+    mcp_error err;
+    mcp_error_clear(&err);
+    if (mcp_store_role_remove(st, pos[0], &err) != MCP_OK)
+        return admin_fail_err(&err);
+    return ADMIN_EXIT_OK;
+}
+
+struct list_state {
+    bool    json;
+    json_t *arr;
+    bool    nomem;
+    size_t  n;
+};
+
+static bool
+print_role(void *vctx, const mcp_store_role *r)
+{
+    struct list_state *ls = vctx;
+    ls->n++;
+    if (ls->json) {
+        json_t *perms = json_array();
+        for (size_t i = 0; perms != NULL && i < r->n_permissions; i++)
+            if (json_array_append_new(perms, json_string(r->permissions[i])) != 0)
+                ls->nomem = true;
+        json_t *o = json_pack("{s:s, s:o*}", "name", r->name, "permissions", perms);
+        if (o == NULL || json_array_append_new(ls->arr, o) != 0)
+            ls->nomem = true;
+        return !ls->nomem;
+    }
+    if (ls->n == 1)
+        printf("ROLE\tPERMISSIONS\n");
+    printf("%s\t", r->name);
+    for (size_t i = 0; i < r->n_permissions; i++)
+        printf("%s%s", i ? " " : "", r->permissions[i]);
+    printf("%s\n", r->n_permissions == 0 ? "-" : "");
+    return true;
+}
+
+static int
+role_list(admin_ctx *ctx, int argc, char **argv)
+{
+    int rc = admin_parse(ctx, "role", "list", argc, argv, NULL, NULL, 0, 0, NULL);
+    if (rc != ADMIN_EXIT_OK)
+        return rc;
+    mcp_store *st = admin_store(ctx);
+    if (st == NULL)
+        return ADMIN_EXIT_ERROR;
+    struct list_state ls = { .json = ctx->json, .arr = ctx->json ? json_array() : NULL };
+    if (ctx->json && ls.arr == NULL)
+        return admin_fail("out of memory");
+    mcp_error err;
+    mcp_error_clear(&err);
+    if (mcp_store_role_list(st, print_role, &ls, &err) != MCP_OK) {
+        json_decref(ls.arr);
+        return admin_fail_err(&err);
+    }
+    if (ls.nomem) {
+        json_decref(ls.arr);
+        return admin_fail("out of memory");
+    }
+    return ctx->json ? admin_print_json(ls.arr) : ADMIN_EXIT_OK;
+}
+
+const admin_command admin_role_commands[] = {
+    { "role", "grant", "SUBJECT ROLE", "give a user a role", false, role_grant },
+    { "role", "revoke", "SUBJECT ROLE", "take a role away from a user", false, role_revoke },
+    { "role", "list", "", "list roles with their permissions (--json for JSON)", false,
+      role_list },
+    { "role", "set", "ROLE [PERMISSION]...",
+      "create a role or replace its permissions (creates the store file if needed)", true,
+      role_set },
+    { "role", "remove", "ROLE", "delete a role and every grant of it", false, role_remove },
+    { 0 },
+};
