@@ -1,0 +1,198 @@
+/* JSON-RPC 2.0 envelopes. jansson parses; this file validates shapes and decides error codes. */
+#include "jsonrpc/jsonrpc.h"
+
+#include "common/common.h"
+
+#include <string.h>
+
+int
+mcp__json_depth(const json_t *v, int limit)
+{
+    if (limit <= 0)
+        return 1;
+    int max = 0;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *c;
+        json_object_foreach((json_t *)v, k, c) {
+            int d = mcp__json_depth(c, limit - 1);
+            if (d > max)
+                max = d;
+        }
+        return max + 1;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(v, i, c) {
+            int d = mcp__json_depth(c, limit - 1);
+            if (d > max)
+                max = d;
+        }
+        return max + 1;
+    }
+    return 0;
+}
+
+static bool
+valid_id(const json_t *id)
+{
+    /* MCP: a request id is a string or an integer, never null. */
+    return json_is_string(id) || json_is_integer(id);
+}
+
+mcp_status
+mcp__rpc_parse(const char *buf, size_t len, mcp__rpc_msg *out, json_t **id_out, mcp_error *err)
+{
+    json_error_t jerr;
+    memset(out, 0, sizeof *out);
+    if (id_out != NULL)
+        *id_out = NULL;
+    /* JSON_REJECT_DUPLICATES: one name, one meaning (an attacker can't smuggle a second "method"
+     * past a proxy that reads the first). jansson caps nesting at 2048 itself; we cap lower below. */
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return mcp_error_set_rpc(err, MCP_ERR_PARSE, MCP_RPC_PARSE_ERROR, "parse error: %s",
+                                 jerr.text);
+    if (json_is_array(root)) {
+        json_decref(root);
+        return mcp_error_set_rpc(err, MCP_ERR_PARSE, MCP_RPC_INVALID_REQUEST,
+                                 "invalid request: JSON-RPC batches are not supported");
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return mcp_error_set_rpc(err, MCP_ERR_PARSE, MCP_RPC_INVALID_REQUEST,
+                                 "invalid request: message is not an object");
+    }
+    json_t *id = json_object_get(root, "id");
+    if (id_out != NULL && id != NULL && valid_id(id))
+        *id_out = json_incref(id);
+    if (mcp__json_depth(root, MCP__JSON_MAX_DEPTH + 1) > MCP__JSON_MAX_DEPTH) {
+        json_decref(root);
+        return mcp_error_set_rpc(err, MCP_ERR_TOO_LARGE, MCP_RPC_INVALID_REQUEST,
+                                 "invalid request: nesting deeper than %d", MCP__JSON_MAX_DEPTH);
+    }
+    const char *why = NULL;
+    json_t *ver = json_object_get(root, "jsonrpc");
+    json_t *method = json_object_get(root, "method");
+    json_t *params = json_object_get(root, "params");
+    json_t *result = json_object_get(root, "result");
+    json_t *error = json_object_get(root, "error");
+    if (!json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0) {
+        why = "\"jsonrpc\" must be \"2.0\"";
+    } else if (method != NULL) {
+        if (!json_is_string(method) || json_string_length(method) == 0)
+            why = "\"method\" must be a non-empty string";
+        else if (result != NULL || error != NULL)
+            why = "a request cannot carry \"result\" or \"error\"";
+        else if (params != NULL && !json_is_object(params))
+            why = "\"params\" must be an object";
+        else if (id != NULL && !valid_id(id))
+            why = "\"id\" must be a string or an integer";
+        else {
+            out->kind = id != NULL ? MCP__RPC_REQUEST : MCP__RPC_NOTIFICATION;
+            out->method = json_string_value(method);
+            out->id = id;
+            out->params = params;
+        }
+    } else if (result != NULL || error != NULL) {
+        if (result != NULL && error != NULL)
+            why = "a response cannot carry both \"result\" and \"error\"";
+        else if (!valid_id(id))
+            why = "a response needs a string or integer \"id\"";
+        else if (error != NULL && (!json_is_object(error) ||
+                                   !json_is_integer(json_object_get(error, "code"))))
+            why = "\"error\" must be an object with an integer \"code\"";
+        else {
+            out->kind = MCP__RPC_RESPONSE;
+            out->id = id;
+            out->result = result;
+            out->error = error;
+        }
+    } else {
+        why = "missing \"method\"";
+    }
+    if (why != NULL) {
+        json_decref(root);
+        return mcp_error_set_rpc(err, MCP_ERR_PARSE, MCP_RPC_INVALID_REQUEST,
+                                 "invalid request: %s", why);
+    }
+    out->root = root;
+    return MCP_OK;
+}
+
+void
+mcp__rpc_msg_cleanup(mcp__rpc_msg *m)
+{
+    json_decref(m->root);
+    memset(m, 0, sizeof *m);
+}
+
+char *
+mcp__json_dump(const json_t *v, size_t *len)
+{
+    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);
+    if (n == 0)
+        return NULL;
+    char *s = mcp__alloc(n + 1);
+    if (s == NULL)
+        return NULL;
+    json_dumpb(v, s, n, JSON_COMPACT);
+    s[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return s;
+}
+
+static char *
+envelope(json_t *obj, size_t *len)
+{
+    char *s = obj != NULL ? mcp__json_dump(obj, len) : NULL;
+    json_decref(obj);
+    return s;
+}
+
+char *
+mcp__rpc_result(const json_t *id, json_t *result, size_t *len)
+{
+    if (result == NULL)
+        return NULL;
+    return envelope(json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result),
+                    len);
+}
+
+char *
+mcp__rpc_error(const json_t *id, int32_t code, const char *message, json_t *data, size_t *len)
+{
+    json_t *e = json_pack("{s:i, s:s}", "code", (json_int_t)code, "message", message);
+    if (e != NULL && data != NULL)
+        json_object_set_new(e, "data", data);
+    else
+        json_decref(data);
+    if (e == NULL)
+        return NULL;
+    json_t *idv = id != NULL ? json_incref((json_t *)id) : json_null();
+    return envelope(json_pack("{s:s, s:o, s:o}", "jsonrpc", "2.0", "id", idv, "error", e), len);
+}
+
+char *
+mcp__rpc_notification(const char *method, json_t *params, size_t *len)
+{
+    json_t *m = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
+    if (m != NULL && params != NULL)
+        json_object_set_new(m, "params", params);
+    else
+        json_decref(params);
+    return envelope(m, len);
+}
+
+char *
+mcp__rpc_request(const json_t *id, const char *method, json_t *params, size_t *len)
+{
+    json_t *m = json_pack("{s:s, s:O, s:s}", "jsonrpc", "2.0", "id", id, "method", method);
+    if (m != NULL && params != NULL)
+        json_object_set_new(m, "params", params);
+    else
+        json_decref(params);
+    return envelope(m, len);
+}

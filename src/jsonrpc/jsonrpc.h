@@ -1,0 +1,49 @@
+/* JSON-RPC 2.0 envelopes on jansson (mcp__rpc_*). */
+#ifndef MCP_SRC_JSONRPC_H
+#define MCP_SRC_JSONRPC_H
+
+#include <jansson.h>
+#include <mcp/server.h>
+
+#define MCP__JSON_MAX_DEPTH 64
+
+typedef enum mcp__rpc_kind {
+    MCP__RPC_REQUEST,
+    MCP__RPC_NOTIFICATION,
+    MCP__RPC_RESPONSE,   /* result or error, answering one of our requests */
+} mcp__rpc_kind;
+
+typedef struct mcp__rpc_msg {
+    mcp__rpc_kind kind;
+    json_t       *root;      /* owned: the whole message */
+    const char   *method;    /* borrowed from root (requests, notifications) */
+    json_t       *id;        /* borrowed from root (requests, responses); string or integer */
+    json_t       *params;    /* borrowed; object or NULL */
+    json_t       *result;    /* borrowed (responses) */
+    json_t       *error;     /* borrowed (error responses) */
+} mcp__rpc_msg;
+
+/*
+ * Parse one JSON-RPC message. On failure fills err with rpc_code -32700 (not JSON) or -32600
+ * (JSON but not a valid message); *id_out (if non-NULL) gets a new reference to the id when one
+ * could be recovered, so the error response can echo it.
+ */
+mcp_status mcp__rpc_parse(const char *buf, size_t len, mcp__rpc_msg *out, json_t **id_out,
+                          mcp_error *err);
+void mcp__rpc_msg_cleanup(mcp__rpc_msg *m);
+
+/* Serialize {"jsonrpc":"2.0","id":id,"result":result}; steals result. Caller frees with mcp__free. */
+char *mcp__rpc_result(const json_t *id, json_t *result, size_t *len);
+/* {"jsonrpc":"2.0","id":id|null,"error":{"code":..,"message":..[,"data":data]}}; steals data. */
+char *mcp__rpc_error(const json_t *id, int32_t code, const char *message, json_t *data, size_t *len);
+/* {"jsonrpc":"2.0","method":m,"params":params}; steals params (may be NULL). */
+char *mcp__rpc_notification(const char *method, json_t *params, size_t *len);
+/* {"jsonrpc":"2.0","id":id,"method":m,"params":params}; steals params. */
+char *mcp__rpc_request(const json_t *id, const char *method, json_t *params, size_t *len);
+
+/* Dump compactly into an mcp__alloc'd string (NULL on failure). */
+char *mcp__json_dump(const json_t *v, size_t *len);
+/* Depth of nested arrays/objects (stops counting past limit). */
+int mcp__json_depth(const json_t *v, int limit);
+
+#endif
