@@ -439,7 +439,8 @@ main(int argc, char **argv)
     mcp_app_config cfg;
     mcp_error err;
     int rc = mcp_app_config_parse(&cfg, argc, argv, "mcp-conformance-server",
-                                  "Serves the MCP conformance suite's fixtures plus an echo tool.");
+                                  "Serves the MCP conformance suite's fixtures plus an echo tool.",
+                                  NULL, NULL);
     if (rc >= 0)
         return rc;
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 static void
-usage(FILE *f, const char *prog, const char *summary)
+usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
 {
     fprintf(f,
             "usage: %s [options]\n%s\n\n"
@@ -22,8 +22,27 @@ usage(FILE *f, const char *prog, const char *summary)
             "  --workers N            handler threads (default 2 x cores)\n"
             "  --io-threads N         HTTP threads (default: cores)\n"
             "  --no-access-log        do not log one line per HTTP request on stderr\n"
-            "  --help                 this text\n",
-            prog, summary ? summary : "");
+            "  --help                 this text\n%s",
+            prog, summary ? summary : "", extra_help ? extra_help : "");
+}
+
+static bool
+is_extra(const char *const *extra, const char *name)
+{
+    for (; extra != NULL && *extra != NULL; extra++)
+        if (strcmp(*extra, name) == 0)
+            return true;
+    return false;
+}
+
+const char *
+mcp_app_config_extra(const mcp_app_config *cfg, const char *name)
+{
+    const char *v = NULL;
+    for (int i = 0; i + 1 < cfg->nextra; i += 2)
+        if (strcmp(cfg->extra_args[i], name) == 0)
+            v = cfg->extra_args[i + 1];
+    return v;
 }
 
 static bool
@@ -65,7 +84,7 @@ parse_uint(const char *v, unsigned long long max, unsigned long long *out)
 
 int
 mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *prog,
-                     const char *summary)
+                     const char *summary, const char *const *extra, const char *extra_help)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->listen_host = strdup("127.0.0.1");
@@ -79,7 +98,7 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
         const char *val = eq ? eq + 1 : NULL;
         bool takes = strcmp(name, "--listen") == 0 || strcmp(name, "--max-body") == 0 ||
                      strcmp(name, "--workers") == 0 || strcmp(name, "--io-threads") == 0 ||
-                     strcmp(name, "--max-connections") == 0;
+                     strcmp(name, "--max-connections") == 0 || is_extra(extra, name);
         if (takes && val == NULL) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "%s: %s needs a value\n", prog, name);
@@ -89,7 +108,7 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
         }
         unsigned long long n;
         if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
-            usage(stdout, prog, summary);
+            usage(stdout, prog, summary, extra_help);
             return 0;
         } else if (strcmp(name, "--listen") == 0) {
             if (!parse_listen(cfg, val)) {
@@ -111,6 +130,13 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
         } else if (strcmp(name, "--max-connections") == 0 && parse_uint(val, 1000000, &n) &&
                    n > 0) {
             cfg->max_connections = (unsigned)n;
+        } else if (is_extra(extra, name)) {
+            if (cfg->nextra + 2 > (int)(sizeof cfg->extra_args / sizeof cfg->extra_args[0])) {
+                fprintf(stderr, "%s: too many options\n", prog);
+                return 2;
+            }
+            cfg->extra_args[cfg->nextra++] = strdup(name);
+            cfg->extra_args[cfg->nextra++] = strdup(val);
         } else if (takes) {
             fprintf(stderr, "%s: bad value for %s\n", prog, name);
             return 2;
