@@ -314,6 +314,27 @@ typedef bool (*mcp_authz_fn)(void *ctx, const mcp_principal *p, const char *kind
                              const mcp_access *rule, mcp_authz_result *res);
 void mcp_server_set_authorizer(mcp_server *srv, mcp_authz_fn fn, void *ctx);
 
+/*
+ * Decision hook: called once per request for the authentication outcome (when any AUTHN item is
+ * installed) and once per JSON-RPC request for the authorization outcome, allowed or not. The
+ * audit log is built on it. Called on HTTP or worker threads; must be thread-safe and fast.
+ * Every pointer is borrowed for the call.
+ */
+typedef struct mcp_decision {
+    const char *phase;       /* "authn" or "authz" */
+    bool        allowed;
+    mcp_status  status;      /* MCP_OK when allowed */
+    const char *reason;      /* failed check ("token expired"), or "" when allowed */
+    const char *missing;     /* permissions that would have allowed it, or "" */
+    const char *method;      /* JSON-RPC method, NULL for authn decisions before parsing */
+    const char *target;      /* tool / prompt name or resource URI, or NULL */
+} mcp_decision;
+
+typedef void (*mcp_decision_fn)(void *ctx, const mcp_request *req, const mcp_decision *d);
+void mcp_server_set_decision_hook(mcp_server *srv, mcp_decision_fn fn, void *ctx);
+/** The JSON-RPC id as text (a string id in quotes), or "" before parsing / for notifications. */
+void mcp_request_rpc_id_text(const mcp_request *req, char *buf, size_t cap);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Transports                                                                                 */
 

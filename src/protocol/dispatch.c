@@ -1066,6 +1066,8 @@ mcp__dispatch(mcp_request *req, const char *body, size_t len, mcp__sink *sink,
     rc = mcp__run_authz_phase(req, err);
     if (rc == MCP_OK)
         rc = authorize_target(req, err);
+    mcp__decide(req, "authz", rc, rc != MCP_OK ? err->message : "",
+                rc == MCP_ERR_FORBIDDEN ? req->challenge_scope : "");
     if (rc != MCP_OK)
         return rc;
 

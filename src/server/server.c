@@ -535,9 +535,41 @@ mcp_status
 mcp__run_pre_phases(mcp_request *req, mcp_error *err)
 {
     mcp_status rc = run_phase(req, MCP_PHASE_TRANSPORT, err);
-    if (rc == MCP_OK && !req->finished)
+    if (rc == MCP_OK && !req->finished && req->srv->nmw[MCP_PHASE_AUTHN] > 0) {
         rc = run_phase(req, MCP_PHASE_AUTHN, err);
+        mcp__decide(req, "authn", rc, rc != MCP_OK && err != NULL ? err->message : "", "");
+    }
     return rc;
+}
+
+void
+mcp_server_set_decision_hook(mcp_server *srv, mcp_decision_fn fn, void *ctx)
+{
+    srv->decision_fn = fn;
+    srv->decision_ctx = ctx;
+}
+
+void
+mcp__decide(mcp_request *req, const char *phase, mcp_status rc, const char *reason,
+            const char *missing)
+{
+    if (req->srv->decision_fn == NULL)
+        return;
+    mcp_decision d = { phase, rc == MCP_OK, rc, reason ? reason : "", missing ? missing : "",
+                       req->msg.method, req->target };
+    req->srv->decision_fn(req->srv->decision_ctx, req, &d);
+}
+
+void
+mcp_request_rpc_id_text(const mcp_request *req, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return;
+    buf[0] = '\0';
+    if (json_is_integer(req->msg.id))
+        snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(req->msg.id));
+    else if (json_is_string(req->msg.id))
+        snprintf(buf, cap, "\"%s\"", json_string_value(req->msg.id));
 }
 
 mcp_status

@@ -105,6 +105,9 @@ void mcp__request_init(mcp_request *req, mcp_server *srv);
 void mcp__request_cleanup(mcp_request *req);
 /* Run the TRANSPORT and AUTHN phases (headers only). */
 mcp_status mcp__run_pre_phases(mcp_request *req, mcp_error *err);
+/* Report a decision to the hook, if one is installed. */
+void mcp__decide(mcp_request *req, const char *phase, mcp_status rc, const char *reason,
+                 const char *missing);
 /* Map a failing status to an HTTP status code. */
 int mcp__status_http(mcp_status rc);
 
@@ -200,6 +203,8 @@ struct mcp_server {
     void            *completer_udata;
     mcp_authz_fn     authorizer;
     void            *authorizer_ctx;
+    mcp_decision_fn  decision_fn;
+    void            *decision_ctx;
     size_t           page_size;
 
     mcp__mw          mw[MCP_PHASE_COUNT_][MCP__MW_MAX];
