@@ -104,6 +104,12 @@ mcp_status mcp__jwt_read_file(const char *path, size_t max, char **out, size_t *
 bool mcp__jwt_sig_verify(const mcp__jwt_key *k, const unsigned char *data, size_t len,
                          const unsigned char *sig, size_t siglen);
 
+/* Sign input as-is with alg (NULL: inferred from a PEM key); *sig_out is JOSE-encoded (raw r||s
+ * for ECDSA) and freed with mcp__free. Lets tests sign crafted headers and payloads. */
+mcp_status mcp__jwt_sign_raw(const char *alg, const void *key, size_t key_len, const char *input,
+                             size_t ilen, unsigned char **sig_out, size_t *siglen_out,
+                             mcp_error *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* The verified-token cache (jwt_cache.c)                                                     */
 

@@ -195,6 +195,70 @@ out:
     return rc;
 }
 
+/* Resolve alg (NULL: infer from the PEM) and load the private key for non-HMAC algorithms. */
+static mcp_status
+load_signing_key(const char *alg, const void *key, size_t key_len, mcp__jwt_alg *a,
+                 EVP_PKEY **pkey, mcp_error *err)
+{
+    *pkey = NULL;
+    *a = MCP__JWT_ALG_INVALID;
+    if (alg != NULL && (*a = mcp__jwt_alg_parse(alg)) == MCP__JWT_ALG_INVALID)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unsupported alg");
+    const mcp__jwt_alg_info *ai = mcp__jwt_alg_get(*a);
+    if (ai != NULL && ai->family == MCP__JWT_FAM_HMAC) {
+        if (key_len < ai->size)
+            return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                                 "HMAC secret for %s must be at least %zu bytes", ai->name,
+                                 ai->size);
+        return MCP_OK;
+    }
+    if ((*pkey = pem_private_key(key, key_len)) == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "not a PEM private key");
+    if (*a == MCP__JWT_ALG_INVALID && (*a = mcp__jwt_pkey_default_alg(*pkey)) ==
+                                          MCP__JWT_ALG_INVALID) {
+        EVP_PKEY_free(*pkey);
+        *pkey = NULL;
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unsupported key type");
+    }
+    if (!mcp__jwt_pkey_fits(*pkey, *a)) {
+        EVP_PKEY_free(*pkey);
+        *pkey = NULL;
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "key type does not fit alg %s",
+                             mcp__jwt_alg_get(*a)->name);
+    }
+    return MCP_OK;
+}
+
+mcp_status
+mcp__jwt_sign_raw(const char *alg, const void *key, size_t key_len, const char *input,
+                  size_t ilen, unsigned char **sig_out, size_t *siglen_out, mcp_error *err)
+{
+    mcp__jwt_alg a;
+    EVP_PKEY *pkey;
+    *sig_out = NULL;
+    *siglen_out = 0;
+    if (key == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "missing key");
+    mcp_status rc = load_signing_key(alg, key, key_len, &a, &pkey, err);
+    if (rc != MCP_OK)
+        return rc;
+    const mcp__jwt_alg_info *ai = mcp__jwt_alg_get(a);
+    if (ai->family == MCP__JWT_FAM_HMAC) {
+        unsigned char *sig = mcp__alloc(MAX_MAC);
+        if (sig == NULL)
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        if (!hmac(ai, key, key_len, (const unsigned char *)input, ilen, sig, siglen_out)) {
+            mcp__free(sig);
+            return mcp_error_set(err, MCP_ERR_INVALID_ARG, "signing failed");
+        }
+        *sig_out = sig;
+        return MCP_OK;
+    }
+    rc = sign_pkey(a, pkey, (const unsigned char *)input, ilen, sig_out, siglen_out, err);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
 mcp_status
 mcp_jwt_sign(const char *alg, const void *key, size_t key_len, const char *claims_json,
              const char *kid, char **token_out, mcp_error *err)
@@ -204,33 +268,18 @@ mcp_jwt_sign(const char *alg, const void *key, size_t key_len, const char *claim
     unsigned char *sig = NULL;
     size_t siglen = 0;
     EVP_PKEY *pkey = NULL;
+    mcp__jwt_alg a;
     mcp_status rc;
 
     if (token_out == NULL || key == NULL || claims_json == NULL)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "missing argument");
     *token_out = NULL;
-
-    mcp__jwt_alg a = MCP__JWT_ALG_INVALID;
-    if (alg != NULL && (a = mcp__jwt_alg_parse(alg)) == MCP__JWT_ALG_INVALID)
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unsupported alg");
-    const mcp__jwt_alg_info *ai = mcp__jwt_alg_get(a);
-    if (ai == NULL || ai->family != MCP__JWT_FAM_HMAC) {
-        if ((pkey = pem_private_key(key, key_len)) == NULL)
-            return mcp_error_set(err, MCP_ERR_INVALID_ARG, "not a PEM private key");
-        if (a == MCP__JWT_ALG_INVALID && (a = mcp__jwt_pkey_default_alg(pkey)) ==
-                                             MCP__JWT_ALG_INVALID) {
-            rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "unsupported key type");
-            goto out;
-        }
-        ai = mcp__jwt_alg_get(a);
-        if (!mcp__jwt_pkey_fits(pkey, a)) {
-            rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "key type does not fit alg %s", ai->name);
-            goto out;
-        }
-    } else if (key_len < ai->size) {
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG,
-                             "HMAC secret for %s must be at least %zu bytes", ai->name, ai->size);
-    }
+    /* Resolve the algorithm first (it goes into the header); the key is loaded again by
+     * mcp__jwt_sign_raw, which keeps that function usable on its own by tests. */
+    if ((rc = load_signing_key(alg, key, key_len, &a, &pkey, err)) != MCP_OK)
+        return rc;
+    EVP_PKEY_free(pkey);
+    const char *alg_name = mcp__jwt_alg_get(a)->name;
 
     json_error_t jerr;
     claims = json_loads(claims_json, JSON_REJECT_DUPLICATES, &jerr);
@@ -238,27 +287,18 @@ mcp_jwt_sign(const char *alg, const void *key, size_t key_len, const char *claim
         rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "claims must be one JSON object");
         goto out;
     }
-    header = json_pack("{s:s, s:s}", "alg", ai->name, "typ", "JWT");
+    header = json_pack("{s:s, s:s}", "alg", alg_name, "typ", "JWT");
     if (header == NULL || (kid != NULL && json_object_set_new(header, "kid", json_string(kid))))
         goto nomem;
-    if ((h = json_dumps(header, JSON_COMPACT)) == NULL ||
-        (p = json_dumps(claims, JSON_COMPACT)) == NULL ||
+    if ((h = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL ||
+        (p = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL ||
         (hb = mcp__b64url_encode((const unsigned char *)h, strlen(h))) == NULL ||
         (pb = mcp__b64url_encode((const unsigned char *)p, strlen(p))) == NULL ||
         (input = mcp__aprintf("%s.%s", hb, pb)) == NULL)
         goto nomem;
-
-    if (ai->family == MCP__JWT_FAM_HMAC) {
-        if ((sig = mcp__alloc(MAX_MAC)) == NULL)
-            goto nomem;
-        if (!hmac(ai, key, key_len, (const unsigned char *)input, strlen(input), sig, &siglen)) {
-            rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "signing failed");
-            goto out;
-        }
-    } else if ((rc = sign_pkey(a, pkey, (const unsigned char *)input, strlen(input), &sig,
-                               &siglen, err)) != MCP_OK) {
+    if ((rc = mcp__jwt_sign_raw(alg_name, key, key_len, input, strlen(input), &sig, &siglen,
+                                err)) != MCP_OK)
         goto out;
-    }
     if ((sb = mcp__b64url_encode(sig, siglen)) == NULL ||
         (*token_out = mcp__aprintf("%s.%s", input, sb)) == NULL)
         goto nomem;
@@ -280,7 +320,6 @@ out:
     mcp__free(input);
     json_decref(claims);
     json_decref(header);
-    EVP_PKEY_free(pkey);
     return rc;
 }
 
