@@ -1013,6 +1013,7 @@ authorize_target(mcp_request *req, mcp_error *err)
     if (res.missing[0])
         mcp__buf_printf(&scope, "%s%s", scope.len ? " " : "", res.missing);
     mcp_request_set_challenge(req, "insufficient_scope", scope.ptr ? scope.ptr : "");
+    snprintf(req->missing, sizeof req->missing, "%s", res.missing);
     mcp__buf_cleanup(&scope);
     return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN,
                              "%s '%.80s' requires %s%.120s", kind, req->target,
@@ -1067,7 +1068,7 @@ mcp__dispatch(mcp_request *req, const char *body, size_t len, mcp__sink *sink,
     if (rc == MCP_OK)
         rc = authorize_target(req, err);
     mcp__decide(req, "authz", rc, rc != MCP_OK ? err->message : "",
-                rc == MCP_ERR_FORBIDDEN ? req->challenge_scope : "");
+                rc == MCP_ERR_FORBIDDEN ? req->missing : "");
     if (rc != MCP_OK)
         return rc;
 

@@ -97,6 +97,7 @@ struct mcp_request {
     const char          *target;       /* tool/prompt name or URI (borrowed from msg) */
     char                *challenge_error;
     char                *challenge_scope;
+    char                 missing[MCP_ERROR_MSG_MAX]; /* permissions a denied target needed */
     unsigned             retry_after;
     bool                 finished;
 };
