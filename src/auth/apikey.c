@@ -56,11 +56,14 @@ mcp_apikey_authn(mcp_request *req, void *ctx, mcp_error *err)
         trim(&authz, &n);
         /* RFC 6750 section 2.1: "Bearer" (case-insensitive) 1*SP token. */
         char scheme[7] = "";
-        if (n >= 7)
+        if (n >= 6)
             memcpy(scheme, authz, 6);
-        if (n < 7 || (authz[6] != ' ' && authz[6] != '\t') || mcp__strcasecmp(scheme, "bearer") != 0)
+        if (n < 6 || mcp__strcasecmp(scheme, "bearer") != 0
+            || (n > 6 && authz[6] != ' ' && authz[6] != '\t'))
             return unauthenticated(req, "invalid_request", err,
                                    "Authorization scheme is not Bearer");
+        if (n == 6)
+            return unauthenticated(req, "invalid_request", err, "empty credential");
         tok = authz + 7;
         len = n - 7;
         trim(&tok, &len);

@@ -77,7 +77,7 @@ struct mcp_store {
     mcp_store_opts  opts;
     int             schema_version;
     mcp__store_conn writer;  /* every write, in BEGIN IMMEDIATE transactions */
-    mcp__store_conn watch;   /* only asks PRAGMA data_version: sees every other connection's commits */
+    mcp__store_conn watch;   /* only asks PRAGMA data_version: sees others' commits */
     mcp__store_conn *readers;
     unsigned        nreaders;
     atomic_uint     next_reader;
@@ -118,7 +118,8 @@ mcp_status mcp__store_db_error(mcp_error *err, sqlite3 *db, const char *what);
 
 /*
  * Prepare sql on c, bind args described by types ('t' const char *, 'i' int64_t, 'n' NULL,
- * 'b' a blob as two arguments const void *, size_t; any other character is an error) and return the statement (caller finalizes), or NULL with err set.
+ * 'b' a blob as two arguments const void *, size_t; any other character is an error) and
+ * return the statement (caller finalizes), or NULL with err set.
  */
 sqlite3_stmt *mcp__store_prepare(mcp__store_conn *c, mcp_error *err, const char *sql,
                                  const char *types, ...);

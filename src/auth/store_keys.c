@@ -133,19 +133,12 @@ mcp_store_key_create(mcp_store *s, const char *owner, const char *label, int64_t
         bool taken = false;
         if (rc == MCP_OK)
             rc = mcp__store_exists(c, &taken, err, "SELECT 1 FROM api_keys WHERE id = ?", "t", id);
-        if (rc == MCP_OK && !taken) {
-            if (ttl_s > 0)
-                rc = mcp__store_exec(c, NULL, err,
-                                     "INSERT INTO api_keys(id, hash, owner, label, created, expires)"
-                                     " VALUES (?, ?, ?, ?, ?, ?)", "tbttii", id, hash,
-                                     (size_t)KEY_HASH_LEN, owner, label != NULL ? label : "", now,
-                                     now + ttl_s);
-            else
-                rc = mcp__store_exec(c, NULL, err,
-                                     "INSERT INTO api_keys(id, hash, owner, label, created, expires)"
-                                     " VALUES (?, ?, ?, ?, ?, NULL)", "tbtti", id, hash,
-                                     (size_t)KEY_HASH_LEN, owner, label != NULL ? label : "", now);
-        }
+        if (rc == MCP_OK && !taken)
+            rc = mcp__store_exec(c, NULL, err,
+                                 "INSERT INTO api_keys(id, hash, owner, label, created, expires)"
+                                 " VALUES (?, ?, ?, ?, ?, NULLIF(?, 0))", "tbttii", id, hash,
+                                 (size_t)KEY_HASH_LEN, owner, label != NULL ? label : "", now,
+                                 ttl_s > 0 ? now + ttl_s : (int64_t)0);
         rc = mcp__store_write_end(s, c, taken ? MCP_ERR_STATE : rc, err);
         if (!taken)
             break;

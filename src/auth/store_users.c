@@ -215,7 +215,8 @@ mcp_store_user_add_with_roles(mcp_store *s, const char *subject, const char *nam
         rc = mcp_error_set(err, MCP_ERR_STATE, "user already exists");
     if (rc == MCP_OK)
         rc = mcp__store_exec(c, NULL, err,
-                             "INSERT INTO users(subject, name, enabled, created) VALUES (?, ?, 1, ?)",
+                             "INSERT INTO users(subject, name, enabled, created)"
+                             " VALUES (?, ?, 1, ?)",
                              "tti", subject, name != NULL ? name : "", mcp__unix_now());
     for (size_t i = 0; rc == MCP_OK && roles != NULL && roles[i] != NULL; i++) {
         rc = role_exists(c, roles[i], err);
