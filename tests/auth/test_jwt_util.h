@@ -18,7 +18,7 @@
 #define TU_AUD "https://mcp.example/mcp"
 
 /* "RSA" (bits), "EC" (curve), "ED25519". Aborts the test on failure. */
-static EVP_PKEY *
+static inline EVP_PKEY *
 tu_keygen(const char *type, const char *curve, size_t bits)
 {
     EVP_PKEY *k = NULL;
@@ -35,7 +35,7 @@ tu_keygen(const char *type, const char *curve, size_t bits)
     return k;
 }
 
-static char *
+static inline char *
 tu_bio_string(BIO *bio)
 {
     char *data;
@@ -48,7 +48,7 @@ tu_bio_string(BIO *bio)
 }
 
 /* PEM text (free with free()). */
-static char *
+static inline char *
 tu_pem_private(EVP_PKEY *k)
 {
     BIO *bio = BIO_new(BIO_s_mem());
@@ -56,7 +56,7 @@ tu_pem_private(EVP_PKEY *k)
     return tu_bio_string(bio);
 }
 
-static char *
+static inline char *
 tu_pem_public(EVP_PKEY *k)
 {
     BIO *bio = BIO_new(BIO_s_mem());
@@ -64,7 +64,7 @@ tu_pem_public(EVP_PKEY *k)
     return tu_bio_string(bio);
 }
 
-static char *
+static inline char *
 tu_b64_bn(EVP_PKEY *k, const char *param, size_t pad)
 {
     BIGNUM *bn = NULL;
@@ -79,7 +79,7 @@ tu_b64_bn(EVP_PKEY *k, const char *param, size_t pad)
 }
 
 /* One JWK object as JSON text (free with free()); alg and use may be NULL (omitted). */
-static char *
+static inline char *
 tu_jwk(EVP_PKEY *k, const char *kid, const char *alg, const char *use)
 {
     json_t *j = json_object();
@@ -125,7 +125,7 @@ tu_jwk(EVP_PKEY *k, const char *kid, const char *alg, const char *use)
 
 /* Mint with standard claims (iss, aud, sub, exp = now + ttl); extra is appended inside the
  * object (",\"k\":v" form) or NULL. Returns the token (free with mcp_free()). */
-static char *
+static inline char *
 tu_mint(const char *alg, const void *key, size_t keylen, const char *kid, const char *sub,
         int64_t now, int64_t ttl, const char *extra)
 {
@@ -142,13 +142,13 @@ tu_mint(const char *alg, const void *key, size_t keylen, const char *kid, const 
     return tok;
 }
 
-static int64_t
+static inline int64_t
 tu_clock(void *ctx)
 {
     return *(const int64_t *)ctx;
 }
 
-static mcp_jwt_verifier *
+static inline mcp_jwt_verifier *
 tu_verifier(size_t cache_size)
 {
     mcp_jwt_opts o;
