@@ -50,7 +50,7 @@ mcp__rpc_parse(const char *buf, size_t len, mcp__rpc_msg *out, json_t **id_out, 
         *id_out = NULL;
     /* JSON_REJECT_DUPLICATES: one name, one meaning (an attacker can't smuggle a second "method"
      * past a proxy that reads the first). jansson caps nesting at 2048 itself; we cap lower below. */
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (root == NULL)
         return mcp_error_set_rpc(err, MCP_ERR_PARSE, MCP_RPC_PARSE_ERROR, "parse error: %s",
                                  jerr.text);

@@ -1075,6 +1075,7 @@ mcp__dispatch(mcp_request *req, const char *body, size_t len, mcp__sink *sink,
     json_t *result = NULL;
     int32_t code = 0;
     const char *msg = NULL;
+    char why[160];                /* msg may point here: must outlive the emit below */
     json_t *params = req->msg.params;
     if (is_init) {
         mcp__session *s = req->session;
@@ -1101,7 +1102,6 @@ mcp__dispatch(mcp_request *req, const char *body, size_t len, mcp__sink *sink,
     } else if (strcmp(m, "tools/call") == 0) {
         const mcp__tool *t = find_tool(srv, req->target);
         json_t *args = json_object_get(params, "arguments");
-        char why[160];
         if (t == NULL) {
             code = MCP_RPC_INVALID_PARAMS;
             msg = req->target ? "unknown tool" : "tools/call needs a tool name";

@@ -943,6 +943,18 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
+/* libmicrohttpd's own messages (client hung up mid-request, ...) are debug-level noise for an
+ * operator; route them through our logger instead of raw stderr. */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    mcp__log(MCP__LOG_DEBUG, "mhd", "%s", line);
+}
+
 void
 mcp_http_opts_default(mcp_http_opts *o)
 {
@@ -1107,6 +1119,7 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
                             MHD_OPTION_END);
     if (h->d == NULL) {
         mcp__http_free(h);

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install what a fresh Debian 12 machine lacks to build and test libmcp (idempotent).
+# Debian packages only; Node/npm only for the tests (conformance suite, test IdP, peers).
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config git curl ca-certificates
+      libmicrohttpd-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
+      libcmocka-dev clang libclang-rt-14-dev)
+[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(nodejs npm)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# A node/npm from elsewhere on PATH (e.g. a newer Node) is fine for the tests.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  tmp=(); for p in "${missing[@]}"; do [ "$p" = nodejs ] || [ "$p" = npm ] || tmp+=("$p"); done
+  missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Build libmcp and run every test: unit + integration (CTest), the same again under ASan+UBSan,
+# the official MCP conformance suites (server, and client when built), and a short fuzz run.
+# This is what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SHARED=${MCP_SHARED:-$ROOT/../shared}
+JOBS=${JOBS:-2}
+t0=$(date +%s)
+step() { printf '\n==== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
+
+step "dependencies"
+./scripts/deps.sh
+
+step "build (RelWithDebInfo, -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$JOBS"
+
+step "unit + integration tests"
+(cd build && ctest --output-on-failure -j"$JOBS" --timeout 600)
+
+step "build with ASan + UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMCP_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$JOBS"
+
+step "unit + integration tests under ASan + UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j"$JOBS" --timeout 900)
+
+step "server conformance (official suite, all 32 scenarios incl. pending)"
+for b in build build-asan; do
+  ./scripts/conformance-server.sh "$ROOT/$b/bin/mcp-conformance-server" "$SHARED"
+done
+
+if [ -x build/bin/mcp-client ] && [ -f scripts/conformance-client.sh ]; then
+  step "client conformance (official suite)"
+  ./scripts/conformance-client.sh "$ROOT/build/bin/mcp-client" "$SHARED"
+fi
+
+if ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
+  step "fuzz (libFuzzer, short)"
+  CC=clang cmake -S . -B build-fuzz -DMCP_FUZZ=ON -DMCP_WERROR=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build build-fuzz -j"$JOBS" >/dev/null
+  for f in build-fuzz/bin/fuzz_*; do
+    [ -x "$f" ] || continue
+    corpus=$(mktemp -d)
+    seeds="tests/fuzz/corpus/$(basename "$f")"
+    [ -d "$seeds" ] && cp "$seeds"/* "$corpus"/ 2>/dev/null || true
+    "$f" -max_total_time="${FUZZ_SECONDS:-20}" -max_len=16384 "$corpus" 2>&1 | tail -3
+    rm -rf "$corpus"
+  done
+fi
+
+step "all tests passed"

@@ -1,0 +1,181 @@
+/* The stdio transport: newline-delimited JSON-RPC over pipes, errors per line, nothing on stdout
+ * but protocol messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <mcp/mcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct fixture {
+    mcp_server *srv;
+    int         to_srv[2], from_srv[2];
+    pthread_t   thread;
+    FILE       *in;
+} fixture;
+
+static mcp_status
+ask(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    json_t *res = NULL;
+    mcp_status rc = mcp_ctx_request(ctx, "roots/list", NULL, 2000, &res, err);
+    if (rc != MCP_OK)
+        return mcp_ctx_set_error_result(ctx, "no roots", err);
+    char buf[256];
+    snprintf(buf, sizeof buf, "roots: %zu", json_array_size(json_object_get(res, "roots")));
+    json_decref(res);
+    return mcp_ctx_add_text(ctx, buf, err);
+}
+
+static mcp_status
+secret_tool(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    return mcp_ctx_add_text(ctx, "should never run", err);
+}
+
+static void *
+serve(void *arg)
+{
+    fixture *f = arg;
+    mcp_error err;
+    mcp_server_run_stdio(f->srv, f->to_srv[0], f->from_srv[1], &err);
+    close(f->from_srv[1]);
+    return NULL;
+}
+
+static int
+setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    mcp_error err;
+    static const char *const admin[] = { "Admin.Write", NULL };
+    static const mcp_tool_def ask_def = { .name = "ask", .description = "asks for roots",
+                                          .access = { .any_authenticated = true },
+                                          .handler = ask };
+    static const mcp_tool_def secret_def = { .name = "secret", .description = "admins only",
+                                             .access = { .any_of_perms = admin },
+                                             .handler = secret_tool };
+    if (mcp_server_new(NULL, &f->srv, &err) != MCP_OK ||
+        mcp_server_add_tool(f->srv, &ask_def, NULL, &err) != MCP_OK ||
+        mcp_server_add_tool(f->srv, &secret_def, NULL, &err) != MCP_OK)
+        return -1;
+    if (pipe(f->to_srv) != 0 || pipe(f->from_srv) != 0)
+        return -1;
+    pthread_create(&f->thread, NULL, serve, f);
+    f->in = fdopen(f->from_srv[0], "r");
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture *f = *state;
+    close(f->to_srv[1]);                     /* EOF: the server returns */
+    pthread_join(f->thread, NULL);
+    fclose(f->in);
+    close(f->to_srv[0]);
+    mcp_server_free(f->srv);
+    free(f);
+    return 0;
+}
+
+static void
+send_line(fixture *f, const char *s)
+{
+    assert_true(write(f->to_srv[1], s, strlen(s)) == (ssize_t)strlen(s));
+    assert_true(write(f->to_srv[1], "\n", 1) == 1);
+}
+
+static json_t *
+read_msg(fixture *f)
+{
+    struct pollfd p = { .fd = f->from_srv[0], .events = POLLIN };
+    char line[65536];
+    if (poll(&p, 1, 5000) <= 0 || fgets(line, sizeof line, f->in) == NULL)
+        return NULL;
+    return json_loads(line, 0, NULL);
+}
+
+static int
+error_code(json_t *m)
+{
+    return (int)json_integer_value(json_object_get(json_object_get(m, "error"), "code"));
+}
+
+static void
+stdio_full_exchange(void **state)
+{
+    fixture *f = *state;
+    json_t *m;
+
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+    m = read_msg(f);
+    assert_non_null(m);
+    assert_int_equal(error_code(m), -32004);                /* before initialize: refused */
+    json_decref(m);
+
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":{"
+                 "\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"roots\":{}},"
+                 "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}");
+    m = read_msg(f);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "result"),
+                                                          "protocolVersion")), "2025-06-18");
+    json_decref(m);
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+
+    send_line(f, "this is not json");
+    m = read_msg(f);
+    assert_int_equal(error_code(m), -32700);
+    assert_true(json_is_null(json_object_get(m, "id")));
+    json_decref(m);
+
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}");
+    m = read_msg(f);
+    json_t *tools = json_object_get(json_object_get(m, "result"), "tools");
+    assert_int_equal(json_array_size(tools), 1);            /* 'secret' is hidden */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tools, 0), "name")),
+                        "ask");
+    json_decref(m);
+
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{"
+                 "\"name\":\"secret\"}}");
+    m = read_msg(f);
+    assert_int_equal(error_code(m), -32003);                /* forbidden, as a JSON-RPC error */
+    json_decref(m);
+
+    /* server -> client request: the handler asks for roots, we answer, it finishes */
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{"
+                 "\"name\":\"ask\"}}");
+    m = read_msg(f);
+    assert_string_equal(json_string_value(json_object_get(m, "method")), "roots/list");
+    char reply[256];
+    snprintf(reply, sizeof reply, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"roots\":["
+             "{\"uri\":\"file:///a\"},{\"uri\":\"file:///b\"}]}}",
+             (long long)json_integer_value(json_object_get(m, "id")));
+    json_decref(m);
+    send_line(f, reply);
+    m = read_msg(f);
+    assert_int_equal(json_integer_value(json_object_get(m, "id")), 5);
+    json_t *c0 = json_array_get(json_object_get(json_object_get(m, "result"), "content"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "text")), "roots: 2");
+    json_decref(m);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(stdio_full_exchange, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
