@@ -7,9 +7,8 @@
  * including changes made by another process such as `mcp-admin`, invalidates the whole cache
  * within mcp_store_opts.change_check_ms (see docs/design/store.md).
  *
- * Thread safety: an mcp_store may be used from any number of threads at once, including
- * concurrently with mcp_store_close() being *not* called: closing while other threads still use
- * the store is undefined, as with any object.
+ * Thread safety: every function may be called on one mcp_store from any number of threads at
+ * once, except mcp_store_close(), which must be the last call (as for any object).
  *
  * Fail closed: when the file cannot be read, every lookup returns MCP_ERR_STORE (the server
  * answers 503). An error is never reported as "user exists" or "key valid".
@@ -134,8 +133,7 @@ mcp_status mcp_store_user_list(mcp_store *store, mcp_store_user_fn fn, void *ctx
  * The hot-path view of one user. Filled by mcp_store_user_lookup(); the strings and the
  * permission array belong to an immutable, reference-counted snapshot shared with the cache, so a
  * cache hit allocates nothing. Release with mcp_store_user_info_cleanup() when done; the pointers
- * stay valid until then, even if the store changes or is invalidated meanwhile (but not after
- * mcp_store_close()).
+ * stay valid until then, even if the store changes, is invalidated or is closed meanwhile.
  */
 typedef struct mcp_store_user_info {
     bool               exists;

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 static int
 key_create(admin_ctx *ctx, int argc, char **argv)
@@ -149,20 +151,27 @@ key_list(admin_ctx *ctx, int argc, char **argv)
 }
 
 /* Read one line (the key) from stdin into buf; the key is never taken from argv, where other
- * users could see it in the process list. */
+ * users could see it in the process list. read(2), not stdio, so that no FILE buffer keeps a
+ * copy we cannot wipe. */
 static bool
 read_key(char *buf, size_t cap, size_t *len)
 {
-    if (fgets(buf, (int)cap, stdin) == NULL)
-        return false;
-    size_t n = strlen(buf);
-    if (n == cap - 1 && buf[n - 1] != '\n')
+    size_t n = 0;
+    while (n < cap - 1) {
+        ssize_t r = read(STDIN_FILENO, buf + n, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || buf[n] == '\n')
+            break;
+        n++;
+    }
+    if (n == cap - 1)
         return false; /* too long */
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+    while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         n--;
     buf[n] = '\0';
     *len = n;
-    return true;
+    return n > 0;
 }
 
 static int
