@@ -1,0 +1,1033 @@
+/*
+ * The client session: JSON-RPC ids and the table of outbound exchanges, dispatch of incoming
+ * messages to callbacks, the initialize handshake, and re-authorization on 401/403.
+ *
+ * Every message we send is an "outbound" record. A request is finished by its response; a
+ * notification or a response we send is finished when the transport reports it delivered.
+ * When the transport reports 401/403 the record waits in NEED_AUTH; the pump runs the OAuth
+ * flow (blocking, on the caller's thread) and sends the same body again with the new token.
+ * Each record may be re-authorized at most max_authorizations times, which bounds step-up
+ * loops against a server that never accepts our scopes.
+ */
+#include "client/internal.h"
+
+#include <string.h>
+
+typedef enum { OB_REQUEST, OB_NOTIFY, OB_RESPONSE } ob_kind;
+typedef enum { OB_SENT, OB_NEED_AUTH, OB_DONE } ob_state;
+
+typedef struct outbound {
+    uint64_t         oid;
+    int64_t          rpc_id;       /* requests only, else -1 */
+    ob_kind          kind;
+    char            *method;
+    char            *body;
+    ob_state         state;
+    mcp_status       rc;
+    mcp_error        err;
+    json_t          *result;
+    long             auth_status;
+    char            *www_auth;
+    unsigned         auth_attempts;
+    uint64_t         deadline_ms;
+    bool             abandoned;    /* nobody waits: free once done */
+    struct outbound *next;
+} outbound;
+
+struct mcp_client {
+    char        *name, *version, *title, *offer;
+    unsigned     request_timeout_ms, connect_timeout_ms;
+    size_t       max_message;
+    bool         get_stream, verbose;
+    char        *bearer;           /* secret */
+    char        *auth_header;
+    mcp_oauth   *oauth;
+    char       **headers;
+    mcp_client_callbacks cb;
+
+    mcp__evq     q;
+    mcp__tr     *tr;
+    bool         is_http, connected, dead;
+    char        *url;
+    int64_t      next_id;
+    uint64_t     next_oid;
+    outbound    *obs;
+    int          in_callback;
+
+    char        *negotiated;
+    json_t      *server_info, *server_caps;
+    char        *instructions;
+};
+
+static const char *const supported_versions[] = { "2025-11-25", "2025-06-18", "2025-03-26",
+                                                  NULL };
+
+/* ------------------------------------------------------------------------------------------ */
+/* event queue                                                                                */
+
+mcp__event *
+mcp__event_new(mcp__ev_type type)
+{
+    mcp__event *ev = mcp__calloc(1, sizeof *ev);
+    if (ev != NULL)
+        ev->type = type;
+    return ev;
+}
+
+void
+mcp__event_free(mcp__event *ev)
+{
+    if (ev == NULL)
+        return;
+    json_decref(ev->msg);
+    mcp__free(ev->www_auth);
+    mcp__free(ev);
+}
+
+void
+mcp__evq_push(mcp__evq *q, mcp__event *ev)
+{
+    ev->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = ev;
+    else
+        q->head = ev;
+    q->tail = ev;
+}
+
+mcp__event *
+mcp__evq_pop(mcp__evq *q)
+{
+    mcp__event *ev = q->head;
+    if (ev != NULL) {
+        q->head = ev->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        ev->next = NULL;
+    }
+    return ev;
+}
+
+mcp_status
+mcp__evq_push_message(mcp__evq *q, json_t *msg)
+{
+    if (json_is_array(msg)) {                /* a 2025-03-26 batch: one event per element */
+        size_t i;
+        json_t *e;
+        mcp_status rc = MCP_OK;
+        json_array_foreach(msg, i, e) {
+            mcp__event *ev = mcp__event_new(MCP__EV_MESSAGE);
+            if (ev == NULL) {
+                rc = MCP_ERR_NOMEM;
+                break;
+            }
+            ev->msg = json_incref(e);
+            mcp__evq_push(q, ev);
+        }
+        json_decref(msg);
+        return rc;
+    }
+    mcp__event *ev = mcp__event_new(MCP__EV_MESSAGE);
+    if (ev == NULL) {
+        json_decref(msg);
+        return MCP_ERR_NOMEM;
+    }
+    ev->msg = msg;
+    mcp__evq_push(q, ev);
+    return MCP_OK;
+}
+
+mcp_status
+mcp__rpc_code_status(json_int_t code)
+{
+    switch (code) {
+    case -32601:
+    case -32002:
+        return MCP_ERR_NOT_FOUND;
+    case -32602:
+        return MCP_ERR_INVALID_ARG;
+    case -32001:
+        return MCP_ERR_UNAUTHENTICATED;
+    case -32003:
+        return MCP_ERR_FORBIDDEN;
+    default:
+        return MCP_ERR_PROTOCOL;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* lifecycle                                                                                  */
+
+void
+mcp_client_opts_default(mcp_client_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->name = "libmcp-client";
+    o->version = MCP_VERSION_STRING;
+    o->protocol_version = MCP_PROTOCOL_LATEST;
+    o->request_timeout_ms = 60000;
+    o->connect_timeout_ms = 10000;
+    o->max_message = MCP_CLIENT_DEFAULT_MAX_MESSAGE;
+}
+
+static void
+ob_free(outbound *ob)
+{
+    if (ob == NULL)
+        return;
+    mcp__free(ob->method);
+    if (ob->body != NULL) {
+        mcp_memzero(ob->body, strlen(ob->body));
+        mcp__free(ob->body);
+    }
+    json_decref(ob->result);
+    mcp__free(ob->www_auth);
+    mcp__free(ob);
+}
+
+static void
+ob_unlink(mcp_client *c, outbound *ob)
+{
+    for (outbound **pp = &c->obs; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == ob) {
+            *pp = ob->next;
+            return;
+        }
+}
+
+void
+mcp_client_free(mcp_client *c)
+{
+    if (c == NULL)
+        return;
+    if (c->tr != NULL)
+        c->tr->ops->close(c->tr);
+    mcp__event *ev;
+    while ((ev = mcp__evq_pop(&c->q)) != NULL)
+        mcp__event_free(ev);
+    while (c->obs != NULL) {
+        outbound *ob = c->obs;
+        c->obs = ob->next;
+        ob_free(ob);
+    }
+    if (c->bearer != NULL) {
+        mcp_memzero(c->bearer, strlen(c->bearer));
+        mcp__free(c->bearer);
+    }
+    for (size_t i = 0; c->headers != NULL && c->headers[i] != NULL; i++)
+        mcp__free(c->headers[i]);
+    mcp__free(c->headers);
+    mcp__free(c->name);
+    mcp__free(c->version);
+    mcp__free(c->title);
+    mcp__free(c->offer);
+    mcp__free(c->auth_header);
+    mcp__free(c->url);
+    mcp__free(c->negotiated);
+    mcp__free(c->instructions);
+    json_decref(c->server_info);
+    json_decref(c->server_caps);
+    mcp__free(c);
+}
+
+mcp_status
+mcp_client_new(const mcp_client_opts *opts, mcp_client **out, mcp_error *err)
+{
+    *out = NULL;
+    mcp_client_opts def;
+    if (opts == NULL) {
+        mcp_client_opts_default(&def);
+        opts = &def;
+    }
+    if (opts->bearer_token != NULL &&
+        (strpbrk(opts->bearer_token, "\r\n") != NULL || opts->bearer_token[0] == '\0'))
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "bearer token is empty or has a newline");
+    if (opts->auth_header != NULL && (strpbrk(opts->auth_header, "\r\n: ") != NULL ||
+                                      opts->auth_header[0] == '\0'))
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "bad credential header name");
+    if (opts->protocol_version != NULL) {
+        bool known = false;
+        for (size_t i = 0; supported_versions[i] != NULL; i++)
+            known |= strcmp(opts->protocol_version, supported_versions[i]) == 0;
+        if (!known)
+            return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unsupported protocol version %s",
+                                 opts->protocol_version);
+    }
+    mcp__curl_global_init();
+    mcp_client *c = mcp__calloc(1, sizeof *c);
+    if (c == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    c->name = mcp__strdup(opts->name ? opts->name : "libmcp-client");
+    c->version = mcp__strdup(opts->version ? opts->version : MCP_VERSION_STRING);
+    c->title = opts->title ? mcp__strdup(opts->title) : NULL;
+    c->offer = mcp__strdup(opts->protocol_version ? opts->protocol_version
+                                                  : MCP_PROTOCOL_LATEST);
+    c->bearer = opts->bearer_token ? mcp__strdup(opts->bearer_token) : NULL;
+    c->auth_header = opts->auth_header ? mcp__strdup(opts->auth_header) : NULL;
+    c->request_timeout_ms = opts->request_timeout_ms ? opts->request_timeout_ms : 60000;
+    c->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;
+    c->max_message = opts->max_message ? opts->max_message : MCP_CLIENT_DEFAULT_MAX_MESSAGE;
+    c->get_stream = opts->get_stream;
+    c->verbose = opts->verbose;
+    c->oauth = opts->oauth;
+    c->cb = opts->cb;
+    bool ok = c->name && c->version && c->offer && (!opts->title || c->title) &&
+              (!opts->bearer_token || c->bearer) && (!opts->auth_header || c->auth_header);
+    size_t n = 0;
+    while (opts->headers != NULL && opts->headers[n] != NULL)
+        n++;
+    if (ok && n > 0) {
+        c->headers = mcp__calloc(n + 1, sizeof *c->headers);
+        ok = c->headers != NULL;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (c->headers[i] = mcp__strdup(opts->headers[i])) != NULL;
+    }
+    if (!ok) {
+        mcp_client_free(c);
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    }
+    *out = c;
+    return MCP_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* sending                                                                                    */
+
+static char *
+auth_line(mcp_client *c)
+{
+    if (!c->is_http)
+        return NULL;
+    if (c->oauth != NULL) {
+        char *v = mcp__oauth_auth_value(c->oauth, c->url);
+        if (v != NULL) {
+            char *line = mcp__aprintf("Authorization: %s", v);
+            mcp_memzero(v, strlen(v));
+            mcp__free(v);
+            return line;
+        }
+    }
+    if (c->bearer == NULL)
+        return NULL;
+    if (c->auth_header == NULL || mcp__strcasecmp(c->auth_header, "authorization") == 0)
+        return mcp__aprintf("Authorization: Bearer %s", c->bearer);
+    return mcp__aprintf("%s: %s", c->auth_header, c->bearer);
+}
+
+static mcp_status
+ob_send(mcp_client *c, outbound *ob, mcp_error *err)
+{
+    ob->oid = ++c->next_oid;
+    ob->state = OB_SENT;
+    char *line = auth_line(c);
+    mcp_status rc = c->tr->ops->send(c->tr, ob->oid, ob->rpc_id, ob->body, line, err);
+    if (line != NULL) {
+        mcp_memzero(line, strlen(line));
+        mcp__free(line);
+    }
+    return rc;
+}
+
+static outbound *
+ob_new(mcp_client *c, ob_kind kind, int64_t rpc_id, const char *method, json_t *msg)
+{
+    outbound *ob = mcp__calloc(1, sizeof *ob);
+    if (ob == NULL)
+        return NULL;
+    ob->kind = kind;
+    ob->rpc_id = rpc_id;
+    ob->method = mcp__strdup(method ? method : "");
+    ob->body = json_dumps(msg, JSON_COMPACT);
+    ob->deadline_ms = mcp_now_ms() + c->request_timeout_ms;
+    if (ob->method == NULL || ob->body == NULL) {
+        ob_free(ob);
+        return NULL;
+    }
+    return ob;
+}
+
+static void
+ob_finish(outbound *ob, mcp_status rc, const mcp_error *e, const char *msg)
+{
+    if (ob->state == OB_DONE)
+        return;
+    ob->state = OB_DONE;
+    ob->rc = rc;
+    if (rc != MCP_OK) {
+        if (e != NULL)
+            ob->err = *e;
+        else
+            mcp_error_set(&ob->err, rc, "%s", msg ? msg : mcp_status_str(rc));
+        ob->err.code = rc;
+    }
+}
+
+/* Queue a message nobody waits for (a response to the server, a cancellation). */
+static void
+send_detached(mcp_client *c, ob_kind kind, json_t *msg)
+{
+    outbound *ob = ob_new(c, kind, -1, NULL, msg);
+    if (ob == NULL)
+        return;
+    ob->abandoned = true;
+    ob->next = c->obs;
+    c->obs = ob;
+    mcp_error e;
+    if (ob_send(c, ob, &e) != MCP_OK) {
+        mcp__log(MCP__LOG_WARN, "client", "cannot send a message to the server: %s", e.message);
+        ob_finish(ob, e.code, &e, NULL);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* receiving                                                                                  */
+
+static outbound *
+find_oid(mcp_client *c, uint64_t oid)
+{
+    for (outbound *ob = c->obs; ob != NULL; ob = ob->next)
+        if (ob->oid == oid)
+            return ob;
+    return NULL;
+}
+
+static outbound *
+find_request(mcp_client *c, int64_t id)
+{
+    for (outbound *ob = c->obs; ob != NULL; ob = ob->next)
+        if (ob->kind == OB_REQUEST && ob->rpc_id == id)
+            return ob;
+    return NULL;
+}
+
+static void
+handle_response(mcp_client *c, const json_t *msg)
+{
+    const json_t *jid = json_object_get(msg, "id");
+    if (!json_is_integer(jid))
+        return;                               /* not one of ours (we only use integer ids) */
+    outbound *ob = find_request(c, (int64_t)json_integer_value(jid));
+    if (ob == NULL || ob->state == OB_DONE)
+        return;                               /* late answer to a cancelled request */
+    const json_t *res = json_object_get(msg, "result");
+    const json_t *e = json_object_get(msg, "error");
+    if (res != NULL && e == NULL) {
+        ob->result = json_incref((json_t *)res);
+        ob_finish(ob, MCP_OK, NULL, NULL);
+        return;
+    }
+    const json_t *code = json_object_get(e, "code");
+    const json_t *m = json_object_get(e, "message");
+    json_int_t ic = json_is_integer(code) ? json_integer_value(code) : -32603;
+    char safe[200];
+    mcp__sanitize(json_is_string(m) ? json_string_value(m) : "error without message", safe,
+                  sizeof safe);
+    mcp_error er;
+    mcp_status st = mcp__rpc_code_status(ic);
+    mcp_error_set_rpc(&er, st, (int32_t)ic, "%s", safe);
+    ob_finish(ob, st, &er, NULL);
+}
+
+static void
+respond(mcp_client *c, const json_t *id, json_t *result, const mcp_error *e)
+{
+    json_t *msg;
+    if (result != NULL) {
+        msg = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result);
+    } else {
+        int32_t code = e->rpc_code != 0 ? e->rpc_code : -32603;
+        msg = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error", "code",
+                        code, "message", e->message[0] ? e->message : "internal error");
+    }
+    if (msg == NULL)
+        return;
+    send_detached(c, OB_RESPONSE, msg);
+    json_decref(msg);
+}
+
+static void
+handle_server_request(mcp_client *c, const char *method, const json_t *msg)
+{
+    const json_t *id = json_object_get(msg, "id");
+    const json_t *params = json_object_get(msg, "params");
+    mcp_client_request_fn fn = NULL;
+    mcp_error e;
+    mcp_error_clear(&e);
+    if (strcmp(method, "ping") == 0) {
+        respond(c, id, json_object(), NULL);
+        return;
+    }
+    if (strcmp(method, "sampling/createMessage") == 0)
+        fn = c->cb.sampling;
+    else if (strcmp(method, "elicitation/create") == 0)
+        fn = c->cb.elicitation;
+    else if (strcmp(method, "roots/list") == 0)
+        fn = c->cb.roots;
+    if (fn == NULL) {
+        mcp_error_set_rpc(&e, MCP_ERR_NOT_FOUND, -32601, "Method not found");
+        respond(c, id, NULL, &e);
+        return;
+    }
+    json_t *result = NULL;
+    c->in_callback++;
+    mcp_status rc = fn(c, method, params, c->cb.udata, &result, &e);
+    c->in_callback--;
+    if (rc == MCP_OK && !json_is_object(result)) {
+        json_decref(result);
+        result = NULL;
+        mcp_error_set_rpc(&e, MCP_ERR_INTERNAL, -32603, "client handler returned no result");
+        rc = MCP_ERR_INTERNAL;
+    }
+    if (rc != MCP_OK) {
+        json_decref(result);
+        if (e.code == MCP_OK)
+            mcp_error_set(&e, rc, "%s", mcp_status_str(rc));
+        if (e.rpc_code == 0)
+            e.rpc_code = rc == MCP_ERR_INVALID_ARG ? -32602 : -32603;
+        respond(c, id, NULL, &e);
+        return;
+    }
+    respond(c, id, result, NULL);
+}
+
+static void
+handle_notification(mcp_client *c, const char *method, const json_t *params)
+{
+    c->in_callback++;
+    if (strcmp(method, "notifications/progress") == 0 && c->cb.progress != NULL) {
+        const json_t *tok = json_object_get(params, "progressToken");
+        const json_t *p = json_object_get(params, "progress");
+        const json_t *t = json_object_get(params, "total");
+        const json_t *m = json_object_get(params, "message");
+        if (tok != NULL && json_is_number(p))
+            c->cb.progress(c, tok, json_number_value(p), json_is_number(t) ? json_number_value(t)
+                                                                           : -1.0,
+                           json_is_string(m) ? json_string_value(m) : NULL, c->cb.udata);
+    } else if (strcmp(method, "notifications/message") == 0 && c->cb.log != NULL) {
+        const json_t *lvl = json_object_get(params, "level");
+        const json_t *lg = json_object_get(params, "logger");
+        c->cb.log(c, json_is_string(lvl) ? json_string_value(lvl) : "info",
+                  json_is_string(lg) ? json_string_value(lg) : NULL,
+                  json_object_get(params, "data"), c->cb.udata);
+    } else if (c->cb.notification != NULL && strcmp(method, "notifications/progress") != 0 &&
+               strcmp(method, "notifications/message") != 0) {
+        c->cb.notification(c, method, params, c->cb.udata);
+    }
+    c->in_callback--;
+}
+
+static void
+handle_message(mcp_client *c, const json_t *msg)
+{
+    if (!json_is_object(msg)) {
+        mcp__log(MCP__LOG_WARN, "client", "ignoring a non-object JSON-RPC message");
+        return;
+    }
+    const json_t *m = json_object_get(msg, "method");
+    const json_t *id = json_object_get(msg, "id");
+    if (json_is_string(m)) {
+        if (id != NULL && !json_is_null(id))
+            handle_server_request(c, json_string_value(m), msg);
+        else
+            handle_notification(c, json_string_value(m), json_object_get(msg, "params"));
+        return;
+    }
+    if (id != NULL)
+        handle_response(c, msg);
+}
+
+static void
+handle_event(mcp_client *c, mcp__event *ev)
+{
+    if (ev->type == MCP__EV_MESSAGE) {
+        handle_message(c, ev->msg);
+        return;
+    }
+    if (ev->type == MCP__EV_CLOSED) {
+        c->dead = true;
+        mcp_error e;
+        mcp_error_set(&e, ev->status, "%s", ev->message);
+        for (outbound *ob = c->obs; ob != NULL; ob = ob->next)
+            ob_finish(ob, ev->status, &e, NULL);
+        return;
+    }
+    outbound *ob = find_oid(c, ev->oid);
+    if (ob == NULL || ob->state != OB_SENT)
+        return;
+    if (ev->status == MCP_OK) {
+        if (ob->kind != OB_REQUEST)
+            ob_finish(ob, MCP_OK, NULL, NULL);
+        else if (ev->final)
+            ob_finish(ob, MCP_ERR_PROTOCOL, NULL,
+                      "the server ended the exchange without a JSON-RPC response");
+        return;
+    }
+    if ((ev->http_status == 401 || ev->http_status == 403) &&
+        (ev->status == MCP_ERR_UNAUTHENTICATED || ev->status == MCP_ERR_FORBIDDEN)) {
+        ob->state = OB_NEED_AUTH;
+        ob->auth_status = ev->http_status;
+        mcp__free(ob->www_auth);
+        ob->www_auth = ev->www_auth;
+        ev->www_auth = NULL;
+        mcp_error_set(&ob->err, ev->status, "%s", ev->message);
+        return;
+    }
+    mcp_error e;
+    mcp_error_set(&e, ev->status, "%s", ev->message);
+    ob_finish(ob, ev->status, &e, NULL);
+}
+
+static void
+service_auth(mcp_client *c)
+{
+    for (outbound *ob = c->obs; ob != NULL; ob = ob->next) {
+        if (ob->state != OB_NEED_AUTH)
+            continue;
+        mcp_status st = ob->auth_status == 401 ? MCP_ERR_UNAUTHENTICATED : MCP_ERR_FORBIDDEN;
+        if (c->oauth == NULL) {
+            mcp_error e = ob->err;
+            if (c->bearer == NULL && st == MCP_ERR_UNAUTHENTICATED)
+                mcp_error_set(&e, st, "%s (no credentials configured)", ob->err.message);
+            ob_finish(ob, st, &e, NULL);
+            continue;
+        }
+        unsigned max = mcp__oauth_max_authorizations(c->oauth);
+        if (++ob->auth_attempts > max) {
+            mcp_error e;
+            mcp_error_set(&e, st, "%s after %u authorization attempts",
+                          st == MCP_ERR_UNAUTHENTICATED ? "still unauthorized"
+                                                        : "still forbidden (insufficient scope)",
+                          max);
+            ob_finish(ob, st, &e, NULL);
+            continue;
+        }
+        mcp_error e;
+        mcp_status rc = mcp__oauth_handle_challenge(c->oauth, c->url, ob->auth_status,
+                                                    ob->www_auth, &e);
+        if (rc != MCP_OK) {
+            ob_finish(ob, rc, &e, NULL);
+            continue;
+        }
+        /* The login may have taken minutes; the timeout covers the exchange, not the user. */
+        ob->deadline_ms = mcp_now_ms() + c->request_timeout_ms;
+        if (ob_send(c, ob, &e) != MCP_OK)
+            ob_finish(ob, e.code, &e, NULL);
+    }
+}
+
+static void
+collect_garbage(mcp_client *c)
+{
+    for (outbound **pp = &c->obs; *pp != NULL;) {
+        outbound *ob = *pp;
+        if (ob->abandoned && ob->state == OB_DONE) {
+            if (ob->rc != MCP_OK)
+                mcp__log(MCP__LOG_WARN, "client", "message to the server failed: %s",
+                         ob->err.message);
+            *pp = ob->next;
+            ob_free(ob);
+        } else {
+            pp = &ob->next;
+        }
+    }
+}
+
+static mcp_status
+pump_once(mcp_client *c, unsigned timeout_ms, mcp_error *err)
+{
+    mcp_status rc = c->tr->ops->pump(c->tr, timeout_ms, err);
+    mcp__event *ev;
+    while ((ev = mcp__evq_pop(&c->q)) != NULL) {
+        handle_event(c, ev);
+        mcp__event_free(ev);
+    }
+    service_auth(c);
+    collect_garbage(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* requests                                                                                   */
+
+static mcp_status
+check_usable(const mcp_client *c, bool need_connected, mcp_error *err)
+{
+    if (c == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "no client");
+    if (c->in_callback > 0)
+        return mcp_error_set(err, MCP_ERR_STATE, "client requests are not allowed in callbacks");
+    if (c->tr == NULL || (need_connected && !c->connected))
+        return mcp_error_set(err, MCP_ERR_STATE, "client is not connected");
+    if (c->dead)
+        return mcp_error_set(err, MCP_ERR_IO, "the connection to the server is gone");
+    return MCP_OK;
+}
+
+static mcp_status
+start_request(mcp_client *c, const char *method, const json_t *params, bool progress,
+              outbound **out, mcp_error *err)
+{
+    *out = NULL;
+    int64_t id = ++c->next_id;
+    json_t *msg = json_pack("{s:s, s:I, s:s}", "jsonrpc", "2.0", "id", (json_int_t)id,
+                            "method", method);
+    if (msg == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    if (params != NULL || progress) {
+        json_t *p = params ? json_deep_copy(params) : json_object();
+        if (!json_is_object(p)) {
+            json_decref(p);
+            json_decref(msg);
+            return mcp_error_set(err, MCP_ERR_INVALID_ARG, "params must be a JSON object");
+        }
+        if (progress) {
+            json_t *meta = json_object_get(p, "_meta");
+            if (!json_is_object(meta)) {
+                meta = json_object();
+                json_object_set_new(p, "_meta", meta);
+            }
+            json_object_set_new(meta, "progressToken", json_integer((json_int_t)id));
+        }
+        json_object_set_new(msg, "params", p);
+    }
+    outbound *ob = ob_new(c, OB_REQUEST, id, method, msg);
+    json_decref(msg);
+    if (ob == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    ob->next = c->obs;
+    c->obs = ob;
+    mcp_status rc = ob_send(c, ob, err);
+    if (rc != MCP_OK) {
+        ob_unlink(c, ob);
+        ob_free(ob);
+        return rc;
+    }
+    *out = ob;
+    return MCP_OK;
+}
+
+static void
+send_cancel(mcp_client *c, int64_t id, const char *reason)
+{
+    json_t *msg = json_pack("{s:s, s:s, s:{s:I, s:s}}", "jsonrpc", "2.0", "method",
+                            "notifications/cancelled", "params", "requestId", (json_int_t)id,
+                            "reason", reason ? reason : "cancelled by the client");
+    if (msg != NULL) {
+        send_detached(c, OB_NOTIFY, msg);
+        json_decref(msg);
+    }
+}
+
+/* Wait for ob. forget_on_timeout: cancel + drop it (synchronous API). */
+static mcp_status
+wait_ob(mcp_client *c, outbound *ob, uint64_t deadline, bool forget_on_timeout,
+        json_t **result, mcp_error *err)
+{
+    if (result != NULL)
+        *result = NULL;
+    for (;;) {
+        if (ob->state == OB_DONE)
+            break;
+        uint64_t now = mcp_now_ms();
+        /* ob->deadline_ms moves forward after a re-authorization (see service_auth). */
+        uint64_t dl = deadline ? deadline : ob->deadline_ms;
+        if (now >= dl) {
+            if (!forget_on_timeout)
+                return mcp_error_set(err, MCP_ERR_TIMEOUT, "no response to %s yet", ob->method);
+            mcp_error_set(err, MCP_ERR_TIMEOUT, "no response to %s within %u ms", ob->method,
+                          c->request_timeout_ms);
+            c->tr->ops->abort(c->tr, ob->oid);
+            if (ob->kind == OB_REQUEST && strcmp(ob->method, "initialize") != 0 && !c->dead)
+                send_cancel(c, ob->rpc_id, "request timed out");
+            ob_unlink(c, ob);
+            ob_free(ob);
+            return MCP_ERR_TIMEOUT;
+        }
+        uint64_t left = dl - now;
+        mcp_error pe;
+        (void)pump_once(c, (unsigned)(left > 250 ? 250 : left), &pe);
+    }
+    mcp_status rc = ob->rc;
+    if (rc == MCP_OK) {
+        if (result != NULL) {
+            *result = ob->result;
+            ob->result = NULL;
+        }
+    } else if (err != NULL) {
+        *err = ob->err;
+        err->code = rc;
+    }
+    ob_unlink(c, ob);
+    ob_free(ob);
+    return rc;
+}
+
+static mcp_status
+request_internal(mcp_client *c, const char *method, const json_t *params, bool progress,
+                 json_t **result, mcp_error *err)
+{
+    outbound *ob;
+    mcp_status rc = start_request(c, method, params, progress, &ob, err);
+    if (rc != MCP_OK)
+        return rc;
+    return wait_ob(c, ob, 0, true, result, err);
+}
+
+static mcp_status
+notify_internal(mcp_client *c, const char *method, const json_t *params, mcp_error *err)
+{
+    json_t *msg = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
+    if (msg == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    if (params != NULL)
+        json_object_set(msg, "params", (json_t *)params);
+    outbound *ob = ob_new(c, OB_NOTIFY, -1, method, msg);
+    json_decref(msg);
+    if (ob == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    ob->next = c->obs;
+    c->obs = ob;
+    mcp_status rc = ob_send(c, ob, err);
+    if (rc != MCP_OK) {
+        ob_unlink(c, ob);
+        ob_free(ob);
+        return rc;
+    }
+    return wait_ob(c, ob, 0, true, NULL, err);
+}
+
+mcp_status
+mcp_client_request(mcp_client *c, const char *method, const json_t *params, json_t **result,
+                   mcp_error *err)
+{
+    if (result != NULL)
+        *result = NULL;
+    mcp_status rc = check_usable(c, true, err);
+    if (rc != MCP_OK)
+        return rc;
+    if (method == NULL || method[0] == '\0')
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "no method");
+    return request_internal(c, method, params, false, result, err);
+}
+
+mcp_status
+mcp__client_request_progress(mcp_client *c, const char *method, const json_t *params,
+                             json_t **result, mcp_error *err)
+{
+    if (result != NULL)
+        *result = NULL;
+    mcp_status rc = check_usable(c, true, err);
+    if (rc != MCP_OK)
+        return rc;
+    return request_internal(c, method, params, c->cb.progress != NULL, result, err);
+}
+
+mcp_status
+mcp_client_request_async(mcp_client *c, const char *method, const json_t *params, int64_t *id,
+                         mcp_error *err)
+{
+    mcp_status rc = check_usable(c, true, err);
+    if (rc != MCP_OK)
+        return rc;
+    if (method == NULL || id == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "no method or id");
+    outbound *ob;
+    rc = start_request(c, method, params, false, &ob, err);
+    if (rc == MCP_OK)
+        *id = ob->rpc_id;
+    return rc;
+}
+
+mcp_status
+mcp_client_wait(mcp_client *c, int64_t id, unsigned timeout_ms, json_t **result,
+                mcp_error *err)
+{
+    if (result != NULL)
+        *result = NULL;
+    mcp_status rc = check_usable(c, true, err);
+    if (rc != MCP_OK)
+        return rc;
+    outbound *ob = find_request(c, id);
+    if (ob == NULL)
+        return mcp_error_set(err, MCP_ERR_NOT_FOUND, "no outstanding request %lld",
+                             (long long)id);
+    uint64_t deadline = mcp_now_ms() + (timeout_ms ? timeout_ms : c->request_timeout_ms);
+    return wait_ob(c, ob, deadline, false, result, err);
+}
+
+mcp_status
+mcp_client_cancel(mcp_client *c, int64_t id, const char *reason, mcp_error *err)
+{
+    mcp_status rc = check_usable(c, true, err);
+    if (rc != MCP_OK)
+        return rc;
+    outbound *ob = find_request(c, id);
+    if (ob == NULL)
+        return mcp_error_set(err, MCP_ERR_NOT_FOUND, "no outstanding request %lld",
+                             (long long)id);
+    c->tr->ops->abort(c->tr, ob->oid);
+    ob_unlink(c, ob);
+    ob_free(ob);
+    send_cancel(c, id, reason);
+    return MCP_OK;
+}
+
+mcp_status
+mcp_client_notify(mcp_client *c, const char *method, const json_t *params, mcp_error *err)
+{
+    mcp_status rc = check_usable(c, true, err);
+    if (rc != MCP_OK)
+        return rc;
+    if (method == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "no method");
+    return notify_internal(c, method, params, err);
+}
+
+mcp_status
+mcp_client_poll(mcp_client *c, unsigned timeout_ms, mcp_error *err)
+{
+    mcp_status rc = check_usable(c, true, err);
+    if (rc != MCP_OK)
+        return rc;
+    uint64_t end = mcp_now_ms() + timeout_ms;
+    do {
+        uint64_t now = mcp_now_ms();
+        unsigned left = now >= end ? 0 : (unsigned)(end - now);
+        rc = pump_once(c, left, err);
+    } while (rc == MCP_OK && mcp_now_ms() < end && !c->dead);
+    return c->dead ? mcp_error_set(err, MCP_ERR_IO, "the connection to the server is gone") : rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* connect                                                                                    */
+
+static mcp_status
+initialize(mcp_client *c, mcp_error *err)
+{
+    json_t *caps = json_object();
+    if (caps == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    if (c->cb.sampling)
+        json_object_set_new(caps, "sampling", json_object());
+    if (c->cb.elicitation)
+        json_object_set_new(caps, "elicitation", json_object());
+    if (c->cb.roots)
+        json_object_set_new(caps, "roots", json_pack("{s:b}", "listChanged", 1));
+    json_t *info = json_pack("{s:s, s:s}", "name", c->name, "version", c->version);
+    if (info != NULL && c->title != NULL)
+        json_object_set_new(info, "title", json_string(c->title));
+    json_t *params = json_pack("{s:s, s:o, s:o}", "protocolVersion", c->offer,
+                               "capabilities", caps, "clientInfo", info);
+    if (params == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    json_t *res = NULL;
+    mcp_status rc = request_internal(c, "initialize", params, false, &res, err);
+    json_decref(params);
+    if (rc != MCP_OK)
+        return rc;
+    const char *pv = json_string_value(json_object_get(res, "protocolVersion"));
+    bool ok = false;
+    for (size_t i = 0; pv != NULL && supported_versions[i] != NULL; i++)
+        ok |= strcmp(pv, supported_versions[i]) == 0;
+    if (!ok) {
+        char safe[64];
+        mcp__sanitize(pv ? pv : "(none)", safe, sizeof safe);
+        json_decref(res);
+        return mcp_error_set(err, MCP_ERR_UNSUPPORTED,
+                             "server chose protocol version %s, which this client does not speak",
+                             safe);
+    }
+    c->negotiated = mcp__strdup(pv);
+    const json_t *si = json_object_get(res, "serverInfo");
+    const json_t *sc = json_object_get(res, "capabilities");
+    const json_t *ins = json_object_get(res, "instructions");
+    c->server_info = json_is_object(si) ? json_incref((json_t *)si) : json_object();
+    c->server_caps = json_is_object(sc) ? json_incref((json_t *)sc) : json_object();
+    c->instructions = json_is_string(ins) ? mcp__strdup(json_string_value(ins)) : NULL;
+    json_decref(res);
+    if (c->negotiated == NULL || c->server_info == NULL || c->server_caps == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    c->tr->ops->set_protocol_version(c->tr, c->negotiated);
+    rc = notify_internal(c, "notifications/initialized", NULL, err);
+    if (rc != MCP_OK)
+        return rc;
+    if (c->get_stream && c->tr->ops->open_stream != NULL)
+        c->tr->ops->open_stream(c->tr, NULL);
+    c->connected = true;
+    return MCP_OK;
+}
+
+static mcp_status
+after_transport(mcp_client *c, mcp_status rc, mcp_error *err)
+{
+    if (rc == MCP_OK)
+        rc = initialize(c, err);
+    if (rc != MCP_OK && c->tr != NULL) {
+        c->tr->ops->close(c->tr);
+        c->tr = NULL;
+        c->is_http = false;
+        c->dead = false;
+    }
+    return rc;
+}
+
+mcp_status
+mcp_client_connect_http(mcp_client *c, const char *url, mcp_error *err)
+{
+    if (c == NULL || url == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "no client or URL");
+    if (c->tr != NULL)
+        return mcp_error_set(err, MCP_ERR_STATE, "client is already connected");
+    mcp__free(c->url);
+    c->url = mcp__strdup(url);
+    if (c->url == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    mcp__http_tr_opts o = { .url = url, .connect_timeout_ms = c->connect_timeout_ms,
+                            .max_message = c->max_message,
+                            .headers = (const char *const *)c->headers, .verbose = c->verbose };
+    mcp_status rc = mcp__http_tr_new(&o, &c->q, &c->tr, err);
+    c->is_http = rc == MCP_OK;
+    return after_transport(c, rc, err);
+}
+
+mcp_status
+mcp_client_connect_stdio(mcp_client *c, const char *const *argv, mcp_error *err)
+{
+    if (c == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "no client");
+    if (c->tr != NULL)
+        return mcp_error_set(err, MCP_ERR_STATE, "client is already connected");
+    mcp_status rc = mcp__stdio_tr_new(argv, c->max_message, &c->q, &c->tr, err);
+    c->is_http = false;
+    return after_transport(c, rc, err);
+}
+
+const char *
+mcp_client_protocol_version(const mcp_client *c)
+{
+    return c ? c->negotiated : NULL;
+}
+
+const json_t *
+mcp_client_server_info(const mcp_client *c)
+{
+    return c ? c->server_info : NULL;
+}
+
+const json_t *
+mcp_client_server_capabilities(const mcp_client *c)
+{
+    return c ? c->server_caps : NULL;
+}
+
+const char *
+mcp_client_instructions(const mcp_client *c)
+{
+    return c ? c->instructions : NULL;
+}
+
+const char *
+mcp_client_session_id(const mcp_client *c)
+{
+    return c && c->tr ? c->tr->ops->session_id(c->tr) : NULL;
+}

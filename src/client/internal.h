@@ -1,0 +1,273 @@
+/*
+ * Private to src/client: the SSE parser, the transports, the OAuth helpers and the session glue.
+ * Never included from outside this folder (tests excepted).
+ */
+#ifndef MCP_SRC_CLIENT_INTERNAL_H
+#define MCP_SRC_CLIENT_INTERNAL_H
+
+#include <mcp/client.h>
+
+#include "common/common.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Server-Sent Events parser (WHATWG HTML "event stream interpretation"), incremental.        */
+
+/* Called for each dispatched event whose data is non-empty. event is "message" when the stream
+ * named no type; id is the stream's last event id (NULL if none). Return MCP_OK to go on. */
+typedef mcp_status (*mcp__sse_event_fn)(void *ctx, const char *event, const char *data,
+                                        size_t len, const char *id);
+
+typedef struct mcp__sse {
+    mcp_buf  line;        /* the current, not yet terminated line */
+    mcp_buf  data;        /* data buffer of the event being built */
+    mcp_buf  event;       /* event type buffer */
+    char    *last_id;     /* last event ID string (set at dispatch), NULL if none */
+    char    *id_buf;      /* last event ID buffer (set by "id:" lines) */
+    long     retry_ms;    /* reconnection time from "retry:", -1 if none seen */
+    bool     after_cr;    /* previous chunk ended in CR: a leading LF belongs to it */
+    unsigned bom_seen;    /* bytes of a leading UTF-8 BOM matched so far (3 = done/none) */
+    bool     started;     /* at least one byte consumed */
+    size_t   max;         /* hard limit for one line and for one event's data */
+    mcp__sse_event_fn fn;
+    void    *ctx;
+} mcp__sse;
+
+void mcp__sse_init(mcp__sse *p, size_t max, mcp__sse_event_fn fn, void *ctx);
+void mcp__sse_cleanup(mcp__sse *p);
+/* Feed bytes; events are dispatched from inside. MCP_ERR_TOO_LARGE past max, MCP_ERR_NOMEM, or
+ * whatever fn returned. */
+mcp_status mcp__sse_feed(mcp__sse *p, const char *buf, size_t len);
+
+/* ------------------------------------------------------------------------------------------ */
+/* WWW-Authenticate (RFC 9110 section 11.6.1) - the Bearer challenge (RFC 6750, RFC 9728).   */
+
+typedef struct mcp__bearer_challenge {
+    char *error;              /* "invalid_token", "insufficient_scope", ... */
+    char *error_description;
+    char *scope;
+    char *resource_metadata;
+    char *realm;
+} mcp__bearer_challenge;
+
+#define MCP__WWW_AUTH_MAX 8192
+
+/* Parse a WWW-Authenticate value (several header lines joined with ", " are fine) and fill c
+ * from its Bearer challenge. MCP_ERR_NOT_FOUND when there is no Bearer challenge, MCP_ERR_PARSE
+ * on bad syntax, MCP_ERR_TOO_LARGE past MCP__WWW_AUTH_MAX. */
+mcp_status mcp__www_auth_parse(const char *header, mcp__bearer_challenge *c);
+void mcp__bearer_challenge_cleanup(mcp__bearer_challenge *c);
+
+/* ------------------------------------------------------------------------------------------ */
+/* URLs                                                                                       */
+
+typedef struct mcp__url {
+    char *scheme;   /* lowercase */
+    char *host;     /* lowercase; IPv6 in brackets */
+    char *port;     /* explicit port or NULL */
+    char *path;     /* "" when none; never includes query */
+    char *query;    /* NULL when none */
+} mcp__url;
+
+mcp_status mcp__url_parse(const char *url, mcp__url *u);
+void mcp__url_cleanup(mcp__url *u);
+/* "scheme://host[:port]" (new string). */
+char *mcp__url_origin(const mcp__url *u);
+/* Is the host localhost / 127.0.0.0/8 / [::1]? */
+bool mcp__url_is_loopback(const mcp__url *u);
+/* https, or http on a loopback host, or allow_http. */
+bool mcp__url_is_secure(const char *url, bool allow_http);
+
+#define MCP__MAX_DISCOVERY_URLS 3
+/* Protected-resource-metadata URLs to try for server_url, in order (RFC 9728 section 3.1, MCP
+ * 2025-11-25): the challenge's resource_metadata if given (then nothing else), else the
+ * path-based well-known URI (when the URL has a path), then the root one. Returns how many. */
+size_t mcp__prm_urls(const char *server_url, const char *resource_metadata,
+                     char *out[MCP__MAX_DISCOVERY_URLS]);
+/* Authorization-server metadata URLs for an issuer, in the MCP order: with a path p,
+ * /.well-known/oauth-authorization-server/p, /.well-known/openid-configuration/p,
+ * /p/.well-known/openid-configuration; without a path, the first two at the root. */
+size_t mcp__as_metadata_urls(const char *issuer, char *out[MCP__MAX_DISCOVERY_URLS]);
+/* Does a PRM "resource" cover server_url? Same scheme, host and port, and the resource path is
+ * a prefix of the server path on a segment boundary (RFC 9728 section 3.3, relaxed as the MCP
+ * SDKs do for root-level metadata). */
+bool mcp__resource_matches(const char *resource, const char *server_url);
+/* The URL without its fragment (RFC 8707 resource indicator). */
+char *mcp__url_canonical_resource(const char *url);
+/* Value of query parameter name in url (decoded, new string) or NULL. */
+char *mcp__url_query_param(const char *url, const char *name);
+/* Does url point at base (same string up to the end of base, then '?', '#' or end)? */
+bool mcp__url_has_base(const char *url, const char *base);
+/* Append "name=value" (form-urlencoded, '&'-joined) to b. NULL value appends nothing. */
+mcp_status mcp__form_add(mcp_buf *b, const char *name, const char *value);
+/* Percent-encode s (application/x-www-form-urlencoded); new string. */
+char *mcp__form_encode(const char *s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* PKCE (RFC 7636) and random strings                                                         */
+
+#define MCP__PKCE_VERIFIER_LEN 43
+/* base64url(SHA-256(verifier)) into out (44 bytes incl. NUL). */
+mcp_status mcp__pkce_challenge(const char *verifier, char out[44]);
+/* A fresh verifier: base64url of 32 random bytes (43 chars). */
+mcp_status mcp__pkce_verifier(char out[MCP__PKCE_VERIFIER_LEN + 1], mcp_error *err);
+/* base64url of n random bytes (n <= 64); new string. */
+char *mcp__random_token(size_t n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Client assertion (RFC 7523 private_key_jwt), signed with OpenSSL EVP                       */
+
+/* Sign {iss,sub=client_id, aud, iat, exp=iat+lifetime, jti} with key (PEM text) using alg
+ * ("ES256"/"RS256"; NULL picks by key type). *jwt is a new string. */
+mcp_status mcp__jwt_sign_assertion(const char *key_pem, const char *alg, const char *kid,
+                                   const char *client_id, const char *audience,
+                                   int64_t now, unsigned lifetime_s, char **jwt, mcp_error *err);
+/* Check a PEM parses as a private key usable with alg. */
+mcp_status mcp__jwt_check_key(const char *key_pem, const char *alg, mcp_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Token cache file                                                                           */
+
+#define MCP__TOKEN_CACHE_MAX ((size_t)1 << 20)
+
+/* Load the JSON cache; a missing file gives an empty object. Refuses a file that is not a
+ * regular file owned by us or that group/others may access (MCP_ERR_STATE). */
+mcp_status mcp__token_cache_load(const char *path, json_t **doc, mcp_error *err);
+/* Write doc atomically: temp file created O_CREAT|O_EXCL mode 0600 (fchmod'ed), fsync, rename. */
+mcp_status mcp__token_cache_save(const char *path, const json_t *doc, mcp_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* One-shot HTTP for OAuth (blocking, libcurl easy)                                           */
+
+typedef struct mcp__http_req {
+    const char *method;        /* "GET" or "POST" */
+    const char *url;
+    const char *body;          /* POST body or NULL */
+    const char *content_type;  /* of body */
+    const char *accept;
+    const char *basic_user;    /* client_secret_basic: both set (already form-encoded) */
+    const char *basic_pass;
+    void       *cookie_handle; /* a CURL * reused across calls (cookie jar), or NULL */
+    size_t      max_body;
+    unsigned    timeout_ms;
+    bool        verbose;
+} mcp__http_req;
+
+typedef struct mcp__http_resp {
+    long   status;
+    char  *body;          /* NUL-terminated */
+    size_t body_len;
+    char  *content_type;
+    char  *location;      /* absolute redirect target (3xx) */
+    char  *www_auth;
+} mcp__http_resp;
+
+/* curl_global_init exactly once per process (never cleaned up: other code may use curl). */
+void mcp__curl_global_init(void);
+mcp_status mcp__http_fetch(const mcp__http_req *rq, mcp__http_resp *rs, mcp_error *err);
+void mcp__http_resp_cleanup(mcp__http_resp *rs);
+/* Copy at most max printable ASCII characters of a peer-supplied string into out. */
+void mcp__sanitize(const char *in, char *out, size_t outsz);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Loopback redirect listener (interactive login)                                             */
+
+typedef struct mcp__loopback mcp__loopback;
+mcp_status mcp__loopback_open(mcp__loopback **out, char **redirect_uri, mcp_error *err);
+/* Wait for the browser's redirect; *callback_url = redirect_uri?<query it carried>. */
+mcp_status mcp__loopback_wait(mcp__loopback *l, unsigned timeout_ms, char **callback_url,
+                              mcp_error *err);
+void mcp__loopback_close(mcp__loopback *l);
+
+/* ------------------------------------------------------------------------------------------ */
+/* OAuth glue used by the session                                                             */
+
+/* "Bearer <token>" for server_url (new string, wipe + free), or NULL when no token is known.
+ * May refresh an expired token first. */
+char *mcp__oauth_auth_value(mcp_oauth *o, const char *server_url);
+/* React to a 401/403 for server_url: refresh, discover, register, authorize or step up.
+ * MCP_OK means a new token is ready (retry the request). */
+mcp_status mcp__oauth_handle_challenge(mcp_oauth *o, const char *server_url, long http_status,
+                                       const char *www_authenticate, mcp_error *err);
+
+/* How often one request may be re-authorized (opts.max_authorizations). */
+unsigned mcp__oauth_max_authorizations(const mcp_oauth *o);
+
+/* mcp_client_request, adding _meta.progressToken when a progress callback is set (api.c). */
+mcp_status mcp__client_request_progress(mcp_client *c, const char *method, const json_t *params,
+                                        json_t **result, mcp_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transports                                                                                 */
+
+typedef enum mcp__ev_type {
+    MCP__EV_MESSAGE,  /* msg: one JSON-RPC message from the server */
+    MCP__EV_DONE,     /* an outbound exchange finished (see status / http_status) */
+    MCP__EV_CLOSED    /* the transport is dead (child exited, ...): status + message */
+} mcp__ev_type;
+
+typedef struct mcp__event {
+    mcp__ev_type type;
+    json_t      *msg;          /* MESSAGE (owned) */
+    uint64_t     oid;          /* DONE: outbound id given to send() */
+    mcp_status   status;       /* DONE/CLOSED */
+    long         http_status;  /* DONE over HTTP, else 0 */
+    bool         final;        /* DONE: no response can arrive for this exchange any more */
+    char        *www_auth;     /* DONE with 401/403 (owned) */
+    char         message[MCP_ERROR_MSG_MAX];
+    struct mcp__event *next;
+} mcp__event;
+
+typedef struct mcp__tr mcp__tr;
+
+typedef struct mcp__tr_ops {
+    /* Start sending one message. rpc_id >= 0 for a request (lets HTTP resume SSE streams),
+     * -1 otherwise. auth: a full header line ("Authorization: Bearer x") or NULL. */
+    mcp_status (*send)(mcp__tr *t, uint64_t oid, int64_t rpc_id, const char *body,
+                       const char *auth, mcp_error *err);
+    /* Do I/O for up to timeout_ms; returns early once events are queued. */
+    mcp_status (*pump)(mcp__tr *t, unsigned timeout_ms, mcp_error *err);
+    /* Stop an exchange (timed out / cancelled); no DONE follows. */
+    void (*abort)(mcp__tr *t, uint64_t oid);
+    /* After initialize. */
+    void (*set_protocol_version)(mcp__tr *t, const char *version);
+    /* Open the standalone GET stream (HTTP only; may be NULL). */
+    void (*open_stream)(mcp__tr *t, const char *auth);
+    /* Graceful end and free. */
+    void (*close)(mcp__tr *t);
+    const char *(*session_id)(const mcp__tr *t);
+} mcp__tr_ops;
+
+/* The queue every transport appends to; owned by the client. */
+typedef struct mcp__evq {
+    mcp__event *head, *tail;
+} mcp__evq;
+
+void mcp__evq_push(mcp__evq *q, mcp__event *ev);
+mcp__event *mcp__evq_pop(mcp__evq *q);
+void mcp__event_free(mcp__event *ev);
+mcp__event *mcp__event_new(mcp__ev_type type);
+/* Queue a MESSAGE (or every element of a batch array); takes msg. */
+mcp_status mcp__evq_push_message(mcp__evq *q, json_t *msg);
+
+struct mcp__tr {
+    const mcp__tr_ops *ops;
+    mcp__evq          *q;
+};
+
+typedef struct mcp__http_tr_opts {
+    const char *url;
+    unsigned    connect_timeout_ms;
+    size_t      max_message;
+    const char *const *headers;
+    bool        verbose;
+} mcp__http_tr_opts;
+
+mcp_status mcp__http_tr_new(const mcp__http_tr_opts *o, mcp__evq *q, mcp__tr **out,
+                            mcp_error *err);
+mcp_status mcp__stdio_tr_new(const char *const *argv, size_t max_message, mcp__evq *q,
+                             mcp__tr **out, mcp_error *err);
+
+/* JSON-RPC error code -> status (see client.h). */
+mcp_status mcp__rpc_code_status(json_int_t code);
+
+#endif

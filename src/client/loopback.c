@@ -1,0 +1,164 @@
+/*
+ * The loopback redirect listener for an interactive login (RFC 8252 section 7.3): listen on
+ * 127.0.0.1 with a kernel-chosen port, wait for the browser to come back to /callback, answer it
+ * with a short page, and hand the query (code, state, error, iss) to the OAuth flow.
+ * libmicrohttpd does the HTTP parsing; it is already a dependency of the server side.
+ */
+#include "client/internal.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+struct mcp__loopback {
+    struct MHD_Daemon *d;
+    char              *redirect_uri;
+    pthread_mutex_t    mu;
+    pthread_cond_t     cv;
+    char              *callback;   /* set once, by the first /callback request */
+    bool               done;
+};
+
+static const char page_ok[] =
+    "<!doctype html><title>Login complete</title>"
+    "<p>Login complete. You can close this window and return to the terminal.</p>";
+static const char page_404[] = "not found";
+
+static mcp_status
+append_param(mcp_buf *b, struct MHD_Connection *conn, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+    if (v == NULL)
+        return MCP_OK;
+    char *enc = mcp__form_encode(v);
+    if (enc == NULL)
+        return MCP_ERR_NOMEM;
+    mcp_status rc = mcp__buf_printf(b, "%c%s=%s", strchr(b->ptr, '?') ? '&' : '?', name, enc);
+    mcp__free(enc);
+    return rc;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size, void **req)
+{
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)req;
+    mcp__loopback *l = cls;
+    bool ok = strcmp(method, "GET") == 0 && strcmp(url, "/callback") == 0;
+    if (ok) {
+        mcp_buf b;
+        mcp__buf_init(&b, 16384);
+        mcp_status rc = mcp__buf_appends(&b, l->redirect_uri);
+        static const char *const names[] = { "code", "state", "error", "error_description",
+                                             "iss" };
+        for (size_t i = 0; rc == MCP_OK && i < sizeof names / sizeof names[0]; i++)
+            rc = append_param(&b, conn, names[i]);
+        pthread_mutex_lock(&l->mu);
+        if (rc == MCP_OK && !l->done) {
+            l->callback = mcp__buf_steal(&b, NULL);
+            l->done = true;
+            pthread_cond_broadcast(&l->cv);
+        }
+        pthread_mutex_unlock(&l->mu);
+        mcp__buf_cleanup(&b);
+    }
+    const char *page = ok ? page_ok : page_404;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(page), (void *)page,
+                                                                MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", ok ? "text/html; charset=utf-8" : "text/plain");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result r = MHD_queue_response(conn, ok ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+mcp_status
+mcp__loopback_open(mcp__loopback **out, char **redirect_uri, mcp_error *err)
+{
+    *out = NULL;
+    *redirect_uri = NULL;
+    mcp__loopback *l = mcp__calloc(1, sizeof *l);
+    if (l == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = 0;                                   /* ephemeral */
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);       /* never beyond loopback */
+    l->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                            on_request, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)8,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_END);
+    if (l->d == NULL) {
+        mcp__loopback_close(l);
+        return mcp_error_set(err, MCP_ERR_IO, "cannot listen on 127.0.0.1 for the login redirect");
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
+    if (info == NULL || info->port == 0) {
+        mcp__loopback_close(l);
+        return mcp_error_set(err, MCP_ERR_IO, "cannot learn the loopback listener's port");
+    }
+    l->redirect_uri = mcp__aprintf("http://127.0.0.1:%u/callback", (unsigned)info->port);
+    if (l->redirect_uri == NULL) {
+        mcp__loopback_close(l);
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    }
+    *redirect_uri = mcp__strdup(l->redirect_uri);
+    if (*redirect_uri == NULL) {
+        mcp__loopback_close(l);
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    }
+    *out = l;
+    return MCP_OK;
+}
+
+mcp_status
+mcp__loopback_wait(mcp__loopback *l, unsigned timeout_ms, char **callback_url, mcp_error *err)
+{
+    *callback_url = NULL;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(timeout_ms / 1000);
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&l->mu);
+    int r = 0;
+    while (!l->done && r == 0)
+        r = pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+    if (l->done) {
+        *callback_url = l->callback;
+        l->callback = NULL;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (*callback_url == NULL)
+        return mcp_error_set(err, MCP_ERR_TIMEOUT, "no login redirect arrived within %u s",
+                             timeout_ms / 1000);
+    return MCP_OK;
+}
+
+void
+mcp__loopback_close(mcp__loopback *l)
+{
+    if (l == NULL)
+        return;
+    if (l->d != NULL)
+        MHD_stop_daemon(l->d);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    mcp__free(l->redirect_uri);
+    mcp__free(l->callback);
+    mcp__free(l);
+}
