@@ -128,20 +128,29 @@ mcp__rpc_msg_cleanup(mcp__rpc_msg *m)
     memset(m, 0, sizeof *m);
 }
 
+static int
+buf_sink(const char *data, size_t size, void *ud)
+{
+    return mcp__buf_append(ud, data, size) == MCP_OK ? 0 : -1;
+}
+
+/* One pass into a growing buffer; json_dumpb() would need a sizing pass first. */
+static bool
+dump_into(mcp_buf *b, const json_t *v)
+{
+    return json_dump_callback(v, buf_sink, b, JSON_COMPACT | JSON_ENCODE_ANY) == 0;
+}
+
 char *
 mcp__json_dump(const json_t *v, size_t *len)
 {
-    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);
-    if (n == 0)
+    mcp_buf b;
+    mcp__buf_init(&b, 0);
+    if (!dump_into(&b, v)) {
+        mcp__buf_cleanup(&b);
         return NULL;
-    char *s = mcp__alloc(n + 1);
-    if (s == NULL)
-        return NULL;
-    json_dumpb(v, s, n, JSON_COMPACT);
-    s[n] = '\0';
-    if (len != NULL)
-        *len = n;
-    return s;
+    }
+    return mcp__buf_steal(&b, len);
 }
 
 static char *
@@ -155,10 +164,21 @@ envelope(json_t *obj, size_t *len)
 char *
 mcp__rpc_result(const json_t *id, json_t *result, size_t *len)
 {
+    /* The hot path: write the envelope around the dumped result instead of building an
+     * envelope object and dumping that (saves an object, a hash table and a copy). */
     if (result == NULL)
         return NULL;
-    return envelope(json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result),
-                    len);
+    mcp_buf b;
+    mcp__buf_init(&b, 0);
+    bool ok = mcp__buf_appends(&b, "{\"jsonrpc\":\"2.0\",\"id\":") == MCP_OK &&
+              dump_into(&b, id) && mcp__buf_appends(&b, ",\"result\":") == MCP_OK &&
+              dump_into(&b, result) && mcp__buf_append(&b, "}", 1) == MCP_OK;
+    json_decref(result);
+    if (!ok) {
+        mcp__buf_cleanup(&b);
+        return NULL;
+    }
+    return mcp__buf_steal(&b, len);
 }
 
 char *

@@ -135,6 +135,13 @@ wake_locked(stream *st)
 static void
 ring_push_locked(stream *st, char *msg, size_t len)
 {
+    if (st->ring == NULL) {           /* most requests never stream: allocate on first event */
+        st->ring = mcp__calloc(st->ring_cap, sizeof *st->ring);
+        if (st->ring == NULL) {
+            mcp__free(msg);
+            return;
+        }
+    }
     if (st->ring_n == st->ring_cap) {            /* full: the oldest event can't be replayed */
         event *old = &st->ring[st->ring_head];
         mcp__free(old->data);
@@ -205,11 +212,6 @@ stream_new(mcp__http *h, mcp__session *sess, bool standalone)
     if (st == NULL)
         return NULL;
     st->ring_cap = h->replay_events ? h->replay_events : 1;
-    st->ring = mcp__calloc(st->ring_cap, sizeof *st->ring);
-    if (st->ring == NULL) {
-        mcp__free(st);
-        return NULL;
-    }
     st->sink.emit = stream_emit;
     st->sink.close_early = stream_close_early;
     st->sink.can_stream = stream_can_stream;
@@ -1111,7 +1113,7 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         mem = 8192;
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, io,
+                            MHD_OPTION_THREAD_POOL_SIZE, io > 1 ? io : 0u,
                             MHD_OPTION_CONNECTION_LIMIT,
                             opts->max_connections ? opts->max_connections : 2048u,
                             MHD_OPTION_CONNECTION_TIMEOUT,
