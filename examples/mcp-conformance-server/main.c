@@ -473,6 +473,8 @@ main(int argc, char **argv)
             goto fail;
     }
     mcp_server_set_completer(srv, complete, NULL);
+    if (mcp_app_setup(&cfg, srv, &err) != MCP_OK)   /* --auth, --db, protected-resource metadata */
+        goto fail;
     rc = mcp_app_run(&cfg, srv, &err);
     mcp_server_free(srv);
     mcp_app_config_cleanup(&cfg);

@@ -1,16 +1,43 @@
 /*
  * libmcp: command-line configuration shared by server programs (the example servers use it).
  * One parser means every server takes the same flags, documented once (docs/cli/server-options.md).
+ *
+ * A program's main() does:
+ *
+ *     mcp_app_config cfg;
+ *     int rc = mcp_app_config_parse(&cfg, argc, argv, "prog", "summary", extra, extra_help);
+ *     if (rc >= 0) return rc;                       // --help, or a usage error (already printed)
+ *     mcp_server_new(...); mcp_server_add_tool(...);
+ *     mcp_app_setup(&cfg, srv, &err);               // authentication, store, PRM (exit 1 on error)
+ *     ... program-specific AUTHZ items, using mcp_app_store(&cfg) if it wants the store ...
+ *     rc = mcp_app_run(&cfg, srv, &err);
+ *     mcp_server_free(srv);
+ *     mcp_app_config_cleanup(&cfg);                 // after the server: it owns the verifiers
  */
 #ifndef MCP_APP_H
 #define MCP_APP_H
 
 #include <mcp/server.h>
+#include <mcp/store.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* --auth kinds (bits of mcp_app_config.auth). */
+#define MCP_APP_AUTH_APIKEY        (1u << 0)
+#define MCP_APP_AUTH_JWT           (1u << 1)
+#define MCP_APP_AUTH_INTROSPECTION (1u << 2)
+
+/* Most values a repeatable flag (--jwt-public-key, --jwks-file, --authorization-server) takes. */
+#define MCP_APP_MULTI_MAX 8
+
+typedef struct mcp_app_state mcp_app_state;  /* private: what mcp_app_setup() built */
+
+/*
+ * The parsed command line. Every string is an owned copy (released by mcp_app_config_cleanup());
+ * NULL when the flag was not given. Secrets are never here: only the names of files holding them.
+ */
 typedef struct mcp_app_config {
     char    *listen_host;      /* --listen HOST:PORT (default 127.0.0.1:8080) */
     uint16_t listen_port;
@@ -24,11 +51,40 @@ typedef struct mcp_app_config {
     /* Program-specific flags named in mcp_app_config_parse()'s `extra`, in order: name, value. */
     char    *extra_args[32];   /* owned copies: extra_args[2i] = "--name", [2i+1] = value */
     int      nextra;           /* number of strings in extra_args (2 per flag) */
+
+    /* Authentication (docs/cli/server-options.md, docs/design/authentication.md). */
+    unsigned auth;                           /* --auth: MCP_APP_AUTH_* bits; 0 = none */
+    char    *jwt_secret_file;                /* --jwt-secret-file F (HS*) */
+    char    *jwt_alg;                        /* --jwt-alg ALG */
+    char    *jwt_public_keys[MCP_APP_MULTI_MAX]; /* --jwt-public-key PEM (repeatable) */
+    size_t   n_jwt_public_keys;
+    char    *jwks_files[MCP_APP_MULTI_MAX];  /* --jwks-file F (repeatable) */
+    size_t   n_jwks_files;
+    char    *jwks_url;                       /* --jwks-url URL */
+    char    *issuer;                         /* --issuer ISS */
+    bool     jwt_allow_no_issuer;            /* --jwt-allow-no-issuer */
+    char    *audience;                       /* --audience AUD (default: the resource URL) */
+    bool     no_audience_check;              /* --no-audience-check */
+    char    *resource_url;                   /* --resource-url URL (default http://LISTEN/mcp) */
+    char    *authorization_servers[MCP_APP_MULTI_MAX]; /* --authorization-server URL */
+    size_t   n_authorization_servers;
+    char    *scopes;                         /* --scopes "a b" (PRM scopes_supported) */
+    unsigned leeway_s;                       /* --leeway SECONDS (default 60) */
+    char    *introspection_url;              /* --introspection-url URL */
+    char    *introspection_client_id;        /* --introspection-client-id ID */
+    char    *introspection_client_secret_file; /* --introspection-client-secret-file F */
+    unsigned introspection_cache_ttl_s;      /* --introspection-cache-ttl SECONDS (default 60) */
+    char    *db;                             /* --db FILE (SQLite store) */
+
+    mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;
 
 /**
- * Parse argv. `extra` (NULL-terminated, may be NULL) names program-specific flags that take a
- * value ("--policy"); they are collected in extra_args. Any other unknown flag is a usage error.
+ * Parse argv into cfg (which is overwritten; call mcp_app_config_cleanup() afterwards in every
+ * case). `extra` (NULL-terminated, may be NULL) names program-specific flags that take a value
+ * ("--policy"); they are collected in extra_args. Any other unknown flag is a usage error, and so
+ * is an inconsistent combination (e.g. `--auth jwt` without a key source or without `--issuer`,
+ * `--auth apikey` without `--db`, a key flag without the --auth kind that uses it).
  * `extra_help` (may be NULL) is printed under --help.
  * @return -1 to continue; otherwise the exit status to return now (0 after --help, 2 on usage
  *         errors, with a message on stderr).
@@ -37,9 +93,41 @@ int mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char 
                          const char *summary, const char *const *extra, const char *extra_help);
 /** Value of a program-specific flag collected by the parser (last one wins), or NULL. */
 const char *mcp_app_config_extra(const mcp_app_config *cfg, const char *name);
+/** Release everything, including what mcp_app_setup() built. Call after mcp_server_free(). */
 void mcp_app_config_cleanup(mcp_app_config *cfg);
-/** Serve srv as configured (HTTP until SIGINT/SIGTERM, or stdio until EOF). Returns exit status. */
-int mcp_app_run(const mcp_app_config *cfg, mcp_server *srv, mcp_error *err);
+
+/**
+ * Build what the configuration asks for and wire it into srv: open the store (--db), build the
+ * JWT verifier and/or the introspector, install the authentication item in MCP_PHASE_AUTHN, and
+ * prepare the protected-resource metadata (RFC 9728) and the resource URL for the HTTP
+ * transport. With `--listen HOST:0` and authentication on, a free port is chosen here, because
+ * the default resource URL (and so the token audience) contains it.
+ * Call after registering tools and before adding the program's own AUTHZ items; calling it again
+ * does nothing. Secret files are read here and their contents wiped after use.
+ * @return MCP_OK, or MCP_ERR_IO / MCP_ERR_INVALID_ARG / MCP_ERR_STORE / MCP_ERR_NOMEM with err
+ *         naming the file or setting that failed (never a secret).
+ * @since 0.1
+ */
+mcp_status mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err);
+
+/** The store opened for --db (by mcp_app_setup()), or NULL. Borrowed until cleanup. @since 0.1 */
+mcp_store *mcp_app_store(const mcp_app_config *cfg);
+
+/** The canonical resource URL in force (after mcp_app_setup(); NULL before or without
+ *  authentication). Borrowed until cleanup. @since 0.1 */
+const char *mcp_app_resource_url(const mcp_app_config *cfg);
+
+/**
+ * Fill o with the HTTP options for cfg (listen address, limits, access log, resource URL and
+ * protected-resource metadata). Strings in o are borrowed from cfg. @since 0.1
+ */
+void mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *o);
+
+/**
+ * Serve srv as configured (HTTP until SIGINT/SIGTERM, or stdio until EOF). Calls mcp_app_setup()
+ * first if the program did not. Returns the exit status.
+ */
+int mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,12 +1,36 @@
-/* Command-line configuration shared by the server programs. */
+/*
+ * Command-line configuration shared by the server programs, and the setup it implies:
+ * authentication (API keys, JWT, token introspection), the store, and the protected-resource
+ * metadata. Every flag is documented in docs/cli/server-options.md.
+ *
+ * Consistency is checked at parse time (exit status 2 with one line on stderr) rather than at
+ * setup time, so that a mistyped deployment fails before it opens a port or reads a key file;
+ * what can only be known by reading files or the network (a bad PEM, an unreachable JWKS URL)
+ * fails in mcp_app_setup() (exit status 1).
+ */
 #include <mcp/app.h>
+#include <mcp/authn.h>
+#include <mcp/introspect.h>
+#include <mcp/jwt.h>
 
 #include "server/server.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+struct mcp_app_state {
+    bool              done;
+    mcp_store        *store;
+    mcp_jwt_verifier *jwt;
+    mcp_introspector *introspector;
+    mcp_authn        *authn;
+    char             *resource_url;
+    char             *prm_json;
+};
 
 static void
 usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
@@ -22,7 +46,33 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
             "  --workers N            handler threads (default 2 x cores)\n"
             "  --io-threads N         HTTP threads (default: cores)\n"
             "  --no-access-log        do not log one line per HTTP request on stderr\n"
-            "  --help                 this text\n%s",
+            "  --help                 this text\n"
+            "\nAuthentication (HTTP only; secrets are read from files, never from the command line):\n"
+            "  --auth KINDS           none (default), or a comma list of apikey, jwt, introspection\n"
+            "  --db FILE              SQLite user/key store (needed by --auth apikey)\n"
+            "  --jwt-secret-file F    HMAC secret for HS* tokens: the file's bytes (one trailing\n"
+            "                         newline ignored)\n"
+            "  --jwt-alg ALG          HS256 (default for the secret), HS384, HS512, or the algorithm\n"
+            "                         of --jwt-public-key (default: inferred from the key)\n"
+            "  --jwt-public-key PEM   public key or certificate file (repeatable)\n"
+            "  --jwks-file F          JWK Set file (repeatable)\n"
+            "  --jwks-url URL         JWK Set URL, refreshed in the background (https, or http to\n"
+            "                         loopback)\n"
+            "  --issuer ISS           required `iss` of tokens (required with jwt)\n"
+            "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
+            "  --audience AUD         required `aud` (default: the resource URL)\n"
+            "  --no-audience-check    do not check `aud` (explicit opt-out; not recommended)\n"
+            "  --leeway SECONDS       clock skew allowed for exp/nbf/iat (default 60)\n"
+            "  --resource-url URL     canonical resource URI of this server (default\n"
+            "                         http://LISTEN/mcp)\n"
+            "  --authorization-server URL  listed in the protected-resource metadata (repeatable;\n"
+            "                         default: the --issuer)\n"
+            "  --scopes \"A B\"         scopes_supported in the protected-resource metadata\n"
+            "  --introspection-url URL            RFC 7662 endpoint for opaque tokens\n"
+            "  --introspection-client-id ID       our client id there (client_secret_basic)\n"
+            "  --introspection-client-secret-file F  file holding its secret\n"
+            "  --introspection-cache-ttl SECONDS  longest a result is cached (default 60; 0 = off)\n"
+            "%s",
             prog, summary ? summary : "", extra_help ? extra_help : "");
 }
 
@@ -64,7 +114,7 @@ parse_listen(mcp_app_config *cfg, const char *v)
     }
     char *end;
     unsigned long port = strtoul(colon + 1, &end, 10);
-    if (*end != '\0' || port > 65535 || colon[1] == '\0')
+    if (*end != '\0' || port > 65535 || colon[1] == '\0' || colon[1] == '-' || host[0] == '\0')
         return false;
     free(cfg->listen_host);
     cfg->listen_host = strdup(host);
@@ -76,10 +126,189 @@ static bool
 parse_uint(const char *v, unsigned long long max, unsigned long long *out)
 {
     char *end;
-    if (v == NULL || *v == '\0' || *v == '-')
+    if (v == NULL || *v == '\0' || *v == '-' || *v == '+' || *v == ' ')
         return false;
     *out = strtoull(v, &end, 10);
     return *end == '\0' && *out <= max;
+}
+
+/* Flags that take a value, other than the program's extras. */
+static const char *const VALUE_FLAGS[] = {
+    "--listen", "--max-body", "--workers", "--io-threads", "--max-connections",
+    "--auth", "--db", "--jwt-secret-file", "--jwt-alg", "--jwt-public-key", "--jwks-file",
+    "--jwks-url", "--issuer", "--audience", "--resource-url", "--authorization-server",
+    "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
+    "--introspection-client-secret-file", "--introspection-cache-ttl", NULL
+};
+
+/* Flags that would put a secret on the command line, where every local user can read it. */
+static const char *const SECRET_FLAGS[] = {
+    "--jwt-secret", "--introspection-client-secret", "--client-secret", "--api-key", NULL
+};
+
+static const char *const JWT_ALGS[] = {
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "ES256", "ES384", "EdDSA", NULL
+};
+
+static bool
+in_list(const char *const *list, const char *s)
+{
+    for (; *list != NULL; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+static bool
+set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = strdup(v);
+    return *dst != NULL;
+}
+
+static int
+add_multi(char **arr, size_t *n, const char *v, const char *prog, const char *name)
+{
+    if (*n >= MCP_APP_MULTI_MAX) {
+        fprintf(stderr, "%s: %s given more than %d times\n", prog, name, MCP_APP_MULTI_MAX);
+        return 2;
+    }
+    if ((arr[*n] = strdup(v)) == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
+    }
+    (*n)++;
+    return -1;
+}
+
+static bool
+parse_auth(const char *v, unsigned *out)
+{
+    unsigned bits = 0;
+    const char *p = v;
+    if (strcmp(v, "none") == 0) {
+        *out = 0;
+        return true;
+    }
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        if (n == 6 && strncmp(p, "apikey", n) == 0)
+            bits |= MCP_APP_AUTH_APIKEY;
+        else if (n == 3 && strncmp(p, "jwt", n) == 0)
+            bits |= MCP_APP_AUTH_JWT;
+        else if (n == 13 && strncmp(p, "introspection", n) == 0)
+            bits |= MCP_APP_AUTH_INTROSPECTION;
+        else
+            return false;
+        p += n;
+        if (*p == ',') {
+            p++;
+            if (*p == '\0')
+                return false;
+        }
+    }
+    *out = bits;
+    return bits != 0;
+}
+
+/* An absolute http(s) URL without a fragment (RFC 8707 section 2 for resource URIs). */
+static bool
+is_http_url(const char *u)
+{
+    const char *rest = strncmp(u, "https://", 8) == 0 ? u + 8
+                     : strncmp(u, "http://", 7) == 0  ? u + 7 : NULL;
+    if (rest == NULL || rest[0] == '\0' || rest[0] == '/' || strchr(u, '#') != NULL)
+        return false;
+    for (const char *p = u; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+            return false;
+    return true;
+}
+
+static bool
+is_wildcard_host(const char *h)
+{
+    return strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "") == 0;
+}
+
+/* Cross-flag checks; prints one line and returns 2 on the first problem, else -1. */
+static int
+check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, bool ttl_given)
+{
+    const bool jwt = c->auth & MCP_APP_AUTH_JWT, intro = c->auth & MCP_APP_AUTH_INTROSPECTION,
+               apikey = c->auth & MCP_APP_AUTH_APIKEY;
+    const char *why = NULL;
+    char buf[256];
+    bool jwt_hs = c->jwt_alg != NULL && c->jwt_alg[0] == 'H';
+
+    if (c->auth != 0 && c->stdio)
+        why = "--auth works over HTTP only; it cannot be combined with --stdio";
+    else if (!jwt && (c->jwt_secret_file || c->jwt_alg || c->n_jwt_public_keys ||
+                      c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer))
+        why = "JWT key options (--jwt-secret-file, --jwt-alg, --jwt-public-key, --jwks-file, "
+              "--jwks-url, --jwt-allow-no-issuer) need --auth jwt";
+    else if (!intro && (c->introspection_url || c->introspection_client_id ||
+                        c->introspection_client_secret_file || ttl_given))
+        why = "--introspection-* options need --auth introspection";
+    else if (!jwt && !intro && (c->issuer || c->audience || c->no_audience_check || leeway_given))
+        why = "--issuer, --audience, --no-audience-check and --leeway need --auth jwt or "
+              "introspection";
+    else if (c->auth == 0 && (c->resource_url || c->n_authorization_servers || c->scopes))
+        why = "--resource-url, --authorization-server and --scopes need --auth";
+    else if (apikey && c->db == NULL)
+        why = "--auth apikey needs --db FILE (the store that holds the keys)";
+    else if (jwt && !c->jwt_secret_file && !c->n_jwt_public_keys && !c->n_jwks_files &&
+             !c->jwks_url)
+        why = "--auth jwt needs a key: --jwt-secret-file, --jwt-public-key, --jwks-file or "
+              "--jwks-url";
+    else if (jwt && c->issuer == NULL && !c->jwt_allow_no_issuer)
+        why = "--auth jwt needs --issuer ISS (or --jwt-allow-no-issuer to skip the iss check)";
+    else if (c->issuer != NULL && c->jwt_allow_no_issuer)
+        why = "--issuer and --jwt-allow-no-issuer contradict each other";
+    else if (c->jwt_alg != NULL && !in_list(JWT_ALGS, c->jwt_alg))
+        why = "--jwt-alg must be one of HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 "
+              "ES256 ES384 EdDSA";
+    else if (c->jwt_alg != NULL && jwt_hs && c->jwt_secret_file == NULL)
+        why = "--jwt-alg HS* needs --jwt-secret-file";
+    else if (c->jwt_alg != NULL && !jwt_hs && c->n_jwt_public_keys == 0)
+        why = "--jwt-alg for a public-key algorithm needs --jwt-public-key";
+    else if (c->jwt_secret_file != NULL && c->n_jwt_public_keys > 0 && c->jwt_alg != NULL)
+        why = "--jwt-alg is ambiguous with both --jwt-secret-file and --jwt-public-key";
+    else if (intro && (c->introspection_url == NULL || c->introspection_client_id == NULL ||
+                       c->introspection_client_secret_file == NULL))
+        why = "--auth introspection needs --introspection-url, --introspection-client-id and "
+              "--introspection-client-secret-file";
+    else if (c->audience != NULL && c->no_audience_check)
+        why = "--audience and --no-audience-check contradict each other";
+    else if (c->audience != NULL && c->audience[0] == '\0')
+        why = "--audience must not be empty";
+    else if (c->issuer != NULL && c->issuer[0] == '\0')
+        why = "--issuer must not be empty";
+    else if (c->resource_url != NULL && !is_http_url(c->resource_url))
+        why = "--resource-url must be an absolute http(s) URL without a fragment";
+    else if (c->auth != 0 && c->resource_url == NULL && is_wildcard_host(c->listen_host))
+        why = "--listen on all interfaces: give --resource-url (the URL clients use)";
+    if (why == NULL && c->introspection_url != NULL && !is_http_url(c->introspection_url))
+        why = "--introspection-url must be an absolute http(s) URL";
+    if (why == NULL && c->jwks_url != NULL && !is_http_url(c->jwks_url))
+        why = "--jwks-url must be an absolute http(s) URL";
+    for (size_t i = 0; why == NULL && i < c->n_authorization_servers; i++)
+        if (!is_http_url(c->authorization_servers[i])) {
+            snprintf(buf, sizeof buf, "--authorization-server must be an absolute http(s) URL");
+            why = buf;
+        }
+    if (why == NULL && c->scopes != NULL) {
+        for (const char *p = c->scopes; *p && why == NULL; p++)
+            if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' || (unsigned char)*p >= 0x7f)
+                why = "--scopes: scope tokens are printable ASCII without quotes or backslashes";
+    }
+    if (why != NULL) {
+        fprintf(stderr, "%s: %s\n", prog, why);
+        return 2;
+    }
+    return -1;
 }
 
 int
@@ -90,23 +319,39 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
     cfg->listen_host = strdup("127.0.0.1");
     cfg->listen_port = 8080;
     cfg->access_log = true;
+    cfg->leeway_s = 60;
+    cfg->introspection_cache_ttl_s = 60;
+    bool leeway_given = false, ttl_given = false;
+    if (cfg->listen_host == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *eq = strchr(a, '=');
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
         char name[64];
         snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
         const char *val = eq ? eq + 1 : NULL;
-        bool takes = strcmp(name, "--listen") == 0 || strcmp(name, "--max-body") == 0 ||
-                     strcmp(name, "--workers") == 0 || strcmp(name, "--io-threads") == 0 ||
-                     strcmp(name, "--max-connections") == 0 || is_extra(extra, name);
+        if (in_list(SECRET_FLAGS, name)) {
+            fprintf(stderr, "%s: %s is not supported: secrets are read from files (%s-file), "
+                    "because command lines are visible to other users\n", prog, name,
+                    strcmp(name, "--api-key") == 0 ? "--db" : name);
+            return 2;
+        }
+        bool takes = in_list(VALUE_FLAGS, name) || is_extra(extra, name);
         if (takes && val == NULL) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "%s: %s needs a value\n", prog, name);
                 return 2;
             }
             val = argv[++i];
+        } else if (!takes && val != NULL) {
+            fprintf(stderr, "%s: %s takes no value\n", prog, name);
+            return 2;
         }
         unsigned long long n;
+        int r = -1;
+        bool ok = true;
         if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
             usage(stdout, prog, summary, extra_help);
             return 0;
@@ -121,6 +366,10 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
             cfg->stateless = true;
         } else if (strcmp(name, "--no-access-log") == 0) {
             cfg->access_log = false;
+        } else if (strcmp(name, "--jwt-allow-no-issuer") == 0) {
+            cfg->jwt_allow_no_issuer = true;
+        } else if (strcmp(name, "--no-audience-check") == 0) {
+            cfg->no_audience_check = true;
         } else if (strcmp(name, "--max-body") == 0 && parse_uint(val, 1ull << 30, &n) && n > 0) {
             cfg->max_body = (size_t)n;
         } else if (strcmp(name, "--workers") == 0 && parse_uint(val, 1024, &n) && n > 0) {
@@ -130,6 +379,47 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
         } else if (strcmp(name, "--max-connections") == 0 && parse_uint(val, 1000000, &n) &&
                    n > 0) {
             cfg->max_connections = (unsigned)n;
+        } else if (strcmp(name, "--leeway") == 0 && parse_uint(val, 3600, &n)) {
+            cfg->leeway_s = (unsigned)n;
+            leeway_given = true;
+        } else if (strcmp(name, "--introspection-cache-ttl") == 0 && parse_uint(val, 3600, &n)) {
+            cfg->introspection_cache_ttl_s = (unsigned)n;
+            ttl_given = true;
+        } else if (strcmp(name, "--auth") == 0) {
+            if (!parse_auth(val, &cfg->auth)) {
+                fprintf(stderr, "%s: --auth wants none, or a comma list of apikey, jwt, "
+                        "introspection\n", prog);
+                return 2;
+            }
+        } else if (strcmp(name, "--db") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->db, val);
+        } else if (strcmp(name, "--jwt-secret-file") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->jwt_secret_file, val);
+        } else if (strcmp(name, "--jwt-alg") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->jwt_alg, val);
+        } else if (strcmp(name, "--jwt-public-key") == 0 && val[0] != '\0') {
+            r = add_multi(cfg->jwt_public_keys, &cfg->n_jwt_public_keys, val, prog, name);
+        } else if (strcmp(name, "--jwks-file") == 0 && val[0] != '\0') {
+            r = add_multi(cfg->jwks_files, &cfg->n_jwks_files, val, prog, name);
+        } else if (strcmp(name, "--jwks-url") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->jwks_url, val);
+        } else if (strcmp(name, "--issuer") == 0) {
+            ok = set_str(&cfg->issuer, val);
+        } else if (strcmp(name, "--audience") == 0) {
+            ok = set_str(&cfg->audience, val);
+        } else if (strcmp(name, "--resource-url") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->resource_url, val);
+        } else if (strcmp(name, "--authorization-server") == 0 && val[0] != '\0') {
+            r = add_multi(cfg->authorization_servers, &cfg->n_authorization_servers, val, prog,
+                          name);
+        } else if (strcmp(name, "--scopes") == 0) {
+            ok = set_str(&cfg->scopes, val);
+        } else if (strcmp(name, "--introspection-url") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->introspection_url, val);
+        } else if (strcmp(name, "--introspection-client-id") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->introspection_client_id, val);
+        } else if (strcmp(name, "--introspection-client-secret-file") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->introspection_client_secret_file, val);
         } else if (is_extra(extra, name)) {
             if (cfg->nextra + 2 > (int)(sizeof cfg->extra_args / sizeof cfg->extra_args[0])) {
                 fprintf(stderr, "%s: too many options\n", prog);
@@ -137,6 +427,7 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
             }
             cfg->extra_args[cfg->nextra++] = strdup(name);
             cfg->extra_args[cfg->nextra++] = strdup(val);
+            ok = cfg->extra_args[cfg->nextra - 2] != NULL && cfg->extra_args[cfg->nextra - 1];
         } else if (takes) {
             fprintf(stderr, "%s: bad value for %s\n", prog, name);
             return 2;
@@ -144,22 +435,359 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
             fprintf(stderr, "%s: unknown option %s (see --help)\n", prog, a);
             return 2;
         }
+        if (!ok) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            return 1;
+        }
+        if (r >= 0)
+            return r;
     }
-    return -1;
+    return check_consistency(cfg, prog, leeway_given, ttl_given);
+}
+
+static void
+free_multi(char **arr, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(arr[i]);
 }
 
 void
 mcp_app_config_cleanup(mcp_app_config *cfg)
 {
+    if (cfg == NULL)
+        return;
+    mcp_app_state *st = cfg->state;
+    if (st != NULL) {
+        mcp_authn_free(st->authn);
+        mcp_jwt_verifier_free(st->jwt);
+        mcp_introspector_free(st->introspector);
+        mcp_store_close(st->store);
+        mcp__free(st->resource_url);
+        mcp__free(st->prm_json);
+        mcp__free(st);
+    }
     free(cfg->listen_host);
     for (int i = 0; i < cfg->nextra; i++)
         free(cfg->extra_args[i]);
+    free(cfg->jwt_secret_file);
+    free(cfg->jwt_alg);
+    free_multi(cfg->jwt_public_keys, cfg->n_jwt_public_keys);
+    free_multi(cfg->jwks_files, cfg->n_jwks_files);
+    free(cfg->jwks_url);
+    free(cfg->issuer);
+    free(cfg->audience);
+    free(cfg->resource_url);
+    free_multi(cfg->authorization_servers, cfg->n_authorization_servers);
+    free(cfg->scopes);
+    free(cfg->introspection_url);
+    free(cfg->introspection_client_id);
+    free(cfg->introspection_client_secret_file);
+    free(cfg->db);
     memset(cfg, 0, sizeof *cfg);
 }
 
-int
-mcp_app_run(const mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
+/* ---- setup ------------------------------------------------------------------------------- */
+
+/*
+ * `--listen HOST:0` with authentication: the default resource URL, and so the audience tokens
+ * must carry, contains the port, and both must be known before the transport starts (they are
+ * copied into the verifier and the HTTP options). So the port is chosen here: bind HOST:0, read
+ * the port the kernel gave, close, and listen on it moments later. The window in which another
+ * process could take the port is tiny (Linux hands out ephemeral ports in a randomised order);
+ * passing the bound socket itself to the transport would close it, but needs a transport option
+ * that does not exist yet.
+ */
+static mcp_status
+pick_port(mcp_app_config *cfg, mcp_error *err)
 {
+    struct addrinfo hints = { .ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res = NULL;
+    int e = getaddrinfo(cfg->listen_host, "0", &hints, &res);
+    if (e != 0)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "--listen host %s: %s", cfg->listen_host,
+                             gai_strerror(e));
+    mcp_status rc = mcp_error_set(err, MCP_ERR_IO, "cannot find a free port on %s",
+                                  cfg->listen_host);
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+            uint16_t port = ss.ss_family == AF_INET6
+                                ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            if (port != 0) {
+                cfg->listen_port = port;
+                mcp_error_clear(err);
+                rc = MCP_OK;
+            }
+        }
+        close(fd);
+        if (rc == MCP_OK)
+            break;
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* Read a small secret file: its bytes with one trailing "\n" ignored. *out is wiped by caller. */
+static mcp_status
+read_secret_file(const char *path, const char *what, char **out, size_t *len, mcp_error *err)
+{
+    enum { MAX = 4096 };
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return mcp_error_set(err, MCP_ERR_IO, "%s %s: cannot open", what, path);
+    char *buf = mcp__alloc(MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    }
+    size_t n = fread(buf, 1, MAX + 1, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (bad || n == 0 || n > MAX) {
+        mcp_memzero(buf, MAX + 1);
+        mcp__free(buf);
+        return mcp_error_set(err, bad ? MCP_ERR_IO : MCP_ERR_INVALID_ARG, "%s %s: %s", what, path,
+                             bad ? "read error" : n == 0 ? "empty" : "larger than 4096 bytes");
+    }
+    *out = buf;
+    *len = n;
+    return MCP_OK;
+}
+
+static mcp_status
+prefix_err(mcp_error *err, mcp_status rc, const char *what)
+{
+    if (err != NULL && rc != MCP_OK) {
+        char tmp[MCP_ERROR_MSG_MAX];
+        snprintf(tmp, sizeof tmp, "%s", err->message[0] ? err->message : mcp_status_str(rc));
+        mcp_error_set(err, rc, "%s: %s", what, tmp);
+    }
+    return rc;
+}
+
+static mcp_status
+build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_error *err)
+{
+    mcp_jwt_opts o;
+    mcp_jwt_opts_default(&o);
+    o.issuer = cfg->issuer;
+    o.allow_no_issuer = cfg->jwt_allow_no_issuer;
+    o.audience = audience;
+    o.allow_no_audience = audience == NULL;
+    o.leeway_s = cfg->leeway_s;
+    mcp_status rc = mcp_jwt_verifier_new(&o, &st->jwt, err);
+    if (rc != MCP_OK)
+        return prefix_err(err, rc, "JWT verifier");
+    bool hs = cfg->jwt_alg != NULL && cfg->jwt_alg[0] == 'H';
+    if (cfg->jwt_secret_file != NULL) {
+        rc = mcp_jwt_verifier_add_hmac_file(st->jwt, NULL, hs ? cfg->jwt_alg : "HS256",
+                                            cfg->jwt_secret_file, err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, cfg->jwt_secret_file);
+    }
+    for (size_t i = 0; i < cfg->n_jwt_public_keys; i++) {
+        rc = mcp_jwt_verifier_add_pem_file(st->jwt, NULL, hs ? NULL : cfg->jwt_alg,
+                                           cfg->jwt_public_keys[i], err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, cfg->jwt_public_keys[i]);
+    }
+    for (size_t i = 0; i < cfg->n_jwks_files; i++) {
+        rc = mcp_jwt_verifier_add_jwks_file(st->jwt, cfg->jwks_files[i], err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, cfg->jwks_files[i]);
+    }
+    if (cfg->jwks_url != NULL) {
+        rc = mcp_jwt_verifier_set_jwks_url(st->jwt, cfg->jwks_url, err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, "--jwks-url");
+    }
+    return MCP_OK;
+}
+
+static mcp_status
+build_introspector(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_error *err)
+{
+    char *secret = NULL;
+    size_t slen = 0;
+    mcp_status rc = read_secret_file(cfg->introspection_client_secret_file,
+                                     "--introspection-client-secret-file", &secret, &slen, err);
+    if (rc != MCP_OK)
+        return rc;
+    mcp_introspect_opts o;
+    mcp_introspect_opts_default(&o);
+    o.url = cfg->introspection_url;
+    o.client_id = cfg->introspection_client_id;
+    o.client_secret = secret;
+    o.client_secret_len = slen;
+    o.issuer = cfg->issuer;
+    o.audience = audience;
+    o.allow_no_audience = audience == NULL;
+    o.leeway_s = cfg->leeway_s;
+    o.cache_ttl_s = cfg->introspection_cache_ttl_s;
+    rc = mcp_introspector_new(&o, &st->introspector, err);
+    mcp_memzero(secret, slen);
+    mcp__free(secret);
+    return prefix_err(err, rc, "token introspection");
+}
+
+static mcp_status
+build_prm(mcp_app_config *cfg, mcp_app_state *st, mcp_error *err)
+{
+    json_t *doc = json_object(), *as = json_array(), *bm = json_array(), *sc = NULL;
+    bool ok = doc && as && bm && json_object_set_new(doc, "resource",
+                                                     json_string(st->resource_url)) == 0;
+    for (size_t i = 0; ok && i < cfg->n_authorization_servers; i++)
+        ok = json_array_append_new(as, json_string(cfg->authorization_servers[i])) == 0;
+    if (ok && cfg->n_authorization_servers == 0 && cfg->issuer != NULL)
+        ok = json_array_append_new(as, json_string(cfg->issuer)) == 0;
+    if (ok && json_array_size(as) > 0) {
+        ok = json_object_set(doc, "authorization_servers", as) == 0;
+    }
+    if (ok && cfg->scopes != NULL) {
+        ok = (sc = json_array()) != NULL;
+        for (const char *p = cfg->scopes; ok && *p;) {
+            size_t n = strcspn(p, " ");
+            if (n > 0)
+                ok = json_array_append_new(sc, json_stringn(p, n)) == 0;
+            p += n;
+            while (*p == ' ')
+                p++;
+        }
+        ok = ok && json_object_set(doc, "scopes_supported", sc) == 0;
+    }
+    ok = ok && json_array_append_new(bm, json_string("header")) == 0 &&
+         json_object_set(doc, "bearer_methods_supported", bm) == 0;
+    if (ok)
+        ok = (st->prm_json = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL;
+    json_decref(doc);
+    json_decref(as);
+    json_decref(bm);
+    json_decref(sc);
+    return ok ? MCP_OK : mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+}
+
+static const char *
+auth_kinds_text(unsigned a, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s%s%s", a & MCP_APP_AUTH_APIKEY ? "apikey" : "",
+             (a & MCP_APP_AUTH_APIKEY) && (a & ~MCP_APP_AUTH_APIKEY) ? "," : "",
+             a & MCP_APP_AUTH_JWT ? "jwt" : "",
+             (a & MCP_APP_AUTH_JWT) && (a & MCP_APP_AUTH_INTROSPECTION) ? "," : "",
+             a & MCP_APP_AUTH_INTROSPECTION ? "introspection" : "");
+    return buf;
+}
+
+mcp_status
+mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
+{
+    if (cfg->state == NULL && (cfg->state = mcp__calloc(1, sizeof *cfg->state)) == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    mcp_app_state *st = cfg->state;
+    if (st->done)
+        return MCP_OK;
+    mcp_status rc;
+    if (cfg->db != NULL && st->store == NULL) {
+        rc = mcp_store_open(cfg->db, NULL, &st->store, err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, cfg->db);
+    }
+    if (cfg->auth == 0) {
+        st->done = true;
+        return MCP_OK;
+    }
+    if (cfg->stdio)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "authentication needs HTTP, not --stdio");
+
+    if (cfg->resource_url != NULL) {
+        st->resource_url = mcp__strdup(cfg->resource_url);
+    } else {
+        if (cfg->listen_port == 0 && (rc = pick_port(cfg, err)) != MCP_OK)
+            return rc;
+        bool v6 = strchr(cfg->listen_host, ':') != NULL;
+        st->resource_url = mcp__aprintf("http://%s%s%s:%u/mcp", v6 ? "[" : "", cfg->listen_host,
+                                        v6 ? "]" : "", (unsigned)cfg->listen_port);
+    }
+    if (st->resource_url == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    const char *audience = cfg->no_audience_check ? NULL
+                           : cfg->audience != NULL ? cfg->audience : st->resource_url;
+
+    if ((cfg->auth & MCP_APP_AUTH_JWT) && (rc = build_jwt(cfg, st, audience, err)) != MCP_OK)
+        return rc;
+    if ((cfg->auth & MCP_APP_AUTH_INTROSPECTION) &&
+        (rc = build_introspector(cfg, st, audience, err)) != MCP_OK)
+        return rc;
+    if ((rc = build_prm(cfg, st, err)) != MCP_OK)
+        return rc;
+
+    mcp_authn_opts ao;
+    mcp_authn_opts_default(&ao);
+    ao.store = st->store;
+    ao.api_keys = (cfg->auth & MCP_APP_AUTH_APIKEY) != 0;
+    ao.jwt = st->jwt;
+    ao.introspector = st->introspector;
+    if ((rc = mcp_authn_new(&ao, &st->authn, err)) != MCP_OK)
+        return rc;
+    if ((rc = mcp_server_use(srv, MCP_PHASE_AUTHN, mcp_authn_middleware, st->authn, err)) !=
+        MCP_OK)
+        return rc;
+    char kinds[64];
+    mcp__log(MCP__LOG_INFO, "auth", "authentication %s; resource %s; audience %s",
+             auth_kinds_text(cfg->auth, kinds, sizeof kinds), st->resource_url,
+             audience ? audience : "(not checked)");
+    st->done = true;
+    return MCP_OK;
+}
+
+mcp_store *
+mcp_app_store(const mcp_app_config *cfg)
+{
+    return cfg->state ? cfg->state->store : NULL;
+}
+
+const char *
+mcp_app_resource_url(const mcp_app_config *cfg)
+{
+    return cfg->state ? cfg->state->resource_url : NULL;
+}
+
+void
+mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
+{
+    mcp_http_opts_default(ho);
+    ho->host = cfg->listen_host;
+    ho->port = cfg->listen_port;
+    ho->access_log = cfg->access_log;
+    if (cfg->max_body)
+        ho->max_body = cfg->max_body;
+    if (cfg->io_threads)
+        ho->io_threads = cfg->io_threads;
+    if (cfg->max_connections)
+        ho->max_connections = cfg->max_connections;
+    if (cfg->state != NULL && cfg->state->prm_json != NULL) {
+        ho->resource_url = cfg->state->resource_url;
+        ho->resource_metadata_json = cfg->state->prm_json;
+    }
+}
+
+int
+mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
+{
+    if (mcp_app_setup(cfg, srv, err) != MCP_OK) {
+        fprintf(stderr, "error: %s\n", err->message);
+        return 1;
+    }
     if (cfg->workers > 0 && !atomic_load(&srv->running))
         srv->opts.workers = cfg->workers;
     if (cfg->stdio) {
@@ -171,16 +799,7 @@ mcp_app_run(const mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
         return 0;
     }
     mcp_http_opts ho;
-    mcp_http_opts_default(&ho);
-    ho.host = cfg->listen_host;
-    ho.port = cfg->listen_port;
-    ho.access_log = cfg->access_log;
-    if (cfg->max_body)
-        ho.max_body = cfg->max_body;
-    if (cfg->io_threads)
-        ho.io_threads = cfg->io_threads;
-    if (cfg->max_connections)
-        ho.max_connections = cfg->max_connections;
+    mcp_app_http_opts(cfg, &ho);
     if (mcp_server_listen_http(srv, &ho, err) != MCP_OK) {
         fprintf(stderr, "error: %s\n", err->message);
         return 1;
