@@ -1,0 +1,275 @@
+/*
+ * libmcp: authorization. The RBAC policy (who may call / see which tool, resource and prompt),
+ * the engine that applies it to a server (user-store checks, effective permissions, rate
+ * limits, atomic reload on SIGHUP), and the audit log of authentication and authorization
+ * decisions. Design, file format and error codes: docs/design/authorization.md; the permissions
+ * themselves: docs/design/permissions.md.
+ *
+ * Where each check runs (all in the server's authorization phase, never in handlers):
+ *   AUTHZ middleware (mcp_rbac_attach installs it):
+ *     revoked JWT id (store) -> 401; subject unknown / disabled in the store -> 403;
+ *     store unreadable -> 503; effective permissions = credential's permissions plus those of
+ *     the roles the store grants the subject; rate limits -> 429 + Retry-After.
+ *   authorizer (mcp_server_set_authorizer; same function for "may call" and "may see"):
+ *     the policy-file entry for the target if there is one, else the rule given at
+ *     registration (unless the file turns that off), else deny.
+ */
+#ifndef MCP_POLICY_H
+#define MCP_POLICY_H
+
+#include <mcp/auth.h>
+#include <mcp/common.h>
+#include <mcp/server.h>
+#include <mcp/store.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Policy: an immutable, reference-counted set of rules (and rate limits)                     */
+
+typedef struct mcp_policy mcp_policy;
+
+/* Limits on policy input; larger or malformed documents are refused (MCP_ERR_PARSE /
+ * MCP_ERR_TOO_LARGE), never partly applied. */
+#define MCP_POLICY_FILE_MAX   (1024 * 1024) /* bytes */
+#define MCP_POLICY_NAME_MAX   512           /* tool / prompt name, resource URI or template */
+#define MCP_POLICY_PERM_MAX   128           /* one permission; printable ASCII, no spaces */
+#define MCP_POLICY_LIST_MAX   64            /* permissions in one any_of / all_of list */
+#define MCP_POLICY_ENTRIES_MAX 4096         /* entries per section */
+
+/**
+ * Parse a policy document (JSON; format in docs/design/authorization.md). Unknown keys, empty
+ * permission lists, an entry that grants nothing and bad rate limits are errors: a typo must
+ * never silently weaken a rule.
+ * @param json     Borrowed; len bytes, need not be NUL-terminated.
+ * @param origin   Name used in error messages (a file name), or NULL; copied.
+ * @param[out] out New policy with one reference (mcp_policy_unref()). Set only on MCP_OK.
+ * @param[out] err Optional; says what is wrong and where ("tools.delete_product: ...").
+ * @return MCP_OK, MCP_ERR_PARSE, MCP_ERR_TOO_LARGE, MCP_ERR_NOMEM.
+ * @since 0.1
+ */
+MCP_NODISCARD mcp_status mcp_policy_parse(const char *json, size_t len, const char *origin,
+                                          mcp_policy **out, mcp_error *err);
+
+/** As mcp_policy_parse() on a file's contents. @return also MCP_ERR_IO. @since 0.1 */
+MCP_NODISCARD mcp_status mcp_policy_load_file(const char *path, mcp_policy **out,
+                                              mcp_error *err);
+
+/**
+ * The policy used when no file is configured: no entries, registration rules apply, no rate
+ * limits. @param[out] out New reference. @return MCP_OK or MCP_ERR_NOMEM. @since 0.1
+ */
+mcp_status mcp_policy_new_default(mcp_policy **out, mcp_error *err);
+
+/** Take a reference; returns p. Thread-safe. NULL is allowed. @since 0.1 */
+mcp_policy *mcp_policy_ref(const mcp_policy *p);
+/** Drop a reference; frees on the last. Thread-safe. NULL is allowed. @since 0.1 */
+void mcp_policy_unref(const mcp_policy *p);
+
+/** Where the rule that decided came from. */
+typedef enum mcp_policy_source {
+    MCP_POLICY_SRC_FILE = 0,         /* an entry of the policy file */
+    MCP_POLICY_SRC_REGISTRATION = 1, /* the mcp_access given when the target was registered */
+    MCP_POLICY_SRC_DEFAULT = 2       /* neither: denied by default */
+} mcp_policy_source;
+
+/** Result of mcp_policy_evaluate(). A plain value; no pointers into anything. */
+typedef struct mcp_policy_result {
+    bool              allowed;
+    mcp_policy_source source;
+    char entry[MCP_POLICY_NAME_MAX];       /* the file entry that matched ("" unless FILE) */
+    char required[MCP_ERROR_MSG_MAX];      /* "any of: A B", "all of: A", "any authenticated
+                                              caller", "nobody (deny)", "nobody (not in the
+                                              policy)"; "any of: A; all of: B" for both */
+    char missing[MCP_ERROR_MSG_MAX];       /* space-separated permissions that would allow it;
+                                              "" when allowed or when nothing would */
+} mcp_policy_result;
+
+/**
+ * Decide whether p may use target `name` of `kind` ("tool", "resource", "prompt").
+ * Order: an exact file entry; for resources, a file entry whose URI template matches name;
+ * then `registered` (unless the file sets "inherit_registration": false); else deny.
+ * A NULL principal stands for "authentication is off": only any_authenticated rules allow it.
+ *
+ * @param pol        Borrowed; safe to share across threads.
+ * @param p          Caller, or NULL; borrowed.
+ * @param registered The registration rule, or NULL when none is known; borrowed.
+ * @param[out] out   Always filled.
+ * @return out->allowed.
+ * @since 0.1
+ */
+MCP_NODISCARD bool mcp_policy_evaluate(const mcp_policy *pol, const mcp_principal *p,
+                                       const char *kind, const char *name,
+                                       const mcp_access *registered, mcp_policy_result *out);
+
+/**
+ * Copy of the file entry rule for (kind, name) as an mcp_access, for tools such as
+ * `mcp-admin policy check`. Borrowed pointers valid while pol is referenced.
+ * @return true when the file has an entry (exact, or a matching resource template).
+ * @since 0.1
+ */
+bool mcp_policy_lookup(const mcp_policy *pol, const char *kind, const char *name,
+                       mcp_access *out, bool *deny);
+
+/** Does the policy keep registration rules for names it does not list? @since 0.1 */
+bool mcp_policy_inherits_registration(const mcp_policy *pol);
+
+/** Number of entries (tools + resources + prompts). @since 0.1 */
+size_t mcp_policy_entry_count(const mcp_policy *pol);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Audit log: one JSON line per decision, written by a background thread                      */
+
+typedef struct mcp_audit mcp_audit;
+
+typedef struct mcp_audit_opts {
+    const char *path;      /* file to append to (created 0600); NULL or "-" = stderr */
+    size_t      queue_max; /* lines waiting for the writer; past it lines are dropped and
+                              counted (default 8192) */
+    bool        fsync;     /* fdatasync after each batch (default false) */
+} mcp_audit_opts;
+
+/** Fill o with the defaults above. @since 0.1 */
+void mcp_audit_opts_default(mcp_audit_opts *o);
+
+/**
+ * Open the log and start its writer thread.
+ * @param opts Borrowed; path copied.
+ * @return MCP_OK, MCP_ERR_IO (cannot open the file), MCP_ERR_NOMEM, MCP_ERR_INTERNAL (thread).
+ * @since 0.1
+ */
+mcp_status mcp_audit_open(const mcp_audit_opts *opts, mcp_audit **out, mcp_error *err);
+
+/** Write every queued line, stop the writer, close the file. NULL is allowed. @since 0.1 */
+void mcp_audit_close(mcp_audit *a);
+
+/**
+ * Install the log as srv's decision hook (mcp_server_set_decision_hook), so that every
+ * authentication and authorization decision produces one line. a must outlive srv's serving.
+ * @since 0.1
+ */
+void mcp_audit_attach(mcp_audit *a, mcp_server *srv);
+
+/**
+ * The decision hook itself (an mcp_decision_fn with ctx = the mcp_audit *), for applications
+ * that chain hooks. Formats the line on the calling thread and queues it; never blocks on I/O.
+ * @since 0.1
+ */
+void mcp_audit_decision(void *audit, const mcp_request *req, const mcp_decision *d);
+
+/**
+ * Queue a line for an event that is not a request decision, e.g. a policy reload:
+ * {"time":..., "event": event, "decision": outcome, "reason": detail}. Strings borrowed.
+ * @since 0.1
+ */
+void mcp_audit_event(mcp_audit *a, const char *event, const char *outcome, const char *detail);
+
+/** Wait until every line queued so far is written (and flushed), up to timeout_ms.
+ *  @return MCP_OK or MCP_ERR_TIMEOUT. @since 0.1 */
+mcp_status mcp_audit_flush(mcp_audit *a, unsigned timeout_ms);
+
+/** Re-open the file by name (after log rotation). On failure the old file stays in use.
+ *  @return MCP_OK, MCP_ERR_IO. @since 0.1 */
+mcp_status mcp_audit_reopen(mcp_audit *a, mcp_error *err);
+
+/** Lines dropped because the queue was full, and lines written, since open. Thread-safe. */
+uint64_t mcp_audit_dropped(const mcp_audit *a);
+uint64_t mcp_audit_written(const mcp_audit *a);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The RBAC engine                                                                            */
+
+typedef struct mcp_rbac mcp_rbac;
+
+typedef struct mcp_rbac_opts {
+    /* User store (borrowed; must outlive the engine), or NULL: then the effective permissions
+     * are the credential's alone and no user/jti checks are made. */
+    mcp_store  *store;
+    /* With a store: refuse (403) a credential whose subject is not a store user (default
+     * true). false lets external JWT users through on their token's permissions alone; a user
+     * that exists but is disabled is refused either way. */
+    bool        require_known_user;
+    /* With a store: refuse (401) a JWT whose jti is in revoked_tokens (default true). */
+    bool        check_revoked_jti;
+    /* Policy file (copied), or NULL for mcp_policy_new_default(). Loaded by mcp_rbac_new()
+     * (a bad file fails it) and re-read by mcp_rbac_reload(). */
+    const char *policy_path;
+    /* Audit log for reload events (borrowed; optional). Decisions reach the audit log through
+     * mcp_audit_attach(), not through this. */
+    mcp_audit  *audit;
+    size_t      principal_cache; /* cached effective principals (default 4096; 0 = none) */
+    size_t      rate_buckets_max; /* token buckets kept in memory (default 65536) */
+} mcp_rbac_opts;
+
+/** Fill o with the defaults above. @since 0.1 */
+void mcp_rbac_opts_default(mcp_rbac_opts *o);
+
+/**
+ * Create an engine and load its policy.
+ * @return MCP_OK, MCP_ERR_INVALID_ARG, MCP_ERR_NOMEM, or the policy's load error
+ *         (MCP_ERR_IO, MCP_ERR_PARSE, MCP_ERR_TOO_LARGE) with err naming the file.
+ * @since 0.1
+ */
+mcp_status mcp_rbac_new(const mcp_rbac_opts *opts, mcp_rbac **out, mcp_error *err);
+
+/**
+ * Stop the SIGHUP watch, free the engine. Call after the server it is attached to stopped
+ * serving (mcp_server_free), and before closing the store. NULL is allowed.
+ * @since 0.1
+ */
+void mcp_rbac_free(mcp_rbac *r);
+
+/**
+ * Install the engine on srv: its AUTHZ middleware item and its authorizer. Call before
+ * serving, after any AUTHN items. r must outlive srv's serving.
+ * @return MCP_OK, or mcp_server_use()'s error.
+ * @since 0.1
+ */
+mcp_status mcp_rbac_attach(mcp_rbac *r, mcp_server *srv, mcp_error *err);
+
+/**
+ * Re-read the policy file and swap it in atomically: requests already past their AUTHZ
+ * middleware finish with the policy they started with. A file that fails to load leaves the
+ * current policy in place (reported on stderr and to the audit log).
+ * Also drops the effective-principal cache and the store cache.
+ * @return MCP_OK, MCP_ERR_STATE (no policy file configured), or the load error.
+ * @since 0.1
+ */
+mcp_status mcp_rbac_reload(mcp_rbac *r, mcp_error *err);
+
+/**
+ * Swap in a policy built by the caller (takes one reference to pol, even on failure).
+ * @return MCP_OK or MCP_ERR_INVALID_ARG.
+ * @since 0.1
+ */
+mcp_status mcp_rbac_set_policy(mcp_rbac *r, mcp_policy *pol, mcp_error *err);
+
+/** The current policy: a new reference (mcp_policy_unref()). Thread-safe. @since 0.1 */
+mcp_policy *mcp_rbac_policy(const mcp_rbac *r);
+
+/** Number of successful policy loads since creation (1 after mcp_rbac_new()). @since 0.1 */
+uint64_t mcp_rbac_generation(const mcp_rbac *r);
+
+/**
+ * Reload on SIGHUP: installs a SIGHUP handler (async-signal-safe: it only writes to a pipe)
+ * and a thread that calls mcp_rbac_reload() and, when opts.audit was given, mcp_audit_reopen().
+ * Stopped by mcp_rbac_free(). At most 8 engines per process.
+ * @return MCP_OK, MCP_ERR_STATE (already watching), MCP_ERR_TOO_LARGE, MCP_ERR_INTERNAL.
+ * @since 0.1
+ */
+mcp_status mcp_rbac_watch_sighup(mcp_rbac *r, mcp_error *err);
+
+/* The pieces mcp_rbac_attach() installs, for applications that compose their own pipeline. */
+
+/** AUTHZ middleware (ctx = the mcp_rbac *). @since 0.1 */
+mcp_status mcp_rbac_authz(mcp_request *req, void *rbac, mcp_error *err);
+/** Authorizer (an mcp_authz_fn; ctx = the mcp_rbac *). @since 0.1 */
+bool mcp_rbac_authorize(void *rbac, const mcp_principal *p, const char *kind, const char *name,
+                        const mcp_access *rule, mcp_authz_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
