@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define MAX_SESSION_STREAMS 16
 #define PRM_PATH "/.well-known/oauth-protected-resource"
@@ -35,6 +36,7 @@ struct mcp__http {
     bool               access_log;
     uint16_t           port;
     atomic_bool        stopping;
+    atomic_int         active_posts;   /* POSTs between headers and completion */
 };
 
 typedef struct event {
@@ -96,6 +98,7 @@ typedef struct conn_state {
     unsigned     status;
     char         rpc_method[48];
     char         peer[48];
+    bool         counted;          /* in h->active_posts */
 } conn_state;
 
 /* ---- streams ----------------------------------------------------------------------------- */
@@ -816,6 +819,8 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
         return send_body(cs, c, 200, NULL, NULL, 0);
     }
     cs->phase = PH_BODY;
+    cs->counted = true;
+    atomic_fetch_add(&h->active_posts, 1);
     return MHD_YES;
 }
 
@@ -933,6 +938,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                  cs->rpc_method[0] ? cs->rpc_method : "-", cs->status, (unsigned long long)ms,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     }
+    if (cs->counted)
+        atomic_fetch_sub(&cs->h->active_posts, 1);
     if (cs->created != NULL)
         mcp__session_unref(cs->created);
     if (cs->req.session != NULL)
@@ -1038,8 +1045,12 @@ mcp__http_stop(mcp__http *h, unsigned grace_ms)
     if (h == NULL || h->d == NULL)
         return;
     mcp_server *srv = h->srv;
+    uint64_t deadline = mcp_now_ms() + grace_ms;
     MHD_quiesce_daemon(h->d);                     /* stop accepting; in-flight work continues */
     mcp__pool_wait_idle(srv, grace_ms);
+    /* handlers are done; let their responses drain to the clients */
+    while (atomic_load(&h->active_posts) > 0 && mcp_now_ms() < deadline)
+        usleep(5000);
     atomic_store(&h->stopping, true);
     /* close every SSE stream so their connections finish */
     pthread_mutex_lock(&srv->sess_mu);
