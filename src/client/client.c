@@ -195,13 +195,35 @@ ob_unlink(mcp_client *c, outbound *ob)
         }
 }
 
+static mcp_status pump_once(mcp_client *c, unsigned timeout_ms, mcp_error *err);
+
+/* Give messages nobody waits for (a cancellation after a timeout, an answer to the server)
+ * a bounded chance to leave before the transport is torn down. */
+static void
+flush_detached(mcp_client *c, unsigned max_ms)
+{
+    uint64_t end = mcp_now_ms() + max_ms;
+    for (;;) {
+        bool pending = false;
+        for (outbound *ob = c->obs; ob != NULL; ob = ob->next)
+            pending |= ob->abandoned && ob->state == OB_SENT;
+        uint64_t now = mcp_now_ms();
+        if (!pending || c->dead || now >= end)
+            return;
+        mcp_error e;
+        (void)pump_once(c, (unsigned)(end - now > 50 ? 50 : end - now), &e);
+    }
+}
+
 void
 mcp_client_free(mcp_client *c)
 {
     if (c == NULL)
         return;
-    if (c->tr != NULL)
+    if (c->tr != NULL) {
+        flush_detached(c, 1000);
         c->tr->ops->close(c->tr);
+    }
     mcp__event *ev;
     while ((ev = mcp__evq_pop(&c->q)) != NULL)
         mcp__event_free(ev);

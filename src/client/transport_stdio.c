@@ -84,6 +84,8 @@ write_all_nosigpipe(int fd, const char *p, size_t n)
     return rc;
 }
 
+static mcp_status stdio_pump(mcp__tr *base, unsigned timeout_ms, mcp_error *err);
+
 static mcp_status
 stdio_send(mcp__tr *base, uint64_t oid, int64_t rpc_id, const char *body, const char *auth,
            mcp_error *err)
@@ -97,7 +99,13 @@ stdio_send(mcp__tr *base, uint64_t oid, int64_t rpc_id, const char *body, const 
         return mcp_error_set(err, MCP_ERR_INTERNAL, "message contains a newline");
     if (write_all_nosigpipe(t->in_fd, body, strlen(body)) != MCP_OK ||
         write_all_nosigpipe(t->in_fd, "\n", 1) != MCP_OK) {
-        push_closed(t, MCP_ERR_IO, "cannot write to the server process (it exited?)");
+        /* The child is gone or closed stdin. What it printed or its exit status says more
+         * than EPIPE does: read what is left (briefly) and report that reason. */
+        (void)stdio_pump(base, 300, NULL);
+        push_closed(t, MCP_ERR_IO, "cannot write to the server process");
+        for (mcp__event *ev = t->base.q->head; ev != NULL; ev = ev->next)
+            if (ev->type == MCP__EV_CLOSED)
+                return mcp_error_set(err, ev->status, "%s", ev->message);
         return mcp_error_set(err, MCP_ERR_IO, "cannot write to the server process");
     }
     mcp__event *ev = mcp__event_new(MCP__EV_DONE);
@@ -164,7 +172,12 @@ stdio_pump(mcp__tr *base, unsigned timeout_ms, mcp_error *err)
         if (pr > 0) {
             ssize_t r = read(t->out_fd, buf, sizeof buf);
             if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-                reap(t, false);
+                /* EOF usually means exit: give the child a moment so we can report why. */
+                for (int i = 0; i < 20 && !t->reaped; i++) {
+                    reap(t, false);
+                    if (!t->reaped)
+                        (void)poll(NULL, 0, 10);
+                }
                 char msg[128];
                 if (t->reaped && WIFEXITED(t->wstatus))
                     snprintf(msg, sizeof msg, "the server process exited with status %d",

@@ -1,0 +1,496 @@
+/*
+ * The OAuth client end to end against an in-process libmicrohttpd server on 127.0.0.1:0 that
+ * plays both the MCP server (resource server) and the authorization server. Covers what the
+ * conformance suite does not: reuse of the 0600 token cache by a second process-like client,
+ * refresh (proactive on expiry and after a 401), the interactive loopback login, and the
+ * refusals (no PKCE S256, state mismatch, metadata for another resource) - each of which must
+ * stop before any authorization request or token request is made.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/internal.h"
+
+typedef enum { A_NORMAL, A_NO_S256, A_BAD_STATE, A_EVIL_RESOURCE, A_SHORT_TTL } as_mode;
+
+static struct {
+    pthread_mutex_t mu;
+    as_mode m;
+    unsigned port;
+    int registers, authorizes, token_codes, token_refreshes;
+    char challenge[64];
+    char redirect_uri[256];
+    char valid_token[64];
+    char refresh_token[64];
+    char last_scope[128];
+    char last_resource[128];
+    int next_token;
+} A;
+
+typedef struct req_ctx {
+    char  *body;
+    size_t len;
+} req_ctx;
+
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    (void)cls;
+    (void)conn;
+    (void)t;
+    req_ctx *c = *con_cls;
+    if (c != NULL) {
+        free(c->body);
+        free(c);
+    }
+    *con_cls = NULL;
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *conn, unsigned status, const char *ctype, const char *body,
+      const char *hname, const char *hval)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
+                                                             MHD_RESPMEM_MUST_COPY);
+    if (ctype)
+        MHD_add_response_header(r, "Content-Type", ctype);
+    if (hname)
+        MHD_add_response_header(r, hname, hval);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Form field from an x-www-form-urlencoded body (decoded into out). */
+static bool
+form_get(const char *body, const char *name, char *out, size_t outsz)
+{
+    char probe[256];
+    snprintf(probe, sizeof probe, "http://x/?%s", body ? body : "");
+    char *v = mcp__url_query_param(probe, name);
+    if (v == NULL)
+        return false;
+    snprintf(out, outsz, "%s", v);
+    mcp__free(v);
+    return true;
+}
+
+static enum MHD_Result
+mcp_endpoint(struct MHD_Connection *conn, req_ctx *c)
+{
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    char want[96];
+    pthread_mutex_lock(&A.mu);
+    snprintf(want, sizeof want, "Bearer %s", A.valid_token);
+    bool ok = A.valid_token[0] != '\0' && auth != NULL && strcmp(auth, want) == 0;
+    unsigned port = A.port;
+    pthread_mutex_unlock(&A.mu);
+    if (!ok) {
+        char www[256];
+        snprintf(www, sizeof www,
+                 "Bearer error=\"invalid_token\", scope=\"mcp:read\", resource_metadata="
+                 "\"http://127.0.0.1:%u/.well-known/oauth-protected-resource/mcp\"", port);
+        return reply(conn, 401, "application/json", "{\"error\":\"invalid_token\"}",
+                     "WWW-Authenticate", www);
+    }
+    json_error_t je;
+    json_t *m = json_loadb(c->body ? c->body : "", c->len, 0, &je);
+    const char *method = json_string_value(json_object_get(m, "method"));
+    json_int_t id = json_integer_value(json_object_get(m, "id"));
+    char out[512];
+    if (method == NULL || strncmp(method, "notifications/", 14) == 0) {
+        json_decref(m);
+        return reply(conn, 202, NULL, "", NULL, NULL);
+    }
+    if (strcmp(method, "initialize") == 0)
+        snprintf(out, sizeof out, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"protocolVersion"
+                 "\":\"2025-11-25\",\"capabilities\":{},\"serverInfo\":{\"name\":\"rs\","
+                 "\"version\":\"1\"}}}", (long long)id);
+    else
+        snprintf(out, sizeof out, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"tools\":[]}}",
+                 (long long)id);
+    json_decref(m);
+    return reply(conn, 200, "application/json", out, NULL, NULL);
+}
+
+static enum MHD_Result
+token_endpoint(struct MHD_Connection *conn, req_ctx *c)
+{
+    char grant[64] = "", verifier[200] = "", code[64] = "", rt[64] = "", resource[128] = "";
+    form_get(c->body, "grant_type", grant, sizeof grant);
+    form_get(c->body, "resource", resource, sizeof resource);
+    pthread_mutex_lock(&A.mu);
+    snprintf(A.last_resource, sizeof A.last_resource, "%s", resource);
+    bool ok = false;
+    if (strcmp(grant, "authorization_code") == 0) {
+        A.token_codes++;
+        form_get(c->body, "code_verifier", verifier, sizeof verifier);
+        form_get(c->body, "code", code, sizeof code);
+        char ch[44];
+        ok = strcmp(code, "code-1") == 0 && mcp__pkce_challenge(verifier, ch) == MCP_OK &&
+             strcmp(ch, A.challenge) == 0;
+    } else if (strcmp(grant, "refresh_token") == 0) {
+        A.token_refreshes++;
+        form_get(c->body, "refresh_token", rt, sizeof rt);
+        ok = A.refresh_token[0] != '\0' && strcmp(rt, A.refresh_token) == 0;
+    }
+    char out[256];
+    if (ok) {
+        A.next_token++;
+        snprintf(A.valid_token, sizeof A.valid_token, "at-%d", A.next_token);
+        snprintf(A.refresh_token, sizeof A.refresh_token, "rt-%d", A.next_token);
+        snprintf(out, sizeof out,
+                 "{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":%d,"
+                 "\"refresh_token\":\"%s\"}",
+                 A.valid_token, A.m == A_SHORT_TTL ? 1 : 3600, A.refresh_token);
+    }
+    pthread_mutex_unlock(&A.mu);
+    if (!ok)
+        return reply(conn, 400, "application/json", "{\"error\":\"invalid_grant\"}", NULL, NULL);
+    return reply(conn, 200, "application/json", out, "Cache-Control", "no-store");
+}
+
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+        const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)cls;
+    (void)version;
+    req_ctx *c = *con_cls;
+    if (c == NULL) {
+        *con_cls = calloc(1, sizeof(req_ctx));
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        c->body = realloc(c->body, c->len + *upload_size + 1);
+        memcpy(c->body + c->len, upload, *upload_size);
+        c->len += *upload_size;
+        c->body[c->len] = '\0';
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    char out[1024];
+    unsigned p = A.port;
+    if (strcmp(url, "/mcp") == 0 && strcmp(method, "POST") == 0)
+        return mcp_endpoint(conn, c);
+    if (strcmp(url, "/mcp") == 0)
+        return reply(conn, 405, NULL, "", NULL, NULL);
+    if (strcmp(url, "/.well-known/oauth-protected-resource/mcp") == 0) {
+        snprintf(out, sizeof out,
+                 "{\"resource\":\"%s\",\"authorization_servers\":[\"http://127.0.0.1:%u\"],"
+                 "\"scopes_supported\":[\"mcp:read\"]}",
+                 A.m == A_EVIL_RESOURCE ? "https://evil.example.com/mcp" : "", p);
+        if (A.m != A_EVIL_RESOURCE) {
+            char res[96];
+            snprintf(res, sizeof res, "http://127.0.0.1:%u/mcp", p);
+            snprintf(out, sizeof out,
+                     "{\"resource\":\"%s\",\"authorization_servers\":[\"http://127.0.0.1:%u\"],"
+                     "\"scopes_supported\":[\"mcp:read\"]}", res, p);
+        }
+        return reply(conn, 200, "application/json", out, NULL, NULL);
+    }
+    if (strcmp(url, "/.well-known/oauth-authorization-server") == 0) {
+        snprintf(out, sizeof out,
+                 "{\"issuer\":\"http://127.0.0.1:%u\",\"authorization_endpoint\":"
+                 "\"http://127.0.0.1:%u/authorize\",\"token_endpoint\":\"http://127.0.0.1:%u/"
+                 "token\",\"registration_endpoint\":\"http://127.0.0.1:%u/register\","
+                 "\"response_types_supported\":[\"code\"],\"scopes_supported\":[\"mcp:read\","
+                 "\"offline_access\"],\"token_endpoint_auth_methods_supported\":[\"none\"]%s}",
+                 p, p, p, p,
+                 A.m == A_NO_S256 ? "" : ",\"code_challenge_methods_supported\":[\"S256\"]");
+        return reply(conn, 200, "application/json", out, NULL, NULL);
+    }
+    if (strcmp(url, "/register") == 0 && strcmp(method, "POST") == 0) {
+        json_error_t je;
+        json_t *b = json_loadb(c->body ? c->body : "", c->len, 0, &je);
+        pthread_mutex_lock(&A.mu);
+        A.registers++;
+        snprintf(A.redirect_uri, sizeof A.redirect_uri, "%s",
+                 json_string_value(json_array_get(json_object_get(b, "redirect_uris"), 0)));
+        pthread_mutex_unlock(&A.mu);
+        json_decref(b);
+        return reply(conn, 201, "application/json", "{\"client_id\":\"dcr-1\"}", NULL, NULL);
+    }
+    if (strcmp(url, "/authorize") == 0) {
+        const char *ru = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "redirect_uri");
+        const char *st = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state");
+        const char *ch = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                                     "code_challenge");
+        const char *sc = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "scope");
+        pthread_mutex_lock(&A.mu);
+        A.authorizes++;
+        snprintf(A.challenge, sizeof A.challenge, "%s", ch ? ch : "");
+        snprintf(A.last_scope, sizeof A.last_scope, "%s", sc ? sc : "");
+        pthread_mutex_unlock(&A.mu);
+        char *est = mcp__form_encode(A.m == A_BAD_STATE ? "forged" : (st ? st : ""));
+        snprintf(out, sizeof out, "%s?code=code-1&state=%s", ru ? ru : "", est);
+        mcp__free(est);
+        return reply(conn, 302, "text/plain", "", "Location", out);
+    }
+    if (strcmp(url, "/token") == 0 && strcmp(method, "POST") == 0)
+        return token_endpoint(conn, c);
+    return reply(conn, 404, "text/plain", "not found", NULL, NULL);
+}
+
+static struct MHD_Daemon *daemon_;
+static char url_[96];
+
+static void
+server_start(as_mode m)
+{
+    pthread_mutex_lock(&A.mu);
+    A.m = m;
+    A.registers = A.authorizes = A.token_codes = A.token_refreshes = 0;
+    A.valid_token[0] = A.refresh_token[0] = A.challenge[0] = A.redirect_uri[0] = '\0';
+    A.last_scope[0] = A.last_resource[0] = '\0';
+    pthread_mutex_unlock(&A.mu);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+                               0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR,
+                               (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed,
+                               NULL, MHD_OPTION_END);
+    assert_non_null(daemon_);
+    A.port = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port;
+    snprintf(url_, sizeof url_, "http://127.0.0.1:%u/mcp", A.port);
+}
+
+static void
+server_stop(void)
+{
+    MHD_stop_daemon(daemon_);
+    daemon_ = NULL;
+}
+
+static char cache_dir[64];
+static char cache_path[128];
+
+static mcp_status
+run_client(mcp_oauth_opts *oo, mcp_oauth **keep, mcp_error *err)
+{
+    mcp_oauth *o = NULL;
+    assert_int_equal(mcp_oauth_new(oo, &o, err), MCP_OK);
+    mcp_client_opts co;
+    mcp_client_opts_default(&co);
+    co.oauth = o;
+    co.request_timeout_ms = 10000;
+    mcp_client *c = NULL;
+    assert_int_equal(mcp_client_new(&co, &c, err), MCP_OK);
+    mcp_status rc = mcp_client_connect_http(c, url_, err);
+    if (rc == MCP_OK) {
+        json_t *tools = NULL;
+        rc = mcp_client_list_tools(c, &tools, err);
+        json_decref(tools);
+    }
+    mcp_client_free(c);
+    if (keep != NULL)
+        *keep = o;
+    else
+        mcp_oauth_free(o);
+    return rc;
+}
+
+static void
+oauth_full_flow_then_cache_reuse(void **state)
+{
+    (void)state;
+    server_start(A_NORMAL);
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    oo.token_cache_path = cache_path;
+    mcp_error err;
+    mcp_oauth *o = NULL;
+    assert_int_equal(run_client(&oo, &o, &err), MCP_OK);
+    assert_int_equal(mcp_oauth_authorization_count(o), 1);
+    mcp_oauth_free(o);
+    assert_int_equal(A.registers, 1);
+    assert_int_equal(A.authorizes, 1);
+    assert_int_equal(A.token_codes, 1);
+    /* scope from the challenge, plus offline_access because the AS lists it (SEP-2207) */
+    assert_string_equal(A.last_scope, "mcp:read offline_access");
+    char want_res[96];
+    snprintf(want_res, sizeof want_res, "http://127.0.0.1:%u/mcp", A.port);
+    assert_string_equal(A.last_resource, want_res);
+    assert_string_equal(A.redirect_uri, "http://127.0.0.1/callback");
+
+    struct stat st;
+    assert_int_equal(stat(cache_path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    /* A second client with the same cache: no registration, no login, no token request. */
+    assert_int_equal(run_client(&oo, &o, &err), MCP_OK);
+    assert_int_equal(mcp_oauth_authorization_count(o), 0);
+    mcp_oauth_free(o);
+    assert_int_equal(A.registers, 1);
+    assert_int_equal(A.authorizes, 1);
+    assert_int_equal(A.token_codes, 1);
+
+    /* The server forgets the token: 401 -> refresh grant -> retry, still no new login. */
+    pthread_mutex_lock(&A.mu);
+    snprintf(A.valid_token, sizeof A.valid_token, "revoked");
+    pthread_mutex_unlock(&A.mu);
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_OK);
+    assert_int_equal(A.token_refreshes, 1);
+    assert_int_equal(A.authorizes, 1);
+
+    /* logout forgets the cached tokens: the next client has to log in again */
+    assert_int_equal(mcp_oauth_new(&oo, &o, &err), MCP_OK);
+    assert_int_equal(mcp_oauth_logout(o, url_, &err), MCP_OK);
+    mcp_oauth_free(o);
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_OK);
+    assert_int_equal(A.authorizes, 2);
+    assert_int_equal(A.registers, 1);          /* the registration stays cached */
+    unlink(cache_path);
+    server_stop();
+}
+
+static void
+oauth_refreshes_an_expired_token_before_sending(void **state)
+{
+    (void)state;
+    server_start(A_SHORT_TTL);
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    mcp_error err;
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_OK);
+    /* expires_in 1 s is inside the 30 s safety margin: each later request refreshed first */
+    assert_int_equal(A.authorizes, 1);
+    assert_true(A.token_refreshes >= 1);
+    server_stop();
+}
+
+static void
+oauth_refuses_without_pkce_s256(void **state)
+{
+    (void)state;
+    server_start(A_NO_S256);
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    mcp_error err;
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.message, "S256"));
+    assert_int_equal(A.authorizes, 0);
+    assert_int_equal(A.registers, 0);
+    server_stop();
+}
+
+static void
+oauth_rejects_state_mismatch(void **state)
+{
+    (void)state;
+    server_start(A_BAD_STATE);
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    mcp_error err;
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_non_null(strstr(err.message, "state mismatch"));
+    assert_int_equal(A.token_codes, 0);       /* the code is never redeemed */
+    server_stop();
+}
+
+static void
+oauth_rejects_metadata_for_another_resource(void **state)
+{
+    (void)state;
+    server_start(A_EVIL_RESOURCE);
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    mcp_error err;
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_non_null(strstr(err.message, "different resource"));
+    assert_int_equal(A.authorizes, 0);
+    server_stop();
+}
+
+/* The "browser": follow the AS's redirects to the loopback listener. */
+static void
+browser(void *udata, const char *url)
+{
+    int *calls = udata;
+    (*calls)++;
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, NULL);
+    FILE *devnull = fopen("/dev/null", "w");
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, devnull);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    assert_int_equal(code, 200);                /* the listener's "login complete" page */
+    fclose(devnull);
+    curl_easy_cleanup(h);
+}
+
+static void
+oauth_loopback_login(void **state)
+{
+    (void)state;
+    server_start(A_NORMAL);
+    int calls = 0;
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    oo.login = MCP_OAUTH_LOGIN_LOOPBACK;
+    oo.show_url = browser;
+    oo.udata = &calls;
+    oo.login_timeout_ms = 10000;
+    mcp_error err;
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_OK);
+    assert_int_equal(calls, 1);
+    assert_int_equal(strncmp(A.redirect_uri, "http://127.0.0.1:", 17), 0);
+    assert_non_null(strstr(A.redirect_uri, "/callback"));
+    assert_int_equal(A.token_codes, 1);
+    server_stop();
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    pthread_mutex_init(&A.mu, NULL);
+    snprintf(cache_dir, sizeof cache_dir, "/tmp/mcp-oauth-test-XXXXXX");
+    if (mkdtemp(cache_dir) == NULL)
+        return -1;
+    snprintf(cache_path, sizeof cache_path, "%s/tokens.json", cache_dir);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    unlink(cache_path);
+    rmdir(cache_dir);
+    return 0;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(oauth_full_flow_then_cache_reuse),
+        cmocka_unit_test(oauth_refreshes_an_expired_token_before_sending),
+        cmocka_unit_test(oauth_refuses_without_pkce_s256),
+        cmocka_unit_test(oauth_rejects_state_mismatch),
+        cmocka_unit_test(oauth_rejects_metadata_for_another_resource),
+        cmocka_unit_test(oauth_loopback_login),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
