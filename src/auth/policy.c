@@ -668,12 +668,12 @@ describe(char *buf, size_t cap, const char *const *any, const char *const *all)
 {
     buf[0] = '\0';
     if (any != NULL) {
-        snprintf(buf, cap, "any of: ");
+        snprintf(buf, cap, "any of:");
         append_words(buf, cap, any);
     }
     if (all != NULL) {
         size_t off = strlen(buf);
-        snprintf(buf + off, cap - off, "%sall of: ", off ? "; " : "");
+        snprintf(buf + off, cap - off, "%sall of:", off ? "; " : "");
         append_words(buf, cap, all);
     }
 }
