@@ -224,6 +224,35 @@ mcp__jwt_pkey_default_alg(EVP_PKEY *pkey)
     return MCP__JWT_ALG_INVALID;
 }
 
+mcp_status
+mcp__jwt_pkey_resolve_alg(EVP_PKEY *pkey, mcp__jwt_alg *alg, mcp_error *err)
+{
+    if (*alg == MCP__JWT_ALG_INVALID)
+        *alg = mcp__jwt_pkey_default_alg(pkey);
+    if (*alg == MCP__JWT_ALG_INVALID)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unsupported key type");
+    if (!mcp__jwt_pkey_fits(pkey, *alg))
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "key type does not fit alg %s",
+                             mcp__jwt_alg_get(*alg)->name);
+    return MCP_OK;
+}
+
+/* Pin pkey (ownership taken, also on failure) to alg (MCP__JWT_ALG_INVALID: infer) as key out. */
+static mcp_status
+take_pkey(EVP_PKEY *pkey, mcp__jwt_alg alg, const char *kid, mcp__jwt_key *out, mcp_error *err)
+{
+    mcp_status rc = mcp__jwt_pkey_resolve_alg(pkey, &alg, err);
+    if (rc == MCP_OK && kid != NULL && (out->kid = mcp__strdup(kid)) == NULL)
+        rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    if (rc != MCP_OK) {
+        EVP_PKEY_free(pkey);
+        return rc;
+    }
+    out->pkey = pkey;
+    out->alg = alg;
+    return MCP_OK;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* HMAC and PEM                                                                               */
 
@@ -314,22 +343,7 @@ mcp__jwt_key_from_pem(const char *kid, const char *alg, const char *pem, size_t 
     EVP_PKEY *pkey = pem_public_key(pem, len);
     if (pkey == NULL)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "not a PEM public key or certificate");
-    if (a == MCP__JWT_ALG_INVALID && (a = mcp__jwt_pkey_default_alg(pkey)) == MCP__JWT_ALG_INVALID) {
-        EVP_PKEY_free(pkey);
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unsupported key type");
-    }
-    if (!mcp__jwt_pkey_fits(pkey, a)) {
-        EVP_PKEY_free(pkey);
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "key type does not fit alg %s",
-                             mcp__jwt_alg_get(a)->name);
-    }
-    if (kid != NULL && (out->kid = mcp__strdup(kid)) == NULL) {
-        EVP_PKEY_free(pkey);
-        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-    }
-    out->pkey = pkey;
-    out->alg = a;
-    return MCP_OK;
+    return take_pkey(pkey, a, kid, out, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -547,18 +561,7 @@ jwk_parse_one(const json_t *jwk, bool allow_oct, mcp__jwt_key *out, mcp_error *e
     }
     if (rc != MCP_OK)
         return rc;
-    if (!mcp__jwt_pkey_fits(pkey, a)) {
-        EVP_PKEY_free(pkey);
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "JWK: key type does not fit alg %s",
-                             mcp__jwt_alg_get(a)->name);
-    }
-    if (kid != NULL && (out->kid = mcp__strdup(kid)) == NULL) {
-        EVP_PKEY_free(pkey);
-        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-    }
-    out->pkey = pkey;
-    out->alg = a;
-    return MCP_OK;
+    return take_pkey(pkey, a, kid, out, err);      /* a is set: checks the fit */
 }
 
 mcp_status

@@ -221,22 +221,35 @@ mcp_jwt_verifier_add_hmac(mcp_jwt_verifier *v, const char *kid, const char *alg,
     return rc != MCP_OK ? rc : add_one(v, &k, err);
 }
 
-mcp_status
-mcp_jwt_verifier_add_hmac_file(mcp_jwt_verifier *v, const char *kid, const char *alg,
-                               const char *path, mcp_error *err)
+/* Read a key file and add it as an HMAC secret (one trailing newline ignored, buffer wiped)
+ * or as a PEM public key. */
+static mcp_status
+add_file(mcp_jwt_verifier *v, const char *kid, const char *alg, const char *path, bool secret,
+         mcp_error *err)
 {
     char *buf;
     size_t len;
     mcp_status rc = mcp__jwt_read_file(path, MAX_SECRET_FILE, &buf, &len, err);
     if (rc != MCP_OK)
         return rc;
-    size_t use = len;
-    if (use > 0 && buf[use - 1] == '\n')   /* exactly one: editors add it, nothing else */
-        use--;
-    rc = mcp_jwt_verifier_add_hmac(v, kid, alg, buf, use, err);
+    if (secret) {
+        size_t use = len;
+        if (use > 0 && buf[use - 1] == '\n')   /* exactly one: editors add it, nothing else */
+            use--;
+        rc = mcp_jwt_verifier_add_hmac(v, kid, alg, buf, use, err);
+    } else {
+        rc = mcp_jwt_verifier_add_pem(v, kid, alg, buf, len, err);
+    }
     mcp_memzero(buf, len);
     mcp__free(buf);
     return rc;
+}
+
+mcp_status
+mcp_jwt_verifier_add_hmac_file(mcp_jwt_verifier *v, const char *kid, const char *alg,
+                               const char *path, mcp_error *err)
+{
+    return add_file(v, kid, alg, path, true, err);
 }
 
 mcp_status
@@ -254,14 +267,7 @@ mcp_status
 mcp_jwt_verifier_add_pem_file(mcp_jwt_verifier *v, const char *kid, const char *alg,
                               const char *path, mcp_error *err)
 {
-    char *buf;
-    size_t len;
-    mcp_status rc = mcp__jwt_read_file(path, MAX_SECRET_FILE, &buf, &len, err);
-    if (rc != MCP_OK)
-        return rc;
-    rc = mcp_jwt_verifier_add_pem(v, kid, alg, buf, len, err);
-    mcp__free(buf);
-    return rc;
+    return add_file(v, kid, alg, path, false, err);
 }
 
 mcp_status
@@ -614,7 +620,7 @@ verify_full(mcp_jwt_verifier *v, const char *token, size_t len, int64_t now,
     unsigned char *hraw = NULL, *praw = NULL, *sig = NULL;
     size_t siglen = 0;
     mcp__jwt_keyset *sets[2] = { NULL, NULL };
-    mcp__jwt_alg alg;
+    mcp__jwt_alg alg = MCP__JWT_ALG_INVALID;
     const char *kid = NULL;
     mcp_status rc;
 

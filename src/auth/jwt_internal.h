@@ -88,6 +88,8 @@ mcp_status mcp__jwt_key_from_pem(const char *kid, const char *alg, const char *p
 bool mcp__jwt_pkey_fits(EVP_PKEY *pkey, mcp__jwt_alg alg);
 /* The algorithm inferred for pkey, or MCP__JWT_ALG_INVALID when it is not unambiguous. */
 mcp__jwt_alg mcp__jwt_pkey_default_alg(EVP_PKEY *pkey);
+/* *alg == MCP__JWT_ALG_INVALID: infer it; then require that pkey fits it (INVALID_ARG). */
+mcp_status mcp__jwt_pkey_resolve_alg(EVP_PKEY *pkey, mcp__jwt_alg *alg, mcp_error *err);
 /* Parse a JWK Set; allow_oct = false skips symmetric keys (used for fetched documents). */
 mcp_status mcp__jwt_jwks_parse(const char *json, size_t len, bool allow_oct,
                                mcp__jwt_keyset **out, mcp_error *err);

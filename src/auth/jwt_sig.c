@@ -214,19 +214,12 @@ load_signing_key(const char *alg, const void *key, size_t key_len, mcp__jwt_alg 
     }
     if ((*pkey = pem_private_key(key, key_len)) == NULL)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "not a PEM private key");
-    if (*a == MCP__JWT_ALG_INVALID && (*a = mcp__jwt_pkey_default_alg(*pkey)) ==
-                                          MCP__JWT_ALG_INVALID) {
+    mcp_status rc = mcp__jwt_pkey_resolve_alg(*pkey, a, err);
+    if (rc != MCP_OK) {
         EVP_PKEY_free(*pkey);
         *pkey = NULL;
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unsupported key type");
     }
-    if (!mcp__jwt_pkey_fits(*pkey, *a)) {
-        EVP_PKEY_free(*pkey);
-        *pkey = NULL;
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "key type does not fit alg %s",
-                             mcp__jwt_alg_get(*a)->name);
-    }
-    return MCP_OK;
+    return rc;
 }
 
 mcp_status

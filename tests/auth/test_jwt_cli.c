@@ -31,6 +31,8 @@ slurp(const char *path, char *buf, size_t cap)
 }
 
 /* Run "mcp-token ARGS" in the temp dir; stdout/stderr land in out/errtext. Returns exit code. */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int
 run(const char *fmt, ...)
 {
@@ -107,8 +109,9 @@ cli_keygen_mint_verify_each_kind(void **state)
                              i, algs[i], i), 0);
         assert_string_equal(errtext, "");
         save_token();
-        assert_int_equal(run("verify %s --public-key k%zu.pub.pem --alg %s --iss https://iss.example "
-                             "--aud https://mcp.example/mcp", token, i, algs[i]), 0);
+        assert_int_equal(run("verify %s --public-key k%zu.pub.pem --alg %s "
+                             "--iss https://iss.example --aud https://mcp.example/mcp", token, i,
+                             algs[i]), 0);
         assert_non_null(strstr(out, "\"subject\": \"alice\""));
         assert_non_null(strstr(out, "\"Admin.Write\""));
         assert_non_null(strstr(out, "\"openid\""));
@@ -134,7 +137,8 @@ cli_hmac_secret_is_never_printed(void **state)
     assert_int_equal(strlen(secret), 65);               /* 64 hex characters and a newline */
     secret[64] = '\0';
     assert_null(strstr(out, secret));
-    assert_int_equal(run("mint --secret-file hs.key --sub carol --iss i --aud a --jti fixed-id"), 0);
+    assert_int_equal(run("mint --secret-file hs.key --sub carol --iss i --aud a --jti fixed-id"),
+                     0);
     assert_null(strstr(out, secret));
     assert_null(strstr(errtext, secret));
     save_token();
@@ -167,7 +171,8 @@ cli_verify_reports_the_failed_check(void **state)
     assert_int_equal(run("verify %s --public-key ec.pub.pem --iss i --aud a", token), 1);
     assert_non_null(strstr(errtext, "token expired"));
     assert_string_equal(out, "");
-    assert_int_equal(run("verify %s --public-key ec.pub.pem --iss i --aud a --leeway 600", token), 0);
+    assert_int_equal(run("verify %s --public-key ec.pub.pem --iss i --aud a --leeway 600", token),
+                     0);
 
     assert_int_equal(run("mint --key ec.key --sub dave --iss i --aud a"), 0);
     save_token();
@@ -176,7 +181,8 @@ cli_verify_reports_the_failed_check(void **state)
     assert_int_equal(run("verify %s --public-key ec.pub.pem --iss other --aud a", token), 1);
     assert_non_null(strstr(errtext, "issuer mismatch"));
     assert_int_equal(run("verify %s --public-key ec.pub.pem --no-iss --no-aud", token), 0);
-    assert_int_equal(run("verify %s --public-key ec.pub.pem --iss i --aud a --max-len 64", token), 1);
+    assert_int_equal(run("verify %s --public-key ec.pub.pem --iss i --aud a --max-len 64", token),
+                     1);
     assert_non_null(strstr(errtext, "token too large"));
     assert_int_equal(run("verify not-a-token --public-key ec.pub.pem --iss i --aud a"), 1);
     assert_non_null(strstr(errtext, "malformed token"));
@@ -195,7 +201,7 @@ static void
 cli_usage_errors_exit_2(void **state)
 {
     (void)state;
-    assert_int_equal(run(""), 2);
+    assert_int_equal(run("%s", ""), 2);
     assert_int_equal(run("frobnicate"), 2);
     assert_int_equal(run("mint --sub x"), 2);                        /* no key */
     assert_int_equal(run("mint --secret-file hs.key"), 2);           /* no sub */

@@ -84,7 +84,8 @@ tu_jwk(EVP_PKEY *k, const char *kid, const char *alg, const char *use)
 {
     json_t *j = json_object();
     if (EVP_PKEY_is_a(k, "RSA")) {
-        char *n = tu_b64_bn(k, OSSL_PKEY_PARAM_RSA_N, 0), *e = tu_b64_bn(k, OSSL_PKEY_PARAM_RSA_E, 0);
+        char *n = tu_b64_bn(k, OSSL_PKEY_PARAM_RSA_N, 0);
+        char *e = tu_b64_bn(k, OSSL_PKEY_PARAM_RSA_E, 0);
         json_object_set_new(j, "kty", json_string("RSA"));
         json_object_set_new(j, "n", json_string(n));
         json_object_set_new(j, "e", json_string(e));

@@ -42,33 +42,38 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 ok, 1 verification or runtime failure, 2 usage error\n";
 
-static int
-fail(const char *fmt, ...) MCP_PRINTF(1, 2);
+static void vmessage(const char *fmt, va_list ap, const char *trailer) MCP_PRINTF(1, 0);
 
+static void
+vmessage(const char *fmt, va_list ap, const char *trailer)
+{
+    fputs("mcp-token: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(trailer, stderr);
+}
+
+static int fail(const char *fmt, ...) MCP_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...) MCP_PRINTF(1, 2);
+
+/* Runtime or verification failure: message on stderr, exit status 1. */
 static int
 fail(const char *fmt, ...)
 {
     va_list ap;
-    fputs("mcp-token: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(fmt, ap, "\n");
     va_end(ap);
-    fputc('\n', stderr);
     return EXIT_FAIL;
 }
 
-static int
-usage_error(const char *fmt, ...) MCP_PRINTF(1, 2);
-
+/* Usage error: message and a pointer to --help on stderr, exit status 2. */
 static int
 usage_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("mcp-token: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(fmt, ap, "\n(see mcp-token --help)\n");
     va_end(ap);
-    fputs("\n(see mcp-token --help)\n", stderr);
     return EXIT_USAGE;
 }
 
