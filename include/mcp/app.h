@@ -61,6 +61,8 @@ typedef struct mcp_app_config {
     char    *jwks_files[MCP_APP_MULTI_MAX];  /* --jwks-file F (repeatable) */
     size_t   n_jwks_files;
     char    *jwks_url;                       /* --jwks-url URL */
+    unsigned jwks_refresh_s;                 /* --jwks-refresh SECONDS (default 300; 0 = off) */
+    unsigned jwks_min_interval_s;            /* --jwks-min-interval SECONDS (default 30) */
     char    *issuer;                         /* --issuer ISS */
     bool     jwt_allow_no_issuer;            /* --jwt-allow-no-issuer */
     char    *audience;                       /* --audience AUD (default: the resource URL) */

@@ -58,6 +58,9 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
             "  --jwks-file F          JWK Set file (repeatable)\n"
             "  --jwks-url URL         JWK Set URL, refreshed in the background (https, or http to\n"
             "                         loopback)\n"
+            "  --jwks-refresh SECONDS background JWKS refresh period (default 300; 0 = off)\n"
+            "  --jwks-min-interval SECONDS  least time between refreshes caused by an unknown\n"
+            "                         `kid` (default 30)\n"
             "  --issuer ISS           required `iss` of tokens (required with jwt)\n"
             "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
             "  --audience AUD         required `aud` (default: the resource URL)\n"
@@ -136,7 +139,7 @@ parse_uint(const char *v, unsigned long long max, unsigned long long *out)
 static const char *const VALUE_FLAGS[] = {
     "--listen", "--max-body", "--workers", "--io-threads", "--max-connections",
     "--auth", "--db", "--jwt-secret-file", "--jwt-alg", "--jwt-public-key", "--jwks-file",
-    "--jwks-url", "--issuer", "--audience", "--resource-url", "--authorization-server",
+    "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience", "--resource-url", "--authorization-server",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl", NULL
 };
@@ -235,7 +238,8 @@ is_wildcard_host(const char *h)
 
 /* Cross-flag checks; prints one line and returns 2 on the first problem, else -1. */
 static int
-check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, bool ttl_given)
+check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, bool ttl_given,
+                  bool jwks_timing_given)
 {
     const bool jwt = c->auth & MCP_APP_AUTH_JWT, intro = c->auth & MCP_APP_AUTH_INTROSPECTION,
                apikey = c->auth & MCP_APP_AUTH_APIKEY;
@@ -249,6 +253,8 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
                       c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer))
         why = "JWT key options (--jwt-secret-file, --jwt-alg, --jwt-public-key, --jwks-file, "
               "--jwks-url, --jwt-allow-no-issuer) need --auth jwt";
+    else if (jwks_timing_given && c->jwks_url == NULL)
+        why = "--jwks-refresh and --jwks-min-interval need --jwks-url";
     else if (!intro && (c->introspection_url || c->introspection_client_id ||
                         c->introspection_client_secret_file || ttl_given))
         why = "--introspection-* options need --auth introspection";
@@ -321,7 +327,9 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
     cfg->access_log = true;
     cfg->leeway_s = 60;
     cfg->introspection_cache_ttl_s = 60;
-    bool leeway_given = false, ttl_given = false;
+    cfg->jwks_refresh_s = 300;
+    cfg->jwks_min_interval_s = 30;
+    bool leeway_given = false, ttl_given = false, jwks_timing_given = false;
     if (cfg->listen_host == NULL) {
         fprintf(stderr, "%s: out of memory\n", prog);
         return 1;
@@ -385,6 +393,12 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
         } else if (strcmp(name, "--introspection-cache-ttl") == 0 && parse_uint(val, 3600, &n)) {
             cfg->introspection_cache_ttl_s = (unsigned)n;
             ttl_given = true;
+        } else if (strcmp(name, "--jwks-refresh") == 0 && parse_uint(val, 86400, &n)) {
+            cfg->jwks_refresh_s = (unsigned)n;
+            jwks_timing_given = true;
+        } else if (strcmp(name, "--jwks-min-interval") == 0 && parse_uint(val, 86400, &n)) {
+            cfg->jwks_min_interval_s = (unsigned)n;
+            jwks_timing_given = true;
         } else if (strcmp(name, "--auth") == 0) {
             if (!parse_auth(val, &cfg->auth)) {
                 fprintf(stderr, "%s: --auth wants none, or a comma list of apikey, jwt, "
@@ -442,7 +456,7 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
         if (r >= 0)
             return r;
     }
-    return check_consistency(cfg, prog, leeway_given, ttl_given);
+    return check_consistency(cfg, prog, leeway_given, ttl_given, jwks_timing_given);
 }
 
 static void
@@ -586,6 +600,8 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
     o.audience = audience;
     o.allow_no_audience = audience == NULL;
     o.leeway_s = cfg->leeway_s;
+    o.jwks_refresh_s = cfg->jwks_refresh_s;
+    o.jwks_min_interval_s = cfg->jwks_min_interval_s;
     mcp_status rc = mcp_jwt_verifier_new(&o, &st->jwt, err);
     if (rc != MCP_OK)
         return prefix_err(err, rc, "JWT verifier");
@@ -743,9 +759,10 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
         MCP_OK)
         return rc;
     char kinds[64];
-    mcp__log(MCP__LOG_INFO, "auth", "authentication %s; resource %s; audience %s",
+    bool tokens = (cfg->auth & (MCP_APP_AUTH_JWT | MCP_APP_AUTH_INTROSPECTION)) != 0;
+    mcp__log(MCP__LOG_INFO, "auth", "authentication %s; resource %s%s%s",
              auth_kinds_text(cfg->auth, kinds, sizeof kinds), st->resource_url,
-             audience ? audience : "(not checked)");
+             tokens ? "; audience " : "", !tokens ? "" : audience ? audience : "(not checked)");
     st->done = true;
     return MCP_OK;
 }

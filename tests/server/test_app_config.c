@@ -120,6 +120,8 @@ app_config_defaults(void **state)
     assert_int_equal(cfg.auth, 0);
     assert_int_equal(cfg.leeway_s, 60);
     assert_int_equal(cfg.introspection_cache_ttl_s, 60);
+    assert_int_equal(cfg.jwks_refresh_s, 300);
+    assert_int_equal(cfg.jwks_min_interval_s, 30);
     assert_null(cfg.db);
     assert_null(cfg.issuer);
     assert_null(mcp_app_store(&cfg));
@@ -137,6 +139,7 @@ app_config_parses_every_flag(void **state)
                    "--no-access-log", "--auth", "apikey,jwt,introspection", "--db", "x.db",
                    "--jwt-secret-file", "s.key", "--jwt-alg", "HS384", "--jwks-file", "a.json",
                    "--jwks-file=b.json", "--jwks-url", "http://127.0.0.1:1/jwks",
+                   "--jwks-refresh", "0", "--jwks-min-interval", "2",
                    "--issuer", "https://iss", "--audience", "https://aud", "--resource-url",
                    "https://mcp.example/mcp", "--authorization-server", "https://as1",
                    "--authorization-server", "https://as2", "--scopes", "a b", "--leeway", "5",
@@ -159,6 +162,8 @@ app_config_parses_every_flag(void **state)
     assert_int_equal(cfg.n_jwks_files, 2);
     assert_string_equal(cfg.jwks_files[1], "b.json");
     assert_string_equal(cfg.jwks_url, "http://127.0.0.1:1/jwks");
+    assert_int_equal(cfg.jwks_refresh_s, 0);
+    assert_int_equal(cfg.jwks_min_interval_s, 2);
     assert_string_equal(cfg.issuer, "https://iss");
     assert_string_equal(cfg.audience, "https://aud");
     assert_string_equal(cfg.resource_url, "https://mcp.example/mcp");
@@ -263,6 +268,9 @@ app_config_rejects_inconsistent_combinations(void **state)
     BAD("need --auth jwt", "--auth", "introspection", "--introspection-url", "https://a/i",
         "--introspection-client-id", "c", "--introspection-client-secret-file", "f",
         "--jwt-public-key", "k.pem");
+    BAD("need --jwks-url", "--auth", "jwt", "--jwt-secret-file", "s", "--issuer", "i",
+        "--jwks-min-interval", "1");
+    BAD("need --jwks-url", "--jwks-refresh", "10");
     BAD("need --auth introspection", "--introspection-url", "https://a/i");
     BAD("need --auth introspection", "--auth", "jwt", "--jwt-secret-file", "s", "--issuer", "i",
         "--introspection-cache-ttl", "5");
