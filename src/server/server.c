@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 void (*mcp__session_close_hook)(mcp__session *s);
+void (*mcp__session_keepalive_hook)(mcp__session *s);
 
 static const char *const supported_versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", NULL };
 
@@ -904,16 +905,29 @@ maybe_reap(mcp__session *s, void *arg)
     }
 }
 
+static void
+keepalive(mcp__session *s, void *arg)
+{
+    (void)arg;
+    if (mcp__session_keepalive_hook != NULL)
+        mcp__session_keepalive_hook(s);
+}
+
 static void *
 reaper_main(void *arg)
 {
     mcp_server *srv = arg;
     struct pollfd pfd = { .fd = srv->stop_pipe[0], .events = POLLIN };
+    uint64_t last_ka = mcp_now_ms();
     while (!atomic_load(&srv->stop_requested)) {
         if (poll(&pfd, 1, 1000) > 0)
             break;
         reap_arg ra = { srv, mcp_now_ms() };
         for_each_session(srv, maybe_reap, &ra);
+        if (ra.now - last_ka >= MCP__KEEPALIVE_S * 1000u) {
+            last_ka = ra.now;
+            for_each_session(srv, keepalive, NULL);
+        }
     }
     return NULL;
 }

@@ -162,6 +162,9 @@ bool mcp__pool_wait_idle(mcp_server *srv, unsigned ms);
 
 /* Transport hooks for session teardown (HTTP closes its streams). */
 extern void (*mcp__session_close_hook)(mcp__session *s);
+/* Transport hook called by the reaper every MCP__KEEPALIVE_S seconds for each session. */
+extern void (*mcp__session_keepalive_hook)(mcp__session *s);
+#define MCP__KEEPALIVE_S 15
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
 

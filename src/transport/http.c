@@ -62,6 +62,7 @@ typedef struct stream {
     bool                   standalone;
     bool                   ended;
     bool                   registered;
+    bool                   ping;        /* write a keep-alive comment */
     char                  *final_msg;   /* JSON mode */
     size_t                 final_len;
     event                 *ring;
@@ -288,6 +289,27 @@ session_closed(mcp__session *s)
     mcp__free(hs);
 }
 
+/* Called by the reaper every few seconds: parked SSE connections get a comment line, so a
+ * client that went away is noticed (the write fails) and its connection is released. */
+static void
+session_keepalive(mcp__session *s)
+{
+    pthread_mutex_lock(&s->mu);
+    http_sess *hs = s->transport_data;
+    for (size_t i = 0; hs != NULL && i < MAX_SESSION_STREAMS; i++) {
+        stream *st = hs->streams[i];
+        if (st == NULL)
+            continue;
+        pthread_mutex_lock(&st->mu);
+        if (st->suspended && st->conn != NULL) {
+            st->ping = true;
+            wake_locked(st);
+        }
+        pthread_mutex_unlock(&st->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* Find a registered stream by its id (for Last-Event-ID), with a reference. */
 static stream *
 find_stream(mcp__session *s, unsigned id)
@@ -310,6 +332,11 @@ static bool
 fill_locked(reader *r)
 {
     stream *st = r->st;
+    if (st->ping) {
+        st->ping = false;
+        mcp__buf_appends(&r->out, ": keep-alive\n\n");
+        return true;
+    }
     if (!r->primed) {
         r->primed = true;
         if (st->prime || st->standalone) {
@@ -718,11 +745,17 @@ handle_get(conn_state *cs, struct MHD_Connection *c)
         resume_seq = 0;
     }
     pthread_mutex_lock(&st->mu);
-    if (st->conn != NULL) {
+    if (st->conn != NULL && !st->standalone && !st->final_seen && last == NULL) {
         pthread_mutex_unlock(&st->mu);
         stream_release(&st->sink);
         return send_rpc_error(cs, c, 409, MCP_RPC_INVALID_REQUEST,
                               "Conflict: this stream is already open on another connection");
+    }
+    if (st->conn != NULL) {
+        /* The same principal reconnects (its old connection may be dead without us knowing:
+         * a parked connection does not notice a hang-up). The new connection takes over; the
+         * old reader sees it lost the stream and ends. */
+        wake_locked(st);
     }
     st->conn = c;
     st->suspended = false;
@@ -1118,6 +1151,7 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         return rc;
     }
     mcp__session_close_hook = session_closed;
+    mcp__session_keepalive_hook = session_keepalive;
     unsigned io = opts->io_threads ? opts->io_threads : mcp__ncpus();
     size_t mem = opts->max_header ? opts->max_header : 16u << 10;
     if (mem < 8192)

@@ -2,6 +2,12 @@
 #ifndef MCP_TEST_HARNESS_H
 #define MCP_TEST_HARNESS_H
 
+#if defined(__GNUC__)
+#define TH_UNUSED __attribute__((unused))
+#else
+#define TH_UNUSED
+#endif
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <mcp/mcp.h>
@@ -20,7 +26,7 @@ typedef struct http_resp {
     size_t hlen;
 } http_resp;
 
-static size_t
+static TH_UNUSED size_t
 th_body_cb(char *p, size_t sz, size_t n, void *ud)
 {
     http_resp *r = ud;
@@ -35,7 +41,7 @@ th_body_cb(char *p, size_t sz, size_t n, void *ud)
     return k;
 }
 
-static size_t
+static TH_UNUSED size_t
 th_hdr_cb(char *p, size_t sz, size_t n, void *ud)
 {
     http_resp *r = ud;
@@ -49,7 +55,7 @@ th_hdr_cb(char *p, size_t sz, size_t n, void *ud)
 }
 
 /* Perform a request; extra headers NULL-terminated. Returns 0 on transport success. */
-static int
+static TH_UNUSED int
 th_request(const char *method, const char *url, const char *body, const char *const *hdrs,
            http_resp *r)
 {
@@ -78,7 +84,7 @@ th_request(const char *method, const char *url, const char *body, const char *co
     return cc == CURLE_OK ? 0 : -1;
 }
 
-static void
+static TH_UNUSED void
 th_resp_free(http_resp *r)
 {
     free(r->body);
@@ -86,7 +92,7 @@ th_resp_free(http_resp *r)
 }
 
 /* Value of a response header (case-insensitive name), copied into out. */
-static int
+static TH_UNUSED int
 th_header(const http_resp *r, const char *name, char *out, size_t cap)
 {
     size_t nl = strlen(name);
@@ -109,7 +115,7 @@ th_header(const http_resp *r, const char *name, char *out, size_t cap)
 }
 
 /* Raw bytes over TCP to 127.0.0.1:port; returns the first response line's status or -1. */
-static int
+static TH_UNUSED int
 th_raw(uint16_t port, const char *bytes, char *reply, size_t cap)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

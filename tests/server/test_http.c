@@ -463,6 +463,66 @@ http_version_negotiation_offers_latest(void **state)
     th_resp_free(&r);
 }
 
+typedef struct get_arg {
+    http_resp r;
+    const char *last_event_id;
+} get_arg;
+
+static void *
+open_get(void *arg)
+{
+    get_arg *g = arg;
+    char sh[128], le[128];
+    snprintf(sh, sizeof sh, "Mcp-Session-Id: %s", sid);
+    snprintf(le, sizeof le, "Last-Event-ID: %s", g->last_event_id ? g->last_event_id : "");
+    const char *h[] = { "Accept: text/event-stream", sh, g->last_event_id ? le : NULL, NULL };
+    memset(&g->r, 0, sizeof g->r);
+    CURL *c = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    for (const char *const *p = h; *p; p++)
+        hl = curl_slist_append(hl, *p);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, th_body_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &g->r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 800L);        /* the stream stays open: cut it */
+    curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &g->r.status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static void
+http_get_stream_receives_and_replays_notifications(void **state)
+{
+    (void)state;
+    get_arg g = { .last_event_id = NULL };
+    pthread_t t;
+    pthread_create(&t, NULL, open_get, &g);
+    usleep(200000);
+    mcp_server_notify_list_changed(srv, "tools");
+    pthread_join(t, NULL);
+    assert_int_equal(g.r.status, 200);
+    assert_non_null(g.r.body);
+    assert_non_null(strstr(g.r.body, "notifications/tools/list_changed"));
+    /* the event id of the notification lets a reconnecting client replay what it missed */
+    const char *idl = strstr(g.r.body, "id: ");
+    assert_non_null(idl);
+    char first_id[32];
+    sscanf(idl + 4, "%31s", first_id);                     /* the priming event's id */
+    th_resp_free(&g.r);
+    mcp_server_notify_list_changed(srv, "prompts");        /* sent while disconnected */
+    get_arg g2 = { .last_event_id = first_id };
+    pthread_create(&t, NULL, open_get, &g2);
+    pthread_join(t, NULL);
+    assert_int_equal(g2.r.status, 200);
+    assert_non_null(g2.r.body);
+    assert_non_null(strstr(g2.r.body, "notifications/tools/list_changed"));
+    assert_non_null(strstr(g2.r.body, "notifications/prompts/list_changed"));
+    th_resp_free(&g2.r);
+}
+
 int
 main(void)
 {
@@ -482,6 +542,7 @@ main(void)
         cmocka_unit_test(http_idle_connections_do_not_block_service),
         cmocka_unit_test(http_delete_ends_session),
         cmocka_unit_test(http_version_negotiation_offers_latest),
+        cmocka_unit_test(http_get_stream_receives_and_replays_notifications),
     };
     return cmocka_run_group_tests(tests, start, stop);
 }

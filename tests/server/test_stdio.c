@@ -72,6 +72,7 @@ setup(void **state)
         return -1;
     pthread_create(&f->thread, NULL, serve, f);
     f->in = fdopen(f->from_srv[0], "r");
+    setvbuf(f->in, NULL, _IONBF, 0);    /* poll() below must see what fgets() has not read */
     *state = f;
     return 0;
 }
