@@ -116,11 +116,9 @@ mcp__http_fetch(const mcp__http_req *rq, mcp__http_resp *rs, mcp_error *err)
 {
     memset(rs, 0, sizeof *rs);
     mcp__curl_global_init();
-    CURL *h = rq->cookie_handle ? (CURL *)rq->cookie_handle : curl_easy_init();
+    CURL *h = curl_easy_init();
     if (h == NULL)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-    if (rq->cookie_handle)
-        curl_easy_reset(h);                  /* keeps the cookie jar, drops old options */
     struct curl_slist *hdrs = NULL, *tmp;
     fetch_ctx f;
     mcp__buf_init(&f.body, rq->max_body ? rq->max_body : (size_t)1 << 20);
@@ -166,8 +164,12 @@ mcp__http_fetch(const mcp__http_req *rq, mcp__http_resp *rs, mcp_error *err)
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &f);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "libmcp-client/" MCP_VERSION_STRING);
-    if (rq->cookie_handle)
+    if (rq->cookie_handle) {
+        /* The cookie jar lives in a share handle, so each hop can use a fresh easy handle
+         * (reusing one easy handle with curl_easy_reset leaks its cookie-file list). */
+        curl_easy_setopt(h, CURLOPT_SHARE, (CURLSH *)rq->cookie_handle);
         curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");   /* in-memory cookie engine */
+    }
     if (rq->basic_user != NULL && rq->basic_pass != NULL) {
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(h, CURLOPT_USERNAME, rq->basic_user);
@@ -220,9 +222,6 @@ out:
     curl_slist_free_all(hdrs);
     mcp__free(ct);
     mcp__free(ah);
-    if (rq->cookie_handle == NULL)
-        curl_easy_cleanup(h);
-    else
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_cleanup(h);
     return rc;
 }

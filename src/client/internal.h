@@ -146,7 +146,7 @@ typedef struct mcp__http_req {
     const char *accept;
     const char *basic_user;    /* client_secret_basic: both set (already form-encoded) */
     const char *basic_pass;
-    void       *cookie_handle; /* a CURL * reused across calls (cookie jar), or NULL */
+    void       *cookie_handle; /* a CURLSH * sharing cookies across calls, or NULL */
     size_t      max_body;
     unsigned    timeout_ms;
     bool        verbose;

@@ -54,7 +54,7 @@ struct mcp_oauth {
     char *client_id, *client_secret, *auth_method;
 
     unsigned count;
-    void *cookie_curl;            /* headless login: one handle keeps the AS's cookies */
+    void *cookie_curl;            /* headless login: a CURLSH keeping the AS's cookies */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -258,7 +258,7 @@ mcp_oauth_free(mcp_oauth *o)
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         mcp__free(*plain[i]);
     if (o->cookie_curl != NULL)
-        curl_easy_cleanup(o->cookie_curl);
+        curl_share_cleanup(o->cookie_curl);
     mcp__free(o);
 }
 
@@ -1123,8 +1123,11 @@ headless_login(mcp_oauth *o, const char *auth_url, const char *redirect_uri, cha
                mcp_error *err)
 {
     *callback = NULL;
-    if (o->cookie_curl == NULL && (o->cookie_curl = curl_easy_init()) == NULL)
-        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    if (o->cookie_curl == NULL) {
+        if ((o->cookie_curl = curl_share_init()) == NULL)
+            return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+        curl_share_setopt(o->cookie_curl, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+    }
     char *url = mcp__strdup(auth_url);
     if (url == NULL)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
