@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# mcp-products over real HTTP: the authorization matrix. For an admin (API key), a user (JWT), a
+# guest (JWT), a user without roles, an unknown subject, a disabled user, a revoked token and no
+# token: which tools tools/list shows, which calls succeed, the exact HTTP status, the
+# WWW-Authenticate header and the JSON-RPC error of every denial, and the audit lines written.
+# Needs $MCP_BIN (set by CTest), curl and jq.
+. "$(dirname "$0")/lib/products_common.sh"
+
+# --- the store: users and roles --------------------------------------------------------------
+A user add admin --role admin >/dev/null 2>&1 || exit 1
+A user add uma --name "Uma User" --role user >/dev/null 2>&1 || exit 1
+A user add gus --role guest >/dev/null 2>&1 || exit 1
+A user add nora >/dev/null 2>&1 || exit 1                       # no roles at all
+A user add dora --role admin >/dev/null 2>&1 || exit 1
+A user disable dora >/dev/null 2>&1 || exit 1
+ADMIN_KEY=$(A key create --owner admin 2>/dev/null)
+DORA_KEY=$(A key create --owner dora 2>/dev/null)
+check "admin key created" has "$ADMIN_KEY" "mcp_"
+
+start_products main --auth apikey,jwt --audit-log "$AUDIT" --seed || exit 1
+
+USER_TOK=$(mint uma --jti u-1)
+USER_XTOK=$(mint uma --jti u-2 --permissions Extra.Scope)
+GUEST_TOK=$(mint gus --jti g-1 --scope Guest.Read)
+NORA_TOK=$(mint nora --jti n-1)
+UNKNOWN_TOK=$(mint mallory --jti m-1 --permissions Admin.Write,User.Write,User.Read)
+DORA_TOK=$(mint dora --jti d-1)
+REVOKED_TOK=$(mint uma --jti r-1)
+A token revoke r-1 >/dev/null 2>&1 || exit 1
+
+ALL_TOOLS="create_product,delete_product,get_product,list_products,update_product"
+LIST='{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+
+# --- admin (API key): everything ---------------------------------------------------------------
+SID=$(open_session "$ADMIN_KEY")
+eq "admin initialize" "$(cat "$TMP/init.code")" 200
+eq "admin tools/list status" "$(rpc "$ADMIN_KEY" "$SID" "$LIST")" 200
+eq "admin sees every tool" "$(tool_names)" "$ALL_TOOLS"
+eq "admin create" "$(rpc "$ADMIN_KEY" "$SID" "$(call_json 2 create_product \
+    '{"name":"Scale","price_cents":3900,"stock":3}')")" 200
+NEW_ID=$(jq -r '.result.structuredContent.id' "$TMP/body")
+eq "created_by is the caller" "$(jq -r '.result.structuredContent.created_by' "$TMP/body")" admin
+eq "admin delete" "$(rpc "$ADMIN_KEY" "$SID" "$(call_json 3 delete_product "{\"id\":$NEW_ID}")")" 200
+eq "delete result" "$(jq -r '.result.structuredContent.deleted' "$TMP/body")" true
+eq "admin templates" "$(rpc "$ADMIN_KEY" "$SID" \
+    '{"jsonrpc":"2.0","id":4,"method":"resources/templates/list"}')" 200
+eq "template listed" "$(jq -r '[.result.resourceTemplates[].uriTemplate] | join(",")' "$TMP/body")" \
+    "products://{id}"
+ADMIN_SID=$SID
+
+# --- user (JWT, role user): read + write, no delete --------------------------------------------
+SID=$(open_session "$USER_TOK")
+eq "user initialize" "$(cat "$TMP/init.code")" 200
+rpc "$USER_TOK" "$SID" "$LIST" >/dev/null
+eq "user tools" "$(tool_names)" "create_product,get_product,list_products,update_product"
+eq "user list_products" "$(rpc "$USER_TOK" "$SID" "$(call_json 5 list_products '{"limit":2}')")" 200
+eq "two products" "$(jq -r '.result.structuredContent.products | length' "$TMP/body")" 2
+eq "user create" "$(rpc "$USER_TOK" "$SID" "$(call_json 6 create_product \
+    '{"name":"Knock box","price_cents":2500}')")" 200
+UMA_ID=$(jq -r '.result.structuredContent.id' "$TMP/body")
+USER_SID=$SID
+eq "created_by uma" "$(jq -r '.result.structuredContent.created_by' "$TMP/body")" uma
+eq "user update" "$(rpc "$USER_TOK" "$SID" "$(call_json 7 update_product \
+    "{\"id\":$UMA_ID,\"stock\":9}")")" 200
+eq "updated_by uma" "$(jq -r '.result.structuredContent.updated_by' "$TMP/body")" uma
+eq "update applied" "$(jq -r '.result.structuredContent.stock' "$TMP/body")" 9
+
+# the denial: 403, exact challenge and JSON-RPC error
+eq "user delete is 403" "$(rpc "$USER_TOK" "$SID" "$(call_json 8 delete_product "{\"id\":$UMA_ID}")")" 403
+eq "user delete challenge" "$(hdr WWW-Authenticate)" \
+    "Bearer error=\"insufficient_scope\", error_description=\"tool 'delete_product' requires any of: Admin.Write\", scope=\"User.Read User.Write Admin.Write\", resource_metadata=\"$SRV_PRM\""
+eq "user delete JSON-RPC error" "$(jq -c . "$TMP/body")" \
+    '{"jsonrpc":"2.0","id":8,"error":{"code":-32003,"message":"tool '"'"'delete_product'"'"' requires any of: Admin.Write","data":{"target":"delete_product"}}}'
+eq "product still there" "$(rpc "$ADMIN_KEY" "$ADMIN_SID" "$(call_json 9 get_product "{\"id\":$UMA_ID}")")" 200
+eq "product still there (body)" "$(jq -r '.result.structuredContent.name' "$TMP/body")" "Knock box"
+
+# token permissions and role permissions add up; the challenge scope lists both
+SID2=$(open_session "$USER_XTOK")
+eq "user+scope delete is 403" "$(rpc "$USER_XTOK" "$SID2" "$(call_json 10 delete_product '{"id":1}')")" 403
+check "scope has token and role permissions" has "$(hdr WWW-Authenticate)" \
+    'scope="Extra.Scope User.Read User.Write Admin.Write"'
+
+# --- guest (JWT, role guest): read only --------------------------------------------------------
+SID=$(open_session "$GUEST_TOK")
+eq "guest initialize" "$(cat "$TMP/init.code")" 200
+rpc "$GUEST_TOK" "$SID" "$LIST" >/dev/null
+eq "guest tools" "$(tool_names)" "get_product,list_products"
+eq "guest get" "$(rpc "$GUEST_TOK" "$SID" "$(call_json 11 get_product '{"id":1}')")" 200
+eq "guest read resource" "$(rpc "$GUEST_TOK" "$SID" \
+    '{"jsonrpc":"2.0","id":12,"method":"resources/read","params":{"uri":"products://1"}}')" 200
+eq "resource is the product" "$(jq -r '.result.contents[0].text | fromjson | .id' "$TMP/body")" 1
+eq "guest prompt" "$(rpc "$GUEST_TOK" "$SID" \
+    '{"jsonrpc":"2.0","id":13,"method":"prompts/get","params":{"name":"summarize_catalog","arguments":{"focus":"stock"}}}')" 200
+check "prompt lists products" has "$(jq -r '.result.messages[0].content.text' "$TMP/body")" "Espresso machine"
+eq "guest create is 403" "$(rpc "$GUEST_TOK" "$SID" "$(call_json 14 create_product \
+    '{"name":"x","price_cents":1}')")" 403
+eq "guest create challenge" "$(hdr WWW-Authenticate)" \
+    "Bearer error=\"insufficient_scope\", error_description=\"tool 'create_product' requires any of: User.Write Admin.Write\", scope=\"Guest.Read User.Write Admin.Write\", resource_metadata=\"$SRV_PRM\""
+eq "guest create error" "$(jq -c .error "$TMP/body")" \
+    '{"code":-32003,"message":"tool '"'"'create_product'"'"' requires any of: User.Write Admin.Write","data":{"target":"create_product"}}'
+eq "guest update is 403" "$(rpc "$GUEST_TOK" "$SID" "$(call_json 15 update_product '{"id":1,"stock":0}')")" 403
+eq "guest delete is 403" "$(rpc "$GUEST_TOK" "$SID" "$(call_json 16 delete_product '{"id":1}')")" 403
+GUEST_SID=$SID
+
+# --- a store user without roles: sees nothing, may do nothing ----------------------------------
+SID=$(open_session "$NORA_TOK")
+eq "nora initialize" "$(cat "$TMP/init.code")" 200
+rpc "$NORA_TOK" "$SID" "$LIST" >/dev/null
+eq "nora sees no tools" "$(tool_names)" ""
+rpc "$NORA_TOK" "$SID" '{"jsonrpc":"2.0","id":17,"method":"resources/templates/list"}' >/dev/null
+eq "nora sees no templates" "$(jq -r '.result.resourceTemplates | length' "$TMP/body")" 0
+rpc "$NORA_TOK" "$SID" '{"jsonrpc":"2.0","id":18,"method":"prompts/list"}' >/dev/null
+eq "nora sees no prompts" "$(jq -r '.result.prompts | length' "$TMP/body")" 0
+eq "nora list_products 403" "$(rpc "$NORA_TOK" "$SID" "$(call_json 19 list_products '{}')")" 403
+eq "nora list challenge" "$(hdr WWW-Authenticate)" \
+    "Bearer error=\"insufficient_scope\", error_description=\"tool 'list_products' requires any of: User.Read Guest.Read\", scope=\"User.Read Guest.Read\", resource_metadata=\"$SRV_PRM\""
+eq "nora resource 403" "$(rpc "$NORA_TOK" "$SID" \
+    '{"jsonrpc":"2.0","id":20,"method":"resources/read","params":{"uri":"products://1"}}')" 403
+eq "nora resource error" "$(jq -c .error "$TMP/body")" \
+    '{"code":-32003,"message":"resource '"'"'products://1'"'"' requires any of: User.Read Guest.Read","data":{"target":"products://1"}}'
+eq "nora prompt 403" "$(rpc "$NORA_TOK" "$SID" \
+    '{"jsonrpc":"2.0","id":21,"method":"prompts/get","params":{"name":"summarize_catalog"}}')" 403
+
+# --- unknown subject: a valid token, but not a store user -> 403 "user unknown" ---------------
+eq "unknown initialize is 403" "$(rpc "$UNKNOWN_TOK" "" "$INIT")" 403
+eq "unknown challenge" "$(hdr WWW-Authenticate)" \
+    "Bearer error=\"insufficient_scope\", error_description=\"user unknown\", resource_metadata=\"$SRV_PRM\""
+eq "unknown JSON-RPC error" "$(jq -c . "$TMP/body")" \
+    '{"jsonrpc":"2.0","id":0,"error":{"code":-32003,"message":"user unknown"}}'
+
+# --- disabled user: 403 "user disabled" (JWT); its API key is refused by authentication -------
+eq "disabled initialize is 403" "$(rpc "$DORA_TOK" "" "$INIT")" 403
+eq "disabled challenge" "$(hdr WWW-Authenticate)" \
+    "Bearer error=\"insufficient_scope\", error_description=\"user disabled\", resource_metadata=\"$SRV_PRM\""
+eq "disabled JSON-RPC error" "$(jq -c .error "$TMP/body")" '{"code":-32003,"message":"user disabled"}'
+eq "disabled user's API key is 401" "$(rpc "$DORA_KEY" "" "$INIT")" 401
+check "disabled key reason" has "$(hdr WWW-Authenticate)" 'error="invalid_token"'
+
+# --- revoked token (jti in the store): 401 ----------------------------------------------------
+eq "revoked token is 401" "$(rpc "$REVOKED_TOK" "" "$INIT")" 401
+eq "revoked challenge" "$(hdr WWW-Authenticate)" \
+    "Bearer error=\"invalid_token\", error_description=\"token revoked\", resource_metadata=\"$SRV_PRM\""
+eq "revoked JSON-RPC error" "$(jq -c .error "$TMP/body")" '{"code":-32001,"message":"token revoked"}'
+# revoking while a session is open takes effect on the next request
+A token revoke u-1 >/dev/null 2>&1
+wait_for "revocation of a live token applies" status_is 401 "$USER_TOK" "" "$INIT"
+
+# --- no token: 401 with the resource metadata --------------------------------------------------
+eq "no token is 401" "$(rpc "" "" "$INIT")" 401
+# (whether an error code appears here is the authentication layer's business: RFC 6750 section
+# 3.1 says a request without credentials should get none; only the parts authz relies on are
+# checked)
+W=$(hdr WWW-Authenticate)
+check "no token challenge is Bearer" has "$W" "Bearer "
+check "no token challenge names the check" has "$W" 'error_description="missing Authorization header"'
+check "no token challenge points at the metadata" has "$W" "resource_metadata=\"$SRV_PRM\""
+eq "no token JSON-RPC error" "$(jq -c .error "$TMP/body")" \
+    '{"code":-32001,"message":"missing Authorization header"}'
+
+# --- disabling a user takes effect on its next request ----------------------------------------
+A user disable gus >/dev/null 2>&1
+wait_for "disabling applies to a live session" \
+    status_is 403 "$GUEST_TOK" "$GUEST_SID" "$(call_json 23 list_products '{}')"
+eq "disabled live session reason" "$(jq -r .error.message "$TMP/body")" "user disabled"
+A user enable gus >/dev/null 2>&1
+
+# --- the audit log -----------------------------------------------------------------------------
+# every line is JSON with the documented fields; no credential ever appears
+check "audit log exists" test -s "$AUDIT"
+check "every audit line is a JSON object with 18 fields" \
+    test "$(jq -c 'select((keys | length) != 18)' "$AUDIT" | wc -l)" -eq 0
+for secret in "$ADMIN_KEY" "$USER_TOK" "$GUEST_TOK" "$UNKNOWN_TOK" "$(cat "$SECRET")"; do
+    check "no credential in the audit log" test "$(grep -cF -- "$secret" "$AUDIT")" -eq 0
+done
+check "no Authorization header in the audit log" test "$(grep -ci bearer "$AUDIT")" -eq 0
+
+L=$(audit_lines '.event=="authz" and .method=="tools/call" and .target=="delete_product" and .subject=="uma" and .request_id==8')
+eq "user delete: one audit line" "$(printf '%s\n' "$L" | grep -c .)" 1
+eq "user delete: decision" "$(jq -r .decision <<<"$L")" deny
+eq "user delete: status" "$(jq -r '.status + " " + (.http_status|tostring)' <<<"$L")" "MCP_ERR_FORBIDDEN 403"
+eq "user delete: missing" "$(jq -c .missing <<<"$L")" '["Admin.Write"]'
+eq "user delete: reason" "$(jq -r .reason <<<"$L")" "tool 'delete_product' requires any of: Admin.Write"
+eq "user delete: who" "$(jq -r '[.credential, .jti, .session_id] | join(" ")' <<<"$L")" "jwt u-1 $USER_SID"
+
+L=$(audit_lines '.event=="authz" and .target=="delete_product" and .subject=="admin" and .decision=="allow"')
+eq "admin delete: allowed line" "$(jq -r '[.credential, .key_id != null, .http_status] | map(tostring) | join(" ")' <<<"$L")" \
+    "api_key true 200"
+
+L=$(audit_lines '.event=="authz" and .subject=="mallory"')
+check "unknown user: denial logged" has "$L" '"reason":"user unknown"'
+eq "unknown user: status" "$(jq -r '.http_status' <<<"$L" | head -n 1)" 403
+L=$(audit_lines '.event=="authz" and .subject=="dora"')
+check "disabled user: denial logged" has "$L" '"reason":"user disabled"'
+L=$(audit_lines '.event=="authn" and .decision=="deny" and .reason=="token revoked"')
+eq "revoked: logged as authentication denial" "$(jq -r .http_status <<<"$L" | head -n 1)" 401
+L=$(audit_lines '.event=="authn" and .reason=="missing Authorization header"')
+check "no token: logged" test -n "$L"
+eq "no token: no subject" "$(jq -r .subject <<<"$L" | head -n 1)" null
+L=$(audit_lines '.event=="authz" and .subject=="gus" and .method=="tools/list" and .decision=="allow"')
+check "allowed list logged" test -n "$L"
+
+# --- stopping flushes the log and exits 0 -------------------------------------------------------
+before=$(wc -l <"$AUDIT")
+rpc "$ADMIN_KEY" "$ADMIN_SID" '{"jsonrpc":"2.0","id":99,"method":"ping"}' >/dev/null
+kill "$SRV_PID"
+wait "$SRV_PID"
+eq "exit status after SIGTERM" "$?" 0
+SRV_PID=""
+check "last request's lines were flushed at shutdown" \
+    test "$(jq -c 'select(.request_id==99)' "$AUDIT" | wc -l)" -eq 1
+check "log grew" test "$(wc -l <"$AUDIT")" -gt "$before"
+
+summary
