@@ -317,9 +317,9 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     return -1;
 }
 
-int
-mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *prog,
-                     const char *summary, const char *const *extra, const char *extra_help)
+static int
+parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const char *summary,
+           const char *const *extra, const char *extra_help)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->listen_host = strdup("127.0.0.1");
@@ -457,6 +457,16 @@ mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *pro
             return r;
     }
     return check_consistency(cfg, prog, leeway_given, ttl_given, jwks_timing_given);
+}
+
+int
+mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *prog,
+                     const char *summary, const char *const *extra, const char *extra_help)
+{
+    int rc = parse_args(cfg, argc, argv, prog, summary, extra, extra_help);
+    if (rc >= 0)
+        mcp_app_config_cleanup(cfg);   /* the program exits now: leave nothing behind */
+    return rc;
 }
 
 static void
