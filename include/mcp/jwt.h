@@ -42,7 +42,7 @@ typedef struct mcp_jwt_opts {
     unsigned    max_json_depth;    /* nesting limit of header and payload (default 16) */
     size_t      cache_size;        /* verified-token cache entries; 0 disables (default 10000) */
     unsigned    jwks_refresh_s;    /* background JWKS URL refresh; 0 disables (default 300) */
-    unsigned    jwks_min_interval_s; /* unknown-kid refresh throttle (default 30) */
+    unsigned    jwks_min_interval_s; /* unknown-kid refresh throttle (default 30; 0 = none) */
     unsigned    jwks_timeout_ms;   /* JWKS HTTP timeout (default 5000) */
     size_t      jwks_max_bytes;    /* JWKS response cap (default 256 KiB) */
     /* Allow http:// JWKS URLs to hosts other than loopback (default false: https only). */
