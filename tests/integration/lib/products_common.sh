@@ -65,13 +65,15 @@ A() { "$MCP_BIN/mcp-admin" --db "$DB" "$@"; }
 
 "$MCP_BIN/mcp-token" keygen --alg HS256 --out "$TMP/hs" >/dev/null || exit 1
 
-# start_products NAME ARGS...: on 127.0.0.1:0; waits for the listening line.
+# start_products NAME ARGS...: on 127.0.0.1:0 (with the test's HS256 key and issuer when the
+# arguments mention jwt); waits for the listening line.
 start_products() {
     local name=$1 i port=""
     shift
+    local jwt=()
+    case " $* " in *jwt*) jwt=(--jwt-secret-file "$SECRET" --issuer "$ISS") ;; esac
     "$MCP_BIN/mcp-products" --listen 127.0.0.1:0 --db "$DB" --catalog "$CATALOG" \
-        --jwt-secret-file "$SECRET" --issuer "$ISS" "$@" \
-        >"$TMP/$name.out" 2>"$TMP/$name.err" &
+        "${jwt[@]}" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
     SRV_PID=$!
     for i in $(seq 1 100); do
         port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' \
