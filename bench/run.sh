@@ -6,6 +6,7 @@
 #   bench/run.sh                       every available config, 1 round
 #   ROUNDS=3 CONFIGS='c:stateless* ts:stateless nginx' bench/run.sh
 #   bench/run.sh --list                the config table and what each needs (nothing is run)
+#   bench/run.sh --report DIR          re-render DIR/table.md from DIR/results.tsv
 #
 # Per config: start its server -> readiness -> checks with curl (stateful: initialize +
 # notifications/initialized, the session id goes to wrk; with a credential: no credential -> 401;
@@ -58,7 +59,8 @@ C_PORT=$PORT; TS_PORT=$((PORT + 1)); NGX_PORT=$((PORT + 2))
 #   KIND   c (our server; ARGS = its flags after --listen), ts (the peer; ARGS = env assignments
 #          for server.mjs), nginx (the ceiling; no ARGS)
 #   ARGS placeholders, replaced when the config runs: @KEYS@ (peer key dir), @EDKEY@ (EdDSA key
-#          prefix made by mcp-token keygen), @DB@ (bench store, see db=1), @ISS@, @AUD@
+#          prefix made by mcp-token keygen), @DB@ (bench store, see db=1), @TMP@ (an empty
+#          directory of this config, e.g. for mcp-products' --catalog), @ISS@, @AUD@
 # Options:
 #   peer=NAME      the config our row is divided by for the vs_ts column
 #   session=1      stateful: initialize + notifications/initialized first, SESSION for wrk
@@ -77,28 +79,30 @@ C_PORT=$PORT; TS_PORT=$((PORT + 1)); NGX_PORT=$((PORT + 2))
 #                  (rps / CFG's rps), p99<=MS and rss<=MIB (at CONNS), p50@1<=MS (at -c1)
 # ---------------------------------------------------------------------------------------------
 CORE_GOALS='nginx>=0.60,p99<=5,rss<=16,p50@1<=0.1'
-JWT_C='--stateless --no-access-log --auth jwt --jwt-iss @ISS@ --jwt-aud @AUD@'
+JWT='--stateless --no-access-log --auth jwt --issuer @ISS@ --audience @AUD@'
+HS="$JWT --jwt-secret-file @KEYS@/hs256.key --jwt-alg HS256"
+PRODUCTS="--catalog @TMP@/products.db --seed $HS"
 define_configs() {
   # core: our server with the access log on (stderr to a file, the default) and off
   config c:stateless             c  '--stateless'                    peer=ts:stateless goal=$CORE_GOALS
   config c:stateless:nolog       c  '--stateless --no-access-log'    peer=ts:stateless goal=$CORE_GOALS
   config c:stateful              c  ''                               peer=ts:stateful session=1 goal=$CORE_GOALS
   config c:stateful:nolog        c  '--no-access-log'                peer=ts:stateful session=1 goal=$CORE_GOALS
-  # auth (our server): one token reused, and a fresh token per request
-  config c:hs256                 c  "$JWT_C --jwt-alg HS256 --jwt-secret-file @KEYS@/hs256.key" need=flag:--auth,flag:--jwt-secret-file cred=jwt:mcp:HS256 peer=ts:hs256 goal=nginx\>=0.55
-  config c:rs256                 c  "$JWT_C --jwt-alg RS256 --jwt-public-key @KEYS@/rs256.pub.pem" need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:RS256 peer=ts:rs256 goal=c:hs256\>=0.90
-  config c:es256                 c  "$JWT_C --jwt-alg ES256 --jwt-public-key @KEYS@/es256.pub.pem" need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:ES256 peer=ts:es256 goal=c:hs256\>=0.90
-  config c:eddsa                 c  "$JWT_C --jwt-alg EdDSA --jwt-public-key @EDKEY@.pub.pem"     need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:EdDSA goal=c:hs256\>=0.90
-  config c:hs256:fresh           c  "$JWT_C --jwt-alg HS256 --jwt-secret-file @KEYS@/hs256.key" need=flag:--auth,flag:--jwt-secret-file cred=jwt:mcp:HS256 fresh=1 peer=ts:hs256
-  config c:rs256:fresh           c  "$JWT_C --jwt-alg RS256 --jwt-public-key @KEYS@/rs256.pub.pem" need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:RS256 fresh=1 peer=ts:rs256
-  config c:es256:fresh           c  "$JWT_C --jwt-alg ES256 --jwt-public-key @KEYS@/es256.pub.pem" need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:ES256 fresh=1 peer=ts:es256
-  config c:eddsa:fresh           c  "$JWT_C --jwt-alg EdDSA --jwt-public-key @EDKEY@.pub.pem"     need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:EdDSA fresh=1
-  config c:apikey                c  '--stateless --no-access-log --auth apikey --db @DB@'  need=flag:--auth,flag:--db,bin:mcp-admin db=1 cred=apikey
-  # RBAC (our mcp-products server): permissions from the JWT, and roles looked up in the store
-  config c:rbac:allowed          c  "$JWT_C --jwt-alg HS256 --jwt-secret-file @KEYS@/hs256.key" bin=mcp-products need=bin:mcp-products,flag:--auth cred=jwt:mcp:HS256 tool=list_products args='{}' expect=Widget peer=ts:rbac:allowed goal=nginx\>=0.50
-  config c:rbac:denied           c  "$JWT_C --jwt-alg HS256 --jwt-secret-file @KEYS@/hs256.key" bin=mcp-products need=bin:mcp-products,flag:--auth cred=jwt:mcp:HS256 tool=delete_product args='{"id":999999}' status=403 expect= peer=ts:rbac:denied
-  config c:rbac:list             c  "$JWT_C --jwt-alg HS256 --jwt-secret-file @KEYS@/hs256.key" bin=mcp-products need=bin:mcp-products,flag:--auth cred=jwt:mcp:HS256 method=tools/list expect=list_products reject=delete_product peer=ts:rbac:list
-  config c:rbac:store            c  "$JWT_C --jwt-alg HS256 --jwt-secret-file @KEYS@/hs256.key --db @DB@" bin=mcp-products need=bin:mcp-products,bin:mcp-admin,flag:--auth,flag:--db db=1 cred=jwt:mcp:HS256 perms= tool=list_products args='{}' expect=Widget goal=c:rbac:allowed\>=0.91,nginx\>=0.50
+  # authentication (our conformance server, no RBAC): one token reused / a fresh token per request
+  config c:hs256                 c  "$HS"                                            need=flag:--auth,flag:--jwt-secret-file cred=jwt:mcp:HS256 peer=ts:hs256 goal=nginx\>=0.55
+  config c:rs256                 c  "$JWT --jwt-public-key @KEYS@/rs256.pub.pem"    need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:RS256 peer=ts:rs256 goal=c:hs256\>=0.90
+  config c:es256                 c  "$JWT --jwt-public-key @KEYS@/es256.pub.pem"    need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:ES256 peer=ts:es256 goal=c:hs256\>=0.90
+  config c:eddsa                 c  "$JWT --jwt-public-key @EDKEY@.pub.pem"         need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:EdDSA goal=c:hs256\>=0.90
+  config c:hs256:fresh           c  "$HS"                                            need=flag:--auth,flag:--jwt-secret-file cred=jwt:mcp:HS256 fresh=1 peer=ts:hs256
+  config c:rs256:fresh           c  "$JWT --jwt-public-key @KEYS@/rs256.pub.pem"    need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:RS256 fresh=1 peer=ts:rs256
+  config c:es256:fresh           c  "$JWT --jwt-public-key @KEYS@/es256.pub.pem"    need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:ES256 fresh=1 peer=ts:es256
+  config c:eddsa:fresh           c  "$JWT --jwt-public-key @EDKEY@.pub.pem"         need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:EdDSA fresh=1
+  config c:apikey                c  '--stateless --no-access-log --auth apikey --db @DB@'  need=flag:--auth,flag:--db,bin:mcp-admin db=1 cred=apikey goal=c:hs256\>=0.90
+  # RBAC (mcp-products, HS256 JWT): permissions from the token; then roles from the store (--db)
+  config c:rbac:allowed          c  "$PRODUCTS" bin=mcp-products need=flag:--auth,flag:--catalog cred=jwt:mcp:HS256 tool=list_products args='{"limit":2}' expect='Espresso machine' peer=ts:rbac:allowed goal=nginx\>=0.50
+  config c:rbac:denied           c  "$PRODUCTS" bin=mcp-products need=flag:--auth,flag:--catalog cred=jwt:mcp:HS256 tool=delete_product args='{"id":999999}' status=403 expect=Admin.Write peer=ts:rbac:denied goal=nginx\>=0.50
+  config c:rbac:list             c  "$PRODUCTS" bin=mcp-products need=flag:--auth,flag:--catalog cred=jwt:mcp:HS256 method=tools/list expect=list_products reject=delete_product peer=ts:rbac:list goal=nginx\>=0.50
+  config c:rbac:store            c  "$PRODUCTS --db @DB@" bin=mcp-products need=flag:--auth,flag:--db,bin:mcp-admin db=1 cred=jwt:mcp:HS256 perms= tool=list_products args='{"limit":2}' expect='Espresso machine' peer=ts:rbac:allowed goal=c:rbac:allowed\>=0.91,nginx\>=0.50
   # the TS SDK peer (server.mjs)
   config ts:stateless            ts 'MODE=stateless AUTH=none'       need=node
   config ts:stateful             ts 'MODE=stateful AUTH=none'        need=node session=1
@@ -124,8 +128,9 @@ has_opt() { [[ -v CFG_OPT[$1.$2] ]]; }
 define_configs
 
 selected() { # NAME: in CONFIGS?
-  local pat
-  for pat in $CONFIGS; do
+  local pat pats
+  read -ra pats <<<"$CONFIGS"     # no pathname expansion of '*'
+  for pat in "${pats[@]}"; do
     # shellcheck disable=SC2053
     [[ $1 == $pat ]] && return 0
   done
@@ -260,7 +265,8 @@ mint_mcp() { # ALG PERMS [extra mint args] -> one token on stdout
     EdDSA) key=(--key "$EDKEY.key") ;;
     *) die "no key for $alg" ;;
   esac
-  "$BIN/mcp-token" mint "${key[@]}" --alg "$alg" --sub "$SUB" --permissions "$perms" \
+  local p=(); [[ -n $perms ]] && p=(--permissions "$perms")
+  "$BIN/mcp-token" mint "${key[@]}" --alg "$alg" --sub "$SUB" "${p[@]}" \
     --iss "$ISS" --aud "$AUD" --ttl 86400 "$@"
 }
 ensure_edkey() {
@@ -285,7 +291,7 @@ token_file() { # ALG PERMS -> path of a file with TOKENS_N distinct tokens (made
   mv "$f.tmp" "$f"; echo "$f"
 }
 make_db() { # fresh store for a config -> path
-  local db=$RUN_TMP/store-$RANDOM.db
+  local db=$CFG_TMP/store.db
   "$BIN/mcp-admin" --db "$db" role set reader User.Read >/dev/null
   "$BIN/mcp-admin" --db "$db" role set admin User.Read Admin.Write >/dev/null
   "$BIN/mcp-admin" --db "$db" user add "$SUB" --role reader >/dev/null
@@ -298,7 +304,7 @@ HDRS=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/eve
       -H 'MCP-Protocol-Version: 2025-06-18')
 INIT='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}'
 
-SRV_PID=""; RUN_TMP=""; IDLE=-; WHY=""; CFG_DB=""; EDKEY=$BENCH_CACHE/keys/eddsa
+SRV_PID=""; RUN_TMP=""; IDLE=-; WHY=""; CFG_DB=""; CFG_TMP=""; EDKEY=$BENCH_CACHE/keys/eddsa
 TOKEN=""; TOKENS_FILE=""; SESSION=""; URL=""
 stop_server() {
   if [[ -n $SRV_PID ]]; then
@@ -326,7 +332,7 @@ port_free() { [[ $(http_code "http://127.0.0.1:$1/") == 000 ]]; }
 start_server() { # NAME LOGFILE -> SRV_PID, URL; on failure WHY and return 1
   local name=$1 log=$2 kind=${CFG_KIND[$1]} args=${CFG_ARGS[$1]} port
   args=${args//@KEYS@/$KEYS}; args=${args//@EDKEY@/$EDKEY}; args=${args//@ISS@/$ISS}
-  args=${args//@AUD@/$AUD}; args=${args//@DB@/${CFG_DB:-}}
+  args=${args//@AUD@/$AUD}; args=${args//@DB@/${CFG_DB:-}}; args=${args//@TMP@/$CFG_TMP}
   case $kind in
     c)
       port=$C_PORT; port_free "$port" || { WHY="port $port is in use"; return 1; }
@@ -451,7 +457,7 @@ run_wrk() { # NAME ROUND THREADS CONNS LUA
 run_config() { # NAME ROUND
   local name=$1 round=$2 kind=${CFG_KIND[$1]} log lua
   log=$OUT/logs/${name//:/_}.r$round.log
-  CFG_DB=""
+  CFG_DB=""; CFG_TMP=$RUN_TMP/${name//:/_}.r$round; mkdir -p "$CFG_TMP"
   if [[ $(opt "$name" db) == 1 ]]; then CFG_DB=$(make_db) || { record_skip "$round" "$name" "CHECK-FAIL: making the store failed"; return; }; fi
   WHY=""
   if ! start_server "$name" "$log"; then
@@ -501,7 +507,7 @@ report() {
     cat "$OUT/rows.tmp"
   } >"$tsv"
   # goals per config, for the awk below
-  local g n
+  local g n p
   : >"$OUT/goals.tmp"
   for n in "${CFG_NAMES[@]}"; do
     g=$(opt "$n" goal); p=$(opt "$n" peer)
@@ -509,6 +515,9 @@ report() {
   done
   awk -F'\t' -v conns="$CONNS" -v rounds="$ROUNDS" '
     function ratio(a, b) { return (b > 0 && a != "-") ? sprintf("%.3f", a / b) : "-" }
+    function xfmt(r) { return r == "-" ? "-" : sprintf("%.1fx", r) }
+    function pfmt(r) { return r == "-" ? "-" : sprintf("%.1f%%", 100 * r) }
+    function maxof(key, col,   i, m) { m = "-"; for (i = 1; i <= rounds; i++) if ((i, key, col) in val && val[i, key, col] != "-" && (m == "-" || val[i, key, col] + 0 > m)) m = val[i, key, col] + 0; return m }
     function med(key, col,   n, i, j, t, v) {  # median over rounds of column col
       n = 0
       for (i = 1; i <= rounds; i++) if ((i SUBSEP key) in val && val[i, key, col] != "-") v[++n] = val[i, key, col] + 0
@@ -543,13 +552,13 @@ report() {
         vn = ((r, nk2) in val && kc[1] != "nginx") ? ratio(rps, val[r, nk2, 4]) : "-"
         printf "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r, kc[1], kc[2],
           rps, val[r, key, 5], val[r, key, 6], val[r, key, 14], val[r, key, 8], val[r, key, 9], val[r, key, 10],
-          val[r, key, 11], val[r, key, 12], val[r, key, 13], val[r, key, 15], vt, vn, val[r, key, 16] (notes[key] != "" ? " " notes[key] : "")
+          val[r, key, 11], val[r, key, 12], val[r, key, 13], val[r, key, 15], xfmt(vt), pfmt(vn), val[r, key, 16] (notes[key] != "" ? " " notes[key] : "")
       }
       print ""
       print "## Summary (median over " rounds " round(s); ratios of medians)"
       print ""
-      print "| config | conns | req/s | p50 ms | p99 ms | peak RSS MiB | vs_ts | vs_nginx | flags |"
-      print "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+      print "| config | conns | req/s | p50 ms | p99 ms | peak RSS MiB | vs_ts | vs_nginx | max other_cpu % | flags |"
+      print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
       for (k = 1; k <= nk; k++) {
         key = order[k]; split(key, kc, SUBSEP)
         M[key] = med(key, 4)
@@ -559,8 +568,8 @@ report() {
         pk = peer[kc[1]] SUBSEP kc[2]; nk2 = "nginx" SUBSEP kc[2]
         vt = (peer[kc[1]] != "-" && (pk in M)) ? ratio(M[key], M[pk]) : "-"
         vn = ((nk2 in M) && kc[1] != "nginx") ? ratio(M[key], M[nk2]) : "-"
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", kc[1], kc[2], M[key], med(key, 5), med(key, 6),
-          med(key, 14), vt, vn, flags[key]
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", kc[1], kc[2], M[key], med(key, 5), med(key, 6),
+          med(key, 14), xfmt(vt), pfmt(vn), maxof(key, 13), flags[key]
       }
       print ""
       print "## Targets (benchmark goals, not tests; on the medians above)"
@@ -596,7 +605,13 @@ if [[ ${1:-} == --list ]]; then
   done
   exit 0
 fi
-[[ $# -eq 0 ]] || die "usage: run.sh [--list]  (knobs are env variables, see the header)"
+if [[ ${1:-} == --report ]]; then  # re-render table.md from an earlier run's results.tsv
+  OUT=${2:?usage: run.sh --report RESULTS_DIR}
+  tail -n +2 "$OUT/results.tsv" >"$OUT/rows.tmp"
+  ROUNDS=$(awk -F'\t' 'NR > 1 && $1 > m { m = $1 } END { print m + 0 }' "$OUT/results.tsv")
+  report; rm -f "$OUT/rows.tmp"; cat "$OUT/table.md"; exit 0
+fi
+[[ $# -eq 0 ]] || die "usage: run.sh [--list | --report RESULTS_DIR]  (knobs are env variables, see the header)"
 
 OUT=${OUT:-$BENCH_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT/wrk" "$OUT/logs"; : >"$OUT/rows.tmp"; : >"$OUT/notes.txt"
