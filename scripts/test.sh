@@ -41,8 +41,11 @@ fi
 
 if ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
   step "fuzz (libFuzzer, short)"
-  CC=clang cmake -S . -B build-fuzz -DMCP_FUZZ=ON -DMCP_WERROR=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  cmake --build build-fuzz -j"$JOBS" >/dev/null
+  # the library is instrumented too (fuzzer-no-link), so coverage guidance reaches it
+  CC=clang CFLAGS=-fsanitize=fuzzer-no-link cmake -S . -B build-fuzz -DMCP_FUZZ=ON \
+    -DMCP_SANITIZE=ON -DMCP_WERROR=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  targets=$(ls tests/fuzz/fuzz_*.c | xargs -n1 basename | sed 's/\.c$//')
+  for t in $targets; do cmake --build build-fuzz -j"$JOBS" --target "$t" >/dev/null; done
   for f in build-fuzz/bin/fuzz_*; do
     [ -x "$f" ] || continue
     corpus=$(mktemp -d)
