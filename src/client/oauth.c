@@ -1296,9 +1296,13 @@ authorization_code(mcp_oauth *o, const char *scope, mcp_error *err)
     got_iss = mcp__url_query_param(callback, "iss");
     code = mcp__url_query_param(callback, "code");
     if (got_error != NULL) {
-        char e[96];
+        char e[64], d[128] = "";
+        char *desc = mcp__url_query_param(callback, "error_description");
         mcp__sanitize(got_error, e, sizeof e);
-        rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "authorization was denied: %s", e);
+        mcp__sanitize(desc, d, sizeof d);
+        mcp__free(desc);
+        rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "authorization was denied: %s%s%s%s", e,
+                           d[0] ? " (" : "", d, d[0] ? ")" : "");
         goto out;
     }
     if (got_state == NULL || !mcp_ct_equal(got_state, strlen(got_state), state, strlen(state))) {

@@ -258,7 +258,9 @@ stdio_close(mcp__tr *base)
     if (t->in_fd >= 0)
         close(t->in_fd);
     t->in_fd = -1;
-    if (t->pid > 0 && !wait_exit(t, 2000)) {
+    /* After a protocol violation there is nothing to wait politely for. */
+    unsigned grace = t->dead ? 100 : 2000;
+    if (t->pid > 0 && !wait_exit(t, grace)) {
         kill(t->pid, SIGTERM);
         if (!wait_exit(t, 2000)) {
             kill(t->pid, SIGKILL);

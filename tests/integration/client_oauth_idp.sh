@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# mcp-client --oauth against a real OpenID provider (oidc-provider, ../shared/idp) protecting our
+# mcp-conformance-server (JWT access tokens checked through the provider's JWKS):
+#   * discovery from the 401 (PRM -> AS metadata) and the client-credentials grant with
+#     client_secret_basic, and with private_key_jwt (RS256 assertion signed by our code);
+#   * the authorization code grant with PKCE, dynamic registration and the RFC 8707 resource,
+#     headless (the provider logs in without a page), with the 0600 token cache reused by a
+#     second run that makes no new authorization request;
+#   * the interactive loopback login: the URL mcp-client prints is opened by a "browser" (curl
+#     with a cookie jar), which lands on mcp-client's 127.0.0.1 listener;
+#   * failures: no credential (exit 3), a wrong client secret (exit 3, reason, no secret echoed).
+# Needs $MCP_BIN and $MCP_SHARED (set by CTest), node/npm for the provider (first start runs
+# `npm ci`), curl. Everything listens on 127.0.0.1; every wait is bounded.
+set -u
+: "${MCP_BIN:?MCP_BIN must point at the build bin/ directory}"
+: "${MCP_SHARED:?MCP_SHARED must point at the shared/ directory}"
+for t in mcp-client mcp-conformance-server; do
+    [ -x "$MCP_BIN/$t" ] || { echo "not built: $MCP_BIN/$t" >&2; exit 1; }
+done
+IDP_START="$MCP_SHARED/idp/start.sh"
+[ -x "$IDP_START" ] || { echo "missing $IDP_START" >&2; exit 1; }
+command -v curl >/dev/null || { echo "curl is required" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/mcp-client-idp-it-XXXXXX)
+PIDS=()
+pass=0
+fails=0
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+eq() { if [ "$2" == "$3" ]; then ok; else bad "$1: got [$2], want [$3]"; fi; }
+has() { case "$2" in *"$3"*) ok ;; *) bad "$1: [$2] lacks [$3]" ;; esac; }
+run() {
+    timeout 60 "$MCP_BIN/mcp-client" "$@" >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    OUT=$(cat "$TMP/out")
+    ERR=$(cat "$TMP/err")
+}
+
+# --- the provider --------------------------------------------------------------------------------
+mkdir -p "$TMP/idp"
+"$IDP_START" --port 0 --state-dir "$TMP/idp" >"$TMP/idp.out" 2>"$TMP/idp.err" &
+PIDS+=($!)
+for _ in $(seq 1 360); do
+    grep -q '^IDP_READY ' "$TMP/idp.out" && break
+    kill -0 "${PIDS[0]}" 2>/dev/null || { echo "IdP exited: $(tail -5 "$TMP/idp.err")" >&2; exit 1; }
+    sleep 0.5
+done
+I=$(sed -n 's/^IDP_READY issuer=//p' "$TMP/idp.out")
+[ -n "$I" ] || { echo "IdP not ready: $(tail -5 "$TMP/idp.err")" >&2; exit 1; }
+
+# --- the MCP server: JWTs from the provider, PRM naming it and one scope ------------------------
+"$MCP_BIN/mcp-conformance-server" --listen 127.0.0.1:0 --no-access-log --auth jwt \
+    --jwks-url "$I/jwks" --issuer "$I" --scopes "mcp:read" >"$TMP/srv.out" 2>"$TMP/srv.err" &
+PIDS+=($!)
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$TMP/srv.err" |
+        head -n 1)
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+[ -n "$port" ] || { echo "server did not start: $(cat "$TMP/srv.err")" >&2; exit 1; }
+URL="http://127.0.0.1:$port/mcp"
+
+# --- no credential ---------------------------------------------------------------------------------
+run --url "$URL" tools call echo text=x
+eq "no credential: exit 3" "$RC" 3
+
+# --- client credentials: client_secret_basic, then private_key_jwt --------------------------------
+printf 'mcp-cc-secret\n' >"$TMP/cc.secret"
+run --url "$URL" --oauth --grant client_credentials --client-id mcp-cc \
+    --client-secret-file "$TMP/cc.secret" --no-token-cache -v tools call echo text=cc
+eq "client credentials (basic): exit 0" "$RC" 0
+eq "client credentials (basic): result" "$OUT" "echo: cc"
+has "discovered the PRM" "$ERR" "/.well-known/oauth-protected-resource/mcp -> 200"
+has "discovered the AS metadata" "$ERR" "$I/.well-known/oauth-authorization-server -> 200"
+case "$ERR" in *mcp-cc-secret*) bad "the client secret was logged" ;; *) ok ;; esac
+
+run --url "$URL" --oauth --grant client_credentials --client-id mcp-cc-jwt \
+    --private-key "$TMP/idp/mcp-cc-jwt.key.pem" --signing-alg RS256 --no-token-cache \
+    tools call echo text=jwt
+eq "client credentials (private_key_jwt RS256): exit 0" "$RC" 0
+eq "client credentials (private_key_jwt RS256): result" "$OUT" "echo: jwt"
+
+printf 'wrong-secret\n' >"$TMP/bad.secret"
+run --url "$URL" --oauth --grant client_credentials --client-id mcp-cc \
+    --client-secret-file "$TMP/bad.secret" --no-token-cache tools list
+eq "wrong secret: exit 3" "$RC" 3
+has "wrong secret: reason" "$ERR" "token endpoint refused the request"
+case "$ERR" in *wrong-secret*) bad "the bad secret was echoed" ;; *) ok ;; esac
+
+# --- authorization code + PKCE + DCR, headless; token cache --------------------------------------
+CACHE="$TMP/cache/tokens.json"
+mkdir -p "$TMP/cache"
+run --url "$URL" --oauth --login headless --token-cache "$CACHE" -v tools call echo text=code
+eq "auth code (headless): exit 0" "$RC" 0
+eq "auth code (headless): result" "$OUT" "echo: code"
+has "registered dynamically" "$ERR" "registered client"
+has "scope from the PRM" "$ERR" "authorization request #1 (scope: mcp:read"
+eq "token cache mode" "$(stat -c %a "$CACHE" 2>/dev/null)" 600
+run --url "$URL" --oauth --login headless --token-cache "$CACHE" -v tools call echo text=again
+eq "cached token: exit 0" "$RC" 0
+eq "cached token: result" "$OUT" "echo: again"
+case "$ERR" in *"authorization request"*) bad "the cached token was not reused" ;; *) ok ;; esac
+
+# --- interactive loopback login, with curl as the browser -----------------------------------------
+timeout 60 "$MCP_BIN/mcp-client" --url "$URL" --oauth --no-token-cache tools call echo text=browser \
+    >"$TMP/lb.out" 2>"$TMP/lb.err" &
+LB=$!
+AUTH_URL=""
+for _ in $(seq 1 100); do
+    AUTH_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/auth?[^ ]*' "$TMP/lb.err" | head -n 1)
+    [ -n "$AUTH_URL" ] && break
+    sleep 0.1
+done
+has "loopback: URL printed" "$AUTH_URL" "redirect_uri=http%3A%2F%2F127.0.0.1%3A"
+if [ -n "$AUTH_URL" ]; then
+    code=$(curl -s -L --max-redirs 10 --max-time 20 -c "$TMP/jar" -b "$TMP/jar" -o "$TMP/page" \
+        -w '%{http_code}' "$AUTH_URL")
+    eq "loopback: the browser lands on the listener" "$code" 200
+    has "loopback: login page" "$(cat "$TMP/page")" "Login complete"
+fi
+wait "$LB"
+eq "loopback login: exit 0" "$?" 0
+eq "loopback login: result" "$(cat "$TMP/lb.out")" "echo: browser"
+
+echo "$pass checks passed, $fails failed"
+[ "$fails" -eq 0 ]
