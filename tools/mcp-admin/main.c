@@ -20,10 +20,12 @@
  * ==== POLICY HOOK ====
  * The RBAC engineer adds `policy check` here: create tools/mcp-admin/cmd_policy.c exporting
  * `const admin_command admin_policy_commands[]` (declare it in admin.h) and add
- * `admin_policy_commands` to this list. Not implemented yet.
+ * `admin_policy_commands` to this list. Done: tools/mcp-admin/policy_check.c.
  */
+extern const admin_command admin_policy_commands[]; /* policy_check.c */
 #define ADMIN_COMMAND_TABLES \
-    admin_user_commands, admin_role_commands, admin_key_commands, admin_token_commands
+    admin_user_commands, admin_role_commands, admin_key_commands, admin_token_commands, \
+    admin_policy_commands
 
 static const admin_command *const command_tables[] = { ADMIN_COMMAND_TABLES, NULL };
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# `mcp-admin policy check` and `policy validate` against a real store and the mcp-products
+# sample policy: decisions and exit statuses for admin / user / guest / no-role / unknown /
+# disabled users, extra token permissions, resources by template, prompts, a target not in the
+# file (undetermined), --json output, $MCP_POLICY, and bad files. The offline answer must agree
+# with what the running server decides.
+# Needs $MCP_BIN, $MCP_SRC (set by CTest), curl and jq.
+. "$(dirname "$0")/lib/products_common.sh"
+
+SAMPLE="${MCP_SRC:?MCP_SRC must point at the source tree}/examples/mcp-products/policy.json"
+A user add admin --role admin >/dev/null 2>&1 || exit 1
+A user add uma --role user >/dev/null 2>&1 || exit 1
+A user add gus --role guest >/dev/null 2>&1 || exit 1
+A user add nora >/dev/null 2>&1 || exit 1
+A user add dora --role admin >/dev/null 2>&1 || exit 1
+A user disable dora >/dev/null 2>&1 || exit 1
+
+# pc WANT-STATUS ARGS...: run policy check; output in $OUT
+pc() {
+    local want=$1
+    shift
+    OUT=$(A policy check --policy "$SAMPLE" "$@" 2>&1)
+    local got=$?
+    if [ "$got" != "$want" ]; then bad "policy check $*: exit $got, want $want: $OUT"; else ok; fi
+}
+
+pc 0 --user admin --tool delete_product
+check "admin: rule from the file" has "$OUT" 'all of: Admin.Write (policy file'
+check "admin: decision" has "$OUT" "decision:   ALLOW"
+pc 3 --user uma --tool delete_product
+check "user delete: why" has "$OUT" "DENY: needs all of: Admin.Write; missing Admin.Write"
+check "user delete: roles shown" has "$OUT" "role user:  User.Read User.Write"
+pc 0 --user uma --tool create_product
+pc 3 --user gus --tool create_product
+check "guest create: missing" has "$OUT" "missing User.Write Admin.Write"
+pc 0 --user gus --tool list_products
+pc 0 --user gus --resource products://17
+check "resource by template" has "$OUT" 'entry "products://{id}"'
+pc 0 --user gus --prompt summarize_catalog
+pc 3 --user nora --tool list_products
+check "no roles" has "$OUT" "roles:      (none)"
+pc 3 --user mallory --tool list_products
+check "unknown user" has "$OUT" "DENY: user unknown"
+pc 3 --user dora --tool list_products
+check "disabled user" has "$OUT" "DENY: user disabled"
+# token permissions add to role permissions
+pc 0 --user gus --tool create_product --permission User.Write
+check "token permission shown" has "$OUT" "token:      User.Write"
+# a tool the file does not list: decided by the server's code, not visible here
+pc 4 --user admin --tool echo
+check "undetermined" has "$OUT" "UNDETERMINED"
+
+# --json
+OUT=$(A --json policy check --policy "$SAMPLE" --user uma --tool update_product)
+eq "json decision" "$(jq -r .decision <<<"$OUT")" allow
+eq "json roles" "$(jq -c .roles <<<"$OUT")" '{"user":["User.Read","User.Write"]}'
+eq "json required" "$(jq -r .required <<<"$OUT")" "any of: User.Write Admin.Write"
+OUT=$(A --json policy check --policy "$SAMPLE" --user gus --tool delete_product)
+eq "json missing" "$(jq -r .missing <<<"$OUT")" "Admin.Write"
+
+# $MCP_POLICY, no policy at all, usage errors
+OUT=$(MCP_POLICY="$SAMPLE" A policy check --user uma --tool delete_product 2>&1)
+eq "MCP_POLICY is used" "$?" 3
+OUT=$(A policy check --user uma --tool delete_product 2>&1)
+eq "no policy file: undetermined" "$?" 4
+OUT=$(A policy check --user uma 2>&1)
+eq "no target: usage" "$?" 2
+OUT=$(A policy check --user uma --tool a --prompt b 2>&1)
+eq "two targets: usage" "$?" 2
+
+# validate
+OUT=$(A policy validate "$SAMPLE")
+eq "validate sample" "$?" 0
+check "validate counts" has "$OUT" "valid, 7 entries"
+printf '{"tools": {"t": {"all_of": []}}}' >"$TMP/bad.json"
+OUT=$(A policy validate "$TMP/bad.json" 2>&1)
+eq "validate bad file" "$?" 1
+check "validate says where" has "$OUT" "tools.t.all_of: is empty"
+OUT=$(A policy check --policy "$TMP/bad.json" --user uma --tool t 2>&1)
+eq "check with a bad file" "$?" 1
+
+# --- the offline answer agrees with the server ------------------------------------------------
+start_products main --auth apikey --policy "$SAMPLE" || exit 1
+for who in admin uma gus nora; do
+    KEY=$(A key create --owner "$who" 2>/dev/null)
+    SID=$(open_session "$KEY")
+    for tool in list_products create_product delete_product; do
+        A policy check --policy "$SAMPLE" --user "$who" --tool "$tool" >/dev/null 2>&1
+        offline=$?
+        args='{}'
+        [ "$tool" = create_product ] && args='{"name":"x","price_cents":1}'
+        [ "$tool" = delete_product ] && args='{"id":999}'
+        online=$(rpc "$KEY" "$SID" "$(call_json 1 "$tool" "$args")")
+        want=403
+        [ "$offline" = 0 ] && want=200
+        eq "$who $tool: server agrees with policy check" "$online" "$want"
+    done
+done
+stop_products
+summary
