@@ -83,7 +83,8 @@ typedef struct mcp_app_config {
 
 /**
  * Parse argv into cfg (which is overwritten). On -1 the caller owns cfg and releases it with
- * mcp_app_config_cleanup(); on any other result cfg is already released (cleanup is harmless). `extra` (NULL-terminated, may be NULL) names program-specific flags that take a value
+ * mcp_app_config_cleanup(); on any other result cfg is already released (cleanup is harmless).
+ * `extra` (NULL-terminated, may be NULL) names program-specific flags that take a value
  * ("--policy"); they are collected in extra_args. Any other unknown flag is a usage error, and so
  * is an inconsistent combination (e.g. `--auth jwt` without a key source or without `--issuer`,
  * `--auth apikey` without `--db`, a key flag without the --auth kind that uses it).

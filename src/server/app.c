@@ -36,47 +36,47 @@ static void
 usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
 {
     fprintf(f,
-            "usage: %s [options]\n%s\n\n"
-            "  --listen HOST:PORT     address to serve Streamable HTTP on (default 127.0.0.1:8080;\n"
-            "                         IPv6 as [::1]:8080; port 0 picks a free port)\n"
-            "  --stdio                serve newline-delimited JSON-RPC on stdin/stdout instead\n"
-            "  --stateless            no sessions: every POST stands alone, GET/DELETE answer 405\n"
-            "  --max-body BYTES       largest request body (default 4194304; 413 past it)\n"
-            "  --max-connections N    concurrent HTTP connections (default 2048)\n"
-            "  --workers N            handler threads (default 2 x cores)\n"
-            "  --io-threads N         HTTP threads (default: cores)\n"
-            "  --no-access-log        do not log one line per HTTP request on stderr\n"
-            "  --help                 this text\n"
-            "\nAuthentication (HTTP only; secrets are read from files, never from the command line):\n"
-            "  --auth KINDS           none (default), or a comma list of apikey, jwt, introspection\n"
-            "  --db FILE              SQLite user/key store (needed by --auth apikey)\n"
-            "  --jwt-secret-file F    HMAC secret for HS* tokens: the file's bytes (one trailing\n"
-            "                         newline ignored)\n"
-            "  --jwt-alg ALG          HS256 (default for the secret), HS384, HS512, or the algorithm\n"
-            "                         of --jwt-public-key (default: inferred from the key)\n"
-            "  --jwt-public-key PEM   public key or certificate file (repeatable)\n"
-            "  --jwks-file F          JWK Set file (repeatable)\n"
-            "  --jwks-url URL         JWK Set URL, refreshed in the background (https, or http to\n"
-            "                         loopback)\n"
-            "  --jwks-refresh SECONDS background JWKS refresh period (default 300; 0 = off)\n"
-            "  --jwks-min-interval SECONDS  least time between refreshes caused by an unknown\n"
-            "                         `kid` (default 30)\n"
-            "  --issuer ISS           required `iss` of tokens (required with jwt)\n"
-            "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
-            "  --audience AUD         required `aud` (default: the resource URL)\n"
-            "  --no-audience-check    do not check `aud` (explicit opt-out; not recommended)\n"
-            "  --leeway SECONDS       clock skew allowed for exp/nbf/iat (default 60)\n"
-            "  --resource-url URL     canonical resource URI of this server (default\n"
-            "                         http://LISTEN/mcp)\n"
-            "  --authorization-server URL  listed in the protected-resource metadata (repeatable;\n"
-            "                         default: the --issuer)\n"
-            "  --scopes \"A B\"         scopes_supported in the protected-resource metadata\n"
-            "  --introspection-url URL            RFC 7662 endpoint for opaque tokens\n"
-            "  --introspection-client-id ID       our client id there (client_secret_basic)\n"
-            "  --introspection-client-secret-file F  file holding its secret\n"
-            "  --introspection-cache-ttl SECONDS  longest a result is cached (default 60; 0 = off)\n"
-            "%s",
-            prog, summary ? summary : "", extra_help ? extra_help : "");
+        "usage: %s [options]\n%s\n\n"
+        "  --listen HOST:PORT     address to serve Streamable HTTP on (default 127.0.0.1:8080;\n"
+        "                         IPv6 as [::1]:8080; port 0 picks a free port)\n"
+        "  --stdio                serve newline-delimited JSON-RPC on stdin/stdout instead\n"
+        "  --stateless            no sessions: every POST stands alone, GET/DELETE answer 405\n"
+        "  --max-body BYTES       largest request body (default 4194304; 413 past it)\n"
+        "  --max-connections N    concurrent HTTP connections (default 2048)\n"
+        "  --workers N            handler threads (default 2 x cores)\n"
+        "  --io-threads N         HTTP threads (default: cores)\n"
+        "  --no-access-log        do not log one line per HTTP request on stderr\n"
+        "  --help                 this text\n"
+        "\nAuthentication (HTTP only; secrets are read from files, never from the command line):\n"
+        "  --auth KINDS           none (default), or a comma list of apikey, jwt, introspection\n"
+        "  --db FILE              SQLite user/key store (needed by --auth apikey)\n"
+        "  --jwt-secret-file F    HMAC secret for HS* tokens: the file's bytes (one trailing\n"
+        "                         newline ignored)\n"
+        "  --jwt-alg ALG          HS256 (default for the secret), HS384, HS512, or the algorithm\n"
+        "                         of --jwt-public-key (default: inferred from the key)\n"
+        "  --jwt-public-key PEM   public key or certificate file (repeatable)\n"
+        "  --jwks-file F          JWK Set file (repeatable)\n"
+        "  --jwks-url URL         JWK Set URL, refreshed in the background (https, or http to\n"
+        "                         loopback)\n"
+        "  --jwks-refresh SECONDS background JWKS refresh period (default 300; 0 = off)\n"
+        "  --jwks-min-interval SECONDS  least time between refreshes caused by an unknown\n"
+        "                         `kid` (default 30)\n"
+        "  --issuer ISS           required `iss` of tokens (required with jwt)\n"
+        "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
+        "  --audience AUD         required `aud` (default: the resource URL)\n"
+        "  --no-audience-check    do not check `aud` (explicit opt-out; not recommended)\n"
+        "  --leeway SECONDS       clock skew allowed for exp/nbf/iat (default 60)\n"
+        "  --resource-url URL     canonical resource URI of this server (default\n"
+        "                         http://LISTEN/mcp)\n"
+        "  --authorization-server URL  listed in the protected-resource metadata (repeatable;\n"
+        "                         default: the --issuer)\n"
+        "  --scopes \"A B\"         scopes_supported in the protected-resource metadata\n"
+        "  --introspection-url URL            RFC 7662 endpoint for opaque tokens\n"
+        "  --introspection-client-id ID       our client id there (client_secret_basic)\n"
+        "  --introspection-client-secret-file F  file holding its secret\n"
+        "  --introspection-cache-ttl SECONDS  longest a result is cached (default 60; 0 = off)\n"
+        "%s",
+        prog, summary ? summary : "", extra_help ? extra_help : "");
 }
 
 static bool
@@ -139,7 +139,8 @@ parse_uint(const char *v, unsigned long long max, unsigned long long *out)
 static const char *const VALUE_FLAGS[] = {
     "--listen", "--max-body", "--workers", "--io-threads", "--max-connections",
     "--auth", "--db", "--jwt-secret-file", "--jwt-alg", "--jwt-public-key", "--jwks-file",
-    "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience", "--resource-url", "--authorization-server",
+    "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
+    "--resource-url", "--authorization-server",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl", NULL
 };

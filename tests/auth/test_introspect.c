@@ -169,9 +169,11 @@ introspect_rejects_each_failed_check(void **state)
     expect_reject(in, "t-iss", MCP_ERR_UNAUTHENTICATED, "issuer mismatch");
     fake_as_set(&S, 200, "{\"active\":true,\"sub\":\"a\",\"aud\":\"" AUD "\"}");
     expect_reject(in, "t-noiss", MCP_ERR_UNAUTHENTICATED, "missing iss");
-    fake_as_set(&S, 200, "{\"active\":true,\"sub\":\"a\",\"iss\":\"" ISS "\",\"aud\":\"http://other/mcp\"}");
+    fake_as_set(&S, 200,
+                "{\"active\":true,\"sub\":\"a\",\"iss\":\"" ISS "\",\"aud\":\"http://other/mcp\"}");
     expect_reject(in, "t-aud", MCP_ERR_UNAUTHENTICATED, "audience mismatch");
-    fake_as_set(&S, 200, "{\"active\":true,\"sub\":\"a\",\"iss\":\"" ISS "\",\"aud\":[\"x\",\"y\"]}");
+    fake_as_set(&S, 200,
+                "{\"active\":true,\"sub\":\"a\",\"iss\":\"" ISS "\",\"aud\":[\"x\",\"y\"]}");
     expect_reject(in, "t-audarr", MCP_ERR_UNAUTHENTICATED, "audience mismatch");
     fake_as_set(&S, 200, "{\"active\":true,\"sub\":\"a\",\"iss\":\"" ISS "\"}");
     expect_reject(in, "t-noaud", MCP_ERR_UNAUTHENTICATED, "missing aud");
@@ -210,8 +212,9 @@ introspect_accepts_edge_cases(void **state)
     assert_int_equal(verify(in, "t-leeway", &p, &err), MCP_OK);
     mcp_principal_unref(p);
     /* aud as an array containing us; token_type in lower case; no sub -> client_id */
-    fake_as_set(&S, 200, "{\"active\":true,\"client_id\":\"svc\",\"iss\":\"" ISS "\",\"aud\":[\"x\",\"" AUD
-                         "\"],\"token_type\":\"bearer\"}");
+    fake_as_set(&S, 200,
+                "{\"active\":true,\"client_id\":\"svc\",\"iss\":\"" ISS "\",\"aud\":[\"x\",\"" AUD
+                "\"],\"token_type\":\"bearer\"}");
     assert_int_equal(verify(in, "t-arr", &p, &err), MCP_OK);
     assert_string_equal(mcp_principal_subject(p), "svc");
     assert_int_equal(mcp_principal_permission_count(p), 0);

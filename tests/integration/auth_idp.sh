@@ -50,7 +50,7 @@ jwt_kid() {
     printf '%s' "$h" | base64 -d 2>/dev/null | sed -n 's/.*"kid":"\([^"]*\)".*/\1/p'
 }
 
-# --- JWT access tokens through the JWKS URL --------------------------------------------------------
+# --- JWT access tokens through the JWKS URL -------------------------------------------------
 start_server jwt --stateless --auth jwt --jwks-url "$JWKS" --issuer "$I" \
     --jwks-min-interval 1 --leeway 0 || exit 1
 U=$SRV_URL
@@ -108,13 +108,14 @@ expect_401 "expired IdP token" "$U" invalid_token "token expired" "$T5" \
     -H "Authorization: Bearer $T5"
 
 code=$(curl -s --max-time 5 -o "$TMP/prm" -w '%{http_code}' "$SRV_PRM")
+want="{\"resource\":\"$U\",\"authorization_servers\":[\"$I\"],"
+want+="\"bearer_methods_supported\":[\"header\"]}"
 check "PRM names the IdP (got $code $(cat "$TMP/prm"))" \
-    test "$code" = 200 -a "$(cat "$TMP/prm")" = \
-    "{\"resource\":\"$U\",\"authorization_servers\":[\"$I\"],\"bearer_methods_supported\":[\"header\"]}"
+    test "$code" = 200 -a "$(cat "$TMP/prm")" = "$want"
 stop_server "$SRV_PID"
 log_has_no_secret "$TMP/jwt.err" "$T1" "$T1B" "$T2" "$T3" "$T4" "$T5" "$forged"
 
-# --- opaque tokens through introspection (and JWTs on the same server) ------------------------------
+# --- opaque tokens through introspection (and JWTs on the same server) ----------------------
 printf 'mcp-introspector-secret\n' >"$TMP/introspector.secret"
 chmod 600 "$TMP/introspector.secret"
 start_server intro --stateless --auth jwt,introspection --jwks-url "$JWKS" --issuer "$I" \

@@ -16,7 +16,8 @@ K="$TMP/keys"
 mkdir -p "$K"
 
 for alg in HS256 RS256 ES256 EdDSA; do
-    "$TOK" keygen --alg "$alg" --out "$K/$alg" >/dev/null 2>&1 || { echo "keygen $alg failed" >&2; exit 1; }
+    "$TOK" keygen --alg "$alg" --out "$K/$alg" >/dev/null 2>&1 ||
+        { echo "keygen $alg failed" >&2; exit 1; }
 done
 "$TOK" keygen --alg HS256 --out "$K/other" >/dev/null 2>&1 || exit 1
 
@@ -114,14 +115,16 @@ expect_401 "Bearer without a token" "$U" invalid_request "malformed Authorizatio
 expect_401 "opaque token without introspection" "$U" invalid_token \
     "opaque tokens are not accepted (token introspection is not enabled)" "opaque-value-123" \
     -H "Authorization: Bearer opaque-value-123"
+FAKE_KEY=mcp_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 expect_401 "API key without --auth apikey" "$U" invalid_token \
-    "API key authentication is not enabled" "mcp_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" \
-    -H "Authorization: Bearer mcp_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+    "API key authentication is not enabled" "$FAKE_KEY" -H "Authorization: Bearer $FAKE_KEY"
 
 # protected-resource metadata, path-suffixed and root forms
 for url in "$JWT_PRM" "http://127.0.0.1:$SRV_PORT/.well-known/oauth-protected-resource"; do
     code=$(curl -s --max-time 5 -o "$TMP/prm" -w '%{http_code}' "$url")
-    want="{\"resource\":\"$U\",\"authorization_servers\":[\"$ISS\"],\"scopes_supported\":[\"tools:call\",\"User.Read\"],\"bearer_methods_supported\":[\"header\"]}"
+    want="{\"resource\":\"$U\",\"authorization_servers\":[\"$ISS\"],"
+    want+="\"scopes_supported\":[\"tools:call\",\"User.Read\"],"
+    want+="\"bearer_methods_supported\":[\"header\"]}"
     if [ "$code" = 200 ] && [ "$(cat "$TMP/prm")" = "$want" ]; then ok; else
         bad "PRM at $url: got $code $(cat "$TMP/prm")"
     fi
@@ -172,7 +175,8 @@ start_server combined --auth apikey,jwt --db "$DB" --jwt-secret-file "$K/HS256.k
     --issuer "$ISS" || exit 1
 U=$SRV_URL
 TA=$(mint HS256 "$U" --jti jti-alice-1)
-INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"it","version":"1"}}}'
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+INIT+='"capabilities":{},"clientInfo":{"name":"it","version":"1"}}}'
 code=$(post "$U" "$INIT" -H "Authorization: Bearer $TA")
 SID=$(header Mcp-Session-Id)
 check "initialize as alice (JWT): 200 and a session id (got $code)" test "$code" = 200 -a -n "$SID"

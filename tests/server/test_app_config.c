@@ -385,7 +385,8 @@ app_setup_builds_jwt_and_prm(void **state)
     free(pem);
     write_file("jwks.json",
                "{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS512\",\"kid\":\"o1\",\"k\":"
-               "\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg\"}]}",
+               "\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYw"
+               "MTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg\"}]}",
                jwks, sizeof jwks);
     snprintf(db, sizeof db, "%s/store.db", dir);
 

@@ -30,7 +30,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 LIST='{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
-CALL='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}'
+CALL='{"jsonrpc":"2.0","id":2,"method":"tools/call",'
+CALL+='"params":{"name":"echo","arguments":{"text":"hi"}}}'
 
 ok() { pass=$((pass + 1)); }
 bad() {
@@ -145,7 +146,11 @@ log_has_no_secret() {
     shift
     for cred in "$@"; do
         [ -n "$cred" ] || continue
-        if grep -qF -- "$cred" "$log"; then bad "$(basename "$log") contains a credential"; else ok; fi
+        if grep -qF -- "$cred" "$log"; then
+            bad "$(basename "$log") contains a credential"
+        else
+            ok
+        fi
     done
 }
 
