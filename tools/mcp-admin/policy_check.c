@@ -307,8 +307,8 @@ policy_validate(admin_ctx *ctx, int argc, char **argv)
 
 const admin_command admin_policy_commands[] = {
     { "policy", "check",
-      "--user SUBJECT (--tool T | --resource URI | --prompt P) [--policy FILE] "
-      "[--permission P]...",
+      /* main.c prints "group action args" in 96 bytes: keep this short */
+      "--user U (--tool T|--resource URI|--prompt P) [--policy F] [--permission P]...",
       "explain whether a user may use a target, and why (exit 0 allow, 3 deny, "
       "4 undetermined)", false, policy_check },
     { "policy", "validate", "FILE", "parse a policy file and report what is wrong", false,
