@@ -78,7 +78,7 @@ typedef struct mcp_client_opts {
     const char *version;            /* clientInfo.version (default MCP_VERSION_STRING) */
     const char *title;              /* clientInfo.title, optional */
     const char *protocol_version;   /* version offered (default MCP_PROTOCOL_LATEST) */
-    unsigned    request_timeout_ms; /* per request, incl. re-authorization (default 60000) */
+    unsigned    request_timeout_ms; /* per request; restarts after a re-authorization (60000) */
     unsigned    connect_timeout_ms; /* TCP/TLS connect (default 10000) */
     size_t      max_message;        /* MCP_CLIENT_DEFAULT_MAX_MESSAGE when 0 */
     bool        get_stream;         /* open the standalone GET SSE stream after init (default off) */

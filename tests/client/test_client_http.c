@@ -30,7 +30,7 @@
 
 typedef enum {
     M_GOOD, M_BAD_JSON, M_SSE_DROP, M_500, M_BIG_JSON, M_BIG_SSE, M_HANG, M_401, M_403,
-    M_BAD_VERSION, M_RESUME, M_FORGET_SESSION
+    M_BAD_VERSION, M_RESUME, M_FORGET_SESSION, M_STREAM
 } mode;
 
 static struct {
@@ -324,6 +324,13 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
         S.get_ms = now_ms();
         snprintf(S.last_event_id, sizeof S.last_event_id, "%s", lei ? lei : "");
         pthread_mutex_unlock(&S.mu);
+        if (S.m == M_STREAM) {
+            /* the standalone stream: one notification, then stay open until the test ends */
+            const char *p[] = { "id: s1\ndata: {\"jsonrpc\":\"2.0\",\"method\":"
+                                "\"notifications/tools/list_changed\"}\n\n",
+                                WAIT_ANSWER, CLOSE_MARK, NULL };
+            return send_script(conn, 200, p);
+        }
         if (S.m != M_RESUME || lei == NULL)
             return send_body(conn, 405, NULL, "", NULL);
         const char *p[] = { "id: e2\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":"
@@ -666,6 +673,41 @@ http_forgotten_session_is_a_state_error(void **state)
     assert_non_null(strstr(err.message, "404"));
 }
 
+static int notified;
+
+static void
+on_notification(mcp_client *c, const char *method, const json_t *params, void *ud)
+{
+    (void)c;
+    (void)params;
+    (void)ud;
+    if (strcmp(method, "notifications/tools/list_changed") == 0)
+        notified++;
+}
+
+static void
+http_get_stream_delivers_notifications_to_poll(void **state)
+{
+    (void)state;
+    server_start(M_STREAM);
+    notified = 0;
+    mcp_client_opts o;
+    mcp_client_opts_default(&o);
+    o.get_stream = true;
+    o.cb.notification = on_notification;
+    mcp_client *c = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_client_new(&o, &c, &err), MCP_OK);
+    assert_int_equal(mcp_client_connect_http(c, url_, &err), MCP_OK);
+    assert_int_equal(S.gets, 1);               /* opened (and answered) before connect returned */
+    uint64_t t0 = now_ms();
+    while (notified == 0 && now_ms() - t0 < 3000)
+        assert_int_equal(mcp_client_poll(c, 100, &err), MCP_OK);
+    assert_int_equal(notified, 1);
+    mcp_client_free(c);
+    server_stop();
+}
+
 static int
 setup(void **state)
 {
@@ -690,6 +732,7 @@ main(void)
         cmocka_unit_test(http_unknown_protocol_version_is_refused),
         cmocka_unit_test(http_resumes_with_last_event_id_after_retry),
         cmocka_unit_test(http_forgotten_session_is_a_state_error),
+        cmocka_unit_test(http_get_stream_delivers_notifications_to_poll),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
