@@ -65,7 +65,7 @@ typedef struct mcp_client_callbacks {
     mcp_client_request_fn      elicitation;  /* non-NULL declares "elicitation" */
     mcp_client_request_fn      roots;        /* non-NULL declares "roots" {"listChanged":true} */
     mcp_client_log_fn          log;
-    mcp_client_progress_fn     progress;     /* non-NULL: tools/call requests carry a progressToken */
+    mcp_client_progress_fn     progress;     /* non-NULL: tools/call carries a progressToken */
     mcp_client_notification_fn notification; /* every other notification (list_changed, ...) */
     void                      *udata;        /* passed to every callback */
 } mcp_client_callbacks;
@@ -81,7 +81,7 @@ typedef struct mcp_client_opts {
     unsigned    request_timeout_ms; /* per request; restarts after a re-authorization (60000) */
     unsigned    connect_timeout_ms; /* TCP/TLS connect (default 10000) */
     size_t      max_message;        /* MCP_CLIENT_DEFAULT_MAX_MESSAGE when 0 */
-    bool        get_stream;         /* open the standalone GET SSE stream after init (default off) */
+    bool        get_stream;         /* open the standalone GET SSE stream after init (off) */
     /* Static credential sent on every HTTP request; copied, wiped on free. NULL = none. */
     const char *bearer_token;
     /* Header carrying bearer_token: NULL or "Authorization" sends "Authorization: Bearer <t>";
@@ -272,7 +272,7 @@ typedef struct mcp_oauth_opts {
      * (MCP scope selection strategy). On 403 insufficient_scope the challenge is added. */
     const char *scope;
     bool        offline_access;       /* add offline_access when the AS lists it (default true) */
-    const char *redirect_uri;         /* headless/callback login (default http://127.0.0.1/callback) */
+    const char *redirect_uri;         /* headless/callback (default http://127.0.0.1/callback) */
     const char *token_cache_path;     /* JSON file, mode 0600; NULL = keep tokens in memory only */
     unsigned    max_authorizations;   /* per request (default 3) */
     unsigned    http_timeout_ms;      /* each request to the AS (default 15000) */

@@ -905,8 +905,9 @@ post_token(mcp_oauth *o, const char *url, const char *what, mcp_buf *form,
         char code[64] = "", desc[160] = "";
         mcp__sanitize(jstr(j, "error"), code, sizeof code);
         mcp__sanitize(jstr(j, "error_description"), desc, sizeof desc);
-        rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "%s refused the request: HTTP %ld %s%s%s%s",
-                           what, rs.status, code, desc[0] ? " (" : "", desc, desc[0] ? ")" : "");
+        rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED,
+                           "%s refused the request: HTTP %ld %s%s%s%s", what, rs.status, code,
+                           desc[0] ? " (" : "", desc, desc[0] ? ")" : "");
         json_decref(j);
     } else if (!json_is_object(j) || jstr(j, "access_token") == NULL ||
                json_string_length(json_object_get(j, "access_token")) > TOKEN_MAX) {

@@ -46,8 +46,8 @@ www_auth_parses_mcp_challenges(void **state)
     mcp__bearer_challenge_cleanup(&c);
 
     /* scheme case-insensitive, token values, BWS around '=', escapes in quoted strings */
-    assert_int_equal(mcp__www_auth_parse("bEaReR realm = \"a \\\"q\\\" b\" ,error=insufficient_scope",
-                                         &c),
+    assert_int_equal(mcp__www_auth_parse(
+                         "bEaReR realm = \"a \\\"q\\\" b\" ,error=insufficient_scope", &c),
                      MCP_OK);
     assert_string_equal(c.realm, "a \"q\" b");
     assert_string_equal(c.error, "insufficient_scope");

@@ -153,7 +153,8 @@ run --url "$STATEFUL" --token-file "$TMP/does-not-exist" ping
 eq "missing token file: usage" "$RC" 2
 
 # a port nothing listens on
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 9)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
+print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 9)
 run --url "http://127.0.0.1:$PORT/mcp" ping
 eq "unreachable exit" "$RC" 1
 has "unreachable reason" "$ERR" "mcp-client: connect: cannot reach"

@@ -51,7 +51,8 @@ mkdir -p "$TMP/idp"
 PIDS+=($!)
 for _ in $(seq 1 360); do
     grep -q '^IDP_READY ' "$TMP/idp.out" && break
-    kill -0 "${PIDS[0]}" 2>/dev/null || { echo "IdP exited: $(tail -5 "$TMP/idp.err")" >&2; exit 1; }
+    kill -0 "${PIDS[0]}" 2>/dev/null ||
+        { echo "IdP exited: $(tail -5 "$TMP/idp.err")" >&2; exit 1; }
     sleep 0.5
 done
 I=$(sed -n 's/^IDP_READY issuer=//p' "$TMP/idp.out")
@@ -71,7 +72,7 @@ done
 [ -n "$port" ] || { echo "server did not start: $(cat "$TMP/srv.err")" >&2; exit 1; }
 URL="http://127.0.0.1:$port/mcp"
 
-# --- no credential ---------------------------------------------------------------------------------
+# --- no credential -------------------------------------------------------------------------------
 run --url "$URL" tools call echo text=x
 eq "no credential: exit 3" "$RC" 3
 
@@ -113,7 +114,8 @@ eq "cached token: result" "$OUT" "echo: again"
 case "$ERR" in *"authorization request"*) bad "the cached token was not reused" ;; *) ok ;; esac
 
 # --- interactive loopback login, with curl as the browser -----------------------------------------
-timeout 60 "$MCP_BIN/mcp-client" --url "$URL" --oauth --no-token-cache tools call echo text=browser \
+timeout 60 "$MCP_BIN/mcp-client" --url "$URL" --oauth --no-token-cache \
+    tools call echo text=browser \
     >"$TMP/lb.out" 2>"$TMP/lb.err" &
 LB=$!
 AUTH_URL=""

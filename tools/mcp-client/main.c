@@ -41,7 +41,7 @@ static const char usage_text[] =
     "  --stdio \"CMD ARGS\"        run CMD through /bin/sh and speak stdio to it\n"
     "  --token TOKEN             bearer token / API key (prefer --token-file or MCP_TOKEN)\n"
     "  --token-file FILE         read the token from FILE\n"
-    "  --api-key-header NAME     send the token raw in header NAME (default: Authorization: Bearer)\n"
+    "  --api-key-header NAME     send the token raw in header NAME (default: Authorization)\n"
     "  --oauth                   on 401/403, run OAuth 2.1 (discovery, registration, login)\n"
     "  --client-id ID            pre-registered OAuth client id\n"
     "  --client-secret-file FILE its secret\n"
