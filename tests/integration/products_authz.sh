@@ -164,6 +164,18 @@ wait_for "disabling applies to a live session" \
 eq "disabled live session reason" "$(jq -r .error.message "$TMP/body")" "user disabled"
 A user enable gus >/dev/null 2>&1
 
+# --- the store unreadable: refuse (503), never fall back to "allowed" -------------------------
+mv "$DB" "$DB.moved"
+store_down() { [ "$(rpc "$USER_XTOK" "$SID2" "$(call_json 24 list_products '{}')")" = 503 ]; }
+wait_for "store gone: JWT caller refused with 503" store_down
+eq "store gone: JSON-RPC internal error" "$(jq -r .error.code "$TMP/body")" -32603
+check "store gone: no challenge" test -z "$(hdr WWW-Authenticate)"
+eq "store gone: API key refused with 503" "$(rpc "$ADMIN_KEY" "$ADMIN_SID" '{"jsonrpc":"2.0","id":25,"method":"ping"}')" 503
+mv "$DB.moved" "$DB"
+wait_for "store back: served again" status_is 200 "$USER_XTOK" "$SID2" "$(call_json 26 list_products '{}')"
+L=$(audit_lines '.status=="MCP_ERR_STORE"')
+eq "store gone: audited as 503" "$(jq -r .http_status <<<"$L" | sort -u)" 503
+
 # --- the audit log -----------------------------------------------------------------------------
 # every line is JSON with the documented fields; no credential ever appears
 check "audit log exists" test -s "$AUDIT"
