@@ -263,11 +263,22 @@ mcp_status mcp_rbac_watch_sighup(mcp_rbac *r, mcp_error *err);
 
 /* The pieces mcp_rbac_attach() installs, for applications that compose their own pipeline. */
 
-/** AUTHZ middleware (ctx = the mcp_rbac *). @since 0.1 */
-mcp_status mcp_rbac_authz(mcp_request *req, void *rbac, mcp_error *err);
-/** Authorizer (an mcp_authz_fn; ctx = the mcp_rbac *). @since 0.1 */
-bool mcp_rbac_authorize(void *rbac, const mcp_principal *p, const char *kind, const char *name,
-                        const mcp_access *rule, mcp_authz_result *res);
+/**
+ * AUTHZ middleware (an mcp_middleware_fn; ctx = the mcp_rbac *): user-store checks, effective
+ * permissions (may replace the request's principal), policy pin, rate limits.
+ * @return MCP_OK, MCP_ERR_UNAUTHENTICATED (revoked jti), MCP_ERR_FORBIDDEN ("user unknown",
+ *         "user disabled"), MCP_ERR_RATE_LIMITED (Retry-After set), MCP_ERR_STORE, MCP_ERR_NOMEM.
+ * @since 0.1
+ */
+MCP_NODISCARD mcp_status mcp_rbac_authz(mcp_request *req, void *rbac, mcp_error *err);
+/**
+ * Authorizer (an mcp_authz_fn; ctx = the mcp_rbac *): mcp_policy_evaluate() on the policy
+ * pinned for the request this thread is serving (else the current one); res->missing filled.
+ * Thread-safe. @since 0.1
+ */
+MCP_NODISCARD bool mcp_rbac_authorize(void *rbac, const mcp_principal *p, const char *kind,
+                                      const char *name, const mcp_access *rule,
+                                      mcp_authz_result *res);
 
 #ifdef __cplusplus
 }
