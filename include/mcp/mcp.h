@@ -9,4 +9,7 @@
 #include <mcp/store.h>
 #include <mcp/introspect.h>
 #include <mcp/app.h>
+#include <mcp/client.h>
+#include <mcp/authn.h>
+#include <mcp/policy.h>
 #endif

@@ -11,6 +11,7 @@ for bin in "$MCP_BIN"/mcp-*; do
   [ -x "$bin" ] || continue
   name=$(basename "$bin")
   pages=("$DOCS/cli/$name.md")
+  for extra in "$DOCS/cli/$name"-*.md; do [ -f "$extra" ] && pages+=("$extra"); done
   case $name in mcp-conformance-server|mcp-products) pages+=("$DOCS/cli/server-options.md");; esac
   [ -f "${pages[0]}" ] || { echo "no docs/cli/$name.md"; fail=1; continue; }
   for flag in $("$bin" --help 2>&1 | grep -oE '(^|[ [,(])--[a-z][a-z0-9-]*' | sed -E 's/^[ [,(]//' | sort -u); do
