@@ -303,6 +303,8 @@ void mcp_request_set_retry_after(mcp_request *req, unsigned seconds);
 typedef struct mcp_authz_result {
     bool allowed;
     char missing[MCP_ERROR_MSG_MAX];   /* space-separated permissions that would allow it */
+    char required[MCP_ERROR_MSG_MAX];  /* the deciding rule in words: "any of: A B", "all of: A",
+                                          "nobody (deny)"; "" lets the server word it */
 } mcp_authz_result;
 
 /**

@@ -430,6 +430,7 @@ mcp_rbac_authorize(void *ctx, const mcp_principal *p, const char *kind, const ch
     mcp_policy_result pr;
     bool ok = mcp_policy_evaluate(pol, p, kind, name, rule, &pr);
     snprintf(res->missing, sizeof res->missing, "%s", pr.missing);
+    snprintf(res->required, sizeof res->required, "%s", pr.required);
     res->allowed = ok;
     if (!pinned)
         mcp_policy_unref(pol);

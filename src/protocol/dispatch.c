@@ -1015,9 +1015,19 @@ authorize_target(mcp_request *req, mcp_error *err)
     mcp_request_set_challenge(req, "insufficient_scope", scope.ptr ? scope.ptr : "");
     snprintf(req->missing, sizeof req->missing, "%s", res.missing);
     mcp__buf_cleanup(&scope);
+    /* Word the rule that decided: the installed policy says which one it applied (it may
+     * differ from the registration rule); otherwise the registration rule. */
+    const char *mode = a->all_of && !a->any_of ? "all of: " : "any of: ";
+    if (strncmp(res.required, "all of", 6) == 0)
+        mode = "all of: ";
+    else if (strncmp(res.required, "any of", 6) == 0)
+        mode = "any of: ";
+    else if (res.required[0] != '\0' && res.missing[0] == '\0')
+        return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN,
+                                 "%s '%.80s' is allowed to %.120s", kind, req->target,
+                                 res.required);
     return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN,
-                             "%s '%.80s' requires %s%.120s", kind, req->target,
-                             a->all_of ? "all of: " : "any of: ",
+                             "%s '%.80s' requires %s%.120s", kind, req->target, mode,
                              res.missing[0] ? res.missing : "a permission the caller lacks");
 }
 

@@ -425,6 +425,7 @@ mcp__authorize(mcp_server *srv, const mcp_principal *p, const char *kind, const 
 {
     res->allowed = false;
     res->missing[0] = '\0';
+    res->required[0] = '\0';
     if (srv->authorizer != NULL) {
         res->allowed = srv->authorizer(srv->authorizer_ctx, p, kind, name, &a->view, res);
         return res->allowed;

@@ -73,7 +73,9 @@ handle_line(mcp_server *srv, mcp__session *sess, stdio_sink *out, const char *li
         /* never answer a notification, even with an error */
         if (req.msg.root == NULL || req.msg.kind == MCP__RPC_REQUEST) {
             size_t n;
-            char *msg = mcp__rpc_error(rpc_id, code, err.message, NULL, &n);
+            json_t *data = rc == MCP_ERR_FORBIDDEN && req.target != NULL
+                           ? json_pack("{s:s}", "target", req.target) : NULL;
+            char *msg = mcp__rpc_error(rpc_id, code, err.message, data, &n);
             if (msg != NULL)
                 sio_emit(&out->sink, msg, n, true);
         }

@@ -60,7 +60,7 @@ eq "deny hides delete_product from the admin (and create_product now needs Guest
 eq "deny refuses delete_product to the admin" "$(rpc "$ADMIN_KEY" "$ASID" \
     "$(call_json 4 delete_product '{"id":1}')")" 403
 eq "deny: JSON-RPC error" "$(jq -r .error.message "$TMP/body")" \
-    "tool 'delete_product' requires any of: a permission the caller lacks"
+    "tool 'delete_product' is allowed to nobody (deny)"
 # entries not in the file keep their registration rule (inherit_registration defaults to true)
 eq "unlisted update_product: registration rule applies (guest)" "$(rpc "$GUEST_KEY" "$SID" \
     "$(call_json 5 update_product '{"id":1,"stock":1}')")" 403
