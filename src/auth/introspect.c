@@ -21,6 +21,7 @@
  */
 #include <mcp/introspect.h>
 
+#include "auth/internal.h"
 #include "common/common.h"
 
 #include <curl/curl.h>
@@ -77,42 +78,11 @@ mcp_introspect_opts_default(mcp_introspect_opts *o)
 
 /* ---- setup ------------------------------------------------------------------------------- */
 
-static bool
-is_loopback_host(const char *host)
-{
-    if (mcp__strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-        strcmp(host, "::1") == 0)
-        return true;
-    unsigned a, b, c, d;
-    char tail;
-    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
-           c < 256 && d < 256;
-}
-
-static mcp_status
-check_url(const char *url, bool allow_insecure, mcp_error *err)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    mcp_status rc = MCP_OK;
-    if (u == NULL)
-        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-        rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "introspection URL is not a valid URL");
-    else if (mcp__strcasecmp(scheme, "https") == 0)
-        rc = MCP_OK;
-    else if (mcp__strcasecmp(scheme, "http") != 0)
-        rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "introspection URL must be http(s)");
-    else if (!allow_insecure && !is_loopback_host(host))
-        rc = mcp_error_set(err, MCP_ERR_INVALID_ARG,
-                           "introspection URL must use https (http only to loopback)");
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return rc;
-}
+static const mcp__auth_url_msgs url_msgs = {
+    .invalid = "introspection URL is not a valid URL",
+    .not_http = "introspection URL must be http(s)",
+    .insecure = "introspection URL must use https (http only to loopback)",
+};
 
 /* application/x-www-form-urlencoded value encoding (unreserved kept, space as '+') into out,
  * which has room for 3 * len bytes; returns the length written. Writing into a buffer sized up
@@ -201,7 +171,7 @@ mcp_introspector_new(const mcp_introspect_opts *o, mcp_introspector **out, mcp_e
     pthread_once(&curl_once, curl_init_once);
     if (!curl_ok)
         return mcp_error_set(err, MCP_ERR_INTERNAL, "libcurl initialisation failed");
-    mcp_status rc = check_url(o->url, o->allow_insecure_url, err);
+    mcp_status rc = mcp__auth_url_check(o->url, o->allow_insecure_url, &url_msgs, err);
     if (rc != MCP_OK)
         return rc;
 

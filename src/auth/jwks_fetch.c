@@ -16,6 +16,7 @@
  * beside the transport layer (STYLE.md section 8), and a JWKS fetch needs none of the MCP
  * client's session machinery.
  */
+#include "auth/internal.h"
 #include "auth/jwt_internal.h"
 
 #include <curl/curl.h>
@@ -49,45 +50,11 @@ progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, 
     return atomic_load(&v->stopping) ? 1 : 0;
 }
 
-static bool
-is_loopback_host(const char *host)
-{
-    if (mcp__strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-        strcmp(host, "::1") == 0)
-        return true;
-    /* 127.0.0.0/8 written as a dotted quad */
-    unsigned a, b, c, d;
-    char tail;
-    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
-           c < 256 && d < 256;
-}
-
-static mcp_status
-check_url(const char *url, bool allow_insecure, mcp_error *err)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    mcp_status rc = MCP_OK;
-    if (u == NULL)
-        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-        rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "JWKS URL is not a valid URL");
-    } else if (mcp__strcasecmp(scheme, "https") == 0) {
-        rc = MCP_OK;
-    } else if (mcp__strcasecmp(scheme, "http") == 0) {
-        if (!allow_insecure && !is_loopback_host(host))
-            rc = mcp_error_set(err, MCP_ERR_INVALID_ARG,
-                               "JWKS URL must be https (http only for loopback hosts)");
-    } else {
-        rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "JWKS URL must be http(s)");
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return rc;
-}
+static const mcp__auth_url_msgs url_msgs = {
+    .invalid = "JWKS URL is not a valid URL",
+    .not_http = "JWKS URL must be http(s)",
+    .insecure = "JWKS URL must be https (http only for loopback hosts)",
+};
 
 static mcp_status
 fetch(mcp_jwt_verifier *v, mcp_buf *body, mcp_error *err)
@@ -208,7 +175,7 @@ mcp_jwt_verifier_set_jwks_url(mcp_jwt_verifier *v, const char *url, mcp_error *e
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "missing argument");
     if (v->jwks_url != NULL)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "JWKS URL already set");
-    mcp_status rc = check_url(url, v->opts.allow_insecure_jwks_url, err);
+    mcp_status rc = mcp__auth_url_check(url, v->opts.allow_insecure_jwks_url, &url_msgs, err);
     if (rc != MCP_OK)
         return rc;
     if ((v->jwks_url = mcp__strdup(url)) == NULL)
