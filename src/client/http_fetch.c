@@ -28,8 +28,9 @@ on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static bool
-header_is(const char *line, size_t n, const char *name, const char **val, size_t *vlen)
+bool
+mcp__http_header_is(const char *line, size_t n, const char *name, const char **val,
+                    size_t *vlen)
 {
     size_t k = strlen(name);
     if (n <= k || line[k] != ':')
@@ -52,6 +53,13 @@ header_is(const char *line, size_t n, const char *name, const char **val, size_t
     return true;
 }
 
+mcp_status
+mcp__http_www_auth_add(mcp_buf *www, const char *val, size_t vlen)
+{
+    mcp_status rc = www->len > 0 ? mcp__buf_append(www, ", ", 2) : MCP_OK;
+    return rc == MCP_OK ? mcp__buf_append(www, val, vlen) : rc;
+}
+
 static size_t
 on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -61,9 +69,8 @@ on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     size_t vl;
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
         mcp__buf_reset(&f->www);             /* a new response (after 100-continue) */
-    else if (header_is(ptr, n, "www-authenticate", &v, &vl)) {
-        if ((f->www.len > 0 && mcp__buf_append(&f->www, ", ", 2) != MCP_OK) ||
-            mcp__buf_append(&f->www, v, vl) != MCP_OK)
+    else if (mcp__http_header_is(ptr, n, "www-authenticate", &v, &vl)) {
+        if (mcp__http_www_auth_add(&f->www, v, vl) != MCP_OK)
             return 0;                        /* absurdly long challenge: fail the request */
     }
     return n;

@@ -161,6 +161,15 @@ typedef struct mcp__http_resp {
     char  *www_auth;
 } mcp__http_resp;
 
+/* Response header lines as libcurl hands them to a header callback (http_fetch.c, used by both
+ * HTTP paths). Is the line of n bytes the header name (given in lowercase; matched
+ * case-insensitively)? If so, *val and *vlen point into line at the value without leading
+ * blanks or trailing blanks and CRLF. */
+bool mcp__http_header_is(const char *line, size_t n, const char *name, const char **val,
+                         size_t *vlen);
+/* Add one WWW-Authenticate value to www, joined to earlier ones with ", ". MCP_ERR_TOO_LARGE
+ * past www's max. */
+mcp_status mcp__http_www_auth_add(mcp_buf *www, const char *val, size_t vlen);
 /* curl_global_init exactly once per process (never cleaned up: other code may use curl). */
 void mcp__curl_global_init(void);
 mcp_status mcp__http_fetch(const mcp__http_req *rq, mcp__http_resp *rs, mcp_error *err);

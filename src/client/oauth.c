@@ -956,6 +956,34 @@ accept_tokens(mcp_oauth *o, json_t *j, const char *scope, mcp_error *err)
 /* ------------------------------------------------------------------------------------------ */
 /* grants                                                                                     */
 
+/* A form field; a NULL value leaves the field out (mcp__form_add). */
+typedef struct form_field {
+    const char *name, *value;
+} form_field;
+
+/* Append fields to form in order, stopping at the first failure. */
+static mcp_status
+form_add_fields(mcp_buf *form, const form_field *fields, size_t n)
+{
+    mcp_status rc = MCP_OK;
+    for (size_t i = 0; rc == MCP_OK && i < n; i++)
+        rc = mcp__form_add(form, fields[i].name, fields[i].value);
+    return rc;
+}
+
+/* Release what a token request leaves behind: the response, the client authentication and the
+ * form all may hold secrets, so each is wiped first. */
+static void
+token_request_cleanup(json_t *j, client_auth *a, mcp_buf *form)
+{
+    wipe_json_secrets(j);
+    json_decref(j);
+    client_auth_cleanup(a);
+    if (form->ptr)
+        mcp_memzero(form->ptr, form->len);
+    mcp__buf_cleanup(form);
+}
+
 static mcp_status
 refresh(mcp_oauth *o, mcp_error *err)
 {
@@ -965,11 +993,12 @@ refresh(mcp_oauth *o, mcp_error *err)
     mcp__buf_init(&form, 256 * 1024);
     client_auth a = { 0 };
     json_t *j = NULL;
-    mcp_status rc = mcp__form_add(&form, "grant_type", "refresh_token");
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "refresh_token", o->refresh_token);
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "resource", o->resource);
+    const form_field fields[] = {
+        { "grant_type", "refresh_token" },
+        { "refresh_token", o->refresh_token },
+        { "resource", o->resource },
+    };
+    mcp_status rc = form_add_fields(&form, fields, sizeof fields / sizeof fields[0]);
     if (rc != MCP_OK) {
         rc = mcp_error_set(err, rc, "cannot build the refresh request");
         goto out;
@@ -986,12 +1015,7 @@ refresh(mcp_oauth *o, mcp_error *err)
             mcp__log(MCP__LOG_INFO, "oauth", "access token refreshed");
     }
 out:
-    wipe_json_secrets(j);
-    json_decref(j);
-    client_auth_cleanup(&a);
-    if (form.ptr)
-        mcp_memzero(form.ptr, form.len);
-    mcp__buf_cleanup(&form);
+    token_request_cleanup(j, &a, &form);
     return rc;
 }
 
@@ -1005,11 +1029,12 @@ client_credentials(mcp_oauth *o, const char *scope, mcp_error *err)
     mcp__buf_init(&form, 256 * 1024);
     client_auth a = { 0 };
     json_t *j = NULL;
-    rc = mcp__form_add(&form, "grant_type", "client_credentials");
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "resource", o->resource);
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "scope", scope);
+    const form_field fields[] = {
+        { "grant_type", "client_credentials" },
+        { "resource", o->resource },
+        { "scope", scope },
+    };
+    rc = form_add_fields(&form, fields, sizeof fields / sizeof fields[0]);
     if (rc != MCP_OK) {
         rc = mcp_error_set(err, rc, "cannot build the token request");
         goto out;
@@ -1021,12 +1046,7 @@ client_credentials(mcp_oauth *o, const char *scope, mcp_error *err)
     if (rc == MCP_OK)
         rc = accept_tokens(o, j, scope, err);
 out:
-    wipe_json_secrets(j);
-    json_decref(j);
-    client_auth_cleanup(&a);
-    if (form.ptr)
-        mcp_memzero(form.ptr, form.len);
-    mcp__buf_cleanup(&form);
+    token_request_cleanup(j, &a, &form);
     return rc;
 }
 
@@ -1046,21 +1066,16 @@ token_exchange(mcp_oauth *o, const char *scope, mcp_error *err)
     client_auth a = { 0 };
     json_t *j = NULL;
     char *jag = NULL;
-    rc = mcp__form_add(&form, "grant_type", "urn:ietf:params:oauth:grant-type:token-exchange");
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "requested_token_type",
-                           "urn:ietf:params:oauth:token-type:id-jag");
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "audience", o->issuer);
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "resource", o->resource);
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "scope", scope);
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "subject_token", o->idp_id_token);
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "subject_token_type",
-                           "urn:ietf:params:oauth:token-type:id_token");
+    const form_field fields[] = {
+        { "grant_type", "urn:ietf:params:oauth:grant-type:token-exchange" },
+        { "requested_token_type", "urn:ietf:params:oauth:token-type:id-jag" },
+        { "audience", o->issuer },
+        { "resource", o->resource },
+        { "scope", scope },
+        { "subject_token", o->idp_id_token },
+        { "subject_token_type", "urn:ietf:params:oauth:token-type:id_token" },
+    };
+    rc = form_add_fields(&form, fields, sizeof fields / sizeof fields[0]);
     if (rc != MCP_OK) {
         rc = mcp_error_set(err, rc, "cannot build the token exchange request");
         goto out;
@@ -1092,11 +1107,12 @@ token_exchange(mcp_oauth *o, const char *scope, mcp_error *err)
         rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = mcp__form_add(&form, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "assertion", jag);
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "scope", scope);
+    const form_field grant[] = {
+        { "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer" },
+        { "assertion", jag },
+        { "scope", scope },
+    };
+    rc = form_add_fields(&form, grant, sizeof grant / sizeof grant[0]);
     if (rc != MCP_OK) {
         rc = mcp_error_set(err, rc, "cannot build the JWT bearer grant");
         goto out;
@@ -1108,12 +1124,7 @@ token_exchange(mcp_oauth *o, const char *scope, mcp_error *err)
         rc = accept_tokens(o, j, scope, err);
 out:
     free_secret(&jag);
-    wipe_json_secrets(j);
-    json_decref(j);
-    client_auth_cleanup(&a);
-    if (form.ptr)
-        mcp_memzero(form.ptr, form.len);
-    mcp__buf_cleanup(&form);
+    token_request_cleanup(j, &a, &form);
     return rc;
 }
 
@@ -1236,24 +1247,20 @@ authorization_code(mcp_oauth *o, const char *scope, mcp_error *err)
     {
         /* form_add joins with '&' once the buffer is non-empty; add fields to a separate
          * buffer and append it to the endpoint. */
+        const form_field params[] = {
+            { "response_type", "code" },
+            { "client_id", o->client_id },
+            { "redirect_uri", redirect },
+            { "state", state },
+            { "code_challenge", challenge },
+            { "code_challenge_method", "S256" },
+            { "resource", o->resource },
+            { "scope", scope },
+        };
         mcp_buf p;
         mcp__buf_init(&p, 64 * 1024);
         if (rc == MCP_OK)
-            rc = mcp__form_add(&p, "response_type", "code");
-        if (rc == MCP_OK)
-            rc = mcp__form_add(&p, "client_id", o->client_id);
-        if (rc == MCP_OK)
-            rc = mcp__form_add(&p, "redirect_uri", redirect);
-        if (rc == MCP_OK)
-            rc = mcp__form_add(&p, "state", state);
-        if (rc == MCP_OK)
-            rc = mcp__form_add(&p, "code_challenge", challenge);
-        if (rc == MCP_OK)
-            rc = mcp__form_add(&p, "code_challenge_method", "S256");
-        if (rc == MCP_OK)
-            rc = mcp__form_add(&p, "resource", o->resource);
-        if (rc == MCP_OK)
-            rc = mcp__form_add(&p, "scope", scope);
+            rc = form_add_fields(&p, params, sizeof params / sizeof params[0]);
         if (rc == MCP_OK)
             rc = mcp__buf_append(&q, p.ptr, p.len);
         mcp__buf_cleanup(&p);
@@ -1319,15 +1326,14 @@ authorization_code(mcp_oauth *o, const char *scope, mcp_error *err)
         rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "authorization response has no code");
         goto out;
     }
-    rc = mcp__form_add(&form, "grant_type", "authorization_code");
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "code", code);
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "redirect_uri", redirect);
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "code_verifier", verifier);
-    if (rc == MCP_OK)
-        rc = mcp__form_add(&form, "resource", o->resource);
+    const form_field fields[] = {
+        { "grant_type", "authorization_code" },
+        { "code", code },
+        { "redirect_uri", redirect },
+        { "code_verifier", verifier },
+        { "resource", o->resource },
+    };
+    rc = form_add_fields(&form, fields, sizeof fields / sizeof fields[0]);
     if (rc != MCP_OK) {
         rc = mcp_error_set(err, rc, "cannot build the token request");
         goto out;
@@ -1340,12 +1346,7 @@ authorization_code(mcp_oauth *o, const char *scope, mcp_error *err)
 out:
     mcp__loopback_close(lb);
     mcp_memzero(verifier, sizeof verifier);
-    wipe_json_secrets(j);
-    json_decref(j);
-    client_auth_cleanup(&a);
-    if (form.ptr)
-        mcp_memzero(form.ptr, form.len);
-    mcp__buf_cleanup(&form);
+    token_request_cleanup(j, &a, &form);
     mcp__buf_cleanup(&q);
     free_secret(&code);
     free_secret(&callback);

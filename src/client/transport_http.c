@@ -241,30 +241,6 @@ on_write(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static bool
-header_is(const char *line, size_t n, const char *name, const char **val, size_t *vlen)
-{
-    size_t k = strlen(name);
-    if (n <= k || line[k] != ':')
-        return false;
-    for (size_t i = 0; i < k; i++) {
-        char a = line[i];
-        if (a >= 'A' && a <= 'Z')
-            a = (char)(a + 32);
-        if (a != name[i])
-            return false;
-    }
-    const char *v = line + k + 1;
-    const char *end = line + n;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-        end--;
-    *val = v;
-    *vlen = (size_t)(end - v);
-    return true;
-}
-
 static size_t
 on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -279,11 +255,10 @@ on_header(char *ptr, size_t size, size_t nmemb, void *ud)
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &st);
         if (st >= 200)
             x->headers_done = true;          /* end of the final header block */
-    } else if (header_is(ptr, n, "www-authenticate", &v, &vl)) {
-        if ((x->www.len > 0 && mcp__buf_append(&x->www, ", ", 2) != MCP_OK) ||
-            mcp__buf_append(&x->www, v, vl) != MCP_OK)
+    } else if (mcp__http_header_is(ptr, n, "www-authenticate", &v, &vl)) {
+        if (mcp__http_www_auth_add(&x->www, v, vl) != MCP_OK)
             set_fail(x, MCP_ERR_TOO_LARGE, "WWW-Authenticate header is too large");
-    } else if (header_is(ptr, n, "mcp-session-id", &v, &vl)) {
+    } else if (mcp__http_header_is(ptr, n, "mcp-session-id", &v, &vl)) {
         /* Visible ASCII only (spec), and bounded. */
         bool ok = vl > 0 && vl <= 1024;
         for (size_t i = 0; ok && i < vl; i++)
