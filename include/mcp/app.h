@@ -122,7 +122,9 @@ const char *mcp_app_resource_url(const mcp_app_config *cfg);
 
 /**
  * Fill o with the HTTP options for cfg (listen address, limits, access log, resource URL and
- * protected-resource metadata). Strings in o are borrowed from cfg. @since 0.1
+ * protected-resource metadata). Strings in o are borrowed from cfg. When setup bound the
+ * socket itself (`--listen HOST:0` with authentication), o->listen_fd carries it and its
+ * ownership moves to o (pass o to mcp_server_listen_http once). @since 0.1
  */
 void mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *o);
 

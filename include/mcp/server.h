@@ -357,6 +357,8 @@ typedef struct mcp_http_opts {
     bool        access_log;        /* one line per request on stderr (default true) */
     const char *resource_url;      /* canonical resource URI (for 401/403 resource_metadata) */
     const char *resource_metadata_json; /* RFC 9728 document served at the well-known URIs */
+    int         listen_fd;         /* >= 0: a bound, listening socket to serve on instead of
+                                      host/port (the transport owns it from then on); -1 */
 } mcp_http_opts;
 
 void mcp_http_opts_default(mcp_http_opts *o);

@@ -30,6 +30,7 @@ struct mcp_app_state {
     mcp_authn        *authn;
     char             *resource_url;
     char             *prm_json;
+    int               listen_fd;   /* socket bound by pick_port(), until the transport takes it */
 };
 
 static void
@@ -490,6 +491,8 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
         mcp_store_close(st->store);
         mcp__free(st->resource_url);
         mcp__free(st->prm_json);
+        if (st->listen_fd >= 0)
+            close(st->listen_fd);
         mcp__free(st);
     }
     free(cfg->listen_host);
@@ -517,14 +520,12 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
 /*
  * `--listen HOST:0` with authentication: the default resource URL, and so the audience tokens
  * must carry, contains the port, and both must be known before the transport starts (they are
- * copied into the verifier and the HTTP options). So the port is chosen here: bind HOST:0, read
- * the port the kernel gave, close, and listen on it moments later. The window in which another
- * process could take the port is tiny (Linux hands out ephemeral ports in a randomised order);
- * passing the bound socket itself to the transport would close it, but needs a transport option
- * that does not exist yet.
+ * copied into the verifier and the HTTP options). So the socket is bound and put in listening
+ * state here, and handed to the transport (mcp_http_opts.listen_fd): no other process can take
+ * the port in between.
  */
 static mcp_status
-pick_port(mcp_app_config *cfg, mcp_error *err)
+pick_port(mcp_app_config *cfg, int *fd_out, mcp_error *err)
 {
     struct addrinfo hints = { .ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM };
     struct addrinfo *res = NULL;
@@ -545,15 +546,15 @@ pick_port(mcp_app_config *cfg, mcp_error *err)
             uint16_t port = ss.ss_family == AF_INET6
                                 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                 : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-            if (port != 0) {
+            if (port != 0 && listen(fd, SOMAXCONN) == 0) {
                 cfg->listen_port = port;
+                *fd_out = fd;
                 mcp_error_clear(err);
                 rc = MCP_OK;
+                break;
             }
         }
         close(fd);
-        if (rc == MCP_OK)
-            break;
     }
     freeaddrinfo(res);
     return rc;
@@ -718,8 +719,11 @@ auth_kinds_text(unsigned a, char *buf, size_t cap)
 mcp_status
 mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
 {
-    if (cfg->state == NULL && (cfg->state = mcp__calloc(1, sizeof *cfg->state)) == NULL)
-        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    if (cfg->state == NULL) {
+        if ((cfg->state = mcp__calloc(1, sizeof *cfg->state)) == NULL)
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        cfg->state->listen_fd = -1;
+    }
     mcp_app_state *st = cfg->state;
     if (st->done)
         return MCP_OK;
@@ -739,7 +743,7 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     if (cfg->resource_url != NULL) {
         st->resource_url = mcp__strdup(cfg->resource_url);
     } else {
-        if (cfg->listen_port == 0 && (rc = pick_port(cfg, err)) != MCP_OK)
+        if (cfg->listen_port == 0 && (rc = pick_port(cfg, &st->listen_fd, err)) != MCP_OK)
             return rc;
         bool v6 = strchr(cfg->listen_host, ':') != NULL;
         st->resource_url = mcp__aprintf("http://%s%s%s:%u/mcp", v6 ? "[" : "", cfg->listen_host,
@@ -803,6 +807,10 @@ mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
         ho->io_threads = cfg->io_threads;
     if (cfg->max_connections)
         ho->max_connections = cfg->max_connections;
+    if (cfg->state != NULL && cfg->state->listen_fd >= 0) {
+        ho->listen_fd = cfg->state->listen_fd;        /* the transport owns it from here */
+        cfg->state->listen_fd = -1;
+    }
     if (cfg->state != NULL && cfg->state->prm_json != NULL) {
         ho->resource_url = cfg->state->resource_url;
         ho->resource_metadata_json = cfg->state->prm_json;

@@ -1012,6 +1012,7 @@ mcp_http_opts_default(mcp_http_opts *o)
     o->sse_retry_ms = 1000;
     o->sse_replay_events = 256;
     o->access_log = true;
+    o->listen_fd = -1;
 }
 
 static char **
@@ -1079,7 +1080,8 @@ mcp__http_stop(mcp__http *h, unsigned grace_ms)
         return;
     mcp_server *srv = h->srv;
     uint64_t deadline = mcp_now_ms() + grace_ms;
-    MHD_quiesce_daemon(h->d);                     /* stop accepting; in-flight work continues */
+    /* stop accepting; in-flight work continues. The listen socket comes back to us. */
+    MHD_socket lfd = MHD_quiesce_daemon(h->d);
     mcp__pool_wait_idle(srv, grace_ms);
     /* handlers are done; let their responses drain to the clients */
     while (atomic_load(&h->active_posts) > 0 && mcp_now_ms() < deadline)
@@ -1093,6 +1095,8 @@ mcp__http_stop(mcp__http *h, unsigned grace_ms)
     pthread_mutex_unlock(&srv->sess_mu);
     MHD_stop_daemon(h->d);
     h->d = NULL;
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
 }
 
 mcp_status
@@ -1156,18 +1160,26 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     size_t mem = opts->max_header ? opts->max_header : 16u << 10;
     if (mem < 8192)
         mem = 8192;
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, io > 1 ? io : 0u,
-                            MHD_OPTION_CONNECTION_LIMIT,
-                            opts->max_connections ? opts->max_connections : 2048u,
-                            MHD_OPTION_CONNECTION_TIMEOUT,
-                            opts->connection_timeout_s ? opts->connection_timeout_s : 30u,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-                            MHD_OPTION_END);
+    struct MHD_OptionItem common[] = {
+        { MHD_OPTION_THREAD_POOL_SIZE, io > 1 ? (intptr_t)io : 0, NULL },
+        { MHD_OPTION_CONNECTION_LIMIT,
+          (intptr_t)(opts->max_connections ? opts->max_connections : 2048u), NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT,
+          (intptr_t)(opts->connection_timeout_s ? opts->connection_timeout_s : 30u), NULL },
+        { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
+        { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
+        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    if (opts->listen_fd >= 0)          /* a socket the caller bound (and chose the port of) */
+        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+                                MHD_OPTION_LISTEN_SOCKET, (MHD_socket)opts->listen_fd,
+                                MHD_OPTION_ARRAY, common, MHD_OPTION_END);
+    else
+        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                MHD_OPTION_ARRAY, common, MHD_OPTION_END);
     if (h->d == NULL) {
         mcp__http_free(h);
         return mcp_error_set(err, MCP_ERR_IO, "cannot listen on %s:%u", opts->host,
