@@ -221,6 +221,36 @@ mcp__store_stmt(mcp__store_conn *c, enum mcp__store_stmt id, mcp_error *err)
 }
 
 mcp_status
+mcp__store_lookup_begin(mcp_store *s, enum mcp__store_stmt id, const char *key,
+                        mcp__store_conn **c, sqlite3_stmt **st, mcp_error *err)
+{
+    *c = mcp__store_reader_acquire(s);
+    *st = mcp__store_stmt(*c, id, err);
+    if (*st == NULL)
+        return MCP_ERR_STORE;
+    if (sqlite3_bind_text(*st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+        return mcp__store_db_error(err, (*c)->db, "bind");
+    return MCP_OK;
+}
+
+void
+mcp__store_lookup_end(mcp__store_conn *c, sqlite3_stmt *st)
+{
+    if (st != NULL) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    mcp__store_conn_release(c);
+}
+
+const char *
+mcp__store_col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t != NULL ? (const char *)t : "";
+}
+
+mcp_status
 mcp__store_check_text(const char *what, const char *s, size_t max, bool allow_empty,
                       mcp_error *err)
 {

@@ -102,6 +102,18 @@ void mcp__store_conn_release(mcp__store_conn *c);
  * with err filled. */
 sqlite3_stmt *mcp__store_stmt(mcp__store_conn *c, enum mcp__store_stmt id, mcp_error *err);
 
+/*
+ * A cached lookup by one text key: lock a reader (always: pass it to lookup_end whatever this
+ * returns), take statement id and bind key (borrowed until lookup_end) as parameter 1.
+ * MCP_ERR_STORE with err filled when the statement cannot be prepared or bound.
+ */
+mcp_status mcp__store_lookup_begin(mcp_store *s, enum mcp__store_stmt id, const char *key,
+                                   mcp__store_conn **c, sqlite3_stmt **st, mcp_error *err);
+/* Reset and unbind st (may be NULL) for its next use, then release c. */
+void mcp__store_lookup_end(mcp__store_conn *c, sqlite3_stmt *st);
+/* Column i of the current row as text; "" for NULL (never NULL). Valid until the next step. */
+const char *mcp__store_col_text(sqlite3_stmt *st, int i);
+
 /* Make sure the cache reflects changes by other connections (at most every change_check_ms).
  * MCP_ERR_STORE when the file cannot be read or was replaced: fail closed. */
 mcp_status mcp__store_check_changes(mcp_store *s, mcp_error *err);

@@ -239,10 +239,9 @@ mcp_store_key_list(mcp_store *s, const char *owner, mcp_store_key_fn fn, void *c
             cap = ncap;
         }
         key_row *r = &rows[n++];
-        const unsigned char *t;
-        r->id = mcp__strdup((t = sqlite3_column_text(st, 0)) ? (const char *)t : "");
-        r->owner = mcp__strdup((t = sqlite3_column_text(st, 1)) ? (const char *)t : "");
-        r->label = mcp__strdup((t = sqlite3_column_text(st, 2)) ? (const char *)t : "");
+        r->id = mcp__strdup(mcp__store_col_text(st, 0));
+        r->owner = mcp__strdup(mcp__store_col_text(st, 1));
+        r->label = mcp__strdup(mcp__store_col_text(st, 2));
         r->created = sqlite3_column_int64(st, 3);
         r->expires = sqlite3_column_int64(st, 4);
         r->revoked = sqlite3_column_int64(st, 5);
@@ -337,16 +336,11 @@ load_key(mcp_store *s, const char *id, key_entry **out, mcp_error *err)
     char *owner = NULL, *name = NULL;
 
     *out = NULL;
-    mcp__store_conn *c = mcp__store_reader_acquire(s);
-    sqlite3_stmt *st = mcp__store_stmt(c, MCP__ST_KEY_GET, err);
-    if (st == NULL) {
-        rc = MCP_ERR_STORE;
+    mcp__store_conn *c;
+    sqlite3_stmt *st;
+    rc = mcp__store_lookup_begin(s, MCP__ST_KEY_GET, id, &c, &st, err);
+    if (rc != MCP_OK)
         goto out;
-    }
-    if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK) {
-        rc = mcp__store_db_error(err, c->db, "bind");
-        goto out;
-    }
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (k == NULL) {
@@ -361,10 +355,8 @@ load_key(mcp_store *s, const char *id, key_entry **out, mcp_error *err)
                 memcpy(k->hash, h, KEY_HASH_LEN);
                 k->hash_ok = true;
             }
-            const unsigned char *o = sqlite3_column_text(st, 1);
-            const unsigned char *nm = sqlite3_column_text(st, 6);
-            owner = mcp__strdup(o != NULL ? (const char *)o : "");
-            name = mcp__strdup(nm != NULL ? (const char *)nm : "");
+            owner = mcp__strdup(mcp__store_col_text(st, 1));
+            name = mcp__strdup(mcp__store_col_text(st, 6));
             if (owner == NULL || name == NULL) {
                 rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
                 goto out;
@@ -392,11 +384,7 @@ load_key(mcp_store *s, const char *id, key_entry **out, mcp_error *err)
     if (k != NULL && k->owner == OWNER_OK)
         rc = build_principal(id, owner, name, k->expires, &perms, &k->principal, err);
 out:
-    if (st != NULL) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-    mcp__store_conn_release(c);
+    mcp__store_lookup_end(c, st);
     mcp__free(owner);
     mcp__free(name);
     mcp__store_strlist_cleanup(&perms);

@@ -66,23 +66,17 @@ load_user(mcp_store *s, const char *subject, user_snap **out, mcp_error *err)
     bool exists = false, enabled = false;
     char *name = NULL;
 
-    mcp__store_conn *c = mcp__store_reader_acquire(s);
-    sqlite3_stmt *st = mcp__store_stmt(c, MCP__ST_USER_GET, err);
-    if (st == NULL) {
-        rc = MCP_ERR_STORE;
+    mcp__store_conn *c;
+    sqlite3_stmt *st;
+    rc = mcp__store_lookup_begin(s, MCP__ST_USER_GET, subject, &c, &st, err);
+    if (rc != MCP_OK)
         goto out;
-    }
-    if (sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC) != SQLITE_OK) {
-        rc = mcp__store_db_error(err, c->db, "bind");
-        goto out;
-    }
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (!exists) {
             exists = true;
             enabled = sqlite3_column_int(st, 1) == 1;
-            const unsigned char *n = sqlite3_column_text(st, 0);
-            name = mcp__strdup(n != NULL ? (const char *)n : "");
+            name = mcp__strdup(mcp__store_col_text(st, 0));
             if (name == NULL) {
                 rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
                 goto out;
@@ -102,11 +96,7 @@ load_user(mcp_store *s, const char *subject, user_snap **out, mcp_error *err)
     if (*out == NULL)
         rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
 out:
-    if (st != NULL) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-    mcp__store_conn_release(c);
+    mcp__store_lookup_end(c, st);
     mcp__free(name);
     mcp__store_strlist_cleanup(&perms);
     return rc;
@@ -318,13 +308,6 @@ row_vec_push(row_vec *v)
     return r;
 }
 
-static const char *
-col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t != NULL ? (const char *)t : "";
-}
-
 /*
  * Run sql (no parameters) whose rows are (name, item, [extra, enabled, created]) ordered by
  * name, grouping consecutive rows with the same name; item may be NULL (no entries).
@@ -341,7 +324,7 @@ read_grouped(mcp_store *s, const char *sql, bool with_user_cols, row_vec *v, mcp
     }
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = col_text(st, 0);
+        const char *name = mcp__store_col_text(st, 0);
         named_row *r = v->n > 0 ? &v->rows[v->n - 1] : NULL;
         if (r == NULL || strcmp(r->name, name) != 0) {
             r = row_vec_push(v);
@@ -350,7 +333,7 @@ read_grouped(mcp_store *s, const char *sql, bool with_user_cols, row_vec *v, mcp
                 break;
             }
             if (with_user_cols) {
-                r->extra = mcp__strdup(col_text(st, 2));
+                r->extra = mcp__strdup(mcp__store_col_text(st, 2));
                 r->enabled = sqlite3_column_int(st, 3) == 1;
                 r->created = sqlite3_column_int64(st, 4);
                 if (r->extra == NULL) {
@@ -360,7 +343,7 @@ read_grouped(mcp_store *s, const char *sql, bool with_user_cols, row_vec *v, mcp
             }
         }
         if (sqlite3_column_type(st, 1) != SQLITE_NULL
-            && mcp__store_strlist_add(&r->list, col_text(st, 1)) != MCP_OK) {
+            && mcp__store_strlist_add(&r->list, mcp__store_col_text(st, 1)) != MCP_OK) {
             rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
             break;
         }
@@ -372,32 +355,25 @@ read_grouped(mcp_store *s, const char *sql, bool with_user_cols, row_vec *v, mcp
     return rc;
 }
 
-mcp_status
-mcp_store_user_list(mcp_store *s, mcp_store_user_fn fn, void *ctx, mcp_error *err)
+/* Called with each grouped row and its list as a NULL-terminated array (valid for the call);
+ * false stops the listing. */
+typedef bool (*emit_fn)(void *ctx, const named_row *r, const char **items);
+
+/* read_grouped, then hand each row to emit: the shared body of the user and role listings. */
+static mcp_status
+list_grouped(mcp_store *s, const char *sql, bool with_user_cols, emit_fn emit, void *ctx,
+             mcp_error *err)
 {
-    if (s == NULL || fn == NULL)
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "store or callback is missing");
     row_vec v = { 0 };
-    mcp_status rc = read_grouped(s,
-                                 "SELECT u.subject, ur.role, u.name, u.enabled, u.created"
-                                 " FROM users u LEFT JOIN user_roles ur ON ur.subject = u.subject"
-                                 " ORDER BY u.subject, ur.role", true, &v, err);
+    mcp_status rc = read_grouped(s, sql, with_user_cols, &v, err);
     for (size_t i = 0; rc == MCP_OK && i < v.n; i++) {
-        const char **roles = mcp__store_strlist_array(&v.rows[i].list);
-        if (roles == NULL) {
+        const char **items = mcp__store_strlist_array(&v.rows[i].list);
+        if (items == NULL) {
             rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
             break;
         }
-        mcp_store_user u = {
-            .subject = v.rows[i].name,
-            .name = v.rows[i].extra,
-            .enabled = v.rows[i].enabled,
-            .created = v.rows[i].created,
-            .roles = roles,
-            .n_roles = v.rows[i].list.n,
-        };
-        bool more = fn(ctx, &u);
-        mcp__free(roles);
+        bool more = emit(ctx, &v.rows[i], items);
+        mcp__free(items);
         if (!more)
             break;
     }
@@ -405,34 +381,65 @@ mcp_store_user_list(mcp_store *s, mcp_store_user_fn fn, void *ctx, mcp_error *er
     return rc;
 }
 
+typedef struct user_list_ctx {
+    mcp_store_user_fn fn;
+    void             *ctx;
+} user_list_ctx;
+
+static bool
+emit_user(void *ctx, const named_row *r, const char **roles)
+{
+    const user_list_ctx *l = ctx;
+    mcp_store_user u = {
+        .subject = r->name,
+        .name = r->extra,
+        .enabled = r->enabled,
+        .created = r->created,
+        .roles = roles,
+        .n_roles = r->list.n,
+    };
+    return l->fn(l->ctx, &u);
+}
+
+mcp_status
+mcp_store_user_list(mcp_store *s, mcp_store_user_fn fn, void *ctx, mcp_error *err)
+{
+    if (s == NULL || fn == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "store or callback is missing");
+    user_list_ctx l = { fn, ctx };
+    return list_grouped(s,
+                        "SELECT u.subject, ur.role, u.name, u.enabled, u.created"
+                        " FROM users u LEFT JOIN user_roles ur ON ur.subject = u.subject"
+                        " ORDER BY u.subject, ur.role", true, emit_user, &l, err);
+}
+
+typedef struct role_list_ctx {
+    mcp_store_role_fn fn;
+    void             *ctx;
+} role_list_ctx;
+
+static bool
+emit_role(void *ctx, const named_row *r, const char **perms)
+{
+    const role_list_ctx *l = ctx;
+    mcp_store_role role = {
+        .name = r->name,
+        .permissions = perms,
+        .n_permissions = r->list.n,
+    };
+    return l->fn(l->ctx, &role);
+}
+
 mcp_status
 mcp_store_role_list(mcp_store *s, mcp_store_role_fn fn, void *ctx, mcp_error *err)
 {
     if (s == NULL || fn == NULL)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "store or callback is missing");
-    row_vec v = { 0 };
-    mcp_status rc = read_grouped(s,
-                                 "SELECT r.name, rp.permission FROM roles r"
-                                 " LEFT JOIN role_permissions rp ON rp.role = r.name"
-                                 " ORDER BY r.name, rp.permission", false, &v, err);
-    for (size_t i = 0; rc == MCP_OK && i < v.n; i++) {
-        const char **perms = mcp__store_strlist_array(&v.rows[i].list);
-        if (perms == NULL) {
-            rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-            break;
-        }
-        mcp_store_role r = {
-            .name = v.rows[i].name,
-            .permissions = perms,
-            .n_permissions = v.rows[i].list.n,
-        };
-        bool more = fn(ctx, &r);
-        mcp__free(perms);
-        if (!more)
-            break;
-    }
-    row_vec_cleanup(&v);
-    return rc;
+    role_list_ctx l = { fn, ctx };
+    return list_grouped(s,
+                        "SELECT r.name, rp.permission FROM roles r"
+                        " LEFT JOIN role_permissions rp ON rp.role = r.name"
+                        " ORDER BY r.name, rp.permission", false, emit_role, &l, err);
 }
 
 /* ---- roles ------------------------------------------------------------------------------ */
@@ -569,25 +576,17 @@ mcp_store_token_revoke(mcp_store *s, const char *jti, int64_t expires, mcp_error
 static mcp_status
 load_jti(mcp_store *s, const char *jti, bool *revoked, mcp_error *err)
 {
-    mcp_status rc = MCP_OK;
-    mcp__store_conn *c = mcp__store_reader_acquire(s);
-    sqlite3_stmt *st = mcp__store_stmt(c, MCP__ST_JTI_GET, err);
-    if (st == NULL) {
-        rc = MCP_ERR_STORE;
-    } else if (sqlite3_bind_text(st, 1, jti, -1, SQLITE_STATIC) != SQLITE_OK) {
-        rc = mcp__store_db_error(err, c->db, "bind");
-    } else {
+    mcp__store_conn *c;
+    sqlite3_stmt *st;
+    mcp_status rc = mcp__store_lookup_begin(s, MCP__ST_JTI_GET, jti, &c, &st, err);
+    if (rc == MCP_OK) {
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW || step == SQLITE_DONE)
             *revoked = step == SQLITE_ROW;
         else
             rc = mcp__store_db_error(err, c->db, "read revoked token");
     }
-    if (st != NULL) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-    mcp__store_conn_release(c);
+    mcp__store_lookup_end(c, st);
     return rc;
 }
 
