@@ -24,7 +24,9 @@ int main(void)
 }
 C
 flags=$(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs libmcp)
-cc -std=c11 -Wall -Wextra -Werror "$P/t.c" -o "$P/t" $flags
-out=$(LD_LIBRARY_PATH=$(PKG_CONFIG_PATH=$pc pkg-config --variable=libdir libmcp) "$P/t")
+san=""
+nm -D "$BUILD/lib/libmcp.so" | grep -q ' U __asan_init' && san="-fsanitize=address,undefined"
+cc -std=c11 -Wall -Wextra -Werror $san "$P/t.c" -o "$P/t" $flags
+out=$(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 LD_LIBRARY_PATH=$(PKG_CONFIG_PATH=$pc pkg-config --variable=libdir libmcp) "$P/t")
 [ "$out" = MCP_ERR_FORBIDDEN ] || { echo "unexpected: $out"; exit 1; }
 echo "ok: installed, found by pkg-config, linked and ran"
