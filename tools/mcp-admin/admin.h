@@ -94,4 +94,29 @@ int admin_print_json(json_t *v);
 /* Format unix seconds as "2025-01-31T12:00:00Z", or "-" for 0. buf needs 32 bytes. */
 const char *admin_time(int64_t t, char buf[32]);
 
+/* A command that takes one positional argument and calls op(store, argument, err). Returns an
+ * exit status. */
+typedef mcp_status (*admin_store_op)(mcp_store *st, const char *arg, mcp_error *err);
+int admin_run_store_op(admin_ctx *ctx, const char *group, const char *action, int argc,
+                       char **argv, admin_store_op op);
+
+/* State shared by the list commands and their per-row callbacks. */
+typedef struct admin_list {
+    bool    json;   /* --json: rows go into arr */
+    json_t *arr;
+    bool    nomem;  /* a callback ran out of memory: the listing fails */
+    size_t  n;      /* rows seen so far (the text header goes before row 1) */
+    int64_t now;    /* unix seconds when the listing started */
+} admin_list;
+
+/* Start a listing. ADMIN_EXIT_OK, or ADMIN_EXIT_ERROR after printing why. */
+int admin_list_init(admin_ctx *ctx, admin_list *ls);
+/* End a listing whose store call returned s (err filled when s is not MCP_OK): print the JSON
+ * array under --json, or report the failure. Releases ls. Returns an exit status. */
+int admin_list_finish(admin_list *ls, mcp_status s, const mcp_error *err);
+/* A JSON array of strings v[0..n) (new reference); sets *nomem when anything fails. */
+json_t *admin_json_strings(const char *const *v, size_t n, bool *nomem);
+/* Print v[0..n) on stdout separated by sep, or "-" when n is 0 (no newline). */
+void admin_print_strings(const char *const *v, size_t n, const char *sep);
+
 #endif

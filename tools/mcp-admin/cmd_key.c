@@ -65,27 +65,8 @@ key_create(admin_ctx *ctx, int argc, char **argv)
 static int
 key_revoke(admin_ctx *ctx, int argc, char **argv)
 {
-    char *pos[1];
-    int rc = admin_parse(ctx, "key", "revoke", argc, argv, NULL, pos, 1, 1, NULL);
-    if (rc != ADMIN_EXIT_OK)
-        return rc;
-    mcp_store *st = admin_store(ctx);
-    if (st == NULL)
-        return ADMIN_EXIT_ERROR;
-    mcp_error err;
-    mcp_error_clear(&err);
-    if (mcp_store_key_revoke(st, pos[0], &err) != MCP_OK)
-        return admin_fail_err(&err);
-    return ADMIN_EXIT_OK;
+    return admin_run_store_op(ctx, "key", "revoke", argc, argv, mcp_store_key_revoke);
 }
-
-struct list_state {
-    bool    json;
-    json_t *arr;
-    bool    nomem;
-    size_t  n;
-    int64_t now;
-};
 
 static const char *
 key_status(const mcp_store_key *k, int64_t now)
@@ -100,7 +81,7 @@ key_status(const mcp_store_key *k, int64_t now)
 static bool
 print_key(void *vctx, const mcp_store_key *k)
 {
-    struct list_state *ls = vctx;
+    admin_list *ls = vctx;
     ls->n++;
     if (ls->json) {
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o}", "id", k->id, "owner",
@@ -133,21 +114,12 @@ key_list(admin_ctx *ctx, int argc, char **argv)
     mcp_store *st = admin_store(ctx);
     if (st == NULL)
         return ADMIN_EXIT_ERROR;
-    struct list_state ls = { .json = ctx->json, .arr = ctx->json ? json_array() : NULL,
-                             .now = (int64_t)time(NULL) };
-    if (ctx->json && ls.arr == NULL)
-        return admin_fail("out of memory");
+    admin_list ls;
+    if (admin_list_init(ctx, &ls) != ADMIN_EXIT_OK)
+        return ADMIN_EXIT_ERROR;
     mcp_error err;
     mcp_error_clear(&err);
-    if (mcp_store_key_list(st, owner, print_key, &ls, &err) != MCP_OK) {
-        json_decref(ls.arr);
-        return admin_fail_err(&err);
-    }
-    if (ls.nomem) {
-        json_decref(ls.arr);
-        return admin_fail("out of memory");
-    }
-    return ctx->json ? admin_print_json(ls.arr) : ADMIN_EXIT_OK;
+    return admin_list_finish(&ls, mcp_store_key_list(st, owner, print_key, &ls, &err), &err);
 }
 
 /* Read one line (the key) from stdin into buf; the key is never taken from argv, where other

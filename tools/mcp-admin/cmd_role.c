@@ -56,37 +56,16 @@ role_set(admin_ctx *ctx, int argc, char **argv)
 static int
 role_remove(admin_ctx *ctx, int argc, char **argv)
 {
-    char *pos[1];
-    int rc = admin_parse(ctx, "role", "remove", argc, argv, NULL, pos, 1, 1, NULL);
-    if (rc != ADMIN_EXIT_OK)
-        return rc;
-    mcp_store *st = admin_store(ctx);
-    if (st == NULL)
-        return ADMIN_EXIT_ERROR;
-    mcp_error err;
-    mcp_error_clear(&err);
-    if (mcp_store_role_remove(st, pos[0], &err) != MCP_OK)
-        return admin_fail_err(&err);
-    return ADMIN_EXIT_OK;
+    return admin_run_store_op(ctx, "role", "remove", argc, argv, mcp_store_role_remove);
 }
-
-struct list_state {
-    bool    json;
-    json_t *arr;
-    bool    nomem;
-    size_t  n;
-};
 
 static bool
 print_role(void *vctx, const mcp_store_role *r)
 {
-    struct list_state *ls = vctx;
+    admin_list *ls = vctx;
     ls->n++;
     if (ls->json) {
-        json_t *perms = json_array();
-        for (size_t i = 0; perms != NULL && i < r->n_permissions; i++)
-            if (json_array_append_new(perms, json_string(r->permissions[i])) != 0)
-                ls->nomem = true;
+        json_t *perms = admin_json_strings(r->permissions, r->n_permissions, &ls->nomem);
         json_t *o = json_pack("{s:s, s:o*}", "name", r->name, "permissions", perms);
         if (o == NULL || json_array_append_new(ls->arr, o) != 0)
             ls->nomem = true;
@@ -95,9 +74,8 @@ print_role(void *vctx, const mcp_store_role *r)
     if (ls->n == 1)
         printf("ROLE\tPERMISSIONS\n");
     printf("%s\t", r->name);
-    for (size_t i = 0; i < r->n_permissions; i++)
-        printf("%s%s", i ? " " : "", r->permissions[i]);
-    printf("%s\n", r->n_permissions == 0 ? "-" : "");
+    admin_print_strings(r->permissions, r->n_permissions, " ");
+    printf("\n");
     return true;
 }
 
@@ -110,20 +88,12 @@ role_list(admin_ctx *ctx, int argc, char **argv)
     mcp_store *st = admin_store(ctx);
     if (st == NULL)
         return ADMIN_EXIT_ERROR;
-    struct list_state ls = { .json = ctx->json, .arr = ctx->json ? json_array() : NULL };
-    if (ctx->json && ls.arr == NULL)
-        return admin_fail("out of memory");
+    admin_list ls;
+    if (admin_list_init(ctx, &ls) != ADMIN_EXIT_OK)
+        return ADMIN_EXIT_ERROR;
     mcp_error err;
     mcp_error_clear(&err);
-    if (mcp_store_role_list(st, print_role, &ls, &err) != MCP_OK) {
-        json_decref(ls.arr);
-        return admin_fail_err(&err);
-    }
-    if (ls.nomem) {
-        json_decref(ls.arr);
-        return admin_fail("out of memory");
-    }
-    return ctx->json ? admin_print_json(ls.arr) : ADMIN_EXIT_OK;
+    return admin_list_finish(&ls, mcp_store_role_list(st, print_role, &ls, &err), &err);
 }
 
 const admin_command admin_role_commands[] = {

@@ -30,24 +30,6 @@ user_add(admin_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
-static int
-user_subject_cmd(admin_ctx *ctx, const char *action, int argc, char **argv,
-                 mcp_status (*op)(mcp_store *, const char *, mcp_error *))
-{
-    char *pos[1];
-    int rc = admin_parse(ctx, "user", action, argc, argv, NULL, pos, 1, 1, NULL);
-    if (rc != ADMIN_EXIT_OK)
-        return rc;
-    mcp_store *st = admin_store(ctx);
-    if (st == NULL)
-        return ADMIN_EXIT_ERROR;
-    mcp_error err;
-    mcp_error_clear(&err);
-    if (op(st, pos[0], &err) != MCP_OK)
-        return admin_fail_err(&err);
-    return ADMIN_EXIT_OK;
-}
-
 static mcp_status
 op_enable(mcp_store *st, const char *subject, mcp_error *err)
 {
@@ -63,38 +45,28 @@ op_disable(mcp_store *st, const char *subject, mcp_error *err)
 static int
 user_enable(admin_ctx *ctx, int argc, char **argv)
 {
-    return user_subject_cmd(ctx, "enable", argc, argv, op_enable);
+    return admin_run_store_op(ctx, "user", "enable", argc, argv, op_enable);
 }
 
 static int
 user_disable(admin_ctx *ctx, int argc, char **argv)
 {
-    return user_subject_cmd(ctx, "disable", argc, argv, op_disable);
+    return admin_run_store_op(ctx, "user", "disable", argc, argv, op_disable);
 }
 
 static int
 user_remove(admin_ctx *ctx, int argc, char **argv)
 {
-    return user_subject_cmd(ctx, "remove", argc, argv, mcp_store_user_remove);
+    return admin_run_store_op(ctx, "user", "remove", argc, argv, mcp_store_user_remove);
 }
-
-struct list_state {
-    bool    json;
-    json_t *arr;
-    bool    nomem;
-    size_t  n;
-};
 
 static bool
 print_user(void *vctx, const mcp_store_user *u)
 {
-    struct list_state *ls = vctx;
+    admin_list *ls = vctx;
     ls->n++;
     if (ls->json) {
-        json_t *roles = json_array();
-        for (size_t i = 0; roles != NULL && i < u->n_roles; i++)
-            if (json_array_append_new(roles, json_string(u->roles[i])) != 0)
-                ls->nomem = true;
+        json_t *roles = admin_json_strings(u->roles, u->n_roles, &ls->nomem);
         json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:o*}", "subject", u->subject, "name",
                               u->name, "enabled", u->enabled, "created", (json_int_t)u->created,
                               "roles", roles);
@@ -106,9 +78,8 @@ print_user(void *vctx, const mcp_store_user *u)
     if (ls->n == 1)
         printf("SUBJECT\tSTATUS\tROLES\tCREATED\tNAME\n");
     printf("%s\t%s\t", u->subject, u->enabled ? "enabled" : "disabled");
-    for (size_t i = 0; i < u->n_roles; i++)
-        printf("%s%s", i ? "," : "", u->roles[i]);
-    printf("%s\t%s\t%s\n", u->n_roles == 0 ? "-" : "", admin_time(u->created, tb), u->name);
+    admin_print_strings(u->roles, u->n_roles, ",");
+    printf("\t%s\t%s\n", admin_time(u->created, tb), u->name);
     return true;
 }
 
@@ -121,20 +92,12 @@ user_list(admin_ctx *ctx, int argc, char **argv)
     mcp_store *st = admin_store(ctx);
     if (st == NULL)
         return ADMIN_EXIT_ERROR;
-    struct list_state ls = { .json = ctx->json, .arr = ctx->json ? json_array() : NULL };
-    if (ctx->json && ls.arr == NULL)
-        return admin_fail("out of memory");
+    admin_list ls;
+    if (admin_list_init(ctx, &ls) != ADMIN_EXIT_OK)
+        return ADMIN_EXIT_ERROR;
     mcp_error err;
     mcp_error_clear(&err);
-    if (mcp_store_user_list(st, print_user, &ls, &err) != MCP_OK) {
-        json_decref(ls.arr);
-        return admin_fail_err(&err);
-    }
-    if (ls.nomem) {
-        json_decref(ls.arr);
-        return admin_fail("out of memory");
-    }
-    return ctx->json ? admin_print_json(ls.arr) : ADMIN_EXIT_OK;
+    return admin_list_finish(&ls, mcp_store_user_list(st, print_user, &ls, &err), &err);
 }
 
 const admin_command admin_user_commands[] = {

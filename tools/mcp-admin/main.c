@@ -29,15 +29,21 @@ extern const admin_command admin_policy_commands[]; /* policy_check.c */
 
 static const admin_command *const command_tables[] = { ADMIN_COMMAND_TABLES, NULL };
 
+static void
+print_message(const char *fmt, va_list ap)
+{
+    fputs("mcp-admin: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int
 admin_fail(const char *fmt, ...)
 {
     va_list ap;
-    fputs("mcp-admin: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    print_message(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return ADMIN_EXIT_ERROR;
 }
 
@@ -61,11 +67,9 @@ int
 admin_usage_error(const char *group, const char *action, const char *fmt, ...)
 {
     va_list ap;
-    fputs("mcp-admin: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    print_message(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     const admin_command *c = group != NULL && action != NULL ? find_command(group, action) : NULL;
     if (c != NULL)
         fprintf(stderr, "usage: mcp-admin [--db FILE] [--json] %s %s %s\n", c->group, c->action,
@@ -163,6 +167,66 @@ admin_print_json(json_t *v)
         return admin_fail("cannot write output");
     fputc('\n', stdout);
     return rc;
+}
+
+int
+admin_run_store_op(admin_ctx *ctx, const char *group, const char *action, int argc,
+                   char **argv, admin_store_op op)
+{
+    char *pos[1];
+    int rc = admin_parse(ctx, group, action, argc, argv, NULL, pos, 1, 1, NULL);
+    if (rc != ADMIN_EXIT_OK)
+        return rc;
+    mcp_store *st = admin_store(ctx);
+    if (st == NULL)
+        return ADMIN_EXIT_ERROR;
+    mcp_error err;
+    mcp_error_clear(&err);
+    if (op(st, pos[0], &err) != MCP_OK)
+        return admin_fail_err(&err);
+    return ADMIN_EXIT_OK;
+}
+
+int
+admin_list_init(admin_ctx *ctx, admin_list *ls)
+{
+    *ls = (admin_list){ .json = ctx->json, .arr = ctx->json ? json_array() : NULL,
+                        .now = (int64_t)time(NULL) };
+    if (ctx->json && ls->arr == NULL)
+        return admin_fail("out of memory");
+    return ADMIN_EXIT_OK;
+}
+
+int
+admin_list_finish(admin_list *ls, mcp_status s, const mcp_error *err)
+{
+    if (s != MCP_OK) {
+        json_decref(ls->arr);
+        return admin_fail_err(err);
+    }
+    if (ls->nomem) {
+        json_decref(ls->arr);
+        return admin_fail("out of memory");
+    }
+    return ls->json ? admin_print_json(ls->arr) : ADMIN_EXIT_OK;
+}
+
+json_t *
+admin_json_strings(const char *const *v, size_t n, bool *nomem)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++)
+        if (json_array_append_new(arr, json_string(v[i])) != 0)
+            *nomem = true;
+    return arr;
+}
+
+void
+admin_print_strings(const char *const *v, size_t n, const char *sep)
+{
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? sep : "", v[i]);
+    printf("%s", n == 0 ? "-" : "");
 }
 
 void
