@@ -6,26 +6,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-static int
-setup(void **state)
-{
-    tdir *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return -1;
-    tdir_make(t);
-    *state = t;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    tdir *t = *state;
-    tdir_remove(t);
-    free(t);
-    return 0;
-}
-
 /* A store with alice (admin) and bob (user, disabled later in some tests). */
 static mcp_store *
 seeded_store(tdir *t, unsigned check_ms)
@@ -577,20 +557,23 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(apikey_has_documented_format, setup, teardown),
-        cmocka_unit_test_setup_teardown(apikey_verify_builds_principal, setup, teardown),
-        cmocka_unit_test_setup_teardown(apikey_rejects_malformed, setup, teardown),
-        cmocka_unit_test_setup_teardown(apikey_rejects_unknown_id_and_wrong_secret, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(apikey_revoke_and_expire, setup, teardown),
-        cmocka_unit_test_setup_teardown(apikey_rejects_disabled_or_unknown_owner, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(apikey_store_keeps_only_the_hash, setup, teardown),
-        cmocka_unit_test_setup_teardown(apikey_list_filters_by_owner, setup, teardown),
-        cmocka_unit_test_setup_teardown(apikey_cache_sees_mcp_admin_changes, setup, teardown),
-        cmocka_unit_test_setup_teardown(apikey_fails_closed_when_store_unreadable, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(apikey_concurrent_verify_while_writing, setup, teardown),
+        cmocka_unit_test_setup_teardown(apikey_has_documented_format, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(apikey_verify_builds_principal, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(apikey_rejects_malformed, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(apikey_rejects_unknown_id_and_wrong_secret, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(apikey_revoke_and_expire, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(apikey_rejects_disabled_or_unknown_owner, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(apikey_store_keeps_only_the_hash, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(apikey_list_filters_by_owner, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(apikey_cache_sees_mcp_admin_changes, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(apikey_fails_closed_when_store_unreadable, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(apikey_concurrent_verify_while_writing, tdir_setup,
+                                        tdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

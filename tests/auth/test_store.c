@@ -4,26 +4,6 @@
 
 #include <sys/stat.h>
 
-static int
-setup(void **state)
-{
-    tdir *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return -1;
-    tdir_make(t);
-    *state = t;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    tdir *t = *state;
-    tdir_remove(t);
-    free(t);
-    return 0;
-}
-
 struct role_seen {
     char   text[512];
     size_t n;
@@ -527,24 +507,29 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(store_migrations_are_idempotent, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_uses_wal_and_foreign_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_refuses_newer_schema, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_user_add_disable_enable, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_rejects_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_user_list_and_atomic_add, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_role_grant_revoke_and_union, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_token_revoke_and_purge, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_cache_sees_other_connection_changes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(store_cache_sees_change_after_interval, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_cache_sees_mcp_admin_changes, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_snapshot_outlives_invalidation, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_open_fails_on_garbage_or_missing_file, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(store_lookup_fails_closed_when_unreadable, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(store_fails_closed_when_file_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(store_migrations_are_idempotent, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_uses_wal_and_foreign_keys, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_refuses_newer_schema, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_user_add_disable_enable, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_rejects_bad_input, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_user_list_and_atomic_add, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_role_grant_revoke_and_union, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_token_revoke_and_purge, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_cache_sees_other_connection_changes, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_cache_sees_change_after_interval, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_cache_sees_mcp_admin_changes, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_snapshot_outlives_invalidation, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_open_fails_on_garbage_or_missing_file, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_lookup_fails_closed_when_unreadable, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_fails_closed_when_file_replaced, tdir_setup,
+                                        tdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,28 @@ tdir_remove(tdir *t)
     rmdir(t->dir);
 }
 
+/* cmocka fixtures: *state is a fresh tdir (a temporary directory for the store file), removed
+ * again after the test. */
+TEST_UNUSED static int
+tdir_setup(void **state)
+{
+    tdir *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return -1;
+    tdir_make(t);
+    *state = t;
+    return 0;
+}
+
+TEST_UNUSED static int
+tdir_teardown(void **state)
+{
+    tdir *t = *state;
+    tdir_remove(t);
+    free(t);
+    return 0;
+}
+
 /* Run SQL on the file through a plain sqlite3 connection (foreign keys off, like a careless
  * operator's sqlite3 shell). Fails the test on error. */
 TEST_UNUSED static void

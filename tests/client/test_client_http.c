@@ -25,6 +25,8 @@
 
 #include <mcp/client.h>
 
+#include "test_mhd_util.h"
+
 /* ------------------------------------------------------------------------------------------ */
 /* the scripted server                                                                        */
 
@@ -149,25 +151,6 @@ send_body(struct MHD_Connection *conn, unsigned status, const char *ctype, const
     return ret;
 }
 
-typedef struct req_ctx {
-    char  *body;
-    size_t len;
-} req_ctx;
-
-static void
-completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode t)
-{
-    (void)cls;
-    (void)conn;
-    (void)t;
-    req_ctx *c = *con_cls;
-    if (c != NULL) {
-        free(c->body);
-        free(c);
-    }
-    *con_cls = NULL;
-}
-
 static char big_body[200 * 1024];
 
 static enum MHD_Result
@@ -288,19 +271,9 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
     (void)cls;
     (void)url;
     (void)version;
+    if (req_collect(con_cls, upload, upload_size))
+        return MHD_YES;
     req_ctx *c = *con_cls;
-    if (c == NULL) {
-        *con_cls = calloc(1, sizeof(req_ctx));
-        return MHD_YES;
-    }
-    if (*upload_size > 0) {
-        c->body = realloc(c->body, c->len + *upload_size + 1);
-        memcpy(c->body + c->len, upload, *upload_size);
-        c->len += *upload_size;
-        c->body[c->len] = '\0';
-        *upload_size = 0;
-        return MHD_YES;
-    }
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     const char *pv = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "MCP-Protocol-Version");
     const char *sid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Session-Id");
@@ -364,15 +337,7 @@ server_start(mode m)
     S.saw_cancel = S.saw_session_on_call = S.stop = false;
     S.stream_closed_ms = S.get_ms = 0;
     pthread_mutex_unlock(&S.mu);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                               0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR,
-                               (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed,
-                               NULL, MHD_OPTION_END);
-    assert_non_null(daemon_);
+    daemon_ = mhd_start_loopback(handler);
     const union MHD_DaemonInfo *i = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(url_, sizeof url_, "http://127.0.0.1:%u/mcp", (unsigned)i->port);
 }

@@ -25,6 +25,8 @@
 
 #include "client/internal.h"
 
+#include "test_mhd_util.h"
+
 typedef enum { A_NORMAL, A_NO_S256, A_BAD_STATE, A_EVIL_RESOURCE, A_SHORT_TTL } as_mode;
 
 static struct {
@@ -40,25 +42,6 @@ static struct {
     char last_resource[128];
     int next_token;
 } A;
-
-typedef struct req_ctx {
-    char  *body;
-    size_t len;
-} req_ctx;
-
-static void
-completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode t)
-{
-    (void)cls;
-    (void)conn;
-    (void)t;
-    req_ctx *c = *con_cls;
-    if (c != NULL) {
-        free(c->body);
-        free(c);
-    }
-    *con_cls = NULL;
-}
 
 static enum MHD_Result
 reply(struct MHD_Connection *conn, unsigned status, const char *ctype, const char *body,
@@ -170,19 +153,9 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 {
     (void)cls;
     (void)version;
+    if (req_collect(con_cls, upload, upload_size))
+        return MHD_YES;
     req_ctx *c = *con_cls;
-    if (c == NULL) {
-        *con_cls = calloc(1, sizeof(req_ctx));
-        return MHD_YES;
-    }
-    if (*upload_size > 0) {
-        c->body = realloc(c->body, c->len + *upload_size + 1);
-        memcpy(c->body + c->len, upload, *upload_size);
-        c->len += *upload_size;
-        c->body[c->len] = '\0';
-        *upload_size = 0;
-        return MHD_YES;
-    }
     char out[1024];
     unsigned p = A.port;
     if (strcmp(url, "/mcp") == 0 && strcmp(method, "POST") == 0)
@@ -258,15 +231,7 @@ server_start(as_mode m)
     A.valid_token[0] = A.refresh_token[0] = A.challenge[0] = A.redirect_uri[0] = '\0';
     A.last_scope[0] = A.last_resource[0] = '\0';
     pthread_mutex_unlock(&A.mu);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                               0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR,
-                               (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed,
-                               NULL, MHD_OPTION_END);
-    assert_non_null(daemon_);
+    daemon_ = mhd_start_loopback(handler);
     A.port = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port;
     snprintf(url_, sizeof url_, "http://127.0.0.1:%u/mcp", A.port);
 }
