@@ -1,6 +1,7 @@
 /* mcp_apikey_authn in a real server: Streamable HTTP on 127.0.0.1, requests with libcurl.
  * Checks status codes, the WWW-Authenticate challenge, that the principal reaches the handler
  * and the authorization phase, and the 503 when the store is unreadable. */
+#include "test_authn_server.h"
 #include "test_store_util.h"
 
 #include <curl/curl.h>
@@ -14,19 +15,6 @@ typedef struct fixture {
     char       *alice_key; /* admin */
     char       *bob_key;   /* user */
 } fixture;
-
-static mcp_status
-whoami(mcp_ctx *ctx, void *udata, mcp_error *err)
-{
-    (void)udata;
-    const mcp_principal *p = mcp_ctx_principal(ctx);
-    char text[256];
-    snprintf(text, sizeof text, "subject=%s kind=%s key=%s", mcp_principal_subject(p),
-             mcp_cred_kind_name(mcp_principal_kind(p)), mcp_principal_key_id(p));
-    return mcp_ctx_add_text(ctx, text, err);
-}
-
-static const char *const admin_perms[] = { "Admin.Write", NULL };
 
 static int
 setup(void **state)
@@ -48,31 +36,7 @@ setup(void **state)
     assert_int_equal(mcp_store_key_create(f->store, "bob", NULL, 0, &f->bob_key, NULL, &err),
                      MCP_OK);
 
-    mcp_server_opts so;
-    mcp_server_opts_default(&so);
-    so.stateless = true;
-    so.workers = 1;
-    assert_int_equal(mcp_server_new(&so, &f->srv, &err), MCP_OK);
-    mcp_tool_def who = { .name = "whoami", .description = "who is calling",
-                         .access = { .any_authenticated = true }, .handler = whoami,
-                         .flags = MCP_TOOL_INLINE };
-    mcp_tool_def adm = { .name = "admin_only", .description = "needs Admin.Write",
-                         .access = { .any_of_perms = admin_perms }, .handler = whoami,
-                         .flags = MCP_TOOL_INLINE };
-    assert_int_equal(mcp_server_add_tool(f->srv, &who, NULL, &err), MCP_OK);
-    assert_int_equal(mcp_server_add_tool(f->srv, &adm, NULL, &err), MCP_OK);
-    assert_int_equal(mcp_server_use(f->srv, MCP_PHASE_AUTHN, mcp_apikey_authn, f->store, &err),
-                     MCP_OK);
-    mcp_http_opts ho;
-    mcp_http_opts_default(&ho);
-    ho.port = 0;
-    ho.access_log = false;
-    mcp_status rc = mcp_server_listen_http(f->srv, &ho, &err);
-    if (rc != MCP_OK)
-        fprintf(stderr, "listen: %s\n", err.message);
-    assert_int_equal(rc, MCP_OK);
-    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u/mcp",
-             (unsigned)mcp_server_http_port(f->srv));
+    (void)authn_server_start(mcp_apikey_authn, f->store, &f->srv, f->url);
     *state = f;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "server/harness.h"
+#include "test_authn_server.h"
 #include "test_jwt_util.h"
 
 #include <strings.h>
@@ -24,19 +25,6 @@ typedef struct fixture {
     uint16_t port;
 } fixture;
 
-static mcp_status
-whoami(mcp_ctx *ctx, void *udata, mcp_error *err)
-{
-    (void)udata;
-    const mcp_principal *p = mcp_ctx_principal(ctx);
-    char text[256];
-    snprintf(text, sizeof text, "subject=%s kind=%s key=%s", mcp_principal_subject(p),
-             mcp_cred_kind_name(mcp_principal_kind(p)), mcp_principal_key_id(p));
-    return mcp_ctx_add_text(ctx, text, err);
-}
-
-static const char *const admin_perms[] = { "Admin.Write", NULL };
-
 static int
 setup(void **state)
 {
@@ -45,27 +33,7 @@ setup(void **state)
     f->v = tu_verifier(100);
     assert_int_equal(mcp_jwt_verifier_add_hmac(f->v, "k", "HS256", secret, sizeof secret - 1,
                                                &err), MCP_OK);
-    mcp_server_opts so;
-    mcp_server_opts_default(&so);
-    so.stateless = true;
-    so.workers = 1;
-    assert_int_equal(mcp_server_new(&so, &f->srv, &err), MCP_OK);
-    mcp_tool_def who = { .name = "whoami", .description = "who is calling",
-                         .access = { .any_authenticated = true }, .handler = whoami,
-                         .flags = MCP_TOOL_INLINE };
-    mcp_tool_def adm = { .name = "admin_only", .description = "needs Admin.Write",
-                         .access = { .any_of_perms = admin_perms }, .handler = whoami,
-                         .flags = MCP_TOOL_INLINE };
-    assert_int_equal(mcp_server_add_tool(f->srv, &who, NULL, &err), MCP_OK);
-    assert_int_equal(mcp_server_add_tool(f->srv, &adm, NULL, &err), MCP_OK);
-    assert_int_equal(mcp_server_use(f->srv, MCP_PHASE_AUTHN, mcp_jwt_authn, f->v, &err), MCP_OK);
-    mcp_http_opts ho;
-    mcp_http_opts_default(&ho);
-    ho.port = 0;
-    ho.access_log = false;
-    assert_int_equal(mcp_server_listen_http(f->srv, &ho, &err), MCP_OK);
-    f->port = mcp_server_http_port(f->srv);
-    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u/mcp", (unsigned)f->port);
+    f->port = authn_server_start(mcp_jwt_authn, f->v, &f->srv, f->url);
     *state = f;
     return 0;
 }

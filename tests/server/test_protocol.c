@@ -18,12 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct fixture {
-    mcp_server *srv;
-    int         to_srv[2], from_srv[2];
-    pthread_t   thread;
-    FILE       *in;
-} fixture;
+#include "stdio_harness.h"
 
 static atomic_int cancelled_seen;
 
@@ -96,17 +91,6 @@ complete(mcp_ctx *ctx, const char *rt, const char *rn, const char *an, const cha
     return MCP_OK;
 }
 
-static void *
-serve(void *arg)
-{
-    fixture *f = arg;
-    mcp_error err;
-    mcp_server_run_stdio(f->srv, f->to_srv[0], f->from_srv[1], &err);
-    close(f->from_srv[1]);
-    return NULL;
-}
-
-static void send_line(fixture *f, const char *s);
 static json_t *read_msg(fixture *f);
 
 static int
@@ -150,11 +134,8 @@ setup(void **state)
         mcp_server_add_prompt(f->srv, &p, NULL, &err) != MCP_OK)
         return -1;
     mcp_server_set_completer(f->srv, complete, NULL);
-    if (pipe(f->to_srv) != 0 || pipe(f->from_srv) != 0)
+    if (stdio_fixture_start(f) != 0)
         return -1;
-    pthread_create(&f->thread, NULL, serve, f);
-    f->in = fdopen(f->from_srv[0], "r");
-    setvbuf(f->in, NULL, _IONBF, 0);    /* poll() below must see what fgets() has not read */
     *state = f;
     send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"
                  "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
@@ -166,21 +147,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    fixture *f = *state;
-    close(f->to_srv[1]);
-    pthread_join(f->thread, NULL);
-    fclose(f->in);
-    close(f->to_srv[0]);
-    mcp_server_free(f->srv);
-    free(f);
+    stdio_fixture_stop(*state);
     return 0;
-}
-
-static void
-send_line(fixture *f, const char *s)
-{
-    assert_true(write(f->to_srv[1], s, strlen(s)) == (ssize_t)strlen(s));
-    assert_true(write(f->to_srv[1], "\n", 1) == 1);
 }
 
 static json_t *

@@ -14,12 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct fixture {
-    mcp_server *srv;
-    int         to_srv[2], from_srv[2];
-    pthread_t   thread;
-    FILE       *in;
-} fixture;
+#include "stdio_harness.h"
 
 static mcp_status
 ask(mcp_ctx *ctx, void *u, mcp_error *err)
@@ -42,16 +37,6 @@ secret_tool(mcp_ctx *ctx, void *u, mcp_error *err)
     return mcp_ctx_add_text(ctx, "should never run", err);
 }
 
-static void *
-serve(void *arg)
-{
-    fixture *f = arg;
-    mcp_error err;
-    mcp_server_run_stdio(f->srv, f->to_srv[0], f->from_srv[1], &err);
-    close(f->from_srv[1]);
-    return NULL;
-}
-
 static int
 setup(void **state)
 {
@@ -68,11 +53,8 @@ setup(void **state)
         mcp_server_add_tool(f->srv, &ask_def, NULL, &err) != MCP_OK ||
         mcp_server_add_tool(f->srv, &secret_def, NULL, &err) != MCP_OK)
         return -1;
-    if (pipe(f->to_srv) != 0 || pipe(f->from_srv) != 0)
+    if (stdio_fixture_start(f) != 0)
         return -1;
-    pthread_create(&f->thread, NULL, serve, f);
-    f->in = fdopen(f->from_srv[0], "r");
-    setvbuf(f->in, NULL, _IONBF, 0);    /* poll() below must see what fgets() has not read */
     *state = f;
     return 0;
 }
@@ -80,21 +62,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    fixture *f = *state;
-    close(f->to_srv[1]);                     /* EOF: the server returns */
-    pthread_join(f->thread, NULL);
-    fclose(f->in);
-    close(f->to_srv[0]);
-    mcp_server_free(f->srv);
-    free(f);
+    stdio_fixture_stop(*state);
     return 0;
-}
-
-static void
-send_line(fixture *f, const char *s)
-{
-    assert_true(write(f->to_srv[1], s, strlen(s)) == (ssize_t)strlen(s));
-    assert_true(write(f->to_srv[1], "\n", 1) == 1);
 }
 
 static json_t *
