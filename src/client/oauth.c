@@ -984,6 +984,21 @@ token_request_cleanup(json_t *j, client_auth *a, mcp_buf *form)
     mcp__buf_cleanup(form);
 }
 
+/* Redeem a grant at the token endpoint: add our client authentication (method) to form, post
+ * it (what names the request in errors) and take the tokens from the answer (*j, for the
+ * caller's token_request_cleanup). */
+static mcp_status
+redeem_grant(mcp_oauth *o, const char *method, const char *what, const char *scope,
+             mcp_buf *form, client_auth *a, json_t **j, mcp_error *err)
+{
+    mcp_status rc = apply_client_auth(o, o->client_id, o->client_secret, method, form, a, err);
+    if (rc == MCP_OK)
+        rc = post_token(o, o->token_ep, what, form, a, j, err);
+    if (rc == MCP_OK)
+        rc = accept_tokens(o, *j, scope, err);
+    return rc;
+}
+
 static mcp_status
 refresh(mcp_oauth *o, mcp_error *err)
 {
@@ -1003,12 +1018,8 @@ refresh(mcp_oauth *o, mcp_error *err)
         rc = mcp_error_set(err, rc, "cannot build the refresh request");
         goto out;
     }
-    rc = apply_client_auth(o, o->client_id, o->client_secret,
-                           o->auth_method ? o->auth_method : "none", &form, &a, err);
-    if (rc == MCP_OK)
-        rc = post_token(o, o->token_ep, "token endpoint (refresh)", &form, &a, &j, err);
-    if (rc == MCP_OK)
-        rc = accept_tokens(o, j, o->requested_scope, err);
+    rc = redeem_grant(o, o->auth_method ? o->auth_method : "none", "token endpoint (refresh)",
+                      o->requested_scope, &form, &a, &j, err);
     if (rc == MCP_OK) {
         o->refreshed_at_ms = mcp_now_ms();
         if (o->verbose)
@@ -1039,12 +1050,8 @@ client_credentials(mcp_oauth *o, const char *scope, mcp_error *err)
         rc = mcp_error_set(err, rc, "cannot build the token request");
         goto out;
     }
-    rc = apply_client_auth(o, o->client_id, o->client_secret, o->auth_method, &form, &a, err);
     o->count++;
-    if (rc == MCP_OK)
-        rc = post_token(o, o->token_ep, "token endpoint", &form, &a, &j, err);
-    if (rc == MCP_OK)
-        rc = accept_tokens(o, j, scope, err);
+    rc = redeem_grant(o, o->auth_method, "token endpoint", scope, &form, &a, &j, err);
 out:
     token_request_cleanup(j, &a, &form);
     return rc;
@@ -1117,11 +1124,8 @@ token_exchange(mcp_oauth *o, const char *scope, mcp_error *err)
         rc = mcp_error_set(err, rc, "cannot build the JWT bearer grant");
         goto out;
     }
-    rc = apply_client_auth(o, o->client_id, o->client_secret, o->auth_method, &form, &a, err);
-    if (rc == MCP_OK)
-        rc = post_token(o, o->token_ep, "token endpoint (jwt-bearer)", &form, &a, &j, err);
-    if (rc == MCP_OK)
-        rc = accept_tokens(o, j, scope, err);
+    rc = redeem_grant(o, o->auth_method, "token endpoint (jwt-bearer)", scope, &form, &a, &j,
+                      err);
 out:
     free_secret(&jag);
     token_request_cleanup(j, &a, &form);
@@ -1338,11 +1342,7 @@ authorization_code(mcp_oauth *o, const char *scope, mcp_error *err)
         rc = mcp_error_set(err, rc, "cannot build the token request");
         goto out;
     }
-    rc = apply_client_auth(o, o->client_id, o->client_secret, o->auth_method, &form, &a, err);
-    if (rc == MCP_OK)
-        rc = post_token(o, o->token_ep, "token endpoint", &form, &a, &j, err);
-    if (rc == MCP_OK)
-        rc = accept_tokens(o, j, scope, err);
+    rc = redeem_grant(o, o->auth_method, "token endpoint", scope, &form, &a, &j, err);
 out:
     mcp__loopback_close(lb);
     mcp_memzero(verifier, sizeof verifier);
