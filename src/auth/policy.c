@@ -540,32 +540,6 @@ mcp_policy_load_file(const char *path, mcp_policy **out, mcp_error *err)
 
 /* ---- look-ups ---------------------------------------------------------------------------- */
 
-bool
-mcp__uri_template_match(const char *tmpl, const char *uri)
-{
-    const char *t = tmpl, *u = uri;
-    while (*t) {
-        if (*t == '{') {
-            const char *end = strchr(t, '}');
-            if (end == NULL)
-                return false;
-            const char *lit = end + 1;   /* the literal that follows the variable */
-            const char *v = u;
-            while (*u && *u != '/' && (*lit == '\0' || *u != *lit))
-                u++;
-            if (u == v)
-                return false;
-            t = lit;
-        } else {
-            if (*t != *u)
-                return false;
-            t++;
-            u++;
-        }
-    }
-    return *u == '\0';
-}
-
 const mcp__prule *
 mcp__policy_find(const mcp_policy *pol, int kind, const char *name)
 {

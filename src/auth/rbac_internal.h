@@ -60,8 +60,7 @@ const mcp__prule *mcp__policy_find(const mcp_policy *pol, int kind, const char *
 const mcp__rate *mcp__policy_principal_rate(const mcp_policy *pol, const char *subject);
 /* Rate limit for tools/call of tool per principal, or NULL. */
 const mcp__rate *mcp__policy_tool_rate(const mcp_policy *pol, const char *tool);
-/* RFC 6570 level-1 match, one path segment per variable (as the server's dispatcher). */
-bool mcp__uri_template_match(const char *tmpl, const char *uri);
+/* mcp__uri_template_match (common.h) matches resource templates, as the server's dispatcher. */
 
 /* ---- token buckets ----------------------------------------------------------------------- */
 

@@ -46,6 +46,18 @@ typedef enum { MCP__LOG_DEBUG, MCP__LOG_INFO, MCP__LOG_WARN, MCP__LOG_ERROR } mc
 void mcp__log(mcp__log_level lvl, const char *component, const char *fmt, ...) MCP_PRINTF(3, 4);
 void mcp__log_set_level(mcp__log_level lvl);
 
+/* URI templates (RFC 6570 level 1, one path segment per variable): does uri match tmpl? Each
+ * {var} matches a non-empty run of characters up to the next '/' or the literal character that
+ * follows the variable in tmpl. */
+bool mcp__uri_template_match(const char *tmpl, const char *uri);
+/* The same, calling fn (when non-NULL) with each variable's name and value as they match
+ * (views into tmpl and uri, not NUL-terminated); a match that fails later may already have
+ * called fn for earlier variables. */
+typedef void (*mcp__uri_var_fn)(void *ctx, const char *name, size_t nlen, const char *val,
+                                size_t vlen);
+bool mcp__uri_template_match_vars(const char *tmpl, const char *uri, mcp__uri_var_fn fn,
+                                  void *ctx);
+
 /* Number of online CPUs (>= 1). */
 unsigned mcp__ncpus(void);
 /* Wall clock, unix seconds. */

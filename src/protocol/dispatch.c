@@ -108,35 +108,22 @@ set_next_cursor(json_t *result, size_t next)
 
 /* ---- URI templates (RFC 6570 level 1, one path segment per variable) --------------------- */
 
+/* Keep a matched variable in the request context (up to MAX_URI_VARS). */
+static void
+keep_var(void *vctx, const char *name, size_t nlen, const char *val, size_t vlen)
+{
+    mcp_ctx *ctx = vctx;
+    if (ctx->nvars < MAX_URI_VARS) {
+        ctx->var_names[ctx->nvars] = mcp__strndup(name, nlen);
+        ctx->var_values[ctx->nvars] = mcp__strndup(val, vlen);
+        ctx->nvars++;
+    }
+}
+
 static bool
 template_match(const char *tmpl, const char *uri, mcp_ctx *ctx)
 {
-    const char *t = tmpl, *u = uri;
-    while (*t) {
-        if (*t == '{') {
-            const char *end = strchr(t, '}');
-            if (end == NULL)
-                return false;
-            const char *lit = end + 1;     /* the literal that follows the variable */
-            const char *v = u;
-            while (*u && *u != '/' && (*lit == '\0' || *u != *lit))
-                u++;
-            if (u == v)
-                return false;
-            if (ctx != NULL && ctx->nvars < MAX_URI_VARS) {
-                ctx->var_names[ctx->nvars] = mcp__strndup(t + 1, (size_t)(end - t - 1));
-                ctx->var_values[ctx->nvars] = mcp__strndup(v, (size_t)(u - v));
-                ctx->nvars++;
-            }
-            t = lit;
-        } else {
-            if (*t != *u)
-                return false;
-            t++;
-            u++;
-        }
-    }
-    return *u == '\0';
+    return mcp__uri_template_match_vars(tmpl, uri, ctx != NULL ? keep_var : NULL, ctx);
 }
 
 static const mcp__resource *
