@@ -60,20 +60,6 @@ open_log(const char *path)
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 }
 
-static void
-write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;                /* nothing sensible to do: the log itself is failing */
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 static void *
 writer_main(void *arg)
 {
@@ -94,7 +80,8 @@ writer_main(void *arg)
         uint64_t n = 0;
         for (line *l = batch, *next; l != NULL; l = next) {
             next = l->next;
-            write_all(a->fd, l->text, l->len);
+            /* A failure is dropped: nothing sensible to do when the log itself fails. */
+            (void)mcp__write_all(a->fd, l->text, l->len);
             mcp__free(l);
             n++;
         }
@@ -109,6 +96,20 @@ writer_main(void *arg)
     }
     pthread_mutex_unlock(&a->mu);
     return NULL;
+}
+
+/* Release what mcp_audit_open set up once the writer thread has stopped (or never started). */
+static void
+release(mcp_audit *a)
+{
+    if (a->own_fd)
+        close(a->fd);
+    pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->fd_mu);
+    pthread_cond_destroy(&a->cv);
+    pthread_cond_destroy(&a->done_cv);
+    mcp__free(a->path);
+    mcp__free(a);
 }
 
 mcp_status
@@ -148,14 +149,7 @@ mcp_audit_open(const mcp_audit_opts *opts, mcp_audit **out, mcp_error *err)
     atomic_init(&a->dropped, 0);
     atomic_init(&a->written, 0);
     if (pthread_create(&a->thread, NULL, writer_main, a) != 0) {
-        if (a->own_fd)
-            close(a->fd);
-        pthread_mutex_destroy(&a->mu);
-        pthread_mutex_destroy(&a->fd_mu);
-        pthread_cond_destroy(&a->cv);
-        pthread_cond_destroy(&a->done_cv);
-        mcp__free(a->path);
-        mcp__free(a);
+        release(a);
         return mcp_error_set(err, MCP_ERR_INTERNAL, "cannot start the audit writer thread");
     }
     *out = a;
@@ -172,14 +166,7 @@ mcp_audit_close(mcp_audit *a)
     pthread_cond_signal(&a->cv);
     pthread_mutex_unlock(&a->mu);
     pthread_join(a->thread, NULL);        /* the writer drains the queue before it exits */
-    if (a->own_fd)
-        close(a->fd);
-    pthread_mutex_destroy(&a->mu);
-    pthread_mutex_destroy(&a->fd_mu);
-    pthread_cond_destroy(&a->cv);
-    pthread_cond_destroy(&a->done_cv);
-    mcp__free(a->path);
-    mcp__free(a);
+    release(a);
 }
 
 mcp_status

@@ -82,21 +82,6 @@ out:
     return rc;
 }
 
-static mcp_status
-write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return MCP_ERR_IO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return MCP_OK;
-}
-
 mcp_status
 mcp__token_cache_save(const char *path, const json_t *doc, mcp_error *err)
 {
@@ -127,8 +112,8 @@ mcp__token_cache_save(const char *path, const json_t *doc, mcp_error *err)
         rc = mcp_error_set(err, MCP_ERR_IO, "cannot create a temporary token cache file");
         goto out;
     }
-    if (fchmod(fd, 0600) != 0 || write_all(fd, text, tlen) != MCP_OK ||
-        write_all(fd, "\n", 1) != MCP_OK || fsync(fd) != 0) {
+    if (fchmod(fd, 0600) != 0 || mcp__write_all(fd, text, tlen) != MCP_OK ||
+        mcp__write_all(fd, "\n", 1) != MCP_OK || fsync(fd) != 0) {
         rc = mcp_error_set(err, MCP_ERR_IO, "cannot write token cache %s: %s", tmp,
                            strerror(errno));
         goto out;

@@ -58,6 +58,10 @@ typedef void (*mcp__uri_var_fn)(void *ctx, const char *name, size_t nlen, const 
 bool mcp__uri_template_match_vars(const char *tmpl, const char *uri, mcp__uri_var_fn fn,
                                   void *ctx);
 
+/* write(2) all n bytes of p to fd, retrying after EINTR and short writes. MCP_ERR_IO when a
+ * write fails or writes nothing. */
+mcp_status mcp__write_all(int fd, const void *p, size_t n);
+
 /* Number of online CPUs (>= 1). */
 unsigned mcp__ncpus(void);
 /* Wall clock, unix seconds. */

@@ -1,6 +1,7 @@
 /* Constant-time compare, wiping, randomness, clocks, logging. */
 #include "common/common.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -109,4 +110,20 @@ mcp__log(mcp__log_level lvl, const char *component, const char *fmt, ...)
     pthread_mutex_lock(&log_mu);
     fprintf(stderr, "%s\n", line);
     pthread_mutex_unlock(&log_mu);
+}
+
+mcp_status
+mcp__write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return MCP_ERR_IO;
+        c += w;
+        n -= (size_t)w;
+    }
+    return MCP_OK;
 }

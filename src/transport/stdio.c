@@ -20,17 +20,8 @@ typedef struct stdio_sink {
 static void
 write_all(stdio_sink *s, const char *p, size_t n)
 {
-    while (n > 0 && !s->broken) {
-        ssize_t w = write(s->fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            s->broken = true;
-            break;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
+    if (!s->broken && mcp__write_all(s->fd, p, n) != MCP_OK)
+        s->broken = true;
 }
 
 static void
