@@ -3,33 +3,11 @@
 # a JWT from --token-file / --token / MCP_TOKEN, an API key, the exit codes 3 (401: no or bad
 # credential) and 4 (403: the role lacks the tool's permission) with their one-line reasons,
 # and that no credential ever appears in output. Needs $MCP_BIN (set by CTest). 127.0.0.1 only.
-set -u
-: "${MCP_BIN:?MCP_BIN must point at the build bin/ directory}"
-for t in mcp-client mcp-products mcp-admin mcp-token; do
-    [ -x "$MCP_BIN/$t" ] || { echo "not built: $MCP_BIN/$t" >&2; exit 1; }
-done
-
-TMP=$(mktemp -d /tmp/mcp-client-auth-it-XXXXXX)
-SRV_PID=""
-pass=0
-fails=0
-cleanup() {
-    [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-eq() { if [ "$2" == "$3" ]; then ok; else bad "$1: got [$2], want [$3]"; fi; }
-has() { case "$2" in *"$3"*) ok ;; *) bad "$1: [$2] lacks [$3]" ;; esac; }
-run() {
-    timeout 30 "$MCP_BIN/mcp-client" "$@" >"$TMP/out" 2>"$TMP/err"
-    RC=$?
-    OUT=$(cat "$TMP/out")
-    ERR=$(cat "$TMP/err")
-}
+CLIENT_IT_TMP=/tmp/mcp-client-auth-it-XXXXXX
+CLIENT_IT_TOOLS="mcp-client mcp-products mcp-admin mcp-token"
+CLIENT_IT_TIMEOUT=30
+# shellcheck source=lib/client_common.sh
+. "$(dirname "$0")/lib/client_common.sh"
 
 DB="$TMP/mcp.db"
 ISS="https://issuer.client-it.test"
@@ -43,7 +21,7 @@ ADMIN_KEY=$(A key create --owner admin 2>/dev/null)
 "$MCP_BIN/mcp-products" --listen 127.0.0.1:0 --db "$DB" --catalog "$TMP/products.db" \
     --jwt-secret-file "$TMP/hs.key" --issuer "$ISS" --auth apikey,jwt --seed \
     --no-access-log >"$TMP/srv.out" 2>"$TMP/srv.err" &
-SRV_PID=$!
+PIDS+=($!)
 port=""
 for _ in $(seq 1 100); do
     port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$TMP/srv.err" |
@@ -95,5 +73,4 @@ eq "admin delete: exit 0" "$RC" 0
 run --url "$URL" --token-file "$TMP/admin.key" --api-key-header "X-Not-Checked" tools list
 eq "key in a header the server ignores: exit 3" "$RC" 3
 
-echo "$pass checks passed, $fails failed"
-[ "$fails" -eq 0 ]
+summary

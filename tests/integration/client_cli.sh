@@ -3,38 +3,12 @@
 # (stateful and stateless) and stdio, human and --json output, and the exit codes / one-line
 # reasons of the failure cases (usage 2, tool error 1, unknown tool 1, unreachable 1, server
 # process that dies 1). Needs $MCP_BIN (set by CTest) and jq. Everything on 127.0.0.1, bounded.
-set -u
-: "${MCP_BIN:?MCP_BIN must point at the build bin/ directory}"
-for t in mcp-client mcp-conformance-server; do
-    [ -x "$MCP_BIN/$t" ] || { echo "not built: $MCP_BIN/$t" >&2; exit 1; }
-done
 command -v jq >/dev/null || { echo "jq is required" >&2; exit 1; }
-
-TMP=$(mktemp -d /tmp/mcp-client-it-XXXXXX)
-PIDS=()
-pass=0
-fails=0
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-eq() { if [ "$2" == "$3" ]; then ok; else bad "$1: got [$2], want [$3]"; fi; }
-has() { case "$2" in *"$3"*) ok ;; *) bad "$1: [$2] lacks [$3]" ;; esac; }
-
-# run ARGS...: mcp-client with a hard time limit; stdout -> $OUT, stderr -> $ERR, status -> $RC
-run() {
-    timeout 30 "$MCP_BIN/mcp-client" "$@" >"$TMP/out" 2>"$TMP/err"
-    RC=$?
-    OUT=$(cat "$TMP/out")
-    ERR=$(cat "$TMP/err")
-}
+CLIENT_IT_TMP=/tmp/mcp-client-it-XXXXXX
+CLIENT_IT_TOOLS="mcp-client mcp-conformance-server"
+CLIENT_IT_TIMEOUT=30
+# shellcheck source=lib/client_common.sh
+. "$(dirname "$0")/lib/client_common.sh"
 
 start_server() {
     local name=$1 i port=""
@@ -173,5 +147,4 @@ eq "token accepted by an open server" "$RC" 0
 MCP_TOKEN=s3cr3t-env-token run --url "http://127.0.0.1:$PORT/mcp" -v ping
 case "$ERR" in *s3cr3t*) bad "the token leaked into stderr" ;; *) ok ;; esac
 
-echo "$pass checks passed, $fails failed"
-[ "$fails" -eq 0 ]
+summary

@@ -12,38 +12,15 @@
 # Needs $MCP_BIN and $MCP_SHARED (set by CTest), node/npm for the provider (first start runs
 # `npm ci`), curl. Everything listens on 127.0.0.1; every wait is bounded.
 set -u
-: "${MCP_BIN:?MCP_BIN must point at the build bin/ directory}"
 : "${MCP_SHARED:?MCP_SHARED must point at the shared/ directory}"
-for t in mcp-client mcp-conformance-server; do
-    [ -x "$MCP_BIN/$t" ] || { echo "not built: $MCP_BIN/$t" >&2; exit 1; }
-done
 IDP_START="$MCP_SHARED/idp/start.sh"
 [ -x "$IDP_START" ] || { echo "missing $IDP_START" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl is required" >&2; exit 1; }
-
-TMP=$(mktemp -d /tmp/mcp-client-idp-it-XXXXXX)
-PIDS=()
-pass=0
-fails=0
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-eq() { if [ "$2" == "$3" ]; then ok; else bad "$1: got [$2], want [$3]"; fi; }
-has() { case "$2" in *"$3"*) ok ;; *) bad "$1: [$2] lacks [$3]" ;; esac; }
-run() {
-    timeout 60 "$MCP_BIN/mcp-client" "$@" >"$TMP/out" 2>"$TMP/err"
-    RC=$?
-    OUT=$(cat "$TMP/out")
-    ERR=$(cat "$TMP/err")
-}
+CLIENT_IT_TMP=/tmp/mcp-client-idp-it-XXXXXX
+CLIENT_IT_TOOLS="mcp-client mcp-conformance-server"
+CLIENT_IT_TIMEOUT=60
+# shellcheck source=lib/client_common.sh
+. "$(dirname "$0")/lib/client_common.sh"
 
 # --- the provider --------------------------------------------------------------------------------
 mkdir -p "$TMP/idp"
@@ -135,5 +112,4 @@ wait "$LB"
 eq "loopback login: exit 0" "$?" 0
 eq "loopback login: result" "$(cat "$TMP/lb.out")" "echo: browser"
 
-echo "$pass checks passed, $fails failed"
-[ "$fails" -eq 0 ]
+summary
