@@ -22,13 +22,7 @@ ADMIN_KEY=$(A key create --owner admin 2>/dev/null)
     --jwt-secret-file "$TMP/hs.key" --issuer "$ISS" --auth apikey,jwt --seed \
     --no-access-log >"$TMP/srv.out" 2>"$TMP/srv.err" &
 PIDS+=($!)
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$TMP/srv.err" |
-        head -n 1)
-    [ -n "$port" ] && break
-    sleep 0.1
-done
+port=$(listen_port "$TMP/srv.err")
 [ -n "$port" ] || { echo "mcp-products did not start: $(cat "$TMP/srv.err")" >&2; exit 1; }
 URL="http://127.0.0.1:$port/mcp"
 UMA=$("$MCP_BIN/mcp-token" mint --secret-file "$TMP/hs.key" --sub uma --iss "$ISS" --aud "$URL" \

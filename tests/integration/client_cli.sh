@@ -11,17 +11,12 @@ CLIENT_IT_TIMEOUT=30
 . "$(dirname "$0")/lib/client_common.sh"
 
 start_server() {
-    local name=$1 i port=""
+    local name=$1 port
     shift
     "$MCP_BIN/mcp-conformance-server" --listen 127.0.0.1:0 --no-access-log "$@" \
         >"$TMP/$name.out" 2>"$TMP/$name.err" &
     PIDS+=($!)
-    for i in $(seq 1 100); do
-        port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' \
-            "$TMP/$name.err" | head -n 1)
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
+    port=$(listen_port "$TMP/$name.err")
     [ -n "$port" ] || { echo "server $name did not start: $(cat "$TMP/$name.err")" >&2; exit 1; }
     URL="http://127.0.0.1:$port/mcp"
 }

@@ -39,13 +39,7 @@ I=$(sed -n 's/^IDP_READY issuer=//p' "$TMP/idp.out")
 "$MCP_BIN/mcp-conformance-server" --listen 127.0.0.1:0 --no-access-log --auth jwt \
     --jwks-url "$I/jwks" --issuer "$I" --scopes "mcp:read" >"$TMP/srv.out" 2>"$TMP/srv.err" &
 PIDS+=($!)
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$TMP/srv.err" |
-        head -n 1)
-    [ -n "$port" ] && break
-    sleep 0.1
-done
+port=$(listen_port "$TMP/srv.err")
 [ -n "$port" ] || { echo "server did not start: $(cat "$TMP/srv.err")" >&2; exit 1; }
 URL="http://127.0.0.1:$port/mcp"
 

@@ -5,7 +5,8 @@
 # CLIENT_IT_TOOLS (the programs in $MCP_BIN the test needs), CLIENT_IT_TIMEOUT (seconds one
 # mcp-client run may take).
 # Provides: TMP, PIDS, ok, bad, eq DESC GOT WANT, has DESC TEXT PART (each counts a check),
-# run ARGS... (mcp-client; stdout -> $OUT, stderr -> $ERR, status -> $RC), summary.
+# run ARGS... (mcp-client; stdout -> $OUT, stderr -> $ERR, status -> $RC), listen_port FILE,
+# summary.
 
 set -u
 : "${MCP_BIN:?MCP_BIN must point at the build bin/ directory}"
@@ -36,6 +37,19 @@ run() {
     RC=$?
     OUT=$(cat "$TMP/out")
     ERR=$(cat "$TMP/err")
+}
+
+# listen_port FILE: the port a server announced in FILE ("listening on http://127.0.0.1:N/mcp"),
+# waiting up to 10 s; prints nothing when it did not.
+listen_port() {
+    local i port=""
+    for i in $(seq 1 100); do
+        port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' "$1" |
+            head -n 1)
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    echo "$port"
 }
 
 summary() {
