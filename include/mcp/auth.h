@@ -73,7 +73,8 @@ bool mcp_principal_has(const mcp_principal *p, const char *perm);
 bool mcp_principal_has_any(const mcp_principal *p, const char *const *perms);
 /** Does p hold all of the NULL-terminated list? An empty list gives true. */
 bool mcp_principal_has_all(const mcp_principal *p, const char *const *perms);
-/** The owner identity used to bind sessions ("kind|iss|sub|client"); stable for a principal. */
+/** The owner identity used to bind sessions, stable for a principal:
+ *  "kind|<len>:iss|<len>:sub|<len>:client" (each field length-prefixed, so unambiguous). */
 const char *mcp_principal_owner_key(const mcp_principal *p);
 /** Kind as a lowercase word: "none", "api_key", "jwt", "introspection". */
 const char *mcp_cred_kind_name(mcp_cred_kind k);

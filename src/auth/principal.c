@@ -70,9 +70,12 @@ mcp_principal_new(const mcp_principal_fields *f, mcp_principal **out, mcp_error 
         !dup_field(&p->key_id, f->key_id) || !dup_field(&p->jti, f->jti) ||
         !dup_field(&p->claims, f->claims_json))
         goto nomem;
-    p->owner = mcp__aprintf("%s|%s|%s|%s", mcp_cred_kind_name(f->kind),
-                            f->issuer ? f->issuer : "", f->subject ? f->subject : "",
-                            f->client_id ? f->client_id : "");
+    /* Each field is length-prefixed: issuer, subject and client id may contain '|', and a
+     * plain join would let ("a|b", "c") and ("a", "b|c") name the same owner. */
+    const char *iss = f->issuer ? f->issuer : "", *sub = f->subject ? f->subject : "";
+    const char *cid = f->client_id ? f->client_id : "";
+    p->owner = mcp__aprintf("%s|%zu:%s|%zu:%s|%zu:%s", mcp_cred_kind_name(f->kind), strlen(iss),
+                            iss, strlen(sub), sub, strlen(cid), cid);
     if (p->owner == NULL)
         goto nomem;
     *out = p;
