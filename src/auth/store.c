@@ -17,9 +17,12 @@
  */
 #include "auth/store_impl.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- migrations ------------------------------------------------------------------------- */
 
@@ -362,6 +365,32 @@ conn_close(mcp__store_conn *c)
     pthread_mutex_destroy(&c->mu);
 }
 
+/* The file holds key hashes and the role table: create it 0600 ourselves (whatever the umask)
+ * before SQLite opens it; SQLite gives its -wal and -shm files the database file's mode. An
+ * existing file keeps its mode. A dangling symbolic link is refused rather than followed, as
+ * SQLite would create its target under the umask. */
+static mcp_status
+precreate_private(const char *path, mcp_error *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        /* the umask only ever removes bits; fchmod makes 0600 exact either way */
+        int rc = fchmod(fd, 0600);
+        close(fd);
+        if (rc != 0) {
+            unlink(path);
+            return mcp_error_set(err, MCP_ERR_STORE, "store: cannot set the file mode");
+        }
+        return MCP_OK;
+    }
+    if (errno != EEXIST)
+        return mcp_error_set(err, MCP_ERR_STORE, "store: cannot create the file");
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return mcp_error_set(err, MCP_ERR_STORE, "store: the path is a dangling symbolic link");
+    return MCP_OK;
+}
+
 static mcp_status
 conn_open(mcp__store_conn *c, const char *path, const mcp_store_opts *o, bool create,
           mcp_error *err)
@@ -640,6 +669,11 @@ mcp_store_open(const char *path, const mcp_store_opts *opts, mcp_store **out, mc
         goto fail;
     }
 
+    if (opts->create) {
+        rc = precreate_private(path, err);
+        if (rc != MCP_OK)
+            goto fail;
+    }
     writer_open = true;
     rc = conn_open(&s->writer, path, opts, opts->create, err);
     if (rc != MCP_OK)

@@ -457,6 +457,64 @@ store_open_fails_on_garbage_or_missing_file(void **state)
 }
 
 static void
+assert_mode_0600(const char *path)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    if ((sb.st_mode & 0777) != 0600)
+        fprintf(stderr, "%s: mode %o, want 600\n", path, (unsigned)(sb.st_mode & 0777));
+    assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+/* A new store file holds credential hashes: it is created 0600 whatever the umask, and so are
+ * its WAL and shared-memory files; mcp-admin creating a file does the same. */
+static void
+store_file_created_private(void **state)
+{
+    tdir *t = *state;
+    mode_t old = umask(022);
+    mcp_store *s = open_store(t->db, 1000);
+    mcp_error err;
+    assert_int_equal(mcp_store_user_add_with_roles(s, "pat", "Pat", NULL, &err), MCP_OK);
+    assert_mode_0600(t->db);
+    char side[160];
+    snprintf(side, sizeof side, "%s-wal", t->db);
+    assert_mode_0600(side);
+    snprintf(side, sizeof side, "%s-shm", t->db);
+    assert_mode_0600(side);
+    mcp_store_close(s);
+
+    /* an existing file keeps the mode its owner gave it */
+    assert_int_equal(chmod(t->db, 0640), 0);
+    mcp_store_close(open_store(t->db, 1000));
+    struct stat sb;
+    assert_int_equal(stat(t->db, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0640);
+    tdir_remove(t);
+
+    /* a dangling symbolic link is refused instead of creating its target under the umask */
+    tdir_make(t);
+    char target[160];
+    snprintf(target, sizeof target, "%s/elsewhere.db", t->dir);
+    assert_int_equal(symlink(target, t->db), 0);
+    s = NULL;
+    assert_int_equal(mcp_store_open(t->db, NULL, &s, &err), MCP_ERR_STORE);
+    assert_null(s);
+    assert_int_equal(access(target, F_OK), -1);
+    unlink(t->db);
+
+    /* mcp-admin on a new file */
+    char path[512];
+    if (bin_path("mcp-admin", path, sizeof path) != NULL) {
+        assert_int_equal(run_admin(t->db, "user", "add", "quinn", NULL), 0);
+        assert_mode_0600(t->db);
+    } else {
+        fprintf(stderr, "MCP_BIN not set or mcp-admin not built: mcp-admin part skipped\n");
+    }
+    umask(old);
+}
+
+static void
 store_lookup_fails_closed_when_unreadable(void **state)
 {
     tdir *t = *state;
@@ -526,6 +584,7 @@ main(void)
                                         tdir_teardown),
         cmocka_unit_test_setup_teardown(store_open_fails_on_garbage_or_missing_file, tdir_setup,
                                         tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_file_created_private, tdir_setup, tdir_teardown),
         cmocka_unit_test_setup_teardown(store_lookup_fails_closed_when_unreadable, tdir_setup,
                                         tdir_teardown),
         cmocka_unit_test_setup_teardown(store_fails_closed_when_file_replaced, tdir_setup,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /*
@@ -312,6 +313,9 @@ admin_parse(admin_ctx *ctx, const char *group, const char *action, int argc, cha
 int
 main(int argc, char **argv)
 {
+    /* Files this tool creates (the store and its -wal/-shm) hold credential hashes: owner only.
+     * The store creates its file 0600 anyway; this also covers anything else created here. */
+    umask(077);
     admin_ctx ctx = { .db_path = NULL, .json = false, .create = false, .store = NULL };
     const char *env = getenv("MCP_DB");
     ctx.db_path = env != NULL && env[0] != '\0' ? env : "./mcp.db";
