@@ -58,6 +58,9 @@ typedef struct mcp_server_opts {
     unsigned    workers;          /* handler worker threads (default 2 x cores) */
     unsigned    request_timeout_ms; /* server->client request timeout (default 60000) */
     size_t      max_sessions;     /* default 10000 */
+    size_t      max_sessions_per_owner; /* per authenticated principal; past it the principal's
+                                           least recently active idle session is closed
+                                           (default 64; 0 = no per-principal limit) */
     unsigned    session_idle_s;   /* idle sessions are reaped after this (default 1800) */
     bool        stateless;        /* no sessions; each POST stands alone; GET answers 405 */
 } mcp_server_opts;
@@ -281,6 +284,8 @@ const char *mcp_request_http_method(const mcp_request *req);
 const char *mcp_request_rpc_method(const mcp_request *req);
 /** Tool or prompt name / resource URI a request targets (NULL for other methods). */
 const char *mcp_request_target(const mcp_request *req);
+/** Does the target name a registered tool / prompt / resource? (false before parsing) */
+bool mcp_request_target_known(const mcp_request *req);
 /** Session id the request carries, or NULL. */
 const char *mcp_request_session_id(const mcp_request *req);
 /** Client address as text ("127.0.0.1"), or "" on stdio. */

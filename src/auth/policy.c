@@ -549,7 +549,9 @@ mcp__policy_find(const mcp_policy *pol, int kind, const char *name)
     size_t n = pol->nrules[kind];
     mcp__prule key = { .name = (char *)name };
     const mcp__prule *hit = n ? bsearch(&key, rules, n, sizeof *rules, rule_cmp) : NULL;
-    if (hit != NULL || kind != MCP__KIND_RESOURCE)
+    /* A template name (the server authorizes a templated resource by the template that serves
+     * it) matches only its own entry: never another file template. */
+    if (hit != NULL || kind != MCP__KIND_RESOURCE || strchr(name, '{') != NULL)
         return hit;
     /* A concrete URI: the most specific matching template (most literal bytes; ties go to the
      * name that sorts first, so the choice never depends on the file's key order). */

@@ -134,13 +134,35 @@ find_resource(mcp_server *srv, const char *uri, mcp_ctx *ctx)
     for (size_t i = 0; i < srv->nresources; i++)
         if (srv->resources[i].uri != NULL && strcmp(srv->resources[i].uri, uri) == 0)
             return &srv->resources[i];
-    for (size_t i = 0; i < srv->nresources; i++)
-        if (srv->resources[i].tmpl != NULL && template_match(srv->resources[i].tmpl, uri, NULL)) {
-            if (ctx != NULL)
-                template_match(srv->resources[i].tmpl, uri, ctx);
-            return &srv->resources[i];
+    /* Several templates may match: the most specific one (most literal characters; ties go to
+     * the first registered) serves the URI, and authorization is decided for that same entry
+     * (authorize_target), so a URI can never be allowed under one template and served by
+     * another. */
+    const mcp__resource *best = NULL;
+    size_t best_lit = 0;
+    for (size_t i = 0; i < srv->nresources; i++) {
+        const char *t = srv->resources[i].tmpl;
+        if (t == NULL || !template_match(t, uri, NULL))
+            continue;
+        size_t lit = 0;
+        for (const char *c = t; *c; c++) {
+            if (*c == '{') {
+                const char *e = strchr(c, '}');
+                if (e == NULL)
+                    break;
+                c = e;
+            } else {
+                lit++;
+            }
         }
-    return NULL;
+        if (best == NULL || lit > best_lit) {
+            best = &srv->resources[i];
+            best_lit = lit;
+        }
+    }
+    if (best != NULL && ctx != NULL)
+        template_match(best->tmpl, uri, ctx);
+    return best;
 }
 
 static const mcp__tool *
@@ -882,12 +904,26 @@ do_complete(mcp_request *req, mcp__sink *sink)
                    "completion/complete needs ref {type, name|uri} and argument {name, value}");
         return MCP__DISPATCH_DONE;
     }
+    mcp_authz_result res;
     if (strcmp(type, "ref/prompt") == 0) {
         const mcp__prompt *p = find_prompt(req->srv, name);
-        mcp_authz_result res;
         if (p == NULL || !mcp__authorize(req->srv, req->principal, "prompt", name, &p->access,
                                          &res)) {
             emit_error(sink, req->msg.id, MCP_RPC_INVALID_PARAMS, "unknown prompt");
+            return MCP__DISPATCH_DONE;
+        }
+    } else {
+        /* ref/resource names a template or a URI: complete only what the caller may list */
+        const mcp__resource *r = NULL;
+        for (size_t i = 0; i < req->srv->nresources && r == NULL; i++) {
+            const mcp__resource *c = &req->srv->resources[i];
+            if ((c->tmpl != NULL && strcmp(c->tmpl, name) == 0) ||
+                (c->uri != NULL && strcmp(c->uri, name) == 0))
+                r = c;
+        }
+        if (r == NULL || !mcp__authorize(req->srv, req->principal, "resource", name, &r->access,
+                                         &res)) {
+            emit_error(sink, req->msg.id, MCP_RPC_INVALID_PARAMS, "unknown resource");
             return MCP__DISPATCH_DONE;
         }
     }
@@ -958,18 +994,24 @@ set_target(mcp_request *req)
 {
     const char *m = req->msg.method;
     json_t *params = req->msg.params;
-    if (strcmp(m, "tools/call") == 0 || strcmp(m, "prompts/get") == 0)
+    if (strcmp(m, "tools/call") == 0) {
         req->target = str_param(params, "name");
-    else if (strcmp(m, "resources/read") == 0 || strcmp(m, "resources/subscribe") == 0 ||
-             strcmp(m, "resources/unsubscribe") == 0)
+        req->target_known = find_tool(req->srv, req->target) != NULL;
+    } else if (strcmp(m, "prompts/get") == 0) {
+        req->target = str_param(params, "name");
+        req->target_known = find_prompt(req->srv, req->target) != NULL;
+    } else if (strcmp(m, "resources/read") == 0 || strcmp(m, "resources/subscribe") == 0 ||
+               strcmp(m, "resources/unsubscribe") == 0) {
         req->target = str_param(params, "uri");
+        req->target_known = find_resource(req->srv, req->target, NULL) != NULL;
+    }
 }
 
 /* Built-in AUTHZ item: the registered access rule (or the installed policy) of the target. */
 static mcp_status
 authorize_target(mcp_request *req, mcp_error *err)
 {
-    const char *m = req->msg.method, *kind = NULL;
+    const char *m = req->msg.method, *kind = NULL, *name = req->target;
     const mcp__access *a = NULL;
     if (req->target == NULL)
         return MCP_OK;
@@ -985,11 +1027,13 @@ authorize_target(mcp_request *req, mcp_error *err)
         const mcp__resource *r = find_resource(req->srv, req->target, NULL);
         kind = "resource";
         a = r ? &r->access : NULL;
+        if (r != NULL && r->tmpl != NULL)
+            name = r->tmpl;            /* decide for the entry that will serve the URI */
     }
     if (a == NULL)
         return MCP_OK;                 /* unknown target: the method answers "not found" */
     mcp_authz_result res;
-    if (mcp__authorize(req->srv, req->principal, kind, req->target, a, &res))
+    if (mcp__authorize(req->srv, req->principal, kind, name, a, &res))
         return MCP_OK;
     /* scope = what the caller has plus what the target needs (MCP step-up authorization) */
     mcp_buf scope;
@@ -1080,8 +1124,11 @@ mcp__dispatch(mcp_request *req, const char *body, size_t len, mcp__sink *sink,
             s = mcp__session_new(srv, req->principal ? mcp_principal_owner_key(req->principal)
                                                      : NULL);
             if (s == NULL)
-                return mcp_error_set_rpc(err, MCP_ERR_TOO_LARGE, MCP_RPC_INTERNAL_ERROR,
-                                         "too many sessions");
+            {
+                mcp_request_set_retry_after(req, 5);
+                return mcp_error_set_rpc(err, MCP_ERR_RATE_LIMITED, MCP_RPC_RATE_LIMITED,
+                                         "too many sessions; retry later");
+            }
         }
         result = do_initialize(req, s, &code, &msg);
         if (s != NULL && s != req->session) {

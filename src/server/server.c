@@ -30,6 +30,7 @@ mcp_server_opts_default(mcp_server_opts *o)
     o->workers = 2 * mcp__ncpus();
     o->request_timeout_ms = 60000;
     o->max_sessions = 10000;
+    o->max_sessions_per_owner = 64;
     o->session_idle_s = 1800;
 }
 
@@ -482,6 +483,7 @@ mcp_request_header(const mcp_request *req, const char *name)
 const char *mcp_request_http_method(const mcp_request *req) { return req->http_method; }
 const char *mcp_request_rpc_method(const mcp_request *req) { return req->msg.method; }
 const char *mcp_request_target(const mcp_request *req) { return req->target; }
+bool mcp_request_target_known(const mcp_request *req) { return req->target_known; }
 const char *mcp_request_session_id(const mcp_request *req) { return req->session_id; }
 const char *mcp_request_peer(const mcp_request *req) { return req->peer; }
 const mcp_principal *mcp_request_principal(const mcp_request *req) { return req->principal; }
@@ -723,12 +725,36 @@ mcp__session_new(mcp_server *srv, const char *owner)
     s->last_active_ms = mcp_now_ms();
     snprintf(s->version, sizeof s->version, "%s", MCP_PROTOCOL_LATEST);
     pthread_mutex_lock(&srv->sess_mu);
-    if (srv->nsessions >= srv->opts.max_sessions) {
+    /* One principal may hold at most max_sessions_per_owner sessions: past it, its own least
+     * recently active idle session makes room, so one caller cannot fill the table for all. */
+    mcp__session *evict = NULL;
+    if (owner != NULL && srv->opts.max_sessions_per_owner > 0) {
+        size_t mine = 0;
+        uint64_t oldest = UINT64_MAX;
+        for (size_t i = 0; i < srv->sess_cap; i++)
+            for (mcp__session *o = srv->sess_tab[i]; o != NULL; o = o->hnext) {
+                if (o->owner == NULL || strcmp(o->owner, owner) != 0)
+                    continue;
+                mine++;
+                pthread_mutex_lock(&o->mu);
+                if (o->inflight == NULL && o->last_active_ms < oldest) {
+                    oldest = o->last_active_ms;
+                    evict = o;
+                }
+                pthread_mutex_unlock(&o->mu);
+            }
+        if (mine < srv->opts.max_sessions_per_owner)
+            evict = NULL;
+        else if (evict != NULL)
+            atomic_fetch_add(&evict->refs, 1);
+        else {
+            pthread_mutex_unlock(&srv->sess_mu);       /* all busy: refuse */
+            goto refuse;
+        }
+    }
+    if (evict == NULL && srv->nsessions >= srv->opts.max_sessions) {
         pthread_mutex_unlock(&srv->sess_mu);
-        mcp__free(s->owner);
-        pthread_mutex_destroy(&s->mu);
-        mcp__free(s);
-        return NULL;
+        goto refuse;
     }
     size_t b = sess_hash(s->id, srv->sess_cap);
     s->hnext = srv->sess_tab[b];
@@ -736,7 +762,18 @@ mcp__session_new(mcp_server *srv, const char *owner)
     srv->nsessions++;
     atomic_fetch_add(&s->refs, 1);          /* the caller's reference */
     pthread_mutex_unlock(&srv->sess_mu);
+    if (evict != NULL) {
+        mcp__log(MCP__LOG_INFO, "session", "principal reached its session limit: closing its "
+                 "least recently active session");
+        mcp__session_remove(srv, evict);
+        mcp__session_unref(evict);
+    }
     return s;
+refuse:
+    mcp__free(s->owner);
+    pthread_mutex_destroy(&s->mu);
+    mcp__free(s);
+    return NULL;
 }
 
 mcp__session *

@@ -95,6 +95,7 @@ struct mcp_request {
     const mcp_principal *principal;    /* own reference */
     mcp__rpc_msg         msg;          /* after parsing */
     const char          *target;       /* tool/prompt name or URI (borrowed from msg) */
+    bool                 target_known; /* target names a registered entry */
     char                *challenge_error;
     char                *challenge_scope;
     char                 missing[MCP_ERROR_MSG_MAX]; /* permissions a denied target needed */

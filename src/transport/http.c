@@ -504,6 +504,12 @@ send_failure(conn_state *cs, struct MHD_Connection *c, mcp_status rc, const mcp_
              : rc == MCP_ERR_STORE || rc == MCP_ERR_INTERNAL || rc == MCP_ERR_NOMEM
                ? MCP_RPC_INTERNAL_ERROR : MCP_RPC_INVALID_REQUEST;
     const char *msg = err->message[0] ? err->message : mcp_status_str(rc);
+    if (status >= 500) {
+        /* Server-side failures (store, introspection endpoint, memory) are the operator's
+         * business: the detail goes to the log, the peer gets the generic text. */
+        mcp__log(MCP__LOG_WARN, "http", "%u: %s", status, msg);
+        msg = mcp_status_str(rc);
+    }
     size_t len;
     json_t *data = NULL;
     if (rc == MCP_ERR_FORBIDDEN && cs->req.target != NULL)

@@ -156,7 +156,7 @@ O3=$(token "$SRV_URL")
 idp_config reset=1
 expect_status "introspection with wrong client credentials: 503" "$SRV_URL" 503 "$O3" \
     -H "Authorization: Bearer $O3"
-check "503 says introspection is unavailable" grep -q 'introspection unavailable' "$TMP/body"
+check "503 says the credential store is unavailable, no detail" grep -q '"credential or user store unavailable"' "$TMP/body"
 stop_server "$SRV_PID"
 
 summary

@@ -16,9 +16,11 @@ H=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-
 sid=$(curl -s -D - -o /dev/null "${H[@]}" -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' "$url" | tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
 [ -n "$sid" ]
 # test_tool_with_logging takes ~100 ms; start it, then SIGTERM while it runs
-curl -s -m 10 "${H[@]}" -H "Mcp-Session-Id: $sid" -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"test_tool_with_logging","arguments":{}}}' "$url" >"$out" &
+curl -s -N -m 10 "${H[@]}" -H "Mcp-Session-Id: $sid" -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"test_tool_with_logging","arguments":{}}}' "$url" >"$out" &
 cpid=$!
-sleep 0.03
+# SIGTERM once the handler is known to be running: its first log line has arrived
+for _ in $(seq 1 200); do grep -q 'Tool execution started' "$out" && break; sleep 0.01; done
+grep -q 'Tool execution started' "$out" || { echo "handler never started"; exit 1; }
 kill -TERM $pid
 wait $cpid
 grep -q 'Tool with logging executed successfully' "$out" || { echo "in-flight request was cut off:"; cat "$out"; exit 1; }
