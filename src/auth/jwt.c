@@ -384,8 +384,9 @@ check_header(const mcp_jwt_verifier *v, const json_t *hdr, mcp__jwt_alg *alg, co
         return unauth(err, "malformed token: header");
     if ((*alg = mcp__jwt_alg_parse(json_string_value(a))) == MCP__JWT_ALG_INVALID)
         return unauth(err, "unsupported alg");              /* includes "none" in any case */
+    /* RFC 7515 section 4.1.11: when present, crit is an array and MUST NOT be empty. */
     const json_t *crit = json_object_get(hdr, "crit");
-    if (crit != NULL && !json_is_array(crit))
+    if (crit != NULL && (!json_is_array(crit) || json_array_size(crit) == 0))
         return unauth(err, "malformed token: crit");
     if (json_array_size(crit) > 0)
         return unauth(err, "crit header not supported");    /* we implement no extension */
