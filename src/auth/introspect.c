@@ -557,14 +557,23 @@ make_principal(const json_t *a, int64_t exp, mcp_principal **out, mcp_error *err
         !str_member(a, "iss", &iss) || !str_member(a, "client_id", &client_id) ||
         !str_member(a, "jti", &jti) || !str_member(a, "scope", &scope))
         return unauth(err, "malformed introspection answer: string member");
-    if (sub == NULL || sub[0] == '\0')
-        sub = client_id;     /* RFC 7662 makes sub optional; a client-credentials token has
-                                only its client as the subject */
-    if (sub == NULL || sub[0] == '\0')
-        return unauth(err, "missing sub");
+    /* RFC 7662 makes sub optional; a client-credentials token has only its client. Its subject
+     * is then "client:" + client_id, never the bare id: users and clients would otherwise share
+     * one namespace, and a client whose id equals a user's subject would get that user's roles
+     * from the store and the policy. */
+    char *client_sub = NULL;
+    if (sub == NULL || sub[0] == '\0') {
+        if (client_id == NULL || client_id[0] == '\0')
+            return unauth(err, "missing sub");
+        if ((client_sub = mcp__aprintf("client:%s", client_id)) == NULL)
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        sub = client_sub;
+    }
     char *claims = json_dumps(a, JSON_COMPACT);
-    if (claims == NULL)
+    if (claims == NULL) {
+        mcp__free(client_sub);
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    }
     mcp_principal_fields f = {
         .kind = MCP_CRED_INTROSPECTION, .subject = sub, .name = name, .issuer = iss,
         .client_id = client_id, .jti = jti, .claims_json = claims, .expires_at = exp,
@@ -572,6 +581,7 @@ make_principal(const json_t *a, int64_t exp, mcp_principal **out, mcp_error *err
     mcp_principal *p = NULL;
     mcp_status rc = mcp_principal_new(&f, &p, err);
     mcp__free(claims);
+    mcp__free(client_sub);
     if (rc == MCP_OK && scope != NULL)
         rc = mcp_principal_add_scope_string(p, scope, err);
     if (rc != MCP_OK) {

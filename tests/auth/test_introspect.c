@@ -211,14 +211,27 @@ introspect_accepts_edge_cases(void **state)
     answer_active(-10, NULL);
     assert_int_equal(verify(in, "t-leeway", &p, &err), MCP_OK);
     mcp_principal_unref(p);
-    /* aud as an array containing us; token_type in lower case; no sub -> client_id */
+    /* aud as an array containing us; token_type in lower case; no sub -> "client:" + client_id
+     * (a namespace of its own: a client is never mistaken for a user of the same name) */
     fake_as_set(&S, 200,
                 "{\"active\":true,\"client_id\":\"svc\",\"iss\":\"" ISS "\",\"aud\":[\"x\",\"" AUD
                 "\"],\"token_type\":\"bearer\"}");
     assert_int_equal(verify(in, "t-arr", &p, &err), MCP_OK);
-    assert_string_equal(mcp_principal_subject(p), "svc");
+    assert_string_equal(mcp_principal_subject(p), "client:svc");
+    assert_string_equal(mcp_principal_client_id(p), "svc");
     assert_int_equal(mcp_principal_permission_count(p), 0);
     assert_int_equal(mcp_principal_expires_at(p), 0);
+    mcp_principal_unref(p);
+    /* a client whose id equals a user's subject does not become that user */
+    fake_as_set(&S, 200, "{\"active\":true,\"client_id\":\"alice\",\"iss\":\"" ISS
+                         "\",\"aud\":\"" AUD "\"}");
+    assert_int_equal(verify(in, "t-client-alice", &p, &err), MCP_OK);
+    assert_string_equal(mcp_principal_subject(p), "client:alice");
+    mcp_principal_unref(p);
+    fake_as_set(&S, 200, "{\"active\":true,\"sub\":\"alice\",\"client_id\":\"alice\",\"iss\":\""
+                         ISS "\",\"aud\":\"" AUD "\"}");
+    assert_int_equal(verify(in, "t-user-alice", &p, &err), MCP_OK);
+    assert_string_equal(mcp_principal_subject(p), "alice");     /* a sub is taken as it is */
     mcp_principal_unref(p);
     mcp_introspector_free(in);
 
