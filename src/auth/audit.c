@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -415,6 +416,28 @@ decision_word(const mcp_decision *d)
     return d->allowed ? "allow" : "deny";
 }
 
+/* The Mcp-Session-Id is a bearer-like secret (whoever holds it can use the session), so a line
+ * carries only a short non-reversible form: the first 16 hex digits (64 bits) of its SHA-256.
+ * Enough to tell sessions apart and to find a known session's lines; it cannot be presented. */
+static void
+put_session(linebuf *b, const char *sid)
+{
+    if (sid == NULL) {
+        put_str(b, NULL);
+        return;
+    }
+    unsigned char h[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)sid, strlen(sid), h);
+    static const char hex[] = "0123456789abcdef";
+    char out[17];
+    for (size_t i = 0; i < 8; i++) {
+        out[2 * i] = hex[h[i] >> 4];
+        out[2 * i + 1] = hex[h[i] & 0xf];
+    }
+    out[16] = '\0';
+    put_str(b, out);
+}
+
 void
 mcp_audit_decision(void *audit, const mcp_request *req, const mcp_decision *d)
 {
@@ -459,7 +482,7 @@ mcp_audit_decision(void *audit, const mcp_request *req, const mcp_decision *d)
     put_key(&b, "target");
     put_str(&b, d->target);
     put_key(&b, "session_id");
-    put_str(&b, req != NULL ? mcp_request_session_id(req) : NULL);
+    put_session(&b, req != NULL ? mcp_request_session_id(req) : NULL);
     put_key(&b, "request_id");
     if (req != NULL)
         put_rpc_id(&b, req);

@@ -157,6 +157,7 @@ audit_line_has_every_field(void **state)
 
     /* string id, no principal, rate limited */
     treq_init(&t, f->srv, json_string("req-\"7\""), "ping", NULL);
+    t.req.session_id = NULL;
     mcp_decision rl = { "authz", false, MCP_ERR_RATE_LIMITED, "rate limit exceeded", "",
                         "ping", NULL };
     mcp_audit_decision(a, &t.req, &rl);
@@ -189,7 +190,9 @@ audit_line_has_every_field(void **state)
     assert_string_equal(sfield(l, "jti"), "jti-9");
     assert_string_equal(sfield(l, "method"), "tools/call");
     assert_string_equal(sfield(l, "target"), "delete_product");
-    assert_string_equal(sfield(l, "session_id"), "sess-1");
+    /* a session id is a bearer-like secret: the line holds a short non-reversible form, the
+     * first 16 hex digits of its SHA-256 (printf %s sess-1 | sha256sum | cut -c1-16) */
+    assert_string_equal(sfield(l, "session_id"), "abe633f3a47a2758");
     assert_int_equal(json_integer_value(json_object_get(l, "request_id")), 42);
     assert_string_equal(sfield(l, "peer"), "127.0.0.1");
     assert_string_equal(sfield(l, "transport"), "POST");
@@ -209,6 +212,8 @@ audit_line_has_every_field(void **state)
     assert_true(json_is_null(json_object_get(l, "subject")));
     assert_true(json_is_null(json_object_get(l, "credential")));
     assert_string_equal(sfield(l, "request_id"), "req-\"7\"");
+    assert_true(json_is_null(json_object_get(l, "session_id")));
+    assert_string_equal(sfield(json_array_get(lines, 1), "session_id"), "abe633f3a47a2758");
     json_decref(lines);
 
     /* never a credential: not the Authorization header, not the claims */
@@ -220,6 +225,7 @@ audit_line_has_every_field(void **state)
     assert_null(strstr(buf, "SECRET-TOKEN-VALUE"));
     assert_null(strstr(buf, "CLAIM-SECRET"));
     assert_null(strstr(buf, "Bearer"));
+    assert_null(strstr(buf, "sess-1"));                    /* nor the session id */
     mcp_principal_unref(p);
 }
 

@@ -192,7 +192,11 @@ eq "user delete: decision" "$(jq -r .decision <<<"$L")" deny
 eq "user delete: status" "$(jq -r '.status + " " + (.http_status|tostring)' <<<"$L")" "MCP_ERR_FORBIDDEN 403"
 eq "user delete: missing" "$(jq -c .missing <<<"$L")" '["Admin.Write"]'
 eq "user delete: reason" "$(jq -r .reason <<<"$L")" "tool 'delete_product' requires any of: Admin.Write"
-eq "user delete: who" "$(jq -r '[.credential, .jti, .session_id] | join(" ")' <<<"$L")" "jwt u-1 $USER_SID"
+# the session appears as the first 16 hex digits of the SHA-256 of its id, never the id itself
+USER_SID_HASH=$(printf '%s' "$USER_SID" | sha256sum | cut -c1-16)
+eq "user delete: who" "$(jq -r '[.credential, .jti, .session_id] | join(" ")' <<<"$L")" \
+    "jwt u-1 $USER_SID_HASH"
+check "session ids are not in the audit log" test "$(grep -cF -- "$USER_SID" "$AUDIT")" -eq 0
 
 L=$(audit_lines '.event=="authz" and .target=="delete_product" and .subject=="admin" and .decision=="allow"')
 eq "admin delete: allowed line" "$(jq -r '[.credential, .key_id != null, .http_status] | map(tostring) | join(" ")' <<<"$L")" \
