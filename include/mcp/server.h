@@ -290,6 +290,12 @@ bool mcp_request_target_known(const mcp_request *req);
 const char *mcp_request_session_id(const mcp_request *req);
 /** Client address as text ("127.0.0.1"), or "" on stdio. */
 const char *mcp_request_peer(const mcp_request *req);
+/**
+ * May this middleware call block (network I/O such as token introspection)? False on the HTTP
+ * IO threads. An AUTHN item that would have to block returns MCP_ERR_WOULD_BLOCK when this is
+ * false; the server then runs the AUTHN phase again on a worker thread, where it is true.
+ */
+bool mcp_request_can_block(const mcp_request *req);
 /** Set the caller (takes a new reference; drops any earlier one). */
 void mcp_request_set_principal(mcp_request *req, const mcp_principal *p);
 const mcp_principal *mcp_request_principal(const mcp_request *req);

@@ -135,6 +135,10 @@ static mcp_status
 by_introspection(mcp_authn *a, mcp_request *req, const char *t, size_t len, mcp_error *err)
 {
     mcp_principal *p = NULL;
+    /* An introspection exchange can take seconds: never on an HTTP IO thread. The server
+     * reruns this phase on a worker (mcp_request_can_block). */
+    if (!mcp_request_can_block(req))
+        return MCP_ERR_WOULD_BLOCK;
     mcp_status rc = mcp_introspect_verify(a->opts.introspector, t, len, &p, err);
     return verdict(req, rc, p, err);
 }

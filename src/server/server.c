@@ -536,14 +536,31 @@ run_phase(mcp_request *req, mcp_phase ph, mcp_error *err)
 }
 
 mcp_status
+mcp__run_authn_phase(mcp_request *req, mcp_error *err)
+{
+    if (req->srv->nmw[MCP_PHASE_AUTHN] == 0)
+        return MCP_OK;
+    mcp_status rc = run_phase(req, MCP_PHASE_AUTHN, err);
+    if (rc == MCP_ERR_WOULD_BLOCK && req->can_block)      /* an item that always says so */
+        rc = mcp_error_set(err, MCP_ERR_INTERNAL, "authentication item cannot complete");
+    if (rc != MCP_ERR_WOULD_BLOCK)
+        mcp__decide(req, "authn", rc, rc != MCP_OK && err != NULL ? err->message : "", "");
+    return rc;
+}
+
+mcp_status
 mcp__run_pre_phases(mcp_request *req, mcp_error *err)
 {
     mcp_status rc = run_phase(req, MCP_PHASE_TRANSPORT, err);
-    if (rc == MCP_OK && !req->finished && req->srv->nmw[MCP_PHASE_AUTHN] > 0) {
-        rc = run_phase(req, MCP_PHASE_AUTHN, err);
-        mcp__decide(req, "authn", rc, rc != MCP_OK && err != NULL ? err->message : "", "");
-    }
+    if (rc == MCP_OK && !req->finished)
+        rc = mcp__run_authn_phase(req, err);
     return rc;
+}
+
+bool
+mcp_request_can_block(const mcp_request *req)
+{
+    return req->can_block;
 }
 
 void
@@ -591,7 +608,8 @@ mcp__status_http(mcp_status rc)
     case MCP_ERR_NOT_FOUND: return 404;
     case MCP_ERR_TOO_LARGE: return 413;
     case MCP_ERR_RATE_LIMITED: return 429;
-    case MCP_ERR_STORE: return 503;
+    case MCP_ERR_STORE:
+    case MCP_ERR_WOULD_BLOCK: return 503;
     case MCP_ERR_NOMEM:
     case MCP_ERR_INTERNAL: return 500;
     default: return 400;
@@ -730,16 +748,19 @@ mcp__session_new(mcp_server *srv, const char *owner)
     mcp__session *evict = NULL;
     if (owner != NULL && srv->opts.max_sessions_per_owner > 0) {
         size_t mine = 0;
-        uint64_t oldest = UINT64_MAX;
+        uint64_t best_active = 0, best_seq = 0;
         for (size_t i = 0; i < srv->sess_cap; i++)
             for (mcp__session *o = srv->sess_tab[i]; o != NULL; o = o->hnext) {
                 if (o->owner == NULL || strcmp(o->owner, owner) != 0)
                     continue;
                 mine++;
                 pthread_mutex_lock(&o->mu);
-                if (o->inflight == NULL && o->last_active_ms < oldest) {
-                    oldest = o->last_active_ms;
+                if (o->inflight == NULL &&
+                    (evict == NULL || o->last_active_ms < best_active ||
+                     (o->last_active_ms == best_active && o->seq < best_seq))) {
                     evict = o;
+                    best_active = o->last_active_ms;
+                    best_seq = o->seq;
                 }
                 pthread_mutex_unlock(&o->mu);
             }
@@ -756,6 +777,7 @@ mcp__session_new(mcp_server *srv, const char *owner)
         pthread_mutex_unlock(&srv->sess_mu);
         goto refuse;
     }
+    s->seq = ++srv->sess_seq;
     size_t b = sess_hash(s->id, srv->sess_cap);
     s->hnext = srv->sess_tab[b];
     srv->sess_tab[b] = s;

@@ -96,6 +96,7 @@ struct mcp_request {
     mcp__rpc_msg         msg;          /* after parsing */
     const char          *target;       /* tool/prompt name or URI (borrowed from msg) */
     bool                 target_known; /* target names a registered entry */
+    bool                 can_block;    /* not on an IO thread (worker, stdio reader) */
     char                *challenge_error;
     char                *challenge_scope;
     char                 missing[MCP_ERROR_MSG_MAX]; /* permissions a denied target needed */
@@ -105,8 +106,10 @@ struct mcp_request {
 
 void mcp__request_init(mcp_request *req, mcp_server *srv);
 void mcp__request_cleanup(mcp_request *req);
-/* Run the TRANSPORT and AUTHN phases (headers only). */
+/* Run the TRANSPORT and AUTHN phases (headers only). MCP_ERR_WOULD_BLOCK: an AUTHN item must
+ * block; rerun the AUTHN phase with mcp__run_authn_phase() where req->can_block is true. */
 mcp_status mcp__run_pre_phases(mcp_request *req, mcp_error *err);
+mcp_status mcp__run_authn_phase(mcp_request *req, mcp_error *err);
 /* Report a decision to the hook, if one is installed. */
 void mcp__decide(mcp_request *req, const char *phase, mcp_status rc, const char *reason,
                  const char *missing);
@@ -142,6 +145,7 @@ struct mcp__session {
     mcp__sink       *standalone;        /* GET stream (retained) or stdio writer */
     void            *transport_data;    /* HTTP: replayable streams */
     uint64_t         last_active_ms;
+    uint64_t         seq;                /* creation order (ties of last_active_ms) */
     struct mcp__session *hnext;         /* hash chain */
 };
 
@@ -219,6 +223,7 @@ struct mcp_server {
     pthread_mutex_t  sess_mu;
     mcp__session   **sess_tab;
     size_t           sess_cap, nsessions;
+    uint64_t         sess_seq;
 
     /* workers */
     pthread_mutex_t  pool_mu;

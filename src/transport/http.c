@@ -37,6 +37,7 @@ struct mcp__http {
     uint16_t           port;
     atomic_bool        stopping;
     atomic_int         active_posts;   /* POSTs between headers and completion */
+    atomic_int         authn_jobs;     /* blocking authentication runs on workers */
 };
 
 typedef struct event {
@@ -85,7 +86,7 @@ typedef struct reader {
     size_t                 off;
 } reader;
 
-typedef enum conn_phase { PH_NEW, PH_BODY, PH_WAIT, PH_DONE } conn_phase;
+typedef enum conn_phase { PH_NEW, PH_BODY, PH_AUTHN, PH_WAIT, PH_DONE } conn_phase;
 
 typedef struct conn_state {
     mcp__http   *h;
@@ -100,6 +101,10 @@ typedef struct conn_state {
     char         rpc_method[48];
     char         peer[48];
     bool         counted;          /* in h->active_posts */
+    bool         is_get, is_del;
+    bool         authn_pending;    /* an AUTHN item needs to block: run it on a worker */
+    mcp_status   authn_rc;         /* result of that run */
+    mcp_error    authn_err;
 } conn_state;
 
 /* ---- streams ----------------------------------------------------------------------------- */
@@ -773,6 +778,9 @@ handle_get(conn_state *cs, struct MHD_Connection *c)
 
 /* ---- the access handler ------------------------------------------------------------------ */
 
+static enum MHD_Result after_authn(conn_state *cs, struct MHD_Connection *c, bool at_end);
+static enum MHD_Result finish_post(conn_state *cs, struct MHD_Connection *c);
+
 static enum MHD_Result
 begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *method)
 {
@@ -835,9 +843,32 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
             return send_rpc_error(cs, c, 404, MCP_RPC_INVALID_REQUEST,
                                   "Not Found: unknown or expired session");
     }
+    cs->is_get = get;
+    cs->is_del = del;
     mcp_status rc = mcp__run_pre_phases(&cs->req, &err);
+    if (rc == MCP_ERR_WOULD_BLOCK) {
+        /* An AUTHN item needs network I/O (token introspection): an IO thread must not wait
+         * for it. Read the (bounded) body first, then run the phase on a worker with the
+         * connection parked (finish()). */
+        cs->authn_pending = true;
+        cs->phase = PH_BODY;
+        if (!get && !del) {
+            cs->counted = true;
+            atomic_fetch_add(&h->active_posts, 1);
+        }
+        return MHD_YES;
+    }
     if (rc != MCP_OK)
         return send_failure(cs, c, rc, &err);
+    return after_authn(cs, c, false);
+}
+
+/* The part of the header checks that needs the caller: session binding, then the method. */
+static enum MHD_Result
+after_authn(conn_state *cs, struct MHD_Connection *c, bool at_end)
+{
+    mcp__http *h = cs->h;
+    mcp_server *srv = h->srv;
     if (cs->req.session != NULL) {
         /* A session is bound to the principal that created it; another caller's credential
          * gets the same answer as an unknown session (it must not learn that the id exists). */
@@ -848,19 +879,60 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
                                   "Not Found: unknown or expired session");
         mcp__session_touch(cs->req.session);
     }
-    if (get)
+    if (cs->is_get)
         return handle_get(cs, c);
-    if (del) {
+    if (cs->is_del) {
         if (cs->req.session == NULL)
             return send_rpc_error(cs, c, 400, MCP_RPC_INVALID_REQUEST,
                                   "Bad Request: Mcp-Session-Id header is required");
         mcp__session_remove(srv, cs->req.session);
         return send_body(cs, c, 200, NULL, NULL, 0);
     }
+    if (at_end)
+        return finish_post(cs, c);
     cs->phase = PH_BODY;
-    cs->counted = true;
-    atomic_fetch_add(&h->active_posts, 1);
+    if (!cs->counted) {
+        cs->counted = true;
+        atomic_fetch_add(&h->active_posts, 1);
+    }
     return MHD_YES;
+}
+
+static void
+authn_job(void *arg)
+{
+    conn_state *cs = arg;
+    mcp__http *h = cs->h;
+    mcp_error_clear(&cs->authn_err);
+    cs->req.can_block = true;
+    cs->authn_rc = mcp__run_authn_phase(&cs->req, &cs->authn_err);
+    /* the connection is parked until this resume; it cannot complete (and free cs) before */
+    MHD_resume_connection(cs->req.tctx);
+    atomic_fetch_sub(&h->authn_jobs, 1);
+}
+
+/* The request is complete (body read, or none): authenticate now if that was deferred. */
+static enum MHD_Result
+finish(conn_state *cs, struct MHD_Connection *c)
+{
+    if (cs->authn_pending) {
+        cs->authn_pending = false;
+        cs->phase = PH_AUTHN;
+        atomic_fetch_add(&cs->h->authn_jobs, 1);
+        MHD_suspend_connection(c);
+        if (mcp__pool_submit(cs->h->srv, authn_job, cs) != MCP_OK) {
+            atomic_fetch_sub(&cs->h->authn_jobs, 1);
+            MHD_resume_connection(c);
+            return send_rpc_error(cs, c, 503, MCP_RPC_INTERNAL_ERROR, "server is shutting down");
+        }
+        return MHD_YES;
+    }
+    if (cs->phase == PH_AUTHN) {
+        if (cs->authn_rc != MCP_OK)
+            return send_failure(cs, c, cs->authn_rc, &cs->authn_err);
+        return after_authn(cs, c, true);
+    }
+    return finish_post(cs, c);
 }
 
 static enum MHD_Result
@@ -946,8 +1018,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
             return send_rpc_error(cs, c, 500, MCP_RPC_INTERNAL_ERROR, "out of memory");
         return MHD_YES;
     }
-    if (cs->phase == PH_BODY)
-        return finish_post(cs, c);
+    if (cs->phase == PH_BODY || cs->phase == PH_AUTHN)
+        return finish(cs, c);
     if (cs->phase == PH_WAIT)
         return answer_or_park(cs, c);
     return MHD_YES;
@@ -1089,6 +1161,9 @@ mcp__http_stop(mcp__http *h, unsigned grace_ms)
     /* stop accepting; in-flight work continues. The listen socket comes back to us. */
     MHD_socket lfd = MHD_quiesce_daemon(h->d);
     mcp__pool_wait_idle(srv, grace_ms);
+    /* parked connections with an authentication run in flight must not be closed under it */
+    while (atomic_load(&h->authn_jobs) > 0)
+        usleep(5000);
     /* handlers are done; let their responses drain to the clients */
     while (atomic_load(&h->active_posts) > 0 && mcp_now_ms() < deadline)
         usleep(5000);

@@ -49,6 +49,7 @@ handle_line(mcp_server *srv, mcp__session *sess, stdio_sink *out, const char *li
     mcp_error_clear(&err);
     mcp__request_init(&req, srv);
     req.http_method = "STDIO";
+    req.can_block = true;              /* one reader per stream: waiting here stalls no one else */
     req.session = sess;
     json_t *rpc_id = NULL;
     mcp__dispatch_result res;
