@@ -5,6 +5,7 @@
  */
 #include "client/internal.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <string.h>
 
@@ -85,10 +86,14 @@ mcp__url_origin(const mcp__url *u)
 bool
 mcp__url_is_loopback(const mcp__url *u)
 {
+    /* Only names that cannot leave the machine: "localhost" exactly, the IPv6 loopback, and a
+     * numeric IPv4 address in 127.0.0.0/8. A name that merely starts with "127." (such as
+     * 127.0.0.1.nip.io or 127.attacker.example) is an ordinary DNS name. */
     const char *h = u->host;
     if (strcmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0 || strcmp(h, "::1") == 0)
         return true;
-    return strncmp(h, "127.", 4) == 0;
+    struct in_addr a;
+    return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 bool

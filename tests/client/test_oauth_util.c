@@ -196,6 +196,54 @@ resource_match_and_security_checks(void **state)
     mcp__free(r);
 }
 
+/* Plain http:// is allowed only for hosts that cannot leave the machine. A DNS name that
+ * merely starts with "127." or contains "localhost" resolves wherever its owner wants. */
+static void
+loopback_hosts_are_exactly_loopback(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url;
+        bool loopback;
+    } rows[] = {
+        { "http://127.0.0.1/t", true },
+        { "http://127.0.0.1:8080/t", true },
+        { "http://127.1.2.3/t", true },
+        { "http://127.255.255.254/t", true },
+        { "http://localhost/t", true },
+        { "http://LOCALHOST:9/t", true },
+        { "http://[::1]/t", true },
+        { "http://[::1]:1/t", true },
+        { "http://127.attacker.example/token", false },
+        { "http://127.0.0.1.nip.io/x", false },
+        { "http://127.0.0.1.evil.example:80/x", false },
+        { "http://localhost.attacker.example/t", false },
+        { "http://mylocalhost/t", false },
+        { "http://localhost./t", false },
+        { "http://128.0.0.1/t", false },
+        { "http://126.255.255.255/t", false },
+        { "http://10.0.0.1/t", false },
+        { "http://0.0.0.0/t", false },
+        { "http://[::2]/t", false },
+        { "http://[::ffff:127.0.0.1]/t", false },
+        { "http://evil.example/token", false },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        mcp__url u;
+        assert_int_equal(mcp__url_parse(rows[i].url, &u), MCP_OK);
+        if (mcp__url_is_loopback(&u) != rows[i].loopback)
+            fail_msg("%s: loopback should be %d", rows[i].url, rows[i].loopback);
+        mcp__url_cleanup(&u);
+        if (mcp__url_is_secure(rows[i].url, false) != rows[i].loopback)
+            fail_msg("%s: secure should be %d", rows[i].url, rows[i].loopback);
+        /* https is fine anywhere; allow_http lifts the check for every host */
+        char https[128];
+        snprintf(https, sizeof https, "https://%s", rows[i].url + strlen("http://"));
+        assert_true(mcp__url_is_secure(https, false));
+        assert_true(mcp__url_is_secure(rows[i].url, true));
+    }
+}
+
 static void
 callback_params_and_form_encoding(void **state)
 {
@@ -418,6 +466,7 @@ main(void)
         cmocka_unit_test(prm_urls_follow_the_spec_order),
         cmocka_unit_test(as_metadata_urls_follow_the_spec_order),
         cmocka_unit_test(resource_match_and_security_checks),
+        cmocka_unit_test(loopback_hosts_are_exactly_loopback),
         cmocka_unit_test(callback_params_and_form_encoding),
         cmocka_unit_test(pkce_matches_rfc7636_appendix_b),
         cmocka_unit_test(client_assertion_es256_and_rs256_verify),
