@@ -260,6 +260,15 @@ typedef struct mcp_oauth_opts {
      * registration (RFC 7591) when the AS has a registration_endpoint. */
     const char *client_id;
     const char *client_secret;        /* wiped on free */
+    /* Expected authorization server (its issuer identifier, e.g. "https://login.example.com").
+     * NULL trusts the authorization server the MCP server's protected-resource metadata names,
+     * which is what the MCP spec describes but means a malicious MCP server can name its own
+     * AS and receive client_secret / the private_key_jwt assertion. When set, discovery only
+     * uses this issuer: metadata naming another one fails with MCP_ERR_UNAUTHENTICATED before
+     * any request to that server, and cached tokens from another issuer are not used.
+     * Compared like RFC 8414 issuers (exact, ignoring trailing slashes). Recommended whenever
+     * client_secret or private_key_pem is set. */
+    const char *issuer;
     const char *client_metadata_url;  /* CIMD: an https URL that serves the client's metadata */
     const char *client_name;          /* DCR client_name (default "libmcp client") */
     /* Token endpoint authentication: NULL chooses from the AS metadata and the registration;

@@ -30,6 +30,7 @@ struct mcp_oauth {
     char *opt_client_id, *opt_client_secret, *client_metadata_url, *client_name;
     char *opt_auth_method, *private_key_pem, *signing_alg, *key_id, *opt_scope;
     char *opt_redirect_uri, *cache_path;
+    char *opt_issuer;             /* pinned authorization server, or NULL */
     char *idp_id_token, *idp_token_endpoint, *idp_client_id, *idp_client_secret;
     bool offline_access, allow_http, verbose;
     unsigned max_auth, http_timeout_ms, login_timeout_ms;
@@ -40,6 +41,7 @@ struct mcp_oauth {
     /* tokens for server_url */
     char *server_url;
     char *access_token, *refresh_token, *requested_scope;
+    char *token_issuer;           /* issuer the tokens above came from (refresh goes only there) */
     int64_t expires_at;           /* unix seconds, 0 = unknown */
     uint64_t refreshed_at_ms;     /* last successful refresh (monotonic) */
 
@@ -234,7 +236,8 @@ reset_tokens(mcp_oauth *o)
     free_secret(&o->access_token);
     free_secret(&o->refresh_token);
     mcp__free(o->requested_scope);
-    o->requested_scope = NULL;
+    mcp__free(o->token_issuer);
+    o->requested_scope = o->token_issuer = NULL;
     o->expires_at = 0;
     o->refreshed_at_ms = 0;
 }
@@ -254,7 +257,8 @@ mcp_oauth_free(mcp_oauth *o)
     char **plain[] = { &o->opt_client_id, &o->client_metadata_url, &o->client_name,
                        &o->opt_auth_method, &o->signing_alg, &o->key_id, &o->opt_scope,
                        &o->opt_redirect_uri, &o->cache_path, &o->idp_token_endpoint,
-                       &o->idp_client_id, &o->server_url, &o->client_id, &o->auth_method };
+                       &o->idp_client_id, &o->server_url, &o->client_id, &o->auth_method,
+                       &o->opt_issuer };
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         mcp__free(*plain[i]);
     if (o->cookie_curl != NULL)
@@ -287,6 +291,13 @@ mcp_oauth_new(const mcp_oauth_opts *opts, mcp_oauth **out, mcp_error *err)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unknown token endpoint auth method");
     if (m != NULL && strcmp(m, "private_key_jwt") == 0 && opts->private_key_pem == NULL)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "private_key_jwt needs a private key");
+    if (opts->issuer != NULL) {
+        mcp__url iu;
+        if (mcp__url_parse(opts->issuer, &iu) != MCP_OK)
+            return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                                 "the pinned issuer is not an http(s) URL");
+        mcp__url_cleanup(&iu);
+    }
     mcp__curl_global_init();
     mcp_oauth *o = mcp__calloc(1, sizeof *o);
     if (o == NULL)
@@ -318,6 +329,7 @@ mcp_oauth_new(const mcp_oauth_opts *opts, mcp_oauth **out, mcp_error *err)
         { &o->idp_token_endpoint, opts->idp_token_endpoint },
         { &o->idp_client_id, opts->idp_client_id },
         { &o->idp_client_secret, opts->idp_client_secret },
+        { &o->opt_issuer, opts->issuer },
     };
     for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++)
         if (set_str(copies[i].dst, copies[i].src) != MCP_OK) {
@@ -343,6 +355,13 @@ mcp_oauth_authorization_count(const mcp_oauth *o)
 /* ------------------------------------------------------------------------------------------ */
 /* token cache                                                                                */
 
+/* May we use authorization server iss (its tokens, its token endpoint)? Any, unless pinned. */
+static bool
+issuer_allowed(const mcp_oauth *o, const char *iss)
+{
+    return o->opt_issuer == NULL || same_issuer(iss, o->opt_issuer);
+}
+
 static void
 cache_load(mcp_oauth *o)
 {
@@ -355,8 +374,18 @@ cache_load(mcp_oauth *o)
         return;
     }
     const json_t *t = json_object_get(json_object_get(doc, "tokens"), o->server_url);
+    const char *iss = jstr(t, "issuer");
+    if (json_is_object(t) && (iss == NULL || !issuer_allowed(o, iss))) {
+        /* Tokens are bound to the issuer they came from: without one we would not know where
+         * a refresh may go, and a pinned issuer never sees tokens (or our client credentials
+         * on refresh) from another. */
+        mcp__log(MCP__LOG_WARN, "oauth", "cached tokens for %s not used: %s", o->server_url,
+                 iss == NULL ? "no issuer recorded" : "issued by another authorization server");
+        t = NULL;
+    }
     if (json_is_object(t) && jstr(t, "access_token") != NULL) {
         (void)set_str(&o->access_token, jstr(t, "access_token"));
+        (void)set_str(&o->token_issuer, iss);
         (void)set_str(&o->refresh_token, jstr(t, "refresh_token"));
         (void)set_str(&o->requested_scope, jstr(t, "scope"));
         json_t *exp = json_object_get(t, "expires_at");
@@ -587,10 +616,31 @@ discover(mcp_oauth *o, const char *resource_metadata, mcp_error *err)
                                "protected resource metadata lists no authorization server");
             goto out;
         }
+        const json_t *chosen = first;
+        if (o->opt_issuer != NULL) {
+            /* The MCP server only names the AS; with an issuer pinned we take that one if it
+             * is listed and refuse otherwise, before any request to an AS we were not told to
+             * trust (it would receive our client credentials). */
+            size_t i;
+            const json_t *v;
+            chosen = NULL;
+            json_array_foreach(as, i, v)
+                if (chosen == NULL && json_is_string(v) &&
+                    same_issuer(json_string_value(v), o->opt_issuer))
+                    chosen = v;
+            if (chosen == NULL) {
+                char named[160];
+                mcp__sanitize(json_string_value(first), named, sizeof named);
+                rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED,
+                                   "the server names authorization server %s, not the pinned "
+                                   "issuer %s; refusing to use it", named, o->opt_issuer);
+                goto out;
+            }
+        }
         const json_t *scopes = json_object_get(prm, "scopes_supported");
         if (json_is_array(scopes) && json_array_size(scopes) > 0)
             o->prm_scopes = json_incref((json_t *)scopes);
-        o->issuer = mcp__strdup(json_string_value(first));
+        o->issuer = mcp__strdup(json_string_value(chosen));
         if (o->resource == NULL || o->issuer == NULL) {
             rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
             goto out;
@@ -628,6 +678,16 @@ discover(mcp_oauth *o, const char *resource_metadata, mcp_error *err)
         }
         char *origin = mcp__url_origin(&u);
         mcp__url_cleanup(&u);
+        if (o->opt_issuer != NULL && (origin == NULL || !same_issuer(origin, o->opt_issuer))) {
+            /* Here the MCP server is its own authorization server: with another issuer pinned
+             * there is nothing we may trust. */
+            mcp__free(origin);
+            rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED,
+                               "the server publishes no protected resource metadata and is not "
+                               "the pinned issuer %s; refusing to authorize there",
+                               o->opt_issuer);
+            goto out;
+        }
         char *murl = origin ? mcp__aprintf("%s/.well-known/oauth-authorization-server", origin)
                             : NULL;
         if (murl != NULL && get_json(o, murl, &meta, &e) != MCP_OK)
@@ -637,6 +697,13 @@ discover(mcp_oauth *o, const char *resource_metadata, mcp_error *err)
         o->resource = mcp__url_canonical_resource(o->server_url);
         o->issuer = mcp__strdup(meta && jstr(meta, "issuer") ? jstr(meta, "issuer")
                                                              : (origin ? origin : ""));
+        if (o->issuer != NULL && !issuer_allowed(o, o->issuer)) {
+            mcp__free(origin);
+            rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED,
+                               "authorization server metadata issuer is not the pinned issuer "
+                               "%s; refusing to use it", o->opt_issuer);
+            goto out;
+        }
         if (meta == NULL && origin != NULL) {
             char *a = mcp__aprintf("%s/authorize", origin);
             char *t = mcp__aprintf("%s/token", origin);
@@ -675,6 +742,13 @@ discover(mcp_oauth *o, const char *resource_metadata, mcp_error *err)
             goto out;
         o->as_meta = meta;
         meta = NULL;
+    }
+    if (o->refresh_token != NULL &&
+        (o->token_issuer == NULL || !same_issuer(o->token_issuer, o->issuer))) {
+        /* A refresh token is only ever presented to the AS that issued it. */
+        if (o->verbose)
+            mcp__log(MCP__LOG_INFO, "oauth", "dropping a refresh token from another issuer");
+        free_secret(&o->refresh_token);
     }
     o->discovered = true;
 out:
@@ -940,6 +1014,12 @@ accept_tokens(mcp_oauth *o, json_t *j, const char *scope, mcp_error *err)
         return mcp_error_set(err, MCP_ERR_PROTOCOL, "token endpoint issued a non-Bearer token");
     if (set_str(&o->access_token, jstr(j, "access_token")) != MCP_OK)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    bool same_as = o->token_issuer != NULL && o->issuer != NULL &&
+                   same_issuer(o->token_issuer, o->issuer);
+    if (!same_as)                   /* an old refresh token belongs to its own issuer */
+        free_secret(&o->refresh_token);
+    if (set_str(&o->token_issuer, o->issuer) != MCP_OK)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
     const char *rt = jstr(j, "refresh_token");
     if (rt != NULL && strlen(rt) <= TOKEN_MAX && set_str(&o->refresh_token, rt) != MCP_OK)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
@@ -1004,6 +1084,11 @@ refresh(mcp_oauth *o, mcp_error *err)
 {
     if (o->refresh_token == NULL || o->token_ep == NULL || o->client_id == NULL)
         return mcp_error_set(err, MCP_ERR_STATE, "no refresh token");
+    /* The token endpoint in use must be the issuing AS's (and a pinned one). */
+    if (o->token_issuer == NULL || o->issuer == NULL || !same_issuer(o->token_issuer, o->issuer) ||
+        !issuer_allowed(o, o->issuer))
+        return mcp_error_set(err, MCP_ERR_STATE,
+                             "refresh token belongs to another authorization server");
     mcp_buf form;
     mcp__buf_init(&form, 256 * 1024);
     client_auth a = { 0 };

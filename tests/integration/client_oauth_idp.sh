@@ -8,7 +8,10 @@
 #     second run that makes no new authorization request;
 #   * the interactive loopback login: the URL mcp-client prints is opened by a "browser" (curl
 #     with a cookie jar), which lands on mcp-client's 127.0.0.1 listener;
-#   * failures: no credential (exit 3), a wrong client secret (exit 3, reason, no secret echoed).
+#   * failures: no credential (exit 3), a wrong client secret (exit 3, reason, no secret echoed);
+#   * --issuer: a credential without it warns once on stderr; pinned to the provider it works
+#     silently; pinned to another issuer the client refuses (exit 3) without a single request to
+#     the authorization server the MCP server names.
 # Needs $MCP_BIN and $MCP_SHARED (set by CTest), node/npm for the provider (first start runs
 # `npm ci`), curl. Everything listens on 127.0.0.1; every wait is bounded.
 set -u
@@ -56,12 +59,38 @@ eq "client credentials (basic): result" "$OUT" "echo: cc"
 has "discovered the PRM" "$ERR" "/.well-known/oauth-protected-resource/mcp -> 200"
 has "discovered the AS metadata" "$ERR" "$I/.well-known/oauth-authorization-server -> 200"
 case "$ERR" in *mcp-cc-secret*) bad "the client secret was logged" ;; *) ok ;; esac
+eq "no --issuer: one warning line" "$(printf '%s\n' "$ERR" | grep -c '^mcp-client: warning: ')" 1
+has "no --issuer: the warning names the risk" "$ERR" \
+    "warning: the client secret will be sent to whatever authorization server the MCP server names"
+
+# --- --issuer: pinned to the provider, then to another issuer -------------------------------------
+run --url "$URL" --oauth --grant client_credentials --client-id mcp-cc \
+    --client-secret-file "$TMP/cc.secret" --issuer "$I" --no-token-cache -v \
+    tools call echo text=pin
+eq "pinned issuer: exit 0" "$RC" 0
+eq "pinned issuer: result" "$OUT" "echo: pin"
+eq "pinned issuer: no warning" "$(printf '%s\n' "$ERR" | grep -c '^mcp-client: warning: ')" 0
+n=$(printf '%s\n' "$ERR" | grep -cE "oauth: (GET|POST) $I")
+[ "$n" -ge 2 ] && ok || bad "pinned issuer: requests to the provider logged ($n)"
+
+run --url "$URL" --oauth --grant client_credentials --client-id mcp-cc \
+    --client-secret-file "$TMP/cc.secret" --issuer "http://127.0.0.1:9/other-as" --no-token-cache \
+    -v tools list
+eq "other pinned issuer: exit 3" "$RC" 3
+has "other pinned issuer: reason" "$ERR" "not the pinned issuer http://127.0.0.1:9/other-as"
+has "other pinned issuer: the PRM was read" "$ERR" "/.well-known/oauth-protected-resource/mcp -> 200"
+eq "other pinned issuer: no request to the named AS" \
+    "$(printf '%s\n' "$ERR" | grep -cE "oauth: (GET|POST) $I")" 0
+
+run --url "$URL" --issuer "$I" tools list
+eq "--issuer without --oauth: exit 2" "$RC" 2
 
 run --url "$URL" --oauth --grant client_credentials --client-id mcp-cc-jwt \
     --private-key "$TMP/idp/mcp-cc-jwt.key.pem" --signing-alg RS256 --no-token-cache \
     tools call echo text=jwt
 eq "client credentials (private_key_jwt RS256): exit 0" "$RC" 0
 eq "client credentials (private_key_jwt RS256): result" "$OUT" "echo: jwt"
+has "private key without --issuer: warning" "$ERR" "the client private_key_jwt assertion will be sent"
 
 printf 'wrong-secret\n' >"$TMP/bad.secret"
 run --url "$URL" --oauth --grant client_credentials --client-id mcp-cc \

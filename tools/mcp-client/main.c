@@ -45,6 +45,8 @@ static const char usage_text[] =
     "  --oauth                   on 401/403, run OAuth 2.1 (discovery, registration, login)\n"
     "  --client-id ID            pre-registered OAuth client id\n"
     "  --client-secret-file FILE its secret\n"
+    "  --issuer URL              only use this authorization server (recommended with a\n"
+    "                            client secret or --private-key)\n"
     "  --client-metadata-url URL client ID metadata document URL (used if the AS supports it)\n"
     "  --scope \"A B\"             scopes to request\n"
     "  --grant code|client_credentials   OAuth grant (default code)\n"
@@ -65,7 +67,7 @@ enum {
     OPT_URL = 256, OPT_STDIO, OPT_TOKEN, OPT_TOKEN_FILE, OPT_API_KEY_HEADER, OPT_OAUTH,
     OPT_CLIENT_ID, OPT_CLIENT_SECRET_FILE, OPT_CLIENT_METADATA_URL, OPT_SCOPE, OPT_GRANT,
     OPT_PRIVATE_KEY, OPT_SIGNING_ALG, OPT_LOGIN, OPT_TOKEN_CACHE, OPT_NO_TOKEN_CACHE, OPT_ARGS,
-    OPT_HEADER, OPT_TIMEOUT, OPT_JSON
+    OPT_HEADER, OPT_TIMEOUT, OPT_JSON, OPT_ISSUER
 };
 
 static const struct option long_opts[] = {
@@ -77,6 +79,7 @@ static const struct option long_opts[] = {
     { "oauth", no_argument, NULL, OPT_OAUTH },
     { "client-id", required_argument, NULL, OPT_CLIENT_ID },
     { "client-secret-file", required_argument, NULL, OPT_CLIENT_SECRET_FILE },
+    { "issuer", required_argument, NULL, OPT_ISSUER },
     { "client-metadata-url", required_argument, NULL, OPT_CLIENT_METADATA_URL },
     { "scope", required_argument, NULL, OPT_SCOPE },
     { "grant", required_argument, NULL, OPT_GRANT },
@@ -99,7 +102,7 @@ typedef struct cli {
     const char *url, *stdio_cmd, *token, *token_file, *api_key_header;
     bool oauth, json, no_cache, verbose;
     const char *client_id, *client_secret_file, *client_metadata_url, *scope, *grant;
-    const char *private_key, *signing_alg, *login, *token_cache, *args_json;
+    const char *private_key, *signing_alg, *login, *token_cache, *args_json, *issuer;
     const char *headers[MAX_HEADERS + 1];
     size_t nheaders;
     unsigned timeout_ms;
@@ -490,6 +493,7 @@ main(int argc, char **argv)
         case OPT_OAUTH: o.oauth = true; break;
         case OPT_CLIENT_ID: o.client_id = optarg; break;
         case OPT_CLIENT_SECRET_FILE: o.client_secret_file = optarg; break;
+        case OPT_ISSUER: o.issuer = optarg; break;
         case OPT_CLIENT_METADATA_URL: o.client_metadata_url = optarg; break;
         case OPT_SCOPE: o.scope = optarg; break;
         case OPT_GRANT: o.grant = optarg; break;
@@ -549,7 +553,7 @@ main(int argc, char **argv)
         return usage_error("--login is browser or headless");
     bool oauth_flags = o.client_id || o.client_secret_file || o.client_metadata_url || o.scope ||
                        o.grant || o.private_key || o.signing_alg || o.login || o.token_cache ||
-                       o.no_cache;
+                       o.no_cache || o.issuer;
     if (oauth_flags && !o.oauth)
         return usage_error("OAuth options need --oauth");
     if (o.oauth && o.stdio_cmd != NULL)
@@ -597,6 +601,7 @@ main(int argc, char **argv)
                                                                 : MCP_OAUTH_LOGIN_LOOPBACK;
         oo.client_id = o.client_id;
         oo.client_secret = client_secret;
+        oo.issuer = o.issuer;
         oo.client_metadata_url = o.client_metadata_url;
         oo.client_name = "mcp-client (libmcp)";
         oo.scope = o.scope;
@@ -610,6 +615,10 @@ main(int argc, char **argv)
                 rc = EXIT_USAGE;
             goto out;
         }
+        if (o.issuer == NULL && (client_secret != NULL || private_key != NULL))
+            fprintf(stderr, "mcp-client: warning: the client %s will be sent to whatever "
+                    "authorization server the MCP server names; pin it with --issuer URL\n",
+                    client_secret != NULL ? "secret" : "private_key_jwt assertion");
     }
 
     mcp_client_opts co;
