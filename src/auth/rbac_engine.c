@@ -338,35 +338,20 @@ store_checks(mcp_rbac *r, mcp_request *req, const mcp_principal *p,
 /* ---- rate limits ------------------------------------------------------------------------- */
 
 static mcp_status
-take(mcp_rbac *r, mcp_request *req, const mcp__rate *cfg, char tag, const char *who,
-     const char *tool, const char *what, mcp_error *err)
+take(mcp_rbac *r, mcp_request *req, const mcp__rate *cfg, const char *who, const char *tool,
+     mcp_error *err)
 {
     if (cfg == NULL)
         return MCP_OK;
-    char small[768];
-    char *key = small;
-    size_t wl = strlen(who), tl = tool != NULL ? strlen(tool) : 0;
-    size_t len = 2 + wl + (tool != NULL ? 1 + tl : 0);
-    if (len > sizeof small && (key = mcp__alloc(len)) == NULL)
-        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-    key[0] = tag;
-    key[1] = '\x1f';
-    memcpy(key + 2, who, wl);
-    if (tool != NULL) {
-        key[2 + wl] = '\x1f';
-        memcpy(key + 3 + wl, tool, tl);
-    }
     unsigned retry = 1;
-    bool ok = mcp__ratelimit_take(r->rl, key, len, cfg, mcp_now_ms(), &retry);
-    if (key != small)
-        mcp__free(key);
-    if (ok)
+    if (mcp__ratelimit_take(r->rl, who, strlen(who), tool, tool != NULL ? strlen(tool) : 0, cfg,
+                            mcp_now_ms(), &retry))
         return MCP_OK;
     mcp_request_set_retry_after(req, retry);
     if (tool != NULL)
         return mcp_error_set_rpc(err, MCP_ERR_RATE_LIMITED, MCP_RPC_RATE_LIMITED,
-                                 "rate limit exceeded for %s '%.80s' (retry after %u s)", what,
-                                 tool, retry);
+                                 "rate limit exceeded for tool '%.80s' (retry after %u s)", tool,
+                                 retry);
     return mcp_error_set_rpc(err, MCP_ERR_RATE_LIMITED, MCP_RPC_RATE_LIMITED,
                              "rate limit exceeded (retry after %u s)", retry);
 }
@@ -383,11 +368,13 @@ rate_limits(mcp_rbac *r, mcp_request *req, const mcp_policy *pol, const mcp_prin
         snprintf(anon, sizeof anon, "anonymous@%s", mcp_request_peer(req));
         who = anon;
     }
-    mcp_status rc = take(r, req, mcp__policy_principal_rate(pol, subject), 'p', who, NULL, NULL,
-                         err);
+    mcp_status rc = take(r, req, mcp__policy_principal_rate(pol, subject), who, NULL, err);
+    /* Per-tool buckets only for registered tools: a made-up name gets "unknown tool" anyway,
+     * and metering it would let a caller fill the table with names of its choosing. */
     const char *m = mcp_request_rpc_method(req), *target = mcp_request_target(req);
-    if (rc == MCP_OK && m != NULL && target != NULL && strcmp(m, "tools/call") == 0)
-        rc = take(r, req, mcp__policy_tool_rate(pol, target), 't', who, target, "tool", err);
+    if (rc == MCP_OK && m != NULL && target != NULL && strcmp(m, "tools/call") == 0 &&
+        mcp_request_target_known(req))
+        rc = take(r, req, mcp__policy_tool_rate(pol, target), who, target, err);
     return rc;
 }
 
@@ -502,9 +489,9 @@ mcp_rbac_new(const mcp_rbac_opts *opts, mcp_rbac **out, mcp_error *err)
     mcp_status rc = MCP_OK;
     if (opts->policy_path != NULL && (r->policy_path = mcp__strdup(opts->policy_path)) == NULL)
         rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-    if (rc == MCP_OK && mcp__ratelimit_new(opts->rate_buckets_max ? opts->rate_buckets_max
-                                                                   : 65536, &r->rl) != MCP_OK)
-        rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    if (rc == MCP_OK)
+        rc = mcp__ratelimit_new(opts->rate_buckets_max ? opts->rate_buckets_max : 65536, &r->rl,
+                                err);
     if (rc == MCP_OK && opts->principal_cache > 0) {
         r->ncache = opts->principal_cache;
         if ((r->cache = mcp__calloc(r->ncache, sizeof *r->cache)) == NULL)

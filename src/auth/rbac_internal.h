@@ -66,18 +66,30 @@ const mcp__rate *mcp__policy_tool_rate(const mcp_policy *pol, const char *tool);
 
 typedef struct mcp__ratelimit mcp__ratelimit;
 
-mcp_status mcp__ratelimit_new(size_t max_buckets, mcp__ratelimit **out);
+/* Per-tool buckets one principal may own; its further tool names share one overflow bucket. */
+#define MCP__RATE_TOOLS_MAX 64
+
+/* A table of at most about max_buckets buckets (each principal counts 1 + its per-tool
+ * buckets), hashed with a random seed drawn here (mcp_random_bytes). */
+mcp_status mcp__ratelimit_new(size_t max_buckets, mcp__ratelimit **out, mcp_error *err);
 void mcp__ratelimit_free(mcp__ratelimit *rl);
 /*
- * Take one token from the bucket named key (len bytes) configured as cfg, at time now_ms
- * (monotonic). A new bucket starts full. Returns true when a token was available; otherwise
- * false with *retry_after_s = whole seconds until one will be (>= 1).
- * When the table is full, the least recently used bucket is forgotten.
+ * Take one token, at time now_ms (monotonic), from a bucket of the principal named who
+ * (who_len bytes): its own bucket when tool is NULL, else its bucket for tool (tool_len bytes),
+ * or its overflow bucket once it owns MCP__RATE_TOOLS_MAX tool buckets (and for names longer
+ * than 256 bytes). cfg configures the bucket; NULL (or rate <= 0) means no limit and creates
+ * nothing. A new bucket starts full. Returns true when a token was available; otherwise false
+ * with *retry_after_s = whole seconds until one will be (>= 1).
+ * A principal's buckets are kept and forgotten together: when the table is full, the least
+ * recently used entry of *another* principal is forgotten, never the caller's own.
  */
-bool mcp__ratelimit_take(mcp__ratelimit *rl, const char *key, size_t len, const mcp__rate *cfg,
-                         uint64_t now_ms, unsigned *retry_after_s);
+bool mcp__ratelimit_take(mcp__ratelimit *rl, const char *who, size_t who_len, const char *tool,
+                         size_t tool_len, const mcp__rate *cfg, uint64_t now_ms,
+                         unsigned *retry_after_s);
 /* Buckets currently held (for tests). */
 size_t mcp__ratelimit_size(mcp__ratelimit *rl);
+/* The shard who's buckets live in, 0..15 (for tests: placement depends on the table's seed). */
+size_t mcp__ratelimit_shard(const mcp__ratelimit *rl, const char *who, size_t who_len);
 
 /* ---- SIGHUP ------------------------------------------------------------------------------ */
 

@@ -113,6 +113,7 @@ treq_init(treq *r, mcp_server *srv, const char *method, const char *target,
     r->req.msg.method = json_string_value(json_object_get(r->root, "method"));
     r->req.msg.id = json_object_get(r->root, "id");
     r->req.target = target;
+    r->req.target_known = target != NULL;  /* as the dispatcher sets it for a registered name */
     mcp_request_set_principal(&r->req, p);
 }
 
@@ -395,6 +396,19 @@ rbac_rate_limits_principal_and_tool(void **state)
     mcp_principal *uma = jwt_principal("uma", NULL, NULL);
     mcp_error err;
     treq q;
+    /* a name that is not registered gets no per-tool bucket: it is answered "unknown tool"
+     * later, and metering it would let callers fill the bucket table with names they choose */
+    mcp_principal *gus = jwt_principal("gus", NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        treq_init(&q, f->srv, "tools/call", "create_product", gus);
+        q.req.target_known = false;
+        assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);  /* per-principal: 3 of 4 */
+        treq_cleanup(&q);
+    }
+    treq_init(&q, f->srv, "tools/call", "create_product", gus);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);      /* its bucket is still full */
+    treq_cleanup(&q);
+    mcp_principal_unref(gus);
     /* per (principal, tool): one create, then 429 with a Retry-After */
     treq_init(&q, f->srv, "tools/call", "create_product", uma);
     assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);
