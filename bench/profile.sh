@@ -44,8 +44,10 @@ fi
 
 if [[ $BUILD == 1 ]]; then
   cmake -S "$REPO" -B "$PROF_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DMCP_WERROR=OFF \
-    -DCMAKE_C_FLAGS='-g -fno-omit-frame-pointer' >/dev/null
-  cmake --build "$PROF_BUILD_DIR" -j2 --target mcp-conformance-server >/dev/null
+    -DCMAKE_C_FLAGS='-g -fno-omit-frame-pointer' >"$PROF_BUILD_DIR.log" 2>&1 ||
+    { echo "cmake failed: $PROF_BUILD_DIR.log" >&2; exit 1; }
+  cmake --build "$PROF_BUILD_DIR" -j2 --target mcp-conformance-server >>"$PROF_BUILD_DIR.log" 2>&1 ||
+    { echo "build failed: $PROF_BUILD_DIR.log" >&2; exit 1; }
 fi
 
 TMP=$(mktemp -d /tmp/mcp-profile.XXXXXX)
@@ -87,23 +89,29 @@ case $MODE in
     callgrind_control -d "$PID" >/dev/null
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
     n=$(requests_of "$TMP/wrk.txt"); f=$(ls "$TMP"/cg.out.* | head -1)
-    callgrind_annotate --inclusive=yes --threshold=100 "$f" >"$TMP/incl.txt" 2>/dev/null
-    callgrind_annotate --threshold=100 "$f" >"$TMP/self.txt" 2>/dev/null
+    callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$f" >"$TMP/incl.txt" 2>/dev/null
+    callgrind_annotate --auto=no --threshold=100 "$f" >"$TMP/self.txt" 2>/dev/null
     total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$TMP/incl.txt")
     echo "requests under callgrind: $n   total Ir: $total   Ir per request: $((total / n))"
     echo
+    # rows look like "  12,345 ( 1.23%)  file:function [object]"; the thread entry points
+    # (clone, start_thread) carry everything inclusively even in the self listing: skip them
+    body() { grep -E '^ *[0-9,]+ ' "$1" | grep -v 'PROGRAM TOTALS\|clone.S\|pthread_create.c'; }
     echo "## self Ir per request, by shared object"
-    awk -v n="$n" -v t="$total" '/\[.*\]$/ && $1 ~ /^[0-9,]+$/ {
-        ir = $1; gsub(",", "", ir); o = $NF; gsub(/[\[\]]/, "", o); sub(/.*\//, "", o); s[o] += ir }
-      END { for (o in s) printf "%10.0f  %5.1f%%  %s\n", s[o] / n, 100 * s[o] / t, o }' "$TMP/self.txt" | sort -rn | head -8
+    body "$TMP/self.txt" | awk -v n="$n" -v t="$total" '{
+        ir = $1; gsub(",", "", ir); o = $NF; gsub(/[][]/, "", o); sub(/.*\//, "", o)
+        if ($NF !~ /^\[/) o = "libc.so.6"      # glibc-internal inlined frames carry no object
+        s[o] += ir }
+      END { for (o in s) printf "%10.0f  %5.1f%%  %s\n", s[o] / n, 100 * s[o] / t, o }' | sort -rn | head -8 || true
     echo
     echo "## top self Ir per request (functions)"
-    awk -v n="$n" '$1 ~ /^[0-9,]+$/ && NF >= 3 { ir = $1; gsub(",", "", ir); $1 = ""; $2 = ""; printf "%10.0f %s\n", ir / n, $0 }' "$TMP/self.txt" |
-      grep -v 'clone\|start_thread' | head -"$TOP"
+    body "$TMP/self.txt" | awk -v n="$n" '{ ir = $1; gsub(",", "", ir); sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, "");
+        printf "%10.0f  %s\n", ir / n, $0 }' | head -"$TOP" || true
     echo
     echo "## inclusive Ir per request, the server's own functions"
-    awk -v n="$n" -v b="$(basename "$SRV")" '$1 ~ /^[0-9,]+$/ && index($0, "/" b "]") { ir = $1; gsub(",", "", ir); $1 = ""; $2 = ""; sub(/ \[.*\]$/, ""); printf "%10.0f %s\n", ir / n, $0 }' "$TMP/incl.txt" |
-      head -"$TOP"
+    body "$TMP/incl.txt" | awk -v n="$n" -v b="/$(basename "$SRV")]" 'index($0, b) {
+        ir = $1; gsub(",", "", ir); sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, ""); sub(/ \[.*\]$/, "");
+        printf "%10.0f  %s\n", ir / n, $0 }' | head -"$TOP" || true
     ;;
   perf)
     # shellcheck disable=SC2086
@@ -119,14 +127,14 @@ case $MODE in
     grep '^RESULT' "$TMP/wrk.txt"
     echo
     echo "## server CPU time by shared object"
-    perf report -i "$TMP/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep '%' | head -8
+    perf report -i "$TMP/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep '%' | head -8 || true
     echo
     echo "## top symbols (self)"
-    perf report -i "$TMP/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep '%' | head -"$TOP"
+    perf report -i "$TMP/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep '%' | head -"$TOP" || true
     echo
     echo "## the server's own functions (inclusive, children)"
     perf report -i "$TMP/perf.data" --children --sort sym --stdio -g none --dsos "$(basename "$SRV")" 2>/dev/null |
-      grep '%' | head -"$TOP"
+      grep '%' | head -"$TOP" || true
     ;;
   stat)
     # shellcheck disable=SC2086

@@ -515,6 +515,7 @@ report() {
   done
   awk -F'\t' -v conns="$CONNS" -v rounds="$ROUNDS" '
     function ratio(a, b) { return (b > 0 && a != "-") ? sprintf("%.3f", a / b) : "-" }
+    function nfmt(v, f) { return v == "-" ? "-" : sprintf(f, v) }
     function xfmt(r) { return r == "-" ? "-" : sprintf("%.1fx", r) }
     function pfmt(r) { return r == "-" ? "-" : sprintf("%.1f%%", 100 * r) }
     function maxof(key, col,   i, m) { m = "-"; for (i = 1; i <= rounds; i++) if ((i, key, col) in val && val[i, key, col] != "-" && (m == "-" || val[i, key, col] + 0 > m)) m = val[i, key, col] + 0; return m }
@@ -568,8 +569,9 @@ report() {
         pk = peer[kc[1]] SUBSEP kc[2]; nk2 = "nginx" SUBSEP kc[2]
         vt = (peer[kc[1]] != "-" && (pk in M)) ? ratio(M[key], M[pk]) : "-"
         vn = ((nk2 in M) && kc[1] != "nginx") ? ratio(M[key], M[nk2]) : "-"
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", kc[1], kc[2], M[key], med(key, 5), med(key, 6),
-          med(key, 14), xfmt(vt), pfmt(vn), maxof(key, 13), flags[key]
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", kc[1], kc[2], nfmt(M[key], "%.0f"),
+          nfmt(med(key, 5), "%.3g"), nfmt(med(key, 6), "%.3g"), nfmt(med(key, 14), "%.1f"), xfmt(vt), pfmt(vn),
+          maxof(key, 13), flags[key]
       }
       print ""
       print "## Targets (benchmark goals, not tests; on the medians above)"
