@@ -28,6 +28,9 @@
 #   KEEP_LOGS=0            1: keep the C server's access logs in OUT/logs (they are large)
 #   NODE=node  PEER_HOME=~/.cache/mcp-peer-ts-sdk  SHARED=<repo>/../shared
 #   INSTALL=1              apt-get install wrk / nginx-light when missing (0: fail instead)
+# The whole script is one brace group: bash parses it completely before running it, so editing
+# this file while a bench runs cannot change or break that run.
+{
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -496,6 +499,7 @@ run_config() { # NAME ROUND
 record_skip() { # ROUND NAME WHY
   printf '%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\t\n' "$1" "$2" "$3" >>"$OUT/rows.tmp"
   note "  $2: $3"
+  printf 'round %s %s: %s\n' "$1" "$2" "$3" >>"$OUT/notes.txt"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -651,3 +655,5 @@ report
 rm -f "$OUT/rows.tmp"
 { echo; cat "$OUT/env.txt"; echo; cat "$OUT/table.md"; } | sed 's/^date:/# bench\/run.sh results\n\ndate:/'
 note "results: $OUT (results.tsv, table.md, wrk/, logs/)"
+exit 0
+}
