@@ -435,8 +435,8 @@ push_done(http_tr *t, const xfer *x, mcp_status st, const char *msg, bool with_w
     ev->status = st;
     ev->http_status = x->status;
     ev->final = true;
-    if (msg != NULL)
-        snprintf(ev->message, sizeof ev->message, "%s", msg);
+    if (msg != NULL)                          /* truncation intended: a one-line reason */
+        snprintf(ev->message, sizeof ev->message, "%.*s", (int)sizeof ev->message - 1, msg);
     if (with_www && x->www.len > 0)
         ev->www_auth = mcp__strdup(x->www.ptr);
     mcp__evq_push(t->base.q, ev);
