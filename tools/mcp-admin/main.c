@@ -174,7 +174,7 @@ int
 admin_run_store_op(admin_ctx *ctx, const char *group, const char *action, int argc,
                    char **argv, admin_store_op op)
 {
-    char *pos[1];
+    char *pos[1] = { NULL };
     int rc = admin_parse(ctx, group, action, argc, argv, NULL, pos, 1, 1, NULL);
     if (rc != ADMIN_EXIT_OK)
         return rc;
