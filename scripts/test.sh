@@ -17,6 +17,10 @@ step "build (RelWithDebInfo, -Werror)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$JOBS"
 
+step "build (Release -O3, -Werror: the optimizer finds other warnings)"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j"$JOBS" >/dev/null
+
 step "unit + integration tests"
 (cd build && ctest --output-on-failure -j"$JOBS" --timeout 600)
 
