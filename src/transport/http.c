@@ -879,6 +879,16 @@ after_authn(conn_state *cs, struct MHD_Connection *c, bool at_end)
                                   "Not Found: unknown or expired session");
         mcp__session_touch(cs->req.session);
     }
+    if (cs->is_get || cs->is_del) {
+        /* No JSON-RPC message, no target, but the AUTHZ items still apply (a disabled user
+         * must not open or keep using a stream; rate limits count these requests too). */
+        mcp_error err;
+        mcp_error_clear(&err);
+        mcp_status rc = mcp__run_authz_phase(&cs->req, &err);
+        mcp__decide(&cs->req, "authz", rc, rc != MCP_OK ? err.message : "", "");
+        if (rc != MCP_OK)
+            return send_failure(cs, c, rc, &err);
+    }
     if (cs->is_get)
         return handle_get(cs, c);
     if (cs->is_del) {

@@ -36,6 +36,19 @@ who(mcp_request *req, void *ctx, mcp_error *err)
     return MCP_OK;
 }
 
+static volatile int erin_disabled;
+
+/* An AUTHZ item standing in for the user store: erin can be disabled mid-session. */
+static mcp_status
+user_enabled(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)ctx;
+    const char *sub = mcp_principal_subject(mcp_request_principal(req));
+    if (erin_disabled && sub != NULL && strcmp(sub, "erin") == 0)
+        return mcp_error_set(err, MCP_ERR_FORBIDDEN, "user disabled");
+    return MCP_OK;
+}
+
 static mcp_status
 read_a(mcp_ctx *ctx, const char *uri, void *u, mcp_error *err)
 {
@@ -78,7 +91,8 @@ start(void **state)
         mcp_server_add_resource(srv, &a, NULL, &err) != MCP_OK ||
         mcp_server_add_resource(srv, &b, NULL, &err) != MCP_OK ||
         mcp_server_add_resource(srv, &h, NULL, &err) != MCP_OK ||
-        mcp_server_use(srv, MCP_PHASE_AUTHN, who, NULL, &err) != MCP_OK)
+        mcp_server_use(srv, MCP_PHASE_AUTHN, who, NULL, &err) != MCP_OK ||
+        mcp_server_use(srv, MCP_PHASE_AUTHZ, user_enabled, NULL, &err) != MCP_OK)
         return -1;
     mcp_server_set_completer(srv, complete, NULL);
     mcp_http_opts ho;
@@ -211,6 +225,31 @@ authz_5xx_carries_no_internal_detail(void **state)
     th_resp_free(&r);
 }
 
+static void
+authz_items_apply_to_get_and_delete(void **state)
+{
+    (void)state;
+    long st;
+    char sid[64], auth[] = "Authorization: Bearer erin", sh[128];
+    snprintf(sid, sizeof sid, "%s", init_as("erin", &st));
+    snprintf(sh, sizeof sh, "Mcp-Session-Id: %s", sid);
+    erin_disabled = 1;
+    http_resp r;
+    const char *get[] = { "Accept: text/event-stream", auth, sh, NULL };
+    th_request("GET", url, NULL, get, &r);
+    assert_int_equal(r.status, 403);                   /* no stream for a disabled user */
+    assert_non_null(strstr(r.body, "user disabled"));
+    th_resp_free(&r);
+    const char *del[] = { auth, sh, NULL };
+    th_request("DELETE", url, NULL, del, &r);
+    assert_int_equal(r.status, 403);
+    th_resp_free(&r);
+    erin_disabled = 0;
+    th_request("DELETE", url, NULL, del, &r);          /* enabled again: allowed */
+    assert_int_equal(r.status, 200);
+    th_resp_free(&r);
+}
+
 int
 main(void)
 {
@@ -219,6 +258,7 @@ main(void)
         cmocka_unit_test(authz_completion_of_hidden_template_refused),
         cmocka_unit_test(authz_sessions_bound_and_capped_per_principal),
         cmocka_unit_test(authz_5xx_carries_no_internal_detail),
+        cmocka_unit_test(authz_items_apply_to_get_and_delete),
     };
     return cmocka_run_group_tests(tests, start, stop);
 }
