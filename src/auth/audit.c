@@ -427,7 +427,10 @@ put_session(linebuf *b, const char *sid)
         return;
     }
     unsigned char h[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)sid, strlen(sid), h);
+    if (!mcp__sha256(sid, strlen(sid), h)) {
+        put_str(b, NULL);
+        return;
+    }
     static const char hex[] = "0123456789abcdef";
     char out[17];
     for (size_t i = 0; i < 8; i++) {

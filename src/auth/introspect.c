@@ -606,7 +606,8 @@ mcp_introspect_verify(mcp_introspector *in, const char *token, size_t len, mcp_p
         return mcp_error_set(err, MCP_ERR_TOO_LARGE, "token too large");
 
     unsigned char h[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)token, len, h);
+    if (!mcp__sha256(token, len, h))
+        return mcp_error_set(err, MCP_ERR_INTERNAL, "SHA-256 failed");
     int64_t now = mcp__unix_now();
     mcp_principal *p = cache_get(in, h, now);
     if (p != NULL) {

@@ -128,14 +128,14 @@ mcp__jwks_refresh(mcp_jwt_verifier *v, bool force, mcp_error *err)
     if (rc != MCP_OK)
         goto out;
     unsigned char hash[MCP__JWT_HASH_LEN];
-    SHA256((const unsigned char *)(body.ptr ? body.ptr : ""), body.len, hash);
-    if (v->have_doc_hash && memcmp(hash, v->doc_hash, sizeof hash) == 0)
+    bool hashed = mcp__sha256(body.ptr ? body.ptr : "", body.len, hash);
+    if (hashed && v->have_doc_hash && memcmp(hash, v->doc_hash, sizeof hash) == 0)
         goto out;                                          /* unchanged: keep set and cache */
     if ((rc = mcp__jwt_jwks_parse(body.ptr, body.len, false, &set, err)) != MCP_OK)
         goto out;
     mcp__jwt_verifier_set_remote(v, set);
     memcpy(v->doc_hash, hash, sizeof hash);
-    v->have_doc_hash = true;
+    v->have_doc_hash = hashed;
 out:
     pthread_mutex_unlock(&v->fetch_lock);
     mcp__buf_cleanup(&body);

@@ -705,8 +705,8 @@ mcp_jwt_verify(const mcp_jwt_verifier *cv, const char *token, size_t len, mcp_pr
     int64_t now = v->clock(v->clock_ctx);
     unsigned char hash[MCP__JWT_HASH_LEN];
     const unsigned char *h = NULL;
-    if (v->cache != NULL) {
-        SHA256((const unsigned char *)token, len, hash);
+    /* no hash, no cache: a failed digest must never become a lookup key */
+    if (v->cache != NULL && mcp__sha256(token, len, hash)) {
         h = hash;
         /* Entries live until exp without leeway: after that the full path decides. */
         if ((*out = mcp__jwt_cache_get(v->cache, hash, now)) != NULL)

@@ -71,9 +71,7 @@ parse_key(const char *key, size_t len, char id[MCP_APIKEY_ID_LEN + 1], const cha
 static mcp_status
 hash_secret(const char *secret, unsigned char out[KEY_HASH_LEN], mcp_error *err)
 {
-    unsigned int n = 0;
-    if (EVP_Digest(secret, MCP_APIKEY_SECRET_LEN, out, &n, EVP_sha256(), NULL) != 1
-        || n != KEY_HASH_LEN)
+    if (KEY_HASH_LEN != 32 || !mcp__sha256(secret, MCP_APIKEY_SECRET_LEN, out))
         return mcp_error_set(err, MCP_ERR_INTERNAL, "SHA-256 failed");
     return MCP_OK;
 }

@@ -62,6 +62,11 @@ bool mcp__uri_template_match_vars(const char *tmpl, const char *uri, mcp__uri_va
  * write fails or writes nothing. */
 mcp_status mcp__write_all(int fd, const void *p, size_t n);
 
+/* SHA-256 of len bytes into out[32]. The digest implementation is fetched once: OpenSSL 3's
+ * one-shot SHA256() looks it up on every call, which doubled the cost of hashing a token for
+ * the verified-token caches (hot path). Returns false only if OpenSSL fails. */
+bool mcp__sha256(const void *data, size_t len, unsigned char out[32]);
+
 /* Number of online CPUs (>= 1). */
 unsigned mcp__ncpus(void);
 /* Wall clock, unix seconds. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <string.h>
@@ -55,6 +56,27 @@ int64_t
 mcp__unix_now(void)
 {
     return (int64_t)time(NULL);
+}
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);   /* kept for the life of the process */
+}
+
+bool
+mcp__sha256(const void *data, size_t len, unsigned char out[32])
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    unsigned int n = 0;
+    if (sha256_md == NULL || EVP_Digest(data, len, out, &n, sha256_md, NULL) != 1 || n != 32) {
+        memset(out, 0, 32);
+        return false;
+    }
+    return true;
 }
 
 unsigned
