@@ -272,6 +272,16 @@ register_stream(stream *st)
         stream_release(&evict->sink);
 }
 
+/* No more messages on this stream: its reader finishes and the connection completes. */
+static void
+stream_end(stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    st->ended = true;
+    wake_locked(st);
+    pthread_mutex_unlock(&st->mu);
+}
+
 static void
 session_closed(mcp__session *s)
 {
@@ -285,10 +295,7 @@ session_closed(mcp__session *s)
         stream *st = hs->streams[i];
         if (st == NULL)
             continue;
-        pthread_mutex_lock(&st->mu);
-        st->ended = true;
-        wake_locked(st);
-        pthread_mutex_unlock(&st->mu);
+        stream_end(st);
         stream_release(&st->sink);
     }
     mcp__free(hs);
@@ -1140,24 +1147,14 @@ mcp__http_free(mcp__http *h)
     mcp__free(h);
 }
 
-typedef struct stop_arg {
-    int unused;
-} stop_arg;
-
 static void
 end_session_streams(mcp__session *s)
 {
     pthread_mutex_lock(&s->mu);
     http_sess *hs = s->transport_data;
-    for (size_t i = 0; hs != NULL && i < MAX_SESSION_STREAMS; i++) {
-        stream *st = hs->streams[i];
-        if (st == NULL)
-            continue;
-        pthread_mutex_lock(&st->mu);
-        st->ended = true;
-        wake_locked(st);
-        pthread_mutex_unlock(&st->mu);
-    }
+    for (size_t i = 0; hs != NULL && i < MAX_SESSION_STREAMS; i++)
+        if (hs->streams[i] != NULL)
+            stream_end(hs->streams[i]);
     pthread_mutex_unlock(&s->mu);
 }
 
