@@ -135,11 +135,40 @@ offload_slow_authentication_does_not_stall_io(void **state)
     assert_non_null(strstr(a[3].body, "token inactive"));
 }
 
+static void
+offload_keeps_large_and_empty_bodies_intact(void **state)
+{
+    (void)state;
+    /* a 200 KB body (whitespace inside the JSON) behind a deferred authentication */
+    size_t pad = 200 * 1024;
+    char *big = malloc(pad + 256);
+    int n = snprintf(big, 64, "{\"jsonrpc\":\"2.0\",\"id\":7,");
+    memset(big + n, ' ', pad);
+    snprintf(big + n + pad, 200, "\"method\":\"tools/call\",\"params\":{\"name\":\"whoami\"}}");
+    const char *h[] = { "Content-Type: application/json", "Authorization: Bearer slow", NULL };
+    http_resp r;
+    th_request("POST", url, big, h, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"text\":\"slow\""));
+    th_resp_free(&r);
+    free(big);
+    th_request("POST", url, "", h, &r);                /* empty body: parse error, no hang */
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "-32700"));
+    th_resp_free(&r);
+    const char *bad[] = { "Content-Type: application/json", "Authorization: Bearer slow-bad",
+                          NULL };
+    th_request("POST", url, CALL, bad, &r);
+    assert_int_equal(r.status, 401);
+    th_resp_free(&r);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(offload_slow_authentication_does_not_stall_io),
+        cmocka_unit_test(offload_keeps_large_and_empty_bodies_intact),
     };
     return cmocka_run_group_tests(tests, start, stop);
 }
