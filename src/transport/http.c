@@ -86,7 +86,7 @@ typedef struct reader {
     size_t                 off;
 } reader;
 
-typedef enum conn_phase { PH_NEW, PH_BODY, PH_AUTHN, PH_WAIT, PH_DONE } conn_phase;
+typedef enum conn_phase { PH_NEW, PH_AUTHN_HDR, PH_BODY, PH_WAIT, PH_DONE } conn_phase;
 
 typedef struct conn_state {
     mcp__http   *h;
@@ -102,7 +102,6 @@ typedef struct conn_state {
     char         peer[48];
     bool         counted;          /* in h->active_posts */
     bool         is_get, is_del;
-    bool         authn_pending;    /* an AUTHN item needs to block: run it on a worker */
     mcp_status   authn_rc;         /* result of that run */
     mcp_error    authn_err;
 } conn_state;
@@ -785,7 +784,8 @@ handle_get(conn_state *cs, struct MHD_Connection *c)
 
 /* ---- the access handler ------------------------------------------------------------------ */
 
-static enum MHD_Result after_authn(conn_state *cs, struct MHD_Connection *c, bool at_end);
+static enum MHD_Result after_authn(conn_state *cs, struct MHD_Connection *c);
+static void authn_job(void *arg);
 static enum MHD_Result finish_post(conn_state *cs, struct MHD_Connection *c);
 
 static enum MHD_Result
@@ -855,24 +855,27 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
     mcp_status rc = mcp__run_pre_phases(&cs->req, &err);
     if (rc == MCP_ERR_WOULD_BLOCK) {
         /* An AUTHN item needs network I/O (token introspection): an IO thread must not wait
-         * for it. Read the (bounded) body first, then run the phase on a worker with the
-         * connection parked (finish()). */
-        cs->authn_pending = true;
-        cs->phase = PH_BODY;
-        if (!get && !del) {
-            cs->counted = true;
-            atomic_fetch_add(&h->active_posts, 1);
+         * for it. Park the connection before any body is read (an anonymous caller must not
+         * make us buffer bodies) and run the phase on a worker; the access handler is called
+         * again once it is resumed (PH_AUTHN_HDR). */
+        cs->phase = PH_AUTHN_HDR;
+        atomic_fetch_add(&h->authn_jobs, 1);
+        MHD_suspend_connection(c);
+        if (mcp__pool_submit(srv, authn_job, cs) != MCP_OK) {
+            atomic_fetch_sub(&h->authn_jobs, 1);
+            MHD_resume_connection(c);
+            return send_rpc_error(cs, c, 503, MCP_RPC_INTERNAL_ERROR, "server is shutting down");
         }
         return MHD_YES;
     }
     if (rc != MCP_OK)
         return send_failure(cs, c, rc, &err);
-    return after_authn(cs, c, false);
+    return after_authn(cs, c);
 }
 
 /* The part of the header checks that needs the caller: session binding, then the method. */
 static enum MHD_Result
-after_authn(conn_state *cs, struct MHD_Connection *c, bool at_end)
+after_authn(conn_state *cs, struct MHD_Connection *c)
 {
     mcp__http *h = cs->h;
     mcp_server *srv = h->srv;
@@ -905,8 +908,6 @@ after_authn(conn_state *cs, struct MHD_Connection *c, bool at_end)
         mcp__session_remove(srv, cs->req.session);
         return send_body(cs, c, 200, NULL, NULL, 0);
     }
-    if (at_end)
-        return finish_post(cs, c);
     cs->phase = PH_BODY;
     if (!cs->counted) {
         cs->counted = true;
@@ -928,29 +929,7 @@ authn_job(void *arg)
     atomic_fetch_sub(&h->authn_jobs, 1);
 }
 
-/* The request is complete (body read, or none): authenticate now if that was deferred. */
-static enum MHD_Result
-finish(conn_state *cs, struct MHD_Connection *c)
-{
-    if (cs->authn_pending) {
-        cs->authn_pending = false;
-        cs->phase = PH_AUTHN;
-        atomic_fetch_add(&cs->h->authn_jobs, 1);
-        MHD_suspend_connection(c);
-        if (mcp__pool_submit(cs->h->srv, authn_job, cs) != MCP_OK) {
-            atomic_fetch_sub(&cs->h->authn_jobs, 1);
-            MHD_resume_connection(c);
-            return send_rpc_error(cs, c, 503, MCP_RPC_INTERNAL_ERROR, "server is shutting down");
-        }
-        return MHD_YES;
-    }
-    if (cs->phase == PH_AUTHN) {
-        if (cs->authn_rc != MCP_OK)
-            return send_failure(cs, c, cs->authn_rc, &cs->authn_err);
-        return after_authn(cs, c, true);
-    }
-    return finish_post(cs, c);
-}
+
 
 static enum MHD_Result
 finish_post(conn_state *cs, struct MHD_Connection *c)
@@ -1026,6 +1005,20 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         *upload_data_size = 0;                    /* already answered: discard the rest */
         return MHD_YES;
     }
+    if (cs->phase == PH_AUTHN_HDR) {
+        /* resumed after the deferred AUTHN run (authn_job resumes only when it is done) */
+        if (cs->authn_rc != MCP_OK) {
+            *upload_data_size = 0;
+            return send_failure(cs, c, cs->authn_rc, &cs->authn_err);
+        }
+        enum MHD_Result r = after_authn(cs, c);
+        if (cs->phase != PH_BODY) {
+            *upload_data_size = 0;
+            return r;
+        }
+        if (*upload_data_size == 0)
+            return r;                           /* body (if any) follows in later calls */
+    }
     if (cs->phase == PH_BODY && *upload_data_size > 0) {
         mcp_status rc = mcp__buf_append(&cs->body, upload_data, *upload_data_size);
         *upload_data_size = 0;
@@ -1035,8 +1028,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
             return send_rpc_error(cs, c, 500, MCP_RPC_INTERNAL_ERROR, "out of memory");
         return MHD_YES;
     }
-    if (cs->phase == PH_BODY || cs->phase == PH_AUTHN)
-        return finish(cs, c);
+    if (cs->phase == PH_BODY)
+        return finish_post(cs, c);
     if (cs->phase == PH_WAIT)
         return answer_or_park(cs, c);
     return MHD_YES;
