@@ -147,34 +147,6 @@ valid_name(const char *s, size_t *len)
     return true;
 }
 
-/* A template must have balanced, non-empty, non-nested {var} parts. Returns the number of
- * literal bytes (its specificity), or 0 with *ok = false. */
-static size_t
-template_literal_len(const char *t, bool *ok)
-{
-    size_t lit = 0;
-    *ok = true;
-    while (*t) {
-        if (*t == '{') {
-            const char *e = t + 1;
-            while (*e && *e != '}' && *e != '{')
-                e++;
-            if (*e != '}' || e == t + 1) {
-                *ok = false;
-                return 0;
-            }
-            t = e + 1;
-        } else if (*t == '}') {
-            *ok = false;
-            return 0;
-        } else {
-            lit++;
-            t++;
-        }
-    }
-    return lit;
-}
-
 static mcp_status
 parse_perm_list(parse_ctx *pc, const char *where, const char *key, json_t *v, char ***out)
 {
@@ -227,7 +199,7 @@ parse_rule(parse_ctx *pc, int kind, const char *name, json_t *v, mcp__prule *r)
     if (kind == MCP__KIND_RESOURCE && strchr(name, '{') != NULL) {
         bool ok;
         r->is_template = true;
-        r->literal_len = template_literal_len(name, &ok);
+        r->literal_len = mcp__uri_template_specificity(name, &ok);
         if (!ok)
             return perr(pc, where, "malformed URI template");
     }

@@ -57,6 +57,10 @@ typedef void (*mcp__uri_var_fn)(void *ctx, const char *name, size_t nlen, const 
                                 size_t vlen);
 bool mcp__uri_template_match_vars(const char *tmpl, const char *uri, mcp__uri_var_fn fn,
                                   void *ctx);
+/* A template's specificity: the number of literal bytes outside its {var} parts. *ok is false
+ * (and 0 returned) unless every {var} is balanced, non-empty and not nested. When several
+ * templates match one URI, the dispatcher and the policy both pick the most specific. */
+size_t mcp__uri_template_specificity(const char *tmpl, bool *ok);
 
 /* write(2) all n bytes of p to fd, retrying after EINTR and short writes. MCP_ERR_IO when a
  * write fails or writes nothing. */

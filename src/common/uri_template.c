@@ -41,3 +41,29 @@ mcp__uri_template_match(const char *tmpl, const char *uri)
 {
     return mcp__uri_template_match_vars(tmpl, uri, NULL, NULL);
 }
+
+size_t
+mcp__uri_template_specificity(const char *t, bool *ok)
+{
+    size_t lit = 0;
+    *ok = true;
+    while (*t) {
+        if (*t == '{') {
+            const char *e = t + 1;
+            while (*e && *e != '}' && *e != '{')
+                e++;
+            if (*e != '}' || e == t + 1) {
+                *ok = false;
+                return 0;
+            }
+            t = e + 1;
+        } else if (*t == '}') {
+            *ok = false;
+            return 0;
+        } else {
+            lit++;
+            t++;
+        }
+    }
+    return lit;
+}

@@ -139,26 +139,11 @@ find_resource(mcp_server *srv, const char *uri, mcp_ctx *ctx)
      * (authorize_target), so a URI can never be allowed under one template and served by
      * another. */
     const mcp__resource *best = NULL;
-    size_t best_lit = 0;
     for (size_t i = 0; i < srv->nresources; i++) {
-        const char *t = srv->resources[i].tmpl;
-        if (t == NULL || !template_match(t, uri, NULL))
-            continue;
-        size_t lit = 0;
-        for (const char *c = t; *c; c++) {
-            if (*c == '{') {
-                const char *e = strchr(c, '}');
-                if (e == NULL)
-                    break;
-                c = e;
-            } else {
-                lit++;
-            }
-        }
-        if (best == NULL || lit > best_lit) {
-            best = &srv->resources[i];
-            best_lit = lit;
-        }
+        const mcp__resource *r = &srv->resources[i];
+        if (r->tmpl != NULL && (best == NULL || r->specificity > best->specificity) &&
+            template_match(r->tmpl, uri, NULL))
+            best = r;
     }
     if (best != NULL && ctx != NULL)
         template_match(best->tmpl, uri, ctx);

@@ -332,6 +332,10 @@ mcp_server_add_resource(mcp_server *srv, const mcp_resource_def *def, void *udat
     set_opt_str(r.listing, "title", def->title);
     set_opt_str(r.listing, "description", def->description);
     set_opt_str(r.listing, "mimeType", def->mime_type);
+    if (r.tmpl != NULL) {
+        bool well_formed;         /* a malformed template never matches: specificity 0 */
+        r.specificity = mcp__uri_template_specificity(r.tmpl, &well_formed);
+    }
     r.fn = def->handler;
     r.udata = udata;
     srv->resources[srv->nresources++] = r;

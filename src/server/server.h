@@ -42,6 +42,7 @@ typedef struct mcp__tool {
 typedef struct mcp__resource {
     char          *uri;          /* exact URI or NULL */
     char          *tmpl;         /* template or NULL */
+    size_t         specificity;  /* literal bytes of tmpl (mcp__uri_template_specificity) */
     char          *name;
     json_t        *listing;
     mcp__access    access;
