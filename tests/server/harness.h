@@ -142,4 +142,24 @@ th_raw(uint16_t port, const char *bytes, char *reply, size_t cap)
     return status;
 }
 
+/* Serve srv on 127.0.0.1 (a free port, no access log) and write its /mcp URL into url.
+ * max_body / io_threads: 0 keeps the default. Returns 0, or -1 when it cannot listen. */
+static TH_UNUSED int
+th_listen(mcp_server *srv, size_t max_body, unsigned io_threads, char *url, size_t cap)
+{
+    mcp_http_opts ho;
+    mcp_error err;
+    mcp_http_opts_default(&ho);
+    ho.port = 0;
+    ho.access_log = false;
+    if (max_body)
+        ho.max_body = max_body;
+    if (io_threads)
+        ho.io_threads = io_threads;
+    if (mcp_server_listen_http(srv, &ho, &err) != MCP_OK)
+        return -1;
+    snprintf(url, cap, "http://127.0.0.1:%u/mcp", mcp_server_http_port(srv));
+    return 0;
+}
+
 #endif

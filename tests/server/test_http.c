@@ -82,15 +82,9 @@ start(void **state)
     for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
         if (mcp_server_add_tool(srv, &defs[i], NULL, &err) != MCP_OK)
             return -1;
-    mcp_http_opts ho;
-    mcp_http_opts_default(&ho);
-    ho.port = 0;
-    ho.max_body = 2048;
-    ho.access_log = false;
-    if (mcp_server_listen_http(srv, &ho, &err) != MCP_OK)
+    if (th_listen(srv, 2048, 0, url, sizeof url) != 0)
         return -1;
     port = mcp_server_http_port(srv);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/mcp", port);
     http_resp r;
     th_request("POST", url,
                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"

@@ -33,14 +33,7 @@ start(void **state)
                                     .access = { .any_authenticated = true }, .handler = echo };
     if (mcp_server_new(&so, &srv, &err) != MCP_OK || mcp_server_add_tool(srv, &d, NULL, &err))
         return -1;
-    mcp_http_opts ho;
-    mcp_http_opts_default(&ho);
-    ho.port = 0;
-    ho.access_log = false;
-    if (mcp_server_listen_http(srv, &ho, &err) != MCP_OK)
-        return -1;
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/mcp", mcp_server_http_port(srv));
-    return 0;
+    return th_listen(srv, 0, 0, url, sizeof url);
 }
 
 static int
