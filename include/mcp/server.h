@@ -27,21 +27,6 @@ typedef struct mcp_ctx mcp_ctx;         /* a handler's view of its request */
 /* Protocol versions this server negotiates, newest first. */
 #define MCP_PROTOCOL_LATEST "2025-11-25"
 
-/* JSON-RPC error codes (JSON-RPC 2.0 and MCP). */
-#define MCP_RPC_PARSE_ERROR      (-32700)
-#define MCP_RPC_INVALID_REQUEST  (-32600)
-#define MCP_RPC_METHOD_NOT_FOUND (-32601)
-#define MCP_RPC_INVALID_PARAMS   (-32602)
-#define MCP_RPC_INTERNAL_ERROR   (-32603)
-#define MCP_RPC_RESOURCE_NOT_FOUND (-32002)
-/* libmcp server errors (implementation-defined range -32000..-32099); stable. */
-#define MCP_RPC_UNAUTHENTICATED  (-32001)
-#define MCP_RPC_FORBIDDEN        (-32003)
-#define MCP_RPC_RATE_LIMITED     (-32029)
-#define MCP_RPC_NOT_INITIALIZED  (-32004)
-#define MCP_RPC_REQUEST_TIMEOUT  (-32005)
-#define MCP_RPC_CANCELLED        (-32006)
-
 typedef enum mcp_log_level {
     MCP_LOG_DEBUG = 0, MCP_LOG_INFO, MCP_LOG_NOTICE, MCP_LOG_WARNING,
     MCP_LOG_ERROR, MCP_LOG_CRITICAL, MCP_LOG_ALERT, MCP_LOG_EMERGENCY

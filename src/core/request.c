@@ -123,16 +123,5 @@ mcp_request_rpc_id_text(const mcp_request *req, char *buf, size_t cap)
 int
 mcp__status_http(mcp_status rc)
 {
-    switch (rc) {
-    case MCP_ERR_UNAUTHENTICATED: return 401;
-    case MCP_ERR_FORBIDDEN: return 403;
-    case MCP_ERR_NOT_FOUND: return 404;
-    case MCP_ERR_TOO_LARGE: return 413;
-    case MCP_ERR_RATE_LIMITED: return 429;
-    case MCP_ERR_STORE:
-    case MCP_ERR_WOULD_BLOCK: return 503;
-    case MCP_ERR_NOMEM:
-    case MCP_ERR_INTERNAL: return 500;
-    default: return 400;
-    }
+    return mcp_status_http(rc);
 }

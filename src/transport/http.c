@@ -86,16 +86,8 @@ static enum MHD_Result
 send_failure(conn_state *cs, struct MHD_Connection *c, mcp_status rc, const mcp_error *err)
 {
     mcp__http *h = cs->h;
-    unsigned status = (unsigned)mcp__status_http(rc);
-    int32_t code = err->rpc_code;
-    if (code == 0)
-        code = rc == MCP_ERR_UNAUTHENTICATED ? MCP_RPC_UNAUTHENTICATED
-             : rc == MCP_ERR_FORBIDDEN ? MCP_RPC_FORBIDDEN
-             : rc == MCP_ERR_RATE_LIMITED ? MCP_RPC_RATE_LIMITED
-             : rc == MCP_ERR_PARSE ? MCP_RPC_PARSE_ERROR
-             : rc == MCP_ERR_NOT_FOUND ? MCP_RPC_INVALID_REQUEST
-             : rc == MCP_ERR_STORE || rc == MCP_ERR_INTERNAL || rc == MCP_ERR_NOMEM
-               ? MCP_RPC_INTERNAL_ERROR : MCP_RPC_INVALID_REQUEST;
+    unsigned status = (unsigned)mcp_status_http(rc);
+    int32_t code = err->rpc_code ? err->rpc_code : mcp_status_rpc(rc);
     const char *msg = err->message[0] ? err->message : mcp_status_str(rc);
     if (status >= 500) {
         /* Server-side failures (store, introspection endpoint, memory) are the operator's
