@@ -59,11 +59,8 @@ handle_line(mcp_server *srv, mcp__session *sess, stdio_sink *out, const char *li
     if (rc == MCP_OK && !req.finished)
         rc = mcp__run_body(&req, line, len, &out->sink, &res, NULL, &rpc_id, &err);
     if (rc != MCP_OK) {
-        int32_t code = err.rpc_code ? err.rpc_code
-                       : rc == MCP_ERR_FORBIDDEN ? MCP_RPC_FORBIDDEN
-                       : rc == MCP_ERR_UNAUTHENTICATED ? MCP_RPC_UNAUTHENTICATED
-                       : rc == MCP_ERR_RATE_LIMITED ? MCP_RPC_RATE_LIMITED
-                       : MCP_RPC_INTERNAL_ERROR;
+        /* the one status table (common/error.c), the same codes HTTP sends */
+        int32_t code = err.rpc_code ? err.rpc_code : mcp_status_rpc(rc);
         /* never answer a notification, even with an error */
         if (req.msg.root == NULL || req.msg.kind == MCP__RPC_REQUEST) {
             size_t n;
