@@ -15,32 +15,17 @@
 #include <jansson.h>
 #include <mcp/auth.h>
 #include <mcp/common.h>
+#include <mcp/pipeline.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct mcp_server mcp_server;
-typedef struct mcp_request mcp_request; /* one JSON-RPC message travelling through the phases */
 typedef struct mcp_ctx mcp_ctx;         /* a handler's view of its request */
 
 /* Protocol versions this server negotiates, newest first. */
 #define MCP_PROTOCOL_LATEST "2025-11-25"
-
-/* JSON-RPC error codes (JSON-RPC 2.0 and MCP). */
-#define MCP_RPC_PARSE_ERROR      (-32700)
-#define MCP_RPC_INVALID_REQUEST  (-32600)
-#define MCP_RPC_METHOD_NOT_FOUND (-32601)
-#define MCP_RPC_INVALID_PARAMS   (-32602)
-#define MCP_RPC_INTERNAL_ERROR   (-32603)
-#define MCP_RPC_RESOURCE_NOT_FOUND (-32002)
-/* libmcp server errors (implementation-defined range -32000..-32099); stable. */
-#define MCP_RPC_UNAUTHENTICATED  (-32001)
-#define MCP_RPC_FORBIDDEN        (-32003)
-#define MCP_RPC_RATE_LIMITED     (-32029)
-#define MCP_RPC_NOT_INITIALIZED  (-32004)
-#define MCP_RPC_REQUEST_TIMEOUT  (-32005)
-#define MCP_RPC_CANCELLED        (-32006)
 
 typedef enum mcp_log_level {
     MCP_LOG_DEBUG = 0, MCP_LOG_INFO, MCP_LOG_NOTICE, MCP_LOG_WARNING,
@@ -254,60 +239,6 @@ const char *mcp_ctx_protocol_version(const mcp_ctx *ctx);
  */
 void mcp_ctx_close_stream(mcp_ctx *ctx);
 
-/* ------------------------------------------------------------------------------------------ */
-/* The request pipeline (STYLE.md section 10)                                                 */
-
-typedef enum mcp_phase {
-    MCP_PHASE_TRANSPORT, /* size limits, Origin/Host checks (headers only) */
-    MCP_PHASE_AUTHN,     /* credentials -> principal (headers only) */
-    MCP_PHASE_AUTHZ,     /* may this principal call this method / target? (after parsing) */
-    MCP_PHASE_HANDLER,   /* reserved: the protocol dispatcher */
-    MCP_PHASE_COUNT_
-} mcp_phase;
-
-/**
- * A pipeline item. Return MCP_OK to continue, anything else to stop the request (fail closed):
- * MCP_ERR_UNAUTHENTICATED -> 401, MCP_ERR_FORBIDDEN -> 403, MCP_ERR_RATE_LIMITED -> 429,
- * MCP_ERR_TOO_LARGE -> 413, MCP_ERR_STORE -> 503, others -> 400.
- */
-typedef mcp_status (*mcp_middleware_fn)(mcp_request *req, void *ctx, mcp_error *err);
-
-/** Append fn to phase. ctx must outlive the server. Not allowed once the server runs. */
-mcp_status mcp_server_use(mcp_server *srv, mcp_phase phase, mcp_middleware_fn fn, void *ctx,
-                          mcp_error *err);
-
-/** Request header by name (case-insensitive), or NULL. Borrowed until the request ends. */
-const char *mcp_request_header(const mcp_request *req, const char *name);
-/** HTTP method ("POST", "GET", "DELETE"), or "STDIO". */
-const char *mcp_request_http_method(const mcp_request *req);
-/** JSON-RPC method (NULL before parsing, i.e. in TRANSPORT/AUTHN, and for responses). */
-const char *mcp_request_rpc_method(const mcp_request *req);
-/** Tool or prompt name / resource URI a request targets (NULL for other methods). */
-const char *mcp_request_target(const mcp_request *req);
-/** Does the target name a registered tool / prompt / resource? (false before parsing) */
-bool mcp_request_target_known(const mcp_request *req);
-/** Session id the request carries, or NULL. */
-const char *mcp_request_session_id(const mcp_request *req);
-/** Client address as text ("127.0.0.1"), or "" on stdio. */
-const char *mcp_request_peer(const mcp_request *req);
-/**
- * May this middleware call block (network I/O such as token introspection)? False on the HTTP
- * IO threads. An AUTHN item that would have to block returns MCP_ERR_WOULD_BLOCK when this is
- * false; the server then runs the AUTHN phase again on a worker thread, where it is true.
- */
-bool mcp_request_can_block(const mcp_request *req);
-/** Set the caller (takes a new reference; drops any earlier one). */
-void mcp_request_set_principal(mcp_request *req, const mcp_principal *p);
-const mcp_principal *mcp_request_principal(const mcp_request *req);
-/**
- * Details for the WWW-Authenticate challenge of a 401/403: error code ("invalid_token",
- * "invalid_request", "insufficient_scope") and, for 403, the scope the caller should obtain.
- * Strings are copied. NULL leaves a field unchanged.
- */
-mcp_status mcp_request_set_challenge(mcp_request *req, const char *error, const char *scope);
-/** Seconds for Retry-After on a 429. */
-void mcp_request_set_retry_after(mcp_request *req, unsigned seconds);
-
 /* Authorization built into the server: checks a principal against a definition's access rule. */
 
 /** Decision of the built-in policy for principal p on target (kind "tool"/"resource"/"prompt"). */
@@ -345,8 +276,6 @@ typedef struct mcp_decision {
 
 typedef void (*mcp_decision_fn)(void *ctx, const mcp_request *req, const mcp_decision *d);
 void mcp_server_set_decision_hook(mcp_server *srv, mcp_decision_fn fn, void *ctx);
-/** The JSON-RPC id as text (a string id in quotes), or "" before parsing / for notifications. */
-void mcp_request_rpc_id_text(const mcp_request *req, char *buf, size_t cap);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Transports                                                                                 */

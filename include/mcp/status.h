@@ -51,6 +51,21 @@ typedef enum mcp_status {
 #undef MCP_X_
 } mcp_status;
 
+/* JSON-RPC error codes (JSON-RPC 2.0 and MCP). */
+#define MCP_RPC_PARSE_ERROR      (-32700)
+#define MCP_RPC_INVALID_REQUEST  (-32600)
+#define MCP_RPC_METHOD_NOT_FOUND (-32601)
+#define MCP_RPC_INVALID_PARAMS   (-32602)
+#define MCP_RPC_INTERNAL_ERROR   (-32603)
+#define MCP_RPC_RESOURCE_NOT_FOUND (-32002)
+/* libmcp server errors (implementation-defined range -32000..-32099); stable. */
+#define MCP_RPC_UNAUTHENTICATED  (-32001)
+#define MCP_RPC_FORBIDDEN        (-32003)
+#define MCP_RPC_RATE_LIMITED     (-32029)
+#define MCP_RPC_NOT_INITIALIZED  (-32004)
+#define MCP_RPC_REQUEST_TIMEOUT  (-32005)
+#define MCP_RPC_CANCELLED        (-32006)
+
 typedef struct mcp_error {
     mcp_status code;                       /* same value the function returned */
     int32_t    rpc_code;                   /* JSON-RPC code to send; 0 if none applies */
@@ -61,6 +76,20 @@ typedef struct mcp_error {
 const char *mcp_status_name(mcp_status s);
 /** Human text of a status ("out of memory"); never NULL. @since 0.1 */
 const char *mcp_status_str(mcp_status s);
+
+/**
+ * The one status -> wire table, used by every transport: the HTTP status a failing status is
+ * answered with (401, 403, 404, 413, 429, 500, 503; 400 for the rest; 200 for MCP_OK).
+ * @since 0.1
+ */
+int mcp_status_http(mcp_status s);
+/**
+ * The JSON-RPC error code sent for a failing status whose mcp_error carries none (rpc_code 0):
+ * MCP_RPC_UNAUTHENTICATED, MCP_RPC_FORBIDDEN, MCP_RPC_RATE_LIMITED, MCP_RPC_PARSE_ERROR,
+ * MCP_RPC_INTERNAL_ERROR (memory, store, internal), MCP_RPC_INVALID_REQUEST for the rest;
+ * 0 for MCP_OK. @since 0.1
+ */
+int32_t mcp_status_rpc(mcp_status s);
 
 /**
  * Fill err (if non-NULL) and return code, so callers can write `return mcp_error_set(...)`.

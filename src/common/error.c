@@ -1,4 +1,5 @@
-/* Status names and the error struct. Reporting an error never allocates. */
+/* Status names, the status -> wire table, and the error struct. Reporting an error never
+ * allocates. */
 #include "common/common.h"
 
 #include <string.h>
@@ -23,6 +24,50 @@ mcp_status_str(mcp_status s)
 #undef X
     }
     return "unknown status";
+}
+
+/*
+ * The one status -> HTTP status / JSON-RPC code table (include/mcp/status.h). Before it, the
+ * HTTP transport, the stdio transport and the HTTP status function each had a switch of their
+ * own, and they disagreed (stdio answered INVALID_ARG with -32603, HTTP with -32600).
+ */
+static const struct wire {
+    int     http;
+    int32_t rpc;
+} wire[] = {
+    [MCP_OK]                  = { 200, 0 },
+    [MCP_ERR_NOMEM]           = { 500, MCP_RPC_INTERNAL_ERROR },
+    [MCP_ERR_INVALID_ARG]     = { 400, MCP_RPC_INVALID_REQUEST },
+    [MCP_ERR_PARSE]           = { 400, MCP_RPC_PARSE_ERROR },
+    [MCP_ERR_TOO_LARGE]       = { 413, MCP_RPC_INVALID_REQUEST },
+    [MCP_ERR_UNAUTHENTICATED] = { 401, MCP_RPC_UNAUTHENTICATED },
+    [MCP_ERR_FORBIDDEN]       = { 403, MCP_RPC_FORBIDDEN },
+    [MCP_ERR_NOT_FOUND]       = { 404, MCP_RPC_INVALID_REQUEST },
+    [MCP_ERR_IO]              = { 400, MCP_RPC_INVALID_REQUEST },
+    [MCP_ERR_TIMEOUT]         = { 400, MCP_RPC_INVALID_REQUEST },
+    [MCP_ERR_CANCELLED]       = { 400, MCP_RPC_INVALID_REQUEST },
+    [MCP_ERR_STATE]           = { 400, MCP_RPC_INVALID_REQUEST },
+    [MCP_ERR_PROTOCOL]        = { 400, MCP_RPC_INVALID_REQUEST },
+    [MCP_ERR_RATE_LIMITED]    = { 429, MCP_RPC_RATE_LIMITED },
+    [MCP_ERR_INTERNAL]        = { 500, MCP_RPC_INTERNAL_ERROR },
+    [MCP_ERR_UNSUPPORTED]     = { 400, MCP_RPC_INVALID_REQUEST },
+    [MCP_ERR_STORE]           = { 503, MCP_RPC_INTERNAL_ERROR },
+    [MCP_ERR_WOULD_BLOCK]     = { 503, MCP_RPC_INVALID_REQUEST },
+};
+
+int
+mcp_status_http(mcp_status s)
+{
+    return (unsigned)s < sizeof wire / sizeof wire[0] && wire[s].http != 0 ? wire[s].http : 400;
+}
+
+int32_t
+mcp_status_rpc(mcp_status s)
+{
+    if (s == MCP_OK)
+        return 0;
+    return (unsigned)s < sizeof wire / sizeof wire[0] && wire[s].rpc != 0
+           ? wire[s].rpc : MCP_RPC_INVALID_REQUEST;
 }
 
 static void

@@ -3,7 +3,7 @@
  * pool as over HTTP, so a handler can wait for the client's answer to a server->client request
  * while this thread keeps reading. Logs never touch out_fd.
  */
-#include "server/server.h"
+#include "core/core.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -49,19 +49,18 @@ handle_line(mcp_server *srv, mcp__session *sess, stdio_sink *out, const char *li
     mcp_error_clear(&err);
     mcp__request_init(&req, srv);
     req.http_method = "STDIO";
+    req.caps = 0;                      /* one session, owned by this transport */
+    req.has_body = true;
     req.can_block = true;              /* one reader per stream: waiting here stalls no one else */
     req.session = sess;
     json_t *rpc_id = NULL;
     mcp__dispatch_result res;
-    mcp_status rc = mcp__run_pre_phases(&req, &err);
-    if (rc == MCP_OK)
-        rc = mcp__dispatch(&req, line, len, &out->sink, &res, NULL, &rpc_id, &err);
+    mcp_status rc = mcp__run_head(&req, &err);
+    if (rc == MCP_OK && !req.finished)
+        rc = mcp__run_body(&req, line, len, &out->sink, &res, NULL, &rpc_id, &err);
     if (rc != MCP_OK) {
-        int32_t code = err.rpc_code ? err.rpc_code
-                       : rc == MCP_ERR_FORBIDDEN ? MCP_RPC_FORBIDDEN
-                       : rc == MCP_ERR_UNAUTHENTICATED ? MCP_RPC_UNAUTHENTICATED
-                       : rc == MCP_ERR_RATE_LIMITED ? MCP_RPC_RATE_LIMITED
-                       : MCP_RPC_INTERNAL_ERROR;
+        /* the one status table (common/error.c), the same codes HTTP sends */
+        int32_t code = err.rpc_code ? err.rpc_code : mcp_status_rpc(rc);
         /* never answer a notification, even with an error */
         if (req.msg.root == NULL || req.msg.kind == MCP__RPC_REQUEST) {
             size_t n;

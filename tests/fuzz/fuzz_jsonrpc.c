@@ -81,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.http_method = "STDIO";
     json_t *id = NULL;
     mcp__dispatch_result res;
-    mcp__dispatch(&req, (const char *)data, size, &sink, &res, NULL, &id, &err);
+    mcp__run_body(&req, (const char *)data, size, &sink, &res, NULL, &id, &err);
     if (res == MCP__DISPATCH_ASYNC)
         mcp__pool_wait_idle(srv, 1000);
     json_decref(id);

@@ -141,11 +141,70 @@ stdio_full_exchange(void **state)
     json_decref(m);
 }
 
+/* An AUTHZ item that refuses with a status and no JSON-RPC code of its own. */
+static mcp_status
+refuse_item(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)ctx;
+    const char *m = mcp_request_rpc_method(req);
+    if (m != NULL && strcmp(m, "ping") == 0)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "ping refused by a middleware item");
+    if (m != NULL && strcmp(m, "tools/list") == 0)
+        return mcp_error_set(err, MCP_ERR_STORE, "store down");
+    return MCP_OK;
+}
+
+static int
+setup_refusing(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    mcp_error err;
+    if (mcp_server_new(NULL, &f->srv, &err) != MCP_OK ||
+        mcp_server_use(f->srv, MCP_PHASE_AUTHZ, refuse_item, NULL, &err) != MCP_OK)
+        return -1;
+    if (stdio_fixture_start(f) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+/* A status without a JSON-RPC code is answered with the code of the one status table, the same
+ * code HTTP sends (INVALID_ARG -> -32600 Invalid Request; STORE -> -32603). */
+static void
+stdio_status_codes_follow_the_table(void **state)
+{
+    fixture *f = *state;
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+    json_t *m = read_msg(f);
+    assert_non_null(m);
+    assert_int_equal(json_integer_value(json_object_get(m, "id")), 1);
+    assert_int_equal(error_code(m), -32600);
+    assert_int_equal(error_code(m), mcp_status_rpc(MCP_ERR_INVALID_ARG));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "error"),
+                                                          "message")),
+                        "ping refused by a middleware item");
+    json_decref(m);
+
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":{"
+                 "\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"
+                 "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}");
+    m = read_msg(f);
+    assert_non_null(json_object_get(m, "result"));
+    json_decref(m);
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}");
+    m = read_msg(f);
+    assert_int_equal(json_integer_value(json_object_get(m, "id")), 3);
+    assert_int_equal(error_code(m), -32603);
+    json_decref(m);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(stdio_full_exchange, setup, teardown),
+        cmocka_unit_test_setup_teardown(stdio_status_codes_follow_the_table, setup_refusing,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

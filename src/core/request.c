@@ -1,0 +1,127 @@
+/* The request: its accessors for middleware, challenge details, decisions. */
+#include "core/core.h"
+
+#include <string.h>
+
+static const char *const supported_versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", NULL };
+
+bool
+mcp__version_supported(const char *v)
+{
+    for (const char *const *p = supported_versions; *p; p++)
+        if (strcmp(*p, v) == 0)
+            return true;
+    return false;
+}
+
+void
+mcp__request_init(mcp_request *req, mcp_server *srv)
+{
+    memset(req, 0, sizeof *req);
+    req->srv = srv;
+    req->peer = "";
+}
+
+mcp_status
+mcp__reject(mcp_request *req, mcp_error *err, mcp_status code, unsigned http_status,
+            const char *message)
+{
+    req->http_status = http_status;
+    return mcp_error_set_rpc(err, code, MCP_RPC_INVALID_REQUEST, "%s", message);
+}
+
+void
+mcp__request_cleanup(mcp_request *req)
+{
+    mcp_principal_unref(req->principal);
+    mcp__rpc_msg_cleanup(&req->msg);
+    mcp__free(req->challenge_error);
+    mcp__free(req->challenge_scope);
+    req->principal = NULL;
+    req->challenge_error = req->challenge_scope = NULL;
+}
+
+const char *
+mcp_request_header(const mcp_request *req, const char *name)
+{
+    return req->header != NULL ? req->header(req->tctx, name) : NULL;
+}
+
+const char *mcp_request_http_method(const mcp_request *req) { return req->http_method; }
+const char *mcp_request_rpc_method(const mcp_request *req) { return req->msg.method; }
+const char *mcp_request_target(const mcp_request *req) { return req->target; }
+bool mcp_request_target_known(const mcp_request *req) { return req->target_known; }
+const char *mcp_request_session_id(const mcp_request *req) { return req->session_id; }
+const char *mcp_request_peer(const mcp_request *req) { return req->peer; }
+const mcp_principal *mcp_request_principal(const mcp_request *req) { return req->principal; }
+
+void
+mcp_request_set_principal(mcp_request *req, const mcp_principal *p)
+{
+    const mcp_principal *old = req->principal;
+    req->principal = mcp_principal_ref(p);
+    mcp_principal_unref(old);
+}
+
+mcp_status
+mcp_request_set_challenge(mcp_request *req, const char *error, const char *scope)
+{
+    if (error != NULL) {
+        mcp__free(req->challenge_error);
+        if ((req->challenge_error = mcp__strdup(error)) == NULL)
+            return MCP_ERR_NOMEM;
+    }
+    if (scope != NULL) {
+        mcp__free(req->challenge_scope);
+        if ((req->challenge_scope = mcp__strdup(scope)) == NULL)
+            return MCP_ERR_NOMEM;
+    }
+    return MCP_OK;
+}
+
+void
+mcp_request_set_retry_after(mcp_request *req, unsigned seconds)
+{
+    req->retry_after = seconds;
+}
+bool
+mcp_request_can_block(const mcp_request *req)
+{
+    return req->can_block;
+}
+
+void
+mcp_server_set_decision_hook(mcp_server *srv, mcp_decision_fn fn, void *ctx)
+{
+    srv->decision_fn = fn;
+    srv->decision_ctx = ctx;
+}
+
+void
+mcp__decide(mcp_request *req, const char *phase, mcp_status rc, const char *reason,
+            const char *missing)
+{
+    if (req->srv->decision_fn == NULL)
+        return;
+    mcp_decision d = { phase, rc == MCP_OK, rc, reason ? reason : "", missing ? missing : "",
+                       req->msg.method, req->target };
+    req->srv->decision_fn(req->srv->decision_ctx, req, &d);
+}
+
+void
+mcp_request_rpc_id_text(const mcp_request *req, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return;
+    buf[0] = '\0';
+    if (json_is_integer(req->msg.id))
+        snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(req->msg.id));
+    else if (json_is_string(req->msg.id))
+        snprintf(buf, cap, "\"%s\"", json_string_value(req->msg.id));
+}
+
+int
+mcp__status_http(mcp_status rc)
+{
+    return mcp_status_http(rc);
+}

@@ -1,0 +1,98 @@
+/* Private to src/protocol: the handler context and the helpers the method families share. */
+#ifndef MCP_SRC_PROTOCOL_INTERNAL_H
+#define MCP_SRC_PROTOCOL_INTERNAL_H
+
+#include "core/core.h"
+#include "protocol/protocol.h"
+
+#define MAX_URI_VARS 8
+
+typedef enum ctx_kind { CTX_TOOL, CTX_RESOURCE, CTX_PROMPT, CTX_COMPLETE } ctx_kind;
+
+struct mcp_ctx {
+    mcp_server          *srv;
+    mcp__session        *sess;        /* reference or NULL */
+    const mcp_principal *principal;   /* reference or NULL */
+    mcp__sink           *sink;        /* retained */
+    json_t              *root;        /* the request message (reference) */
+    json_t              *id;          /* borrowed from root */
+    json_t              *args;        /* borrowed or owned empty object */
+    json_t              *progress_token;
+    ctx_kind             kind;
+    const mcp__tool     *tool;
+    const mcp__resource *resource;
+    const mcp__prompt   *prompt;
+    const char          *target;
+    json_t              *result;      /* the result object being built */
+    json_t              *list;        /* content / contents / messages / values (borrowed) */
+    bool                 custom_result;
+    atomic_bool          cancelled;
+    struct mcp_ctx      *next_inflight;
+    size_t               nvars;
+    char                *var_names[MAX_URI_VARS];
+    char                *var_values[MAX_URI_VARS];
+    char                 version[16];
+};
+
+static inline const char *
+mcp__pr_str_param(const json_t *params, const char *k)
+{
+    return json_string_value(json_object_get(params, k));
+}
+
+/* ---- answers (ctx.c) --------------------------------------------------------------------- */
+
+void mcp__pr_emit_result(mcp__sink *sink, const json_t *id, json_t *result);   /* steals result */
+void mcp__pr_emit_error(mcp__sink *sink, const json_t *id, int32_t code, const char *message);
+/* Emit result (stolen) when non-NULL, else the error code/msg; returns MCP_OK. */
+mcp_status mcp__pr_reply(mcp_request *req, json_t *result, int32_t code, const char *msg);
+
+/* ---- the handler context (ctx.c) --------------------------------------------------------- */
+
+mcp_ctx *mcp__pr_ctx_new(mcp_request *req, mcp__sink *sink, ctx_kind kind);
+void mcp__pr_ctx_free(mcp_ctx *c);
+void mcp__pr_finish_handler(mcp_ctx *c, mcp_status rc, mcp_error *err);
+/* Run the handler of entry inline or on the worker pool; the sink gets its answer. */
+mcp__dispatch_result mcp__pr_start_handler(mcp_request *req, mcp__sink *sink, ctx_kind kind,
+                                           const void *entry, bool inline_ok);
+int mcp__pr_level_from_name(const char *s);
+
+/* ---- lookups (tools.c, prompts.c, resources.c) ------------------------------------------- */
+
+const mcp__tool *mcp__pr_find_tool(mcp_server *srv, const char *name);
+const mcp__prompt *mcp__pr_find_prompt(mcp_server *srv, const char *name);
+/* Exact URI first, else the most specific matching template; ctx (optional) gets its vars. */
+const mcp__resource *mcp__pr_find_resource(mcp_server *srv, const char *uri, mcp_ctx *ctx);
+
+/* ---- validation and lists (validate.c, methods.c) ---------------------------------------- */
+
+bool mcp__pr_validate_args(const json_t *schema, const json_t *args, char *why, size_t whylen);
+bool mcp__pr_parse_cursor(const json_t *params, size_t *offset);
+void mcp__pr_set_next_cursor(json_t *result, size_t next);
+typedef json_t *(*listing_at_fn)(mcp_server *srv, size_t i, const mcp_principal *p, bool *ok);
+/* "May see": entries filtered by mcp__authorize(), then paginated. */
+json_t *mcp__pr_list(mcp_request *req, size_t n, listing_at_fn at, const char *key, int32_t *code,
+                     const char **msg);
+
+/* ---- the methods (one file per family) --------------------------------------------------- */
+
+typedef mcp_status (*mcp__method_fn)(mcp_request *req, mcp_error *err);
+
+mcp_status mcp__m_initialize(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_ping(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_set_level(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_tools_list(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_tools_call(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_resources_list(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_templates_list(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_resources_read(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_subscribe(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_unsubscribe(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_prompts_list(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_prompts_get(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_complete(mcp_request *req, mcp_error *err);
+/* Messages that get no answer (lifecycle.c). */
+void mcp__pr_handle_response(mcp_request *req);
+void mcp__pr_handle_notification(mcp_request *req);
+
+#endif

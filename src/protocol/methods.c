@@ -1,0 +1,222 @@
+/*
+ * The method table: one static row per JSON-RPC method (name -> target kind, authorization rule,
+ * handler, protocol revisions), read by the three protocol entries of the pipeline: route
+ * (after parsing: responses, notifications, lifecycle checks, the target), the built-in AUTHZ
+ * entry, and the handler. Before it there were three string chains (set_target,
+ * authorize_target, the dispatcher) that disagreed on resources/unsubscribe: it had a target
+ * (so AUTHZ middleware saw it and mcp_request_target() named the URI) but was not decided by
+ * the built-in AUTHZ entry. Its row keeps that behaviour (authorize = false), to be settled on
+ * its own, not in a restructuring.
+ */
+#include "protocol/internal.h"
+
+#include <string.h>
+
+typedef enum target_kind { T_NONE, T_TOOL, T_PROMPT, T_RESOURCE } target_kind;
+
+/* Protocol revisions a method exists in (the 2026-07-28 revision will add rows and bits). */
+enum {
+    REV_2025_03_26 = 1u << 0,
+    REV_2025_06_18 = 1u << 1,
+    REV_2025_11_25 = 1u << 2,
+    REV_ALL = REV_2025_03_26 | REV_2025_06_18 | REV_2025_11_25,
+};
+
+typedef struct method {
+    const char     *name;
+    target_kind     target;      /* what params names: tool/prompt "name" or resource "uri" */
+    bool            authorize;   /* the built-in AUTHZ entry decides for the target */
+    unsigned        revisions;   /* REV_* the method belongs to */
+    mcp__method_fn  fn;
+} method;
+
+static const method methods[] = {
+    { "initialize",               T_NONE,     false, REV_ALL, mcp__m_initialize },
+    { "ping",                     T_NONE,     false, REV_ALL, mcp__m_ping },
+    { "tools/list",               T_NONE,     false, REV_ALL, mcp__m_tools_list },
+    { "tools/call",               T_TOOL,     true,  REV_ALL, mcp__m_tools_call },
+    { "resources/list",           T_NONE,     false, REV_ALL, mcp__m_resources_list },
+    { "resources/templates/list", T_NONE,     false, REV_ALL, mcp__m_templates_list },
+    { "resources/read",           T_RESOURCE, true,  REV_ALL, mcp__m_resources_read },
+    { "resources/subscribe",      T_RESOURCE, true,  REV_ALL, mcp__m_subscribe },
+    { "resources/unsubscribe",    T_RESOURCE, false, REV_ALL, mcp__m_unsubscribe },
+    { "prompts/list",             T_NONE,     false, REV_ALL, mcp__m_prompts_list },
+    { "prompts/get",              T_PROMPT,   true,  REV_ALL, mcp__m_prompts_get },
+    { "completion/complete",      T_NONE,     false, REV_ALL, mcp__m_complete },
+    { "logging/setLevel",         T_NONE,     false, REV_ALL, mcp__m_set_level },
+};
+
+static const method *
+find_method(const char *name)
+{
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcmp(methods[i].name, name) == 0)
+            return &methods[i];
+    return NULL;
+}
+
+/*
+ * One function serves "may see" for every list: the entries are filtered by the same
+ * mcp__authorize() that guards calls, then paginated.
+ */
+json_t *
+mcp__pr_list(mcp_request *req, size_t n, listing_at_fn at, const char *key, int32_t *code,
+             const char **msg)
+{
+    size_t offset;
+    if (!mcp__pr_parse_cursor(req->msg.params, &offset)) {
+        *code = MCP_RPC_INVALID_PARAMS;
+        *msg = "invalid cursor";
+        return NULL;
+    }
+    json_t *arr = json_array();
+    json_t *r = json_pack("{s:o}", key, arr);
+    size_t visible = 0, page = req->srv->page_size;
+    for (size_t i = 0; r != NULL && i < n; i++) {
+        bool ok;
+        json_t *entry = at(req->srv, i, req->principal, &ok);
+        if (!ok)
+            continue;
+        if (visible++ < offset)
+            continue;
+        if (json_array_size(arr) == page) {
+            mcp__pr_set_next_cursor(r, offset + page);
+            break;
+        }
+        json_array_append(arr, entry);
+    }
+    return r;
+}
+
+/* ---- the pipeline entries --------------------------------------------------------------- */
+
+/* After parsing, before AUTHZ: answer what needs no authorization, refuse what breaks the
+ * lifecycle, and name the target for the AUTHZ items. */
+static mcp_status
+route(mcp_request *req, void *unused, mcp_error *err)
+{
+    (void)unused;
+    mcp_server *srv = req->srv;
+    if (req->msg.kind == MCP__RPC_RESPONSE || req->msg.kind == MCP__RPC_NOTIFICATION) {
+        if (req->msg.kind == MCP__RPC_RESPONSE)
+            mcp__pr_handle_response(req);
+        else
+            mcp__pr_handle_notification(req);
+        req->outcome = MCP__DISPATCH_ACCEPTED;
+        req->finished = true;
+        return MCP_OK;
+    }
+    const char *m = req->msg.method;
+    bool is_init = strcmp(m, "initialize") == 0;
+    bool header_sessions = (req->caps & MCP__CAP_HEADER_SESSIONS) != 0;
+    if (header_sessions && !srv->opts.stateless) {
+        if (req->session == NULL && !is_init)
+            return mcp_error_set_rpc(err, MCP_ERR_INVALID_ARG, MCP_RPC_INVALID_REQUEST,
+                                     "Bad Request: Mcp-Session-Id header is required");
+        if (req->session != NULL && is_init)
+            return mcp_error_set_rpc(err, MCP_ERR_INVALID_ARG, MCP_RPC_INVALID_REQUEST,
+                                     "Bad Request: session already initialized");
+    }
+    if (!header_sessions && req->session != NULL && !is_init && strcmp(m, "ping") != 0) {
+        pthread_mutex_lock(&req->session->mu);
+        bool ready = req->session->client_caps != NULL;
+        pthread_mutex_unlock(&req->session->mu);
+        if (!ready) {
+            mcp__pr_emit_error(req->sink, req->msg.id, MCP_RPC_NOT_INITIALIZED,
+                               "server not initialized: send initialize first");
+            req->finished = true;
+            return MCP_OK;
+        }
+    }
+    const method *me = find_method(m);
+    req->method = me;
+    if (me == NULL || me->target == T_NONE)
+        return MCP_OK;
+    json_t *params = req->msg.params;
+    if (me->target == T_TOOL) {
+        req->target = mcp__pr_str_param(params, "name");
+        req->target_known = mcp__pr_find_tool(srv, req->target) != NULL;
+    } else if (me->target == T_PROMPT) {
+        req->target = mcp__pr_str_param(params, "name");
+        req->target_known = mcp__pr_find_prompt(srv, req->target) != NULL;
+    } else {
+        req->target = mcp__pr_str_param(params, "uri");
+        req->target_known = mcp__pr_find_resource(srv, req->target, NULL) != NULL;
+    }
+    return MCP_OK;
+}
+
+/* Built-in AUTHZ entry: the registered access rule (or the installed policy) of the target.
+ * Only methods whose table row says so are decided here (see resources/unsubscribe). */
+static mcp_status
+authorize_target(mcp_request *req, void *unused, mcp_error *err)
+{
+    (void)unused;
+    const method *m = req->method;
+    const char *kind = NULL, *name = req->target;
+    const mcp__access *a = NULL;
+    if (req->target == NULL || m == NULL || !m->authorize)
+        return MCP_OK;
+    if (m->target == T_TOOL) {
+        const mcp__tool *t = mcp__pr_find_tool(req->srv, req->target);
+        kind = "tool";
+        a = t ? &t->access : NULL;
+    } else if (m->target == T_PROMPT) {
+        const mcp__prompt *p = mcp__pr_find_prompt(req->srv, req->target);
+        kind = "prompt";
+        a = p ? &p->access : NULL;
+    } else if (m->target == T_RESOURCE) {
+        const mcp__resource *r = mcp__pr_find_resource(req->srv, req->target, NULL);
+        kind = "resource";
+        a = r ? &r->access : NULL;
+        if (r != NULL && r->tmpl != NULL)
+            name = r->tmpl;            /* decide for the entry that will serve the URI */
+    }
+    if (a == NULL)
+        return MCP_OK;                 /* unknown target: the method answers "not found" */
+    mcp_authz_result res;
+    if (mcp__authorize(req->srv, req->principal, kind, name, a, &res))
+        return MCP_OK;
+    /* scope = what the caller has plus what the target needs (MCP step-up authorization) */
+    mcp_buf scope;
+    mcp__buf_init(&scope, 4096);
+    for (size_t i = 0; i < mcp_principal_permission_count(req->principal); i++)
+        mcp__buf_printf(&scope, "%s%s", scope.len ? " " : "",
+                        mcp_principal_permission(req->principal, i));
+    if (res.missing[0])
+        mcp__buf_printf(&scope, "%s%s", scope.len ? " " : "", res.missing);
+    mcp_request_set_challenge(req, "insufficient_scope", scope.ptr ? scope.ptr : "");
+    snprintf(req->missing, sizeof req->missing, "%s", res.missing);
+    mcp__buf_cleanup(&scope);
+    /* Word the rule that decided: the installed policy says which one it applied (it may
+     * differ from the registration rule); otherwise the registration rule. */
+    const char *mode = a->all_of && !a->any_of ? "all of: " : "any of: ";
+    if (strncmp(res.required, "all of", 6) == 0)
+        mode = "all of: ";
+    else if (strncmp(res.required, "any of", 6) == 0)
+        mode = "any of: ";
+    else if (res.required[0] != '\0' && res.missing[0] == '\0')
+        return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN,
+                                 "%s '%.80s' is allowed to %.120s", kind, req->target,
+                                 res.required);
+    return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN,
+                             "%s '%.80s' requires %s%.120s", kind, req->target, mode,
+                             res.missing[0] ? res.missing : "a permission the caller lacks");
+}
+
+/* The HANDLER phase: the method's row runs it; an unknown method is answered here. */
+static mcp_status
+handle(mcp_request *req, void *unused, mcp_error *err)
+{
+    (void)unused;
+    const method *m = req->method;
+    if (m == NULL)
+        return mcp__pr_reply(req, NULL, MCP_RPC_METHOD_NOT_FOUND, "method not found");
+    return m->fn(req, err);
+}
+
+const mcp__handler_entries mcp__protocol_entries = {
+    .route = { route, NULL },
+    .authorize = { authorize_target, NULL },
+    .handler = { handle, NULL },
+};

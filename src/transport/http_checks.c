@@ -1,0 +1,241 @@
+/*
+ * The HTTP transport checks, as a table of TRANSPORT-phase entries run by the pipeline driver
+ * ahead of the installed TRANSPORT items, in this order: endpoint path, DNS rebinding (Host,
+ * Origin), method, sessions in stateless mode, message framing, MCP-Protocol-Version, then for
+ * POST Content-Type, Accept and Content-Length, and last the session lookup. Each refuses with
+ * its own HTTP status through mcp__reject() (a JSON-RPC Invalid Request error in the body).
+ * Only headers are read: the body is not read before these and authentication have passed.
+ */
+#include "transport/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool
+host_is_local(const char *h, size_t n)
+{
+    return (n == 9 && strncmp(h, "localhost", 9) == 0) ||
+           (n == 9 && strncmp(h, "127.0.0.1", 9) == 0) || (n == 5 && strncmp(h, "[::1]", 5) == 0);
+}
+
+/* Host header without its port. */
+static size_t
+host_len(const char *h)
+{
+    if (h[0] == '[') {
+        const char *e = strchr(h, ']');
+        return e ? (size_t)(e - h + 1) : strlen(h);
+    }
+    const char *colon = strchr(h, ':');
+    return colon ? (size_t)(colon - h) : strlen(h);
+}
+
+static bool
+in_list(char **list, const char *s, size_t n)
+{
+    for (; list != NULL && *list != NULL; list++)
+        if (strlen(*list) == n && strncmp(*list, s, n) == 0)
+            return true;
+    return false;
+}
+
+static bool
+rebinding_ok(mcp__http *h, struct MHD_Connection *c)
+{
+    if (!h->rebinding)
+        return true;
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (host == NULL)
+        return false;
+    size_t hl = host_len(host);
+    if (!host_is_local(host, hl) && !in_list(h->allowed_hosts, host, strlen(host)) &&
+        !in_list(h->allowed_hosts, host, hl))
+        return false;
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (origin == NULL)
+        return true;
+    if (in_list(h->allowed_origins, origin, strlen(origin)))
+        return true;
+    const char *p = strstr(origin, "://");
+    if (p == NULL)
+        return false;
+    p += 3;
+    return host_is_local(p, host_len(p));
+}
+
+typedef struct hdr_count {
+    unsigned cl, te;
+    const char *first_cl;
+    bool conflict;
+} hdr_count;
+
+static enum MHD_Result
+count_hdr(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    hdr_count *hc = cls;
+    if (mcp__strcasecmp(key, "Content-Length") == 0) {
+        if (hc->cl++ > 0 && (value == NULL || hc->first_cl == NULL ||
+                             strcmp(value, hc->first_cl) != 0))
+            hc->conflict = true;
+        if (hc->cl > 1)
+            hc->conflict = true;                   /* duplicates are ambiguous framing too */
+        hc->first_cl = value;
+    } else if (mcp__strcasecmp(key, "Transfer-Encoding") == 0) {
+        hc->te++;
+    }
+    return MHD_YES;
+}
+
+bool
+mcp__http_header_has(const char *v, const char *token)
+{
+    return v != NULL && strstr(v, token) != NULL;
+}
+
+static struct MHD_Connection *
+conn(const mcp_request *req)
+{
+    return req->tctx;
+}
+
+static const char *
+hdr(const mcp_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(conn(req), MHD_HEADER_KIND, name);
+}
+
+static bool
+is_method(const mcp_request *req, const char *m)
+{
+    return strcmp(req->http_method, m) == 0;
+}
+
+static mcp_status
+check_path(mcp_request *req, void *ctx, mcp_error *err)
+{
+    mcp__http *h = ctx;
+    if (strcmp(req->path, h->path) != 0)
+        return mcp__reject(req, err, MCP_ERR_NOT_FOUND, 404, "Not Found");
+    return MCP_OK;
+}
+
+static mcp_status
+check_rebinding(mcp_request *req, void *ctx, mcp_error *err)
+{
+    if (!rebinding_ok(ctx, conn(req)))
+        return mcp__reject(req, err, MCP_ERR_FORBIDDEN, 403,
+                           "Forbidden: Host or Origin not allowed (DNS rebinding protection)");
+    return MCP_OK;
+}
+
+static mcp_status
+check_method(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)ctx;
+    if (!is_method(req, "POST") && !is_method(req, "GET") && !is_method(req, "DELETE"))
+        return mcp__reject(req, err, MCP_ERR_UNSUPPORTED, 405, "Method Not Allowed");
+    return MCP_OK;
+}
+
+static mcp_status
+check_stateless(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)ctx;
+    if (!is_method(req, "POST") && req->srv->opts.stateless)
+        return mcp__reject(req, err, MCP_ERR_UNSUPPORTED, 405,
+                           "Method Not Allowed: stateless server has no sessions");
+    return MCP_OK;
+}
+
+static mcp_status
+check_framing(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)ctx;
+    hdr_count hc = { 0, 0, NULL, false };
+    MHD_get_connection_values(conn(req), MHD_HEADER_KIND, count_hdr, &hc);
+    if (hc.conflict || (hc.cl > 0 && hc.te > 0))
+        return mcp__reject(req, err, MCP_ERR_PROTOCOL, 400,
+                           "Bad Request: ambiguous message framing (Content-Length)");
+    return MCP_OK;
+}
+
+static mcp_status
+check_version(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)ctx;
+    const char *pv = hdr(req, "MCP-Protocol-Version");
+    if (pv != NULL && !mcp__version_supported(pv))
+        return mcp__reject(req, err, MCP_ERR_PROTOCOL, 400,
+                           "Bad Request: unsupported MCP-Protocol-Version");
+    return MCP_OK;
+}
+
+static mcp_status
+check_content_type(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)ctx;
+    if (!is_method(req, "POST"))
+        return MCP_OK;
+    const char *ct = hdr(req, "Content-Type");
+    if (ct == NULL || strncmp(ct, "application/json", 16) != 0)
+        return mcp__reject(req, err, MCP_ERR_PROTOCOL, 415,
+                           "Unsupported Media Type: Content-Type must be application/json");
+    return MCP_OK;
+}
+
+static mcp_status
+check_accept(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)ctx;
+    if (!is_method(req, "POST"))
+        return MCP_OK;
+    const char *acc = hdr(req, "Accept");
+    if (acc != NULL && !mcp__http_header_has(acc, "application/json") &&
+        !mcp__http_header_has(acc, "text/event-stream") && !mcp__http_header_has(acc, "*/*"))
+        return mcp__reject(req, err, MCP_ERR_PROTOCOL, 406,
+                           "Not Acceptable: Accept must allow application/json");
+    return MCP_OK;
+}
+
+static mcp_status
+check_content_length(mcp_request *req, void *ctx, mcp_error *err)
+{
+    mcp__http *h = ctx;
+    if (!is_method(req, "POST"))
+        return MCP_OK;
+    const char *cl = hdr(req, "Content-Length");
+    if (cl != NULL && strtoull(cl, NULL, 10) > h->max_body)
+        return mcp__reject(req, err, MCP_ERR_TOO_LARGE, 413, "Payload Too Large");
+    return MCP_OK;
+}
+
+/* The session the request names (a reference the connection holds until it completes). */
+static mcp_status
+check_session(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)ctx;
+    const char *sid = req->srv->opts.stateless ? NULL : hdr(req, "Mcp-Session-Id");
+    req->session_id = sid;
+    if (sid != NULL) {
+        req->session = mcp__session_find(req->srv, sid);
+        if (req->session == NULL)
+            return mcp__reject(req, err, MCP_ERR_NOT_FOUND, 404,
+                               "Not Found: unknown or expired session");
+    }
+    return MCP_OK;
+}
+
+static const mcp_middleware_fn check_fns[MCP__HTTP_NCHECKS] = {
+    check_path, check_rebinding, check_method, check_stateless, check_framing, check_version,
+    check_content_type, check_accept, check_content_length, check_session,
+};
+
+void
+mcp__http_checks_init(mcp__http *h)
+{
+    for (size_t i = 0; i < MCP__HTTP_NCHECKS; i++) {
+        h->checks[i].fn = check_fns[i];
+        h->checks[i].ctx = h;
+    }
+}

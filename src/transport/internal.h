@@ -1,0 +1,133 @@
+/*
+ * Private to src/transport's HTTP files: the transport state, streams, connection state.
+ * http.c is the access handler and lifecycle, http_stream.c the output streams and GET,
+ * http_checks.c the transport checks as a table of TRANSPORT-phase entries.
+ */
+#ifndef MCP_SRC_TRANSPORT_INTERNAL_H
+#define MCP_SRC_TRANSPORT_INTERNAL_H
+
+#include "core/core.h"
+
+#include <microhttpd.h>
+
+#define MCP__HTTP_NCHECKS 10
+
+typedef struct mcp__http mcp__http;
+
+#define MAX_SESSION_STREAMS 16
+#define PRM_PATH "/.well-known/oauth-protected-resource"
+
+struct mcp__http {
+    mcp_server        *srv;
+    struct MHD_Daemon *d;
+    char              *host;
+    char              *path;
+    char              *resource_url;
+    char              *prm_json;
+    char             **allowed_hosts;
+    char             **allowed_origins;
+    size_t             max_body;
+    unsigned           retry_ms;
+    size_t             replay_events;
+    bool               rebinding;
+    bool               access_log;
+    uint16_t           port;
+    atomic_bool        stopping;
+    atomic_int         active_posts;   /* POSTs between headers and completion */
+    atomic_int         authn_jobs;     /* blocking authentication runs on workers */
+    mcp__mw            checks[MCP__HTTP_NCHECKS]; /* the TRANSPORT-phase checks (http_checks.c) */
+};
+
+typedef struct event {
+    uint64_t seq;
+    char    *data;
+    size_t   len;
+} event;
+
+typedef struct stream {
+    mcp__sink              sink;        /* first: the protocol layer sees only this */
+    atomic_int             refs;
+    pthread_mutex_t        mu;
+    mcp__http             *h;
+    mcp__session          *sess;        /* reference, or NULL (stateless) */
+    unsigned               id;
+    struct MHD_Connection *conn;        /* attached connection, or NULL */
+    bool                   suspended;
+    bool                   sse;         /* answer as text/event-stream */
+    bool                   accept_sse;  /* client accepts text/event-stream */
+    bool                   prime;       /* send a priming event (SEP-1699) */
+    bool                   final_seen;
+    bool                   closed_early;
+    bool                   standalone;
+    bool                   ended;
+    bool                   registered;
+    bool                   ping;        /* write a keep-alive comment */
+    char                  *final_msg;   /* JSON mode */
+    size_t                 final_len;
+    event                 *ring;
+    size_t                 ring_cap, ring_n, ring_head;
+    uint64_t               next_seq;
+    uint64_t               sent_seq;
+} stream;
+
+typedef struct http_sess {
+    stream  *streams[MAX_SESSION_STREAMS];
+    unsigned next_id;
+} http_sess;
+
+typedef struct reader {
+    stream                *st;
+    struct MHD_Connection *conn;
+    bool                   is_post;
+    bool                   primed;
+    mcp_buf                out;
+    size_t                 off;
+} reader;
+
+typedef enum conn_phase { PH_NEW, PH_AUTHN_HDR, PH_BODY, PH_WAIT, PH_DONE } conn_phase;
+
+typedef struct conn_state {
+    mcp__http   *h;
+    mcp_request  req;
+    conn_phase   phase;
+    mcp_buf      body;
+    stream      *st;
+    mcp__session *created;
+    json_t      *rpc_id;
+    uint64_t     t0;
+    unsigned     status;
+    char         rpc_method[48];
+    char         peer[48];
+    bool         counted;          /* in h->active_posts */
+    bool         is_get, is_del;
+    mcp_status   authn_rc;         /* result of that run */
+    mcp_error    authn_err;
+} conn_state;
+
+/* ---- http_stream.c ----------------------------------------------------------------------- */
+
+stream *mcp__http_stream_new(mcp__http *h, mcp__session *sess, bool standalone);
+void mcp__http_stream_release(mcp__sink *s);
+/* After the body pipeline or on resume: answer if the stream has something, else park. */
+enum MHD_Result mcp__http_answer_or_park(conn_state *cs, struct MHD_Connection *c);
+enum MHD_Result mcp__http_handle_get(conn_state *cs, struct MHD_Connection *c);
+/* Transport ops: a session was removed / the reaper's keep-alive tick. */
+void mcp__http_session_closed(mcp__session *s);
+void mcp__http_session_keepalive(mcp__session *s);
+/* End every stream of s (shutdown). */
+void mcp__http_end_streams(mcp__session *s, void *unused);
+
+/* ---- http.c ------------------------------------------------------------------------------ */
+
+enum MHD_Result mcp__http_send_body(conn_state *cs, struct MHD_Connection *c, unsigned status,
+                                    const char *ctype, char *body, size_t len);
+enum MHD_Result mcp__http_send_rpc_error(conn_state *cs, struct MHD_Connection *c,
+                                         unsigned status, int32_t code, const char *message);
+
+/* ---- http_checks.c ----------------------------------------------------------------------- */
+
+bool mcp__http_header_has(const char *v, const char *token);
+/* Fill h->checks: the transport checks in their order, each a TRANSPORT-phase entry. */
+void mcp__http_checks_init(mcp__http *h);
+
+#endif
