@@ -97,6 +97,8 @@ mcp_status mcp__jwt_jwks_parse(const char *json, size_t len, bool allow_oct,
  * after mcp_memzero when it held a secret). */
 mcp_status mcp__jwt_read_file(const char *path, size_t max, char **out, size_t *len,
                               mcp_error *err);
+/* Nesting depth of a JSON text (counting [ and { outside strings) is at most max. */
+bool mcp__jwt_json_depth_ok(const unsigned char *s, size_t n, unsigned max);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Signatures (jwt_sig.c)                                                                     */
@@ -136,6 +138,32 @@ typedef struct mcp__jwt_cache_stats {
 void mcp__jwt_cache_get_stats(mcp__jwt_cache *c, mcp__jwt_cache_stats *st);
 
 /* ------------------------------------------------------------------------------------------ */
+/* A JWKS URL (jwks_fetch.c)                                                                  */
+
+/* The fetcher knows nothing of the verifier: it hands each newly fetched key set to the
+ * callback it was created with, and jwt.c installs it. jwt.c -> jwks_fetch.c -> jwk.c, never
+ * back. */
+typedef struct mcp__jwks_src mcp__jwks_src;
+
+/* Publish a new key set (the callback owns set). Called from mcp__jwks_src_refresh, with the
+ * source's fetch lock held: one call at a time, in fetch order. */
+typedef void (*mcp__jwks_install_fn)(void *ctx, mcp__jwt_keyset *set);
+
+/* Check url (https, or http to loopback unless opts->allow_insecure_jwks_url) and keep it with
+ * the jwks_* limits of opts. Nothing is fetched yet. */
+mcp_status mcp__jwks_src_new(const char *url, const mcp_jwt_opts *opts,
+                             mcp__jwks_install_fn install, void *ctx, mcp__jwks_src **out,
+                             mcp_error *err);
+/* Fetch, parse and (when the document changed) install. force ignores the throttle and waits
+ * for a fetch in progress; otherwise a fetch in progress or one started less than
+ * jwks_min_interval_s ago gives MCP_ERR_RATE_LIMITED at once. Called with no lock held. */
+mcp_status mcp__jwks_src_refresh(mcp__jwks_src *s, bool force, mcp_error *err);
+/* Start the periodic refresh thread (jwks_refresh_s > 0); a failure to start only logs. */
+void mcp__jwks_src_start(mcp__jwks_src *s);
+/* Stop and join the refresh thread, abort a transfer in progress, free. NULL is fine. */
+void mcp__jwks_src_free(mcp__jwks_src *s);
+
+/* ------------------------------------------------------------------------------------------ */
 /* The verifier                                                                               */
 
 typedef int64_t (*mcp__jwt_clock_fn)(void *ctx);
@@ -144,7 +172,7 @@ struct mcp_jwt_verifier {
     mcp_jwt_opts     opts;          /* strings below are owned copies */
     char            *issuer, *audience, *typ;
 
-    pthread_mutex_t  lock;          /* guards local, remote, gen; stop_cond */
+    pthread_mutex_t  lock;          /* guards local, remote, gen */
     mcp__jwt_keyset *local;         /* keys added with mcp_jwt_verifier_add_* */
     mcp__jwt_keyset *remote;        /* keys fetched from jwks_url (may be NULL) */
     uint64_t         gen;           /* bumped on every key set change */
@@ -154,33 +182,12 @@ struct mcp_jwt_verifier {
     mcp__jwt_clock_fn clock;        /* unix seconds; tests may replace it */
     void            *clock_ctx;
 
-    /* JWKS URL (jwks_fetch.c) */
-    char            *jwks_url;
-    pthread_mutex_t  fetch_lock;    /* one fetch at a time; guards doc_hash */
-    atomic_uint_fast64_t last_fetch_ms; /* monotonic start time of the last fetch attempt */
-    atomic_uint_fast64_t fetch_count;   /* attempts, for tests and logs */
-    unsigned char    doc_hash[MCP__JWT_HASH_LEN];
-    bool             have_doc_hash;
-    pthread_t        thread;
-    bool             thread_started;
-    atomic_bool      stopping;      /* set by free; also aborts a transfer in progress */
-    pthread_cond_t   stop_cond;
+    mcp__jwks_src   *jwks;          /* set once by mcp_jwt_verifier_set_jwks_url, or NULL */
 };
 
-/* Publish a freshly fetched key set: swap the remote set under the lock, bump the generation
- * and clear the cache. Takes ownership of set. */
-void mcp__jwt_verifier_set_remote(mcp_jwt_verifier *v, mcp__jwt_keyset *set);
 /* Replace the wall clock (tests). */
 void mcp__jwt_verifier_set_clock(mcp_jwt_verifier *v, mcp__jwt_clock_fn fn, void *ctx);
 /* Cache statistics (zeros when the cache is disabled). */
 void mcp__jwt_verifier_cache_stats(const mcp_jwt_verifier *v, mcp__jwt_cache_stats *st);
-
-/* jwks_fetch.c: fetch and publish (force ignores the throttle). Called with no lock held. */
-mcp_status mcp__jwks_refresh(mcp_jwt_verifier *v, bool force, mcp_error *err);
-/* Stop and join the refresh thread (from mcp_jwt_verifier_free). */
-void mcp__jwks_stop(mcp_jwt_verifier *v);
-
-/* Nesting depth of a JSON text (counting [ and { outside strings) is at most max. */
-bool mcp__jwt_json_depth_ok(const unsigned char *s, size_t n, unsigned max);
 
 #endif

@@ -564,6 +564,33 @@ jwk_parse_one(const json_t *jwk, bool allow_oct, mcp__jwt_key *out, mcp_error *e
     return take_pkey(pkey, a, kid, out, err);      /* a is set: checks the fit */
 }
 
+/* Nesting depth check before jansson sees a document (used here and by jwt.c for token
+ * segments): keys and algorithms sit below the verifier, so jwt.c calls down into this file
+ * and never the other way round. */
+bool
+mcp__jwt_json_depth_ok(const unsigned char *s, size_t n, unsigned max)
+{
+    unsigned depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;                       /* skip the escaped character */
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max)
+                return false;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return true;
+}
+
 mcp_status
 mcp__jwt_jwks_parse(const char *json, size_t len, bool allow_oct, mcp__jwt_keyset **out,
                     mcp_error *err)

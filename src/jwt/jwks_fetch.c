@@ -11,6 +11,8 @@
  *   periodic refresh.
  * - No redirects, http/https only, TLS verification on, a total timeout, and a progress callback
  *   that aborts the transfer when the verifier is being freed.
+ * - This file never touches the verifier: a source is created with an install callback, and
+ *   jwt.c's callback swaps the key set in (jwt.c -> jwks_fetch.c -> jwk.c, no way back).
  *
  * libcurl is used directly rather than through src/transport's client: the auth layer sits
  * beside the transport layer (STYLE.md section 8), and a JWKS fetch needs none of the MCP
@@ -24,6 +26,26 @@
 #include <openssl/sha.h>
 #include <string.h>
 #include <time.h>
+
+struct mcp__jwks_src {
+    char                *url;
+    size_t               max_bytes;
+    unsigned             timeout_ms, min_interval_s, refresh_s;
+    mcp__jwks_install_fn install;
+    void                *ctx;
+
+    pthread_mutex_t      fetch_lock;    /* one fetch at a time; guards doc_hash */
+    atomic_uint_fast64_t last_fetch_ms; /* monotonic start time of the last fetch attempt */
+    atomic_uint_fast64_t fetch_count;   /* attempts, for tests and logs */
+    unsigned char        doc_hash[MCP__JWT_HASH_LEN];
+    bool                 have_doc_hash;
+
+    pthread_mutex_t      lock;          /* guards stop_cond */
+    pthread_cond_t       stop_cond;
+    pthread_t            thread;
+    bool                 thread_started;
+    atomic_bool          stopping;      /* set by free; also aborts a transfer in progress */
+};
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static bool curl_ok;
@@ -46,8 +68,8 @@ static int
 progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-    const mcp_jwt_verifier *v = ud;
-    return atomic_load(&v->stopping) ? 1 : 0;
+    const mcp__jwks_src *s = ud;
+    return atomic_load(&s->stopping) ? 1 : 0;
 }
 
 static const mcp__auth_url_msgs url_msgs = {
@@ -57,7 +79,7 @@ static const mcp__auth_url_msgs url_msgs = {
 };
 
 static mcp_status
-fetch(mcp_jwt_verifier *v, mcp_buf *body, mcp_error *err)
+fetch(mcp__jwks_src *s, mcp_buf *body, mcp_error *err)
 {
     pthread_once(&curl_once, curl_init_once);
     if (!curl_ok)
@@ -66,13 +88,13 @@ fetch(mcp_jwt_verifier *v, mcp_buf *body, mcp_error *err)
     if (c == NULL)
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, v->jwks_url);
+    curl_easy_setopt(c, CURLOPT_URL, s->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)v->opts.jwks_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)v->opts.jwks_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)v->opts.jwks_max_bytes);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max_bytes);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "libmcp/" MCP_VERSION_STRING);
@@ -80,7 +102,7 @@ fetch(mcp_jwt_verifier *v, mcp_buf *body, mcp_error *err)
     curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, v);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/jwk-set+json, "
                                                       "application/json");
@@ -92,7 +114,7 @@ fetch(mcp_jwt_verifier *v, mcp_buf *body, mcp_error *err)
     curl_easy_cleanup(c);
     if (cc == CURLE_WRITE_ERROR || cc == CURLE_FILESIZE_EXCEEDED)
         return mcp_error_set(err, MCP_ERR_IO, "JWKS response larger than %zu bytes",
-                             v->opts.jwks_max_bytes);
+                             s->max_bytes);
     if (cc != CURLE_OK)
         return mcp_error_set(err, MCP_ERR_IO, "JWKS fetch failed: %s",
                              errbuf[0] ? errbuf : curl_easy_strerror(cc));
@@ -102,42 +124,73 @@ fetch(mcp_jwt_verifier *v, mcp_buf *body, mcp_error *err)
 }
 
 mcp_status
-mcp__jwks_refresh(mcp_jwt_verifier *v, bool force, mcp_error *err)
+mcp__jwks_src_new(const char *url, const mcp_jwt_opts *opts, mcp__jwks_install_fn install,
+                  void *ctx, mcp__jwks_src **out, mcp_error *err)
 {
-    if (v->jwks_url == NULL)
-        return mcp_error_set(err, MCP_ERR_STATE, "no JWKS URL configured");
+    *out = NULL;
+    mcp_status rc = mcp__auth_url_check(url, opts->allow_insecure_jwks_url, &url_msgs, err);
+    if (rc != MCP_OK)
+        return rc;
+    mcp__jwks_src *s = mcp__calloc(1, sizeof *s);
+    if (s == NULL || (s->url = mcp__strdup(url)) == NULL) {
+        mcp__free(s);
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    }
+    s->max_bytes = opts->jwks_max_bytes;
+    s->timeout_ms = opts->jwks_timeout_ms;
+    s->min_interval_s = opts->jwks_min_interval_s;
+    s->refresh_s = opts->jwks_refresh_s;
+    s->install = install;
+    s->ctx = ctx;
+    pthread_mutex_init(&s->fetch_lock, NULL);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->stop_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&s->stopping, false);
+    atomic_init(&s->last_fetch_ms, 0);
+    atomic_init(&s->fetch_count, 0);
+    *out = s;
+    return MCP_OK;
+}
+
+mcp_status
+mcp__jwks_src_refresh(mcp__jwks_src *s, bool force, mcp_error *err)
+{
     if (force) {
-        pthread_mutex_lock(&v->fetch_lock);
+        pthread_mutex_lock(&s->fetch_lock);
     } else {
-        if (pthread_mutex_trylock(&v->fetch_lock) != 0)
+        if (pthread_mutex_trylock(&s->fetch_lock) != 0)
             return mcp_error_set(err, MCP_ERR_RATE_LIMITED, "JWKS refresh in progress");
-        uint64_t last = atomic_load(&v->last_fetch_ms);
-        if (last != 0 && mcp_now_ms() - last < (uint64_t)v->opts.jwks_min_interval_s * 1000u) {
-            pthread_mutex_unlock(&v->fetch_lock);
+        uint64_t last = atomic_load(&s->last_fetch_ms);
+        if (last != 0 && mcp_now_ms() - last < (uint64_t)s->min_interval_s * 1000u) {
+            pthread_mutex_unlock(&s->fetch_lock);
             return mcp_error_set(err, MCP_ERR_RATE_LIMITED, "JWKS refresh throttled");
         }
     }
     uint64_t now = mcp_now_ms();
-    atomic_store(&v->last_fetch_ms, now ? now : 1);
-    atomic_fetch_add(&v->fetch_count, 1);
+    atomic_store(&s->last_fetch_ms, now ? now : 1);
+    atomic_fetch_add(&s->fetch_count, 1);
 
     mcp_buf body;
-    mcp__buf_init(&body, v->opts.jwks_max_bytes);
+    mcp__buf_init(&body, s->max_bytes);
     mcp__jwt_keyset *set = NULL;
-    mcp_status rc = fetch(v, &body, err);
+    mcp_status rc = fetch(s, &body, err);
     if (rc != MCP_OK)
         goto out;
     unsigned char hash[MCP__JWT_HASH_LEN];
     bool hashed = mcp__sha256(body.ptr ? body.ptr : "", body.len, hash);
-    if (hashed && v->have_doc_hash && memcmp(hash, v->doc_hash, sizeof hash) == 0)
+    if (hashed && s->have_doc_hash && memcmp(hash, s->doc_hash, sizeof hash) == 0)
         goto out;                                          /* unchanged: keep set and cache */
     if ((rc = mcp__jwt_jwks_parse(body.ptr, body.len, false, &set, err)) != MCP_OK)
         goto out;
-    mcp__jwt_verifier_set_remote(v, set);
-    memcpy(v->doc_hash, hash, sizeof hash);
-    v->have_doc_hash = hashed;
+    s->install(s->ctx, set);
+    memcpy(s->doc_hash, hash, sizeof hash);
+    s->have_doc_hash = hashed;
 out:
-    pthread_mutex_unlock(&v->fetch_lock);
+    pthread_mutex_unlock(&s->fetch_lock);
     mcp__buf_cleanup(&body);
     return rc;
 }
@@ -145,74 +198,55 @@ out:
 static void *
 refresh_thread(void *arg)
 {
-    mcp_jwt_verifier *v = arg;
-    pthread_mutex_lock(&v->lock);
+    mcp__jwks_src *s = arg;
+    pthread_mutex_lock(&s->lock);
     for (;;) {
         struct timespec deadline;
         clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += (time_t)v->opts.jwks_refresh_s;
+        deadline.tv_sec += (time_t)s->refresh_s;
         int r = 0;
-        while (!atomic_load(&v->stopping) && r != ETIMEDOUT)
-            r = pthread_cond_timedwait(&v->stop_cond, &v->lock, &deadline);
-        if (atomic_load(&v->stopping))
+        while (!atomic_load(&s->stopping) && r != ETIMEDOUT)
+            r = pthread_cond_timedwait(&s->stop_cond, &s->lock, &deadline);
+        if (atomic_load(&s->stopping))
             break;
-        pthread_mutex_unlock(&v->lock);
+        pthread_mutex_unlock(&s->lock);
         mcp_error e;
         mcp_error_clear(&e);
-        if (mcp__jwks_refresh(v, true, &e) != MCP_OK && !atomic_load(&v->stopping))
+        if (mcp__jwks_src_refresh(s, true, &e) != MCP_OK && !atomic_load(&s->stopping))
             mcp__log(MCP__LOG_WARN, "jwt", "JWKS refresh failed, keeping the current keys: %s",
                      e.message);
-        pthread_mutex_lock(&v->lock);
+        pthread_mutex_lock(&s->lock);
     }
-    pthread_mutex_unlock(&v->lock);
+    pthread_mutex_unlock(&s->lock);
     return NULL;
 }
 
-mcp_status
-mcp_jwt_verifier_set_jwks_url(mcp_jwt_verifier *v, const char *url, mcp_error *err)
+void
+mcp__jwks_src_start(mcp__jwks_src *s)
 {
-    if (v == NULL || url == NULL)
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "missing argument");
-    if (v->jwks_url != NULL)
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "JWKS URL already set");
-    mcp_status rc = mcp__auth_url_check(url, v->opts.allow_insecure_jwks_url, &url_msgs, err);
-    if (rc != MCP_OK)
-        return rc;
-    if ((v->jwks_url = mcp__strdup(url)) == NULL)
-        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-    if ((rc = mcp__jwks_refresh(v, true, err)) != MCP_OK) {
-        mcp__free(v->jwks_url);
-        v->jwks_url = NULL;
-        return rc;
-    }
-    if (v->opts.jwks_refresh_s > 0) {
-        if (pthread_create(&v->thread, NULL, refresh_thread, v) != 0) {
-            mcp__log(MCP__LOG_WARN, "jwt", "cannot start the JWKS refresh thread; keys will only "
-                     "refresh on unknown kid");
-        } else {
-            v->thread_started = true;
-        }
-    }
-    return MCP_OK;
-}
-
-mcp_status
-mcp_jwt_verifier_refresh_jwks(mcp_jwt_verifier *v, mcp_error *err)
-{
-    if (v == NULL)
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "no verifier");
-    return mcp__jwks_refresh(v, true, err);
+    if (s->refresh_s == 0 || s->thread_started)
+        return;
+    if (pthread_create(&s->thread, NULL, refresh_thread, s) != 0)
+        mcp__log(MCP__LOG_WARN, "jwt", "cannot start the JWKS refresh thread; keys will only "
+                 "refresh on unknown kid");
+    else
+        s->thread_started = true;
 }
 
 void
-mcp__jwks_stop(mcp_jwt_verifier *v)
+mcp__jwks_src_free(mcp__jwks_src *s)
 {
-    if (!v->thread_started)
+    if (s == NULL)
         return;
-    pthread_mutex_lock(&v->lock);
-    atomic_store(&v->stopping, true);
-    pthread_cond_broadcast(&v->stop_cond);
-    pthread_mutex_unlock(&v->lock);
-    pthread_join(v->thread, NULL);
-    v->thread_started = false;
+    pthread_mutex_lock(&s->lock);
+    atomic_store(&s->stopping, true);
+    pthread_cond_broadcast(&s->stop_cond);
+    pthread_mutex_unlock(&s->lock);
+    if (s->thread_started)
+        pthread_join(s->thread, NULL);
+    pthread_cond_destroy(&s->stop_cond);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->fetch_lock);
+    mcp__free(s->url);
+    mcp__free(s);
 }

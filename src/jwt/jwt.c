@@ -82,15 +82,6 @@ mcp_jwt_verifier_new(const mcp_jwt_opts *opts, mcp_jwt_verifier **out, mcp_error
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     v->opts = *opts;
     pthread_mutex_init(&v->lock, NULL);
-    pthread_mutex_init(&v->fetch_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&v->stop_cond, &ca);
-    pthread_condattr_destroy(&ca);
-    atomic_init(&v->stopping, false);
-    atomic_init(&v->last_fetch_ms, 0);
-    atomic_init(&v->fetch_count, 0);
     v->clock = wall_clock;
     if (!dup_opt(&v->issuer, opts->issuer) || !dup_opt(&v->audience, opts->audience) ||
         !dup_opt(&v->typ, opts->typ) || (v->local = mcp__jwt_keyset_new()) == NULL ||
@@ -110,16 +101,13 @@ mcp_jwt_verifier_free(mcp_jwt_verifier *v)
 {
     if (v == NULL)
         return;
-    mcp__jwks_stop(v);
+    mcp__jwks_src_free(v->jwks);          /* joins the refresh thread before anything goes */
     mcp__jwt_keyset_unref(v->local);
     mcp__jwt_keyset_unref(v->remote);
     mcp__jwt_cache_free(v->cache);
     mcp__free(v->issuer);
     mcp__free(v->audience);
     mcp__free(v->typ);
-    mcp__free(v->jwks_url);
-    pthread_cond_destroy(&v->stop_cond);
-    pthread_mutex_destroy(&v->fetch_lock);
     pthread_mutex_destroy(&v->lock);
     mcp__free(v);
 }
@@ -152,9 +140,12 @@ mcp_jwt_verifier_key_count(const mcp_jwt_verifier *cv)
 /* ------------------------------------------------------------------------------------------ */
 /* Publishing key sets                                                                        */
 
-void
-mcp__jwt_verifier_set_remote(mcp_jwt_verifier *v, mcp__jwt_keyset *set)
+/* The JWKS source's install callback: swap the remote set under the lock, bump the generation
+ * and clear the cache. Takes ownership of set. */
+static void
+install_remote(void *ctx, mcp__jwt_keyset *set)
 {
+    mcp_jwt_verifier *v = ctx;
     pthread_mutex_lock(&v->lock);
     mcp__jwt_keyset *old = v->remote;
     v->remote = set;
@@ -294,32 +285,38 @@ mcp_jwt_verifier_add_jwks_file(mcp_jwt_verifier *v, const char *path, mcp_error 
     return rc;
 }
 
+mcp_status
+mcp_jwt_verifier_set_jwks_url(mcp_jwt_verifier *v, const char *url, mcp_error *err)
+{
+    if (v == NULL || url == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "missing argument");
+    if (v->jwks != NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "JWKS URL already set");
+    mcp__jwks_src *src = NULL;
+    mcp_status rc = mcp__jwks_src_new(url, &v->opts, install_remote, v, &src, err);
+    if (rc != MCP_OK)
+        return rc;
+    if ((rc = mcp__jwks_src_refresh(src, true, err)) != MCP_OK) {
+        mcp__jwks_src_free(src);
+        return rc;
+    }
+    v->jwks = src;
+    mcp__jwks_src_start(src);
+    return MCP_OK;
+}
+
+mcp_status
+mcp_jwt_verifier_refresh_jwks(mcp_jwt_verifier *v, mcp_error *err)
+{
+    if (v == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "no verifier");
+    if (v->jwks == NULL)
+        return mcp_error_set(err, MCP_ERR_STATE, "no JWKS URL configured");
+    return mcp__jwks_src_refresh(v->jwks, true, err);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Parsing helpers                                                                            */
-
-bool
-mcp__jwt_json_depth_ok(const unsigned char *s, size_t n, unsigned max)
-{
-    unsigned depth = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;                       /* skip the escaped character */
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max)
-                return false;
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            depth--;
-        }
-    }
-    return true;
-}
 
 /* base64url segment -> exactly one JSON object. *raw keeps the decoded bytes (NUL-terminated). */
 static mcp_status
@@ -650,10 +647,10 @@ verify_full(mcp_jwt_verifier *v, const char *token, size_t len, int64_t now,
     size_t ilen = (size_t)(d2 - token);
     uint64_t gen = snapshot(v, sets);
     sel_result sr = select_and_verify(sets, alg, kid, input, ilen, sig, siglen);
-    if (sr == SEL_NO_KID && v->jwks_url != NULL) {
+    if (sr == SEL_NO_KID && v->jwks != NULL) {
         /* A key rotation at the provider: refetch (throttled, never waiting on another fetch)
          * and try once more with whatever set is current then. */
-        if (mcp__jwks_refresh(v, false, NULL) == MCP_OK) {
+        if (mcp__jwks_src_refresh(v->jwks, false, NULL) == MCP_OK) {
             mcp__jwt_keyset_unref(sets[0]);
             mcp__jwt_keyset_unref(sets[1]);
             gen = snapshot(v, sets);
