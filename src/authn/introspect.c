@@ -16,15 +16,14 @@
  *   which under an outage multiplies the load on the authorization server.
  * - client_secret_basic with the id and secret form-urlencoded first (RFC 6749 section 2.3.1).
  *   The header is built once at setup; the per-request body holds the token and is wiped.
- * - libcurl directly, one small pool of easy handles so connections are kept alive; no
+ * - src/net's fetcher with one small pool of handles so connections are kept alive; no
  *   redirects, http/https only, a total timeout and a hard response size cap.
  */
 #include <mcp/introspect.h>
 
-#include "net/net.h"
 #include "common/common.h"
+#include "net/net.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -44,25 +43,16 @@ typedef struct slot {
 struct mcp_introspector {
     char              *url, *issuer, *audience;
     mcp_introspect_opts opts;
-    struct curl_slist *headers;   /* Authorization (secret-derived, wiped on free), Accept */
+    char              *auth_header;  /* "Authorization: Basic ..." (secret-derived, wiped) */
+    size_t             auth_header_cap;
+    const char        *headers[3];   /* auth_header, Accept, NULL */
     slot              *slots;
     size_t             nslots;
     pthread_mutex_t    shard_mu[SHARDS];
-    pthread_mutex_t    pool_mu;
-    CURL              *pool[POOL_MAX];
-    size_t             npool;
+    mcp__net_pool     *pool;
     atomic_uint_fast64_t requests, hits;
     atomic_llong       last_log;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static bool curl_ok;
-
-static void
-curl_init_once(void)
-{
-    curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-}
 
 void
 mcp_introspect_opts_default(mcp_introspect_opts *o)
@@ -78,7 +68,7 @@ mcp_introspect_opts_default(mcp_introspect_opts *o)
 
 /* ---- setup ------------------------------------------------------------------------------- */
 
-static const mcp__auth_url_msgs url_msgs = {
+static const mcp__net_url_msgs url_msgs = {
     .invalid = "introspection URL is not a valid URL",
     .not_http = "introspection URL must be http(s)",
     .insecure = "introspection URL must use https (http only to loopback)",
@@ -135,16 +125,12 @@ build_headers(mcp_introspector *in, const mcp_introspect_opts *o, mcp_error *err
     if ((hdr = mcp__alloc(hdrcap)) == NULL)
         goto out;
     snprintf(hdr, hdrcap, "Authorization: Basic %s", b64);
-    struct curl_slist *l = curl_slist_append(NULL, hdr);
-    struct curl_slist *l2 = l ? curl_slist_append(l, "Accept: application/json") : NULL;
-    struct curl_slist *l3 = l2 ? curl_slist_append(l2, "Expect:") : NULL;
-    if (l3 == NULL) {
-        if (l != NULL)
-            mcp_memzero(l->data, strlen(l->data));
-        curl_slist_free_all(l);
-        goto out;
-    }
-    in->headers = l3;
+    in->auth_header = hdr;            /* "Expect:" is added by the fetcher */
+    in->auth_header_cap = hdrcap;
+    in->headers[0] = hdr;
+    in->headers[1] = "Accept: application/json";
+    in->headers[2] = NULL;
+    hdr = NULL;
     rc = MCP_OK;
 out:
     wipe_free(cred, credcap);
@@ -168,10 +154,9 @@ mcp_introspector_new(const mcp_introspect_opts *o, mcp_introspector **out, mcp_e
                              "introspection needs an audience (or allow_no_audience)");
     if (o->timeout_ms == 0 || o->max_response == 0 || o->max_token_len == 0)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "introspection limits must be non-zero");
-    pthread_once(&curl_once, curl_init_once);
-    if (!curl_ok)
+    if (!mcp__curl_global_init())
         return mcp_error_set(err, MCP_ERR_INTERNAL, "libcurl initialisation failed");
-    mcp_status rc = mcp__auth_url_check(o->url, o->allow_insecure_url, &url_msgs, err);
+    mcp_status rc = mcp__net_url_check(o->url, o->allow_insecure_url, &url_msgs, err);
     if (rc != MCP_OK)
         return rc;
 
@@ -190,11 +175,11 @@ mcp_introspector_new(const mcp_introspect_opts *o, mcp_introspector **out, mcp_e
     in->opts.client_secret_len = 0;
     for (int i = 0; i < SHARDS; i++)
         pthread_mutex_init(&in->shard_mu[i], NULL);
-    pthread_mutex_init(&in->pool_mu, NULL);
     atomic_init(&in->requests, 0);
     atomic_init(&in->hits, 0);
     atomic_init(&in->last_log, 0);
-    if (in->url == NULL || (o->issuer && o->issuer[0] && in->issuer == NULL) ||
+    if (in->url == NULL || (in->pool = mcp__net_pool_new(POOL_MAX)) == NULL ||
+        (o->issuer && o->issuer[0] && in->issuer == NULL) ||
         (o->audience && o->audience[0] && in->audience == NULL)) {
         mcp_introspector_free(in);
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
@@ -224,17 +209,13 @@ mcp_introspector_free(mcp_introspector *in)
 {
     if (in == NULL)
         return;
-    for (size_t i = 0; i < in->npool; i++)
-        curl_easy_cleanup(in->pool[i]);
+    mcp__net_pool_free(in->pool);
     for (size_t i = 0; i < in->nslots; i++)
         mcp_principal_unref(in->slots[i].p);
     mcp__free(in->slots);
-    for (struct curl_slist *l = in->headers; l != NULL; l = l->next)
-        mcp_memzero(l->data, strlen(l->data));
-    curl_slist_free_all(in->headers);
+    wipe_free(in->auth_header, in->auth_header_cap);
     for (int i = 0; i < SHARDS; i++)
         pthread_mutex_destroy(&in->shard_mu[i]);
-    pthread_mutex_destroy(&in->pool_mu);
     mcp__free(in->url);
     mcp__free(in->issuer);
     mcp__free(in->audience);
@@ -317,64 +298,6 @@ mcp_introspector_stats(const mcp_introspector *cin, mcp_introspect_stats *out)
 
 /* ---- HTTP -------------------------------------------------------------------------------- */
 
-typedef struct sink {
-    mcp_buf buf;
-    bool    too_large;
-} sink;
-
-static size_t
-write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    sink *s = ud;
-    size_t n = size * nmemb;
-    mcp_status rc = mcp__buf_append(&s->buf, ptr, n);
-    s->too_large |= rc == MCP_ERR_TOO_LARGE;
-    return rc == MCP_OK ? n : 0;   /* 0 aborts the transfer */
-}
-
-static CURL *
-handle_take(mcp_introspector *in)
-{
-    CURL *c = NULL;
-    pthread_mutex_lock(&in->pool_mu);
-    if (in->npool > 0)
-        c = in->pool[--in->npool];
-    pthread_mutex_unlock(&in->pool_mu);
-    if (c != NULL)
-        return c;
-    if ((c = curl_easy_init()) == NULL)
-        return NULL;
-    long to = (long)in->opts.timeout_ms;
-    if (curl_easy_setopt(c, CURLOPT_URL, in->url) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, in->headers) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, to) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, to) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "libmcp/" MCP_VERSION_STRING) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK) {
-        curl_easy_cleanup(c);
-        return NULL;
-    }
-    return c;
-}
-
-static void
-handle_give_back(mcp_introspector *in, CURL *c, bool reusable)
-{
-    if (reusable) {
-        pthread_mutex_lock(&in->pool_mu);
-        if (in->npool < POOL_MAX) {
-            in->pool[in->npool++] = c;
-            c = NULL;
-        }
-        pthread_mutex_unlock(&in->pool_mu);
-    }
-    if (c != NULL)
-        curl_easy_cleanup(c);
-}
-
 /* Log a provider problem at most once per LOG_EVERY_S (an outage must not flood the log). */
 static void
 log_unavailable(mcp_introspector *in, const char *why)
@@ -405,41 +328,38 @@ exchange(mcp_introspector *in, const char *token, size_t len, json_t **answer, m
     size_t blen = 6 + form_encode(body + 6, token, len);
     memcpy(body + blen, hint, sizeof hint);
     blen += sizeof hint - 1;
-    sink resp = { .too_large = false };
-    mcp__buf_init(&resp.buf, in->opts.max_response);
-    mcp_status rc = MCP_OK;
-    CURL *c = handle_take(in);
-    if (c == NULL) {
-        wipe_free(body, bodycap);
-        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-    }
+    mcp__net_req rq = {
+        .url = in->url,
+        .body = body,
+        .body_len = blen,
+        .headers = in->headers,
+        .user_agent = "libmcp/" MCP_VERSION_STRING,
+        .max_body = in->opts.max_response,
+        .connect_timeout_ms = in->opts.timeout_ms,
+        .timeout_ms = in->opts.timeout_ms,
+        .max_redirects = 0,
+        .rule = in->opts.allow_insecure_url ? MCP__NET_HTTP_ANY : MCP__NET_HTTPS_OR_LOOPBACK,
+        .pool = in->pool,
+    };
+    mcp__net_resp resp;
     atomic_fetch_add(&in->requests, 1);
-    CURLcode cc;
-    if ((cc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body)) == CURLE_OK &&
-        (cc = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen)) == CURLE_OK &&
-        (cc = curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp)) == CURLE_OK)
-        cc = curl_easy_perform(c);
-    long status = 0;
-    if (cc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
-    (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
-    handle_give_back(in, c, cc == CURLE_OK);
+    mcp_status rc = mcp__net_fetch(&rq, &resp, NULL);
     wipe_free(body, bodycap);
 
     char why[128];
-    if (cc == CURLE_WRITE_ERROR && resp.too_large) {
+    if (rc == MCP_ERR_NOMEM) {
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    } else if (rc == MCP_ERR_TOO_LARGE) {
         rc = unavailable(in, err, "answer too large");
-    } else if (cc != CURLE_OK) {
-        snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));
+    } else if (rc != MCP_OK) {
+        snprintf(why, sizeof why, "%s", resp.reason ? resp.reason : "request failed");
         rc = unavailable(in, err, why);
-    } else if (status != 200) {
-        snprintf(why, sizeof why, "HTTP status %ld", status);
+    } else if (resp.status != 200) {
+        snprintf(why, sizeof why, "HTTP status %ld", resp.status);
         rc = unavailable(in, err, why);
     } else {
         json_error_t je;
-        json_t *j = json_loadb(resp.buf.ptr ? resp.buf.ptr : "", resp.buf.len,
-                               JSON_REJECT_DUPLICATES, &je);
+        json_t *j = json_loadb(resp.body, resp.body_len, JSON_REJECT_DUPLICATES, &je);
         if (!json_is_object(j)) {
             json_decref(j);
             rc = unavailable(in, err, "answer is not a JSON object");
@@ -447,7 +367,7 @@ exchange(mcp_introspector *in, const char *token, size_t len, json_t **answer, m
             *answer = j;
         }
     }
-    mcp__buf_cleanup(&resp.buf);
+    mcp__net_resp_cleanup(&resp);
     return rc;
 }
 

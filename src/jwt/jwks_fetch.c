@@ -1,5 +1,5 @@
 /*
- * JWKS from a URL: fetch with libcurl, parse into a new key set, publish it atomically.
+ * JWKS from a URL: fetch with src/net, parse into a new key set, publish it atomically.
  *
  * - One fetch at a time (fetch_lock). The unknown-kid path only *tries* the lock: when another
  *   thread is already fetching, or the last fetch started less than jwks_min_interval_s ago, it
@@ -14,14 +14,12 @@
  * - This file never touches the verifier: a source is created with an install callback, and
  *   jwt.c's callback swaps the key set in (jwt.c -> jwks_fetch.c -> jwk.c, no way back).
  *
- * libcurl is used directly rather than through src/transport's client: the auth layer sits
- * beside the transport layer (STYLE.md section 8), and a JWKS fetch needs none of the MCP
- * client's session machinery.
+ * The request goes through src/net's one fetcher (jwt -> net, STYLE.md section 8): a JWKS
+ * fetch needs none of the MCP client's session machinery.
  */
-#include "net/net.h"
 #include "jwt/internal.h"
+#include "net/net.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <openssl/sha.h>
 #include <string.h>
@@ -31,6 +29,7 @@ struct mcp__jwks_src {
     char                *url;
     size_t               max_bytes;
     unsigned             timeout_ms, min_interval_s, refresh_s;
+    bool                 allow_insecure;
     mcp__jwks_install_fn install;
     void                *ctx;
 
@@ -47,79 +46,54 @@ struct mcp__jwks_src {
     atomic_bool          stopping;      /* set by free; also aborts a transfer in progress */
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static bool curl_ok;
-
-static void
-curl_init_once(void)
+static bool
+stopping(void *ud)
 {
-    curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-}
-
-static size_t
-write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    mcp_buf *b = ud;
-    size_t n = size * nmemb;
-    return mcp__buf_append(b, ptr, n) == MCP_OK ? n : 0;   /* 0 aborts: over the cap */
-}
-
-static int
-progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     const mcp__jwks_src *s = ud;
-    return atomic_load(&s->stopping) ? 1 : 0;
+    return atomic_load(&s->stopping);
 }
 
-static const mcp__auth_url_msgs url_msgs = {
+static const mcp__net_url_msgs url_msgs = {
     .invalid = "JWKS URL is not a valid URL",
     .not_http = "JWKS URL must be http(s)",
     .insecure = "JWKS URL must be https (http only for loopback hosts)",
 };
 
 static mcp_status
-fetch(mcp__jwks_src *s, mcp_buf *body, mcp_error *err)
+fetch(mcp__jwks_src *s, mcp__net_resp *resp, mcp_error *err)
 {
-    pthread_once(&curl_once, curl_init_once);
-    if (!curl_ok)
-        return mcp_error_set(err, MCP_ERR_INTERNAL, "libcurl initialisation failed");
-    CURL *c = curl_easy_init();
-    if (c == NULL)
-        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, s->url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max_bytes);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "libmcp/" MCP_VERSION_STRING);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/jwk-set+json, "
-                                                      "application/json");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
-    if (cc == CURLE_WRITE_ERROR || cc == CURLE_FILESIZE_EXCEEDED)
+    static const char *const headers[] = {
+        "Accept: application/jwk-set+json, application/json", NULL,
+    };
+    mcp__net_req rq = {
+        .url = s->url,
+        .headers = headers,
+        .user_agent = "libmcp/" MCP_VERSION_STRING,
+        .max_body = s->max_bytes,
+        .connect_timeout_ms = s->timeout_ms,
+        .timeout_ms = s->timeout_ms,
+        .max_redirects = 0,
+        .rule = s->allow_insecure ? MCP__NET_HTTP_ANY : MCP__NET_HTTPS_OR_LOOPBACK,
+        .abort_fn = stopping,
+        .abort_ctx = s,
+    };
+    mcp_status rc = mcp__net_fetch(&rq, resp, err);
+    switch (rc) {
+    case MCP_OK: break;
+    case MCP_ERR_TOO_LARGE:
         return mcp_error_set(err, MCP_ERR_IO, "JWKS response larger than %zu bytes",
                              s->max_bytes);
-    if (cc != CURLE_OK)
-        return mcp_error_set(err, MCP_ERR_IO, "JWKS fetch failed: %s",
-                             errbuf[0] ? errbuf : curl_easy_strerror(cc));
-    if (status != 200)
+    case MCP_ERR_IO:
+    case MCP_ERR_TIMEOUT:
+        return mcp_error_set(err, MCP_ERR_IO, "JWKS fetch failed: %s", resp->detail);
+    default:
+        return rc;                                 /* NOMEM, INTERNAL: err is set */
+    }
+    if (resp->status != 200) {
+        long status = resp->status;
+        mcp__net_resp_cleanup(resp);
         return mcp_error_set(err, MCP_ERR_IO, "JWKS fetch failed: HTTP status %ld", status);
+    }
     return MCP_OK;
 }
 
@@ -128,7 +102,7 @@ mcp__jwks_src_new(const char *url, const mcp_jwt_opts *opts, mcp__jwks_install_f
                   void *ctx, mcp__jwks_src **out, mcp_error *err)
 {
     *out = NULL;
-    mcp_status rc = mcp__auth_url_check(url, opts->allow_insecure_jwks_url, &url_msgs, err);
+    mcp_status rc = mcp__net_url_check(url, opts->allow_insecure_jwks_url, &url_msgs, err);
     if (rc != MCP_OK)
         return rc;
     mcp__jwks_src *s = mcp__calloc(1, sizeof *s);
@@ -140,6 +114,7 @@ mcp__jwks_src_new(const char *url, const mcp_jwt_opts *opts, mcp__jwks_install_f
     s->timeout_ms = opts->jwks_timeout_ms;
     s->min_interval_s = opts->jwks_min_interval_s;
     s->refresh_s = opts->jwks_refresh_s;
+    s->allow_insecure = opts->allow_insecure_jwks_url;
     s->install = install;
     s->ctx = ctx;
     pthread_mutex_init(&s->fetch_lock, NULL);
@@ -174,24 +149,23 @@ mcp__jwks_src_refresh(mcp__jwks_src *s, bool force, mcp_error *err)
     atomic_store(&s->last_fetch_ms, now ? now : 1);
     atomic_fetch_add(&s->fetch_count, 1);
 
-    mcp_buf body;
-    mcp__buf_init(&body, s->max_bytes);
+    mcp__net_resp body;
     mcp__jwt_keyset *set = NULL;
     mcp_status rc = fetch(s, &body, err);
     if (rc != MCP_OK)
         goto out;
     unsigned char hash[MCP__JWT_HASH_LEN];
-    bool hashed = mcp__sha256(body.ptr ? body.ptr : "", body.len, hash);
+    bool hashed = mcp__sha256(body.body, body.body_len, hash);
     if (hashed && s->have_doc_hash && memcmp(hash, s->doc_hash, sizeof hash) == 0)
         goto out;                                          /* unchanged: keep set and cache */
-    if ((rc = mcp__jwt_jwks_parse(body.ptr, body.len, false, &set, err)) != MCP_OK)
+    if ((rc = mcp__jwt_jwks_parse(body.body, body.body_len, false, &set, err)) != MCP_OK)
         goto out;
     s->install(s->ctx, set);
     memcpy(s->doc_hash, hash, sizeof hash);
     s->have_doc_hash = hashed;
 out:
     pthread_mutex_unlock(&s->fetch_lock);
-    mcp__buf_cleanup(&body);
+    mcp__net_resp_cleanup(&body);
     return rc;
 }
 
