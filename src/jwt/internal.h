@@ -5,6 +5,7 @@
 #include <mcp/jwt.h>
 
 #include "common/common.h"
+#include "jwt/jwt.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>

@@ -26,30 +26,30 @@ hmac(const mcp__jwt_alg_info *ai, const unsigned char *key, size_t keylen,
            *maclen == ai->size;
 }
 
-/* JOSE r||s -> DER. */
-static unsigned char *
-ec_raw_to_der(const unsigned char *sig, size_t coord, int *derlen)
+unsigned char *
+mcp__jwt_ecdsa_jose_to_der(const unsigned char *jose, size_t coord, size_t *derlen)
 {
     unsigned char *der = NULL;
     ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(sig, (int)coord, NULL);
-    BIGNUM *s = BN_bin2bn(sig + coord, (int)coord, NULL);
+    BIGNUM *r = BN_bin2bn(jose, (int)coord, NULL);
+    BIGNUM *s = BN_bin2bn(jose + coord, (int)coord, NULL);
     if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
         BN_free(r);
         BN_free(s);
         ECDSA_SIG_free(es);
         return NULL;
     }
-    *derlen = i2d_ECDSA_SIG(es, &der);
+    int n = i2d_ECDSA_SIG(es, &der);
     ECDSA_SIG_free(es);
-    if (*derlen <= 0)
+    if (n <= 0)
         return NULL;
+    *derlen = (size_t)n;
     return der;
 }
 
-/* DER -> JOSE r||s (out has 2 x coord bytes). */
-static bool
-ec_der_to_raw(const unsigned char *der, size_t derlen, size_t coord, unsigned char *out)
+bool
+mcp__jwt_ecdsa_der_to_jose(const unsigned char *der, size_t derlen, size_t coord,
+                           unsigned char *out)
 {
     const unsigned char *p = der;
     ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
@@ -106,11 +106,9 @@ mcp__jwt_sig_verify(const mcp__jwt_key *k, const unsigned char *data, size_t len
     case MCP__JWT_FAM_EC: {
         if (siglen != 2 * ai->size)
             return false;
-        int dlen = 0;
-        if ((der = ec_raw_to_der(sig, ai->size, &dlen)) == NULL)
+        if ((der = mcp__jwt_ecdsa_jose_to_der(sig, ai->size, &vlen)) == NULL)
             return false;
         vsig = der;
-        vlen = (size_t)dlen;
         break;
     }
     case MCP__JWT_FAM_ED:
@@ -176,7 +174,7 @@ sign_pkey(mcp__jwt_alg alg, EVP_PKEY *pkey, const unsigned char *data, size_t le
             rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
             goto out;
         }
-        if (!ec_der_to_raw(buf, blen, ai->size, raw)) {
+        if (!mcp__jwt_ecdsa_der_to_jose(buf, blen, ai->size, raw)) {
             mcp__free(raw);
             goto out;
         }
