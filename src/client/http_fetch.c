@@ -61,12 +61,10 @@ mcp__http_resp_cleanup(mcp__http_resp *rs)
 {
     if (rs == NULL)
         return;
-    if (rs->body != NULL) {
-        mcp_memzero(rs->body, rs->body_len);  /* token responses carry secrets */
-        mcp__free(rs->body);
-    }
-    mcp__free(rs->content_type);
-    mcp__free(rs->location);
+    /* src/net frees what it allocated (and wipes the body: token responses carry secrets). */
+    mcp__net_resp n = { .body = rs->body, .body_len = rs->body_len,
+                        .content_type = rs->content_type, .location = rs->location };
+    mcp__net_resp_cleanup(&n);
     mcp__free(rs->www_auth);
     memset(rs, 0, sizeof *rs);
 }
