@@ -301,9 +301,14 @@ mcp__net_fetch(const mcp__net_req *rq, mcp__net_resp *rs, mcp_error *err)
         if (rc == MCP_OK && (rs->body = mcp__buf_steal(&x.body, &rs->body_len)) == NULL)
             rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     }
-    /* Nothing of the request stays on a pooled handle: it points at the caller's body. */
+    /* Nothing of this call stays on a pooled handle: these point at the caller's body, the
+     * header list and this stack frame. */
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
     handle_give_back(rq->pool, h, cc == CURLE_OK);
     slist_wipe_free(hdrs);
     if (x.body.ptr != NULL)
