@@ -8,6 +8,7 @@
 #include <mcp/client.h>
 
 #include "common/common.h"
+#include "net/net.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Server-Sent Events parser (WHATWG HTML "event stream interpretation"), incremental.        */
@@ -58,24 +59,7 @@ mcp_status mcp__www_auth_parse(const char *header, mcp__bearer_challenge *c);
 void mcp__bearer_challenge_cleanup(mcp__bearer_challenge *c);
 
 /* ------------------------------------------------------------------------------------------ */
-/* URLs                                                                                       */
-
-typedef struct mcp__url {
-    char *scheme;   /* lowercase */
-    char *host;     /* lowercase; IPv6 in brackets */
-    char *port;     /* explicit port or NULL */
-    char *path;     /* "" when none; never includes query */
-    char *query;    /* NULL when none */
-} mcp__url;
-
-mcp_status mcp__url_parse(const char *url, mcp__url *u);
-void mcp__url_cleanup(mcp__url *u);
-/* "scheme://host[:port]" (new string). */
-char *mcp__url_origin(const mcp__url *u);
-/* Is the host localhost / 127.0.0.0/8 / [::1]? */
-bool mcp__url_is_loopback(const mcp__url *u);
-/* https, or http on a loopback host, or allow_http. */
-bool mcp__url_is_secure(const char *url, bool allow_http);
+/* URLs: parsing and host rules are in net/net.h; OAuth discovery helpers here                */
 
 #define MCP__MAX_DISCOVERY_URLS 3
 /* Protected-resource-metadata URLs to try for server_url, in order (RFC 9728 section 3.1, MCP
@@ -170,8 +154,6 @@ bool mcp__http_header_is(const char *line, size_t n, const char *name, const cha
 /* Add one WWW-Authenticate value to www, joined to earlier ones with ", ". MCP_ERR_TOO_LARGE
  * past www's max. */
 mcp_status mcp__http_www_auth_add(mcp_buf *www, const char *val, size_t vlen);
-/* curl_global_init exactly once per process (never cleaned up: other code may use curl). */
-void mcp__curl_global_init(void);
 mcp_status mcp__http_fetch(const mcp__http_req *rq, mcp__http_resp *rs, mcp_error *err);
 void mcp__http_resp_cleanup(mcp__http_resp *rs);
 /* Copy at most max printable ASCII characters of a peer-supplied string into out. */

@@ -1,13 +1,13 @@
 /*
  * private_key_jwt client assertions (RFC 7523 section 2.2, RFC 7521 section 4.2), signed with
  * OpenSSL EVP. ES256 signatures come out of OpenSSL as DER (an ECDSA-Sig-Value), but JWS wants
- * the fixed 64-byte R||S form (RFC 7518 section 3.4), so the DER is decoded and re-packed.
+ * the fixed 64-byte R||S form (RFC 7518 section 3.4), so the DER is re-packed by src/jwt's one
+ * converter (the verifier's).
  */
 #include "client/internal.h"
+#include "jwt/jwt.h"
 
 #include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <string.h>
@@ -68,23 +68,6 @@ mcp__jwt_check_key(const char *key_pem, const char *alg, mcp_error *err)
     if (rc == MCP_OK)
         rc = check_alg(k, alg, &resolved, err);
     EVP_PKEY_free(k);
-    return rc;
-}
-
-/* DER ECDSA signature -> 64-byte R||S. */
-static mcp_status
-der_to_jose(const unsigned char *der, size_t derlen, unsigned char out[64])
-{
-    const unsigned char *p = der;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
-    if (sig == NULL)
-        return MCP_ERR_INTERNAL;
-    const BIGNUM *r = NULL, *s = NULL;
-    ECDSA_SIG_get0(sig, &r, &s);
-    mcp_status rc = MCP_OK;
-    if (BN_bn2binpad(r, out, 32) != 32 || BN_bn2binpad(s, out + 32, 32) != 32)
-        rc = MCP_ERR_INTERNAL;
-    ECDSA_SIG_free(sig);
     return rc;
 }
 
@@ -151,7 +134,7 @@ mcp__jwt_sign_assertion(const char *key_pem, const char *alg, const char *kid,
     }
     if (strcmp(resolved, "ES256") == 0) {
         unsigned char rs[64];
-        if (der_to_jose(sig, siglen, rs) != MCP_OK) {
+        if (!mcp__jwt_ecdsa_der_to_jose(sig, siglen, 32, rs)) {
             rc = mcp_error_set(err, MCP_ERR_INTERNAL, "bad ECDSA signature encoding");
             goto out;
         }

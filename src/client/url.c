@@ -1,111 +1,13 @@
 /*
- * URL helpers for OAuth discovery. libcurl's URL API (curl_url) does the parsing; this file only
- * builds the well-known URIs in the order the MCP authorization spec (2025-11-25) and RFC 8414 /
- * RFC 9728 / OpenID Discovery prescribe, and compares resources.
+ * URL helpers for OAuth discovery. Parsing and the host rules (loopback, https-or-loopback) are
+ * src/net's (mcp__url_parse, mcp__url_is_secure); this file only builds the well-known URIs in
+ * the order the MCP authorization spec (2025-11-25) and RFC 8414 / RFC 9728 / OpenID Discovery
+ * prescribe, and compares resources.
  */
 #include "client/internal.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <string.h>
-
-static char *
-dup_lower(const char *s)
-{
-    char *d = mcp__strdup(s);
-    if (d != NULL)
-        for (char *p = d; *p; p++)
-            if (*p >= 'A' && *p <= 'Z')
-                *p = (char)(*p + 32);
-    return d;
-}
-
-void
-mcp__url_cleanup(mcp__url *u)
-{
-    if (u == NULL)
-        return;
-    mcp__free(u->scheme);
-    mcp__free(u->host);
-    mcp__free(u->port);
-    mcp__free(u->path);
-    mcp__free(u->query);
-    memset(u, 0, sizeof *u);
-}
-
-mcp_status
-mcp__url_parse(const char *url, mcp__url *u)
-{
-    memset(u, 0, sizeof *u);
-    if (url == NULL || strlen(url) > 8192)
-        return MCP_ERR_INVALID_ARG;
-    CURLU *h = curl_url();
-    if (h == NULL)
-        return MCP_ERR_NOMEM;
-    mcp_status rc = MCP_ERR_INVALID_ARG;
-    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
-    if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK)
-        goto out;
-    if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-        goto out;
-    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
-        goto out;
-    (void)curl_url_get(h, CURLUPART_PORT, &port, 0);      /* absent: default port */
-    (void)curl_url_get(h, CURLUPART_PATH, &path, 0);
-    (void)curl_url_get(h, CURLUPART_QUERY, &query, 0);
-    rc = MCP_ERR_NOMEM;
-    u->scheme = dup_lower(scheme);
-    u->host = dup_lower(host);
-    u->port = port ? mcp__strdup(port) : NULL;
-    /* curl reports "/" for a URL without a path; the well-known rules treat both as "none". */
-    u->path = mcp__strdup(path && strcmp(path, "/") != 0 ? path : "");
-    u->query = query ? mcp__strdup(query) : NULL;
-    if (u->scheme && u->host && u->path && (!port || u->port) && (!query || u->query))
-        rc = MCP_OK;
-out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_free(query);
-    curl_url_cleanup(h);
-    if (rc != MCP_OK)
-        mcp__url_cleanup(u);
-    return rc;
-}
-
-char *
-mcp__url_origin(const mcp__url *u)
-{
-    if (u->port)
-        return mcp__aprintf("%s://%s:%s", u->scheme, u->host, u->port);
-    return mcp__aprintf("%s://%s", u->scheme, u->host);
-}
-
-bool
-mcp__url_is_loopback(const mcp__url *u)
-{
-    /* Only names that cannot leave the machine: "localhost" exactly, the IPv6 loopback, and a
-     * numeric IPv4 address in 127.0.0.0/8. A name that merely starts with "127." (such as
-     * 127.0.0.1.nip.io or 127.attacker.example) is an ordinary DNS name. */
-    const char *h = u->host;
-    if (strcmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0 || strcmp(h, "::1") == 0)
-        return true;
-    struct in_addr a;
-    return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
-}
-
-bool
-mcp__url_is_secure(const char *url, bool allow_http)
-{
-    mcp__url u;
-    if (mcp__url_parse(url, &u) != MCP_OK)
-        return false;
-    bool ok = strcmp(u.scheme, "https") == 0 || allow_http || mcp__url_is_loopback(&u);
-    mcp__url_cleanup(&u);
-    return ok;
-}
 
 /* Drop one trailing slash of a path ("/t/" -> "/t"); "" stays "". */
 static char *

@@ -10,7 +10,7 @@
  */
 #include <mcp/jwt.h>
 
-#include "auth/jwt_internal.h"
+#include "jwt/internal.h"
 
 #include <openssl/pem.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
 #include <mcp/jwt.h>
 #include <mcp/store.h>
 
-#include "auth/test_introspect_util.h"
+#include "authn/test_introspect_util.h"
 #include "common/common.h"
 
 #include <curl/curl.h>

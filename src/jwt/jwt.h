@@ -1,0 +1,31 @@
+/*
+ * src/jwt: what other folders use of the JWS code beyond the public <mcp/jwt.h> (STYLE.md
+ * section 8). Today that is the ECDSA signature converter, which the client's private_key_jwt
+ * signing (src/client/jwt_sign.c) shares with the verifier and mcp_jwt_sign().
+ */
+#ifndef MCP_SRC_JWT_JWT_H
+#define MCP_SRC_JWT_JWT_H
+
+#include <mcp/jwt.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * ECDSA signatures come in two encodings: DER (an ECDSA-Sig-Value, what OpenSSL EVP produces
+ * and expects) and JOSE (r||s, two big-endian integers of exactly coord bytes each, RFC 7518
+ * section 3.4; coord = 32 for P-256, 48 for P-384). The conversion goes through OpenSSL's
+ * ECDSA_SIG, never hand-written DER. Thread safe; no state.
+ */
+
+/* DER -> JOSE. out has room for 2 * coord bytes. false for malformed DER or an integer that
+ * does not fit coord bytes (out is then undefined). */
+bool mcp__jwt_ecdsa_der_to_jose(const unsigned char *der, size_t derlen, size_t coord,
+                                unsigned char *out);
+
+/* JOSE -> DER. jose holds 2 * coord bytes (the caller checks the length first). Returns the
+ * DER bytes (free with OPENSSL_free) and their length in *derlen, or NULL on failure. */
+unsigned char *mcp__jwt_ecdsa_jose_to_der(const unsigned char *jose, size_t coord,
+                                          size_t *derlen);
+
+#endif
