@@ -76,4 +76,14 @@ unsigned mcp__ncpus(void);
 /* Wall clock, unix seconds. */
 int64_t mcp__unix_now(void);
 
+/*
+ * The one loopback predicate (outbound URL rules in src/net, the listener's default
+ * DNS-rebinding protection in src/transport): names that cannot leave the machine. "localhost" (any ASCII
+ * case), the IPv6 loopback ("::1" with or without brackets, any spelling inet_pton accepts),
+ * and a numeric IPv4 address in 127.0.0.0/8 (inet_pton: dotted quad only). A DNS name that
+ * merely starts with "127." (127.0.0.1.nip.io) is an ordinary name, and so is
+ * "localhost." or ::ffff:127.0.0.1.
+ */
+bool mcp__host_is_loopback(const char *host);
+
 #endif

@@ -1,7 +1,9 @@
 /* Constant-time compare, wiping, randomness, clocks, logging. */
 #include "common/common.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -148,4 +150,30 @@ mcp__write_all(int fd, const void *p, size_t n)
         n -= (size_t)w;
     }
     return MCP_OK;
+}
+
+bool
+mcp__host_is_loopback(const char *host)
+{
+    /* Only names that cannot leave the machine. A name that merely starts with "127." (such as
+     * 127.0.0.1.nip.io or 127.attacker.example) is an ordinary DNS name, and inet_pton accepts
+     * nothing but a complete numeric address. */
+    if (host == NULL)
+        return false;
+    if (mcp__strcasecmp(host, "localhost") == 0)
+        return true;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    char buf[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {   /* URL form of an IPv6 literal */
+        if (n - 2 >= sizeof buf)
+            return false;
+        memcpy(buf, host + 1, n - 2);
+        buf[n - 2] = '\0';
+        host = buf;
+    }
+    struct in6_addr a6;
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }

@@ -37,15 +37,7 @@ void mcp__url_cleanup(mcp__url *u);
 /* "scheme://host[:port]" (new string). */
 char *mcp__url_origin(const mcp__url *u);
 
-/*
- * The one loopback predicate: names that cannot leave the machine. "localhost" (any ASCII
- * case), the IPv6 loopback ("::1" with or without brackets, any spelling inet_pton accepts),
- * and a numeric IPv4 address in 127.0.0.0/8 (inet_pton: dotted quad only). A DNS name that
- * merely starts with "127." (127.0.0.1.nip.io) is an ordinary name, and so is
- * "localhost." or ::ffff:127.0.0.1.
- */
-bool mcp__net_host_is_loopback(const char *host);
-/* mcp__net_host_is_loopback(u->host). */
+/* mcp__host_is_loopback(u->host). */
 bool mcp__url_is_loopback(const mcp__url *u);
 
 /* The https-or-loopback rule's verdict for a URL. */

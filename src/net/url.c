@@ -88,35 +88,9 @@ mcp__url_origin(const mcp__url *u)
 }
 
 bool
-mcp__net_host_is_loopback(const char *host)
-{
-    /* Only names that cannot leave the machine. A name that merely starts with "127." (such as
-     * 127.0.0.1.nip.io or 127.attacker.example) is an ordinary DNS name, and inet_pton accepts
-     * nothing but a complete numeric address. */
-    if (host == NULL)
-        return false;
-    if (mcp__strcasecmp(host, "localhost") == 0)
-        return true;
-    struct in_addr a4;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    char buf[INET6_ADDRSTRLEN + 2];
-    size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {   /* URL form of an IPv6 literal */
-        if (n - 2 >= sizeof buf)
-            return false;
-        memcpy(buf, host + 1, n - 2);
-        buf[n - 2] = '\0';
-        host = buf;
-    }
-    struct in6_addr a6;
-    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
-
-bool
 mcp__url_is_loopback(const mcp__url *u)
 {
-    return mcp__net_host_is_loopback(u->host);
+    return mcp__host_is_loopback(u->host);
 }
 
 mcp__net_url_verdict
@@ -135,7 +109,7 @@ mcp__net_url_classify(const char *url, bool allow_insecure)
         v = MCP__NET_URL_OK;
     else if (mcp__strcasecmp(scheme, "http") != 0)
         v = MCP__NET_URL_NOT_HTTP;
-    else if (!allow_insecure && !mcp__net_host_is_loopback(host))
+    else if (!allow_insecure && !mcp__host_is_loopback(host))
         v = MCP__NET_URL_INSECURE;
     curl_free(scheme);
     curl_free(host);

@@ -429,12 +429,6 @@ strv_copy(const char *const *v)
     return d;
 }
 
-static bool
-is_loopback(const char *host)
-{
-    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 ||
-           strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0;
-}
 
 static void
 http_free(void *tr)
@@ -533,7 +527,7 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     }
     mcp__http_checks_init(h);
-    h->rebinding = opts->dns_rebinding_protection < 0 ? is_loopback(h->host)
+    h->rebinding = opts->dns_rebinding_protection < 0 ? mcp__host_is_loopback(h->host)
                                                       : opts->dns_rebinding_protection > 0;
 
     struct sockaddr_storage ss;

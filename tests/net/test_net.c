@@ -50,9 +50,9 @@ loopback_predicate_is_exact(void **state)
         { "", false },
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        if (mcp__net_host_is_loopback(rows[i].host) != rows[i].loopback)
+        if (mcp__host_is_loopback(rows[i].host) != rows[i].loopback)
             fail_msg("%s: loopback should be %d", rows[i].host, rows[i].loopback);
-    assert_false(mcp__net_host_is_loopback(NULL));
+    assert_false(mcp__host_is_loopback(NULL));
 }
 
 static const mcp__net_url_msgs msgs = {
