@@ -92,12 +92,12 @@ typedef struct mcp_app_config {
  * @return -1 to continue; otherwise the exit status to return now (0 after --help, 2 on usage
  *         errors, with a message on stderr).
  */
-int mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *prog,
+MCP_EXTERN int mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *prog,
                          const char *summary, const char *const *extra, const char *extra_help);
 /** Value of a program-specific flag collected by the parser (last one wins), or NULL. */
-const char *mcp_app_config_extra(const mcp_app_config *cfg, const char *name);
+MCP_EXTERN const char *mcp_app_config_extra(const mcp_app_config *cfg, const char *name);
 /** Release everything, including what mcp_app_setup() built. Call after mcp_server_free(). */
-void mcp_app_config_cleanup(mcp_app_config *cfg);
+MCP_EXTERN void mcp_app_config_cleanup(mcp_app_config *cfg);
 
 /**
  * Build what the configuration asks for and wire it into srv: open the store (--db), build the
@@ -111,14 +111,14 @@ void mcp_app_config_cleanup(mcp_app_config *cfg);
  *         naming the file or setting that failed (never a secret).
  * @since 0.1
  */
-mcp_status mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err);
+MCP_EXTERN mcp_status mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err);
 
 /** The store opened for --db (by mcp_app_setup()), or NULL. Borrowed until cleanup. @since 0.1 */
-mcp_store *mcp_app_store(const mcp_app_config *cfg);
+MCP_EXTERN mcp_store *mcp_app_store(const mcp_app_config *cfg);
 
 /** The canonical resource URL in force (after mcp_app_setup(); NULL before or without
  *  authentication). Borrowed until cleanup. @since 0.1 */
-const char *mcp_app_resource_url(const mcp_app_config *cfg);
+MCP_EXTERN const char *mcp_app_resource_url(const mcp_app_config *cfg);
 
 /**
  * Fill o with the HTTP options for cfg (listen address, limits, access log, resource URL and
@@ -126,13 +126,13 @@ const char *mcp_app_resource_url(const mcp_app_config *cfg);
  * socket itself (`--listen HOST:0` with authentication), o->listen_fd carries it and its
  * ownership moves to o (pass o to mcp_server_listen_http once). @since 0.1
  */
-void mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *o);
+MCP_EXTERN void mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *o);
 
 /**
  * Serve srv as configured (HTTP until SIGINT/SIGTERM, or stdio until EOF). Calls mcp_app_setup()
  * first if the program did not. Returns the exit status.
  */
-int mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err);
+MCP_EXTERN int mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err);
 
 #ifdef __cplusplus
 }

@@ -44,40 +44,40 @@ typedef struct mcp_principal_fields {
  * @return MCP_OK, MCP_ERR_INVALID_ARG or MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_principal_new(const mcp_principal_fields *f, mcp_principal **out, mcp_error *err);
+MCP_EXTERN mcp_status mcp_principal_new(const mcp_principal_fields *f, mcp_principal **out, mcp_error *err);
 /** Add one permission (copied; duplicates ignored). Only before the principal is shared. */
-mcp_status mcp_principal_add_permission(mcp_principal *p, const char *perm, mcp_error *err);
+MCP_EXTERN mcp_status mcp_principal_add_permission(mcp_principal *p, const char *perm, mcp_error *err);
 /** Add every space-separated entry of an OAuth `scope` string as a permission. */
-mcp_status mcp_principal_add_scope_string(mcp_principal *p, const char *scope, mcp_error *err);
+MCP_EXTERN mcp_status mcp_principal_add_scope_string(mcp_principal *p, const char *scope, mcp_error *err);
 /** Take one more reference; returns p. Thread-safe. NULL is allowed. */
-mcp_principal *mcp_principal_ref(const mcp_principal *p);
+MCP_EXTERN mcp_principal *mcp_principal_ref(const mcp_principal *p);
 /** Drop one reference; frees on the last. Thread-safe. NULL is allowed. */
-void mcp_principal_unref(const mcp_principal *p);
+MCP_EXTERN void mcp_principal_unref(const mcp_principal *p);
 
 /* Getters: the returned strings live as long as the principal; NULL when absent. */
-mcp_cred_kind mcp_principal_kind(const mcp_principal *p);
-const char *mcp_principal_subject(const mcp_principal *p);
-const char *mcp_principal_name(const mcp_principal *p);
-const char *mcp_principal_issuer(const mcp_principal *p);
-const char *mcp_principal_client_id(const mcp_principal *p);
-const char *mcp_principal_key_id(const mcp_principal *p);
-const char *mcp_principal_jti(const mcp_principal *p);
-const char *mcp_principal_claims_json(const mcp_principal *p);
-int64_t mcp_principal_expires_at(const mcp_principal *p);
-size_t mcp_principal_permission_count(const mcp_principal *p);
+MCP_EXTERN mcp_cred_kind mcp_principal_kind(const mcp_principal *p);
+MCP_EXTERN const char *mcp_principal_subject(const mcp_principal *p);
+MCP_EXTERN const char *mcp_principal_name(const mcp_principal *p);
+MCP_EXTERN const char *mcp_principal_issuer(const mcp_principal *p);
+MCP_EXTERN const char *mcp_principal_client_id(const mcp_principal *p);
+MCP_EXTERN const char *mcp_principal_key_id(const mcp_principal *p);
+MCP_EXTERN const char *mcp_principal_jti(const mcp_principal *p);
+MCP_EXTERN const char *mcp_principal_claims_json(const mcp_principal *p);
+MCP_EXTERN int64_t mcp_principal_expires_at(const mcp_principal *p);
+MCP_EXTERN size_t mcp_principal_permission_count(const mcp_principal *p);
 /** The i-th permission, or NULL when i is out of range. */
-const char *mcp_principal_permission(const mcp_principal *p, size_t i);
+MCP_EXTERN const char *mcp_principal_permission(const mcp_principal *p, size_t i);
 /** Does p hold perm (exact, case-sensitive match)? */
-bool mcp_principal_has(const mcp_principal *p, const char *perm);
+MCP_EXTERN bool mcp_principal_has(const mcp_principal *p, const char *perm);
 /** Does p hold at least one of the NULL-terminated list? An empty list gives false. */
-bool mcp_principal_has_any(const mcp_principal *p, const char *const *perms);
+MCP_EXTERN bool mcp_principal_has_any(const mcp_principal *p, const char *const *perms);
 /** Does p hold all of the NULL-terminated list? An empty list gives true. */
-bool mcp_principal_has_all(const mcp_principal *p, const char *const *perms);
+MCP_EXTERN bool mcp_principal_has_all(const mcp_principal *p, const char *const *perms);
 /** The owner identity used to bind sessions, stable for a principal:
  *  "kind|<len>:iss|<len>:sub|<len>:client" (each field length-prefixed, so unambiguous). */
-const char *mcp_principal_owner_key(const mcp_principal *p);
+MCP_EXTERN const char *mcp_principal_owner_key(const mcp_principal *p);
 /** Kind as a lowercase word: "none", "api_key", "jwt", "introspection". */
-const char *mcp_cred_kind_name(mcp_cred_kind k);
+MCP_EXTERN const char *mcp_cred_kind_name(mcp_cred_kind k);
 
 #ifdef __cplusplus
 }

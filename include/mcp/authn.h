@@ -37,7 +37,7 @@ typedef struct mcp_authn_opts {
 } mcp_authn_opts;
 
 /** Fill o with defaults: nothing enabled, check_jwt_revocation true. @since 0.1 */
-void mcp_authn_opts_default(mcp_authn_opts *o);
+MCP_EXTERN void mcp_authn_opts_default(mcp_authn_opts *o);
 
 /**
  * Build the authenticator.
@@ -47,10 +47,10 @@ void mcp_authn_opts_default(mcp_authn_opts *o);
  *         MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_authn_new(const mcp_authn_opts *opts, mcp_authn **out, mcp_error *err);
+MCP_EXTERN mcp_status mcp_authn_new(const mcp_authn_opts *opts, mcp_authn **out, mcp_error *err);
 
 /** Free the authenticator (not the verifiers it borrows). NULL is allowed. @since 0.1 */
-void mcp_authn_free(mcp_authn *a);
+MCP_EXTERN void mcp_authn_free(mcp_authn *a);
 
 /**
  * The MCP_PHASE_AUTHN middleware: `mcp_server_use(srv, MCP_PHASE_AUTHN, mcp_authn_middleware,
@@ -60,7 +60,7 @@ void mcp_authn_free(mcp_authn *a);
  *         introspection endpoint is unusable); MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_authn_middleware(mcp_request *req, void *authn, mcp_error *err);
+MCP_EXTERN mcp_status mcp_authn_middleware(mcp_request *req, void *authn, mcp_error *err);
 
 /** Shapes of credentials, as mcp_authn_classify() reports them. */
 typedef enum mcp_credential_shape {
@@ -70,7 +70,7 @@ typedef enum mcp_credential_shape {
 } mcp_credential_shape;
 
 /** Classify a credential by its shape only (nothing is verified). @since 0.1 */
-mcp_credential_shape mcp_authn_classify(const char *token, size_t len);
+MCP_EXTERN mcp_credential_shape mcp_authn_classify(const char *token, size_t len);
 
 #ifdef __cplusplus
 }

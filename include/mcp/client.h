@@ -96,7 +96,7 @@ typedef struct mcp_client_opts {
 } mcp_client_opts;
 
 /** Fill o with the defaults above. @since 0.1 */
-void mcp_client_opts_default(mcp_client_opts *o);
+MCP_EXTERN void mcp_client_opts_default(mcp_client_opts *o);
 
 /**
  * Create an unconnected client. Strings in opts are copied.
@@ -104,7 +104,7 @@ void mcp_client_opts_default(mcp_client_opts *o);
  * @return MCP_OK, MCP_ERR_INVALID_ARG or MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_client_new(const mcp_client_opts *opts, mcp_client **out, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_new(const mcp_client_opts *opts, mcp_client **out, mcp_error *err);
 
 /**
  * Connect over Streamable HTTP to url (http:// or https://) and run the initialize handshake.
@@ -114,7 +114,7 @@ mcp_status mcp_client_new(const mcp_client_opts *opts, mcp_client **out, mcp_err
  *         not speak), MCP_ERR_STATE (already connected).
  * @since 0.1
  */
-mcp_status mcp_client_connect_http(mcp_client *c, const char *url, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_connect_http(mcp_client *c, const char *url, mcp_error *err);
 
 /**
  * Spawn argv (argv[0] looked up in PATH; no shell) with its stdin/stdout as the transport and
@@ -122,20 +122,20 @@ mcp_status mcp_client_connect_http(mcp_client *c, const char *url, mcp_error *er
  * @param argv NULL-terminated; borrowed.
  * @since 0.1
  */
-mcp_status mcp_client_connect_stdio(mcp_client *c, const char *const *argv, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_connect_stdio(mcp_client *c, const char *const *argv, mcp_error *err);
 
 /**
  * End the session (HTTP: DELETE with the session id; stdio: close stdin, then terminate the
  * child) and free everything. NULL is allowed.
  */
-void mcp_client_free(mcp_client *c);
+MCP_EXTERN void mcp_client_free(mcp_client *c);
 
 /* After a successful connect; borrowed until mcp_client_free(). */
-const char *mcp_client_protocol_version(const mcp_client *c);
-const json_t *mcp_client_server_info(const mcp_client *c);         /* serverInfo object */
-const json_t *mcp_client_server_capabilities(const mcp_client *c); /* capabilities object */
-const char *mcp_client_instructions(const mcp_client *c);          /* or NULL */
-const char *mcp_client_session_id(const mcp_client *c);            /* or NULL */
+MCP_EXTERN const char *mcp_client_protocol_version(const mcp_client *c);
+MCP_EXTERN const json_t *mcp_client_server_info(const mcp_client *c);         /* serverInfo object */
+MCP_EXTERN const json_t *mcp_client_server_capabilities(const mcp_client *c); /* capabilities object */
+MCP_EXTERN const char *mcp_client_instructions(const mcp_client *c);          /* or NULL */
+MCP_EXTERN const char *mcp_client_session_id(const mcp_client *c);            /* or NULL */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Generic JSON-RPC                                                                           */
@@ -154,61 +154,61 @@ const char *mcp_client_session_id(const mcp_client *c);            /* or NULL */
  * @param[out] result Set only on MCP_OK (caller owns one reference).
  * @since 0.1
  */
-mcp_status mcp_client_request(mcp_client *c, const char *method, const json_t *params,
+MCP_EXTERN mcp_status mcp_client_request(mcp_client *c, const char *method, const json_t *params,
                               json_t **result, mcp_error *err);
 
 /** Start a request without waiting; *id identifies it for mcp_client_wait/cancel. @since 0.1 */
-mcp_status mcp_client_request_async(mcp_client *c, const char *method, const json_t *params,
+MCP_EXTERN mcp_status mcp_client_request_async(mcp_client *c, const char *method, const json_t *params,
                                     int64_t *id, mcp_error *err);
 /**
  * Wait for an async request. timeout_ms 0 = request_timeout_ms. On MCP_ERR_TIMEOUT the request
  * stays outstanding (wait again or cancel it); any other return forgets it.
  */
-mcp_status mcp_client_wait(mcp_client *c, int64_t id, unsigned timeout_ms, json_t **result,
+MCP_EXTERN mcp_status mcp_client_wait(mcp_client *c, int64_t id, unsigned timeout_ms, json_t **result,
                            mcp_error *err);
 /** Cancel an outstanding request: sends notifications/cancelled and forgets it. */
-mcp_status mcp_client_cancel(mcp_client *c, int64_t id, const char *reason, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_cancel(mcp_client *c, int64_t id, const char *reason, mcp_error *err);
 /** Send a notification (waits until the server accepted it). params borrowed, may be NULL. */
-mcp_status mcp_client_notify(mcp_client *c, const char *method, const json_t *params,
+MCP_EXTERN mcp_status mcp_client_notify(mcp_client *c, const char *method, const json_t *params,
                              mcp_error *err);
 /** Process incoming messages (callbacks) for up to timeout_ms. */
-mcp_status mcp_client_poll(mcp_client *c, unsigned timeout_ms, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_poll(mcp_client *c, unsigned timeout_ms, mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* MCP methods                                                                                */
 
-mcp_status mcp_client_ping(mcp_client *c, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_ping(mcp_client *c, mcp_error *err);
 /** tools/list, following nextCursor (at most 1000 pages); *tools = the concatenated array. */
-mcp_status mcp_client_list_tools(mcp_client *c, json_t **tools, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_list_tools(mcp_client *c, json_t **tools, mcp_error *err);
 /**
  * tools/call. args borrowed (NULL = no arguments). *result is the CallToolResult; a result with
  * isError:true is still MCP_OK (check it with mcp_client_result_is_error()).
  */
-mcp_status mcp_client_call_tool(mcp_client *c, const char *name, const json_t *args,
+MCP_EXTERN mcp_status mcp_client_call_tool(mcp_client *c, const char *name, const json_t *args,
                                 json_t **result, mcp_error *err);
 /** Does a CallToolResult carry isError:true? */
-bool mcp_client_result_is_error(const json_t *result);
-mcp_status mcp_client_list_resources(mcp_client *c, json_t **resources, mcp_error *err);
-mcp_status mcp_client_list_resource_templates(mcp_client *c, json_t **templates, mcp_error *err);
-mcp_status mcp_client_read_resource(mcp_client *c, const char *uri, json_t **result,
+MCP_EXTERN bool mcp_client_result_is_error(const json_t *result);
+MCP_EXTERN mcp_status mcp_client_list_resources(mcp_client *c, json_t **resources, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_list_resource_templates(mcp_client *c, json_t **templates, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_read_resource(mcp_client *c, const char *uri, json_t **result,
                                     mcp_error *err);
-mcp_status mcp_client_subscribe(mcp_client *c, const char *uri, mcp_error *err);
-mcp_status mcp_client_unsubscribe(mcp_client *c, const char *uri, mcp_error *err);
-mcp_status mcp_client_list_prompts(mcp_client *c, json_t **prompts, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_subscribe(mcp_client *c, const char *uri, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_unsubscribe(mcp_client *c, const char *uri, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_list_prompts(mcp_client *c, json_t **prompts, mcp_error *err);
 /** prompts/get; args is an object of strings (borrowed, may be NULL). */
-mcp_status mcp_client_get_prompt(mcp_client *c, const char *name, const json_t *args,
+MCP_EXTERN mcp_status mcp_client_get_prompt(mcp_client *c, const char *name, const json_t *args,
                                  json_t **result, mcp_error *err);
 /**
  * completion/complete. ref_type "ref/prompt" (ref_name = prompt name) or "ref/resource"
  * (ref_name = URI template).
  */
-mcp_status mcp_client_complete(mcp_client *c, const char *ref_type, const char *ref_name,
+MCP_EXTERN mcp_status mcp_client_complete(mcp_client *c, const char *ref_type, const char *ref_name,
                                const char *arg_name, const char *arg_value, json_t **result,
                                mcp_error *err);
 /** logging/setLevel ("debug", "info", "notice", "warning", "error", ...). */
-mcp_status mcp_client_set_log_level(mcp_client *c, const char *level, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_set_log_level(mcp_client *c, const char *level, mcp_error *err);
 /** notifications/roots/list_changed. */
-mcp_status mcp_client_notify_roots_changed(mcp_client *c, mcp_error *err);
+MCP_EXTERN mcp_status mcp_client_notify_roots_changed(mcp_client *c, mcp_error *err);
 
 /**
  * Build the content of an elicitation "accept" from a requestedSchema: every property with a
@@ -216,7 +216,7 @@ mcp_status mcp_client_notify_roots_changed(mcp_client *c, mcp_error *err);
  * MCP_ERR_INVALID_ARG (a caller must ask the user instead).
  * @param[out] content New object (caller owns).
  */
-mcp_status mcp_client_elicit_defaults(const json_t *requested_schema, json_t **content,
+MCP_EXTERN mcp_status mcp_client_elicit_defaults(const json_t *requested_schema, json_t **content,
                                       mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -299,18 +299,18 @@ typedef struct mcp_oauth_opts {
 } mcp_oauth_opts;
 
 /** Fill o with the defaults above. @since 0.1 */
-void mcp_oauth_opts_default(mcp_oauth_opts *o);
+MCP_EXTERN void mcp_oauth_opts_default(mcp_oauth_opts *o);
 /**
  * Create an OAuth client. Strings are copied; secrets are wiped on free.
  * @return MCP_OK, MCP_ERR_INVALID_ARG (e.g. private key that does not parse) or MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_oauth_new(const mcp_oauth_opts *opts, mcp_oauth **out, mcp_error *err);
-void mcp_oauth_free(mcp_oauth *o);
+MCP_EXTERN mcp_status mcp_oauth_new(const mcp_oauth_opts *opts, mcp_oauth **out, mcp_error *err);
+MCP_EXTERN void mcp_oauth_free(mcp_oauth *o);
 /** Number of authorization-endpoint / grant round trips done so far (for tests and logs). */
-unsigned mcp_oauth_authorization_count(const mcp_oauth *o);
+MCP_EXTERN unsigned mcp_oauth_authorization_count(const mcp_oauth *o);
 /** Forget every token for resource_url (memory and cache file). */
-mcp_status mcp_oauth_logout(mcp_oauth *o, const char *resource_url, mcp_error *err);
+MCP_EXTERN mcp_status mcp_oauth_logout(mcp_oauth *o, const char *resource_url, mcp_error *err);
 
 #ifdef __cplusplus
 }

@@ -21,7 +21,7 @@ typedef struct mcp_str {
 #define MCP_STR_NULL ((mcp_str){ NULL, 0 })
 
 /** View of a NUL-terminated string (NULL gives an empty view). @since 0.1 */
-mcp_str mcp_str_from(const char *s);
+MCP_EXTERN mcp_str mcp_str_from(const char *s);
 
 typedef void *(*mcp_malloc_fn)(size_t size);
 typedef void *(*mcp_realloc_fn)(void *ptr, size_t size);
@@ -33,26 +33,26 @@ typedef void (*mcp_free_fn)(void *ptr);
  * @return MCP_OK or MCP_ERR_INVALID_ARG.
  * @since 0.1
  */
-mcp_status mcp_replace_allocator(mcp_malloc_fn m, mcp_realloc_fn r, mcp_free_fn f);
+MCP_EXTERN mcp_status mcp_replace_allocator(mcp_malloc_fn m, mcp_realloc_fn r, mcp_free_fn f);
 
 /** Free memory that libmcp returned as an owned `char *` or buffer. NULL is allowed. @since 0.1 */
-void mcp_free(void *ptr);
+MCP_EXTERN void mcp_free(void *ptr);
 
 /** Overwrite len bytes with zeros in a way the compiler may not remove. @since 0.1 */
-void mcp_memzero(void *ptr, size_t len);
+MCP_EXTERN void mcp_memzero(void *ptr, size_t len);
 
 /**
  * Compare two byte strings in time that depends only on their lengths.
  * @return true when both lengths and all bytes are equal.
  * @since 0.1
  */
-bool mcp_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+MCP_EXTERN bool mcp_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /** Fill buf with len bytes from the OS CSPRNG (OpenSSL RAND_bytes). @since 0.1 */
-MCP_NODISCARD mcp_status mcp_random_bytes(void *buf, size_t len, mcp_error *err);
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_random_bytes(void *buf, size_t len, mcp_error *err);
 
 /** Monotonic clock in milliseconds. @since 0.1 */
-uint64_t mcp_now_ms(void);
+MCP_EXTERN uint64_t mcp_now_ms(void);
 
 #ifdef __cplusplus
 }

@@ -48,7 +48,7 @@ typedef struct mcp_introspect_opts {
 } mcp_introspect_opts;
 
 /** Fill o with the defaults documented in mcp_introspect_opts. @since 0.1 */
-void mcp_introspect_opts_default(mcp_introspect_opts *o);
+MCP_EXTERN void mcp_introspect_opts_default(mcp_introspect_opts *o);
 
 /**
  * Create an introspector. Nothing is fetched yet.
@@ -58,12 +58,12 @@ void mcp_introspect_opts_default(mcp_introspect_opts *o);
  *         without allow_no_audience) or MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_introspector_new(const mcp_introspect_opts *opts, mcp_introspector **out,
+MCP_EXTERN mcp_status mcp_introspector_new(const mcp_introspect_opts *opts, mcp_introspector **out,
                                 mcp_error *err);
 
 /** Free the introspector, its cache and its connections; wipes the credentials. NULL is allowed.
  *  Principals returned earlier stay valid (they are reference counted). @since 0.1 */
-void mcp_introspector_free(mcp_introspector *in);
+MCP_EXTERN void mcp_introspector_free(mcp_introspector *in);
 
 /**
  * Introspect a token (or answer from the cache) and build the caller's principal.
@@ -84,7 +84,7 @@ void mcp_introspector_free(mcp_introspector *in);
  *         be used: fail closed, answer 503); MCP_ERR_NOMEM.
  * @since 0.1
  */
-MCP_NODISCARD mcp_status mcp_introspect_verify(mcp_introspector *in, const char *token, size_t len,
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_introspect_verify(mcp_introspector *in, const char *token, size_t len,
                                                mcp_principal **out, mcp_error *err);
 
 /** Counters, for tests and diagnostics. */
@@ -95,10 +95,10 @@ typedef struct mcp_introspect_stats {
 } mcp_introspect_stats;
 
 /** Read the counters. Thread-safe. @since 0.1 */
-void mcp_introspector_stats(const mcp_introspector *in, mcp_introspect_stats *out);
+MCP_EXTERN void mcp_introspector_stats(const mcp_introspector *in, mcp_introspect_stats *out);
 
 /** Drop every cached result now (e.g. after a revocation). Thread-safe. @since 0.1 */
-void mcp_introspector_flush(mcp_introspector *in);
+MCP_EXTERN void mcp_introspector_flush(mcp_introspector *in);
 
 #ifdef __cplusplus
 }

@@ -50,7 +50,7 @@ typedef struct mcp_jwt_opts {
 } mcp_jwt_opts;
 
 /** Fill o with the defaults documented in mcp_jwt_opts. @since 0.1 */
-void mcp_jwt_opts_default(mcp_jwt_opts *o);
+MCP_EXTERN void mcp_jwt_opts_default(mcp_jwt_opts *o);
 
 /**
  * Create a verifier with no keys.
@@ -60,14 +60,14 @@ void mcp_jwt_opts_default(mcp_jwt_opts *o);
  *         MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_jwt_verifier_new(const mcp_jwt_opts *opts, mcp_jwt_verifier **out, mcp_error *err);
+MCP_EXTERN mcp_status mcp_jwt_verifier_new(const mcp_jwt_opts *opts, mcp_jwt_verifier **out, mcp_error *err);
 
 /**
  * Stop the JWKS refresh thread (if any) and free the verifier, its keys and its cache.
  * Principals returned earlier stay valid (they are reference counted). NULL is allowed.
  * @since 0.1
  */
-void mcp_jwt_verifier_free(mcp_jwt_verifier *v);
+MCP_EXTERN void mcp_jwt_verifier_free(mcp_jwt_verifier *v);
 
 /**
  * Add an HMAC key. alg is "HS256", "HS384" or "HS512"; the secret must be at least as long as
@@ -77,12 +77,12 @@ void mcp_jwt_verifier_free(mcp_jwt_verifier *v);
  * @return MCP_OK, MCP_ERR_INVALID_ARG or MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_jwt_verifier_add_hmac(mcp_jwt_verifier *v, const char *kid, const char *alg,
+MCP_EXTERN mcp_status mcp_jwt_verifier_add_hmac(mcp_jwt_verifier *v, const char *kid, const char *alg,
                                      const void *secret, size_t len, mcp_error *err);
 
 /** As mcp_jwt_verifier_add_hmac() with the secret read from a file: the file's bytes, with one
  *  trailing "\n" ignored. Read buffers are wiped. @return also MCP_ERR_IO. @since 0.1 */
-mcp_status mcp_jwt_verifier_add_hmac_file(mcp_jwt_verifier *v, const char *kid, const char *alg,
+MCP_EXTERN mcp_status mcp_jwt_verifier_add_hmac_file(mcp_jwt_verifier *v, const char *kid, const char *alg,
                                           const char *path, mcp_error *err);
 
 /**
@@ -94,11 +94,11 @@ mcp_status mcp_jwt_verifier_add_hmac_file(mcp_jwt_verifier *v, const char *kid, 
  * @return MCP_OK, MCP_ERR_INVALID_ARG or MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_jwt_verifier_add_pem(mcp_jwt_verifier *v, const char *kid, const char *alg,
+MCP_EXTERN mcp_status mcp_jwt_verifier_add_pem(mcp_jwt_verifier *v, const char *kid, const char *alg,
                                     const char *pem, size_t len, mcp_error *err);
 
 /** As mcp_jwt_verifier_add_pem() with the PEM read from path. @return also MCP_ERR_IO. */
-mcp_status mcp_jwt_verifier_add_pem_file(mcp_jwt_verifier *v, const char *kid, const char *alg,
+MCP_EXTERN mcp_status mcp_jwt_verifier_add_pem_file(mcp_jwt_verifier *v, const char *kid, const char *alg,
                                          const char *path, mcp_error *err);
 
 /**
@@ -111,11 +111,11 @@ mcp_status mcp_jwt_verifier_add_pem_file(mcp_jwt_verifier *v, const char *kid, c
  * @return MCP_OK, MCP_ERR_INVALID_ARG (malformed, or no usable key), MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_jwt_verifier_add_jwks(mcp_jwt_verifier *v, const char *json, size_t len,
+MCP_EXTERN mcp_status mcp_jwt_verifier_add_jwks(mcp_jwt_verifier *v, const char *json, size_t len,
                                      mcp_error *err);
 
 /** As mcp_jwt_verifier_add_jwks() with the document read from path. @return also MCP_ERR_IO. */
-mcp_status mcp_jwt_verifier_add_jwks_file(mcp_jwt_verifier *v, const char *path, mcp_error *err);
+MCP_EXTERN mcp_status mcp_jwt_verifier_add_jwks_file(mcp_jwt_verifier *v, const char *path, mcp_error *err);
 
 /**
  * Fetch keys from a JWKS URL (libcurl) now, and keep them current: a background thread
@@ -130,17 +130,17 @@ mcp_status mcp_jwt_verifier_add_jwks_file(mcp_jwt_verifier *v, const char *path,
  *         jwks_max_bytes); MCP_ERR_NOMEM. On failure no URL is configured.
  * @since 0.1
  */
-mcp_status mcp_jwt_verifier_set_jwks_url(mcp_jwt_verifier *v, const char *url, mcp_error *err);
+MCP_EXTERN mcp_status mcp_jwt_verifier_set_jwks_url(mcp_jwt_verifier *v, const char *url, mcp_error *err);
 
 /**
  * Re-fetch the JWKS URL now, ignoring the throttle. On failure the old keys stay.
  * @return MCP_OK, MCP_ERR_STATE (no URL set), MCP_ERR_IO, MCP_ERR_INVALID_ARG (bad document).
  * @since 0.1
  */
-mcp_status mcp_jwt_verifier_refresh_jwks(mcp_jwt_verifier *v, mcp_error *err);
+MCP_EXTERN mcp_status mcp_jwt_verifier_refresh_jwks(mcp_jwt_verifier *v, mcp_error *err);
 
 /** Number of keys currently configured (local and fetched). Thread-safe. @since 0.1 */
-size_t mcp_jwt_verifier_key_count(const mcp_jwt_verifier *v);
+MCP_EXTERN size_t mcp_jwt_verifier_key_count(const mcp_jwt_verifier *v);
 
 /**
  * Verify a compact JWS and build the caller's principal from its claims.
@@ -160,7 +160,7 @@ size_t mcp_jwt_verifier_key_count(const mcp_jwt_verifier *v);
  *         max_token_len) or MCP_ERR_NOMEM.
  * @since 0.1
  */
-MCP_NODISCARD mcp_status mcp_jwt_verify(const mcp_jwt_verifier *v, const char *token, size_t len,
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_jwt_verify(const mcp_jwt_verifier *v, const char *token, size_t len,
                                         mcp_principal **out, mcp_error *err);
 
 /**
@@ -176,7 +176,7 @@ MCP_NODISCARD mcp_status mcp_jwt_verify(const mcp_jwt_verifier *v, const char *t
  * @return MCP_OK, MCP_ERR_INVALID_ARG or MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_jwt_sign(const char *alg, const void *key, size_t key_len, const char *claims_json,
+MCP_EXTERN mcp_status mcp_jwt_sign(const char *alg, const void *key, size_t key_len, const char *claims_json,
                         const char *kid, char **token_out, mcp_error *err);
 
 /**
@@ -187,7 +187,7 @@ mcp_status mcp_jwt_sign(const char *alg, const void *key, size_t key_len, const 
  * @return MCP_OK, MCP_ERR_PARSE, MCP_ERR_TOO_LARGE (over 64 KiB) or MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_jwt_decode_unverified(const char *token, size_t len, char **header_json,
+MCP_EXTERN mcp_status mcp_jwt_decode_unverified(const char *token, size_t len, char **header_json,
                                      char **payload_json, mcp_error *err);
 
 /**
@@ -201,7 +201,7 @@ mcp_status mcp_jwt_decode_unverified(const char *token, size_t len, char **heade
  * @param verifier A mcp_jwt_verifier *; must outlive the server.
  * @since 0.1
  */
-mcp_status mcp_jwt_authn(struct mcp_request *req, void *verifier, mcp_error *err);
+MCP_EXTERN mcp_status mcp_jwt_authn(struct mcp_request *req, void *verifier, mcp_error *err);
 
 #ifdef __cplusplus
 }

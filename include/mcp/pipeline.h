@@ -33,43 +33,43 @@ typedef enum mcp_phase {
 typedef mcp_status (*mcp_middleware_fn)(mcp_request *req, void *ctx, mcp_error *err);
 
 /** Append fn to phase. ctx must outlive the server. Not allowed once the server runs. */
-mcp_status mcp_server_use(mcp_server *srv, mcp_phase phase, mcp_middleware_fn fn, void *ctx,
+MCP_EXTERN mcp_status mcp_server_use(mcp_server *srv, mcp_phase phase, mcp_middleware_fn fn, void *ctx,
                           mcp_error *err);
 
 /** Request header by name (case-insensitive), or NULL. Borrowed until the request ends. */
-const char *mcp_request_header(const mcp_request *req, const char *name);
+MCP_EXTERN const char *mcp_request_header(const mcp_request *req, const char *name);
 /** HTTP method ("POST", "GET", "DELETE"), or "STDIO". */
-const char *mcp_request_http_method(const mcp_request *req);
+MCP_EXTERN const char *mcp_request_http_method(const mcp_request *req);
 /** JSON-RPC method (NULL before parsing, i.e. in TRANSPORT/AUTHN, and for responses). */
-const char *mcp_request_rpc_method(const mcp_request *req);
+MCP_EXTERN const char *mcp_request_rpc_method(const mcp_request *req);
 /** Tool or prompt name / resource URI a request targets (NULL for other methods). */
-const char *mcp_request_target(const mcp_request *req);
+MCP_EXTERN const char *mcp_request_target(const mcp_request *req);
 /** Does the target name a registered tool / prompt / resource? (false before parsing) */
-bool mcp_request_target_known(const mcp_request *req);
+MCP_EXTERN bool mcp_request_target_known(const mcp_request *req);
 /** Session id the request carries, or NULL. */
-const char *mcp_request_session_id(const mcp_request *req);
+MCP_EXTERN const char *mcp_request_session_id(const mcp_request *req);
 /** Client address as text ("127.0.0.1"), or "" on stdio. */
-const char *mcp_request_peer(const mcp_request *req);
+MCP_EXTERN const char *mcp_request_peer(const mcp_request *req);
 /**
  * May this middleware call block (network I/O such as token introspection)? False on the HTTP
  * IO threads. An AUTHN item that would have to block returns MCP_ERR_WOULD_BLOCK when this is
  * false; the server then runs the AUTHN phase again on a worker thread, where it is true.
  */
-bool mcp_request_can_block(const mcp_request *req);
+MCP_EXTERN bool mcp_request_can_block(const mcp_request *req);
 /** Set the caller (takes a new reference; drops any earlier one). */
-void mcp_request_set_principal(mcp_request *req, const mcp_principal *p);
-const mcp_principal *mcp_request_principal(const mcp_request *req);
+MCP_EXTERN void mcp_request_set_principal(mcp_request *req, const mcp_principal *p);
+MCP_EXTERN const mcp_principal *mcp_request_principal(const mcp_request *req);
 /**
  * Details for the WWW-Authenticate challenge of a 401/403: error code ("invalid_token",
  * "invalid_request", "insufficient_scope") and, for 403, the scope the caller should obtain.
  * Strings are copied. NULL leaves a field unchanged.
  */
-mcp_status mcp_request_set_challenge(mcp_request *req, const char *error, const char *scope);
+MCP_EXTERN mcp_status mcp_request_set_challenge(mcp_request *req, const char *error, const char *scope);
 /** Seconds for Retry-After on a 429. */
-void mcp_request_set_retry_after(mcp_request *req, unsigned seconds);
+MCP_EXTERN void mcp_request_set_retry_after(mcp_request *req, unsigned seconds);
 
 /** The JSON-RPC id as text (a string id in quotes), or "" before parsing / for notifications. */
-void mcp_request_rpc_id_text(const mcp_request *req, char *buf, size_t cap);
+MCP_EXTERN void mcp_request_rpc_id_text(const mcp_request *req, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

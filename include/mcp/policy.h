@@ -50,23 +50,23 @@ typedef struct mcp_policy mcp_policy;
  * @return MCP_OK, MCP_ERR_PARSE, MCP_ERR_TOO_LARGE, MCP_ERR_NOMEM.
  * @since 0.1
  */
-MCP_NODISCARD mcp_status mcp_policy_parse(const char *json, size_t len, const char *origin,
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_policy_parse(const char *json, size_t len, const char *origin,
                                           mcp_policy **out, mcp_error *err);
 
 /** As mcp_policy_parse() on a file's contents. @return also MCP_ERR_IO. @since 0.1 */
-MCP_NODISCARD mcp_status mcp_policy_load_file(const char *path, mcp_policy **out,
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_policy_load_file(const char *path, mcp_policy **out,
                                               mcp_error *err);
 
 /**
  * The policy used when no file is configured: no entries, registration rules apply, no rate
  * limits. @param[out] out New reference. @return MCP_OK or MCP_ERR_NOMEM. @since 0.1
  */
-mcp_status mcp_policy_new_default(mcp_policy **out, mcp_error *err);
+MCP_EXTERN mcp_status mcp_policy_new_default(mcp_policy **out, mcp_error *err);
 
 /** Take a reference; returns p. Thread-safe. NULL is allowed. @since 0.1 */
-mcp_policy *mcp_policy_ref(const mcp_policy *p);
+MCP_EXTERN mcp_policy *mcp_policy_ref(const mcp_policy *p);
 /** Drop a reference; frees on the last. Thread-safe. NULL is allowed. @since 0.1 */
-void mcp_policy_unref(const mcp_policy *p);
+MCP_EXTERN void mcp_policy_unref(const mcp_policy *p);
 
 /** Where the rule that decided came from. */
 typedef enum mcp_policy_source {
@@ -100,7 +100,7 @@ typedef struct mcp_policy_result {
  * @return out->allowed.
  * @since 0.1
  */
-MCP_NODISCARD bool mcp_policy_evaluate(const mcp_policy *pol, const mcp_principal *p,
+MCP_EXTERN MCP_NODISCARD bool mcp_policy_evaluate(const mcp_policy *pol, const mcp_principal *p,
                                        const char *kind, const char *name,
                                        const mcp_access *registered, mcp_policy_result *out);
 
@@ -110,14 +110,14 @@ MCP_NODISCARD bool mcp_policy_evaluate(const mcp_policy *pol, const mcp_principa
  * @return true when the file has an entry (exact, or a matching resource template).
  * @since 0.1
  */
-bool mcp_policy_lookup(const mcp_policy *pol, const char *kind, const char *name,
+MCP_EXTERN bool mcp_policy_lookup(const mcp_policy *pol, const char *kind, const char *name,
                        mcp_access *out, bool *deny);
 
 /** Does the policy keep registration rules for names it does not list? @since 0.1 */
-bool mcp_policy_inherits_registration(const mcp_policy *pol);
+MCP_EXTERN bool mcp_policy_inherits_registration(const mcp_policy *pol);
 
 /** Number of entries (tools + resources + prompts). @since 0.1 */
-size_t mcp_policy_entry_count(const mcp_policy *pol);
+MCP_EXTERN size_t mcp_policy_entry_count(const mcp_policy *pol);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Audit log: one JSON line per decision, written by a background thread                      */
@@ -132,7 +132,7 @@ typedef struct mcp_audit_opts {
 } mcp_audit_opts;
 
 /** Fill o with the defaults above. @since 0.1 */
-void mcp_audit_opts_default(mcp_audit_opts *o);
+MCP_EXTERN void mcp_audit_opts_default(mcp_audit_opts *o);
 
 /**
  * Open the log and start its writer thread.
@@ -140,43 +140,43 @@ void mcp_audit_opts_default(mcp_audit_opts *o);
  * @return MCP_OK, MCP_ERR_IO (cannot open the file), MCP_ERR_NOMEM, MCP_ERR_INTERNAL (thread).
  * @since 0.1
  */
-mcp_status mcp_audit_open(const mcp_audit_opts *opts, mcp_audit **out, mcp_error *err);
+MCP_EXTERN mcp_status mcp_audit_open(const mcp_audit_opts *opts, mcp_audit **out, mcp_error *err);
 
 /** Write every queued line, stop the writer, close the file. NULL is allowed. @since 0.1 */
-void mcp_audit_close(mcp_audit *a);
+MCP_EXTERN void mcp_audit_close(mcp_audit *a);
 
 /**
  * Install the log as srv's decision hook (mcp_server_set_decision_hook), so that every
  * authentication and authorization decision produces one line. a must outlive srv's serving.
  * @since 0.1
  */
-void mcp_audit_attach(mcp_audit *a, mcp_server *srv);
+MCP_EXTERN void mcp_audit_attach(mcp_audit *a, mcp_server *srv);
 
 /**
  * The decision hook itself (an mcp_decision_fn with ctx = the mcp_audit *), for applications
  * that chain hooks. Formats the line on the calling thread and queues it; never blocks on I/O.
  * @since 0.1
  */
-void mcp_audit_decision(void *audit, const mcp_request *req, const mcp_decision *d);
+MCP_EXTERN void mcp_audit_decision(void *audit, const mcp_request *req, const mcp_decision *d);
 
 /**
  * Queue a line for an event that is not a request decision, e.g. a policy reload:
  * {"time":..., "event": event, "decision": outcome, "reason": detail}. Strings borrowed.
  * @since 0.1
  */
-void mcp_audit_event(mcp_audit *a, const char *event, const char *outcome, const char *detail);
+MCP_EXTERN void mcp_audit_event(mcp_audit *a, const char *event, const char *outcome, const char *detail);
 
 /** Wait until every line queued so far is written (and flushed), up to timeout_ms.
  *  @return MCP_OK or MCP_ERR_TIMEOUT. @since 0.1 */
-mcp_status mcp_audit_flush(mcp_audit *a, unsigned timeout_ms);
+MCP_EXTERN mcp_status mcp_audit_flush(mcp_audit *a, unsigned timeout_ms);
 
 /** Re-open the file by name (after log rotation). On failure the old file stays in use.
  *  @return MCP_OK, MCP_ERR_IO. @since 0.1 */
-mcp_status mcp_audit_reopen(mcp_audit *a, mcp_error *err);
+MCP_EXTERN mcp_status mcp_audit_reopen(mcp_audit *a, mcp_error *err);
 
 /** Lines dropped because the queue was full, and lines written, since open. Thread-safe. */
-uint64_t mcp_audit_dropped(const mcp_audit *a);
-uint64_t mcp_audit_written(const mcp_audit *a);
+MCP_EXTERN uint64_t mcp_audit_dropped(const mcp_audit *a);
+MCP_EXTERN uint64_t mcp_audit_written(const mcp_audit *a);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The RBAC engine                                                                            */
@@ -204,7 +204,7 @@ typedef struct mcp_rbac_opts {
 } mcp_rbac_opts;
 
 /** Fill o with the defaults above. @since 0.1 */
-void mcp_rbac_opts_default(mcp_rbac_opts *o);
+MCP_EXTERN void mcp_rbac_opts_default(mcp_rbac_opts *o);
 
 /**
  * Create an engine and load its policy.
@@ -212,14 +212,14 @@ void mcp_rbac_opts_default(mcp_rbac_opts *o);
  *         (MCP_ERR_IO, MCP_ERR_PARSE, MCP_ERR_TOO_LARGE) with err naming the file.
  * @since 0.1
  */
-mcp_status mcp_rbac_new(const mcp_rbac_opts *opts, mcp_rbac **out, mcp_error *err);
+MCP_EXTERN mcp_status mcp_rbac_new(const mcp_rbac_opts *opts, mcp_rbac **out, mcp_error *err);
 
 /**
  * Stop the SIGHUP watch, free the engine. Call after the server it is attached to stopped
  * serving (mcp_server_free), and before closing the store. NULL is allowed.
  * @since 0.1
  */
-void mcp_rbac_free(mcp_rbac *r);
+MCP_EXTERN void mcp_rbac_free(mcp_rbac *r);
 
 /**
  * Install the engine on srv: its AUTHZ middleware item and its authorizer. Call before
@@ -227,7 +227,7 @@ void mcp_rbac_free(mcp_rbac *r);
  * @return MCP_OK, or mcp_server_use()'s error.
  * @since 0.1
  */
-mcp_status mcp_rbac_attach(mcp_rbac *r, mcp_server *srv, mcp_error *err);
+MCP_EXTERN mcp_status mcp_rbac_attach(mcp_rbac *r, mcp_server *srv, mcp_error *err);
 
 /**
  * Re-read the policy file and swap it in atomically: requests already past their AUTHZ
@@ -237,20 +237,20 @@ mcp_status mcp_rbac_attach(mcp_rbac *r, mcp_server *srv, mcp_error *err);
  * @return MCP_OK, MCP_ERR_STATE (no policy file configured), or the load error.
  * @since 0.1
  */
-mcp_status mcp_rbac_reload(mcp_rbac *r, mcp_error *err);
+MCP_EXTERN mcp_status mcp_rbac_reload(mcp_rbac *r, mcp_error *err);
 
 /**
  * Swap in a policy built by the caller (takes one reference to pol, even on failure).
  * @return MCP_OK or MCP_ERR_INVALID_ARG.
  * @since 0.1
  */
-mcp_status mcp_rbac_set_policy(mcp_rbac *r, mcp_policy *pol, mcp_error *err);
+MCP_EXTERN mcp_status mcp_rbac_set_policy(mcp_rbac *r, mcp_policy *pol, mcp_error *err);
 
 /** The current policy: a new reference (mcp_policy_unref()). Thread-safe. @since 0.1 */
-mcp_policy *mcp_rbac_policy(const mcp_rbac *r);
+MCP_EXTERN mcp_policy *mcp_rbac_policy(const mcp_rbac *r);
 
 /** Number of successful policy loads since creation (1 after mcp_rbac_new()). @since 0.1 */
-uint64_t mcp_rbac_generation(const mcp_rbac *r);
+MCP_EXTERN uint64_t mcp_rbac_generation(const mcp_rbac *r);
 
 /**
  * Reload on SIGHUP: installs a SIGHUP handler (async-signal-safe: it only writes to a pipe)
@@ -259,7 +259,7 @@ uint64_t mcp_rbac_generation(const mcp_rbac *r);
  * @return MCP_OK, MCP_ERR_STATE (already watching), MCP_ERR_TOO_LARGE, MCP_ERR_INTERNAL.
  * @since 0.1
  */
-mcp_status mcp_rbac_watch_sighup(mcp_rbac *r, mcp_error *err);
+MCP_EXTERN mcp_status mcp_rbac_watch_sighup(mcp_rbac *r, mcp_error *err);
 
 /* The pieces mcp_rbac_attach() installs, for applications that compose their own pipeline. */
 
@@ -270,13 +270,13 @@ mcp_status mcp_rbac_watch_sighup(mcp_rbac *r, mcp_error *err);
  *         "user disabled"), MCP_ERR_RATE_LIMITED (Retry-After set), MCP_ERR_STORE, MCP_ERR_NOMEM.
  * @since 0.1
  */
-MCP_NODISCARD mcp_status mcp_rbac_authz(mcp_request *req, void *rbac, mcp_error *err);
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_rbac_authz(mcp_request *req, void *rbac, mcp_error *err);
 /**
  * Authorizer (an mcp_authz_fn; ctx = the mcp_rbac *): mcp_policy_evaluate() on the policy
  * pinned for the request this thread is serving (else the current one); res->missing filled.
  * Thread-safe. @since 0.1
  */
-MCP_NODISCARD bool mcp_rbac_authorize(void *rbac, const mcp_principal *p, const char *kind,
+MCP_EXTERN MCP_NODISCARD bool mcp_rbac_authorize(void *rbac, const mcp_principal *p, const char *kind,
                                       const char *name, const mcp_access *rule,
                                       mcp_authz_result *res);
 

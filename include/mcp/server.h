@@ -51,16 +51,16 @@ typedef struct mcp_server_opts {
 } mcp_server_opts;
 
 /** Fill o with the defaults above. @since 0.1 */
-void mcp_server_opts_default(mcp_server_opts *o);
+MCP_EXTERN void mcp_server_opts_default(mcp_server_opts *o);
 
 /**
  * Create a server. Strings in opts are copied.
  * @return MCP_OK, MCP_ERR_INVALID_ARG or MCP_ERR_NOMEM.
  * @since 0.1
  */
-mcp_status mcp_server_new(const mcp_server_opts *opts, mcp_server **out, mcp_error *err);
+MCP_EXTERN mcp_status mcp_server_new(const mcp_server_opts *opts, mcp_server **out, mcp_error *err);
 /** Stop every transport, wait for in-flight handlers, free everything. NULL is allowed. */
-void mcp_server_free(mcp_server *srv);
+MCP_EXTERN void mcp_server_free(mcp_server *srv);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Authorization requirements shared by tools, resources and prompts                          */
@@ -107,7 +107,7 @@ typedef struct mcp_tool_def {
 } mcp_tool_def;
 
 /** Register a tool; def is copied, udata is passed to the handler. @since 0.1 */
-mcp_status mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *def, void *udata, mcp_error *err);
+MCP_EXTERN mcp_status mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *def, void *udata, mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Resources                                                                                  */
@@ -126,14 +126,14 @@ typedef struct mcp_resource_def {
     mcp_resource_fn handler;    /* required */
 } mcp_resource_def;
 
-mcp_status mcp_server_add_resource(mcp_server *srv, const mcp_resource_def *def, void *udata,
+MCP_EXTERN mcp_status mcp_server_add_resource(mcp_server *srv, const mcp_resource_def *def, void *udata,
                                    mcp_error *err);
 /** Value of a template variable of the resource being read (borrowed until the handler returns). */
-const char *mcp_ctx_uri_var(const mcp_ctx *ctx, const char *name);
+MCP_EXTERN const char *mcp_ctx_uri_var(const mcp_ctx *ctx, const char *name);
 /** Tell subscribers of uri that it changed (notifications/resources/updated). Thread-safe. */
-void mcp_server_notify_resource_updated(mcp_server *srv, const char *uri);
+MCP_EXTERN void mcp_server_notify_resource_updated(mcp_server *srv, const char *uri);
 /** Broadcast notifications/{tools,resources,prompts}/list_changed; kind is "tools" etc. */
-void mcp_server_notify_list_changed(mcp_server *srv, const char *kind);
+MCP_EXTERN void mcp_server_notify_list_changed(mcp_server *srv, const char *kind);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Prompts                                                                                    */
@@ -155,7 +155,7 @@ typedef struct mcp_prompt_def {
     mcp_prompt_fn handler;      /* required; adds messages with mcp_ctx_add_prompt_message() */
 } mcp_prompt_def;
 
-mcp_status mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *def, void *udata,
+MCP_EXTERN mcp_status mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *def, void *udata,
                                  mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -168,57 +168,57 @@ mcp_status mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *def, voi
 typedef mcp_status (*mcp_complete_fn)(mcp_ctx *ctx, const char *ref_type, const char *ref_name,
                                       const char *arg_name, const char *arg_value, void *udata,
                                       mcp_error *err);
-void mcp_server_set_completer(mcp_server *srv, mcp_complete_fn fn, void *udata);
+MCP_EXTERN void mcp_server_set_completer(mcp_server *srv, mcp_complete_fn fn, void *udata);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The handler context                                                                        */
 
 /** Arguments of tools/call or prompts/get (an object; never NULL). Borrowed for the handler. */
-const json_t *mcp_ctx_args(const mcp_ctx *ctx);
+MCP_EXTERN const json_t *mcp_ctx_args(const mcp_ctx *ctx);
 /** String argument, or NULL when missing or not a string. */
-const char *mcp_ctx_arg_str(const mcp_ctx *ctx, const char *name);
+MCP_EXTERN const char *mcp_ctx_arg_str(const mcp_ctx *ctx, const char *name);
 /** Integer argument. @return MCP_OK or MCP_ERR_INVALID_ARG (missing / not an integer). */
-mcp_status mcp_ctx_arg_int(const mcp_ctx *ctx, const char *name, int64_t *out, mcp_error *err);
+MCP_EXTERN mcp_status mcp_ctx_arg_int(const mcp_ctx *ctx, const char *name, int64_t *out, mcp_error *err);
 /** The caller; NULL only when the server runs without authentication. Valid for the handler. */
-const mcp_principal *mcp_ctx_principal(const mcp_ctx *ctx);
+MCP_EXTERN const mcp_principal *mcp_ctx_principal(const mcp_ctx *ctx);
 /** Session id (NULL in stateless mode and on stdio). */
-const char *mcp_ctx_session_id(const mcp_ctx *ctx);
+MCP_EXTERN const char *mcp_ctx_session_id(const mcp_ctx *ctx);
 /** Name of the tool / prompt, or URI of the resource, being served. */
-const char *mcp_ctx_target(const mcp_ctx *ctx);
+MCP_EXTERN const char *mcp_ctx_target(const mcp_ctx *ctx);
 
 /* Result building. Each returns MCP_OK or MCP_ERR_NOMEM. */
-mcp_status mcp_ctx_add_text(mcp_ctx *ctx, const char *text, mcp_error *err);
-mcp_status mcp_ctx_add_image(mcp_ctx *ctx, const char *base64, const char *mime, mcp_error *err);
-mcp_status mcp_ctx_add_audio(mcp_ctx *ctx, const char *base64, const char *mime, mcp_error *err);
+MCP_EXTERN mcp_status mcp_ctx_add_text(mcp_ctx *ctx, const char *text, mcp_error *err);
+MCP_EXTERN mcp_status mcp_ctx_add_image(mcp_ctx *ctx, const char *base64, const char *mime, mcp_error *err);
+MCP_EXTERN mcp_status mcp_ctx_add_audio(mcp_ctx *ctx, const char *base64, const char *mime, mcp_error *err);
 /** An embedded resource content item; text (or base64 blob when blob is true). */
-mcp_status mcp_ctx_add_embedded(mcp_ctx *ctx, const char *uri, const char *mime, const char *data,
+MCP_EXTERN mcp_status mcp_ctx_add_embedded(mcp_ctx *ctx, const char *uri, const char *mime, const char *data,
                                 bool blob, mcp_error *err);
 /** Add any content item (steals item). */
-mcp_status mcp_ctx_add_content_take(mcp_ctx *ctx, json_t *item, mcp_error *err);
+MCP_EXTERN mcp_status mcp_ctx_add_content_take(mcp_ctx *ctx, json_t *item, mcp_error *err);
 /** structuredContent (steals value; also mirrored as text content when no content was added). */
-mcp_status mcp_ctx_set_structured_take(mcp_ctx *ctx, json_t *value, mcp_error *err);
+MCP_EXTERN mcp_status mcp_ctx_set_structured_take(mcp_ctx *ctx, json_t *value, mcp_error *err);
 /** Mark the tool result isError:true and add text explaining why (sent to the model). */
-mcp_status mcp_ctx_set_error_result(mcp_ctx *ctx, const char *text, mcp_error *err);
+MCP_EXTERN mcp_status mcp_ctx_set_error_result(mcp_ctx *ctx, const char *text, mcp_error *err);
 /** Resource contents: text or base64 blob. */
-mcp_status mcp_ctx_add_resource_text(mcp_ctx *ctx, const char *uri, const char *mime,
+MCP_EXTERN mcp_status mcp_ctx_add_resource_text(mcp_ctx *ctx, const char *uri, const char *mime,
                                      const char *text, mcp_error *err);
-mcp_status mcp_ctx_add_resource_blob(mcp_ctx *ctx, const char *uri, const char *mime,
+MCP_EXTERN mcp_status mcp_ctx_add_resource_blob(mcp_ctx *ctx, const char *uri, const char *mime,
                                      const char *base64, mcp_error *err);
 /** A prompt message: role "user" or "assistant"; content is a content item (stolen). */
-mcp_status mcp_ctx_add_prompt_message_take(mcp_ctx *ctx, const char *role, json_t *content,
+MCP_EXTERN mcp_status mcp_ctx_add_prompt_message_take(mcp_ctx *ctx, const char *role, json_t *content,
                                            mcp_error *err);
 /** One completion value. */
-mcp_status mcp_ctx_add_completion(mcp_ctx *ctx, const char *value, mcp_error *err);
+MCP_EXTERN mcp_status mcp_ctx_add_completion(mcp_ctx *ctx, const char *value, mcp_error *err);
 /** Replace the whole result object (steals result). The escape hatch for anything else. */
-mcp_status mcp_ctx_set_result_take(mcp_ctx *ctx, json_t *result, mcp_error *err);
+MCP_EXTERN mcp_status mcp_ctx_set_result_take(mcp_ctx *ctx, json_t *result, mcp_error *err);
 
 /* Messages while the handler runs. Over HTTP, these switch the response to an SSE stream. */
 
 /** notifications/message at level (dropped when below the session's logging/setLevel). */
-mcp_status mcp_ctx_log(mcp_ctx *ctx, mcp_log_level level, const char *logger, const char *text,
+MCP_EXTERN mcp_status mcp_ctx_log(mcp_ctx *ctx, mcp_log_level level, const char *logger, const char *text,
                        mcp_error *err);
 /** notifications/progress, only when the request carried _meta.progressToken (else a no-op). */
-mcp_status mcp_ctx_progress(mcp_ctx *ctx, double progress, double total, const char *message,
+MCP_EXTERN mcp_status mcp_ctx_progress(mcp_ctx *ctx, double progress, double total, const char *message,
                             mcp_error *err);
 /**
  * Send a request to the client (sampling/createMessage, elicitation/create, roots/list) and wait
@@ -227,17 +227,17 @@ mcp_status mcp_ctx_progress(mcp_ctx *ctx, double progress, double total, const c
  * @return MCP_OK, MCP_ERR_TIMEOUT, MCP_ERR_CANCELLED, MCP_ERR_PROTOCOL (client answered with an
  *         error; err has its message), MCP_ERR_STATE (no way to reach the client: stateless).
  */
-mcp_status mcp_ctx_request(mcp_ctx *ctx, const char *method, const json_t *params,
+MCP_EXTERN mcp_status mcp_ctx_request(mcp_ctx *ctx, const char *method, const json_t *params,
                            unsigned timeout_ms, json_t **result, mcp_error *err);
 /** Has the client cancelled this request (notifications/cancelled)? */
-bool mcp_ctx_is_cancelled(const mcp_ctx *ctx);
+MCP_EXTERN bool mcp_ctx_is_cancelled(const mcp_ctx *ctx);
 /** The negotiated protocol version of the caller's session. */
-const char *mcp_ctx_protocol_version(const mcp_ctx *ctx);
+MCP_EXTERN const char *mcp_ctx_protocol_version(const mcp_ctx *ctx);
 /**
  * Close the request's HTTP SSE stream now (SEP-1699 polling); later messages and the response
  * are kept and delivered when the client reconnects with Last-Event-ID. No-op elsewhere.
  */
-void mcp_ctx_close_stream(mcp_ctx *ctx);
+MCP_EXTERN void mcp_ctx_close_stream(mcp_ctx *ctx);
 
 /* Authorization built into the server: checks a principal against a definition's access rule. */
 
@@ -256,7 +256,7 @@ typedef struct mcp_authz_result {
  */
 typedef bool (*mcp_authz_fn)(void *ctx, const mcp_principal *p, const char *kind, const char *name,
                              const mcp_access *rule, mcp_authz_result *res);
-void mcp_server_set_authorizer(mcp_server *srv, mcp_authz_fn fn, void *ctx);
+MCP_EXTERN void mcp_server_set_authorizer(mcp_server *srv, mcp_authz_fn fn, void *ctx);
 
 /*
  * Decision hook: called once per request for the authentication outcome (when any AUTHN item is
@@ -275,7 +275,7 @@ typedef struct mcp_decision {
 } mcp_decision;
 
 typedef void (*mcp_decision_fn)(void *ctx, const mcp_request *req, const mcp_decision *d);
-void mcp_server_set_decision_hook(mcp_server *srv, mcp_decision_fn fn, void *ctx);
+MCP_EXTERN void mcp_server_set_decision_hook(mcp_server *srv, mcp_decision_fn fn, void *ctx);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Transports                                                                                 */
@@ -301,24 +301,24 @@ typedef struct mcp_http_opts {
                                       host/port (the transport owns it from then on); -1 */
 } mcp_http_opts;
 
-void mcp_http_opts_default(mcp_http_opts *o);
+MCP_EXTERN void mcp_http_opts_default(mcp_http_opts *o);
 
 /** Start serving Streamable HTTP in background threads. Strings are copied. @since 0.1 */
-mcp_status mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *err);
+MCP_EXTERN mcp_status mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *err);
 /** The port actually bound (after listen with port 0). */
-uint16_t mcp_server_http_port(const mcp_server *srv);
+MCP_EXTERN uint16_t mcp_server_http_port(const mcp_server *srv);
 /**
  * Serve newline-delimited JSON-RPC on in_fd/out_fd until EOF or mcp_server_stop().
  * Blocks the calling thread. Logs go to stderr only.
  */
-mcp_status mcp_server_run_stdio(mcp_server *srv, int in_fd, int out_fd, mcp_error *err);
+MCP_EXTERN mcp_status mcp_server_run_stdio(mcp_server *srv, int in_fd, int out_fd, mcp_error *err);
 /**
  * Block until SIGINT/SIGTERM (or mcp_server_stop()), then shut down gracefully: stop accepting,
  * let in-flight requests finish within grace_ms, close SSE streams, flush logs.
  */
-mcp_status mcp_server_run_until_signal(mcp_server *srv, unsigned grace_ms, mcp_error *err);
+MCP_EXTERN mcp_status mcp_server_run_until_signal(mcp_server *srv, unsigned grace_ms, mcp_error *err);
 /** Ask run_until_signal / run_stdio to return. Async-signal-safe. */
-void mcp_server_stop(mcp_server *srv);
+MCP_EXTERN void mcp_server_stop(mcp_server *srv);
 
 #ifdef __cplusplus
 }

@@ -16,9 +16,13 @@ extern "C" {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define MCP_NODISCARD   __attribute__((warn_unused_result))
+/* Marks the exported API: the library is built with -fvisibility=hidden, so only what a public
+ * header declares with MCP_EXTERN is in libmcp.so's dynamic symbol table. */
+#define MCP_EXTERN      __attribute__((visibility("default")))
 #define MCP_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define MCP_NODISCARD
+#define MCP_EXTERN
 #define MCP_PRINTF(f, a)
 #endif
 
@@ -73,35 +77,35 @@ typedef struct mcp_error {
 } mcp_error;
 
 /** Symbolic name of a status ("MCP_ERR_NOMEM"); never NULL. @since 0.1 */
-const char *mcp_status_name(mcp_status s);
+MCP_EXTERN const char *mcp_status_name(mcp_status s);
 /** Human text of a status ("out of memory"); never NULL. @since 0.1 */
-const char *mcp_status_str(mcp_status s);
+MCP_EXTERN const char *mcp_status_str(mcp_status s);
 
 /**
  * The one status -> wire table, used by every transport: the HTTP status a failing status is
  * answered with (401, 403, 404, 413, 429, 500, 503; 400 for the rest; 200 for MCP_OK).
  * @since 0.1
  */
-int mcp_status_http(mcp_status s);
+MCP_EXTERN int mcp_status_http(mcp_status s);
 /**
  * The JSON-RPC error code sent for a failing status whose mcp_error carries none (rpc_code 0):
  * MCP_RPC_UNAUTHENTICATED, MCP_RPC_FORBIDDEN, MCP_RPC_RATE_LIMITED, MCP_RPC_PARSE_ERROR,
  * MCP_RPC_INTERNAL_ERROR (memory, store, internal), MCP_RPC_INVALID_REQUEST for the rest;
  * 0 for MCP_OK. @since 0.1
  */
-int32_t mcp_status_rpc(mcp_status s);
+MCP_EXTERN int32_t mcp_status_rpc(mcp_status s);
 
 /**
  * Fill err (if non-NULL) and return code, so callers can write `return mcp_error_set(...)`.
  * Never allocates. rpc_code is reset to 0; see mcp_error_set_rpc().
  * @since 0.1
  */
-mcp_status mcp_error_set(mcp_error *err, mcp_status code, const char *fmt, ...) MCP_PRINTF(3, 4);
+MCP_EXTERN mcp_status mcp_error_set(mcp_error *err, mcp_status code, const char *fmt, ...) MCP_PRINTF(3, 4);
 /** As mcp_error_set(), and records the JSON-RPC error code to send to the peer. @since 0.1 */
-mcp_status mcp_error_set_rpc(mcp_error *err, mcp_status code, int32_t rpc_code, const char *fmt, ...)
+MCP_EXTERN mcp_status mcp_error_set_rpc(mcp_error *err, mcp_status code, int32_t rpc_code, const char *fmt, ...)
     MCP_PRINTF(4, 5);
 /** Reset err to MCP_OK with an empty message. NULL is allowed. @since 0.1 */
-void mcp_error_clear(mcp_error *err);
+MCP_EXTERN void mcp_error_clear(mcp_error *err);
 
 #ifdef __cplusplus
 }

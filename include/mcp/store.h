@@ -54,7 +54,7 @@ typedef struct mcp_store_opts {
 } mcp_store_opts;
 
 /** Fill o with the defaults above. @since 0.1 */
-void mcp_store_opts_default(mcp_store_opts *o);
+MCP_EXTERN void mcp_store_opts_default(mcp_store_opts *o);
 
 /**
  * Open (and create, unless opts->create is false) a store file, switch it to WAL mode and apply
@@ -69,17 +69,17 @@ void mcp_store_opts_default(mcp_store_opts *o);
  *         database, corrupt, migration failed, schema too new).
  * @since 0.1
  */
-mcp_status mcp_store_open(const char *path, const mcp_store_opts *opts, mcp_store **out,
+MCP_EXTERN mcp_status mcp_store_open(const char *path, const mcp_store_opts *opts, mcp_store **out,
                           mcp_error *err);
 
 /** Close every connection and free the cache. NULL is allowed. @since 0.1 */
-void mcp_store_close(mcp_store *store);
+MCP_EXTERN void mcp_store_close(mcp_store *store);
 
 /** Drop every cached entry now (e.g. on SIGHUP). Thread-safe. @since 0.1 */
-void mcp_store_invalidate(mcp_store *store);
+MCP_EXTERN void mcp_store_invalidate(mcp_store *store);
 
 /** Highest schema migration applied to the file (for diagnostics). @since 0.1 */
-int mcp_store_schema_version(const mcp_store *store);
+MCP_EXTERN int mcp_store_schema_version(const mcp_store *store);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Users                                                                                      */
@@ -89,7 +89,7 @@ int mcp_store_schema_version(const mcp_store *store);
  * @return MCP_OK, MCP_ERR_INVALID_ARG, MCP_ERR_STATE (subject exists), MCP_ERR_STORE.
  * @since 0.1
  */
-mcp_status mcp_store_user_add(mcp_store *store, const char *subject, const char *name,
+MCP_EXTERN mcp_status mcp_store_user_add(mcp_store *store, const char *subject, const char *name,
                               mcp_error *err);
 
 /**
@@ -98,14 +98,14 @@ mcp_status mcp_store_user_add(mcp_store *store, const char *subject, const char 
  * @return As mcp_store_user_add(), plus MCP_ERR_NOT_FOUND when a role does not exist.
  * @since 0.1
  */
-mcp_status mcp_store_user_add_with_roles(mcp_store *store, const char *subject, const char *name,
+MCP_EXTERN mcp_status mcp_store_user_add_with_roles(mcp_store *store, const char *subject, const char *name,
                                          const char *const *roles, mcp_error *err);
 
 /** Remove a user with its role grants and API keys. @return MCP_OK, MCP_ERR_NOT_FOUND, ... */
-mcp_status mcp_store_user_remove(mcp_store *store, const char *subject, mcp_error *err);
+MCP_EXTERN mcp_status mcp_store_user_remove(mcp_store *store, const char *subject, mcp_error *err);
 
 /** Enable or disable a user. @return MCP_OK, MCP_ERR_NOT_FOUND, MCP_ERR_STORE, ... @since 0.1 */
-mcp_status mcp_store_user_set_enabled(mcp_store *store, const char *subject, bool enabled,
+MCP_EXTERN mcp_status mcp_store_user_set_enabled(mcp_store *store, const char *subject, bool enabled,
                                       mcp_error *err);
 
 /** A user row as passed to list callbacks. Every pointer is borrowed for the callback only. */
@@ -127,7 +127,7 @@ typedef bool (*mcp_store_user_fn)(void *ctx, const mcp_store_user *user);
  * @return MCP_OK, MCP_ERR_NOMEM or MCP_ERR_STORE.
  * @since 0.1
  */
-mcp_status mcp_store_user_list(mcp_store *store, mcp_store_user_fn fn, void *ctx, mcp_error *err);
+MCP_EXTERN mcp_status mcp_store_user_list(mcp_store *store, mcp_store_user_fn fn, void *ctx, mcp_error *err);
 
 /**
  * The hot-path view of one user. Filled by mcp_store_user_lookup(); the strings and the
@@ -147,9 +147,9 @@ typedef struct mcp_store_user_info {
 } mcp_store_user_info;
 
 /** Initialize to an empty state that mcp_store_user_info_cleanup() accepts. @since 0.1 */
-void mcp_store_user_info_init(mcp_store_user_info *info);
+MCP_EXTERN void mcp_store_user_info_init(mcp_store_user_info *info);
 /** Release the snapshot and reset info to the init state. NULL is allowed. @since 0.1 */
-void mcp_store_user_info_cleanup(mcp_store_user_info *info);
+MCP_EXTERN void mcp_store_user_info_cleanup(mcp_store_user_info *info);
 
 /**
  * Look up a subject: does it exist, is it enabled, which permissions do its roles give.
@@ -161,28 +161,28 @@ void mcp_store_user_info_cleanup(mcp_store_user_info *info);
  *         caller must refuse the request).
  * @since 0.1
  */
-MCP_NODISCARD mcp_status mcp_store_user_lookup(mcp_store *store, const char *subject,
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_store_user_lookup(mcp_store *store, const char *subject,
                                                mcp_store_user_info *out, mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Roles                                                                                      */
 
 /** Give subject a role (idempotent). @return MCP_OK, MCP_ERR_NOT_FOUND (user or role), ... */
-mcp_status mcp_store_role_grant(mcp_store *store, const char *subject, const char *role,
+MCP_EXTERN mcp_status mcp_store_role_grant(mcp_store *store, const char *subject, const char *role,
                                 mcp_error *err);
 /** Take a role away. @return MCP_OK, MCP_ERR_NOT_FOUND (user/role unknown or not granted), ... */
-mcp_status mcp_store_role_revoke(mcp_store *store, const char *subject, const char *role,
+MCP_EXTERN mcp_status mcp_store_role_revoke(mcp_store *store, const char *subject, const char *role,
                                  mcp_error *err);
 
 /**
  * Create role if missing and replace its permissions with perms (NULL-terminated; NULL or empty
  * leaves the role without permissions). One transaction. @since 0.1
  */
-mcp_status mcp_store_role_set_permissions(mcp_store *store, const char *role,
+MCP_EXTERN mcp_status mcp_store_role_set_permissions(mcp_store *store, const char *role,
                                           const char *const *perms, mcp_error *err);
 
 /** Delete a role and every grant of it. @return MCP_OK, MCP_ERR_NOT_FOUND, ... @since 0.1 */
-mcp_status mcp_store_role_remove(mcp_store *store, const char *role, mcp_error *err);
+MCP_EXTERN mcp_status mcp_store_role_remove(mcp_store *store, const char *role, mcp_error *err);
 
 /** A role as passed to list callbacks; pointers borrowed for the callback only. */
 typedef struct mcp_store_role {
@@ -194,7 +194,7 @@ typedef struct mcp_store_role {
 typedef bool (*mcp_store_role_fn)(void *ctx, const mcp_store_role *role);
 
 /** Call fn for every role, ordered by name (same locking rules as mcp_store_user_list()). */
-mcp_status mcp_store_role_list(mcp_store *store, mcp_store_role_fn fn, void *ctx, mcp_error *err);
+MCP_EXTERN mcp_status mcp_store_role_list(mcp_store *store, mcp_store_role_fn fn, void *ctx, mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* API keys                                                                                   */
@@ -212,12 +212,12 @@ mcp_status mcp_store_role_list(mcp_store *store, mcp_store_role_fn fn, void *ctx
  * @return MCP_OK, MCP_ERR_INVALID_ARG, MCP_ERR_NOT_FOUND (owner), MCP_ERR_NOMEM, MCP_ERR_STORE.
  * @since 0.1
  */
-mcp_status mcp_store_key_create(mcp_store *store, const char *owner, const char *label,
+MCP_EXTERN mcp_status mcp_store_key_create(mcp_store *store, const char *owner, const char *label,
                                 int64_t ttl_s, char **key_out, char key_id[MCP_APIKEY_ID_LEN + 1],
                                 mcp_error *err);
 
 /** Revoke a key by id (the row stays, for listing). @return MCP_OK, MCP_ERR_NOT_FOUND, ... */
-mcp_status mcp_store_key_revoke(mcp_store *store, const char *key_id, mcp_error *err);
+MCP_EXTERN mcp_status mcp_store_key_revoke(mcp_store *store, const char *key_id, mcp_error *err);
 
 /** A key row as passed to list callbacks (never the secret); pointers borrowed for the call. */
 typedef struct mcp_store_key {
@@ -232,7 +232,7 @@ typedef struct mcp_store_key {
 typedef bool (*mcp_store_key_fn)(void *ctx, const mcp_store_key *key);
 
 /** Call fn for every key (of owner, or all when owner is NULL), ordered by owner, created. */
-mcp_status mcp_store_key_list(mcp_store *store, const char *owner, mcp_store_key_fn fn, void *ctx,
+MCP_EXTERN mcp_status mcp_store_key_list(mcp_store *store, const char *owner, mcp_store_key_fn fn, void *ctx,
                               mcp_error *err);
 
 /**
@@ -251,14 +251,14 @@ mcp_status mcp_store_key_list(mcp_store *store, const char *owner, mcp_store_key
  * @return MCP_OK, MCP_ERR_UNAUTHENTICATED, MCP_ERR_NOMEM, or MCP_ERR_STORE.
  * @since 0.1
  */
-MCP_NODISCARD mcp_status mcp_store_key_verify(mcp_store *store, const char *key, size_t len,
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_store_key_verify(mcp_store *store, const char *key, size_t len,
                                               const mcp_principal **out, mcp_error *err);
 
 /**
  * Does s look like an API key, i.e. start with "mcp_"? Says nothing about validity; lets a
  * combined API-key/JWT authenticator pick the verifier. NULL gives false. @since 0.1
  */
-bool mcp_apikey_looks_like(const char *s);
+MCP_EXTERN bool mcp_apikey_looks_like(const char *s);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Revoked tokens (JWT ids)                                                                   */
@@ -267,7 +267,7 @@ bool mcp_apikey_looks_like(const char *s);
  * Record jti as revoked (idempotent; a later call updates expires).
  * @param expires Unix seconds after which the row may be purged (the token's exp); 0 = keep.
  */
-mcp_status mcp_store_token_revoke(mcp_store *store, const char *jti, int64_t expires,
+MCP_EXTERN mcp_status mcp_store_token_revoke(mcp_store *store, const char *jti, int64_t expires,
                                   mcp_error *err);
 
 /**
@@ -275,11 +275,11 @@ mcp_status mcp_store_token_revoke(mcp_store *store, const char *jti, int64_t exp
  * @param[out] out Set only on MCP_OK.
  * @return MCP_OK, MCP_ERR_INVALID_ARG or MCP_ERR_STORE.
  */
-MCP_NODISCARD mcp_status mcp_store_token_is_revoked(mcp_store *store, const char *jti, bool *out,
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_store_token_is_revoked(mcp_store *store, const char *jti, bool *out,
                                                     mcp_error *err);
 
 /** Delete revocations whose expires is non-zero and before now. @param[out] n Optional count. */
-mcp_status mcp_store_token_purge(mcp_store *store, int64_t now, size_t *n, mcp_error *err);
+MCP_EXTERN mcp_status mcp_store_token_purge(mcp_store *store, int64_t now, size_t *n, mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Authentication middleware                                                                  */
@@ -298,7 +298,7 @@ mcp_status mcp_store_token_purge(mcp_store *store, int64_t now, size_t *n, mcp_e
  * @param store An mcp_store * (void * to match mcp_middleware_fn); must outlive the server.
  * @since 0.1
  */
-mcp_status mcp_apikey_authn(mcp_request *req, void *store, mcp_error *err);
+MCP_EXTERN mcp_status mcp_apikey_authn(mcp_request *req, void *store, mcp_error *err);
 
 #ifdef __cplusplus
 }
