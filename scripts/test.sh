@@ -43,6 +43,10 @@ if [ -x build/bin/mcp-client ] && [ -f scripts/conformance-client.sh ]; then
   ./scripts/conformance-client.sh "$ROOT/build/bin/mcp-client" "$SHARED"
 fi
 
+step "conformance-next: what revision 2025-11-25 requires (server 30, client 18; ~10 s)"
+./scripts/conformance-next.sh "$ROOT/build/bin/mcp-conformance-server" "$ROOT/build/bin/mcp-client" \
+  "$SHARED"
+
 if ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
   step "fuzz (libFuzzer, short)"
   # the library is instrumented too (fuzzer-no-link), so coverage guidance reaches it
