@@ -144,6 +144,10 @@ eq "revoked JSON-RPC error" "$(jq -c .error "$TMP/body")" '{"code":-32001,"messa
 # revoking while a session is open takes effect on the next request
 A token revoke u-1 >/dev/null 2>&1
 wait_for "revocation of a live token applies" status_is 401 "$USER_TOK" "" "$INIT"
+# (the token was verified, so cached, before: the revocation must win over the cache)
+eq "revoked live token challenge" "$(hdr WWW-Authenticate)" \
+    "Bearer error=\"invalid_token\", error_description=\"token revoked\", resource_metadata=\"$SRV_PRM\""
+eq "revoked live token JSON-RPC error" "$(jq -c .error "$TMP/body")" '{"code":-32001,"message":"token revoked"}'
 
 # --- no token: 401 with the resource metadata --------------------------------------------------
 eq "no token is 401" "$(rpc "" "" "$INIT")" 401
