@@ -41,7 +41,14 @@ def main():
 
 
 def run(srv):
-    m = re.search(r"127\.0\.0\.1:(\d+)/mcp", srv.stderr.readline())
+    m = None
+    for _ in range(50):                # the listening line (sanitizer notes may come first)
+        line = srv.stderr.readline()
+        if not line:
+            break
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/mcp", line)
+        if m:
+            break
     if not m:
         fail("server did not start")
     port = int(m.group(1))
