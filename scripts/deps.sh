@@ -23,3 +23,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
+# Node packages of the tests (tests/package-lock.json: jose, the independent JWS implementation
+# of tests/integration/jwt_interop.sh and tests/vectors/jwt_kat/make.sh)
+if [ "${MCP_DEPS_TEST:-1}" = 1 ]; then
+  (cd "$(dirname "$0")/../tests" && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SHARED=${MCP_SHARED:-$ROOT/../shared}
 JOBS=${JOBS:-2}
+# CI: a test that finds its environment wrong (a program not built, a tool missing) fails
+# instead of skipping (cmocka skip() and the integration scripts read MCP_CI)
+export MCP_CI=1
 t0=$(date +%s)
 step() { printf '\n==== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 
@@ -38,26 +41,32 @@ for b in build build-asan; do
   ./scripts/conformance-server.sh "$ROOT/$b/bin/mcp-conformance-server" "$SHARED"
 done
 
-if [ -x build/bin/mcp-client ] && [ -f scripts/conformance-client.sh ]; then
-  step "client conformance (official suite)"
-  ./scripts/conformance-client.sh "$ROOT/build/bin/mcp-client" "$SHARED"
-fi
+step "client conformance (official suite)"
+# (conformance-client.sh fails when mcp-client was not built)
+./scripts/conformance-client.sh "$ROOT/build/bin/mcp-client" "$SHARED"
 
-if ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
-  step "fuzz (libFuzzer, short)"
-  # the library is instrumented too (fuzzer-no-link), so coverage guidance reaches it
-  CC=clang CFLAGS=-fsanitize=fuzzer-no-link cmake -S . -B build-fuzz -DMCP_FUZZ=ON \
-    -DMCP_SANITIZE=ON -DMCP_WERROR=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  targets=$(ls tests/fuzz/fuzz_*.c | xargs -n1 basename | sed 's/\.c$//')
-  for t in $targets; do cmake --build build-fuzz -j"$JOBS" --target "$t" >/dev/null; done
-  for f in build-fuzz/bin/fuzz_*; do
-    [ -x "$f" ] || continue
-    corpus=$(mktemp -d)
-    seeds="tests/fuzz/corpus/$(basename "$f")"
-    [ -d "$seeds" ] && cp "$seeds"/* "$corpus"/ 2>/dev/null || true
-    "$f" -max_total_time="${FUZZ_SECONDS:-20}" -max_len=16384 "$corpus" 2>&1 | tail -3
-    rm -rf "$corpus"
-  done
-fi
+step "conformance-next: what revision 2025-11-25 requires (server 30, client 18; ~8 s a build)"
+for b in build build-asan; do
+  ./scripts/conformance-next.sh "$ROOT/$b/bin/mcp-conformance-server" "$ROOT/$b/bin/mcp-client" \
+    "$SHARED"
+done
+
+step "fuzz (libFuzzer, short)"
+# every tests/fuzz/fuzz_*.c is built and run; none found, or one not built, is a failure
+targets=$(find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' -printf '%f\n' | sed 's/\.c$//' | sort)
+[ -n "$targets" ] || { echo "fuzz: no tests/fuzz/fuzz_*.c" >&2; exit 1; }
+# the library is instrumented too (fuzzer-no-link), so coverage guidance reaches it
+CC=clang CFLAGS=-fsanitize=fuzzer-no-link cmake -S . -B build-fuzz -DMCP_FUZZ=ON \
+  -DMCP_SANITIZE=ON -DMCP_WERROR=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+for t in $targets; do
+  cmake --build build-fuzz -j"$JOBS" --target "$t" >/dev/null
+  f=build-fuzz/bin/$t
+  [ -x "$f" ] || { echo "fuzz: $f was not built" >&2; exit 1; }
+  corpus=$(mktemp -d)
+  seeds="tests/fuzz/corpus/$t"
+  if [ -d "$seeds" ] && [ -n "$(ls -A "$seeds")" ]; then cp "$seeds"/* "$corpus"/; fi
+  "$f" -max_total_time="${FUZZ_SECONDS:-20}" -max_len=16384 "$corpus" 2>&1 | tail -3
+  rm -rf "$corpus"
+done
 
 step "all tests passed"

@@ -136,6 +136,25 @@ call(const fixture *f, const char *tok, const char *name)
     return st;
 }
 
+/* As call(), also copying the body (at most cap - 1 bytes) into body. */
+static long
+call_answer(const fixture *f, const char *tok, const char *name, char *body, size_t cap)
+{
+    char auth[1024], req[256];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+    snprintf(req, sizeof req,
+             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"}}",
+             name);
+    const char *h[] = { "Content-Type: application/json",
+                        "Accept: application/json, text/event-stream", auth, NULL };
+    http_resp r;
+    assert_int_equal(th_request("POST", f->url, req, h, &r), 0);
+    long st = r.status;
+    snprintf(body, cap, "%s", r.body ? r.body : "");
+    th_resp_free(&r);
+    return st;
+}
+
 /* The review's scenario: made-up tool names no longer take (or make) buckets. */
 static void
 junk_tool_names_cannot_evict_a_bucket(void **state)
@@ -148,8 +167,13 @@ junk_tool_names_cannot_evict_a_bucket(void **state)
     for (int i = 0; i < 300; i++) {
         char name[32];
         snprintf(name, sizeof name, "%08x-junk", (unsigned)(i + 7) * 2246822519u);
-        long st = call(f, mallory, name);
+        char body[512];
+        long st = call_answer(f, mallory, name, body, sizeof body);
         assert_true(st != 429);                /* not metered: no bucket for an unknown name */
+        /* ... but refused as what it is, an unknown tool */
+        assert_int_equal(st, 200);
+        assert_string_equal(body, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32602,"
+                                  "\"message\":\"unknown tool\"}}");
     }
     assert_int_equal(call(f, mallory, "t"), 429);
     /* another principal has its own bucket */

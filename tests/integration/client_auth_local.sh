@@ -29,7 +29,8 @@ UMA=$("$MCP_BIN/mcp-token" mint --secret-file "$TMP/hs.key" --sub uma --iss "$IS
     --ttl 600)
 printf '%s\n' "$UMA" >"$TMP/uma.tok"
 EXPIRED=$("$MCP_BIN/mcp-token" mint --secret-file "$TMP/hs.key" --sub uma --iss "$ISS" \
-    --aud "$URL" --ttl -3600 2>/dev/null || true)
+    --aud "$URL" --ttl -3600) || { echo "mcp-token mint --ttl -3600 failed" >&2; exit 1; }
+[ -n "$EXPIRED" ] || { echo "mcp-token mint --ttl -3600 printed no token" >&2; exit 1; }
 
 # --- 401: no credential, a bad one -------------------------------------------------------------
 run --url "$URL" tools list
@@ -39,10 +40,9 @@ eq "no credential: one line" "$(printf '%s\n' "$ERR" | wc -l)" 1
 run --url "$URL" --token not-a-valid-token tools list
 eq "garbage token: exit 3" "$RC" 3
 case "$ERR" in *not-a-valid-token*) bad "the token was echoed" ;; *) ok ;; esac
-if [ -n "$EXPIRED" ]; then
-    run --url "$URL" --token "$EXPIRED" tools list
-    eq "expired token: exit 3" "$RC" 3
-fi
+run --url "$URL" --token "$EXPIRED" tools list
+eq "expired token: exit 3" "$RC" 3
+has "expired token: reason" "$ERR" "401"
 
 # --- a user JWT: allowed tools work, a forbidden one is 403 ------------------------------------
 run --url "$URL" --token-file "$TMP/uma.tok" tools list

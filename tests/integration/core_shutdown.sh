@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Graceful shutdown: SIGTERM lets an in-flight request finish, then the server exits 0;
-# new connections are refused once it stopped accepting.
+# new connections are refused while it waits for a handler (lib/shutdown_probe.py).
 set -euo pipefail
 BIN=$MCP_BIN/mcp-conformance-server
 log=$(mktemp); out=$(mktemp)
@@ -27,5 +27,7 @@ grep -q 'Tool with logging executed successfully' "$out" || { echo "in-flight re
 rc=0; wait $pid || rc=$?
 [ "$rc" = 0 ] || { echo "server exit status $rc"; cat "$log"; exit 1; }
 grep -q 'shutting down' "$log"
-! curl -s -m 2 "${H[@]}" -d '{}' "$url" >/dev/null 2>&1
 echo "ok: graceful shutdown"
+# New connections during the grace period: a sampling handler holds the server there (until
+# the probe answers it over the session's open connection); a new connection must not be served.
+python3 "$(dirname "$0")/lib/shutdown_probe.py" "$BIN"

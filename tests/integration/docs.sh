@@ -15,7 +15,8 @@ for bin in "$MCP_BIN"/mcp-*; do
   case $name in mcp-conformance-server|mcp-products) pages+=("$DOCS/cli/server-options.md");; esac
   [ -f "${pages[0]}" ] || { echo "no docs/cli/$name.md"; fail=1; continue; }
   for flag in $("$bin" --help 2>&1 | grep -oE '(^|[ [,(])--[a-z][a-z0-9-]*' | sed -E 's/^[ [,(]//' | sort -u); do
-    grep -qe "$flag" "${pages[@]}" 2>/dev/null || { echo "$name: $flag is not documented in ${pages[*]#$MCP_SRC/}"; fail=1; }
+    # the whole flag: --key must not count as documented because --key-file is
+    grep -qE -- "(^|[^a-z0-9-])$flag([^a-z0-9-]|\$)" "${pages[@]}" || { echo "$name: $flag is not documented in ${pages[*]#$MCP_SRC/}"; fail=1; }
   done
 done
 [ "$fail" = 0 ] && echo "ok: every flag and status is documented"

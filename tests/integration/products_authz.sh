@@ -135,6 +135,9 @@ eq "disabled challenge" "$(hdr WWW-Authenticate)" \
 eq "disabled JSON-RPC error" "$(jq -c .error "$TMP/body")" '{"code":-32003,"message":"user disabled"}'
 eq "disabled user's API key is 401" "$(rpc "$DORA_KEY" "" "$INIT")" 401
 check "disabled key reason" has "$(hdr WWW-Authenticate)" 'error="invalid_token"'
+eq "disabled key challenge" "$(hdr WWW-Authenticate)" \
+    "Bearer error=\"invalid_token\", error_description=\"API key owner disabled\", resource_metadata=\"$SRV_PRM\""
+eq "disabled key JSON-RPC error" "$(jq -c .error "$TMP/body")" '{"code":-32001,"message":"API key owner disabled"}'
 
 # --- revoked token (jti in the store): 401 ----------------------------------------------------
 eq "revoked token is 401" "$(rpc "$REVOKED_TOK" "" "$INIT")" 401
@@ -144,6 +147,10 @@ eq "revoked JSON-RPC error" "$(jq -c .error "$TMP/body")" '{"code":-32001,"messa
 # revoking while a session is open takes effect on the next request
 A token revoke u-1 >/dev/null 2>&1
 wait_for "revocation of a live token applies" status_is 401 "$USER_TOK" "" "$INIT"
+# (the token was verified, so cached, before: the revocation must win over the cache)
+eq "revoked live token challenge" "$(hdr WWW-Authenticate)" \
+    "Bearer error=\"invalid_token\", error_description=\"token revoked\", resource_metadata=\"$SRV_PRM\""
+eq "revoked live token JSON-RPC error" "$(jq -c .error "$TMP/body")" '{"code":-32001,"message":"token revoked"}'
 
 # --- no token: 401 with the resource metadata --------------------------------------------------
 eq "no token is 401" "$(rpc "" "" "$INIT")" 401

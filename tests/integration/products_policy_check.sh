@@ -79,21 +79,41 @@ check "validate says where" has "$OUT" "tools.t.all_of: is empty"
 OUT=$(A policy check --policy "$TMP/bad.json" --user uma --tool t 2>&1)
 eq "check with a bad file" "$?" 1
 
-# --- the offline answer agrees with the server ------------------------------------------------
+# --- the offline answer and the server, against answers written down here ---------------------
+# From the sample policy and the store's roles (admin: Admin.Write User.Write User.Read; user:
+# User.Read User.Write; guest: Guest.Read; nora: no role), not computed by either engine:
+# HTTP status and, for a refusal, the JSON-RPC error message.
+LISTS="requires any of: User.Read Guest.Read"
+WRITES="requires any of: User.Write Admin.Write"
+ADMINS="requires all of: Admin.Write"
+declare -A WANT=(
+    ["admin list_products"]=200 ["admin create_product"]=200 ["admin delete_product"]=200
+    ["uma list_products"]=200   ["uma create_product"]=200   ["uma delete_product"]="403 $ADMINS"
+    ["gus list_products"]=200   ["gus create_product"]="403 $WRITES" ["gus delete_product"]="403 $ADMINS"
+    ["nora list_products"]="403 $LISTS" ["nora create_product"]="403 $WRITES"
+    ["nora delete_product"]="403 $ADMINS"
+)
 start_products main --auth apikey --policy "$SAMPLE" || exit 1
 for who in admin uma gus nora; do
     KEY=$(A key create --owner "$who" 2>/dev/null)
     SID=$(open_session "$KEY")
     for tool in list_products create_product delete_product; do
+        want=${WANT["$who $tool"]}
         A policy check --policy "$SAMPLE" --user "$who" --tool "$tool" >/dev/null 2>&1
         offline=$?
+        eq "$who $tool: policy check exit" "$offline" "$([ "$want" = 200 ] && echo 0 || echo 3)"
         args='{}'
         [ "$tool" = create_product ] && args='{"name":"x","price_cents":1}'
         [ "$tool" = delete_product ] && args='{"id":999}'
         online=$(rpc "$KEY" "$SID" "$(call_json 1 "$tool" "$args")")
-        want=403
-        [ "$offline" = 0 ] && want=200
-        eq "$who $tool: server agrees with policy check" "$online" "$want"
+        if [ "$want" = 200 ]; then
+            eq "$who $tool: server" "$online" 200
+            eq "$who $tool: a result, no error" "$(jq -c 'has("result"), has("error")' "$TMP/body" | tr '\n' ' ')" "true false "
+        else
+            eq "$who $tool: server" "$online" 403
+            eq "$who $tool: error" "$(jq -c .error "$TMP/body")" \
+                "{\"code\":-32003,\"message\":\"tool '$tool' ${want#403 }\",\"data\":{\"target\":\"$tool\"}}"
+        fi
     done
 done
 stop_products

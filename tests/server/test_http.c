@@ -346,8 +346,9 @@ http_notifications_switch_to_sse(void **state)
 }
 
 typedef struct slow_arg {
-    long status;
-    char body[256];
+    long     status;
+    char     body[256];
+    uint64_t done_ms;              /* when its answer arrived */
 } slow_arg;
 
 static void *
@@ -358,6 +359,7 @@ call_slow(void *arg)
     http_resp r;
     json_t *v = post("{\"jsonrpc\":\"2.0\",\"id\":77,\"method\":\"tools/call\",\"params\":{"
                      "\"name\":\"slow\"}}", &status, &r);
+    a->done_ms = mcp_now_ms();
     a->status = status;
     snprintf(a->body, sizeof a->body, "%s", r.body ? r.body : "");
     th_resp_free(&r);
@@ -391,6 +393,12 @@ http_slow_handler_does_not_stall_others(void **state)
     }
     uint64_t all_ms = mcp_now_ms() - t0;
     assert_true(fast_ms < all_ms);
+    /* ... that is, before the first slow answer arrived (each slow handler takes 400 ms) */
+    for (int i = 0; i < 3; i++)
+        if (t0 + fast_ms > a[i].done_ms)
+            fail_msg("slow call %d answered %llu ms after the start, before the five fast calls "
+                     "were done (%llu ms)", i, (unsigned long long)(a[i].done_ms - t0),
+                     (unsigned long long)fast_ms);
 }
 
 static void
