@@ -11,17 +11,18 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 # check LIB DECLFILE: prints what is wrong, exits 1 when anything is
 check() {
+  # awk filters (they never fail on an empty result, unlike grep)
   nm -D --defined-only "$1" | awk '{print $3}' |
-    grep -Ev '^(_init|_fini|_edata|_end|__bss_start)$|^__odr_asan\.|^__asan|^__ubsan|^__sanitizer' |
+    awk '!/^(_init|_fini|_edata|_end|__bss_start)$/ && !/^(__odr_asan\.|__asan|__ubsan|__sanitizer)/' |
     sort -u >"$tmp/exported"
   local bad=0 x
-  x=$(grep '^mcp__' "$tmp/exported" || true)
+  x=$(awk '/^mcp__/' "$tmp/exported")
   [ -z "$x" ] || { echo "exported internal symbols:"; echo "$x"; bad=1; }
-  x=$(grep -v '^mcp_' "$tmp/exported" || true)
+  x=$(awk '!/^mcp_/' "$tmp/exported")
   [ -z "$x" ] || { echo "exported symbols without the mcp_ prefix:"; echo "$x"; bad=1; }
   x=$(comm -23 "$2" "$tmp/exported")
   [ -z "$x" ] || { echo "declared MCP_EXTERN but not exported:"; echo "$x"; bad=1; }
-  x=$(grep -v '^mcp__' "$tmp/exported" | grep '^mcp_' | comm -13 "$2" - || true)
+  x=$(awk '/^mcp_/ && !/^mcp__/' "$tmp/exported" | comm -13 "$2" -)
   [ -z "$x" ] || { echo "exported but not declared in include/mcp:"; echo "$x"; bad=1; }
   return $bad
 }
