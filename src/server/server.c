@@ -89,6 +89,17 @@ access_cleanup(mcp__access *a)
     strv_free(a->all_of);
 }
 
+mcp_status
+mcp_server_set_workers(mcp_server *srv, unsigned workers, mcp_error *err)
+{
+    if (srv == NULL || workers == 0)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "no server or no workers");
+    if (atomic_load(&srv->running))
+        return mcp_error_set(err, MCP_ERR_STATE, "the server is already running");
+    srv->opts.workers = workers;
+    return MCP_OK;
+}
+
 static void pool_stop(mcp_server *srv);
 
 void
