@@ -235,14 +235,16 @@ typedef struct mcp__tr_ops {
                        const char *auth, mcp_error *err);
     /* Do I/O for up to timeout_ms; returns early once events are queued. */
     mcp_status (*pump)(mcp__tr *t, unsigned timeout_ms, mcp_error *err);
-    /* Stop an exchange (timed out / cancelled); no DONE follows. */
+    /* Stop an exchange (timed out / cancelled); no DONE follows. NULL when a transport has
+     * nothing in flight to stop (stdio). */
     void (*abort)(mcp__tr *t, uint64_t oid);
-    /* After initialize. */
+    /* After initialize. NULL when the transport does not carry the version (stdio). */
     void (*set_protocol_version)(mcp__tr *t, const char *version);
     /* Open the standalone GET stream (HTTP only; may be NULL). */
     void (*open_stream)(mcp__tr *t, const char *auth);
     /* Graceful end and free. */
     void (*close)(mcp__tr *t);
+    /* The session id the server gave, or NULL. The op is NULL without sessions (stdio). */
     const char *(*session_id)(const mcp__tr *t);
 } mcp__tr_ops;
 
@@ -257,6 +259,10 @@ void mcp__event_free(mcp__event *ev);
 mcp__event *mcp__event_new(mcp__ev_type type);
 /* Queue a MESSAGE (or every element of a batch array); takes msg. */
 mcp_status mcp__evq_push_message(mcp__evq *q, json_t *msg);
+/* Queue an event of type with oid, status and a one-line message (NULL: none; truncated to
+ * MCP_ERROR_MSG_MAX). Returns it for the caller to fill in more, or NULL when out of memory. */
+mcp__event *mcp__evq_push_event(mcp__evq *q, mcp__ev_type type, uint64_t oid, mcp_status status,
+                                const char *msg);
 
 struct mcp__tr {
     const mcp__tr_ops *ops;
@@ -278,5 +284,46 @@ mcp_status mcp__stdio_tr_new(const char *const *argv, size_t max_message, mcp__e
 
 /* JSON-RPC error code -> status (see client.h). */
 mcp_status mcp__rpc_code_status(json_int_t code);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The session: client.c (lifecycle, connect, initialize) and exchange.c (outbound exchanges) */
+
+typedef struct mcp__outbound mcp__outbound;
+
+struct mcp_client {
+    char        *name, *version, *title, *offer;
+    unsigned     request_timeout_ms, connect_timeout_ms;
+    size_t       max_message;
+    bool         get_stream, verbose;
+    char        *bearer;           /* secret */
+    char        *auth_header;
+    mcp_oauth   *oauth;
+    char       **headers;
+    mcp_client_callbacks cb;
+
+    mcp__evq     q;
+    mcp__tr     *tr;
+    bool         is_http, connected, dead;
+    char        *url;
+    int64_t      next_id;
+    uint64_t     next_oid;
+    mcp__outbound *obs;      /* exchange.c: messages not yet finished */
+    int          in_callback;
+
+    char        *negotiated;
+    json_t      *server_info, *server_caps;
+    char        *instructions;
+};
+
+/* Send a request and wait for its result (*result is new). progress: add _meta.progressToken. */
+mcp_status mcp__client_rpc(mcp_client *c, const char *method, const json_t *params,
+                           bool progress, json_t **result, mcp_error *err);
+/* Send a notification and wait until the transport delivered it. params is borrowed. */
+mcp_status mcp__client_notify(mcp_client *c, const char *method, const json_t *params,
+                              mcp_error *err);
+/* Give messages nobody waits for up to max_ms to leave, before the transport is closed. */
+void mcp__client_flush_detached(mcp_client *c, unsigned max_ms);
+/* Free every outbound record (after the transport is closed). */
+void mcp__client_free_outbounds(mcp_client *c);
 
 #endif

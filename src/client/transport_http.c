@@ -18,6 +18,8 @@
  */
 #include "client/internal.h"
 
+#include "jsonrpc/jsonrpc.h"
+
 #include <curl/curl.h>
 #include <string.h>
 
@@ -110,16 +112,6 @@ media_type_is(const char *ct, const char *want)
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-static bool
-is_response_to(const json_t *m, int64_t id)
-{
-    if (!json_is_object(m) || json_object_get(m, "method") != NULL)
-        return false;
-    const json_t *jid = json_object_get(m, "id");
-    return json_is_integer(jid) && json_integer_value(jid) == id &&
-           (json_object_get(m, "result") != NULL || json_object_get(m, "error") != NULL);
-}
-
 static void
 note_response(xfer *x, const json_t *m)
 {
@@ -129,9 +121,9 @@ note_response(xfer *x, const json_t *m)
         size_t i;
         const json_t *e;
         json_array_foreach(m, i, e)
-            if (is_response_to(e, x->rpc_id))
+            if (mcp__rpc_is_response_to(e, x->rpc_id))
                 x->got_response = true;
-    } else if (is_response_to(m, x->rpc_id)) {
+    } else if (mcp__rpc_is_response_to(m, x->rpc_id)) {
         x->got_response = true;
     }
 }
@@ -331,6 +323,23 @@ add_headerf(struct curl_slist **l, const char *name, const char *value)
     return rc;
 }
 
+/* What every request of the session carries after its own headers: the session id and
+ * protocol version once known, the credential line, and the extra headers. */
+static mcp_status
+add_session_headers(const http_tr *t, struct curl_slist **l)
+{
+    mcp_status rc = MCP_OK;
+    if (t->session_id != NULL)
+        rc = add_headerf(l, "Mcp-Session-Id", t->session_id);
+    if (rc == MCP_OK && t->protocol_version != NULL)
+        rc = add_headerf(l, "MCP-Protocol-Version", t->protocol_version);
+    if (rc == MCP_OK && t->auth != NULL)
+        rc = add_header(l, t->auth);
+    for (size_t i = 0; rc == MCP_OK && i < t->nextra; i++)
+        rc = add_header(l, t->extra[i]);
+    return rc;
+}
+
 /* Start one transfer. last_id != NULL makes it a GET (resume / stream). */
 static mcp_status
 start_xfer(http_tr *t, xkind kind, uint64_t oid, int64_t rpc_id, const char *body,
@@ -364,14 +373,8 @@ start_xfer(http_tr *t, xkind kind, uint64_t oid, int64_t rpc_id, const char *bod
         if (rc == MCP_OK && last_id != NULL)
             rc = add_headerf(&x->hdrs, "Last-Event-ID", last_id);
     }
-    if (rc == MCP_OK && t->session_id != NULL)
-        rc = add_headerf(&x->hdrs, "Mcp-Session-Id", t->session_id);
-    if (rc == MCP_OK && t->protocol_version != NULL)
-        rc = add_headerf(&x->hdrs, "MCP-Protocol-Version", t->protocol_version);
-    if (rc == MCP_OK && t->auth != NULL)
-        rc = add_header(&x->hdrs, t->auth);
-    for (size_t i = 0; rc == MCP_OK && i < t->nextra; i++)
-        rc = add_header(&x->hdrs, t->extra[i]);
+    if (rc == MCP_OK)
+        rc = add_session_headers(t, &x->hdrs);
     if (rc != MCP_OK) {
         xfer_free(x);
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
@@ -428,18 +431,13 @@ schedule(http_tr *t, xkind kind, uint64_t oid, int64_t rpc_id, const char *last_
 static void
 push_done(http_tr *t, const xfer *x, mcp_status st, const char *msg, bool with_www)
 {
-    mcp__event *ev = mcp__event_new(MCP__EV_DONE);
+    mcp__event *ev = mcp__evq_push_event(t->base.q, MCP__EV_DONE, x->oid, st, msg);
     if (ev == NULL)
         return;                               /* out of memory: the request times out */
-    ev->oid = x->oid;
-    ev->status = st;
     ev->http_status = x->status;
     ev->final = true;
-    if (msg != NULL)                          /* truncation intended: a one-line reason */
-        snprintf(ev->message, sizeof ev->message, "%.*s", (int)sizeof ev->message - 1, msg);
     if (with_www && x->www.len > 0)
         ev->www_auth = mcp__strdup(x->www.ptr);
-    mcp__evq_push(t->base.q, ev);
 }
 
 /* A JSON-RPC error in an HTTP error body: its message, for the report. */
@@ -452,11 +450,15 @@ error_body_message(const xfer *x, char *out, size_t outsz)
     json_error_t je;
     json_t *j = json_loadb(x->json.ptr, x->json.len, 0, &je);
     const json_t *e = json_object_get(j, "error");
-    const json_t *m = json_is_object(e) ? json_object_get(e, "message")
-                                        : json_object_get(j, "error_description");
-    if (json_is_string(m)) {
+    const char *m = NULL;
+    json_int_t code;
+    if (json_is_object(e))
+        mcp__rpc_error_parts(e, &code, &m);
+    else if (json_is_string(json_object_get(j, "error_description")))
+        m = json_string_value(json_object_get(j, "error_description"));
+    if (m != NULL) {
         char safe[160];
-        mcp__sanitize(json_string_value(m), safe, sizeof safe);
+        mcp__sanitize(m, safe, sizeof safe);
         snprintf(out, outsz, ": %s", safe);
     }
     json_decref(j);
@@ -565,7 +567,7 @@ finish(http_tr *t, xfer *x, CURLcode cc)
     if (x->json.len > 0 && x->rpc_id >= 0) {
         json_error_t je;
         json_t *m = json_loadb(x->json.ptr, x->json.len, 0, &je);
-        if (m != NULL && is_response_to(m, x->rpc_id))
+        if (m != NULL && mcp__rpc_is_response_to(m, x->rpc_id))
             (void)mcp__evq_push_message(t->base.q, m);
         else
             json_decref(m);
@@ -752,13 +754,7 @@ delete_session(http_tr *t)
     if (h == NULL)
         return;
     struct curl_slist *hdrs = NULL;
-    mcp_status rc = add_headerf(&hdrs, "Mcp-Session-Id", t->session_id);
-    if (rc == MCP_OK && t->protocol_version != NULL)
-        rc = add_headerf(&hdrs, "MCP-Protocol-Version", t->protocol_version);
-    if (rc == MCP_OK && t->auth != NULL)
-        rc = add_header(&hdrs, t->auth);
-    for (size_t i = 0; rc == MCP_OK && i < t->nextra; i++)
-        rc = add_header(&hdrs, t->extra[i]);
+    mcp_status rc = add_session_headers(t, &hdrs);
     if (rc == MCP_OK) {
         curl_easy_setopt(h, CURLOPT_URL, t->url);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
