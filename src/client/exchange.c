@@ -628,19 +628,30 @@ mcp_client_request_async(mcp_client *c, const char *method, const json_t *params
     return rc;
 }
 
+/* The usable client's outstanding request id (for wait and cancel). */
+static mcp_status
+find_outstanding(mcp_client *c, int64_t id, outbound **ob, mcp_error *err)
+{
+    mcp_status rc = check_usable(c, true, err);
+    if (rc != MCP_OK)
+        return rc;
+    *ob = find_request(c, id);
+    if (*ob == NULL)
+        return mcp_error_set(err, MCP_ERR_NOT_FOUND, "no outstanding request %lld",
+                             (long long)id);
+    return MCP_OK;
+}
+
 mcp_status
 mcp_client_wait(mcp_client *c, int64_t id, unsigned timeout_ms, json_t **result,
                 mcp_error *err)
 {
     if (result != NULL)
         *result = NULL;
-    mcp_status rc = check_usable(c, true, err);
+    outbound *ob;
+    mcp_status rc = find_outstanding(c, id, &ob, err);
     if (rc != MCP_OK)
         return rc;
-    outbound *ob = find_request(c, id);
-    if (ob == NULL)
-        return mcp_error_set(err, MCP_ERR_NOT_FOUND, "no outstanding request %lld",
-                             (long long)id);
     uint64_t deadline = mcp_now_ms() + (timeout_ms ? timeout_ms : c->request_timeout_ms);
     return wait_ob(c, ob, deadline, false, result, err);
 }
@@ -648,13 +659,10 @@ mcp_client_wait(mcp_client *c, int64_t id, unsigned timeout_ms, json_t **result,
 mcp_status
 mcp_client_cancel(mcp_client *c, int64_t id, const char *reason, mcp_error *err)
 {
-    mcp_status rc = check_usable(c, true, err);
+    outbound *ob;
+    mcp_status rc = find_outstanding(c, id, &ob, err);
     if (rc != MCP_OK)
         return rc;
-    outbound *ob = find_request(c, id);
-    if (ob == NULL)
-        return mcp_error_set(err, MCP_ERR_NOT_FOUND, "no outstanding request %lld",
-                             (long long)id);
     if (c->tr->ops->abort != NULL)
         c->tr->ops->abort(c->tr, ob->oid);
     ob_unlink(c, ob);

@@ -326,4 +326,95 @@ void mcp__client_flush_detached(mcp_client *c, unsigned max_ms);
 /* Free every outbound record (after the transport is closed). */
 void mcp__client_free_outbounds(mcp_client *c);
 
+/* ------------------------------------------------------------------------------------------ */
+/* The OAuth client's state and steps: oauth.c (object, entry points, scope selection and      */
+/* step-up), oauth_cache.c, oauth_discovery.c, oauth_register.c, oauth_token.c,               */
+/* oauth_authorize.c                                                                          */
+
+#define MCP__OAUTH_META_MAX ((size_t)1 << 20)      /* one metadata / registration document */
+#define MCP__OAUTH_TOKEN_MAX ((size_t)64 * 1024)   /* one access/refresh token */
+
+struct mcp_oauth {
+    /* options */
+    mcp_oauth_grant grant;
+    mcp_oauth_login login;
+    char *opt_client_id, *opt_client_secret, *client_metadata_url, *client_name;
+    char *opt_auth_method, *private_key_pem, *signing_alg, *key_id, *opt_scope;
+    char *opt_redirect_uri, *cache_path;
+    char *opt_issuer;             /* pinned authorization server, or NULL */
+    char *idp_id_token, *idp_token_endpoint, *idp_client_id, *idp_client_secret;
+    bool offline_access, allow_http, verbose;
+    unsigned max_auth, http_timeout_ms, login_timeout_ms;
+    mcp_oauth_authorize_fn authorize;
+    mcp_oauth_show_url_fn show_url;
+    void *udata;
+
+    /* tokens for server_url */
+    char *server_url;
+    char *access_token, *refresh_token, *requested_scope;
+    char *token_issuer;           /* issuer the tokens above came from (refresh goes only there) */
+    int64_t expires_at;           /* unix seconds, 0 = unknown */
+    uint64_t refreshed_at_ms;     /* last successful refresh (monotonic) */
+
+    /* discovery results */
+    bool discovered, legacy;
+    char *resource;               /* RFC 8707 resource indicator */
+    json_t *prm_scopes;           /* PRM scopes_supported (array) or NULL */
+    json_t *as_meta;              /* AS metadata, NULL in the endpoint fallback */
+    char *issuer, *authz_ep, *token_ep, *reg_ep;
+
+    /* client identity in use */
+    char *client_id, *client_secret, *auth_method;
+
+    unsigned count;
+    void *cookie_curl;            /* headless login: a CURLSH keeping the AS's cookies */
+};
+
+/* Wipe (the string may be a secret), free and NULL *s. */
+void mcp__free_secret(char **s);
+/* Replace *dst (wiped) with a copy of src (NULL allowed). MCP_ERR_NOMEM leaves *dst as it was. */
+mcp_status mcp__set_str(char **dst, const char *src);
+/* The string member key of o, or NULL. */
+const char *mcp__json_str(const json_t *o, const char *key);
+/* Does the array hold the string s? */
+bool mcp__json_array_has(const json_t *arr, const char *s);
+/* Issuer identifiers equal up to trailing slashes. */
+bool mcp__same_issuer(const char *a, const char *b);
+/* May we use authorization server iss (its tokens, its token endpoint)? Any, unless pinned. */
+bool mcp__oauth_issuer_allowed(const mcp_oauth *o, const char *iss);
+/* GET url (https or loopback) and parse a JSON object; MCP_ERR_NOT_FOUND for a non-200. */
+mcp_status mcp__oauth_get_json(mcp_oauth *o, const char *url, json_t **out, mcp_error *err);
+void mcp__oauth_reset_discovery(mcp_oauth *o);
+void mcp__oauth_reset_tokens(mcp_oauth *o);
+
+/* oauth_cache.c: switch the state to server_url (loading its cached tokens); store the tokens
+ * in force; store / load the client registered at the current issuer for redirect_uri. */
+mcp_status mcp__oauth_use_server(mcp_oauth *o, const char *server_url);
+void mcp__oauth_cache_store(mcp_oauth *o);
+void mcp__oauth_cache_store_client(mcp_oauth *o, const char *redirect_uri);
+bool mcp__oauth_cache_load_client(mcp_oauth *o, const char *redirect_uri);
+
+/* oauth_discovery.c: resource and authorization server metadata, once per server. */
+mcp_status mcp__oauth_discover(mcp_oauth *o, const char *resource_metadata, mcp_error *err);
+/* oauth_register.c: settle client_id / secret / auth method for this AS (redirect_uri: NULL
+ * for grants without one). */
+mcp_status mcp__oauth_ensure_client(mcp_oauth *o, const char *redirect_uri, mcp_error *err);
+
+/* A form field; a NULL value leaves the field out (mcp__form_add). */
+typedef struct mcp__form_field {
+    const char *name, *value;
+} mcp__form_field;
+/* Append fields to form in order, stopping at the first failure. */
+mcp_status mcp__form_add_fields(mcp_buf *form, const mcp__form_field *fields, size_t n);
+
+/* oauth_token.c: the grants at the token endpoint. Each keeps the tokens on success. */
+mcp_status mcp__oauth_refresh(mcp_oauth *o, mcp_error *err);
+mcp_status mcp__oauth_client_credentials(mcp_oauth *o, const char *scope, mcp_error *err);
+mcp_status mcp__oauth_token_exchange(mcp_oauth *o, const char *scope, mcp_error *err);
+/* Redeem an authorization code (with the PKCE verifier and the redirect URI it was sent to). */
+mcp_status mcp__oauth_redeem_code(mcp_oauth *o, const char *code, const char *redirect_uri,
+                                  const char *verifier, const char *scope, mcp_error *err);
+/* oauth_authorize.c: the authorization code grant with PKCE, through the login mode set. */
+mcp_status mcp__oauth_authorization_code(mcp_oauth *o, const char *scope, mcp_error *err);
+
 #endif
