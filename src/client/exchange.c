@@ -1,6 +1,7 @@
 /*
- * The client session: JSON-RPC ids and the table of outbound exchanges, dispatch of incoming
- * messages to callbacks, the initialize handshake, and re-authorization on 401/403.
+ * The client session's exchanges: JSON-RPC ids and the table of outbound exchanges, dispatch of
+ * incoming messages to callbacks, and re-authorization on 401/403 (client.c creates the session,
+ * connects and runs the initialize handshake through the functions here).
  *
  * Every message we send is an "outbound" record. A request is finished by its response; a
  * notification or a response we send is finished when the transport reports it delivered.
