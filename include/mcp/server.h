@@ -61,6 +61,14 @@ MCP_EXTERN void mcp_server_opts_default(mcp_server_opts *o);
 MCP_EXTERN mcp_status mcp_server_new(const mcp_server_opts *opts, mcp_server **out, mcp_error *err);
 /** Stop every transport, wait for in-flight handlers, free everything. NULL is allowed. */
 MCP_EXTERN void mcp_server_free(mcp_server *srv);
+/**
+ * Change the number of handler worker threads (mcp_server_opts.workers) after creation, e.g. from
+ * a command-line flag parsed later. Only before the server runs (the first listen/run starts
+ * the workers). Not thread-safe: call from the thread that set the server up.
+ * @return MCP_OK, MCP_ERR_INVALID_ARG (NULL server or 0 workers), or MCP_ERR_STATE once running.
+ * @since 0.1
+ */
+MCP_EXTERN mcp_status mcp_server_set_workers(mcp_server *srv, unsigned workers, mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Authorization requirements shared by tools, resources and prompts                          */

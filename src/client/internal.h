@@ -217,14 +217,16 @@ typedef struct mcp__tr_ops {
                        const char *auth, mcp_error *err);
     /* Do I/O for up to timeout_ms; returns early once events are queued. */
     mcp_status (*pump)(mcp__tr *t, unsigned timeout_ms, mcp_error *err);
-    /* Stop an exchange (timed out / cancelled); no DONE follows. */
+    /* Stop an exchange (timed out / cancelled); no DONE follows. NULL when a transport has
+     * nothing in flight to stop (stdio). */
     void (*abort)(mcp__tr *t, uint64_t oid);
-    /* After initialize. */
+    /* After initialize. NULL when the transport does not carry the version (stdio). */
     void (*set_protocol_version)(mcp__tr *t, const char *version);
     /* Open the standalone GET stream (HTTP only; may be NULL). */
     void (*open_stream)(mcp__tr *t, const char *auth);
     /* Graceful end and free. */
     void (*close)(mcp__tr *t);
+    /* The session id the server gave, or NULL. The op is NULL without sessions (stdio). */
     const char *(*session_id)(const mcp__tr *t);
 } mcp__tr_ops;
 
@@ -239,6 +241,10 @@ void mcp__event_free(mcp__event *ev);
 mcp__event *mcp__event_new(mcp__ev_type type);
 /* Queue a MESSAGE (or every element of a batch array); takes msg. */
 mcp_status mcp__evq_push_message(mcp__evq *q, json_t *msg);
+/* Queue an event of type with oid, status and a one-line message (NULL: none; truncated to
+ * MCP_ERROR_MSG_MAX). Returns it for the caller to fill in more, or NULL when out of memory. */
+mcp__event *mcp__evq_push_event(mcp__evq *q, mcp__ev_type type, uint64_t oid, mcp_status status,
+                                const char *msg);
 
 struct mcp__tr {
     const mcp__tr_ops *ops;
@@ -260,5 +266,137 @@ mcp_status mcp__stdio_tr_new(const char *const *argv, size_t max_message, mcp__e
 
 /* JSON-RPC error code -> status (see client.h). */
 mcp_status mcp__rpc_code_status(json_int_t code);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The session: client.c (lifecycle, connect, initialize) and exchange.c (outbound exchanges) */
+
+typedef struct mcp__outbound mcp__outbound;
+
+struct mcp_client {
+    char        *name, *version, *title, *offer;
+    unsigned     request_timeout_ms, connect_timeout_ms;
+    size_t       max_message;
+    bool         get_stream, verbose;
+    char        *bearer;           /* secret */
+    char        *auth_header;
+    mcp_oauth   *oauth;
+    char       **headers;
+    mcp_client_callbacks cb;
+
+    mcp__evq     q;
+    mcp__tr     *tr;
+    bool         is_http, connected, dead;
+    char        *url;
+    int64_t      next_id;
+    uint64_t     next_oid;
+    mcp__outbound *obs;      /* exchange.c: messages not yet finished */
+    int          in_callback;
+
+    char        *negotiated;
+    json_t      *server_info, *server_caps;
+    char        *instructions;
+};
+
+/* Send a request and wait for its result (*result is new). progress: add _meta.progressToken. */
+mcp_status mcp__client_rpc(mcp_client *c, const char *method, const json_t *params,
+                           bool progress, json_t **result, mcp_error *err);
+/* Send a notification and wait until the transport delivered it. params is borrowed. */
+mcp_status mcp__client_notify(mcp_client *c, const char *method, const json_t *params,
+                              mcp_error *err);
+/* Give messages nobody waits for up to max_ms to leave, before the transport is closed. */
+void mcp__client_flush_detached(mcp_client *c, unsigned max_ms);
+/* Free every outbound record (after the transport is closed). */
+void mcp__client_free_outbounds(mcp_client *c);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The OAuth client's state and steps: oauth.c (object, entry points, scope selection and      */
+/* step-up), oauth_cache.c, oauth_discovery.c, oauth_register.c, oauth_token.c,               */
+/* oauth_authorize.c                                                                          */
+
+#define MCP__OAUTH_META_MAX ((size_t)1 << 20)      /* one metadata / registration document */
+#define MCP__OAUTH_TOKEN_MAX ((size_t)64 * 1024)   /* one access/refresh token */
+
+struct mcp_oauth {
+    /* options */
+    mcp_oauth_grant grant;
+    mcp_oauth_login login;
+    char *opt_client_id, *opt_client_secret, *client_metadata_url, *client_name;
+    char *opt_auth_method, *private_key_pem, *signing_alg, *key_id, *opt_scope;
+    char *opt_redirect_uri, *cache_path;
+    char *opt_issuer;             /* pinned authorization server, or NULL */
+    char *idp_id_token, *idp_token_endpoint, *idp_client_id, *idp_client_secret;
+    bool offline_access, allow_http, verbose;
+    unsigned max_auth, http_timeout_ms, login_timeout_ms;
+    mcp_oauth_authorize_fn authorize;
+    mcp_oauth_show_url_fn show_url;
+    void *udata;
+
+    /* tokens for server_url */
+    char *server_url;
+    char *access_token, *refresh_token, *requested_scope;
+    char *token_issuer;           /* issuer the tokens above came from (refresh goes only there) */
+    int64_t expires_at;           /* unix seconds, 0 = unknown */
+    uint64_t refreshed_at_ms;     /* last successful refresh (monotonic) */
+
+    /* discovery results */
+    bool discovered, legacy;
+    char *resource;               /* RFC 8707 resource indicator */
+    json_t *prm_scopes;           /* PRM scopes_supported (array) or NULL */
+    json_t *as_meta;              /* AS metadata, NULL in the endpoint fallback */
+    char *issuer, *authz_ep, *token_ep, *reg_ep;
+
+    /* client identity in use */
+    char *client_id, *client_secret, *auth_method;
+
+    unsigned count;
+    void *cookie_curl;            /* headless login: a CURLSH keeping the AS's cookies */
+};
+
+/* Wipe (the string may be a secret), free and NULL *s. */
+void mcp__free_secret(char **s);
+/* Replace *dst (wiped) with a copy of src (NULL allowed). MCP_ERR_NOMEM leaves *dst as it was. */
+mcp_status mcp__set_str(char **dst, const char *src);
+/* The string member key of o, or NULL. */
+const char *mcp__json_str(const json_t *o, const char *key);
+/* Does the array hold the string s? */
+bool mcp__json_array_has(const json_t *arr, const char *s);
+/* Issuer identifiers equal up to trailing slashes. */
+bool mcp__same_issuer(const char *a, const char *b);
+/* May we use authorization server iss (its tokens, its token endpoint)? Any, unless pinned. */
+bool mcp__oauth_issuer_allowed(const mcp_oauth *o, const char *iss);
+/* GET url (https or loopback) and parse a JSON object; MCP_ERR_NOT_FOUND for a non-200. */
+mcp_status mcp__oauth_get_json(mcp_oauth *o, const char *url, json_t **out, mcp_error *err);
+void mcp__oauth_reset_discovery(mcp_oauth *o);
+void mcp__oauth_reset_tokens(mcp_oauth *o);
+
+/* oauth_cache.c: switch the state to server_url (loading its cached tokens); store the tokens
+ * in force; store / load the client registered at the current issuer for redirect_uri. */
+mcp_status mcp__oauth_use_server(mcp_oauth *o, const char *server_url);
+void mcp__oauth_cache_store(mcp_oauth *o);
+void mcp__oauth_cache_store_client(mcp_oauth *o, const char *redirect_uri);
+bool mcp__oauth_cache_load_client(mcp_oauth *o, const char *redirect_uri);
+
+/* oauth_discovery.c: resource and authorization server metadata, once per server. */
+mcp_status mcp__oauth_discover(mcp_oauth *o, const char *resource_metadata, mcp_error *err);
+/* oauth_register.c: settle client_id / secret / auth method for this AS (redirect_uri: NULL
+ * for grants without one). */
+mcp_status mcp__oauth_ensure_client(mcp_oauth *o, const char *redirect_uri, mcp_error *err);
+
+/* A form field; a NULL value leaves the field out (mcp__form_add). */
+typedef struct mcp__form_field {
+    const char *name, *value;
+} mcp__form_field;
+/* Append fields to form in order, stopping at the first failure. */
+mcp_status mcp__form_add_fields(mcp_buf *form, const mcp__form_field *fields, size_t n);
+
+/* oauth_token.c: the grants at the token endpoint. Each keeps the tokens on success. */
+mcp_status mcp__oauth_refresh(mcp_oauth *o, mcp_error *err);
+mcp_status mcp__oauth_client_credentials(mcp_oauth *o, const char *scope, mcp_error *err);
+mcp_status mcp__oauth_token_exchange(mcp_oauth *o, const char *scope, mcp_error *err);
+/* Redeem an authorization code (with the PKCE verifier and the redirect URI it was sent to). */
+mcp_status mcp__oauth_redeem_code(mcp_oauth *o, const char *code, const char *redirect_uri,
+                                  const char *verifier, const char *scope, mcp_error *err);
+/* oauth_authorize.c: the authorization code grant with PKCE, through the login mode set. */
+mcp_status mcp__oauth_authorization_code(mcp_oauth *o, const char *scope, mcp_error *err);
 
 #endif

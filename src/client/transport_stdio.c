@@ -40,12 +40,7 @@ push_closed(stdio_tr *t, mcp_status st, const char *msg)
     if (t->dead)
         return;
     t->dead = true;
-    mcp__event *ev = mcp__event_new(MCP__EV_CLOSED);
-    if (ev == NULL)
-        return;
-    ev->status = st;
-    snprintf(ev->message, sizeof ev->message, "%s", msg);
-    mcp__evq_push(t->base.q, ev);
+    (void)mcp__evq_push_event(t->base.q, MCP__EV_CLOSED, 0, st, msg);
 }
 
 static mcp_status
@@ -108,13 +103,9 @@ stdio_send(mcp__tr *base, uint64_t oid, int64_t rpc_id, const char *body, const 
                 return mcp_error_set(err, ev->status, "%s", ev->message);
         return mcp_error_set(err, MCP_ERR_IO, "cannot write to the server process");
     }
-    mcp__event *ev = mcp__event_new(MCP__EV_DONE);
-    if (ev == NULL)
+    /* DONE, not final: the response comes later on stdout. */
+    if (mcp__evq_push_event(t->base.q, MCP__EV_DONE, oid, MCP_OK, NULL) == NULL)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-    ev->oid = oid;
-    ev->status = MCP_OK;
-    ev->final = false;                 /* the response comes later on stdout */
-    mcp__evq_push(t->base.q, ev);
     return MCP_OK;
 }
 
@@ -213,27 +204,6 @@ stdio_pump(mcp__tr *base, unsigned timeout_ms, mcp_error *err)
     }
 }
 
-static void
-stdio_abort(mcp__tr *base, uint64_t oid)
-{
-    (void)base;
-    (void)oid;                          /* nothing in flight at the transport level */
-}
-
-static void
-stdio_set_version(mcp__tr *base, const char *version)
-{
-    (void)base;
-    (void)version;
-}
-
-static const char *
-stdio_session_id(const mcp__tr *base)
-{
-    (void)base;
-    return NULL;
-}
-
 static bool
 wait_exit(stdio_tr *t, unsigned ms)
 {
@@ -273,15 +243,10 @@ stdio_close(mcp__tr *base)
     mcp__free(t);
 }
 
-static const mcp__tr_ops stdio_ops = {
-    .send = stdio_send,
-    .pump = stdio_pump,
-    .abort = stdio_abort,
-    .set_protocol_version = stdio_set_version,
-    .open_stream = NULL,
-    .close = stdio_close,
-    .session_id = stdio_session_id,
-};
+/* Nothing is in flight at the transport level (no abort), the version is not carried per
+ * message and there are no sessions: those ops stay NULL. */
+static const mcp__tr_ops stdio_ops = { .send = stdio_send, .pump = stdio_pump,
+                                       .close = stdio_close };
 
 mcp_status
 mcp__stdio_tr_new(const char *const *argv, size_t max_message, mcp__evq *q, mcp__tr **out,

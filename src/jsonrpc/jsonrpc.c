@@ -216,3 +216,46 @@ mcp__rpc_request(const json_t *id, const char *method, json_t *params, size_t *l
         json_decref(params);
     return envelope(m, len);
 }
+
+mcp_status
+mcp__rpc_classify(const json_t *msg, mcp__rpc_msg *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(msg))
+        return MCP_ERR_PARSE;
+    json_t *m = json_object_get(msg, "method");
+    json_t *id = json_object_get(msg, "id");
+    if (json_is_string(m)) {
+        out->kind = id != NULL && !json_is_null(id) ? MCP__RPC_REQUEST : MCP__RPC_NOTIFICATION;
+        out->method = json_string_value(m);
+        out->id = out->kind == MCP__RPC_REQUEST ? id : NULL;
+        out->params = json_object_get(msg, "params");
+        return MCP_OK;
+    }
+    if (id == NULL)
+        return MCP_ERR_PARSE;
+    out->kind = MCP__RPC_RESPONSE;
+    out->id = id;
+    out->result = json_object_get(msg, "result");
+    out->error = json_object_get(msg, "error");
+    return MCP_OK;
+}
+
+bool
+mcp__rpc_is_response_to(const json_t *msg, json_int_t id)
+{
+    if (!json_is_object(msg) || json_object_get(msg, "method") != NULL)
+        return false;
+    const json_t *jid = json_object_get(msg, "id");
+    return json_is_integer(jid) && json_integer_value(jid) == id &&
+           (json_object_get(msg, "result") != NULL || json_object_get(msg, "error") != NULL);
+}
+
+void
+mcp__rpc_error_parts(const json_t *error, json_int_t *code, const char **message)
+{
+    const json_t *c = json_object_get(error, "code");
+    const json_t *m = json_object_get(error, "message");
+    *code = json_is_integer(c) ? json_integer_value(c) : MCP_RPC_INTERNAL_ERROR;
+    *message = json_is_string(m) ? json_string_value(m) : NULL;
+}

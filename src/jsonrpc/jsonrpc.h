@@ -46,4 +46,23 @@ char *mcp__json_dump(const json_t *v, size_t *len);
 /* Depth of nested arrays/objects (stops counting past limit). */
 int mcp__json_depth(const json_t *v, int limit);
 
+/* ---- Reading a peer's messages the way a client does ----------------------------------- */
+
+/*
+ * Classify an already-parsed message as the client reads what a server sends: leniently, since
+ * it only needs to route it ("jsonrpc" is not checked, "params" may be of any type, batches are
+ * split by the caller). An object whose "method" is a string is a request (it has a non-null
+ * "id") or a notification; any other object with an "id" is a response (result and error may
+ * both be absent: the caller decides what that means). Fills out with pointers borrowed from msg
+ * (out->root is NULL: msg stays the caller's, mcp__rpc_msg_cleanup is not needed).
+ * @return MCP_OK, or MCP_ERR_PARSE when msg is not an object or is none of the above.
+ */
+mcp_status mcp__rpc_classify(const json_t *msg, mcp__rpc_msg *out);
+/* Is msg the response to our request with this integer id: an object without "method" whose
+ * "id" is that integer and that carries "result" or "error"? */
+bool mcp__rpc_is_response_to(const json_t *msg, json_int_t id);
+/* The parts of a response's "error" member: *code is its integer "code" (-32603 when absent or
+ * not an integer), *message its string "message" (NULL when absent), borrowed from error. */
+void mcp__rpc_error_parts(const json_t *error, json_int_t *code, const char **message);
+
 #endif

@@ -67,6 +67,17 @@ mcp_server_new(const mcp_server_opts *opts, mcp_server **out, mcp_error *err)
     return MCP_OK;
 }
 
+mcp_status
+mcp_server_set_workers(mcp_server *srv, unsigned workers, mcp_error *err)
+{
+    if (srv == NULL || workers == 0)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "no server or no workers");
+    if (atomic_load(&srv->running))
+        return mcp_error_set(err, MCP_ERR_STATE, "the server is already running");
+    srv->opts.workers = workers;
+    return MCP_OK;
+}
+
 void
 mcp_server_free(mcp_server *srv)
 {

@@ -1,0 +1,404 @@
+/*
+ * The setup that a parsed mcp_app_config implies, and running the server with it: the store,
+ * the verifiers (JWT, token introspection), the authentication chain and the protected-resource
+ * metadata are built here, once, before the transport opens; what can only fail by reading files
+ * or the network fails here (exit status 1), after config.c has checked the flags themselves.
+ * Only the public API (<mcp/...>) is used, as any program embedding libmcp would.
+ */
+#include <mcp/app.h>
+#include <mcp/authn.h>
+#include <mcp/introspect.h>
+#include <mcp/jwt.h>
+
+#include "common/common.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct mcp_app_state {
+    bool              done;
+    mcp_store        *store;
+    mcp_jwt_verifier *jwt;
+    mcp_introspector *introspector;
+    mcp_authn        *authn;
+    char             *resource_url;
+    char             *prm_json;
+    int               listen_fd;   /* socket bound by pick_port(), until the transport takes it */
+};
+
+static void
+free_multi(char **arr, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(arr[i]);
+}
+
+void
+mcp_app_config_cleanup(mcp_app_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    mcp_app_state *st = cfg->state;
+    if (st != NULL) {
+        mcp_authn_free(st->authn);
+        mcp_jwt_verifier_free(st->jwt);
+        mcp_introspector_free(st->introspector);
+        mcp_store_close(st->store);
+        mcp__free(st->resource_url);
+        mcp__free(st->prm_json);
+        if (st->listen_fd >= 0)
+            close(st->listen_fd);
+        mcp__free(st);
+    }
+    free(cfg->listen_host);
+    for (int i = 0; i < cfg->nextra; i++)
+        free(cfg->extra_args[i]);
+    free(cfg->jwt_secret_file);
+    free(cfg->jwt_alg);
+    free_multi(cfg->jwt_public_keys, cfg->n_jwt_public_keys);
+    free_multi(cfg->jwks_files, cfg->n_jwks_files);
+    free(cfg->jwks_url);
+    free(cfg->issuer);
+    free(cfg->audience);
+    free(cfg->resource_url);
+    free_multi(cfg->authorization_servers, cfg->n_authorization_servers);
+    free(cfg->scopes);
+    free(cfg->introspection_url);
+    free(cfg->introspection_client_id);
+    free(cfg->introspection_client_secret_file);
+    free(cfg->db);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+/* ---- setup ------------------------------------------------------------------------------- */
+
+/*
+ * `--listen HOST:0` with authentication: the default resource URL, and so the audience tokens
+ * must carry, contains the port, and both must be known before the transport starts (they are
+ * copied into the verifier and the HTTP options). So the socket is bound and put in listening
+ * state here, and handed to the transport (mcp_http_opts.listen_fd): no other process can take
+ * the port in between.
+ */
+static mcp_status
+pick_port(mcp_app_config *cfg, int *fd_out, mcp_error *err)
+{
+    struct addrinfo hints = { .ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res = NULL;
+    int e = getaddrinfo(cfg->listen_host, "0", &hints, &res);
+    if (e != 0)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "--listen host %s: %s", cfg->listen_host,
+                             gai_strerror(e));
+    mcp_status rc = mcp_error_set(err, MCP_ERR_IO, "cannot find a free port on %s",
+                                  cfg->listen_host);
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+            uint16_t port = ss.ss_family == AF_INET6
+                                ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            if (port != 0 && listen(fd, SOMAXCONN) == 0) {
+                cfg->listen_port = port;
+                *fd_out = fd;
+                mcp_error_clear(err);
+                rc = MCP_OK;
+                break;
+            }
+        }
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* Read a small secret file: its bytes with one trailing "\n" ignored. *out is wiped by caller. */
+static mcp_status
+read_secret_file(const char *path, const char *what, char **out, size_t *len, mcp_error *err)
+{
+    enum { MAX = 4096 };
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return mcp_error_set(err, MCP_ERR_IO, "%s %s: cannot open", what, path);
+    char *buf = mcp__alloc(MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    }
+    size_t n = fread(buf, 1, MAX + 1, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (bad || n == 0 || n > MAX) {
+        mcp_memzero(buf, MAX + 1);
+        mcp__free(buf);
+        return mcp_error_set(err, bad ? MCP_ERR_IO : MCP_ERR_INVALID_ARG, "%s %s: %s", what, path,
+                             bad ? "read error" : n == 0 ? "empty" : "larger than 4096 bytes");
+    }
+    *out = buf;
+    *len = n;
+    return MCP_OK;
+}
+
+static mcp_status
+prefix_err(mcp_error *err, mcp_status rc, const char *what)
+{
+    if (err != NULL && rc != MCP_OK) {
+        char tmp[MCP_ERROR_MSG_MAX];
+        snprintf(tmp, sizeof tmp, "%s", err->message[0] ? err->message : mcp_status_str(rc));
+        mcp_error_set(err, rc, "%s: %s", what, tmp);
+    }
+    return rc;
+}
+
+static mcp_status
+build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_error *err)
+{
+    mcp_jwt_opts o;
+    mcp_jwt_opts_default(&o);
+    o.issuer = cfg->issuer;
+    o.allow_no_issuer = cfg->jwt_allow_no_issuer;
+    o.audience = audience;
+    o.allow_no_audience = audience == NULL;
+    o.leeway_s = cfg->leeway_s;
+    o.jwks_refresh_s = cfg->jwks_refresh_s;
+    o.jwks_min_interval_s = cfg->jwks_min_interval_s;
+    mcp_status rc = mcp_jwt_verifier_new(&o, &st->jwt, err);
+    if (rc != MCP_OK)
+        return prefix_err(err, rc, "JWT verifier");
+    bool hs = cfg->jwt_alg != NULL && cfg->jwt_alg[0] == 'H';
+    if (cfg->jwt_secret_file != NULL) {
+        rc = mcp_jwt_verifier_add_hmac_file(st->jwt, NULL, hs ? cfg->jwt_alg : "HS256",
+                                            cfg->jwt_secret_file, err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, cfg->jwt_secret_file);
+    }
+    for (size_t i = 0; i < cfg->n_jwt_public_keys; i++) {
+        rc = mcp_jwt_verifier_add_pem_file(st->jwt, NULL, hs ? NULL : cfg->jwt_alg,
+                                           cfg->jwt_public_keys[i], err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, cfg->jwt_public_keys[i]);
+    }
+    for (size_t i = 0; i < cfg->n_jwks_files; i++) {
+        rc = mcp_jwt_verifier_add_jwks_file(st->jwt, cfg->jwks_files[i], err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, cfg->jwks_files[i]);
+    }
+    if (cfg->jwks_url != NULL) {
+        rc = mcp_jwt_verifier_set_jwks_url(st->jwt, cfg->jwks_url, err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, "--jwks-url");
+    }
+    return MCP_OK;
+}
+
+static mcp_status
+build_introspector(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_error *err)
+{
+    char *secret = NULL;
+    size_t slen = 0;
+    mcp_status rc = read_secret_file(cfg->introspection_client_secret_file,
+                                     "--introspection-client-secret-file", &secret, &slen, err);
+    if (rc != MCP_OK)
+        return rc;
+    mcp_introspect_opts o;
+    mcp_introspect_opts_default(&o);
+    o.url = cfg->introspection_url;
+    o.client_id = cfg->introspection_client_id;
+    o.client_secret = secret;
+    o.client_secret_len = slen;
+    o.issuer = cfg->issuer;
+    o.audience = audience;
+    o.allow_no_audience = audience == NULL;
+    o.leeway_s = cfg->leeway_s;
+    o.cache_ttl_s = cfg->introspection_cache_ttl_s;
+    rc = mcp_introspector_new(&o, &st->introspector, err);
+    mcp_memzero(secret, slen);
+    mcp__free(secret);
+    return prefix_err(err, rc, "token introspection");
+}
+
+static mcp_status
+build_prm(mcp_app_config *cfg, mcp_app_state *st, mcp_error *err)
+{
+    json_t *doc = json_object(), *as = json_array(), *bm = json_array(), *sc = NULL;
+    bool ok = doc && as && bm && json_object_set_new(doc, "resource",
+                                                     json_string(st->resource_url)) == 0;
+    for (size_t i = 0; ok && i < cfg->n_authorization_servers; i++)
+        ok = json_array_append_new(as, json_string(cfg->authorization_servers[i])) == 0;
+    if (ok && cfg->n_authorization_servers == 0 && cfg->issuer != NULL)
+        ok = json_array_append_new(as, json_string(cfg->issuer)) == 0;
+    if (ok && json_array_size(as) > 0) {
+        ok = json_object_set(doc, "authorization_servers", as) == 0;
+    }
+    if (ok && cfg->scopes != NULL) {
+        ok = (sc = json_array()) != NULL;
+        for (const char *p = cfg->scopes; ok && *p;) {
+            size_t n = strcspn(p, " ");
+            if (n > 0)
+                ok = json_array_append_new(sc, json_stringn(p, n)) == 0;
+            p += n;
+            while (*p == ' ')
+                p++;
+        }
+        ok = ok && json_object_set(doc, "scopes_supported", sc) == 0;
+    }
+    ok = ok && json_array_append_new(bm, json_string("header")) == 0 &&
+         json_object_set(doc, "bearer_methods_supported", bm) == 0;
+    if (ok)
+        ok = (st->prm_json = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL;
+    json_decref(doc);
+    json_decref(as);
+    json_decref(bm);
+    json_decref(sc);
+    return ok ? MCP_OK : mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+}
+
+static const char *
+auth_kinds_text(unsigned a, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s%s%s", a & MCP_APP_AUTH_APIKEY ? "apikey" : "",
+             (a & MCP_APP_AUTH_APIKEY) && (a & ~MCP_APP_AUTH_APIKEY) ? "," : "",
+             a & MCP_APP_AUTH_JWT ? "jwt" : "",
+             (a & MCP_APP_AUTH_JWT) && (a & MCP_APP_AUTH_INTROSPECTION) ? "," : "",
+             a & MCP_APP_AUTH_INTROSPECTION ? "introspection" : "");
+    return buf;
+}
+
+mcp_status
+mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
+{
+    if (cfg->state == NULL) {
+        if ((cfg->state = mcp__calloc(1, sizeof *cfg->state)) == NULL)
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        cfg->state->listen_fd = -1;
+    }
+    mcp_app_state *st = cfg->state;
+    if (st->done)
+        return MCP_OK;
+    mcp_status rc;
+    if (cfg->db != NULL && st->store == NULL) {
+        rc = mcp_store_open(cfg->db, NULL, &st->store, err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, cfg->db);
+    }
+    if (cfg->auth == 0) {
+        st->done = true;
+        return MCP_OK;
+    }
+    if (cfg->stdio)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "authentication needs HTTP, not --stdio");
+
+    if (cfg->resource_url != NULL) {
+        st->resource_url = mcp__strdup(cfg->resource_url);
+    } else {
+        if (cfg->listen_port == 0 && (rc = pick_port(cfg, &st->listen_fd, err)) != MCP_OK)
+            return rc;
+        bool v6 = strchr(cfg->listen_host, ':') != NULL;
+        st->resource_url = mcp__aprintf("http://%s%s%s:%u/mcp", v6 ? "[" : "", cfg->listen_host,
+                                        v6 ? "]" : "", (unsigned)cfg->listen_port);
+    }
+    if (st->resource_url == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    const char *audience = cfg->no_audience_check ? NULL
+                           : cfg->audience != NULL ? cfg->audience : st->resource_url;
+
+    if ((cfg->auth & MCP_APP_AUTH_JWT) && (rc = build_jwt(cfg, st, audience, err)) != MCP_OK)
+        return rc;
+    if ((cfg->auth & MCP_APP_AUTH_INTROSPECTION) &&
+        (rc = build_introspector(cfg, st, audience, err)) != MCP_OK)
+        return rc;
+    if ((rc = build_prm(cfg, st, err)) != MCP_OK)
+        return rc;
+
+    mcp_authn_opts ao;
+    mcp_authn_opts_default(&ao);
+    ao.store = st->store;
+    ao.api_keys = (cfg->auth & MCP_APP_AUTH_APIKEY) != 0;
+    ao.jwt = st->jwt;
+    ao.introspector = st->introspector;
+    if ((rc = mcp_authn_new(&ao, &st->authn, err)) != MCP_OK)
+        return rc;
+    if ((rc = mcp_server_use(srv, MCP_PHASE_AUTHN, mcp_authn_middleware, st->authn, err)) !=
+        MCP_OK)
+        return rc;
+    char kinds[64];
+    bool tokens = (cfg->auth & (MCP_APP_AUTH_JWT | MCP_APP_AUTH_INTROSPECTION)) != 0;
+    mcp__log(MCP__LOG_INFO, "auth", "authentication %s; resource %s%s%s",
+             auth_kinds_text(cfg->auth, kinds, sizeof kinds), st->resource_url,
+             tokens ? "; audience " : "", !tokens ? "" : audience ? audience : "(not checked)");
+    st->done = true;
+    return MCP_OK;
+}
+
+mcp_store *
+mcp_app_store(const mcp_app_config *cfg)
+{
+    return cfg->state ? cfg->state->store : NULL;
+}
+
+const char *
+mcp_app_resource_url(const mcp_app_config *cfg)
+{
+    return cfg->state ? cfg->state->resource_url : NULL;
+}
+
+void
+mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
+{
+    mcp_http_opts_default(ho);
+    ho->host = cfg->listen_host;
+    ho->port = cfg->listen_port;
+    ho->access_log = cfg->access_log;
+    if (cfg->max_body)
+        ho->max_body = cfg->max_body;
+    if (cfg->io_threads)
+        ho->io_threads = cfg->io_threads;
+    if (cfg->max_connections)
+        ho->max_connections = cfg->max_connections;
+    if (cfg->state != NULL && cfg->state->listen_fd >= 0) {
+        ho->listen_fd = cfg->state->listen_fd;        /* the transport owns it from here */
+        cfg->state->listen_fd = -1;
+    }
+    if (cfg->state != NULL && cfg->state->prm_json != NULL) {
+        ho->resource_url = cfg->state->resource_url;
+        ho->resource_metadata_json = cfg->state->prm_json;
+    }
+}
+
+int
+mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
+{
+    if (mcp_app_setup(cfg, srv, err) != MCP_OK) {
+        fprintf(stderr, "error: %s\n", err->message);
+        return 1;
+    }
+    if (cfg->workers > 0)
+        (void)mcp_server_set_workers(srv, cfg->workers, NULL);   /* no-op once running */
+    if (cfg->stdio) {
+        mcp__log(MCP__LOG_INFO, "stdio", "serving JSON-RPC on stdin/stdout");
+        if (mcp_server_run_stdio(srv, STDIN_FILENO, STDOUT_FILENO, err) != MCP_OK) {
+            fprintf(stderr, "error: %s\n", err->message);
+            return 1;
+        }
+        return 0;
+    }
+    mcp_http_opts ho;
+    mcp_app_http_opts(cfg, &ho);
+    if (mcp_server_listen_http(srv, &ho, err) != MCP_OK) {
+        fprintf(stderr, "error: %s\n", err->message);
+        return 1;
+    }
+    mcp_server_run_until_signal(srv, 10000, err);
+    return 0;
+}
