@@ -459,6 +459,7 @@ http_stop(void *tr, unsigned grace_ms)
     uint64_t deadline = mcp_now_ms() + grace_ms;
     /* stop accepting; in-flight work continues. The listen socket comes back to us. */
     MHD_socket lfd = MHD_quiesce_daemon(h->d);
+    mcp__log(MCP__LOG_INFO, "http", "no longer accepting connections");
     mcp__pool_wait_idle(srv, grace_ms);
     /* parked connections with an authentication run in flight must not be closed under it */
     while (atomic_load(&h->authn_jobs) > 0)

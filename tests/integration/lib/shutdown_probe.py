@@ -92,11 +92,13 @@ def run(srv):
     # the handler now waits for us: shut down
     srv.send_signal(signal.SIGTERM)
     deadline = time.time() + 5
-    while time.time() < deadline:      # wait until the server says it is stopping
-        if "shutting down" in srv.stderr.readline():
+    # wait until the listener has stopped accepting (the line comes after MHD_quiesce_daemon;
+    # "shutting down" comes before it, so probing then would race the quiesce)
+    while time.time() < deadline:
+        if "no longer accepting connections" in srv.stderr.readline():
             break
     else:
-        fail("no 'shutting down' line after SIGTERM")
+        fail("no 'no longer accepting connections' line after SIGTERM")
 
     t0 = time.time()
     served = None
