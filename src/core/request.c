@@ -101,6 +101,8 @@ void
 mcp__decide(mcp_request *req, const char *phase, mcp_status rc, const char *reason,
             const char *missing)
 {
+    if (strcmp(phase, "authn") == 0 && rc == MCP_ERR_UNAUTHENTICATED)
+        mcp__authn_fail_record(req->srv, req->peer);      /* suspicious activity counter */
     if (req->srv->decision_fn == NULL)
         return;
     mcp_decision d = { phase, rc == MCP_OK, rc, reason ? reason : "", missing ? missing : "",
