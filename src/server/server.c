@@ -166,7 +166,7 @@ mcp_server_run_until_signal(mcp_server *srv, unsigned grace_ms, mcp_error *err)
         if (r < 0 && errno != EINTR)
             break;
     }
-    mcp__log(MCP__LOG_INFO, "server", "shutting down (grace %u ms)", grace_ms);
+    mcp__log(MCP__LOG_INFO, "server", "stop requested (grace %u ms)", grace_ms);
     if (srv->tr_ops != NULL)
         srv->tr_ops->stop(srv->tr, grace_ms);
     mcp__pool_wait_idle(srv, grace_ms);

@@ -476,6 +476,15 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
+/* A connection accepted once shutdown began is closed at once. */
+static enum MHD_Result
+accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr;
+    (void)addrlen;
+    return atomic_load(&((mcp__http *)cls)->quiesced) ? MHD_NO : MHD_YES;
+}
+
 /* libmicrohttpd's own messages (client hung up mid-request, ...) are debug-level noise for an
  * operator; route them through our logger instead of raw stderr. */
 static void
@@ -536,7 +545,7 @@ http_free(void *tr)
         MHD_stop_daemon(h->d);
         h->d = NULL;
     }
-    if (h->quiesced && h->lfd != MHD_INVALID_SOCKET)
+    if (atomic_load(&h->quiesced) && h->lfd != MHD_INVALID_SOCKET)
         close(h->lfd);
     pthread_mutex_destroy(&h->live_mu);
     mcp__free(h->host);
@@ -570,10 +579,14 @@ http_stop(void *tr, unsigned grace_ms)
         return;
     mcp_server *srv = h->srv;
     uint64_t deadline = mcp_now_ms() + grace_ms;
-    if (!h->quiesced) {
-        /* stop accepting; in-flight work continues. The listen socket comes back to us. */
+    if (!atomic_load(&h->quiesced)) {
+        /* stop accepting; in-flight work continues. The listen socket comes back to us. The
+         * flag comes first: an IO thread may still accept before it sees the quiesce, and
+         * accept_policy() refuses that connection. */
+        atomic_store(&h->quiesced, true);
         h->lfd = MHD_quiesce_daemon(h->d);
-        h->quiesced = true;
+        mcp__log(MCP__LOG_INFO, "http", "shutting down: no new connections (grace %u ms)",
+                 grace_ms);
     }
     mcp__pool_wait_idle(srv, grace_ms);
     while (atomic_load(&h->authn_jobs) > 0 && mcp_now_ms() < deadline)
@@ -706,11 +719,11 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         { MHD_OPTION_END, 0, NULL },
     };
     if (opts->listen_fd >= 0)          /* a socket the caller bound (and chose the port of) */
-        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+        h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
                                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket)opts->listen_fd,
                                 MHD_OPTION_ARRAY, common, MHD_OPTION_END);
     else
-        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+        h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                 MHD_OPTION_ARRAY, common, MHD_OPTION_END);
     if (h->d == NULL) {

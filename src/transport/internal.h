@@ -40,7 +40,7 @@ struct mcp__http {
     unsigned           suspend_timeout_s;
     uint64_t           last_ping_ms;   /* keep-alive comments on parked SSE streams */
     MHD_socket         lfd;            /* the listen socket handed back by quiesce */
-    bool               quiesced;
+    atomic_bool        quiesced;       /* shutdown began: accept nothing */
     pthread_mutex_t    live_mu;        /* guards the list of live streams */
     struct stream     *live;           /* every stream not yet freed (shutdown, ticks, caps) */
     mcp__mw            checks[MCP__HTTP_NCHECKS]; /* the TRANSPORT-phase checks (http_checks.c) */
