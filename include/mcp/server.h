@@ -69,8 +69,9 @@ typedef struct mcp_server_opts {
     size_t      max_sessions;     /* sessions in the table; initialize past it answers 429
                                      (default 10000; 0 = default) */
     size_t      max_sessions_per_owner; /* per authenticated principal; past it the principal's
-                                           least recently active idle session is closed
-                                           (default 64; 0 = no per-principal limit) */
+                                           least recently active session idle for at least
+                                           session_evict_idle_s is closed, or initialize
+                                           answers 429 (default 64; 0 = no limit) */
     unsigned    session_idle_s;   /* idle sessions are closed by the reaper after this many
                                      seconds (default 1800; 0 = never) */
     bool        stateless;        /* HTTP without sessions: each POST stands alone, GET and DELETE

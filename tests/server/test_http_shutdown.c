@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "harness.h"
 
@@ -140,6 +141,51 @@ free_with_a_request_in_flight(void **state)
     th_resp_free(&c.r);
 }
 
+/* A deferred authentication (an introspection call taking 2 s) does not hold the shutdown past
+ * its grace period; its connection is closed or answered once it returns, without an abort. */
+static atomic_bool authn_done;
+
+static mcp_status
+slow_authn(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)ctx;
+    if (!mcp_request_can_block(req))
+        return MCP_ERR_WOULD_BLOCK;
+    usleep(2000 * 1000);
+    atomic_store(&authn_done, true);
+    return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "token inactive");
+}
+
+static void
+shutdown_bounds_the_wait_for_a_deferred_authentication(void **state)
+{
+    (void)state;
+    call c = { .accept = "application/json" };
+    mcp_server_opts so;
+    mcp_server_opts_default(&so);
+    so.stateless = true;
+    mcp_server *srv;
+    mcp_error err;
+    assert_int_equal(mcp_server_new(&so, &srv, &err), MCP_OK);
+    assert_int_equal(mcp_server_use(srv, MCP_PHASE_AUTHN, slow_authn, NULL, &err), MCP_OK);
+    assert_int_equal(th_listen(srv, 0, 0, c.url, sizeof c.url), 0);
+    runner rn = { srv, 300 };
+    pthread_t rt, ct;
+    atomic_store(&authn_done, false);
+    pthread_create(&rt, NULL, run_main, &rn);
+    pthread_create(&ct, NULL, call_main, &c);
+    usleep(300 * 1000);                  /* the call is parked on its authentication */
+    mcp_server_stop(srv);
+    pthread_join(rt, NULL);
+    assert_false(atomic_load(&authn_done));   /* the shutdown did not wait for it */
+    mcp_server_free(srv);                /* joins the worker, then stops the daemon */
+    assert_true(atomic_load(&authn_done));
+    pthread_join(ct, NULL);
+    if (c.rc == 0)                       /* answered (not closed): never a success */
+        assert_true(c.r.status == 503 || c.r.status == 401);
+    th_resp_free(&c.r);
+}
+
 int
 main(void)
 {
@@ -148,6 +194,7 @@ main(void)
         cmocka_unit_test(shutdown_answers_a_post_parked_for_json),
         cmocka_unit_test(shutdown_ends_a_stateless_sse_post),
         cmocka_unit_test(free_with_a_request_in_flight),
+        cmocka_unit_test(shutdown_bounds_the_wait_for_a_deferred_authentication),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
