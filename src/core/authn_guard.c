@@ -12,7 +12,7 @@
 #include <string.h>
 
 struct mcp__fail_entry {
-    char     addr[48];
+    char     addr[72];   /* a client address, or "cred:" + a credential name */
     uint64_t start_ms;   /* start of the current window; 0 = free slot */
     unsigned count;
 };

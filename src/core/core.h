@@ -128,6 +128,7 @@ struct mcp_request {
     char                *challenge_scope;
     char                 missing[MCP_ERROR_MSG_MAX]; /* permissions a denied target needed */
     unsigned             retry_after;
+    char                 cred_key[72]; /* "cred:" + mcp_request_note_credential() name */
     unsigned             http_status;  /* set by a check that answers with its own status */
     bool                 finished;
     /* head pipeline state */

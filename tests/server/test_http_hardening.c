@@ -10,7 +10,8 @@
  *   - a chunked body past max_body is answered 413 (finding 9)
  *   - unauthenticated callers get 401 whatever session id they name (finding 11)
  *   - failed authentications per address: 429 + Retry-After, audited, before any
- *     verification; another address is not affected (suspicious activity)
+ *     verification; another address is not affected (suspicious activity); and per
+ *     credential name reported by the AUTHN item (mcp_request_note_credential)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include "harness.h"
 
 static atomic_int authn_calls;
+static atomic_int verifications;
 
 /* "Authorization: Bearer NAME" is principal NAME; "Bearer bad..." and no header fail. */
 static mcp_status
@@ -37,6 +39,11 @@ who(mcp_request *req, void *ctx, mcp_error *err)
     const char *h = mcp_request_header(req, "Authorization");
     if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
         return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "missing Authorization header");
+    /* the credential's name (a key id in real items), reported before verifying it */
+    mcp_status rc = mcp_request_note_credential(req, h + 7, err);
+    if (rc != MCP_OK)
+        return rc;
+    atomic_fetch_add(&verifications, 1);
     if (strncmp(h + 7, "bad", 3) == 0)
         return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "signature mismatch");
     mcp_principal_fields f = { .kind = MCP_CRED_API_KEY, .subject = h + 7 };
@@ -506,6 +513,40 @@ failed_authentications_are_rate_limited_per_address(void **state)
     mcp_server_free(srv);
 }
 
+static void
+failed_authentications_are_rate_limited_per_credential(void **state)
+{
+    (void)state;
+    char url[128];
+    cfg c = { .stateless = true, .auth = true, .fail_limit = 3, .fail_window = 60 };
+    mcp_server *srv = serve(&c, url, sizeof url);
+    http_resp r;
+    const char *from[] = { "127.0.0.1", "127.0.0.2", "127.0.0.1" };
+    for (int i = 0; i < 3; i++) {                 /* one key, two addresses: 2 + 1 failures */
+        assert_int_equal(req_from(from[i], url, "bad-key7", NULL, PING, &r), 0);
+        assert_int_equal(r.status, 401);
+        th_resp_free(&r);
+    }
+    int before = atomic_load(&verifications);
+    assert_int_equal(req_from("127.0.0.2", url, "bad-key7", NULL, PING, &r), 0);
+    assert_int_equal(r.status, 429);              /* the key reached its limit */
+    char ra[16];
+    assert_int_equal(th_header(&r, "Retry-After", ra, sizeof ra), 0);
+    th_resp_free(&r);
+    assert_int_equal(atomic_load(&verifications), before);   /* not verified */
+    pthread_mutex_lock(&dmu);
+    assert_non_null(strstr(last_authn, "with this credential"));
+    pthread_mutex_unlock(&dmu);
+    /* neither address reached its own limit: other credentials from them are served */
+    assert_int_equal(req_from("127.0.0.1", url, "grace", NULL, PING, &r), 0);
+    assert_int_equal(r.status, 200);
+    th_resp_free(&r);
+    assert_int_equal(req_from("127.0.0.2", url, "grace", NULL, PING, &r), 0);
+    assert_int_equal(r.status, 200);
+    th_resp_free(&r);
+    mcp_server_free(srv);
+}
+
 int
 main(void)
 {
@@ -519,6 +560,7 @@ main(void)
         cmocka_unit_test(chunked_body_past_max_body_is_413),
         cmocka_unit_test(session_lookup_comes_after_authn),
         cmocka_unit_test(failed_authentications_are_rate_limited_per_address),
+        cmocka_unit_test(failed_authentications_are_rate_limited_per_credential),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
