@@ -448,7 +448,7 @@ main(int argc, char **argv)
     mcp_server_opts_default(&so);
     so.name = "mcp-conformance-server";
     so.instructions = "Fixture server for the MCP conformance suite.";
-    so.stateless = cfg.stateless;
+    mcp_app_server_opts(&cfg, &so);     /* --stateless and the session/authn limits */
     mcp_server *srv = NULL;
     if (mcp_server_new(&so, &srv, &err) != MCP_OK) {
         fprintf(stderr, "mcp-conformance-server: %s\n", err.message);

@@ -489,7 +489,7 @@ main(int argc, char **argv)
     mcp_server_opts_default(&so);
     so.name = "mcp-products";
     so.title = "Product catalog";
-    so.stateless = cfg.stateless;
+    mcp_app_server_opts(&cfg, &so);     /* --stateless and the session/authn limits */
     so.instructions = "A product catalog. list_products and get_product read it; "
                       "create_product, update_product and delete_product change it, if the "
                       "caller's role allows. products://{id} reads one product.";

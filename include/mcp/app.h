@@ -48,6 +48,15 @@ typedef struct mcp_app_config {
     unsigned io_threads;       /* --io-threads N */
     unsigned max_connections;  /* --max-connections N */
     bool     access_log;       /* --no-access-log turns it off */
+    /* Connection, stream and session limits (docs/cli/server-options.md); 0 = the default. */
+    unsigned max_connections_per_ip;    /* --max-connections-per-ip N (256) */
+    unsigned max_streams_per_principal; /* --max-streams-per-principal N (64) */
+    unsigned connection_timeout_s;      /* --connection-timeout SECONDS (30) */
+    unsigned suspend_timeout_s;         /* --suspend-timeout SECONDS (300) */
+    unsigned session_evict_idle_s;      /* --session-evict-idle SECONDS (60) */
+    unsigned authn_fail_limit;          /* --authn-fail-limit N (20; 0 = off) */
+    bool     authn_fail_limit_given;
+    unsigned authn_fail_window_s;       /* --authn-fail-window SECONDS (60) */
     /* Program-specific flags named in mcp_app_config_parse()'s `extra`, in order: name, value. */
     char    *extra_args[32];   /* owned copies: extra_args[2i] = "--name", [2i+1] = value */
     int      nextra;           /* number of strings in extra_args (2 per flag) */
@@ -127,6 +136,16 @@ MCP_EXTERN const char *mcp_app_resource_url(const mcp_app_config *cfg);
  * ownership moves to o (pass o to mcp_server_listen_http once). @since 0.1
  */
 MCP_EXTERN void mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *o);
+
+/**
+ * Apply the server-level flags of cfg to o: --stateless, --session-evict-idle,
+ * --authn-fail-limit and --authn-fail-window; other fields of o are left as they are. Call it
+ * on options filled by mcp_server_opts_default(), before mcp_server_new().
+ * @param cfg  Parsed by mcp_app_config_parse(); borrowed.
+ * @param o    Updated in place; nothing in it is borrowed from cfg.
+ * Thread: any thread (no shared state). @since 0.1
+ */
+MCP_EXTERN void mcp_app_server_opts(const mcp_app_config *cfg, mcp_server_opts *o);
 
 /**
  * Serve srv as configured (HTTP until SIGINT/SIGTERM, or stdio until EOF). Calls mcp_app_setup()

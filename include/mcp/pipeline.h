@@ -166,6 +166,22 @@ MCP_EXTERN mcp_status mcp_request_set_challenge(mcp_request *req, const char *er
  * @since 0.1
  */
 MCP_EXTERN void mcp_request_set_retry_after(mcp_request *req, unsigned seconds);
+/**
+ * Suspicious activity: name the credential this request presents (an API key id, a JWT `kid`,
+ * a token subject), as an AUTHN item parsed it, before the item verifies it. A 401 of this
+ * request is then counted for that name as well as for the client address (see
+ * mcp_server_opts.authn_fail_limit); once the name reached the limit within its window, this
+ * call answers MCP_ERR_RATE_LIMITED with Retry-After set and err filled, and the item should
+ * return that status without verifying anything. The refusal is reported to the decision hook.
+ * @param req   The request, in the AUTHN phase.
+ * @param name  NUL-terminated, borrowed, never a secret; at most 63 bytes are used (compared
+ *              exactly). NULL or "" does nothing.
+ * @param err   Filled on refusal; may be NULL.
+ * @return MCP_OK, or MCP_ERR_RATE_LIMITED.
+ * Thread: the thread running the request's AUTHN item. @since 0.1
+ */
+MCP_EXTERN mcp_status mcp_request_note_credential(mcp_request *req, const char *name,
+                                                  mcp_error *err);
 
 /**
  * The JSON-RPC id as text into buf (NUL-terminated, truncated to cap; nothing written when cap

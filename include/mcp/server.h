@@ -69,12 +69,21 @@ typedef struct mcp_server_opts {
     size_t      max_sessions;     /* sessions in the table; initialize past it answers 429
                                      (default 10000; 0 = default) */
     size_t      max_sessions_per_owner; /* per authenticated principal; past it the principal's
-                                           least recently active idle session is closed
-                                           (default 64; 0 = no per-principal limit) */
+                                           least recently active session idle for at least
+                                           session_evict_idle_s is closed, or initialize
+                                           answers 429 (default 64; 0 = no limit) */
     unsigned    session_idle_s;   /* idle sessions are closed by the reaper after this many
                                      seconds (default 1800; 0 = never) */
     bool        stateless;        /* HTTP without sessions: each POST stands alone, GET and DELETE
                                      answer 405 (default false) */
+    unsigned    session_evict_idle_s; /* a principal at max_sessions_per_owner: only its sessions
+                                         idle at least this long may be closed to make room;
+                                         with none, initialize answers 429 + Retry-After
+                                         (default 60; 0 = default) */
+    unsigned    authn_fail_limit; /* failed authentications one client address may make per
+                                     authn_fail_window_s; past it the address gets 429 +
+                                     Retry-After before any verification (default 20; 0 = off) */
+    unsigned    authn_fail_window_s; /* that window in seconds (default 60; 0 = default) */
 } mcp_server_opts;
 
 /**
@@ -627,6 +636,15 @@ typedef struct mcp_http_opts {
     int         listen_fd;         /* >= 0: a bound, listening socket to serve on instead of
                                       host/port (on MCP_OK the transport owns it from then on);
                                       default -1 */
+    unsigned    max_connections_per_ip; /* connections one client address may hold (default
+                                           256; 0 = default) */
+    unsigned    max_streams_per_principal; /* requests and GET streams one authenticated
+                                              principal may have open at once; past it 429 +
+                                              Retry-After (default 64; 0 = default) */
+    unsigned    suspend_timeout_s; /* longest a connection stays parked with nothing to send
+                                      (a POST waiting for its handler, a quiet stream): then it
+                                      is answered (504 / the stream ends) (default 300;
+                                      0 = default) */
 } mcp_http_opts;
 
 /**

@@ -366,6 +366,14 @@ mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
         ho->io_threads = cfg->io_threads;
     if (cfg->max_connections)
         ho->max_connections = cfg->max_connections;
+    if (cfg->max_connections_per_ip)
+        ho->max_connections_per_ip = cfg->max_connections_per_ip;
+    if (cfg->max_streams_per_principal)
+        ho->max_streams_per_principal = cfg->max_streams_per_principal;
+    if (cfg->connection_timeout_s)
+        ho->connection_timeout_s = cfg->connection_timeout_s;
+    if (cfg->suspend_timeout_s)
+        ho->suspend_timeout_s = cfg->suspend_timeout_s;
     if (cfg->state != NULL && cfg->state->listen_fd >= 0) {
         ho->listen_fd = cfg->state->listen_fd;        /* the transport owns it from here */
         cfg->state->listen_fd = -1;
@@ -374,6 +382,18 @@ mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
         ho->resource_url = cfg->state->resource_url;
         ho->resource_metadata_json = cfg->state->prm_json;
     }
+}
+
+void
+mcp_app_server_opts(const mcp_app_config *cfg, mcp_server_opts *o)
+{
+    o->stateless = cfg->stateless;
+    if (cfg->session_evict_idle_s)
+        o->session_evict_idle_s = cfg->session_evict_idle_s;
+    if (cfg->authn_fail_limit_given)
+        o->authn_fail_limit = cfg->authn_fail_limit;
+    if (cfg->authn_fail_window_s)
+        o->authn_fail_window_s = cfg->authn_fail_window_s;
 }
 
 int

@@ -31,6 +31,16 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --workers N            handler threads (default 2 x cores)\n"
         "  --io-threads N         HTTP threads (default: cores)\n"
         "  --no-access-log        do not log one line per HTTP request on stderr\n"
+        "  --max-connections-per-ip N     connections one client address may hold (default 256)\n"
+        "  --max-streams-per-principal N  open requests and streams per principal (default 64)\n"
+        "  --connection-timeout SECONDS   idle connection / slow header timeout (default 30)\n"
+        "  --suspend-timeout SECONDS      longest a parked request or stream waits with nothing\n"
+        "                         to send: then 504 / the stream ends (default 300)\n"
+        "  --session-evict-idle SECONDS   a principal at its session cap loses only sessions idle\n"
+        "                         this long; else initialize gets 429 (default 60)\n"
+        "  --authn-fail-limit N   failed authentications per address per window before 429\n"
+        "                         (default 20; 0 = off)\n"
+        "  --authn-fail-window SECONDS    that window (default 60)\n"
         "  --help                 this text\n"
         "\nAuthentication (HTTP only; secrets are read from files, never from the command line):\n"
         "  --auth KINDS           none (default), or a comma list of apikey, jwt, introspection\n"
@@ -123,6 +133,8 @@ parse_uint(const char *v, unsigned long long max, unsigned long long *out)
 /* Flags that take a value, other than the program's extras. */
 static const char *const VALUE_FLAGS[] = {
     "--listen", "--max-body", "--workers", "--io-threads", "--max-connections",
+    "--max-connections-per-ip", "--max-streams-per-principal", "--connection-timeout",
+    "--suspend-timeout", "--session-evict-idle", "--authn-fail-limit", "--authn-fail-window",
     "--auth", "--db", "--jwt-secret-file", "--jwt-alg", "--jwt-public-key", "--jwks-file",
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
     "--resource-url", "--authorization-server",
@@ -373,6 +385,27 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
         } else if (strcmp(name, "--max-connections") == 0 && parse_uint(val, 1000000, &n) &&
                    n > 0) {
             cfg->max_connections = (unsigned)n;
+        } else if (strcmp(name, "--max-connections-per-ip") == 0 &&
+                   parse_uint(val, 1000000, &n) && n > 0) {
+            cfg->max_connections_per_ip = (unsigned)n;
+        } else if (strcmp(name, "--max-streams-per-principal") == 0 &&
+                   parse_uint(val, 1000000, &n) && n > 0) {
+            cfg->max_streams_per_principal = (unsigned)n;
+        } else if (strcmp(name, "--connection-timeout") == 0 && parse_uint(val, 3600, &n) &&
+                   n > 0) {
+            cfg->connection_timeout_s = (unsigned)n;
+        } else if (strcmp(name, "--suspend-timeout") == 0 && parse_uint(val, 86400, &n) &&
+                   n > 0) {
+            cfg->suspend_timeout_s = (unsigned)n;
+        } else if (strcmp(name, "--session-evict-idle") == 0 && parse_uint(val, 86400, &n) &&
+                   n > 0) {
+            cfg->session_evict_idle_s = (unsigned)n;
+        } else if (strcmp(name, "--authn-fail-limit") == 0 && parse_uint(val, 1000000, &n)) {
+            cfg->authn_fail_limit = (unsigned)n;
+            cfg->authn_fail_limit_given = true;
+        } else if (strcmp(name, "--authn-fail-window") == 0 && parse_uint(val, 86400, &n) &&
+                   n > 0) {
+            cfg->authn_fail_window_s = (unsigned)n;
         } else if (strcmp(name, "--leeway") == 0 && parse_uint(val, 3600, &n)) {
             cfg->leeway_s = (unsigned)n;
             leeway_given = true;

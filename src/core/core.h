@@ -128,6 +128,7 @@ struct mcp_request {
     char                *challenge_scope;
     char                 missing[MCP_ERROR_MSG_MAX]; /* permissions a denied target needed */
     unsigned             retry_after;
+    char                 cred_key[72]; /* "cred:" + mcp_request_note_credential() name */
     unsigned             http_status;  /* set by a check that answers with its own status */
     bool                 finished;
     /* head pipeline state */
@@ -236,9 +237,20 @@ void mcp__session_wake_pending(mcp__session *s);
 void mcp__session_foreach(mcp_server *srv, void (*fn)(mcp__session *, void *), void *arg);
 /* Remove every session (server teardown). */
 void mcp__sessions_clear(mcp_server *srv);
-/* The reaper thread: idle sessions, transport keep-alives every MCP__KEEPALIVE_S seconds. */
+/* The reaper thread (also in stateless mode): idle sessions, the transport's tick every second,
+ * its per-session keep-alives every MCP__KEEPALIVE_S seconds. */
 void *mcp__reaper_main(void *arg);
 #define MCP__KEEPALIVE_S 15
+
+/* ---- suspicious activity (authn_guard.c) ------------------------------------------------- */
+
+/* Slots of the failed-authentication table: bounded, the stalest entry makes room. */
+#define MCP__FAIL_SLOTS 4096
+/* Count one failed authentication of peer (called from the AUTHN decision). */
+void mcp__authn_fail_record(mcp_server *srv, const char *peer);
+/* 0 when peer may try to authenticate; else the seconds until it may (its Retry-After). */
+unsigned mcp__authn_fail_blocked(mcp_server *srv, const char *peer);
+void mcp__authn_fail_free(mcp_server *srv);
 
 /* ---- worker pool (pool.c) ---------------------------------------------------------------- */
 
@@ -261,8 +273,10 @@ typedef struct mcp__transport_ops {
     void (*free)(void *tr);
     /* a session was removed: end its streams */
     void (*session_closed)(void *tr, mcp__session *s);
-    /* called by the reaper every MCP__KEEPALIVE_S seconds for each session */
+    /* called by the reaper every MCP__KEEPALIVE_S seconds for each session (may be NULL) */
     void (*keepalive)(void *tr, mcp__session *s);
+    /* called by the reaper about once a second, with or without sessions (may be NULL) */
+    void (*tick)(void *tr);
 } mcp__transport_ops;
 
 /* Register the transport of srv; MCP_ERR_STATE when one is registered already. */
@@ -318,6 +332,10 @@ struct mcp_server {
     const mcp__transport_ops *tr_ops;   /* the registered transport, or NULL */
     void            *tr;
     atomic_int       inflight;          /* requests being handled */
+
+    /* failed authentications per client address (authn_guard.c) */
+    pthread_mutex_t  fail_mu;
+    struct mcp__fail_entry *fail_tab;   /* MCP__FAIL_SLOTS entries, allocated on first failure */
 };
 
 #endif

@@ -52,12 +52,30 @@ run_phase(mcp_request *req, mcp_phase ph, mcp_error *err)
     return rc;
 }
 
+/* The head of the AUTHN phase: an address that failed to authenticate too often is refused
+ * before any of its credentials is looked at (no verification work, no introspection call). */
+static mcp_status
+check_authn_failures(mcp_request *req, mcp_error *err)
+{
+    unsigned wait = mcp__authn_fail_blocked(req->srv, req->peer);
+    if (wait == 0)
+        return MCP_OK;
+    req->retry_after = wait;
+    mcp_error_set_rpc(err, MCP_ERR_RATE_LIMITED, MCP_RPC_RATE_LIMITED,
+                      "too many failed authentications from this address; retry later");
+    mcp__decide(req, "authn", MCP_ERR_RATE_LIMITED, err->message, "");
+    return MCP_ERR_RATE_LIMITED;
+}
+
 static mcp_status
 run_authn(mcp_request *req, mcp_error *err)
 {
     if (req->srv->nmw[MCP_PHASE_AUTHN] == 0)
         return MCP_OK;
-    mcp_status rc = run_phase(req, MCP_PHASE_AUTHN, err);
+    mcp_status rc = check_authn_failures(req, err);
+    if (rc != MCP_OK)
+        return rc;
+    rc = run_phase(req, MCP_PHASE_AUTHN, err);
     if (rc == MCP_ERR_WOULD_BLOCK && req->can_block)      /* an item that always says so */
         rc = mcp_error_set(err, MCP_ERR_INTERNAL, "authentication item cannot complete");
     if (rc != MCP_ERR_WOULD_BLOCK)
@@ -75,12 +93,22 @@ run_authz(mcp_request *req, mcp_error *err)
     return rc;
 }
 
-/* A session is bound to the principal that created it; another caller's credential gets the
- * same answer as an unknown session (it must not learn that the id exists). */
+/* The session the request names is looked up only now, after AUTHN: an unauthenticated caller
+ * gets 401 whatever id it sends (no existence oracle). A session is bound to the principal that
+ * created it; another caller's credential gets the same answer as an unknown session (it must
+ * not learn that the id exists). */
 static mcp_status
 check_session_owner(mcp_request *req, mcp_error *err)
 {
-    if (req->session == NULL || !(req->caps & MCP__CAP_HEADER_SESSIONS))
+    if (!(req->caps & MCP__CAP_HEADER_SESSIONS))
+        return MCP_OK;
+    if (req->session == NULL && req->session_id != NULL) {
+        req->session = mcp__session_find(req->srv, req->session_id);   /* the transport unrefs */
+        if (req->session == NULL)
+            return mcp__reject(req, err, MCP_ERR_NOT_FOUND, 404,
+                               "Not Found: unknown or expired session");
+    }
+    if (req->session == NULL)
         return MCP_OK;
     const char *owner = req->session->owner;
     const char *me = req->principal ? mcp_principal_owner_key(req->principal) : NULL;

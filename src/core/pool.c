@@ -104,11 +104,10 @@ mcp__server_start(mcp_server *srv, mcp_error *err)
             return mcp_error_set(err, MCP_ERR_INTERNAL, "cannot start worker thread");
         srv->nthreads++;
     }
-    if (!srv->opts.stateless) {
-        if (pthread_create(&srv->reaper, NULL, mcp__reaper_main, srv) != 0)
-            return mcp_error_set(err, MCP_ERR_INTERNAL, "cannot start reaper thread");
-        srv->reaper_started = true;
-    }
+    /* also stateless: the transport's tick (suspend timeouts, keep-alives) runs there */
+    if (pthread_create(&srv->reaper, NULL, mcp__reaper_main, srv) != 0)
+        return mcp_error_set(err, MCP_ERR_INTERNAL, "cannot start reaper thread");
+    srv->reaper_started = true;
     atomic_store(&srv->running, true);
     return MCP_OK;
 }

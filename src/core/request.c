@@ -84,6 +84,23 @@ mcp_request_set_retry_after(mcp_request *req, unsigned seconds)
 {
     req->retry_after = seconds;
 }
+mcp_status
+mcp_request_note_credential(mcp_request *req, const char *name, mcp_error *err)
+{
+    if (req == NULL || name == NULL || name[0] == '\0')
+        return MCP_OK;
+    snprintf(req->cred_key, sizeof req->cred_key, "cred:%.63s", name);
+    unsigned wait = mcp__authn_fail_blocked(req->srv, req->cred_key);
+    if (wait == 0)
+        return MCP_OK;
+    req->retry_after = wait;
+    mcp_error tmp;
+    mcp_error *e = err != NULL ? err : &tmp;
+    mcp_error_set_rpc(e, MCP_ERR_RATE_LIMITED, MCP_RPC_RATE_LIMITED,
+                      "too many failed authentications with this credential; retry later");
+    return MCP_ERR_RATE_LIMITED;
+}
+
 bool
 mcp_request_can_block(const mcp_request *req)
 {
@@ -101,6 +118,11 @@ void
 mcp__decide(mcp_request *req, const char *phase, mcp_status rc, const char *reason,
             const char *missing)
 {
+    if (strcmp(phase, "authn") == 0 && rc == MCP_ERR_UNAUTHENTICATED) {
+        mcp__authn_fail_record(req->srv, req->peer);      /* suspicious activity counters */
+        if (req->cred_key[0] != '\0')
+            mcp__authn_fail_record(req->srv, req->cred_key);
+    }
     if (req->srv->decision_fn == NULL)
         return;
     mcp_decision d = { phase, rc == MCP_OK, rc, reason ? reason : "", missing ? missing : "",

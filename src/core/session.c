@@ -42,8 +42,12 @@ mcp__session_new(mcp_server *srv, const char *owner)
     snprintf(s->version, sizeof s->version, "%s", MCP_PROTOCOL_LATEST);
     pthread_mutex_lock(&srv->sess_mu);
     /* One principal may hold at most max_sessions_per_owner sessions: past it, its own least
-     * recently active idle session makes room, so one caller cannot fill the table for all. */
+     * recently active session makes room, so one caller cannot fill the table for all, but
+     * only a session idle for at least session_evict_idle_s (one still in use is never closed
+     * under its client); with none that idle, the new session is refused (429). */
     mcp__session *evict = NULL;
+    uint64_t now = s->last_active_ms;
+    uint64_t min_idle = (uint64_t)srv->opts.session_evict_idle_s * 1000u;
     if (owner != NULL && srv->opts.max_sessions_per_owner > 0) {
         size_t mine = 0;
         uint64_t best_active = 0, best_seq = 0;
@@ -53,7 +57,8 @@ mcp__session_new(mcp_server *srv, const char *owner)
                     continue;
                 mine++;
                 pthread_mutex_lock(&o->mu);
-                if (o->inflight == NULL &&
+                if (o->inflight == NULL && now - o->last_active_ms >= min_idle &&
+                    o->last_active_ms <= now &&
                     (evict == NULL || o->last_active_ms < best_active ||
                      (o->last_active_ms == best_active && o->seq < best_seq))) {
                     evict = o;
@@ -67,7 +72,7 @@ mcp__session_new(mcp_server *srv, const char *owner)
         else if (evict != NULL)
             atomic_fetch_add(&evict->refs, 1);
         else {
-            pthread_mutex_unlock(&srv->sess_mu);       /* all busy: refuse */
+            pthread_mutex_unlock(&srv->sess_mu);       /* none idle long enough: refuse */
             goto refuse;
         }
     }
@@ -84,7 +89,7 @@ mcp__session_new(mcp_server *srv, const char *owner)
     pthread_mutex_unlock(&srv->sess_mu);
     if (evict != NULL) {
         mcp__log(MCP__LOG_INFO, "session", "principal reached its session limit: closing its "
-                 "least recently active session");
+                 "least recently active idle session");
         mcp__session_remove(srv, evict);
         mcp__session_unref(evict);
     }
@@ -282,6 +287,8 @@ mcp__reaper_main(void *arg)
             break;
         reap_arg ra = { srv, mcp_now_ms() };
         mcp__session_foreach(srv, maybe_reap, &ra);
+        if (srv->tr_ops != NULL && srv->tr_ops->tick != NULL)
+            srv->tr_ops->tick(srv->tr);
         if (ra.now - last_ka >= MCP__KEEPALIVE_S * 1000u) {
             last_ka = ra.now;
             mcp__session_foreach(srv, keepalive, srv);

@@ -253,6 +253,28 @@ mcp_ctx_set_result_take(mcp_ctx *ctx, json_t *result, mcp_error *err)
         json_decref(result);
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "result must be an object");
     }
+    /* ctx->list points into the old result: rebind it to the new one before the old one goes,
+     * so a later mcp_ctx_add_* or mcp_ctx_set_error_result adds to the result that is sent. */
+    const char *listkey = ctx->kind == CTX_TOOL ? "content" : ctx->kind == CTX_RESOURCE
+                          ? "contents" : ctx->kind == CTX_PROMPT ? "messages" : NULL;
+    json_t *holder = listkey != NULL ? result : json_object_get(result, "completion");
+    if (listkey == NULL && !json_is_object(holder)) {
+        holder = json_pack("{s:[], s:b}", "values", "hasMore", 0);
+        if (holder == NULL || json_object_set_new(result, "completion", holder) != 0) {
+            json_decref(result);
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        }
+    }
+    const char *key = listkey != NULL ? listkey : "values";
+    json_t *list = json_object_get(holder, key);
+    if (!json_is_array(list)) {
+        list = json_array();
+        if (list == NULL || json_object_set_new(holder, key, list) != 0) {
+            json_decref(result);
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        }
+    }
+    ctx->list = list;
     json_decref(ctx->result);
     ctx->result = result;
     ctx->custom_result = true;

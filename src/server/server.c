@@ -24,6 +24,9 @@ mcp_server_opts_default(mcp_server_opts *o)
     o->max_sessions = 10000;
     o->max_sessions_per_owner = 64;
     o->session_idle_s = 1800;
+    o->session_evict_idle_s = 60;
+    o->authn_fail_limit = 20;
+    o->authn_fail_window_s = 60;
 }
 
 mcp_status
@@ -45,6 +48,10 @@ mcp_server_new(const mcp_server_opts *opts, mcp_server **out, mcp_error *err)
         srv->opts.request_timeout_ms = 60000;
     if (srv->opts.max_sessions == 0)
         srv->opts.max_sessions = 10000;
+    if (srv->opts.session_evict_idle_s == 0)
+        srv->opts.session_evict_idle_s = 60;
+    if (srv->opts.authn_fail_window_s == 0)
+        srv->opts.authn_fail_window_s = 60;
     srv->name = mcp__strdup(opts->name ? opts->name : "libmcp");
     srv->version = mcp__strdup(opts->version ? opts->version : MCP_VERSION_STRING);
     srv->title = mcp__strdup(opts->title);
@@ -53,6 +60,7 @@ mcp_server_new(const mcp_server_opts *opts, mcp_server **out, mcp_error *err)
     srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
     pthread_mutex_init(&srv->sess_mu, NULL);
     pthread_mutex_init(&srv->pool_mu, NULL);
+    pthread_mutex_init(&srv->fail_mu, NULL);
     pthread_cond_init(&srv->pool_cv, NULL);
     pthread_cond_init(&srv->pool_idle_cv, NULL);
     srv->sess_cap = 1024;
@@ -97,6 +105,7 @@ mcp_server_free(mcp_server *srv)
     mcp__pool_stop(srv);
     mcp__sessions_clear(srv);                    /* drop every session */
     mcp__registry_free(srv);
+    mcp__authn_fail_free(srv);
     if (srv->tr_ops != NULL) {
         srv->tr_ops->free(srv->tr);
         srv->tr_ops = NULL;
@@ -113,6 +122,7 @@ mcp_server_free(mcp_server *srv)
         close(srv->stop_pipe[1]);
     pthread_mutex_destroy(&srv->sess_mu);
     pthread_mutex_destroy(&srv->pool_mu);
+    pthread_mutex_destroy(&srv->fail_mu);
     pthread_cond_destroy(&srv->pool_cv);
     pthread_cond_destroy(&srv->pool_idle_cv);
     mcp__free(srv);
@@ -156,7 +166,7 @@ mcp_server_run_until_signal(mcp_server *srv, unsigned grace_ms, mcp_error *err)
         if (r < 0 && errno != EINTR)
             break;
     }
-    mcp__log(MCP__LOG_INFO, "server", "shutting down (grace %u ms)", grace_ms);
+    mcp__log(MCP__LOG_INFO, "server", "stop requested (grace %u ms)", grace_ms);
     if (srv->tr_ops != NULL)
         srv->tr_ops->stop(srv->tr, grace_ms);
     mcp__pool_wait_idle(srv, grace_ms);

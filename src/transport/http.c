@@ -136,6 +136,28 @@ send_failure(conn_state *cs, struct MHD_Connection *c, mcp_status rc, const mcp_
     return ok;
 }
 
+/* An error answer after which the connection is closed (413 of a chunked body, shutdown). */
+static enum MHD_Result
+send_closing(conn_state *cs, struct MHD_Connection *c, unsigned status, const char *message)
+{
+    size_t len;
+    char *b = mcp__rpc_error(cs->rpc_id, status >= 500 ? MCP_RPC_INTERNAL_ERROR
+                             : MCP_RPC_INVALID_REQUEST, message, NULL, &len);
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
+        b ? len : 0, b ? b : (char *)"", b ? free_cb : NULL);
+    if (r == NULL) {
+        mcp__free(b);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    cs->status = status;
+    cs->phase = PH_DONE;
+    return ok;
+}
+
 static const char *
 get_header(void *tctx, const char *name)
 {
@@ -162,6 +184,16 @@ static enum MHD_Result
 after_head(conn_state *cs, struct MHD_Connection *c)
 {
     mcp__http *h = cs->h;
+    if (!cs->is_del && cs->req.principal != NULL &&
+        mcp__http_open_streams(h, mcp_principal_owner_key(cs->req.principal)) >=
+            h->max_streams_per_principal) {
+        /* one principal cannot hold every connection slot with parked requests/streams */
+        mcp_error err;
+        mcp_error_set_rpc(&err, MCP_ERR_RATE_LIMITED, MCP_RPC_RATE_LIMITED,
+                          "too many open requests and streams for this principal");
+        cs->req.retry_after = 1;
+        return send_failure(cs, c, MCP_ERR_RATE_LIMITED, &err);
+    }
     if (cs->is_get)
         return mcp__http_handle_get(cs, c);
     if (cs->is_del) {
@@ -213,6 +245,8 @@ static enum MHD_Result
 begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *method)
 {
     mcp__http *h = cs->h;
+    if (atomic_load(&h->stopping))      /* a keep-alive connection's next request */
+        return send_closing(cs, c, 503, "server is shutting down");
     /* The protected-resource metadata is another resource, not the MCP endpoint: served
      * before the endpoint's pipeline. */
     if (strncmp(url, PRM_PATH, sizeof PRM_PATH - 1) == 0 && h->prm_json != NULL) {
@@ -258,6 +292,8 @@ finish_post(conn_state *cs, struct MHD_Connection *c)
     cs->st->accept_sse = acc == NULL || mcp__http_header_has(acc, "text/event-stream") ||
                          mcp__http_header_has(acc, "*/*");
     cs->st->conn = c;
+    if (cs->req.principal != NULL)
+        cs->st->owner = mcp__strdup(mcp_principal_owner_key(cs->req.principal));
     mcp__dispatch_result res;
     mcp_status rc = mcp__run_body(&cs->req, cs->body.ptr ? cs->body.ptr : "", cs->body.len,
                                   &cs->st->sink, &res, &cs->created, &cs->rpc_id, &err);
@@ -296,6 +332,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         *con_cls = cs;
         cs->h = h;
         cs->t0 = mcp_now_ms();
+        atomic_fetch_add(&h->nreqs, 1);
         mcp__request_init(&cs->req, h->srv);
         cs->req.http_method = method;
         cs->req.header = get_header;
@@ -325,6 +362,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
             *upload_data_size = 0;
             return send_failure(cs, c, cs->authn_rc, &cs->authn_err);
         }
+        if (atomic_load(&h->stopping)) {
+            *upload_data_size = 0;
+            return send_closing(cs, c, 503, "server is shutting down");
+        }
         enum MHD_Result r = run_head(cs, c);     /* continues after AUTHN */
         if (cs->phase != PH_BODY) {
             *upload_data_size = 0;
@@ -334,19 +375,61 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
             return r;                           /* body (if any) follows in later calls */
     }
     if (cs->phase == PH_BODY && *upload_data_size > 0) {
-        mcp_status rc = mcp__buf_append(&cs->body, upload_data, *upload_data_size);
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (rc == MCP_ERR_TOO_LARGE)
-            return mcp__http_send_rpc_error(cs, c, 413, MCP_RPC_INVALID_REQUEST, "Payload Too Large");
-        if (rc != MCP_OK)
-            return mcp__http_send_rpc_error(cs, c, 500, MCP_RPC_INTERNAL_ERROR, "out of memory");
+        if (cs->too_large) {
+            /* libmicrohttpd queues a response only before the body or after all of it: discard
+             * the rest (bounded: as many bytes again as --max-body, at most 16 MiB), then 413 */
+            cs->discarded += n;
+            size_t bound = h->max_body < (16u << 20) ? h->max_body : 16u << 20;
+            return cs->discarded > bound ? MHD_NO : MHD_YES;
+        }
+        mcp_status rc = mcp__buf_append(&cs->body, upload_data, n);
+        if (rc == MCP_ERR_TOO_LARGE) {       /* chunked: no Content-Length to refuse early */
+            cs->too_large = true;
+            mcp__buf_cleanup(&cs->body);
+            mcp__buf_init(&cs->body, h->max_body);
+            return MHD_YES;
+        }
+        if (rc != MCP_OK) {
+            cs->too_large = true;            /* out of memory: refuse the same way */
+            return MHD_YES;
+        }
         return MHD_YES;
     }
+    if (cs->phase == PH_BODY && cs->too_large)
+        return send_closing(cs, c, 413, "Payload Too Large");
     if (cs->phase == PH_BODY)
         return finish_post(cs, c);
     if (cs->phase == PH_WAIT)
         return mcp__http_answer_or_park(cs, c);
     return MHD_YES;
+}
+
+/* Copy src for a log line: printable ASCII except backslash and quote as is, every other byte
+ * as \xHH (so CR, LF and other control bytes never reach the log). Truncates to cap. */
+static void
+log_escape(char *dst, size_t cap, const char *src)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (; src != NULL && *src != '\0'; src++) {
+        unsigned char ch = (unsigned char)*src;
+        if (ch > 0x20 && ch < 0x7f && ch != '\\' && ch != '"') {
+            if (o + 2 > cap)
+                break;
+            dst[o++] = (char)ch;
+        } else {
+            if (o + 5 > cap)
+                break;
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[ch >> 4];
+            dst[o++] = hex[ch & 15];
+        }
+    }
+    if (cap > 0)
+        dst[o < cap ? o : cap - 1] = '\0';
 }
 
 static void
@@ -368,11 +451,17 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         mcp__http_stream_release(&cs->st->sink);
     }
     if (cs->h->access_log) {
+        /* every request-derived field escaped: a method name cannot forge a log line */
         uint64_t ms = mcp_now_ms() - cs->t0;
-        mcp__log(MCP__LOG_INFO, "access", "%s %s %s %u %llums%s", cs->peer, cs->req.http_method,
-                 cs->rpc_method[0] ? cs->rpc_method : "-", cs->status, (unsigned long long)ms,
+        char hm[4 * 16 + 1], rm[4 * sizeof cs->rpc_method + 1], peer[4 * sizeof cs->peer + 1];
+        log_escape(hm, sizeof hm, cs->req.http_method);
+        log_escape(rm, sizeof rm, cs->rpc_method[0] ? cs->rpc_method : "-");
+        log_escape(peer, sizeof peer, cs->peer[0] ? cs->peer : "-");
+        mcp__log(MCP__LOG_INFO, "access", "%s %s %s %u %llums%s", peer, hm, rm, cs->status,
+                 (unsigned long long)ms,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     }
+    atomic_fetch_sub(&cs->h->nreqs, 1);
     if (cs->counted)
         atomic_fetch_sub(&cs->h->active_posts, 1);
     if (cs->created != NULL)
@@ -386,6 +475,15 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
+
+/* A connection accepted once shutdown began is closed at once. */
+static enum MHD_Result
+accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr;
+    (void)addrlen;
+    return atomic_load(&((mcp__http *)cls)->quiesced) ? MHD_NO : MHD_YES;
+}
 
 /* libmicrohttpd's own messages (client hung up mid-request, ...) are debug-level noise for an
  * operator; route them through our logger instead of raw stderr. */
@@ -415,6 +513,9 @@ mcp_http_opts_default(mcp_http_opts *o)
     o->sse_replay_events = 256;
     o->access_log = true;
     o->listen_fd = -1;
+    o->max_connections_per_ip = 256;
+    o->max_streams_per_principal = 64;
+    o->suspend_timeout_s = 300;
 }
 
 static char **
@@ -436,6 +537,17 @@ http_free(void *tr)
     mcp__http *h = tr;
     if (h == NULL)
         return;
+    if (h->d != NULL) {
+        /* stop was cut short by a deferred authentication; the workers are joined now, so it
+         * has resumed its connection: nothing is suspended any more */
+        atomic_store(&h->stopping, true);
+        mcp__http_end_all_streams(h);
+        MHD_stop_daemon(h->d);
+        h->d = NULL;
+    }
+    if (atomic_load(&h->quiesced) && h->lfd != MHD_INVALID_SOCKET)
+        close(h->lfd);
+    pthread_mutex_destroy(&h->live_mu);
     mcp__free(h->host);
     mcp__free(h->path);
     mcp__free(h->resource_url);
@@ -449,6 +561,16 @@ http_free(void *tr)
     mcp__free(h);
 }
 
+/*
+ * Shutdown, in this order: stop accepting; give worker jobs, deferred authentications and
+ * in-flight POSTs the grace period; then end every live stream (session or stateless, SSE or a
+ * POST parked for its JSON answer), so each suspended connection is resumed and answered (503,
+ * or the end of its stream); give those answers a moment to drain; only then stop the daemon,
+ * which must never see a suspended connection (it aborts the process). A deferred
+ * authentication still running past the grace period keeps its connection suspended until it
+ * returns (its network I/O is bounded by its own timeouts): the daemon is then stopped by
+ * http_free(), after the workers are joined.
+ */
 static void
 http_stop(void *tr, unsigned grace_ms)
 {
@@ -457,23 +579,36 @@ http_stop(void *tr, unsigned grace_ms)
         return;
     mcp_server *srv = h->srv;
     uint64_t deadline = mcp_now_ms() + grace_ms;
-    /* stop accepting; in-flight work continues. The listen socket comes back to us. */
-    MHD_socket lfd = MHD_quiesce_daemon(h->d);
-    mcp__log(MCP__LOG_INFO, "http", "no longer accepting connections");
+    if (!atomic_load(&h->quiesced)) {
+        /* stop accepting; in-flight work continues. The listen socket comes back to us. The
+         * flag comes first: an IO thread may still accept before it sees the quiesce, and
+         * accept_policy() refuses that connection. */
+        atomic_store(&h->quiesced, true);
+        h->lfd = MHD_quiesce_daemon(h->d);
+        mcp__log(MCP__LOG_INFO, "http", "shutting down: no longer accepting connections (grace %u ms)",
+                 grace_ms);
+    }
     mcp__pool_wait_idle(srv, grace_ms);
-    /* parked connections with an authentication run in flight must not be closed under it */
-    while (atomic_load(&h->authn_jobs) > 0)
+    while (atomic_load(&h->authn_jobs) > 0 && mcp_now_ms() < deadline)
         usleep(5000);
-    /* handlers are done; let their responses drain to the clients */
+    /* handlers are done (or the grace period is over); let their responses drain */
     while (atomic_load(&h->active_posts) > 0 && mcp_now_ms() < deadline)
         usleep(5000);
     atomic_store(&h->stopping, true);
-    /* close every SSE stream so their connections finish */
-    mcp__session_foreach(srv, mcp__http_end_streams, NULL);
+    mcp__http_end_all_streams(h);
+    uint64_t drain = mcp_now_ms() + 1000;
+    while (atomic_load(&h->nreqs) > atomic_load(&h->authn_jobs) && mcp_now_ms() < drain)
+        usleep(5000);
+    if (atomic_load(&h->authn_jobs) > 0) {
+        mcp__log(MCP__LOG_WARN, "http", "%d authentication run(s) still in flight: the listener "
+                 "stops once they return", atomic_load(&h->authn_jobs));
+        return;
+    }
     MHD_stop_daemon(h->d);
     h->d = NULL;
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
+    if (h->lfd != MHD_INVALID_SOCKET)
+        close(h->lfd);
+    h->lfd = MHD_INVALID_SOCKET;
 }
 
 static void
@@ -484,10 +619,9 @@ http_session_closed(void *tr, mcp__session *s)
 }
 
 static void
-http_keepalive(void *tr, mcp__session *s)
+http_tick(void *tr)
 {
-    (void)tr;
-    mcp__http_session_keepalive(s);
+    mcp__http_tick(tr);
 }
 
 /* What the core calls on this transport (registered per server, no process-global hooks). */
@@ -495,7 +629,8 @@ static const mcp__transport_ops http_ops = {
     .stop = http_stop,
     .free = http_free,
     .session_closed = http_session_closed,
-    .keepalive = http_keepalive,
+    .keepalive = NULL,                  /* the tick pings every parked SSE stream */
+    .tick = http_tick,
 };
 
 mcp_status
@@ -522,6 +657,12 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     h->retry_ms = opts->sse_retry_ms ? opts->sse_retry_ms : 1000;
     h->replay_events = opts->sse_replay_events ? opts->sse_replay_events : 256;
     h->access_log = opts->access_log;
+    h->max_streams_per_principal = opts->max_streams_per_principal
+                                   ? opts->max_streams_per_principal : 64;
+    h->suspend_timeout_s = opts->suspend_timeout_s ? opts->suspend_timeout_s : 300;
+    h->lfd = MHD_INVALID_SOCKET;
+    h->last_ping_ms = mcp_now_ms();
+    pthread_mutex_init(&h->live_mu, NULL);
     if (h->host == NULL || h->path == NULL || h->allowed_hosts == NULL ||
         h->allowed_origins == NULL) {
         http_free(h);
@@ -567,6 +708,8 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         { MHD_OPTION_THREAD_POOL_SIZE, io > 1 ? (intptr_t)io : 0, NULL },
         { MHD_OPTION_CONNECTION_LIMIT,
           (intptr_t)(opts->max_connections ? opts->max_connections : 2048u), NULL },
+        { MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+          (intptr_t)(opts->max_connections_per_ip ? opts->max_connections_per_ip : 256u), NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT,
           (intptr_t)(opts->connection_timeout_s ? opts->connection_timeout_s : 30u), NULL },
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL },
@@ -576,11 +719,11 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         { MHD_OPTION_END, 0, NULL },
     };
     if (opts->listen_fd >= 0)          /* a socket the caller bound (and chose the port of) */
-        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+        h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
                                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket)opts->listen_fd,
                                 MHD_OPTION_ARRAY, common, MHD_OPTION_END);
     else
-        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+        h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                 MHD_OPTION_ARRAY, common, MHD_OPTION_END);
     if (h->d == NULL) {

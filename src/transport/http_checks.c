@@ -2,7 +2,8 @@
  * The HTTP transport checks, as a table of TRANSPORT-phase entries run by the pipeline driver
  * ahead of the installed TRANSPORT items, in this order: endpoint path, DNS rebinding (Host,
  * Origin), method, sessions in stateless mode, message framing, MCP-Protocol-Version, then for
- * POST Content-Type, Accept and Content-Length, and last the session lookup. Each refuses with
+ * POST Content-Type, Accept and Content-Length, and last the session id (looked up by the core
+ * after AUTHN, so the lookup is no oracle for unauthenticated callers). Each refuses with
  * its own HTTP status through mcp__reject() (a JSON-RPC Invalid Request error in the body).
  * Only headers are read: the body is not read before these and authentication have passed.
  */
@@ -210,19 +211,14 @@ check_content_length(mcp_request *req, void *ctx, mcp_error *err)
     return MCP_OK;
 }
 
-/* The session the request names (a reference the connection holds until it completes). */
+/* The session id the request names. It is looked up by the core after AUTHN (the session
+ * owner step), so an unauthenticated caller cannot learn whether an id exists. */
 static mcp_status
 check_session(mcp_request *req, void *ctx, mcp_error *err)
 {
     (void)ctx;
-    const char *sid = req->srv->opts.stateless ? NULL : hdr(req, "Mcp-Session-Id");
-    req->session_id = sid;
-    if (sid != NULL) {
-        req->session = mcp__session_find(req->srv, sid);
-        if (req->session == NULL)
-            return mcp__reject(req, err, MCP_ERR_NOT_FOUND, 404,
-                               "Not Found: unknown or expired session");
-    }
+    (void)err;
+    req->session_id = req->srv->opts.stateless ? NULL : hdr(req, "Mcp-Session-Id");
     return MCP_OK;
 }
 

@@ -23,6 +23,16 @@ mcp__http_stream_release(mcp__sink *s)
     stream *st = (stream *)s;
     if (atomic_fetch_sub(&st->refs, 1) != 1)
         return;
+    mcp__http *h = st->h;
+    pthread_mutex_lock(&h->live_mu);
+    if (st->lprev != NULL)
+        st->lprev->lnext = st->lnext;
+    else
+        h->live = st->lnext;
+    if (st->lnext != NULL)
+        st->lnext->lprev = st->lprev;
+    pthread_mutex_unlock(&h->live_mu);
+    mcp__free(st->owner);
     for (size_t i = 0; i < st->ring_n; i++)
         mcp__free(st->ring[(st->ring_head + i) % st->ring_cap].data);
     mcp__free(st->ring);
@@ -91,6 +101,7 @@ stream_emit(mcp__sink *s, char *msg, size_t len, bool final)
         if (final)
             st->final_seen = true;
     }
+    st->last_data_ms = mcp_now_ms();
     wake_locked(st);
     pthread_mutex_unlock(&st->mu);
 }
@@ -133,10 +144,17 @@ mcp__http_stream_new(mcp__http *h, mcp__session *sess, bool standalone)
     st->h = h;
     st->standalone = standalone;
     st->accept_sse = true;
+    st->last_data_ms = mcp_now_ms();
     if (sess != NULL) {
         mcp__session_ref(sess);
         st->sess = sess;
     }
+    pthread_mutex_lock(&h->live_mu);
+    st->lnext = h->live;
+    if (h->live != NULL)
+        h->live->lprev = st;
+    h->live = st;
+    pthread_mutex_unlock(&h->live_mu);
     return st;
 }
 
@@ -201,27 +219,6 @@ mcp__http_session_closed(mcp__session *s)
         mcp__http_stream_release(&st->sink);
     }
     mcp__free(hs);
-}
-
-/* Called by the reaper every few seconds: parked SSE connections get a comment line, so a
- * client that went away is noticed (the write fails) and its connection is released. */
-void
-mcp__http_session_keepalive(mcp__session *s)
-{
-    pthread_mutex_lock(&s->mu);
-    http_sess *hs = s->transport_data;
-    for (size_t i = 0; hs != NULL && i < MAX_SESSION_STREAMS; i++) {
-        stream *st = hs->streams[i];
-        if (st == NULL)
-            continue;
-        pthread_mutex_lock(&st->mu);
-        if (st->suspended && st->conn != NULL) {
-            st->ping = true;
-            wake_locked(st);
-        }
-        pthread_mutex_unlock(&st->mu);
-    }
-    pthread_mutex_unlock(&s->mu);
 }
 
 /* Find a registered stream by its id (for Last-Event-ID), with a reference. */
@@ -386,6 +383,12 @@ mcp__http_answer_or_park(conn_state *cs, struct MHD_Connection *c)
         pthread_mutex_unlock(&st->mu);
         return mcp__http_send_body(cs, c, 200, "application/json", b, len);
     }
+    if (st->timed_out) {
+        st->conn = NULL;
+        pthread_mutex_unlock(&st->mu);
+        return mcp__http_send_rpc_error(cs, c, 504, MCP_RPC_INTERNAL_ERROR,
+                                        "Gateway Timeout: no response within the suspend timeout");
+    }
     if (atomic_load(&cs->h->stopping) || st->ended) {
         st->conn = NULL;
         pthread_mutex_unlock(&st->mu);
@@ -437,6 +440,8 @@ mcp__http_handle_get(conn_state *cs, struct MHD_Connection *c)
         if (st == NULL)
             return MHD_NO;
         st->sse = true;
+        if (cs->req.principal != NULL)
+            st->owner = mcp__strdup(mcp_principal_owner_key(cs->req.principal));
         register_stream(st);
         pthread_mutex_lock(&s->mu);
         if (s->standalone == NULL) {
@@ -467,15 +472,62 @@ mcp__http_handle_get(conn_state *cs, struct MHD_Connection *c)
     return send_sse(cs, c, st, false);
 }
 
+/* Every stream, with or without a session (a stateless SSE POST, a POST parked for its JSON
+ * answer, GET streams): each parked connection is resumed; its reader ends the stream, or
+ * mcp__http_answer_or_park() answers 503. A stream freed meanwhile has left the list first
+ * (under live_mu), so every stream seen here is alive. */
 void
-mcp__http_end_streams(mcp__session *s, void *unused)
+mcp__http_end_all_streams(mcp__http *h)
 {
-    (void)unused;
-    pthread_mutex_lock(&s->mu);
-    http_sess *hs = s->transport_data;
-    for (size_t i = 0; hs != NULL && i < MAX_SESSION_STREAMS; i++)
-        if (hs->streams[i] != NULL)
-            stream_end(hs->streams[i]);
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&h->live_mu);
+    for (stream *st = h->live; st != NULL; st = st->lnext)
+        stream_end(st);
+    pthread_mutex_unlock(&h->live_mu);
+}
+
+void
+mcp__http_tick(mcp__http *h)
+{
+    uint64_t now = mcp_now_ms();
+    uint64_t limit = (uint64_t)h->suspend_timeout_s * 1000u;
+    bool ping = now - h->last_ping_ms >= MCP__KEEPALIVE_S * 1000u;
+    if (ping)
+        h->last_ping_ms = now;
+    pthread_mutex_lock(&h->live_mu);
+    for (stream *st = h->live; st != NULL; st = st->lnext) {
+        pthread_mutex_lock(&st->mu);
+        if (st->suspended && st->conn != NULL) {
+            if (limit > 0 && now - st->last_data_ms > limit) {
+                /* nothing to send for too long: a JSON wait is answered 504, a stream ends
+                 * (the client may resume it with Last-Event-ID) */
+                st->timed_out = true;
+                st->ended = st->sse || st->standalone;
+                wake_locked(st);
+            } else if (ping && (st->sse || st->standalone)) {
+                /* a comment line: a client that went away is noticed when the write fails */
+                st->ping = true;
+                wake_locked(st);
+            }
+        }
+        pthread_mutex_unlock(&st->mu);
+    }
+    pthread_mutex_unlock(&h->live_mu);
+}
+
+unsigned
+mcp__http_open_streams(mcp__http *h, const char *owner)
+{
+    unsigned n = 0;
+    if (owner == NULL)
+        return 0;
+    pthread_mutex_lock(&h->live_mu);
+    for (stream *st = h->live; st != NULL; st = st->lnext) {
+        pthread_mutex_lock(&st->mu);
+        if (st->conn != NULL && st->owner != NULL && strcmp(st->owner, owner) == 0)
+            n++;
+        pthread_mutex_unlock(&st->mu);
+    }
+    pthread_mutex_unlock(&h->live_mu);
+    return n;
 }
 

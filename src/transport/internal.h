@@ -35,6 +35,14 @@ struct mcp__http {
     atomic_bool        stopping;
     atomic_int         active_posts;   /* POSTs between headers and completion */
     atomic_int         authn_jobs;     /* blocking authentication runs on workers */
+    atomic_int         nreqs;          /* requests between headers and completion */
+    unsigned           max_streams_per_principal;
+    unsigned           suspend_timeout_s;
+    uint64_t           last_ping_ms;   /* keep-alive comments on parked SSE streams */
+    MHD_socket         lfd;            /* the listen socket handed back by quiesce */
+    atomic_bool        quiesced;       /* shutdown began: accept nothing */
+    pthread_mutex_t    live_mu;        /* guards the list of live streams */
+    struct stream     *live;           /* every stream not yet freed (shutdown, ticks, caps) */
     mcp__mw            checks[MCP__HTTP_NCHECKS]; /* the TRANSPORT-phase checks (http_checks.c) */
 };
 
@@ -47,6 +55,10 @@ typedef struct event {
 typedef struct stream {
     mcp__sink              sink;        /* first: the protocol layer sees only this */
     atomic_int             refs;
+    struct stream         *lnext, *lprev; /* h->live, under h->live_mu */
+    char                  *owner;       /* owner key of the principal, or NULL */
+    uint64_t               last_data_ms; /* creation or last event (suspend timeout) */
+    bool                   timed_out;   /* parked past the suspend timeout: answer 504 */
     pthread_mutex_t        mu;
     mcp__http             *h;
     mcp__session          *sess;        /* reference, or NULL (stateless) */
@@ -100,6 +112,8 @@ typedef struct conn_state {
     char         peer[48];
     bool         counted;          /* in h->active_posts */
     bool         is_get, is_del;
+    bool         too_large;        /* a chunked body went past max_body: discard, then 413 */
+    size_t       discarded;
     mcp_status   authn_rc;         /* result of that run */
     mcp_error    authn_err;
 } conn_state;
@@ -111,11 +125,15 @@ void mcp__http_stream_release(mcp__sink *s);
 /* After the body pipeline or on resume: answer if the stream has something, else park. */
 enum MHD_Result mcp__http_answer_or_park(conn_state *cs, struct MHD_Connection *c);
 enum MHD_Result mcp__http_handle_get(conn_state *cs, struct MHD_Connection *c);
-/* Transport ops: a session was removed / the reaper's keep-alive tick. */
+/* Transport op: a session was removed. */
 void mcp__http_session_closed(mcp__session *s);
-void mcp__http_session_keepalive(mcp__session *s);
-/* End every stream of s (shutdown). */
-void mcp__http_end_streams(mcp__session *s, void *unused);
+/* End every live stream (shutdown): each parked connection is resumed and answered. */
+void mcp__http_end_all_streams(mcp__http *h);
+/* Once a second (the reaper): parked connections past the suspend timeout are answered, parked
+ * SSE streams get a keep-alive comment every MCP__KEEPALIVE_S seconds. */
+void mcp__http_tick(mcp__http *h);
+/* Connections the principal with this owner key holds open on streams. */
+unsigned mcp__http_open_streams(mcp__http *h, const char *owner);
 
 /* ---- http.c ------------------------------------------------------------------------------ */
 

@@ -53,6 +53,7 @@ handle_line(mcp_server *srv, mcp__session *sess, stdio_sink *out, const char *li
     req.has_body = true;
     req.can_block = true;              /* one reader per stream: waiting here stalls no one else */
     req.session = sess;
+    mcp__session_touch(sess);          /* in use: the reaper must not drop it (session_idle_s) */
     json_t *rpc_id = NULL;
     mcp__dispatch_result res;
     mcp_status rc = mcp__run_head(&req, &err);

@@ -530,12 +530,57 @@ app_setup_reads_introspection_secret_and_never_logs_it(void **state)
     mcp_app_config_cleanup(&cfg);
 }
 
+/* The connection, stream, session and failed-authentication limits reach both option structs. */
+static void
+app_config_limits_reach_the_options(void **state)
+{
+    (void)state;
+    mcp_app_config cfg;
+    assert_int_equal(parse_v(&cfg, NULL, (const char *[]){
+                         "--max-connections-per-ip", "8", "--max-streams-per-principal", "4",
+                         "--connection-timeout", "5", "--suspend-timeout=7",
+                         "--session-evict-idle", "9", "--authn-fail-limit", "0",
+                         "--authn-fail-window", "11", "--stateless", NULL }), -1);
+    mcp_http_opts ho;
+    mcp_app_http_opts(&cfg, &ho);
+    assert_int_equal(ho.max_connections_per_ip, 8);
+    assert_int_equal(ho.max_streams_per_principal, 4);
+    assert_int_equal(ho.connection_timeout_s, 5);
+    assert_int_equal(ho.suspend_timeout_s, 7);
+    mcp_server_opts so;
+    mcp_server_opts_default(&so);
+    assert_int_equal(so.authn_fail_limit, 20);
+    mcp_app_server_opts(&cfg, &so);
+    assert_true(so.stateless);
+    assert_int_equal(so.session_evict_idle_s, 9);
+    assert_int_equal(so.authn_fail_limit, 0);          /* given as 0: off */
+    assert_int_equal(so.authn_fail_window_s, 11);
+    mcp_app_config_cleanup(&cfg);
+    /* not given: the defaults stay */
+    assert_int_equal(parse_v(&cfg, NULL, (const char *[]){ NULL }), -1);
+    mcp_app_http_opts(&cfg, &ho);
+    assert_int_equal(ho.max_connections_per_ip, 256);
+    assert_int_equal(ho.suspend_timeout_s, 300);
+    mcp_server_opts_default(&so);
+    mcp_app_server_opts(&cfg, &so);
+    assert_int_equal(so.authn_fail_limit, 20);
+    assert_int_equal(so.session_evict_idle_s, 60);
+    mcp_app_config_cleanup(&cfg);
+    const char *bad[][3] = { { "--max-connections-per-ip", "0", NULL },
+                             { "--suspend-timeout", "-1", NULL },
+                             { "--authn-fail-window", "0", NULL },
+                             { "--connection-timeout", "x", NULL } };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(parse_v(&cfg, NULL, bad[i]), 2);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(app_config_defaults),
         cmocka_unit_test(app_config_parses_every_flag),
+        cmocka_unit_test(app_config_limits_reach_the_options),
         cmocka_unit_test(app_config_keeps_program_extras),
         cmocka_unit_test(app_config_rejects_bad_values),
         cmocka_unit_test(app_config_refuses_secrets_on_the_command_line),

@@ -78,6 +78,7 @@ start(void **state)
     mcp_server_opts so;
     mcp_server_opts_default(&so);
     so.max_sessions_per_owner = 3;
+    so.session_evict_idle_s = 1;
     mcp_error err;
     static const char *const admin[] = { "Admin", NULL };
     /* A is registered first and is less specific than B; B must serve repo://public/s */
@@ -188,12 +189,19 @@ authz_sessions_bound_and_capped_per_principal(void **state)
     const char *ping = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}";
     assert_int_equal(call_as("dave", first, ping, &r), 404);   /* someone else's session */
     th_resp_free(&r);
-    for (int i = 0; i < 3; i++) {                              /* carol reaches her cap ... */
+    for (int i = 0; i < 2; i++) {                              /* carol reaches her cap ... */
         const char *s = init_as("carol", &st);
         assert_int_equal(st, 200);
         snprintf(sid, sizeof sid, "%s", s);
     }
-    /* ... her oldest session made room; other principals are unaffected */
+    /* ... none of her sessions has been idle for session_evict_idle_s: refused, none closed */
+    assert_null(init_as("carol", &st));
+    assert_int_equal(st, 429);
+    usleep(1100 * 1000);
+    const char *s = init_as("carol", &st);
+    assert_int_equal(st, 200);
+    snprintf(sid, sizeof sid, "%s", s);
+    /* ... her least recently active idle session made room; other principals are unaffected */
     assert_int_equal(call_as("carol", first, ping, &r), 404);
     th_resp_free(&r);
     assert_int_equal(call_as("carol", sid, ping, &r), 200);

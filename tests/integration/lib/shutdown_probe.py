@@ -93,7 +93,7 @@ def run(srv):
     srv.send_signal(signal.SIGTERM)
     deadline = time.time() + 5
     # wait until the listener has stopped accepting (the line comes after MHD_quiesce_daemon;
-    # "shutting down" comes before it, so probing then would race the quiesce)
+    # probing before it would race the quiesce)
     while time.time() < deadline:
         if "no longer accepting connections" in srv.stderr.readline():
             break

@@ -178,7 +178,7 @@ static void fake_stop(void *tr, unsigned ms) { (void)ms; ((fake_tr *)tr)->stops+
 static void fake_free(void *tr) { ((fake_tr *)tr)->frees++; }
 static void fake_closed(void *tr, mcp__session *s) { (void)s; ((fake_tr *)tr)->closed++; }
 
-static const mcp__transport_ops fake_ops = { fake_stop, fake_free, fake_closed, NULL };
+static const mcp__transport_ops fake_ops = { fake_stop, fake_free, fake_closed, NULL, NULL };
 
 static void
 transport_ops_are_per_server(void **state)
