@@ -35,7 +35,8 @@ headless_login(mcp_oauth *o, const char *auth_url, const char *redirect_uri, cha
                                "login redirected to a URL that is neither https nor loopback");
             break;
         }
-        mcp__http_req rq = { .method = "GET", .url = url, .cookie_handle = o->cookie_curl,
+        mcp__http_req rq = { .oauth = o, .method = "GET", .url = url,
+                             .cookie_handle = o->cookie_curl,
                              .max_body = MCP__OAUTH_META_MAX, .timeout_ms = o->http_timeout_ms,
                              .verbose = false };
         mcp__http_resp rs;

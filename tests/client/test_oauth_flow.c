@@ -32,8 +32,13 @@
  * and any credential it receives). A_TWO_AS: the PRM names that one first, then the real one.
  * A_NO_PRM: no PRM (2025-03-26 server; the MCP server is its own AS). */
 typedef enum {
-    A_NORMAL, A_NO_S256, A_BAD_STATE, A_EVIL_RESOURCE, A_SHORT_TTL, A_EVIL_AS, A_TWO_AS, A_NO_PRM
+    A_NORMAL, A_NO_S256, A_BAD_STATE, A_EVIL_RESOURCE, A_SHORT_TTL, A_EVIL_AS, A_TWO_AS, A_NO_PRM,
+    A_REMOTE_AS, A_REMOTE_ENDPOINTS
 } as_mode;
+/* A_REMOTE_AS / A_REMOTE_ENDPOINTS: the server plays a remote MCP server named mcp.test (the
+ * test maps that name to 127.0.0.1 with CURLOPT_RESOLVE): its PRM is for http://mcp.test:P/mcp
+ * and names A.remote_as; with A_REMOTE_ENDPOINTS the AS is mcp.test itself but its metadata
+ * puts every endpoint on http://127.0.0.1:P. /internal/admin plays a local service. */
 
 #define CC_ID "cc-id"
 #define CC_SECRET "cc-secret"
@@ -45,6 +50,8 @@ static struct {
     unsigned port;
     int registers, authorizes, token_codes, token_refreshes, token_cc;
     int evil_requests, evil_credentials;
+    int meta_hits, internal_hits;
+    char remote_as[128];
     char challenge[64];
     char redirect_uri[256];
     char valid_token[64];
@@ -197,6 +204,30 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
                          NULL, NULL);
         return reply(conn, 404, "text/plain", "not found", NULL, NULL);
     }
+    if (strncmp(url, "/internal/", 10) == 0) {
+        pthread_mutex_lock(&A.mu);
+        A.internal_hits++;
+        pthread_mutex_unlock(&A.mu);
+        return reply(conn, 200, "application/json", "{\"wiped\":true}", NULL, NULL);
+    }
+    if ((A.m == A_REMOTE_AS || A.m == A_REMOTE_ENDPOINTS) &&
+        strcmp(url, "/.well-known/oauth-protected-resource/mcp") == 0) {
+        snprintf(out, sizeof out,
+                 "{\"resource\":\"http://mcp.test:%u/mcp\",\"authorization_servers\":[\"%s\"]}",
+                 p, A.remote_as);
+        return reply(conn, 200, "application/json", out, NULL, NULL);
+    }
+    if (A.m == A_REMOTE_ENDPOINTS && strcmp(url, "/.well-known/oauth-authorization-server") == 0) {
+        pthread_mutex_lock(&A.mu);
+        A.meta_hits++;
+        pthread_mutex_unlock(&A.mu);
+        snprintf(out, sizeof out,
+                 "{\"issuer\":\"http://mcp.test:%u\",\"authorization_endpoint\":"
+                 "\"http://127.0.0.1:%u/authorize\",\"token_endpoint\":\"http://127.0.0.1:%u/"
+                 "token\",\"registration_endpoint\":\"http://127.0.0.1:%u/register\","
+                 "\"code_challenge_methods_supported\":[\"S256\"]}", p, p, p, p);
+        return reply(conn, 200, "application/json", out, NULL, NULL);
+    }
     if (strcmp(url, "/mcp") == 0 && strcmp(method, "POST") == 0)
         return mcp_endpoint(conn, c);
     if (strcmp(url, "/mcp") == 0)
@@ -222,6 +253,9 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
         return reply(conn, 200, "application/json", out, NULL, NULL);
     }
     if (strcmp(url, "/.well-known/oauth-authorization-server") == 0) {
+        pthread_mutex_lock(&A.mu);
+        A.meta_hits++;
+        pthread_mutex_unlock(&A.mu);
         snprintf(out, sizeof out,
                  "{\"issuer\":\"http://127.0.0.1:%u\",\"authorization_endpoint\":"
                  "\"http://127.0.0.1:%u/authorize\",\"token_endpoint\":\"http://127.0.0.1:%u/"
@@ -275,6 +309,7 @@ server_start(as_mode m)
     A.m = m;
     A.registers = A.authorizes = A.token_codes = A.token_refreshes = A.token_cc = 0;
     A.evil_requests = A.evil_credentials = 0;
+    A.meta_hits = A.internal_hits = 0;
     A.valid_token[0] = A.refresh_token[0] = A.challenge[0] = A.redirect_uri[0] = '\0';
     A.last_scope[0] = A.last_resource[0] = '\0';
     pthread_mutex_unlock(&A.mu);
@@ -664,6 +699,135 @@ oauth_loopback_login(void **state)
     server_stop();
 }
 
+/* ---- SSRF: URLs learned from a remote server (finding 2) -------------------------------- */
+
+static char remote_url[96], remote_map[2][64];
+static const char *remote_resolve[3];
+
+/* An OAuth client for the "remote" server http://mcp.test:P/mcp: mcp.test and
+ * admin.internal.test resolve to 127.0.0.1 (CURLOPT_RESOLVE plays the DNS), so the rule sees a
+ * server that is not on loopback whose URLs lead to loopback addresses. http is allowed on
+ * those names (allow_insecure_http), which is about TLS only, not about addresses. */
+static mcp_oauth *
+remote_client(bool allow_internal, bool client_credentials)
+{
+    snprintf(remote_url, sizeof remote_url, "http://mcp.test:%u/mcp", A.port);
+    snprintf(remote_map[0], sizeof remote_map[0], "mcp.test:%u:127.0.0.1", A.port);
+    snprintf(remote_map[1], sizeof remote_map[1], "admin.internal.test:%u:127.0.0.1", A.port);
+    remote_resolve[0] = remote_map[0];
+    remote_resolve[1] = remote_map[1];
+    remote_resolve[2] = NULL;
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    oo.allow_insecure_http = true;
+    oo.allow_internal_as = allow_internal;
+    if (client_credentials) {
+        oo.grant = MCP_OAUTH_GRANT_CLIENT_CREDENTIALS;
+        oo.client_id = CC_ID;
+        oo.client_secret = CC_SECRET;
+    }
+    mcp_oauth *o = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_oauth_new(&oo, &o, &err), MCP_OK);
+    o->resolve = remote_resolve;
+    return o;
+}
+
+static mcp_status
+remote_challenge(mcp_oauth *o, const char *resource_metadata, mcp_error *err)
+{
+    char ch[256] = "Bearer error=\"invalid_token\"";
+    if (resource_metadata != NULL)
+        snprintf(ch, sizeof ch, "Bearer error=\"invalid_token\", resource_metadata=\"%s\"",
+                 resource_metadata);
+    mcp_error_clear(err);
+    return mcp__oauth_handle_challenge(o, remote_url, 401, ch, err);
+}
+
+static void
+oauth_ssrf_remote_server_cannot_reach_internal_addresses(void **state)
+{
+    (void)state;
+    server_start(A_REMOTE_AS);
+    mcp_error err;
+    char rm[160];
+    mcp_oauth *o = remote_client(false, false);
+
+    /* The repro: a remote server's challenge names a local admin URL as its metadata. */
+    snprintf(rm, sizeof rm, "http://127.0.0.1:%u/internal/admin?op=wipe", A.port);
+    assert_int_equal(remote_challenge(o, rm, &err), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(err.message, "loopback address 127.0.0.1"));
+    assert_int_equal(A.internal_hits, 0);
+    /* ... and a DNS name that resolves to loopback is the same */
+    snprintf(rm, sizeof rm, "http://admin.internal.test:%u/internal/admin?op=wipe", A.port);
+    assert_int_equal(remote_challenge(o, rm, &err), MCP_ERR_FORBIDDEN);
+    assert_int_equal(A.internal_hits, 0);
+
+    /* The PRM (on the server's own origin, which is allowed) names an AS on loopback: its
+     * metadata is never fetched. */
+    snprintf(A.remote_as, sizeof A.remote_as, "http://127.0.0.1:%u", A.port);
+    assert_int_equal(remote_challenge(o, NULL, &err), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(err.message, "loopback address 127.0.0.1"));
+    assert_int_equal(A.meta_hits, 0);
+    /* An internal https AS: refused for its address, not after a TLS attempt. */
+    snprintf(A.remote_as, sizeof A.remote_as, "https://admin.internal.test:%u", A.port);
+    assert_int_equal(remote_challenge(o, NULL, &err), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(err.message, "loopback address 127.0.0.1"));
+    mcp_oauth_free(o);
+    server_stop();
+
+    /* The AS is the server's origin, but its metadata puts the token and registration
+     * endpoints on loopback: no POST goes there (client credentials, then DCR). */
+    server_start(A_REMOTE_ENDPOINTS);
+    snprintf(A.remote_as, sizeof A.remote_as, "http://mcp.test:%u", A.port);
+    o = remote_client(false, true);
+    assert_int_equal(remote_challenge(o, NULL, &err), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(err.message, "/token"));
+    assert_int_equal(A.meta_hits, 1);
+    assert_int_equal(A.token_cc, 0);
+    mcp_oauth_free(o);
+    o = remote_client(false, false);
+    assert_int_equal(remote_challenge(o, NULL, &err), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(err.message, "/register"));
+    assert_int_equal(A.registers, 0);
+    assert_int_equal(A.authorizes, 0);
+    mcp_oauth_free(o);
+    server_stop();
+}
+
+static void
+oauth_ssrf_opt_in_allows_an_internal_as(void **state)
+{
+    (void)state;
+    /* allow_internal_as: the deployment says its AS is internal; the same URLs are used. */
+    server_start(A_REMOTE_AS);
+    mcp_error err;
+    char rm[160];
+    mcp_oauth *o = remote_client(true, false);
+    snprintf(rm, sizeof rm, "http://127.0.0.1:%u/internal/admin?op=wipe", A.port);
+    assert_int_not_equal(remote_challenge(o, rm, &err), MCP_ERR_FORBIDDEN);
+    assert_int_equal(A.internal_hits, 1);          /* the GET arrives (the opt-in works) */
+    mcp_oauth_free(o);
+    server_stop();
+
+    server_start(A_REMOTE_ENDPOINTS);
+    snprintf(A.remote_as, sizeof A.remote_as, "http://mcp.test:%u", A.port);
+    o = remote_client(true, true);
+    assert_int_equal(remote_challenge(o, NULL, &err), MCP_OK);
+    assert_int_equal(A.token_cc, 1);
+    mcp_oauth_free(o);
+    server_stop();
+
+    /* Without the opt-in, a loopback MCP server may still use its loopback AS (the default
+     * flow of the tests above and of the conformance suite). */
+    server_start(A_NORMAL);
+    mcp_oauth_opts oo;
+    cc_opts(&oo, NULL);
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_OK);
+    assert_int_equal(A.token_cc, 1);
+    server_stop();
+}
+
 static int
 setup(void **state)
 {
@@ -700,6 +864,8 @@ main(void)
         cmocka_unit_test(oauth_pinned_issuer_without_prm),
         cmocka_unit_test(oauth_rejects_a_bad_pinned_issuer),
         cmocka_unit_test(oauth_cached_tokens_are_bound_to_their_issuer),
+        cmocka_unit_test(oauth_ssrf_remote_server_cannot_reach_internal_addresses),
+        cmocka_unit_test(oauth_ssrf_opt_in_allows_an_internal_as),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
