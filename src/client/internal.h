@@ -166,8 +166,12 @@ void mcp__sanitize(const char *in, char *out, size_t outsz);
 /* Loopback redirect listener (interactive login)                                             */
 
 typedef struct mcp__loopback mcp__loopback;
-mcp_status mcp__loopback_open(mcp__loopback **out, char **redirect_uri, mcp_error *err);
-/* Wait for the browser's redirect; *callback_url = redirect_uri?<query it carried>. */
+/* Listen on 127.0.0.1:0 for the login whose state is state (copied). */
+mcp_status mcp__loopback_open(const char *state, mcp__loopback **out, char **redirect_uri,
+                              mcp_error *err);
+/* Wait for the browser's redirect carrying the state; *callback_url = redirect_uri?<query it
+ * carried>. Callbacks with another state are answered 400 and ignored; after 32 of them the
+ * wait fails (MCP_ERR_UNAUTHENTICATED); MCP_ERR_TIMEOUT after timeout_ms. */
 mcp_status mcp__loopback_wait(mcp__loopback *l, unsigned timeout_ms, char **callback_url,
                               mcp_error *err);
 void mcp__loopback_close(mcp__loopback *l);

@@ -5,8 +5,9 @@
  * curl_global_init once and their own capped read loop. What they share is here; what differs
  * (caps, timeouts, redirects, the https-or-loopback rule, the address rule for URLs learned from
  * a peer, headers, a cookie share, an abort flag) is a parameter. The address rule is checked
- * in libcurl's open-socket callback, on the address about to be connected. Every response body has a hard maximum (STYLE.md section 9), checked
- * both against Content-Length (CURLOPT_MAXFILESIZE) and while reading. TLS verification is
+ * in libcurl's open-socket callback, on the address about to be connected. Every response
+ * body has a hard maximum (STYLE.md section 9), checked both against Content-Length
+ * (CURLOPT_MAXFILESIZE) and while reading. TLS verification is
  * always on; only http and https are spoken.
  */
 #include "net/net.h"

@@ -83,7 +83,7 @@ struct sockaddr;
 typedef enum mcp__net_addr_class {
     MCP__NET_ADDR_PUBLIC = 0,      /* none of the below: fine for any URL */
     MCP__NET_ADDR_LOOPBACK,        /* 127.0.0.0/8, ::1 */
-    MCP__NET_ADDR_PRIVATE,         /* RFC 1918, 100.64.0.0/10, fc00::/7, fec0::/10, 64:ff9b:1::/48 */
+    MCP__NET_ADDR_PRIVATE,         /* RFC 1918, 100.64/10, fc00::/7, fec0::/10, 64:ff9b:1::/48 */
     MCP__NET_ADDR_LINK_LOCAL,      /* 169.254.0.0/16, fe80::/10 */
     MCP__NET_ADDR_UNSPECIFIED,     /* 0.0.0.0/8, :: */
     MCP__NET_ADDR_RESERVED,        /* 192.0.0.0/24, 198.18.0.0/15, multicast, 240.0.0.0/4 */
