@@ -287,6 +287,16 @@ typedef struct mcp_oauth_opts {
     unsigned    http_timeout_ms;      /* each request to the AS (default 15000) */
     unsigned    login_timeout_ms;     /* loopback login wait (default 300000) */
     bool        allow_insecure_http;  /* permit http:// AS URLs on non-loopback hosts (tests) */
+    /* SSRF rule. Every URL the client learns from a server that is not on loopback (resource
+     * metadata, authorization servers, their metadata and endpoints, registration, token,
+     * the login redirects) may only make it connect to public addresses: loopback, private
+     * (RFC 1918, fc00::/7), link-local, unspecified and reserved addresses are refused with
+     * MCP_ERR_FORBIDDEN before anything is sent. Checked on the address actually connected,
+     * so DNS names resolving to such addresses are refused too. URLs on the MCP server's own
+     * origin, a loopback MCP server, and the configured idp_token_endpoint are exempt. Set
+     * this for deployments whose authorization server is on an internal address (it turns
+     * the rule off; default false). */
+    bool        allow_internal_as;
     bool        verbose;              /* log discovery steps (never secrets) */
     mcp_oauth_authorize_fn authorize; /* MCP_OAUTH_LOGIN_CALLBACK */
     mcp_oauth_show_url_fn  show_url;  /* MCP_OAUTH_LOGIN_LOOPBACK; NULL prints to stderr */

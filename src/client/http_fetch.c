@@ -87,6 +87,8 @@ mcp_status
 mcp__http_fetch(const mcp__http_req *rq, mcp__http_resp *rs, mcp_error *err)
 {
     memset(rs, 0, sizeof *rs);
+    if (rq->oauth == NULL || rq->url == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "OAuth request without its client");
     mcp_buf www;
     mcp__buf_init(&www, MCP__WWW_AUTH_MAX);
     char *ah = NULL;
@@ -114,13 +116,18 @@ mcp__http_fetch(const mcp__http_req *rq, mcp__http_resp *rs, mcp_error *err)
         .timeout_ms = rq->timeout_ms ? rq->timeout_ms : 15000,
         .max_redirects = 0,                /* the OAuth code follows (and checks) each hop */
         .rule = MCP__NET_HTTP_ANY,         /* ... and applies mcp__url_is_secure itself */
+        .addr_rule = mcp__oauth_addr_rule(rq->oauth, rq->url),
+        .resolve = rq->oauth->resolve,
         .header_fn = on_header,
         .header_ctx = &www,
         .want_meta = true,
     };
     mcp__net_resp nrs;
     mcp_status rc = mcp__net_fetch(&nr, &nrs, err);
-    if (rc == MCP_ERR_TOO_LARGE) {
+    if (rc == MCP_ERR_FORBIDDEN) {
+        rc = mcp_error_set(err, MCP_ERR_FORBIDDEN, "%s %s: %s (allow_internal_as / "
+                           "--allow-internal-as permits it)", verb, rq->url, nrs.detail);
+    } else if (rc == MCP_ERR_TOO_LARGE) {
         rc = mcp_error_set(err, MCP_ERR_TOO_LARGE, "response from %s exceeds %zu bytes",
                            rq->url, nr.max_body);
     } else if (rc == MCP_ERR_TIMEOUT || rc == MCP_ERR_IO) {

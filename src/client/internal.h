@@ -123,6 +123,9 @@ mcp_status mcp__token_cache_save(const char *path, const json_t *doc, mcp_error 
 /* One-shot HTTP for OAuth (blocking, libcurl easy)                                           */
 
 typedef struct mcp__http_req {
+    /* Required: the OAuth client the request is for. Its server URL and options decide the
+     * address rule (mcp__oauth_addr_rule): every URL here was learned from a server. */
+    const mcp_oauth *oauth;
     const char *method;        /* "GET" or "POST" */
     const char *url;
     const char *body;          /* POST body or NULL */
@@ -163,8 +166,12 @@ void mcp__sanitize(const char *in, char *out, size_t outsz);
 /* Loopback redirect listener (interactive login)                                             */
 
 typedef struct mcp__loopback mcp__loopback;
-mcp_status mcp__loopback_open(mcp__loopback **out, char **redirect_uri, mcp_error *err);
-/* Wait for the browser's redirect; *callback_url = redirect_uri?<query it carried>. */
+/* Listen on 127.0.0.1:0 for the login whose state is state (copied). */
+mcp_status mcp__loopback_open(const char *state, mcp__loopback **out, char **redirect_uri,
+                              mcp_error *err);
+/* Wait for the browser's redirect carrying the state; *callback_url = redirect_uri?<query it
+ * carried>. Callbacks with another state are answered 400 and ignored; after 32 of them the
+ * wait fails (MCP_ERR_UNAUTHENTICATED); MCP_ERR_TIMEOUT after timeout_ms. */
 mcp_status mcp__loopback_wait(mcp__loopback *l, unsigned timeout_ms, char **callback_url,
                               mcp_error *err);
 void mcp__loopback_close(mcp__loopback *l);
@@ -326,6 +333,10 @@ struct mcp_oauth {
     char *opt_issuer;             /* pinned authorization server, or NULL */
     char *idp_id_token, *idp_token_endpoint, *idp_client_id, *idp_client_secret;
     bool offline_access, allow_http, verbose;
+    bool allow_internal;          /* opts.allow_internal_as: no address rule for learned URLs */
+    /* CURLOPT_RESOLVE entries for the OAuth requests, NULL-terminated, borrowed (set by tests
+     * to give a loopback listener a non-loopback name), or NULL */
+    const char *const *resolve;
     unsigned max_auth, http_timeout_ms, login_timeout_ms;
     mcp_oauth_authorize_fn authorize;
     mcp_oauth_show_url_fn show_url;
@@ -364,6 +375,11 @@ bool mcp__json_array_has(const json_t *arr, const char *s);
 bool mcp__same_issuer(const char *a, const char *b);
 /* May we use authorization server iss (its tokens, its token endpoint)? Any, unless pinned. */
 bool mcp__oauth_issuer_allowed(const mcp_oauth *o, const char *iss);
+/* The address rule for a request to url on behalf of the server in o->server_url: URLs on
+ * that server's own origin (scheme, host, port: the user chose it), on a loopback server, the
+ * configured SEP-990 IdP token endpoint, or with allow_internal_as set: MCP__NET_ADDR_ANY;
+ * every other URL was learned from the server and gets MCP__NET_ADDR_PUBLIC_ONLY. */
+mcp__net_addr_rule mcp__oauth_addr_rule(const mcp_oauth *o, const char *url);
 /* GET url (https or loopback) and parse a JSON object; MCP_ERR_NOT_FOUND for a non-200. */
 mcp_status mcp__oauth_get_json(mcp_oauth *o, const char *url, json_t **out, mcp_error *err);
 void mcp__oauth_reset_discovery(mcp_oauth *o);

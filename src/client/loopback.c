@@ -3,6 +3,11 @@
  * 127.0.0.1 with a kernel-chosen port, wait for the browser to come back to /callback, answer it
  * with a short page, and hand the query (code, state, error, iss) to the OAuth flow.
  * libmicrohttpd does the HTTP parsing; it is already a dependency of the server side.
+ *
+ * Any local process, or a web page probing ports, can send a request to the listener. Only a
+ * /callback whose state equals the one of the login in progress (constant-time compare) ends the
+ * wait; any other gets a 400 page and the listener keeps waiting, up to MAX_BAD_CALLBACKS of them
+ * (then the login fails: someone is hammering the port) and the login timeout.
  */
 #include "client/internal.h"
 
@@ -13,12 +18,16 @@
 #include <string.h>
 #include <time.h>
 
+#define MAX_BAD_CALLBACKS 32
+
 struct mcp__loopback {
     struct MHD_Daemon *d;
     char              *redirect_uri;
     pthread_mutex_t    mu;
     pthread_cond_t     cv;
-    char              *callback;   /* set once, by the first /callback request */
+    char              *state;      /* the login's state: only a callback carrying it counts */
+    char              *callback;   /* set once, by the first /callback with the right state */
+    unsigned           bad;        /* /callback requests with another state (or none) */
     bool               done;
 };
 
@@ -26,6 +35,9 @@ static const char page_ok[] =
     "<!doctype html><title>Login complete</title>"
     "<p>Login complete. You can close this window and return to the terminal.</p>";
 static const char page_404[] = "not found";
+static const char page_400[] =
+    "<!doctype html><title>Unexpected login response</title>"
+    "<p>This response does not belong to the login in progress and was ignored.</p>";
 
 static mcp_status
 append_param(mcp_buf *b, struct MHD_Connection *conn, const char *name)
@@ -42,6 +54,20 @@ append_param(mcp_buf *b, struct MHD_Connection *conn, const char *name)
 }
 
 static enum MHD_Result
+answer(struct MHD_Connection *conn, unsigned status, const char *page, const char *ctype)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(page), (void *)page,
+                                                                MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result r = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_data_size, void **req)
 {
@@ -50,46 +76,52 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     (void)upload_data_size;
     (void)req;
     mcp__loopback *l = cls;
-    bool ok = strcmp(method, "GET") == 0 && strcmp(url, "/callback") == 0;
-    if (ok) {
-        mcp_buf b;
-        mcp__buf_init(&b, 16384);
-        mcp_status rc = mcp__buf_appends(&b, l->redirect_uri);
-        static const char *const names[] = { "code", "state", "error", "error_description",
-                                             "iss" };
-        for (size_t i = 0; rc == MCP_OK && i < sizeof names / sizeof names[0]; i++)
-            rc = append_param(&b, conn, names[i]);
+    if (strcmp(method, "GET") != 0 || strcmp(url, "/callback") != 0)
+        return answer(conn, MHD_HTTP_NOT_FOUND, page_404, "text/plain");
+    const char *st = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state");
+    bool match = st != NULL && mcp_ct_equal(st, strlen(st), l->state, strlen(l->state));
+    if (!match) {
         pthread_mutex_lock(&l->mu);
-        if (rc == MCP_OK && !l->done) {
-            l->callback = mcp__buf_steal(&b, NULL);
-            l->done = true;
+        if (!l->done && ++l->bad >= MAX_BAD_CALLBACKS) {
+            l->done = true;                    /* callback stays NULL: the wait fails */
             pthread_cond_broadcast(&l->cv);
         }
         pthread_mutex_unlock(&l->mu);
-        mcp__buf_cleanup(&b);
+        return answer(conn, MHD_HTTP_BAD_REQUEST, page_400, "text/html; charset=utf-8");
     }
-    const char *page = ok ? page_ok : page_404;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(page), (void *)page,
-                                                                MHD_RESPMEM_PERSISTENT);
-    if (resp == NULL)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", ok ? "text/html; charset=utf-8" : "text/plain");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    enum MHD_Result r = MHD_queue_response(conn, ok ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND, resp);
-    MHD_destroy_response(resp);
-    return r;
+    mcp_buf b;
+    mcp__buf_init(&b, 16384);
+    mcp_status rc = mcp__buf_appends(&b, l->redirect_uri);
+    static const char *const names[] = { "code", "state", "error", "error_description", "iss" };
+    for (size_t i = 0; rc == MCP_OK && i < sizeof names / sizeof names[0]; i++)
+        rc = append_param(&b, conn, names[i]);
+    pthread_mutex_lock(&l->mu);
+    if (rc == MCP_OK && !l->done) {
+        l->callback = mcp__buf_steal(&b, NULL);
+        l->done = true;
+        pthread_cond_broadcast(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    mcp__buf_cleanup(&b);
+    return answer(conn, MHD_HTTP_OK, page_ok, "text/html; charset=utf-8");
 }
 
 mcp_status
-mcp__loopback_open(mcp__loopback **out, char **redirect_uri, mcp_error *err)
+mcp__loopback_open(const char *state, mcp__loopback **out, char **redirect_uri, mcp_error *err)
 {
     *out = NULL;
     *redirect_uri = NULL;
+    if (state == NULL || state[0] == '\0')
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "loopback login without a state");
     mcp__loopback *l = mcp__calloc(1, sizeof *l);
     if (l == NULL)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
+    if ((l->state = mcp__strdup(state)) == NULL) {
+        mcp__loopback_close(l);
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    }
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
@@ -138,11 +170,18 @@ mcp__loopback_wait(mcp__loopback *l, unsigned timeout_ms, char **callback_url, m
     int r = 0;
     while (!l->done && r == 0)
         r = pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+    bool flooded = false;
     if (l->done) {
         *callback_url = l->callback;
         l->callback = NULL;
+        flooded = *callback_url == NULL;
     }
+    unsigned bad = l->bad;
     pthread_mutex_unlock(&l->mu);
+    if (flooded)
+        return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED,
+                             "the login listener got %u responses that did not belong to this "
+                             "login; giving up", bad);
     if (*callback_url == NULL)
         return mcp_error_set(err, MCP_ERR_TIMEOUT, "no login redirect arrived within %u s",
                              timeout_ms / 1000);
@@ -159,6 +198,7 @@ mcp__loopback_close(mcp__loopback *l)
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
     mcp__free(l->redirect_uri);
-    mcp__free(l->callback);
+    mcp__free_secret(&l->state);
+    mcp__free_secret(&l->callback);
     mcp__free(l);
 }

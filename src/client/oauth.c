@@ -125,6 +125,38 @@ scope_has(const char *scope, const char *want)
     return false;
 }
 
+/* Same scheme, host and port (a default port spelled out or not is the same origin)? */
+static bool
+same_origin(const mcp__url *a, const mcp__url *b)
+{
+    const char *pa = a->port ? a->port : strcmp(a->scheme, "https") == 0 ? "443" : "80";
+    const char *pb = b->port ? b->port : strcmp(b->scheme, "https") == 0 ? "443" : "80";
+    return strcmp(a->scheme, b->scheme) == 0 && strcmp(a->host, b->host) == 0 &&
+           strcmp(pa, pb) == 0;
+}
+
+mcp__net_addr_rule
+mcp__oauth_addr_rule(const mcp_oauth *o, const char *url)
+{
+    if (o->allow_internal)
+        return MCP__NET_ADDR_ANY;
+    if (o->idp_token_endpoint != NULL && url != NULL && strcmp(url, o->idp_token_endpoint) == 0)
+        return MCP__NET_ADDR_ANY;            /* configured, never learned (SEP-990) */
+    mcp__url s, u;
+    if (o->server_url == NULL || mcp__url_parse(o->server_url, &s) != MCP_OK)
+        return MCP__NET_ADDR_PUBLIC_ONLY;    /* fail closed */
+    mcp__net_addr_rule r = MCP__NET_ADDR_PUBLIC_ONLY;
+    if (mcp__url_is_loopback(&s)) {
+        r = MCP__NET_ADDR_ANY;               /* a local server may use a local AS */
+    } else if (url != NULL && mcp__url_parse(url, &u) == MCP_OK) {
+        if (same_origin(&s, &u))
+            r = MCP__NET_ADDR_ANY;           /* the host the user chose to connect to */
+        mcp__url_cleanup(&u);
+    }
+    mcp__url_cleanup(&s);
+    return r;
+}
+
 /* GET url and parse a JSON object; MCP_ERR_NOT_FOUND for any non-200 answer. */
 mcp_status
 mcp__oauth_get_json(mcp_oauth *o, const char *url, json_t **out, mcp_error *err)
@@ -133,7 +165,7 @@ mcp__oauth_get_json(mcp_oauth *o, const char *url, json_t **out, mcp_error *err)
     if (!mcp__url_is_secure(url, o->allow_http))
         return mcp_error_set(err, MCP_ERR_INVALID_ARG,
                              "refusing metadata URL that is neither https nor loopback: %s", url);
-    mcp__http_req rq = { .method = "GET", .url = url, .accept = "application/json",
+    mcp__http_req rq = { .oauth = o, .method = "GET", .url = url, .accept = "application/json",
                          .max_body = MCP__OAUTH_META_MAX, .timeout_ms = o->http_timeout_ms,
                          .verbose = o->verbose };
     mcp__http_resp rs;
@@ -259,6 +291,7 @@ mcp_oauth_new(const mcp_oauth_opts *opts, mcp_oauth **out, mcp_error *err)
     o->login = opts->login;
     o->offline_access = opts->offline_access;
     o->allow_http = opts->allow_insecure_http;
+    o->allow_internal = opts->allow_internal_as;
     o->verbose = opts->verbose;
     o->max_auth = opts->max_authorizations ? opts->max_authorizations : 3;
     o->http_timeout_ms = opts->http_timeout_ms ? opts->http_timeout_ms : 15000;

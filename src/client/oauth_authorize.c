@@ -35,7 +35,8 @@ headless_login(mcp_oauth *o, const char *auth_url, const char *redirect_uri, cha
                                "login redirected to a URL that is neither https nor loopback");
             break;
         }
-        mcp__http_req rq = { .method = "GET", .url = url, .cookie_handle = o->cookie_curl,
+        mcp__http_req rq = { .oauth = o, .method = "GET", .url = url,
+                             .cookie_handle = o->cookie_curl,
                              .max_body = MCP__OAUTH_META_MAX, .timeout_ms = o->http_timeout_ms,
                              .verbose = false };
         mcp__http_resp rs;
@@ -101,8 +102,12 @@ mcp__oauth_authorization_code(mcp_oauth *o, const char *scope, mcp_error *err)
     mcp__buf_init(&q, 64 * 1024);
     mcp_status rc;
 
+    if ((state = mcp__random_token(16)) == NULL) {
+        rc = mcp_error_set(err, MCP_ERR_INTERNAL, "cannot make the state value");
+        goto out;
+    }
     if (o->login == MCP_OAUTH_LOGIN_LOOPBACK) {
-        rc = mcp__loopback_open(&lb, &redirect, err);
+        rc = mcp__loopback_open(state, &lb, &redirect, err);
         if (rc != MCP_OK)
             goto out;
     } else {
@@ -118,9 +123,8 @@ mcp__oauth_authorization_code(mcp_oauth *o, const char *scope, mcp_error *err)
     rc = mcp__pkce_verifier(verifier, err);
     if (rc != MCP_OK)
         goto out;
-    if (mcp__pkce_challenge(verifier, challenge) != MCP_OK ||
-        (state = mcp__random_token(16)) == NULL) {
-        rc = mcp_error_set(err, MCP_ERR_INTERNAL, "cannot make PKCE / state values");
+    if (mcp__pkce_challenge(verifier, challenge) != MCP_OK) {
+        rc = mcp_error_set(err, MCP_ERR_INTERNAL, "cannot make the PKCE challenge");
         goto out;
     }
     rc = mcp__buf_appends(&q, o->authz_ep);
@@ -185,6 +189,28 @@ mcp__oauth_authorization_code(mcp_oauth *o, const char *scope, mcp_error *err)
     got_state = mcp__url_query_param(callback, "state");
     got_iss = mcp__url_query_param(callback, "iss");
     code = mcp__url_query_param(callback, "code");
+    /* state first: a response that is not ours, error responses included, must not decide
+     * anything about this login (RFC 6749 section 10.12). */
+    if (got_state == NULL || !mcp_ct_equal(got_state, strlen(got_state), state, strlen(state))) {
+        rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "authorization response state mismatch");
+        goto out;
+    }
+    /* RFC 9207: an AS that says it sends iss must send it, in error responses too, and iss must
+     * be the issuer we are talking to; otherwise this may be a mix-up attack. */
+    bool iss_required = o->as_meta != NULL &&
+        json_is_true(json_object_get(o->as_meta, "authorization_response_iss_parameter_supported"));
+    if (got_iss == NULL && iss_required) {
+        rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED,
+                           "authorization response has no iss although the authorization "
+                           "server advertises authorization_response_iss_parameter_supported");
+        goto out;
+    }
+    /* (a 2025-03-26 server without metadata has no issuer identifier to compare with) */
+    if (got_iss != NULL && (o->as_meta != NULL || !o->legacy) &&
+        (o->issuer == NULL || !mcp__same_issuer(got_iss, o->issuer))) {
+        rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "authorization response issuer mismatch");
+        goto out;
+    }
     if (got_error != NULL) {
         char e[64], d[128] = "";
         char *desc = mcp__url_query_param(callback, "error_description");
@@ -193,15 +219,6 @@ mcp__oauth_authorization_code(mcp_oauth *o, const char *scope, mcp_error *err)
         mcp__free(desc);
         rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "authorization was denied: %s%s%s%s", e,
                            d[0] ? " (" : "", d, d[0] ? ")" : "");
-        goto out;
-    }
-    if (got_state == NULL || !mcp_ct_equal(got_state, strlen(got_state), state, strlen(state))) {
-        rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "authorization response state mismatch");
-        goto out;
-    }
-    if (got_iss != NULL && !o->legacy && !mcp__same_issuer(got_iss, o->issuer)) {
-        /* RFC 9207: a response from another issuer is a mix-up attack. */
-        rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "authorization response issuer mismatch");
         goto out;
     }
     if (code == NULL || code[0] == '\0') {

@@ -105,14 +105,22 @@ mcp__oauth_discover(mcp_oauth *o, const char *resource_metadata, mcp_error *err)
         }
         char *murls[MCP__MAX_DISCOVERY_URLS];
         size_t mn = mcp__as_metadata_urls(o->issuer, murls);
+        bool refused = false;
         for (size_t i = 0; i < mn; i++) {
-            if (meta == NULL) {
+            if (meta == NULL && !refused) {
                 mcp_status r2 = mcp__oauth_get_json(o, murls[i], &meta, &e);
-                if (r2 != MCP_OK && o->verbose)
+                if (r2 == MCP_ERR_FORBIDDEN) {
+                    /* the address rule: the same host for the other locations, stop here */
+                    refused = true;
+                    rc = mcp_error_set(err, r2, "authorization server metadata: %s", e.message);
+                } else if (r2 != MCP_OK && o->verbose) {
                     mcp__log(MCP__LOG_INFO, "oauth", "no AS metadata at %s", murls[i]);
+                }
             }
             mcp__free(murls[i]);
         }
+        if (refused)
+            goto out;
         if (meta == NULL) {
             rc = mcp_error_set(err, MCP_ERR_PROTOCOL,
                                "no authorization server metadata found for %s", o->issuer);

@@ -63,7 +63,7 @@ register_client(mcp_oauth *o, const char *redirect_uri, mcp_error *err)
     json_decref(body);
     if (text == NULL)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-    mcp__http_req rq = { .method = "POST", .url = o->reg_ep, .body = text,
+    mcp__http_req rq = { .oauth = o, .method = "POST", .url = o->reg_ep, .body = text,
                          .content_type = "application/json", .accept = "application/json",
                          .max_body = MCP__OAUTH_META_MAX, .timeout_ms = o->http_timeout_ms,
                          .verbose = o->verbose };

@@ -71,7 +71,8 @@ post_token(mcp_oauth *o, const char *url, const char *what, mcp_buf *form,
     *out = NULL;
     if (!mcp__url_is_secure(url, o->allow_http))
         return mcp_error_set(err, MCP_ERR_PROTOCOL, "%s is neither https nor loopback", what);
-    mcp__http_req rq = { .method = "POST", .url = url, .body = form->ptr ? form->ptr : "",
+    mcp__http_req rq = { .oauth = o, .method = "POST", .url = url,
+                         .body = form->ptr ? form->ptr : "",
                          .content_type = "application/x-www-form-urlencoded",
                          .accept = "application/json", .basic_user = a ? a->user : NULL,
                          .basic_pass = a ? a->pass : NULL, .max_body = MCP__OAUTH_META_MAX,

@@ -3,16 +3,21 @@
  *
  * JWKS fetching, token introspection and the client's OAuth requests each had their own
  * curl_global_init once and their own capped read loop. What they share is here; what differs
- * (caps, timeouts, redirects, the https-or-loopback rule, headers, a cookie share, an abort
- * flag) is a parameter. Every response body has a hard maximum (STYLE.md section 9), checked
- * both against Content-Length (CURLOPT_MAXFILESIZE) and while reading. TLS verification is
+ * (caps, timeouts, redirects, the https-or-loopback rule, the address rule for URLs learned from
+ * a peer, headers, a cookie share, an abort flag) is a parameter. The address rule is checked
+ * in libcurl's open-socket callback, on the address about to be connected. Every response
+ * body has a hard maximum (STYLE.md section 9), checked both against Content-Length
+ * (CURLOPT_MAXFILESIZE) and while reading. TLS verification is
  * always on; only http and https are spoken.
  */
 #include "net/net.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
 
 _Static_assert(MCP__NET_ERROR_MAX >= CURL_ERROR_SIZE, "room for libcurl's error buffer");
 
@@ -102,7 +107,37 @@ typedef struct xfer {
     const mcp__net_req *rq;
     mcp_buf             body;
     bool                too_large, nomem;
+    bool                refused;          /* the address rule refused a connection */
+    char                refused_addr[INET6_ADDRSTRLEN];
+    mcp__net_addr_class refused_class;
 } xfer;
+
+/* CURLOPT_OPENSOCKETFUNCTION under MCP__NET_ADDR_PUBLIC_ONLY: libcurl asks us for the socket
+ * of every connection attempt (each resolved address, each redirect hop), with the address it
+ * will connect to. Refusing here means nothing at all is sent to that address. */
+static curl_socket_t
+on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    xfer *x = ud;
+    mcp__net_addr_class c = purpose == CURLSOCKTYPE_IPCXN
+                                ? mcp__net_sockaddr_class(&a->addr, a->addrlen)
+                                : MCP__NET_ADDR_INVALID;
+    if (c != MCP__NET_ADDR_PUBLIC) {
+        x->refused = true;
+        x->refused_class = c;
+        x->refused_addr[0] = '\0';
+        const void *ip = NULL;
+        if (a->family == AF_INET)
+            ip = &((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr;
+        else if (a->family == AF_INET6)
+            ip = &((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_addr;
+        if (ip == NULL || inet_ntop(a->family, ip, x->refused_addr, sizeof x->refused_addr) ==
+                              NULL)
+            snprintf(x->refused_addr, sizeof x->refused_addr, "(family %d)", a->family);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
 
 static size_t
 on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -263,6 +298,18 @@ mcp__net_fetch(const mcp__net_req *rq, mcp__net_resp *rs, mcp_error *err)
         curl_easy_setopt(h, CURLOPT_SHARE, (CURLSH *)rq->cookie_share);
         curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");   /* in-memory cookie engine */
     }
+    struct curl_slist *resolve = NULL;
+    for (size_t i = 0; rq->resolve != NULL && rq->resolve[i] != NULL; i++)
+        if (!slist_add(&resolve, rq->resolve[i]))
+            x.nomem = true;
+    if (resolve != NULL)
+        curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
+    if (rq->addr_rule == MCP__NET_ADDR_PUBLIC_ONLY) {
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &x);
+        /* a pooled handle may hold a connection opened under another rule */
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+    }
     if (rq->basic_user != NULL && rq->basic_pass != NULL) {
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(h, CURLOPT_USERNAME, rq->basic_user);
@@ -275,9 +322,15 @@ mcp__net_fetch(const mcp__net_req *rq, mcp__net_resp *rs, mcp_error *err)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
     }
 
-    CURLcode cc = curl_easy_perform(h);
+    CURLcode cc = x.nomem ? CURLE_OUT_OF_MEMORY : curl_easy_perform(h);
     mcp_status rc = MCP_OK;
-    if (x.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
+    if (x.refused && cc != CURLE_OK) {
+        char d[MCP__NET_ERROR_MAX];
+        snprintf(d, sizeof d, "refusing to connect to %s address %s: the URL came from a "
+                 "remote peer", mcp__net_addr_class_name(x.refused_class), x.refused_addr);
+        set_reason(rs, "internal address refused", d);
+        rc = mcp_error_set(err, MCP_ERR_FORBIDDEN, "%s", d);
+    } else if (x.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
         set_reason(rs, "response too large", NULL);
         rc = mcp_error_set(err, MCP_ERR_TOO_LARGE, "response from %s exceeds %zu bytes",
                            rq->url, rq->max_body);
@@ -309,7 +362,11 @@ mcp__net_fetch(const mcp__net_req *rq, mcp__net_resp *rs, mcp_error *err)
     curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
-    handle_give_back(rq->pool, h, cc == CURLE_OK);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, NULL);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_RESOLVE, NULL);
+    handle_give_back(rq->pool, h, cc == CURLE_OK && resolve == NULL);
+    curl_slist_free_all(resolve);
     slist_wipe_free(hdrs);
     if (x.body.ptr != NULL)
         mcp_memzero(x.body.ptr, x.body.len);

@@ -6,6 +6,8 @@
  *   connect and total timeouts, the redirect policy and the https-or-loopback rule as
  *   parameters. JWKS fetching, token introspection and the client's OAuth requests all use it.
  * - URL parsing (curl's URL API) and host rules (url.c), with the one loopback predicate.
+ * - Address classes (addr.c) for the SSRF rule: a URL a peer told us about may not make us
+ *   connect to loopback, private, link-local, unspecified or reserved addresses.
  */
 #ifndef MCP_SRC_NET_NET_H
 #define MCP_SRC_NET_NET_H
@@ -74,6 +76,30 @@ mcp_status mcp__net_url_check(const char *url, bool allow_insecure,
                               const mcp__net_url_msgs *msgs, mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Address classes (addr.c)                                                                   */
+
+struct sockaddr;
+
+typedef enum mcp__net_addr_class {
+    MCP__NET_ADDR_PUBLIC = 0,      /* none of the below: fine for any URL */
+    MCP__NET_ADDR_LOOPBACK,        /* 127.0.0.0/8, ::1 */
+    MCP__NET_ADDR_PRIVATE,         /* RFC 1918, 100.64/10, fc00::/7, fec0::/10, 64:ff9b:1::/48 */
+    MCP__NET_ADDR_LINK_LOCAL,      /* 169.254.0.0/16, fe80::/10 */
+    MCP__NET_ADDR_UNSPECIFIED,     /* 0.0.0.0/8, :: */
+    MCP__NET_ADDR_RESERVED,        /* 192.0.0.0/24, 198.18.0.0/15, multicast, 240.0.0.0/4 */
+    MCP__NET_ADDR_INVALID          /* not an IPv4/IPv6 address */
+} mcp__net_addr_class;
+
+/* The class of a socket address (IPv6 forms that embed an IPv4 address - v4-mapped,
+ * v4-compatible, NAT64 64:ff9b::/96 - are judged by that address). Thread safe. */
+mcp__net_addr_class mcp__net_sockaddr_class(const struct sockaddr *sa, size_t len);
+/* The same for a numeric address in text ("10.0.0.1", "::1", "[fe80::1]"); INVALID for a
+ * name. */
+mcp__net_addr_class mcp__net_ip_class(const char *ip);
+/* "loopback", "private", ... (static). */
+const char *mcp__net_addr_class_name(mcp__net_addr_class c);
+
+/* ------------------------------------------------------------------------------------------ */
 /* The outbound HTTP fetcher (fetch.c): blocking, one request per call                         */
 
 /* Which URLs a request may go to (checked before anything is sent, and for redirect targets
@@ -82,6 +108,16 @@ typedef enum mcp__net_url_rule {
     MCP__NET_HTTP_ANY = 0,         /* http or https to any host */
     MCP__NET_HTTPS_OR_LOOPBACK     /* https, or http to a loopback host (mcp__net_url_classify) */
 } mcp__net_url_rule;
+
+/* Which addresses a request may connect to, checked on every address libcurl is about to
+ * connect to (after DNS, for each address tried and for each redirect hop), so a DNS name that
+ * resolves to an internal address is caught like an address literal. */
+typedef enum mcp__net_addr_rule {
+    MCP__NET_ADDR_ANY = 0,         /* endpoints the operator configured (JWKS, introspection) */
+    MCP__NET_ADDR_PUBLIC_ONLY      /* URLs learned from a remote peer: MCP__NET_ADDR_PUBLIC only;
+                                    * anything else fails with MCP_ERR_FORBIDDEN before any
+                                    * byte (not even a TCP SYN) is sent */
+} mcp__net_addr_rule;
 
 /* A small pool of easy handles, so repeated requests to one endpoint keep their connection
  * (introspection). Thread safe. */
@@ -109,6 +145,10 @@ typedef struct mcp__net_req {
     unsigned    timeout_ms;      /* whole transfer (> 0) */
     unsigned    max_redirects;   /* 0: never follow a redirect (every caller today) */
     mcp__net_url_rule rule;
+    mcp__net_addr_rule addr_rule;
+    /* CURLOPT_RESOLVE entries ("host:port:address"), NULL-terminated, or NULL. The address
+     * rule judges the mapped address. */
+    const char *const *resolve;
 
     /* Optional: each response header line as libcurl hands it over (incl. the status line and
      * CRLF). Return false to fail the transfer (MCP_ERR_IO). */
@@ -138,7 +178,9 @@ typedef struct mcp__net_resp {
  * Send one request and read the whole response into rs (any HTTP status is MCP_OK: the caller
  * decides). On failure rs holds no allocation, and reason/detail say what libcurl reported.
  *
- * @return MCP_OK; MCP_ERR_INVALID_ARG (the URL breaks rq->rule); MCP_ERR_TOO_LARGE (the body
+ * @return MCP_OK; MCP_ERR_INVALID_ARG (the URL breaks rq->rule); MCP_ERR_FORBIDDEN (every
+ *         address of the host breaks rq->addr_rule; rs->detail names the address and its
+ *         class); MCP_ERR_TOO_LARGE (the body
  *         passed rq->max_body); MCP_ERR_TIMEOUT; MCP_ERR_IO (any other transfer failure, an
  *         abort by abort_fn or header_fn); MCP_ERR_NOMEM; MCP_ERR_INTERNAL (libcurl
  *         initialisation). err gets a generic message; callers usually word their own.

@@ -32,8 +32,23 @@
  * and any credential it receives). A_TWO_AS: the PRM names that one first, then the real one.
  * A_NO_PRM: no PRM (2025-03-26 server; the MCP server is its own AS). */
 typedef enum {
-    A_NORMAL, A_NO_S256, A_BAD_STATE, A_EVIL_RESOURCE, A_SHORT_TTL, A_EVIL_AS, A_TWO_AS, A_NO_PRM
+    A_NORMAL, A_NO_S256, A_BAD_STATE, A_EVIL_RESOURCE, A_SHORT_TTL, A_EVIL_AS, A_TWO_AS, A_NO_PRM,
+    A_REMOTE_AS, A_REMOTE_ENDPOINTS
 } as_mode;
+/* RFC 9207 variants of the AS (A.iss_mode): ISS_ADVERTISED_* put
+ * authorization_response_iss_parameter_supported into its metadata. */
+enum iss_modes {
+    ISS_NONE = 0,           /* not advertised, no iss (the default) */
+    ISS_ADVERTISED_MISSING, /* advertised, but the response carries no iss */
+    ISS_ADVERTISED_WRONG,   /* advertised, iss names another issuer */
+    ISS_ADVERTISED_RIGHT,   /* advertised, iss is the issuer */
+    ISS_ADVERTISED_ERROR_NO_ISS, /* advertised; an error response (right state) without iss */
+    ISS_FORGED_ERROR        /* an error response with a state that is not ours */
+};
+/* A_REMOTE_AS / A_REMOTE_ENDPOINTS: the server plays a remote MCP server named mcp.test (the
+ * test maps that name to 127.0.0.1 with CURLOPT_RESOLVE): its PRM is for http://mcp.test:P/mcp
+ * and names A.remote_as; with A_REMOTE_ENDPOINTS the AS is mcp.test itself but its metadata
+ * puts every endpoint on http://127.0.0.1:P. /internal/admin plays a local service. */
 
 #define CC_ID "cc-id"
 #define CC_SECRET "cc-secret"
@@ -45,6 +60,9 @@ static struct {
     unsigned port;
     int registers, authorizes, token_codes, token_refreshes, token_cc;
     int evil_requests, evil_credentials;
+    int meta_hits, internal_hits;
+    int iss_mode;          /* see iss_modes below */
+    char remote_as[128];
     char challenge[64];
     char redirect_uri[256];
     char valid_token[64];
@@ -197,6 +215,30 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
                          NULL, NULL);
         return reply(conn, 404, "text/plain", "not found", NULL, NULL);
     }
+    if (strncmp(url, "/internal/", 10) == 0) {
+        pthread_mutex_lock(&A.mu);
+        A.internal_hits++;
+        pthread_mutex_unlock(&A.mu);
+        return reply(conn, 200, "application/json", "{\"wiped\":true}", NULL, NULL);
+    }
+    if ((A.m == A_REMOTE_AS || A.m == A_REMOTE_ENDPOINTS) &&
+        strcmp(url, "/.well-known/oauth-protected-resource/mcp") == 0) {
+        snprintf(out, sizeof out,
+                 "{\"resource\":\"http://mcp.test:%u/mcp\",\"authorization_servers\":[\"%s\"]}",
+                 p, A.remote_as);
+        return reply(conn, 200, "application/json", out, NULL, NULL);
+    }
+    if (A.m == A_REMOTE_ENDPOINTS && strcmp(url, "/.well-known/oauth-authorization-server") == 0) {
+        pthread_mutex_lock(&A.mu);
+        A.meta_hits++;
+        pthread_mutex_unlock(&A.mu);
+        snprintf(out, sizeof out,
+                 "{\"issuer\":\"http://mcp.test:%u\",\"authorization_endpoint\":"
+                 "\"http://127.0.0.1:%u/authorize\",\"token_endpoint\":\"http://127.0.0.1:%u/"
+                 "token\",\"registration_endpoint\":\"http://127.0.0.1:%u/register\","
+                 "\"code_challenge_methods_supported\":[\"S256\"]}", p, p, p, p);
+        return reply(conn, 200, "application/json", out, NULL, NULL);
+    }
     if (strcmp(url, "/mcp") == 0 && strcmp(method, "POST") == 0)
         return mcp_endpoint(conn, c);
     if (strcmp(url, "/mcp") == 0)
@@ -222,15 +264,20 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
         return reply(conn, 200, "application/json", out, NULL, NULL);
     }
     if (strcmp(url, "/.well-known/oauth-authorization-server") == 0) {
+        pthread_mutex_lock(&A.mu);
+        A.meta_hits++;
+        pthread_mutex_unlock(&A.mu);
         snprintf(out, sizeof out,
                  "{\"issuer\":\"http://127.0.0.1:%u\",\"authorization_endpoint\":"
                  "\"http://127.0.0.1:%u/authorize\",\"token_endpoint\":\"http://127.0.0.1:%u/"
                  "token\",\"registration_endpoint\":\"http://127.0.0.1:%u/register\","
                  "\"response_types_supported\":[\"code\"],\"scopes_supported\":[\"mcp:read\","
                  "\"offline_access\"],\"token_endpoint_auth_methods_supported\":[\"none\","
-                 "\"client_secret_basic\"]%s}",
+                 "\"client_secret_basic\"]%s%s}",
                  p, p, p, p,
-                 A.m == A_NO_S256 ? "" : ",\"code_challenge_methods_supported\":[\"S256\"]");
+                 A.m == A_NO_S256 ? "" : ",\"code_challenge_methods_supported\":[\"S256\"]",
+                 A.iss_mode >= ISS_ADVERTISED_MISSING && A.iss_mode <= ISS_ADVERTISED_ERROR_NO_ISS
+                     ? ",\"authorization_response_iss_parameter_supported\":true" : "");
         return reply(conn, 200, "application/json", out, NULL, NULL);
     }
     if (strcmp(url, "/register") == 0 && strcmp(method, "POST") == 0) {
@@ -255,8 +302,17 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
         snprintf(A.challenge, sizeof A.challenge, "%s", ch ? ch : "");
         snprintf(A.last_scope, sizeof A.last_scope, "%s", sc ? sc : "");
         pthread_mutex_unlock(&A.mu);
-        char *est = mcp__form_encode(A.m == A_BAD_STATE ? "forged" : (st ? st : ""));
-        snprintf(out, sizeof out, "%s?code=code-1&state=%s", ru ? ru : "", est);
+        bool forged = A.m == A_BAD_STATE || A.iss_mode == ISS_FORGED_ERROR;
+        char *est = mcp__form_encode(forged ? "forged" : (st ? st : ""));
+        char iss[96] = "";
+        if (A.iss_mode == ISS_ADVERTISED_WRONG)
+            snprintf(iss, sizeof iss, "&iss=http%%3A%%2F%%2F127.0.0.1%%3A%u%%2Fevil-as", p);
+        else if (A.iss_mode == ISS_ADVERTISED_RIGHT)
+            snprintf(iss, sizeof iss, "&iss=http%%3A%%2F%%2F127.0.0.1%%3A%u", p);
+        if (A.iss_mode == ISS_FORGED_ERROR || A.iss_mode == ISS_ADVERTISED_ERROR_NO_ISS)
+            snprintf(out, sizeof out, "%s?error=access_denied&state=%s", ru ? ru : "", est);
+        else
+            snprintf(out, sizeof out, "%s?code=code-1&state=%s%s", ru ? ru : "", est, iss);
         mcp__free(est);
         return reply(conn, 302, "text/plain", "", "Location", out);
     }
@@ -275,6 +331,8 @@ server_start(as_mode m)
     A.m = m;
     A.registers = A.authorizes = A.token_codes = A.token_refreshes = A.token_cc = 0;
     A.evil_requests = A.evil_credentials = 0;
+    A.meta_hits = A.internal_hits = 0;
+    A.iss_mode = ISS_NONE;
     A.valid_token[0] = A.refresh_token[0] = A.challenge[0] = A.redirect_uri[0] = '\0';
     A.last_scope[0] = A.last_resource[0] = '\0';
     pthread_mutex_unlock(&A.mu);
@@ -664,6 +722,269 @@ oauth_loopback_login(void **state)
     server_stop();
 }
 
+/* ---- the authorization response: state first, then RFC 9207 iss (finding 11) ------------ */
+
+static mcp_status
+run_with_iss_mode(int mode, mcp_error *err)
+{
+    server_start(A_NORMAL);
+    A.iss_mode = mode;
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    mcp_error_clear(err);
+    mcp_status rc = run_client(&oo, NULL, err);
+    return rc;
+}
+
+static void
+oauth_rfc9207_iss_is_checked(void **state)
+{
+    (void)state;
+    mcp_error err;
+    /* advertised but absent: refused, the code is not redeemed */
+    assert_int_equal(run_with_iss_mode(ISS_ADVERTISED_MISSING, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_non_null(strstr(err.message, "has no iss"));
+    assert_int_equal(A.authorizes, 1);
+    assert_int_equal(A.token_codes, 0);
+    server_stop();
+    /* another issuer's iss: refused */
+    assert_int_equal(run_with_iss_mode(ISS_ADVERTISED_WRONG, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_non_null(strstr(err.message, "issuer mismatch"));
+    assert_int_equal(A.token_codes, 0);
+    server_stop();
+    /* an error response must carry iss as well */
+    assert_int_equal(run_with_iss_mode(ISS_ADVERTISED_ERROR_NO_ISS, &err),
+                     MCP_ERR_UNAUTHENTICATED);
+    assert_non_null(strstr(err.message, "has no iss"));
+    server_stop();
+    /* the right iss: the flow completes */
+    assert_int_equal(run_with_iss_mode(ISS_ADVERTISED_RIGHT, &err), MCP_OK);
+    assert_int_equal(A.token_codes, 1);
+    server_stop();
+}
+
+static void
+oauth_state_is_checked_before_error(void **state)
+{
+    (void)state;
+    /* A forged error response (its state is not ours) is reported as what it is, a response
+     * that does not belong to this login, not as the user's denial. */
+    mcp_error err;
+    assert_int_equal(run_with_iss_mode(ISS_FORGED_ERROR, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_non_null(strstr(err.message, "state mismatch"));
+    assert_null(strstr(err.message, "denied"));
+    assert_int_equal(A.token_codes, 0);
+    server_stop();
+}
+
+/* ---- SSRF: URLs learned from a remote server (finding 2) -------------------------------- */
+
+static char remote_url[96], remote_map[2][64];
+static const char *remote_resolve[3];
+
+/* An OAuth client for the "remote" server http://mcp.test:P/mcp: mcp.test and
+ * admin.internal.test resolve to 127.0.0.1 (CURLOPT_RESOLVE plays the DNS), so the rule sees a
+ * server that is not on loopback whose URLs lead to loopback addresses. http is allowed on
+ * those names (allow_insecure_http), which is about TLS only, not about addresses. */
+static mcp_oauth *
+remote_client(bool allow_internal, bool client_credentials)
+{
+    snprintf(remote_url, sizeof remote_url, "http://mcp.test:%u/mcp", A.port);
+    snprintf(remote_map[0], sizeof remote_map[0], "mcp.test:%u:127.0.0.1", A.port);
+    snprintf(remote_map[1], sizeof remote_map[1], "admin.internal.test:%u:127.0.0.1", A.port);
+    remote_resolve[0] = remote_map[0];
+    remote_resolve[1] = remote_map[1];
+    remote_resolve[2] = NULL;
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    oo.allow_insecure_http = true;
+    oo.allow_internal_as = allow_internal;
+    if (client_credentials) {
+        oo.grant = MCP_OAUTH_GRANT_CLIENT_CREDENTIALS;
+        oo.client_id = CC_ID;
+        oo.client_secret = CC_SECRET;
+    }
+    mcp_oauth *o = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_oauth_new(&oo, &o, &err), MCP_OK);
+    o->resolve = remote_resolve;
+    return o;
+}
+
+static mcp_status
+remote_challenge(mcp_oauth *o, const char *resource_metadata, mcp_error *err)
+{
+    char ch[256] = "Bearer error=\"invalid_token\"";
+    if (resource_metadata != NULL)
+        snprintf(ch, sizeof ch, "Bearer error=\"invalid_token\", resource_metadata=\"%s\"",
+                 resource_metadata);
+    mcp_error_clear(err);
+    return mcp__oauth_handle_challenge(o, remote_url, 401, ch, err);
+}
+
+static void
+oauth_ssrf_remote_server_cannot_reach_internal_addresses(void **state)
+{
+    (void)state;
+    server_start(A_REMOTE_AS);
+    mcp_error err;
+    char rm[160];
+    mcp_oauth *o = remote_client(false, false);
+
+    /* The repro: a remote server's challenge names a local admin URL as its metadata. */
+    snprintf(rm, sizeof rm, "http://127.0.0.1:%u/internal/admin?op=wipe", A.port);
+    assert_int_equal(remote_challenge(o, rm, &err), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(err.message, "loopback address 127.0.0.1"));
+    assert_int_equal(A.internal_hits, 0);
+    /* ... and a DNS name that resolves to loopback is the same */
+    snprintf(rm, sizeof rm, "http://admin.internal.test:%u/internal/admin?op=wipe", A.port);
+    assert_int_equal(remote_challenge(o, rm, &err), MCP_ERR_FORBIDDEN);
+    assert_int_equal(A.internal_hits, 0);
+
+    /* The PRM (on the server's own origin, which is allowed) names an AS on loopback: its
+     * metadata is never fetched. */
+    snprintf(A.remote_as, sizeof A.remote_as, "http://127.0.0.1:%u", A.port);
+    assert_int_equal(remote_challenge(o, NULL, &err), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(err.message, "loopback address 127.0.0.1"));
+    assert_int_equal(A.meta_hits, 0);
+    /* An internal https AS: refused for its address, not after a TLS attempt. */
+    snprintf(A.remote_as, sizeof A.remote_as, "https://admin.internal.test:%u", A.port);
+    assert_int_equal(remote_challenge(o, NULL, &err), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(err.message, "loopback address 127.0.0.1"));
+    mcp_oauth_free(o);
+    server_stop();
+
+    /* The AS is the server's origin, but its metadata puts the token and registration
+     * endpoints on loopback: no POST goes there (client credentials, then DCR). */
+    server_start(A_REMOTE_ENDPOINTS);
+    snprintf(A.remote_as, sizeof A.remote_as, "http://mcp.test:%u", A.port);
+    o = remote_client(false, true);
+    assert_int_equal(remote_challenge(o, NULL, &err), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(err.message, "/token"));
+    assert_int_equal(A.meta_hits, 1);
+    assert_int_equal(A.token_cc, 0);
+    mcp_oauth_free(o);
+    o = remote_client(false, false);
+    assert_int_equal(remote_challenge(o, NULL, &err), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(err.message, "/register"));
+    assert_int_equal(A.registers, 0);
+    assert_int_equal(A.authorizes, 0);
+    mcp_oauth_free(o);
+    server_stop();
+}
+
+static void
+oauth_ssrf_opt_in_allows_an_internal_as(void **state)
+{
+    (void)state;
+    /* allow_internal_as: the deployment says its AS is internal; the same URLs are used. */
+    server_start(A_REMOTE_AS);
+    mcp_error err;
+    char rm[160];
+    mcp_oauth *o = remote_client(true, false);
+    snprintf(rm, sizeof rm, "http://127.0.0.1:%u/internal/admin?op=wipe", A.port);
+    assert_int_not_equal(remote_challenge(o, rm, &err), MCP_ERR_FORBIDDEN);
+    assert_int_equal(A.internal_hits, 1);          /* the GET arrives (the opt-in works) */
+    mcp_oauth_free(o);
+    server_stop();
+
+    server_start(A_REMOTE_ENDPOINTS);
+    snprintf(A.remote_as, sizeof A.remote_as, "http://mcp.test:%u", A.port);
+    o = remote_client(true, true);
+    assert_int_equal(remote_challenge(o, NULL, &err), MCP_OK);
+    assert_int_equal(A.token_cc, 1);
+    mcp_oauth_free(o);
+    server_stop();
+
+    /* Without the opt-in, a loopback MCP server may still use its loopback AS (the default
+     * flow of the tests above and of the conformance suite). */
+    server_start(A_NORMAL);
+    mcp_oauth_opts oo;
+    cc_opts(&oo, NULL);
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_OK);
+    assert_int_equal(A.token_cc, 1);
+    server_stop();
+}
+
+/* A "browser" preceded by someone else: before the user's browser comes back, bad_first requests
+ * reach the listener's /callback with a state that is not ours (a code, or a forged error), and
+ * a request without any state. Each must get 400 and leave the listener waiting. */
+typedef struct prober {
+    int  bad_first;
+    bool follow;        /* then the real browser follows the authorization URL */
+    int  got_400;
+} prober;
+
+static long
+get_status(const char *url)
+{
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+    FILE *devnull = fopen("/dev/null", "w");
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, devnull);
+    long code = 0;
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    fclose(devnull);
+    curl_easy_cleanup(h);
+    return code;
+}
+
+static void
+probing_browser(void *udata, const char *url)
+{
+    prober *pr = udata;
+    char *ru = mcp__url_query_param(url, "redirect_uri");
+    assert_non_null(ru);
+    for (int i = 0; i < pr->bad_first; i++) {
+        char bad[320];
+        if (i % 3 == 0)
+            snprintf(bad, sizeof bad, "%s?code=attacker-code&state=guess-%d", ru, i);
+        else if (i % 3 == 1)
+            snprintf(bad, sizeof bad, "%s?error=access_denied&state=guess-%d", ru, i);
+        else
+            snprintf(bad, sizeof bad, "%s?code=attacker-code", ru);
+        if (get_status(bad) == 400)
+            pr->got_400++;
+    }
+    mcp__free(ru);
+    if (pr->follow) {
+        int calls = 0;
+        browser(&calls, url);
+    }
+}
+
+static void
+oauth_loopback_login_ignores_callbacks_with_another_state(void **state)
+{
+    (void)state;
+    server_start(A_NORMAL);
+    prober pr = { .bad_first = 3, .follow = true };
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    oo.login = MCP_OAUTH_LOGIN_LOOPBACK;
+    oo.show_url = probing_browser;
+    oo.udata = &pr;
+    oo.login_timeout_ms = 10000;
+    mcp_error err;
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_OK);
+    assert_int_equal(pr.got_400, 3);
+    assert_int_equal(A.token_codes, 1);         /* the real code, once */
+    server_stop();
+
+    /* Bounded: a flood of wrong callbacks ends the login (it does not wait for the timeout). */
+    server_start(A_NORMAL);
+    pr = (prober){ .bad_first = 32, .follow = false };
+    oo.udata = &pr;
+    oo.login_timeout_ms = 60000;
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_ERR_UNAUTHENTICATED);   /* not TIMEOUT */
+    assert_non_null(strstr(err.message, "did not belong to this login"));
+    assert_int_equal(pr.got_400, 32);
+    assert_int_equal(A.token_codes, 0);
+    server_stop();
+}
+
 static int
 setup(void **state)
 {
@@ -700,6 +1021,11 @@ main(void)
         cmocka_unit_test(oauth_pinned_issuer_without_prm),
         cmocka_unit_test(oauth_rejects_a_bad_pinned_issuer),
         cmocka_unit_test(oauth_cached_tokens_are_bound_to_their_issuer),
+        cmocka_unit_test(oauth_loopback_login_ignores_callbacks_with_another_state),
+        cmocka_unit_test(oauth_rfc9207_iss_is_checked),
+        cmocka_unit_test(oauth_state_is_checked_before_error),
+        cmocka_unit_test(oauth_ssrf_remote_server_cannot_reach_internal_addresses),
+        cmocka_unit_test(oauth_ssrf_opt_in_allows_an_internal_as),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

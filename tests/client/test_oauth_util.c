@@ -456,11 +456,80 @@ token_cache_is_0600_and_refuses_loose_modes(void **state)
     rmdir(dir);
 }
 
+/* Which OAuth URLs get the SSRF address rule (mcp__oauth_addr_rule): only URLs a remote
+ * server could have chosen. */
+static void
+addr_rule_applies_to_urls_learned_from_a_remote_server(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *server, *url;
+        bool        opt_in;
+        mcp__net_addr_rule want;
+    } rows[] = {
+        /* a remote server: everything off its own origin is judged */
+        { "https://mcp.example.com/mcp", "https://as.example.com/token", false,
+          MCP__NET_ADDR_PUBLIC_ONLY },
+        { "https://mcp.example.com/mcp", "http://127.0.0.1:8080/admin", false,
+          MCP__NET_ADDR_PUBLIC_ONLY },
+        { "https://mcp.example.com/mcp", "https://mcp.example.com:8443/x", false,
+          MCP__NET_ADDR_PUBLIC_ONLY },                        /* another port: another origin */
+        { "https://mcp.example.com/mcp", "http://mcp.example.com/x", false,
+          MCP__NET_ADDR_PUBLIC_ONLY },                        /* another scheme */
+        { "https://mcp.example.com/mcp", "https://mcp.example.com.evil/x", false,
+          MCP__NET_ADDR_PUBLIC_ONLY },
+        { "https://127.0.0.1.nip.io/mcp", "http://127.0.0.1/x", false,
+          MCP__NET_ADDR_PUBLIC_ONLY },                        /* not a loopback server */
+        { "https://mcp.example.com/mcp", "not a url", false, MCP__NET_ADDR_PUBLIC_ONLY },
+        /* its own origin (the host the user chose), with the default port spelled out or not */
+        { "https://mcp.example.com/mcp", "https://MCP.example.com/.well-known/x", false,
+          MCP__NET_ADDR_ANY },
+        { "https://mcp.example.com/mcp", "https://mcp.example.com:443/x", false,
+          MCP__NET_ADDR_ANY },
+        /* a loopback server may use a loopback AS */
+        { "http://127.0.0.1:9000/mcp", "http://127.0.0.1:9001/token", false, MCP__NET_ADDR_ANY },
+        { "http://localhost:9000/mcp", "http://10.0.0.1/token", false, MCP__NET_ADDR_ANY },
+        { "http://[::1]:9000/mcp", "http://127.0.0.1:9001/token", false, MCP__NET_ADDR_ANY },
+        /* the opt-in */
+        { "https://mcp.example.com/mcp", "http://10.0.0.1/token", true, MCP__NET_ADDR_ANY },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        mcp_oauth_opts oo;
+        mcp_oauth_opts_default(&oo);
+        oo.allow_internal_as = rows[i].opt_in;
+        mcp_oauth *o = NULL;
+        mcp_error err;
+        assert_int_equal(mcp_oauth_new(&oo, &o, &err), MCP_OK);
+        assert_int_equal(mcp__oauth_use_server(o, rows[i].server), MCP_OK);
+        if (mcp__oauth_addr_rule(o, rows[i].url) != rows[i].want)
+            fail_msg("server %s, url %s: rule %d, want %d", rows[i].server, rows[i].url,
+                     (int)mcp__oauth_addr_rule(o, rows[i].url), (int)rows[i].want);
+        mcp_oauth_free(o);
+    }
+    /* no server yet: fail closed */
+    mcp_oauth *o = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_oauth_new(NULL, &o, &err), MCP_OK);
+    assert_int_equal(mcp__oauth_addr_rule(o, "http://127.0.0.1/x"), MCP__NET_ADDR_PUBLIC_ONLY);
+    /* the configured SEP-990 IdP endpoint is the operator's, not learned */
+    mcp_oauth_free(o);
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    oo.idp_token_endpoint = "http://10.0.0.5/token";
+    assert_int_equal(mcp_oauth_new(&oo, &o, &err), MCP_OK);
+    assert_int_equal(mcp__oauth_use_server(o, "https://mcp.example.com/mcp"), MCP_OK);
+    assert_int_equal(mcp__oauth_addr_rule(o, "http://10.0.0.5/token"), MCP__NET_ADDR_ANY);
+    assert_int_equal(mcp__oauth_addr_rule(o, "http://10.0.0.5/other"),
+                     MCP__NET_ADDR_PUBLIC_ONLY);
+    mcp_oauth_free(o);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(www_auth_parses_mcp_challenges),
+        cmocka_unit_test(addr_rule_applies_to_urls_learned_from_a_remote_server),
         cmocka_unit_test(www_auth_picks_bearer_among_several_challenges),
         cmocka_unit_test(www_auth_rejects_bad_input),
         cmocka_unit_test(prm_urls_follow_the_spec_order),

@@ -116,6 +116,8 @@ run --url "$STATEFUL" tools call echo notakeyvalue
 eq "bad key=value: usage" "$RC" 2
 run --url "$STATEFUL" --client-id x ping
 eq "OAuth flag without --oauth: usage" "$RC" 2
+run --url "$STATEFUL" --allow-internal-as ping
+eq "--allow-internal-as without --oauth: usage" "$RC" 2
 run --url "$STATEFUL" --timeout abc ping
 eq "bad --timeout: usage" "$RC" 2
 run --url "$STATEFUL" --token-file "$TMP/does-not-exist" ping

@@ -14,6 +14,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -157,6 +159,216 @@ fetch_reports_a_refused_connection(void **state)
     mcp__net_pool_free(pool);
 }
 
+static void
+address_classes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char         *ip;
+        mcp__net_addr_class c;
+    } rows[] = {
+        { "8.8.8.8", MCP__NET_ADDR_PUBLIC },
+        { "93.184.216.34", MCP__NET_ADDR_PUBLIC },
+        { "126.255.255.255", MCP__NET_ADDR_PUBLIC },
+        { "128.0.0.1", MCP__NET_ADDR_PUBLIC },
+        { "172.15.255.255", MCP__NET_ADDR_PUBLIC },
+        { "172.32.0.1", MCP__NET_ADDR_PUBLIC },
+        { "192.167.1.1", MCP__NET_ADDR_PUBLIC },
+        { "100.63.255.255", MCP__NET_ADDR_PUBLIC },
+        { "100.128.0.1", MCP__NET_ADDR_PUBLIC },
+        { "169.253.1.1", MCP__NET_ADDR_PUBLIC },
+        { "223.255.255.255", MCP__NET_ADDR_PUBLIC },
+        { "127.0.0.1", MCP__NET_ADDR_LOOPBACK },
+        { "127.0.0.2", MCP__NET_ADDR_LOOPBACK },
+        { "127.255.255.254", MCP__NET_ADDR_LOOPBACK },
+        { "10.0.0.1", MCP__NET_ADDR_PRIVATE },
+        { "10.255.255.255", MCP__NET_ADDR_PRIVATE },
+        { "172.16.0.1", MCP__NET_ADDR_PRIVATE },
+        { "172.31.255.254", MCP__NET_ADDR_PRIVATE },
+        { "192.168.1.1", MCP__NET_ADDR_PRIVATE },
+        { "100.64.0.1", MCP__NET_ADDR_PRIVATE },
+        { "169.254.169.254", MCP__NET_ADDR_LINK_LOCAL },   /* cloud metadata service */
+        { "0.0.0.0", MCP__NET_ADDR_UNSPECIFIED },
+        { "0.1.2.3", MCP__NET_ADDR_UNSPECIFIED },
+        { "192.0.0.8", MCP__NET_ADDR_RESERVED },
+        { "198.18.0.1", MCP__NET_ADDR_RESERVED },
+        { "224.0.0.1", MCP__NET_ADDR_RESERVED },
+        { "255.255.255.255", MCP__NET_ADDR_RESERVED },
+        { "2606:4700::1111", MCP__NET_ADDR_PUBLIC },
+        { "2001:db8::1", MCP__NET_ADDR_PUBLIC },
+        { "::1", MCP__NET_ADDR_LOOPBACK },
+        { "[::1]", MCP__NET_ADDR_LOOPBACK },
+        { "0:0:0:0:0:0:0:1", MCP__NET_ADDR_LOOPBACK },
+        { "::", MCP__NET_ADDR_UNSPECIFIED },
+        { "fc00::1", MCP__NET_ADDR_PRIVATE },
+        { "fd12:3456::1", MCP__NET_ADDR_PRIVATE },
+        { "fec0::1", MCP__NET_ADDR_PRIVATE },
+        { "fe80::1", MCP__NET_ADDR_LINK_LOCAL },
+        { "febf::1", MCP__NET_ADDR_LINK_LOCAL },
+        { "ff02::1", MCP__NET_ADDR_RESERVED },
+        { "::ffff:127.0.0.1", MCP__NET_ADDR_LOOPBACK },     /* v4-mapped */
+        { "::ffff:10.1.2.3", MCP__NET_ADDR_PRIVATE },
+        { "::ffff:8.8.8.8", MCP__NET_ADDR_PUBLIC },
+        { "::127.0.0.1", MCP__NET_ADDR_LOOPBACK },          /* v4-compatible */
+        { "64:ff9b::a9fe:a9fe", MCP__NET_ADDR_LINK_LOCAL },  /* NAT64 of 169.254.169.254 */
+        { "64:ff9b::808:808", MCP__NET_ADDR_PUBLIC },
+        { "64:ff9b:1::1", MCP__NET_ADDR_PRIVATE },
+        { "localhost", MCP__NET_ADDR_INVALID },
+        { "internal.example", MCP__NET_ADDR_INVALID },
+        { "127.1", MCP__NET_ADDR_INVALID },
+        { "", MCP__NET_ADDR_INVALID },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (mcp__net_ip_class(rows[i].ip) != rows[i].c)
+            fail_msg("%s: class %s, want %s", rows[i].ip,
+                     mcp__net_addr_class_name(mcp__net_ip_class(rows[i].ip)),
+                     mcp__net_addr_class_name(rows[i].c));
+    assert_int_equal(mcp__net_ip_class(NULL), MCP__NET_ADDR_INVALID);
+
+    /* the socket form, as libcurl hands it to the open-socket callback */
+    struct sockaddr_in s4;
+    memset(&s4, 0, sizeof s4);
+    s4.sin_family = AF_INET;
+    inet_pton(AF_INET, "192.168.0.10", &s4.sin_addr);
+    assert_int_equal(mcp__net_sockaddr_class((struct sockaddr *)&s4, sizeof s4),
+                     MCP__NET_ADDR_PRIVATE);
+    assert_int_equal(mcp__net_sockaddr_class((struct sockaddr *)&s4, 4), MCP__NET_ADDR_INVALID);
+    struct sockaddr_in6 s6;
+    memset(&s6, 0, sizeof s6);
+    s6.sin6_family = AF_INET6;
+    inet_pton(AF_INET6, "::ffff:169.254.169.254", &s6.sin6_addr);
+    assert_int_equal(mcp__net_sockaddr_class((struct sockaddr *)&s6, sizeof s6),
+                     MCP__NET_ADDR_LINK_LOCAL);
+    inet_pton(AF_INET6, "2606:4700::1111", &s6.sin6_addr);
+    assert_int_equal(mcp__net_sockaddr_class((struct sockaddr *)&s6, sizeof s6),
+                     MCP__NET_ADDR_PUBLIC);
+    assert_int_equal(mcp__net_sockaddr_class(NULL, 0), MCP__NET_ADDR_INVALID);
+}
+
+/* A tiny HTTP service on 127.0.0.1 playing an internal admin endpoint: it counts every TCP
+ * connection it accepts (a TLS ClientHello counts as much as a GET) and answers "ok". */
+static struct {
+    int      fd;
+    unsigned port;
+    int      connections;
+    volatile int stop;
+    pthread_t th;
+} svc;
+
+static void *
+svc_run(void *arg)
+{
+    (void)arg;
+    while (!svc.stop) {
+        struct pollfd p = { .fd = svc.fd, .events = POLLIN };
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int c = accept(svc.fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        __atomic_add_fetch(&svc.connections, 1, __ATOMIC_SEQ_CST);
+        char buf[2048];
+        struct pollfd q = { .fd = c, .events = POLLIN };
+        if (poll(&q, 1, 1000) > 0 && read(c, buf, sizeof buf) > 0) {
+            static const char ok[] =
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+            (void)!write(c, ok, sizeof ok - 1);
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void
+svc_start(void)
+{
+    svc.fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(svc.fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(svc.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(svc.fd, 16), 0);
+    socklen_t len = sizeof sa;
+    assert_int_equal(getsockname(svc.fd, (struct sockaddr *)&sa, &len), 0);
+    svc.port = ntohs(sa.sin_port);
+    svc.connections = 0;
+    svc.stop = 0;
+    assert_int_equal(pthread_create(&svc.th, NULL, svc_run, NULL), 0);
+}
+
+static void
+svc_stop(void)
+{
+    svc.stop = 1;
+    pthread_join(svc.th, NULL);
+    close(svc.fd);
+}
+
+static mcp_status
+fetch_public_only(const char *url, const char *const *resolve, mcp_error *e,
+                  mcp__net_resp *rs)
+{
+    mcp__net_req rq = {
+        .url = url,
+        .max_body = 1024,
+        .timeout_ms = 3000,
+        .rule = MCP__NET_HTTP_ANY,
+        .addr_rule = MCP__NET_ADDR_PUBLIC_ONLY,
+        .resolve = resolve,
+    };
+    mcp_error_clear(e);
+    return mcp__net_fetch(&rq, rs, e);
+}
+
+/* The SSRF rule on the address actually connected: an address literal, a DNS name that maps
+ * to loopback (CURLOPT_RESOLVE stands in for a hostile DNS answer), https to such a name, and
+ * [::1]: each refused with MCP_ERR_FORBIDDEN naming the address, and the service never sees a
+ * connection. The same requests under MCP__NET_ADDR_ANY reach it (the control). */
+static void
+fetch_public_only_refuses_internal_addresses(void **state)
+{
+    (void)state;
+    svc_start();
+    char url[128], map[96];
+    mcp_error e;
+    mcp__net_resp rs;
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/internal/admin?op=wipe", svc.port);
+    assert_int_equal(fetch_public_only(url, NULL, &e, &rs), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(e.message, "loopback address 127.0.0.1"));
+    assert_non_null(strstr(rs.detail, "loopback address 127.0.0.1"));
+    assert_null(rs.body);
+
+    snprintf(map, sizeof map, "internal.test:%u:127.0.0.1", svc.port);
+    const char *resolve[] = { map, NULL };
+    snprintf(url, sizeof url, "http://internal.test:%u/internal/admin?op=wipe", svc.port);
+    assert_int_equal(fetch_public_only(url, resolve, &e, &rs), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(e.message, "loopback address 127.0.0.1"));
+
+    snprintf(url, sizeof url, "https://internal.test:%u/admin", svc.port);
+    assert_int_equal(fetch_public_only(url, resolve, &e, &rs), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(e.message, "loopback address 127.0.0.1"));
+
+    snprintf(url, sizeof url, "http://[::1]:%u/admin", svc.port);
+    assert_int_equal(fetch_public_only(url, NULL, &e, &rs), MCP_ERR_FORBIDDEN);
+    assert_non_null(strstr(e.message, "loopback address ::1"));
+    assert_int_equal(__atomic_load_n(&svc.connections, __ATOMIC_SEQ_CST), 0);
+
+    /* control: the operator's rule (JWKS, introspection) reaches the same name and address */
+    snprintf(url, sizeof url, "http://internal.test:%u/internal/admin?op=wipe", svc.port);
+    mcp__net_req rq = { .url = url, .max_body = 1024, .timeout_ms = 3000,
+                        .rule = MCP__NET_HTTP_ANY, .resolve = resolve };
+    mcp_error_clear(&e);
+    assert_int_equal(mcp__net_fetch(&rq, &rs, &e), MCP_OK);
+    assert_int_equal(rs.status, 200);
+    assert_string_equal(rs.body, "ok");
+    mcp__net_resp_cleanup(&rs);
+    assert_int_equal(__atomic_load_n(&svc.connections, __ATOMIC_SEQ_CST), 1);
+    svc_stop();
+}
+
 int
 main(void)
 {
@@ -165,6 +377,8 @@ main(void)
         cmocka_unit_test(url_check_words_each_failure),
         cmocka_unit_test(fetch_checks_before_sending),
         cmocka_unit_test(fetch_reports_a_refused_connection),
+        cmocka_unit_test(address_classes),
+        cmocka_unit_test(fetch_public_only_refuses_internal_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,8 @@ static const char usage_text[] =
     "  --client-secret-file FILE its secret\n"
     "  --issuer URL              only use this authorization server (recommended with a\n"
     "                            client secret or --private-key)\n"
+    "  --allow-internal-as       let a remote server's OAuth URLs (metadata, AS endpoints)\n"
+    "                            reach loopback/private/link-local addresses (internal AS)\n"
     "  --client-metadata-url URL client ID metadata document URL (used if the AS supports it)\n"
     "  --scope \"A B\"             scopes to request\n"
     "  --grant code|client_credentials   OAuth grant (default code)\n"
@@ -67,7 +69,7 @@ enum {
     OPT_URL = 256, OPT_STDIO, OPT_TOKEN, OPT_TOKEN_FILE, OPT_API_KEY_HEADER, OPT_OAUTH,
     OPT_CLIENT_ID, OPT_CLIENT_SECRET_FILE, OPT_CLIENT_METADATA_URL, OPT_SCOPE, OPT_GRANT,
     OPT_PRIVATE_KEY, OPT_SIGNING_ALG, OPT_LOGIN, OPT_TOKEN_CACHE, OPT_NO_TOKEN_CACHE, OPT_ARGS,
-    OPT_HEADER, OPT_TIMEOUT, OPT_JSON, OPT_ISSUER
+    OPT_HEADER, OPT_TIMEOUT, OPT_JSON, OPT_ISSUER, OPT_ALLOW_INTERNAL_AS
 };
 
 static const struct option long_opts[] = {
@@ -80,6 +82,7 @@ static const struct option long_opts[] = {
     { "client-id", required_argument, NULL, OPT_CLIENT_ID },
     { "client-secret-file", required_argument, NULL, OPT_CLIENT_SECRET_FILE },
     { "issuer", required_argument, NULL, OPT_ISSUER },
+    { "allow-internal-as", no_argument, NULL, OPT_ALLOW_INTERNAL_AS },
     { "client-metadata-url", required_argument, NULL, OPT_CLIENT_METADATA_URL },
     { "scope", required_argument, NULL, OPT_SCOPE },
     { "grant", required_argument, NULL, OPT_GRANT },
@@ -100,7 +103,7 @@ static const struct option long_opts[] = {
 
 typedef struct cli {
     const char *url, *stdio_cmd, *token, *token_file, *api_key_header;
-    bool oauth, json, no_cache, verbose;
+    bool oauth, json, no_cache, verbose, allow_internal_as;
     const char *client_id, *client_secret_file, *client_metadata_url, *scope, *grant;
     const char *private_key, *signing_alg, *login, *token_cache, *args_json, *issuer;
     const char *headers[MAX_HEADERS + 1];
@@ -494,6 +497,7 @@ main(int argc, char **argv)
         case OPT_CLIENT_ID: o.client_id = optarg; break;
         case OPT_CLIENT_SECRET_FILE: o.client_secret_file = optarg; break;
         case OPT_ISSUER: o.issuer = optarg; break;
+        case OPT_ALLOW_INTERNAL_AS: o.allow_internal_as = true; break;
         case OPT_CLIENT_METADATA_URL: o.client_metadata_url = optarg; break;
         case OPT_SCOPE: o.scope = optarg; break;
         case OPT_GRANT: o.grant = optarg; break;
@@ -553,7 +557,7 @@ main(int argc, char **argv)
         return usage_error("--login is browser or headless");
     bool oauth_flags = o.client_id || o.client_secret_file || o.client_metadata_url || o.scope ||
                        o.grant || o.private_key || o.signing_alg || o.login || o.token_cache ||
-                       o.no_cache || o.issuer;
+                       o.no_cache || o.issuer || o.allow_internal_as;
     if (oauth_flags && !o.oauth)
         return usage_error("OAuth options need --oauth");
     if (o.oauth && o.stdio_cmd != NULL)
@@ -602,6 +606,7 @@ main(int argc, char **argv)
         oo.client_id = o.client_id;
         oo.client_secret = client_secret;
         oo.issuer = o.issuer;
+        oo.allow_internal_as = o.allow_internal_as;
         oo.client_metadata_url = o.client_metadata_url;
         oo.client_name = "mcp-client (libmcp)";
         oo.scope = o.scope;
