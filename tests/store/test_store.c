@@ -2,6 +2,8 @@
  * closed. Every test uses a real store file in its own temporary directory. */
 #include "test_store_util.h"
 
+#include "store/internal.h"
+
 #include <sys/stat.h>
 
 struct role_seen {
@@ -565,6 +567,383 @@ store_fails_closed_when_file_replaced(void **state)
     mcp_store_close(s);
 }
 
+/* ---- migrations on files made elsewhere, open with create off ---------------------------- */
+
+/* A version-0 file: an SQLite database that some older tool made, without our schema. It is
+ * migrated to the current version and keeps its own tables. */
+static void
+store_migrates_version0_file(void **state)
+{
+    tdir *t = *state;
+    raw_sql(t->db, "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('kept');");
+    mcp_store *s = open_store(t->db, 1000);
+    assert_int_equal(mcp_store_schema_version(s), 1);
+    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM notes WHERE x = 'kept'"), 1);
+    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM schema_migrations"), 1);
+    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM schema_migrations WHERE version = 1 AND "
+                                    "description = 'users, roles, api keys, revoked tokens; "
+                                    "default roles'"),
+                     1);
+    /* The default roles and their permissions came with migration 1. */
+    struct role_seen seen = {0};
+    mcp_error err;
+    assert_int_equal(mcp_store_role_list(s, collect_role, &seen, &err), MCP_OK);
+    assert_string_equal(seen.text, "admin:Admin.Write,User.Read,User.Write;guest:Guest.Read;"
+                                   "user:User.Read,User.Write;");
+    mcp_store_close(s);
+    assert_int_equal(mcp_store_schema_version(NULL), 0);
+}
+
+/* A migration that fails leaves the file exactly as it was: not even the schema_migrations
+ * table is created (one transaction). */
+static void
+store_failed_migration_rolls_back(void **state)
+{
+    tdir *t = *state;
+    raw_sql(t->db, "CREATE TABLE users (legacy INTEGER);");
+    mcp_store *s = NULL;
+    mcp_error err;
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_open(t->db, NULL, &s, &err), MCP_ERR_STORE);
+    assert_null(s);
+    assert_string_equal(err.message, "store: migration 1 failed: table users already exists");
+    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM sqlite_master WHERE name = "
+                                    "'schema_migrations' OR name = 'roles'"),
+                     0);
+    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM pragma_table_info('users') WHERE "
+                                    "name = 'legacy'"),
+                     1);
+}
+
+static void
+store_open_create_off_and_messages(void **state)
+{
+    tdir *t = *state;
+    mcp_store_opts o;
+    mcp_store_opts_default(&o);
+    assert_true(o.create);
+    assert_int_equal(o.readers, 4);
+    assert_int_equal(o.cache_max, 8192);
+    assert_int_equal(o.change_check_ms, 1000);
+    o.create = false;
+    mcp_store *s = (mcp_store *)1;
+    mcp_error err;
+    assert_int_equal(mcp_store_open(t->db, &o, &s, &err), MCP_ERR_STORE);
+    assert_null(s);
+    assert_string_equal(err.message, "store: open: unable to open database file");
+    assert_int_equal(access(t->db, F_OK), -1);
+    o.readers = 65;
+    assert_int_equal(mcp_store_open(t->db, &o, &s, &err), MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "store readers must be 1..64");
+    assert_int_equal(mcp_store_open("", NULL, &s, &err), MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "store path is missing");
+    /* Created once, the same file opens with create off. */
+    mcp_store_close(open_store(t->db, 1000));
+    o.readers = 1;
+    assert_int_equal(mcp_store_open(t->db, &o, &s, &err), MCP_OK);
+    assert_int_equal(mcp_store_schema_version(s), 1);
+    mcp_store_close(s);
+    /* A dangling symbolic link is refused, not followed. */
+    char link[160], target[160];
+    snprintf(link, sizeof link, "%s/link.db", t->dir);
+    snprintf(target, sizeof target, "%s/nowhere.db", t->dir);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(mcp_store_open(link, NULL, &s, &err), MCP_ERR_STORE);
+    assert_string_equal(err.message, "store: the path is a dangling symbolic link");
+    assert_int_equal(access(target, F_OK), -1);
+    unlink(link);
+}
+
+/* ---- CRUD round trips ------------------------------------------------------------------- */
+
+struct key_seen {
+    char    text[1024];
+    int64_t expires[8];
+    int64_t revoked[8];
+    size_t  n;
+};
+
+static bool
+collect_key(void *ctx, const mcp_store_key *k)
+{
+    struct key_seen *s = ctx;
+    size_t len = strlen(s->text);
+    snprintf(s->text + len, sizeof s->text - len, "%s:%s;", k->owner, k->label);
+    if (s->n < 8) {
+        s->expires[s->n] = k->expires;
+        s->revoked[s->n] = k->revoked;
+    }
+    s->n++;
+    return true;
+}
+
+static void
+store_users_roles_keys_round_trip(void **state)
+{
+    tdir *t = *state;
+    mcp_store *s = open_store(t->db, 0);
+    mcp_error err;
+    const char *ops[] = {"Ops.Read", "Ops.Write", NULL};
+    assert_int_equal(mcp_store_role_set_permissions(s, "ops", ops, &err), MCP_OK);
+    const char *roles[] = {"ops", "guest", NULL};
+    assert_int_equal(mcp_store_user_add_with_roles(s, "bob", "Bob B", roles, &err), MCP_OK);
+    assert_int_equal(mcp_store_user_add(s, "amy", NULL, &err), MCP_OK);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_user_add(s, "amy", "again", &err), MCP_ERR_STATE);
+    assert_string_equal(err.message, "user already exists");
+
+    struct user_seen us;
+    memset(&us, 0, sizeof us);
+    assert_int_equal(mcp_store_user_list(s, collect_user, &us, &err), MCP_OK);
+    assert_string_equal(us.text, "amy(,on):;bob(Bob B,on):guest,ops;");
+
+    /* Replace a role's permissions: the user's effective permissions follow. */
+    const char *ops2[] = {"Ops.Admin", NULL};
+    assert_int_equal(mcp_store_role_set_permissions(s, "ops", ops2, &err), MCP_OK);
+    mcp_store_user_info u;
+    assert_int_equal(mcp_store_user_lookup(s, "bob", &u, &err), MCP_OK);
+    char buf[256];
+    perms_text(&u, buf, sizeof buf);
+    assert_string_equal(buf, "Guest.Read,Ops.Admin");
+    assert_string_equal(u.name, "Bob B");
+    mcp_store_user_info_cleanup(&u);
+
+    /* Revoke a role not granted; grant idempotent; remove a role removes its grants. */
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_role_revoke(s, "amy", "ops", &err), MCP_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "user does not have that role");
+    assert_int_equal(mcp_store_role_grant(s, "amy", "ops", &err), MCP_OK);
+    assert_int_equal(mcp_store_role_grant(s, "amy", "ops", &err), MCP_OK);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_role_grant(s, "amy", "nosuch", &err), MCP_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "no such role");
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_role_grant(s, "zed", "ops", &err), MCP_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "no such user");
+    assert_int_equal(mcp_store_role_remove(s, "ops", &err), MCP_OK);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_role_remove(s, "ops", &err), MCP_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "no such role");
+    memset(&us, 0, sizeof us);
+    assert_int_equal(mcp_store_user_list(s, collect_user, &us, &err), MCP_OK);
+    assert_string_equal(us.text, "amy(,on):;bob(Bob B,on):guest;");
+
+    /* Keys: create, list by owner and all, revoke, expire, owner removed. */
+    char *k1 = NULL, *k2 = NULL, *k3 = NULL;
+    char id1[MCP_APIKEY_ID_LEN + 1], id2[MCP_APIKEY_ID_LEN + 1];
+    assert_int_equal(mcp_store_key_create(s, "bob", "laptop", 0, &k1, id1, &err), MCP_OK);
+    assert_int_equal(mcp_store_key_create(s, "bob", "ci", 3600, &k2, id2, &err), MCP_OK);
+    assert_int_equal(mcp_store_key_create(s, "amy", "", 0, &k3, NULL, &err), MCP_OK);
+    assert_true(mcp_apikey_looks_like(k1));
+    assert_int_equal(strncmp(k1 + 4, id1, strlen(id1)), 0); /* mcp_<id>_<secret> */
+    mcp_error_clear(&err);
+    char *kx = NULL;
+    assert_int_equal(mcp_store_key_create(s, "zed", "x", 0, &kx, NULL, &err), MCP_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "no such user");
+    assert_null(kx);
+    /* Listed by owner, then creation time (pinned here: both were made in the same second). */
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE api_keys SET created = 100 WHERE id = '%s';"
+                              "UPDATE api_keys SET created = 200 WHERE id = '%s'", id1, id2);
+    raw_sql(t->db, sql);
+    struct key_seen ks;
+    memset(&ks, 0, sizeof ks);
+    assert_int_equal(mcp_store_key_list(s, "bob", collect_key, &ks, &err), MCP_OK);
+    assert_int_equal(ks.n, 2);
+    assert_string_equal(ks.text, "bob:laptop;bob:ci;");
+    assert_int_equal(ks.expires[0], 0);
+    assert_true(ks.expires[1] > 0);
+    memset(&ks, 0, sizeof ks);
+    assert_int_equal(mcp_store_key_list(s, NULL, collect_key, &ks, &err), MCP_OK);
+    assert_string_equal(ks.text, "amy:;bob:laptop;bob:ci;");
+    /* No secret in the file: only its 32-byte hash. */
+    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM api_keys WHERE length(hash) = 32"), 3);
+
+    const mcp_principal *p = NULL;
+    assert_int_equal(mcp_store_key_verify(s, k1, strlen(k1), &p, &err), MCP_OK);
+    assert_string_equal(mcp_principal_subject(p), "bob");
+    assert_string_equal(mcp_principal_name(p), "Bob B");
+    mcp_principal_unref(p);
+    assert_int_equal(mcp_store_key_revoke(s, id1, &err), MCP_OK);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_key_verify(s, k1, strlen(k1), &p, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "API key revoked");
+    assert_null(strstr(err.message, k1 + 4)); /* never the key */
+    memset(&ks, 0, sizeof ks);
+    assert_int_equal(mcp_store_key_list(s, "bob", collect_key, &ks, &err), MCP_OK);
+    assert_true(ks.revoked[0] > 0); /* the row stays, for listing */
+    mcp_error_clear(&err);
+    char other[MCP_APIKEY_ID_LEN + 1];
+    memcpy(other, id1, sizeof other);
+    other[0] = other[0] == 'a' ? 'b' : 'a';
+    assert_int_equal(mcp_store_key_revoke(s, other, &err), MCP_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "no such key");
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_key_revoke(s, "short", &err), MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "key id malformed");
+
+    snprintf(sql, sizeof sql, "UPDATE api_keys SET expires = 1 WHERE id = '%s'", id2);
+    raw_sql(t->db, sql);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_key_verify(s, k2, strlen(k2), &p, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "API key expired");
+    /* A wrong secret for a known id. */
+    k3[strlen(k3) - 1] = k3[strlen(k3) - 1] == 'A' ? 'B' : 'A';
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_key_verify(s, k3, strlen(k3), &p, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "API key secret does not match");
+
+    /* Removing a user removes its keys (cascade) and its grants. */
+    assert_int_equal(mcp_store_user_remove(s, "bob", &err), MCP_OK);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_user_remove(s, "bob", &err), MCP_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "no such user");
+    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM api_keys WHERE owner = 'bob'"), 0);
+    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM user_roles WHERE subject = 'bob'"), 0);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_key_verify(s, k2, strlen(k2), &p, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "API key unknown");
+    for (char **k = (char *[]){k1, k2, k3, NULL}; *k != NULL; k++) {
+        mcp_memzero(*k, strlen(*k));
+        mcp_free(*k);
+    }
+    mcp_store_close(s);
+}
+
+static void
+store_revoked_jti_expiry(void **state)
+{
+    tdir *t = *state;
+    mcp_store *s = open_store(t->db, 1000);
+    mcp_error err;
+    /* A later revoke of the same jti updates its expiry (idempotent). */
+    assert_int_equal(mcp_store_token_revoke(s, "j", 100, &err), MCP_OK);
+    assert_int_equal(mcp_store_token_revoke(s, "j", 500, &err), MCP_OK);
+    assert_int_equal(raw_int(t->db, "SELECT expires FROM revoked_tokens WHERE jti = 'j'"), 500);
+    size_t n = 99;
+    assert_int_equal(mcp_store_token_purge(s, 500, &n, &err), MCP_OK);
+    assert_int_equal(n, 0); /* expires == now is not yet before now */
+    assert_int_equal(mcp_store_token_purge(s, 501, NULL, &err), MCP_OK);
+    bool r = true;
+    assert_int_equal(mcp_store_token_is_revoked(s, "j", &r, &err), MCP_OK);
+    assert_false(r);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_store_token_revoke(s, "j", -1, &err), MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "expires is negative");
+    mcp_store_close(s);
+}
+
+/* ---- internal helpers of store.c ---------------------------------------------------------- */
+
+static void
+store_text_checks(void **state)
+{
+    (void)state;
+    mcp_error err;
+    assert_int_equal(mcp__store_check_text("subject", NULL, 10, false, &err), MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "subject is missing");
+    assert_int_equal(mcp__store_check_text("subject", "", 10, false, &err), MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "subject is empty");
+    assert_int_equal(mcp__store_check_text("name", "", 10, true, &err), MCP_OK);
+    assert_int_equal(mcp__store_check_text("name", "0123456789", 10, false, &err), MCP_OK);
+    assert_int_equal(mcp__store_check_text("name", "0123456789x", 10, false, &err),
+                     MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "name is longer than 10 bytes");
+    assert_int_equal(mcp__store_check_text("name", "a\nb", 10, false, &err), MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "name contains a control character");
+    assert_int_equal(mcp__store_check_text("name", "a\x7f", 10, false, &err), MCP_ERR_INVALID_ARG);
+    assert_int_equal(mcp__store_check_text("name", "caf\xc3\xa9", 10, false, &err), MCP_OK);
+
+    assert_int_equal(mcp__store_check_role("team.ops:read-1_x", &err), MCP_OK);
+    assert_int_equal(mcp__store_check_role("a b", &err), MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "role may contain only letters, digits and . _ : -");
+    char longrole[MCP_STORE_ROLE_MAX + 2];
+    memset(longrole, 'r', sizeof longrole - 1);
+    longrole[sizeof longrole - 1] = '\0';
+    assert_int_equal(mcp__store_check_role(longrole, &err), MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "role is longer than 64 bytes");
+    assert_int_equal(mcp__store_check_permission("tools:call/x*", &err), MCP_OK);
+    assert_int_equal(mcp__store_check_permission("a b", &err), MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "permission must be printable ASCII without spaces");
+    assert_int_equal(mcp__store_check_permission("caf\xc3\xa9", &err), MCP_ERR_INVALID_ARG);
+    assert_int_equal(mcp__store_check_permission("", &err), MCP_ERR_INVALID_ARG);
+    assert_string_equal(err.message, "permission is empty");
+}
+
+static void
+store_strlist(void **state)
+{
+    (void)state;
+    mcp__store_strlist l;
+    mcp__store_strlist_init(&l);
+    /* Rows come ORDER BY permission: adjacent duplicates (two roles, one permission) go. */
+    const char *in[] = {"A", "A", "B", "", "", "C", "A"};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+        assert_int_equal(mcp__store_strlist_add(&l, in[i]), MCP_OK);
+    assert_int_equal(l.n, 5);
+    const char **a = mcp__store_strlist_array(&l);
+    assert_string_equal(a[0], "A");
+    assert_string_equal(a[1], "B");
+    assert_string_equal(a[2], "");
+    assert_string_equal(a[3], "C");
+    assert_string_equal(a[4], "A");
+    assert_null(a[5]);
+    mcp__free(a);
+    mcp__store_strlist_cleanup(&l);
+    assert_int_equal(l.n, 0);
+}
+
+static void
+store_exec_helpers_and_rollback(void **state)
+{
+    tdir *t = *state;
+    mcp_store *s = open_store(t->db, 1000);
+    mcp_error err;
+    mcp__store_conn *c = NULL;
+    assert_int_equal(mcp__store_write_begin(s, &c, &err), MCP_OK);
+    size_t changes = 0;
+    assert_int_equal(mcp__store_exec(c, &changes, &err,
+                                     "INSERT INTO users(subject, name, enabled, created)"
+                                     " VALUES (?, ?, 1, ?)",
+                                     "tti", "rolled", "back", (int64_t)5),
+                     MCP_OK);
+    assert_int_equal(changes, 1);
+    bool found = false;
+    assert_int_equal(mcp__store_exists(c, &found, &err, "SELECT 1 FROM users WHERE subject = ?",
+                                       "t", "rolled"),
+                     MCP_OK);
+    assert_true(found);
+    /* An unknown bind type is an error, not a guess. */
+    assert_int_equal(mcp__store_exec(c, NULL, &err, "SELECT ?", "x", 1), MCP_ERR_STORE);
+    assert_int_equal(strncmp(err.message, "store: bind: ", 13), 0);
+    assert_int_equal(mcp__store_exec(c, NULL, &err, "SELEKT 1", ""), MCP_ERR_STORE);
+    assert_string_equal(err.message, "store: prepare: near \"SELEKT\": syntax error");
+    /* A constraint violation is reported as a failed write. */
+    assert_int_equal(mcp__store_exec(c, NULL, &err,
+                                     "INSERT INTO users(subject, created) VALUES (?, 1)", "t",
+                                     "rolled"),
+                     MCP_ERR_STORE);
+    assert_string_equal(err.message, "store: write: UNIQUE constraint failed: users.subject");
+    /* Ending with an error rolls everything back and leaves the generation alone. */
+    uint64_t g = atomic_load(&s->gen);
+    assert_int_equal(mcp__store_write_end(s, c, MCP_ERR_STORE, &err), MCP_ERR_STORE);
+    assert_int_equal(atomic_load(&s->gen), g);
+    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM users WHERE subject = 'rolled'"), 0);
+    assert_int_equal(mcp__store_write_end(s, NULL, MCP_ERR_STATE, &err), MCP_ERR_STATE);
+    /* NULL binds as NULL. */
+    assert_int_equal(mcp__store_write_begin(s, &c, &err), MCP_OK);
+    assert_int_equal(mcp__store_exists(c, &found, &err, "SELECT 1 WHERE ? IS NULL AND ? IS NULL",
+                                       "tn", (const char *)NULL),
+                     MCP_OK);
+    assert_true(found);
+    assert_int_equal(mcp__store_write_end(s, c, MCP_OK, &err), MCP_OK);
+    assert_true(atomic_load(&s->gen) > g); /* a commit bumps it */
+    mcp_store_invalidate(s);
+    mcp_store_invalidate(NULL);
+    mcp_store_close(s);
+    mcp_store_close(NULL);
+}
+
 int
 main(void)
 {
@@ -592,6 +971,18 @@ main(void)
         cmocka_unit_test_setup_teardown(store_lookup_fails_closed_when_unreadable, tdir_setup,
                                         tdir_teardown),
         cmocka_unit_test_setup_teardown(store_fails_closed_when_file_replaced, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_migrates_version0_file, tdir_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_failed_migration_rolls_back, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_open_create_off_and_messages, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_users_roles_keys_round_trip, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_revoked_jti_expiry, tdir_setup, tdir_teardown),
+        cmocka_unit_test(store_text_checks),
+        cmocka_unit_test(store_strlist),
+        cmocka_unit_test_setup_teardown(store_exec_helpers_and_rollback, tdir_setup,
                                         tdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
