@@ -34,6 +34,8 @@ typedef struct mcp__tool {
     char        *name;
     json_t      *listing;        /* the tools/list entry (name, description, schemas, ...) */
     json_t      *input_schema;   /* borrowed from listing */
+    void        *input_check;    /* inputSchema compiled by handler.schema_compile, or NULL */
+    void        *output_check;   /* outputSchema compiled likewise, or NULL (none declared) */
     mcp__access  access;
     unsigned     flags;
     mcp_tool_fn  fn;
@@ -186,6 +188,11 @@ typedef struct mcp__handler_entries {
     mcp__mw route;       /* after parsing: responses, notifications, lifecycle, the target */
     mcp__mw authorize;   /* the built-in AUTHZ entry, after the installed AUTHZ items */
     mcp__mw handler;     /* the HANDLER phase: exactly one handler produces the result */
+    /* The protocol's JSON Schema compiler, called by the registry when a tool is added (a bad
+     * schema is a registration error naming its path); root names the schema in messages. */
+    mcp_status (*schema_compile)(const json_t *schema, const char *root, void **out,
+                                 mcp_error *err);
+    void (*schema_free)(void *compiled);
 } mcp__handler_entries;
 
 void mcp__server_set_handler(mcp_server *srv, const mcp__handler_entries *h);

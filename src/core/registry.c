@@ -79,6 +79,22 @@ parse_schema(const char *text, const char *fallback, mcp_error *err, const char 
     return v;
 }
 
+/* Compile a tool schema with the protocol's compiler (installed by src/server). */
+static mcp_status
+compile_schema(mcp_server *srv, const json_t *schema, const char *root, const char *tool,
+               void **out, mcp_error *err)
+{
+    *out = NULL;
+    if (srv->handler.schema_compile == NULL)
+        return MCP_OK;
+    mcp_error e;
+    mcp_error_clear(&e);
+    mcp_status rc = srv->handler.schema_compile(schema, root, out, &e);
+    if (rc != MCP_OK)
+        mcp_error_set(err, rc, "tool '%s': %s", tool, e.message);
+    return rc;
+}
+
 static bool
 grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
@@ -135,12 +151,16 @@ mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *def, void *udata, mcp_e
     if (t.listing == NULL)
         goto nomem;
     t.input_schema = in;
+    if (compile_schema(srv, in, "inputSchema", def->name, &t.input_check, err) != MCP_OK)
+        goto fail;
     set_opt_str(t.listing, "title", def->title);
     if (def->output_schema != NULL) {
         json_t *o = parse_schema(def->output_schema, NULL, err, "output_schema");
         if (o == NULL)
             goto fail;
         json_object_set_new(t.listing, "outputSchema", o);
+        if (compile_schema(srv, o, "outputSchema", def->name, &t.output_check, err) != MCP_OK)
+            goto fail;
     }
     if (def->annotations != NULL) {
         json_t *a = parse_schema(def->annotations, NULL, err, "annotations");
@@ -159,6 +179,10 @@ mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *def, void *udata, mcp_e
 nomem:
     mcp_error_set(err, MCP_ERR_NOMEM, NULL);
 fail:
+    if (srv->handler.schema_free != NULL) {
+        srv->handler.schema_free(t.input_check);
+        srv->handler.schema_free(t.output_check);
+    }
     mcp__free(t.name);
     json_decref(t.listing);
     access_cleanup(&t.access);
@@ -329,6 +353,10 @@ mcp__registry_free(mcp_server *srv)
     for (size_t i = 0; i < srv->ntools; i++) {
         mcp__free(srv->tools[i].name);
         json_decref(srv->tools[i].listing);
+        if (srv->handler.schema_free != NULL) {
+            srv->handler.schema_free(srv->tools[i].input_check);
+            srv->handler.schema_free(srv->tools[i].output_check);
+        }
         access_cleanup(&srv->tools[i].access);
     }
     for (size_t i = 0; i < srv->nresources; i++) {

@@ -66,7 +66,14 @@ const mcp__resource *mcp__pr_find_resource(mcp_server *srv, const char *uri, mcp
 
 /* ---- validation and lists (validate.c, methods.c) ---------------------------------------- */
 
-bool mcp__pr_validate_args(const json_t *schema, const json_t *args, char *why, size_t whylen);
+/* JSON Schema (schema.c) as the registry's compiler hook, and the checks of a tool's
+ * arguments (inputSchema) and structured content (outputSchema, when declared). */
+mcp_status mcp__pr_schema_compile(const json_t *schema, const char *root, void **out,
+                                  mcp_error *err);
+void mcp__pr_schema_free(void *compiled);
+bool mcp__pr_validate_args(const mcp__tool *t, const json_t *args, char *why, size_t whylen);
+bool mcp__pr_validate_structured(const mcp__tool *t, const json_t *sc, char *why,
+                                 size_t whylen);
 bool mcp__pr_parse_cursor(const json_t *params, size_t *offset);
 void mcp__pr_set_next_cursor(json_t *result, size_t next);
 typedef json_t *(*listing_at_fn)(mcp_server *srv, size_t i, const mcp_principal *p, bool *ok);

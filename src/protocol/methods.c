@@ -219,4 +219,6 @@ const mcp__handler_entries mcp__protocol_entries = {
     .route = { route, NULL },
     .authorize = { authorize_target, NULL },
     .handler = { handle, NULL },
+    .schema_compile = mcp__pr_schema_compile,
+    .schema_free = mcp__pr_schema_free,
 };

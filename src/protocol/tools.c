@@ -34,7 +34,7 @@ mcp_status
 mcp__m_tools_call(mcp_request *req, mcp_error *err)
 {
     (void)err;
-    char why[160];
+    char why[MCP_ERROR_MSG_MAX];
     const mcp__tool *t = mcp__pr_find_tool(req->srv, req->target);
     json_t *args = json_object_get(req->msg.params, "arguments");
     if (t == NULL)
@@ -43,7 +43,7 @@ mcp__m_tools_call(mcp_request *req, mcp_error *err)
     if (args != NULL && !json_is_object(args))
         return mcp__pr_reply(req, NULL, MCP_RPC_INVALID_PARAMS, "arguments must be an object");
     json_t *empty = args == NULL ? json_object() : NULL;
-    bool ok = mcp__pr_validate_args(t->input_schema, args ? args : empty, why, sizeof why);
+    bool ok = mcp__pr_validate_args(t, args ? args : empty, why, sizeof why);
     json_decref(empty);
     if (!ok)
         return mcp__pr_reply(req, NULL, MCP_RPC_INVALID_PARAMS, why);

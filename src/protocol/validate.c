@@ -1,7 +1,8 @@
-/* Argument validation: the subset of JSON Schema every tool relies on, and list cursors. */
+/* Argument validation (JSON Schema, through schema.c) and list cursors. */
 #include "protocol/internal.h"
+#include "protocol/schema.h"
 
-#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Cursor = base64url("o:<offset>"); opaque to clients, validated strictly here. */
@@ -43,52 +44,41 @@ mcp__pr_set_next_cursor(json_t *result, size_t next)
     }
 }
 
-/* ---- argument validation (the subset of JSON Schema every tool relies on) ---------------- */
+/* ---- argument validation: JSON Schema 2020-12 (schema.c), compiled at registration ------ */
 
-static bool
-type_ok(const char *type, const json_t *v)
+mcp_status
+mcp__pr_schema_compile(const json_t *schema, const char *root, void **out, mcp_error *err)
 {
-    if (strcmp(type, "string") == 0) return json_is_string(v);
-    if (strcmp(type, "integer") == 0)
-        return json_is_integer(v) || (json_is_real(v) && json_real_value(v) ==
-                                      floor(json_real_value(v)));
-    if (strcmp(type, "number") == 0) return json_is_number(v);
-    if (strcmp(type, "boolean") == 0) return json_is_boolean(v);
-    if (strcmp(type, "object") == 0) return json_is_object(v);
-    if (strcmp(type, "array") == 0) return json_is_array(v);
-    if (strcmp(type, "null") == 0) return json_is_null(v);
-    return true;
+    char why[MCP_ERROR_MSG_MAX];
+    mcp__schema *s = NULL;
+    mcp_status rc = mcp__schema_compile(schema, root, &s, why, sizeof why);
+    if (rc != MCP_OK)
+        return mcp_error_set(err, rc == MCP_ERR_NOMEM ? rc : MCP_ERR_INVALID_ARG, "%s", why);
+    *out = s;
+    return MCP_OK;
+}
+
+void
+mcp__pr_schema_free(void *compiled)
+{
+    mcp__schema_free(compiled);
 }
 
 bool
-mcp__pr_validate_args(const json_t *schema, const json_t *args, char *why, size_t whylen)
+mcp__pr_validate_args(const mcp__tool *t, const json_t *args, char *why, size_t whylen)
 {
-    size_t i;
-    json_t *r;
-    json_array_foreach(json_object_get(schema, "required"), i, r) {
-        if (json_is_string(r) && json_object_get(args, json_string_value(r)) == NULL) {
-            snprintf(why, whylen, "missing required argument '%s'", json_string_value(r));
-            return false;
-        }
+    if (t->input_check == NULL) {
+        /* every tool gets one at registration; without it nothing was checked: fail closed */
+        snprintf(why, whylen, "arguments: tool has no compiled inputSchema");
+        return false;
     }
-    json_t *props = json_object_get(schema, "properties");
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)args, k, v) {
-        json_t *ps = json_object_get(props, k);
-        if (ps == NULL) {
-            if (json_is_false(json_object_get(schema, "additionalProperties"))) {
-                snprintf(why, whylen, "unexpected argument '%.64s'", k);
-                return false;
-            }
-            continue;
-        }
-        json_t *t = json_object_get(ps, "type");
-        if (json_is_string(t) && !type_ok(json_string_value(t), v)) {
-            snprintf(why, whylen, "argument '%.64s' must be of type %s", k, json_string_value(t));
-            return false;
-        }
-    }
-    return true;
+    return mcp__schema_validate(t->input_check, args, "arguments", why, whylen);
 }
 
+bool
+mcp__pr_validate_structured(const mcp__tool *t, const json_t *sc, char *why, size_t whylen)
+{
+    if (t->output_check == NULL)
+        return true;            /* no outputSchema declared: structured content is free-form */
+    return mcp__schema_validate(t->output_check, sc, "structuredContent", why, whylen);
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Build the libFuzzer targets (tests/fuzz/fuzz_*.c) and run each for a given time, one after
+# the other, printing executions and corpus size per target. See docs/design/fuzzing.md.
+#
+#   scripts/fuzz.sh [seconds] [target...]     default: 60 s each, every target
+#
+# Environment:
+#   FUZZ_RUNS=N    also stop a target after N executions (whichever comes first)
+#   FUZZ_NICE=N    niceness of the fuzzer processes (default 19: the machine is shared)
+#   FUZZ_DIR=D     working corpora and crash artifacts (default build-fuzz/fuzz-work); the
+#                  working corpus of a target persists between runs and starts from the
+#                  committed seeds in tests/fuzz/corpus/<target>
+#   JOBS=N         build parallelism (default 2)
+# Exit status: 0 when no target found anything, 1 when one crashed, leaked or timed out (its
+# reproducer is under $FUZZ_DIR/<target>/artifacts/), 2 on a build failure.
+set -u
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+[ $# -gt 0 ] && shift
+JOBS=${JOBS:-2}
+NICE=${FUZZ_NICE:-19}
+WORK=${FUZZ_DIR:-build-fuzz/fuzz-work}
+targets="$*"
+[ -n "$targets" ] || targets=$(find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' -printf '%f\n' |
+                               sed 's/\.c$//' | sort)
+[ -n "$targets" ] || { echo "fuzz: no tests/fuzz/fuzz_*.c" >&2; exit 2; }
+
+# the library is instrumented too (fuzzer-no-link), so coverage guidance reaches it
+CC=clang CFLAGS=-fsanitize=fuzzer-no-link cmake -S . -B build-fuzz -DMCP_FUZZ=ON \
+  -DMCP_SANITIZE=ON -DMCP_WERROR=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null || exit 2
+# shellcheck disable=SC2086
+nice -n "$NICE" cmake --build build-fuzz -j"$JOBS" --target $targets >/dev/null || exit 2
+
+status=0
+printf '%-20s %12s %10s %9s %7s  %s\n' target executions exec/s corpus cov result
+for t in $targets; do
+  f=build-fuzz/bin/$t
+  [ -x "$f" ] || { echo "fuzz: $f was not built" >&2; exit 2; }
+  dir=$WORK/$t
+  mkdir -p "$dir/corpus" "$dir/artifacts"
+  seeds=tests/fuzz/corpus/$t
+  if [ -d "$seeds" ] && [ -n "$(ls -A "$seeds")" ]; then cp -n "$seeds"/* "$dir/corpus"/; fi
+  dict=tests/fuzz/$t.dict
+  extra=()
+  [ -f "$dict" ] && extra+=(-dict="$dict")
+  [ -n "${FUZZ_RUNS:-}" ] && extra+=(-runs="$FUZZ_RUNS")
+  log=$dir/last.log
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+  nice -n "$NICE" "$f" -max_total_time="$secs" -max_len=16384 -timeout=10 -rss_limit_mb=1024 \
+    -print_final_stats=1 -artifact_prefix="$dir/artifacts/" "${extra[@]}" "$dir/corpus" \
+    >"$log" 2>&1
+  rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  files=$(find "$dir/corpus" -type f | wc -l)
+  result=ok
+  if [ $rc -ne 0 ]; then
+    result="FOUND (exit $rc, see $log and $dir/artifacts/)"
+    status=1
+    grep -m3 -E 'ERROR|SUMMARY|Test unit written' "$log" >&2
+  fi
+  printf '%-20s %12s %10s %9s %7s  %s\n' "$t" "${execs:-?}" "${speed:-?}" "$files" "${cov:-?}" \
+    "$result"
+done
+exit $status
