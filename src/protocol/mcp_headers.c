@@ -155,11 +155,25 @@ utf8_ok(const unsigned char *s, size_t n)
     return true;
 }
 
+/* RFC 9110 5.5: optional whitespace around a field value is not part of it. libmicrohttpd
+ * already strips it; trimming again keeps these functions correct for any caller. */
+static void
+trim_ows(const char **v, size_t *len)
+{
+    while (*len > 0 && ((*v)[0] == ' ' || (*v)[0] == '\t')) {
+        (*v)++;
+        (*len)--;
+    }
+    while (*len > 0 && ((*v)[*len - 1] == ' ' || (*v)[*len - 1] == '\t'))
+        (*len)--;
+}
+
 mcp_status
 mcp__hdr_decode(const char *v, size_t len, char **out, size_t *outlen, mcp_error *err)
 {
     if (!v)
         return MISMATCH("Header mismatch: header value missing");
+    trim_ows(&v, &len);
     if (len > MCP__HDR_MAX_VALUE * 2)
         return mcp_error_set_rpc(err, MCP_ERR_TOO_LARGE, -32020, "Header value too long");
     if (len >= SENT_PFX_LEN + SENT_SFX_LEN && memcmp(v, SENT_PFX, SENT_PFX_LEN) == 0 &&
@@ -204,14 +218,18 @@ mcp__hdr_target_read(const char *mcp_method, const char *mcp_name, mcp__hdr_targ
     memset(out, 0, sizeof *out);
     if (!mcp_method)
         return MISMATCH("Header mismatch: Mcp-Method header is required");
-    if (!mcp__hdr_value_plain_ok(mcp_method, strlen(mcp_method)))
+    size_t mlen = strlen(mcp_method);
+    trim_ows(&mcp_method, &mlen);
+    if (!mcp__hdr_value_plain_ok(mcp_method, mlen))
         return MISMATCH("Header mismatch: Mcp-Method header contains invalid characters");
-    out->method = mcp_method;
-    if (!mcp__hdr_name_field(mcp_method))
+    if (mlen >= sizeof out->method)
+        return MISMATCH("Header mismatch: Mcp-Method header too long");
+    memcpy(out->method, mcp_method, mlen);
+    out->method[mlen] = '\0';
+    if (!mcp__hdr_name_field(out->method))
         return MCP_OK;
     if (!mcp_name)
-        return MISMATCH("Header mismatch: Mcp-Name header is required for %.64s",
-                        mcp_method);
+        return MISMATCH("Header mismatch: Mcp-Name header is required for %s", out->method);
     return mcp__hdr_decode(mcp_name, strlen(mcp_name), &out->name, &out->name_len, err);
 }
 
@@ -229,7 +247,7 @@ mcp_status
 mcp__hdr_verify_body(const mcp__hdr_target *t, const char *body_method, const json_t *params,
                      mcp_error *err)
 {
-    if (!t->method || !body_method || strcmp(t->method, body_method) != 0)
+    if (t->method[0] == '\0' || !body_method || strcmp(t->method, body_method) != 0)
         return MISMATCH("Header mismatch: Mcp-Method header does not match the body's method");
     const char *field = mcp__hdr_name_field(body_method);
     if (!field)

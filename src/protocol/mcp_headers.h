@@ -19,14 +19,16 @@
  * method has no Mcp-Name (then a present Mcp-Name header is ignored, as an unknown header). */
 const char *mcp__hdr_name_field(const char *method);
 
-/* RFC 9110 field-value characters only: VCHAR (0x21-0x7E), SP and HTAB, no leading/trailing
- * whitespace (a client must base64 such values), not empty. */
+/* May v be sent as a plain header value? RFC 9110 field-value characters only: VCHAR
+ * (0x21-0x7E), SP and HTAB, no leading/trailing whitespace, not empty. This is the encoder's rule
+ * (a client base64-encodes anything else); a receiver first trims OWS (mcp__hdr_decode does). */
 bool mcp__hdr_value_plain_ok(const char *v, size_t len);
 
 /* An x-mcp-header name (the {Name} of Mcp-Param-{Name}): 1*tchar (RFC 9110 5.6.2). */
 bool mcp__hdr_token_ok(const char *name, size_t len);
 
-/* Decode a Mcp-Name / Mcp-Param-* header value: the sentinel form is base64-decoded (strict:
+/* Decode a Mcp-Name / Mcp-Param-* header value. Surrounding SP/HTAB is trimmed first (RFC 9110
+ * 5.5 OWS; the pending suite scenario http-header-validation sends "  name  "). The sentinel form is base64-decoded (strict:
  * padding required, no whitespace, no stray bits; the result must be UTF-8 without NUL), a plain
  * value must pass mcp__hdr_value_plain_ok.
  * @param[out] out NUL-terminated, caller frees with mcp__free; set only on MCP_OK.
@@ -37,12 +39,13 @@ MCP_NODISCARD mcp_status mcp__hdr_decode(const char *v, size_t len, char **out, 
 
 /* What the head phase learns from the headers alone, before the body. */
 typedef struct mcp__hdr_target {
-    const char *method;     /* Mcp-Method as sent (borrowed from the header) */
+    char        method[64]; /* Mcp-Method, OWS trimmed; "" when absent (longer is refused) */
     char       *name;       /* decoded Mcp-Name, or NULL (owned; mcp__hdr_target_cleanup) */
     size_t      name_len;
 } mcp__hdr_target;
 
-/* Read Mcp-Method and Mcp-Name (each NULL when absent) for a 2026 request:
+/* Read Mcp-Method and Mcp-Name (each NULL when absent; OWS around either is trimmed) for a 2026
+ * request:
  *   Mcp-Method missing or not a plain value         -> -32020
  *   method needs Mcp-Name and it is missing          -> -32020
  *   Mcp-Name malformed (bad chars, bad base64)       -> -32020

@@ -93,7 +93,8 @@ static void
 hdr_decode_rejects(void **state)
 {
     (void)state;
-    decode_bad(" x", 2);                              /* plain with leading space */
+    decode_ok(" x\t", "x");                           /* OWS trimmed */
+    decode_bad(" ", 1);                                 /* nothing left */
     decode_bad("a\nb", 3);
     decode_bad("=?base64?SGVsbG8?=", 18);               /* missing padding */
     decode_bad("=?base64?SGVs bG8=?=", 20);             /* whitespace inside */
@@ -127,7 +128,13 @@ hdr_target_from_headers(void **state)
     assert_int_equal(mcp__hdr_target_read("tools/call", NULL, &t, &err), MCP_ERR_INVALID_ARG);
     assert_int_equal(err.rpc_code, -32020);
     assert_string_equal(err.message, "Header mismatch: Mcp-Name header is required for tools/call");
-    assert_int_equal(mcp__hdr_target_read("tools/call", " x", &t, &err), MCP_ERR_INVALID_ARG);
+    /* OWS around a value is not part of it (RFC 9110 5.5) */
+    assert_int_equal(mcp__hdr_target_read(" tools/call\t", "  deploy  ", &t, NULL), MCP_OK);
+    assert_string_equal(t.method, "tools/call");
+    assert_string_equal(t.name, "deploy");
+    mcp__hdr_target_cleanup(&t);
+    assert_int_equal(mcp__hdr_target_read("tools/call", "   ", &t, &err), MCP_ERR_INVALID_ARG);
+    assert_int_equal(mcp__hdr_target_read("tools/call", "a\x01b", &t, &err), MCP_ERR_INVALID_ARG);
     assert_int_equal(mcp__hdr_target_read("tools/\ncall", "x", &t, &err), MCP_ERR_INVALID_ARG);
 }
 
