@@ -585,8 +585,8 @@ http_stop(void *tr, unsigned grace_ms)
          * accept_policy() refuses that connection. */
         atomic_store(&h->quiesced, true);
         h->lfd = MHD_quiesce_daemon(h->d);
-        mcp__log(MCP__LOG_INFO, "http", "shutting down: no longer accepting connections (grace %u ms)",
-                 grace_ms);
+        mcp__log(MCP__LOG_INFO, "http",
+                 "shutting down: no longer accepting connections (grace %u ms)", grace_ms);
     }
     mcp__pool_wait_idle(srv, grace_ms);
     while (atomic_load(&h->authn_jobs) > 0 && mcp_now_ms() < deadline)
