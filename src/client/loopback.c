@@ -174,7 +174,9 @@ mcp__loopback_wait(mcp__loopback *l, unsigned timeout_ms, char **callback_url, m
     if (l->done) {
         *callback_url = l->callback;
         l->callback = NULL;
-        flooded = *callback_url == NULL;
+        /* done without a callback: the flood limit ended it (a second wait after the
+         * callback was handed over finds nothing, and is a plain timeout) */
+        flooded = *callback_url == NULL && l->bad >= MAX_BAD_CALLBACKS;
     }
     unsigned bad = l->bad;
     pthread_mutex_unlock(&l->mu);

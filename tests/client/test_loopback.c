@@ -78,7 +78,7 @@ open_gives_loopback_redirect_uri(void **state)
     mcp__loopback *l = NULL;
     char *uri = NULL;
     mcp_error err;
-    assert_int_equal(mcp__loopback_open(&l, &uri, &err), MCP_OK);
+    assert_int_equal(mcp__loopback_open("st", &l, &uri, &err), MCP_OK);
     unsigned port = 0;
     char tail[32];
     assert_int_equal(sscanf(uri, "http://127.0.0.1:%u/%31s", &port, tail), 2);
@@ -87,7 +87,7 @@ open_gives_loopback_redirect_uri(void **state)
     /* Two listeners at once get different ports. */
     mcp__loopback *l2 = NULL;
     char *uri2 = NULL;
-    assert_int_equal(mcp__loopback_open(&l2, &uri2, &err), MCP_OK);
+    assert_int_equal(mcp__loopback_open("st2", &l2, &uri2, &err), MCP_OK);
     assert_string_not_equal(uri, uri2);
     mcp__loopback_close(l2);
     mcp__free(uri2);
@@ -103,7 +103,7 @@ callback_query_handed_over(void **state)
     mcp__loopback *l = NULL;
     char *uri = NULL, *cb = NULL;
     mcp_error err;
-    assert_int_equal(mcp__loopback_open(&l, &uri, &err), MCP_OK);
+    assert_int_equal(mcp__loopback_open("a b", &l, &uri, &err), MCP_OK);
     char url[512];
     /* Parameters in any order; unknown ones dropped; values re-encoded. */
     snprintf(url, sizeof url, "%s?iss=https%%3A%%2F%%2Fidp.example&extra=1&state=a%%20b&code=c0d3",
@@ -134,7 +134,7 @@ error_callback_and_first_wins(void **state)
     mcp__loopback *l = NULL;
     char *uri = NULL, *cb = NULL;
     mcp_error err;
-    assert_int_equal(mcp__loopback_open(&l, &uri, &err), MCP_OK);
+    assert_int_equal(mcp__loopback_open("s1", &l, &uri, &err), MCP_OK);
     char url[512];
     snprintf(url, sizeof url, "%s?error=access_denied&error_description=User+denied&state=s1", uri);
     got g;
@@ -162,7 +162,7 @@ other_paths_and_methods_ignored(void **state)
     mcp__loopback *l = NULL;
     char *uri = NULL, *cb = NULL;
     mcp_error err;
-    assert_int_equal(mcp__loopback_open(&l, &uri, &err), MCP_OK);
+    assert_int_equal(mcp__loopback_open("st", &l, &uri, &err), MCP_OK);
     char url[512], root[256];
     snprintf(root, sizeof root, "%s", uri);
     *strrchr(root, '/') = '\0';
@@ -208,16 +208,16 @@ wait_wakes_on_arrival(void **state)
     mcp__loopback *l = NULL;
     char *uri = NULL, *cb = NULL;
     mcp_error err;
-    assert_int_equal(mcp__loopback_open(&l, &uri, &err), MCP_OK);
+    assert_int_equal(mcp__loopback_open("w", &l, &uri, &err), MCP_OK);
     later a;
-    snprintf(a.url, sizeof a.url, "%s?code=late", uri);
+    snprintf(a.url, sizeof a.url, "%s?code=late&state=w", uri);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, browse_later, &a), 0);
     /* Blocks until the redirect arrives (well inside the 10 s bound). */
     assert_int_equal(mcp__loopback_wait(l, 10000, &cb, &err), MCP_OK);
     pthread_join(t, NULL);
     char want[512];
-    snprintf(want, sizeof want, "%s?code=late", uri);
+    snprintf(want, sizeof want, "%s?code=late&state=w", uri);
     assert_string_equal(cb, want);
     mcp__free(cb);
     mcp__loopback_close(l);
