@@ -113,11 +113,21 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
     return reply(conn, 404, "text/plain", "no such page");
 }
 
+static mcp_oauth *g_oauth;
+
 static int
 setup(void **state)
 {
     (void)state;
     d = mhd_start_loopback(handler);
+    /* Every OAuth fetch is made for a client (its options decide the address rule); this test
+     * is about the fetch itself, so the client allows the loopback test server. */
+    mcp_oauth_opts o;
+    mcp_oauth_opts_default(&o);
+    o.allow_internal_as = true;
+    mcp_error err;
+    if (mcp_oauth_new(&o, &g_oauth, &err) != MCP_OK)
+        return -1;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)info->port);
     return 0;
@@ -128,6 +138,7 @@ teardown(void **state)
 {
     (void)state;
     MHD_stop_daemon(d);
+    mcp_oauth_free(g_oauth);
     return 0;
 }
 
@@ -137,7 +148,7 @@ get_and_post_round_trip(void **state)
     (void)state;
     char url[128];
     snprintf(url, sizeof url, "%s/echo", base);
-    mcp__http_req rq = {.method = "GET", .url = url, .accept = "application/json"};
+    mcp__http_req rq = {.oauth = g_oauth, .method = "GET", .url = url, .accept = "application/json"};
     mcp__http_resp rs;
     mcp_error err;
     assert_int_equal(mcp__http_fetch(&rq, &rs, &err), MCP_OK);
@@ -151,7 +162,7 @@ get_and_post_round_trip(void **state)
     assert_null(rs.body);
 
     /* POST form with client_secret_basic. */
-    mcp__http_req post = {.method = "POST", .url = url, .body = "grant_type=client_credentials",
+    mcp__http_req post = {.oauth = g_oauth, .method = "POST", .url = url, .body = "grant_type=client_credentials",
                           .content_type = "application/x-www-form-urlencoded",
                           .basic_user = "client", .basic_pass = "s3cret"};
     assert_int_equal(mcp__http_fetch(&post, &rs, &err), MCP_OK);
@@ -174,7 +185,7 @@ non_2xx_is_a_status_not_an_error(void **state)
     (void)state;
     char url[128];
     snprintf(url, sizeof url, "%s/error", base);
-    mcp__http_req rq = {.method = "GET", .url = url};
+    mcp__http_req rq = {.oauth = g_oauth, .method = "GET", .url = url};
     mcp__http_resp rs;
     mcp_error err;
     assert_int_equal(mcp__http_fetch(&rq, &rs, &err), MCP_OK);
@@ -195,7 +206,7 @@ redirect_not_followed(void **state)
     char url[128], want[160];
     snprintf(url, sizeof url, "%s/redirect", base);
     snprintf(want, sizeof want, "%s/echo?from=redirect", base);
-    mcp__http_req rq = {.method = "GET", .url = url};
+    mcp__http_req rq = {.oauth = g_oauth, .method = "GET", .url = url};
     mcp__http_resp rs;
     mcp_error err;
     assert_int_equal(mcp__http_fetch(&rq, &rs, &err), MCP_OK);
@@ -210,7 +221,7 @@ www_authenticate_collected(void **state)
     (void)state;
     char url[128];
     snprintf(url, sizeof url, "%s/challenge", base);
-    mcp__http_req rq = {.method = "GET", .url = url};
+    mcp__http_req rq = {.oauth = g_oauth, .method = "GET", .url = url};
     mcp__http_resp rs;
     mcp_error err;
     assert_int_equal(mcp__http_fetch(&rq, &rs, &err), MCP_OK);
@@ -237,7 +248,7 @@ body_caps(void **state)
     mcp__http_resp rs;
     mcp_error err;
     snprintf(url, sizeof url, "%s/big", base);
-    mcp__http_req rq = {.method = "GET", .url = url, .max_body = 1024};
+    mcp__http_req rq = {.oauth = g_oauth, .method = "GET", .url = url, .max_body = 1024};
     mcp_error_clear(&err);
     assert_int_equal(mcp__http_fetch(&rq, &rs, &err), MCP_ERR_TOO_LARGE);
     snprintf(want, sizeof want, "response from %s exceeds 1024 bytes", url);
@@ -270,7 +281,7 @@ timeout_and_refused(void **state)
     mcp__http_resp rs;
     mcp_error err;
     snprintf(url, sizeof url, "%s/slow", base);
-    mcp__http_req rq = {.method = "GET", .url = url, .timeout_ms = 200};
+    mcp__http_req rq = {.oauth = g_oauth, .method = "GET", .url = url, .timeout_ms = 200};
     mcp_error_clear(&err);
     assert_int_equal(mcp__http_fetch(&rq, &rs, &err), MCP_ERR_TIMEOUT);
     snprintf(want, sizeof want, "GET %s failed: Operation timed out after ", url);
@@ -282,7 +293,7 @@ timeout_and_refused(void **state)
     unsigned port = MHD_get_daemon_info(gone, MHD_DAEMON_INFO_BIND_PORT)->port;
     MHD_stop_daemon(gone);
     snprintf(url, sizeof url, "http://127.0.0.1:%u/echo", port);
-    mcp__http_req post = {.method = "POST", .url = url, .body = "x=1", .timeout_ms = 2000};
+    mcp__http_req post = {.oauth = g_oauth, .method = "POST", .url = url, .body = "x=1", .timeout_ms = 2000};
     mcp_error_clear(&err);
     assert_int_equal(mcp__http_fetch(&post, &rs, &err), MCP_ERR_IO);
     snprintf(want, sizeof want, "POST %s failed: ", url);
