@@ -173,7 +173,7 @@ get_and_post_round_trip(void **state)
     mcp__http_resp_cleanup(&rs);
 
     /* A body without a content type is sent as JSON. */
-    mcp__http_req pj = {.method = "POST", .url = url, .body = "{}"};
+    mcp__http_req pj = {.oauth = g_oauth, .method = "POST", .url = url, .body = "{}"};
     assert_int_equal(mcp__http_fetch(&pj, &rs, &err), MCP_OK);
     assert_string_equal(rs.body, "POST|*/*|application/json|-|libmcp-client/" MCP_VERSION_STRING "|{}");
     mcp__http_resp_cleanup(&rs);
