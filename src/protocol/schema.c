@@ -733,7 +733,7 @@ mcp__schema_compile(const json_t *schema, const char *root, mcp__schema **out, c
     c.root = root ? root : "schema";
     c.why = why;
     c.whylen = whylen;
-    sch_node *r;
+    sch_node *r = NULL;
     /* the root is a $ref target too ("#"), so it is compiled once even when referenced */
     mcp_status rc = shared_node(&c, schema, "", &r);
     mcp__free(c.ref_keys);
