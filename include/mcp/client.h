@@ -34,6 +34,21 @@ typedef struct mcp_oauth mcp_oauth;
 #ifndef MCP_PROTOCOL_LATEST
 #define MCP_PROTOCOL_LATEST "2025-11-25"
 #endif
+/* The stateless revision (server/discover, per-request _meta, no initialize, no session). */
+#define MCP_PROTOCOL_2026 "2026-07-28"
+
+/* Which protocol era a client speaks (mcp_client_opts.protocol). */
+typedef enum mcp_client_protocol {
+    /* Probe with server/discover at 2026-07-28; when the server does not offer it (an error,
+     * HTTP 4xx, or supportedVersions without it) fall back to initialize, offering
+     * protocol_version. The default. */
+    MCP_CLIENT_PROTOCOL_AUTO = 0,
+    /* 2026-07-28 only: connecting fails with MCP_ERR_UNSUPPORTED when the server does not
+     * offer it. */
+    MCP_CLIENT_PROTOCOL_MODERN = 1,
+    /* initialize only, offering protocol_version (the 2025 revisions). */
+    MCP_CLIENT_PROTOCOL_LEGACY = 2
+} mcp_client_protocol;
 
 /* Default cap on one message from the server (a JSON body, an SSE event or a stdio line). */
 #define MCP_CLIENT_DEFAULT_MAX_MESSAGE ((size_t)16 * 1024 * 1024)
@@ -77,7 +92,9 @@ typedef struct mcp_client_opts {
     const char *name;               /* clientInfo.name (default "libmcp-client") */
     const char *version;            /* clientInfo.version (default MCP_VERSION_STRING) */
     const char *title;              /* clientInfo.title, optional */
-    const char *protocol_version;   /* version offered (default MCP_PROTOCOL_LATEST) */
+    const char *protocol_version;   /* initialize offers it (default MCP_PROTOCOL_LATEST);
+                                     * MCP_PROTOCOL_2026 here means protocol = MODERN */
+    mcp_client_protocol protocol;   /* era selection (default MCP_CLIENT_PROTOCOL_AUTO) */
     unsigned    request_timeout_ms; /* per request; restarts after a re-authorization (60000) */
     unsigned    connect_timeout_ms; /* TCP/TLS connect (default 10000) */
     size_t      max_message;        /* MCP_CLIENT_DEFAULT_MAX_MESSAGE when 0 */

@@ -69,7 +69,15 @@ mcp_client_ping(mcp_client *c, mcp_error *err)
 mcp_status
 mcp_client_list_tools(mcp_client *c, json_t **tools, mcp_error *err)
 {
-    return list_all(c, "tools/list", "tools", tools, err);
+    mcp_status rc = list_all(c, "tools/list", "tools", tools, err);
+    /* 2026-07-28: tools whose x-mcp-header annotations are invalid are left out (SEP-2243),
+     * the others' schemas say which arguments become Mcp-Param-* headers. */
+    if (rc == MCP_OK && c->modern && mcp__modern_filter_tools(c, *tools) != MCP_OK) {
+        json_decref(*tools);
+        *tools = NULL;
+        rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    }
+    return rc;
 }
 
 mcp_status

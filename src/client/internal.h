@@ -219,16 +219,20 @@ typedef struct mcp__tr mcp__tr;
 
 typedef struct mcp__tr_ops {
     /* Start sending one message. rpc_id >= 0 for a request (lets HTTP resume SSE streams),
-     * -1 otherwise. auth: a full header line ("Authorization: Bearer x") or NULL. */
+     * -1 otherwise. auth: a full header line ("Authorization: Bearer x") or NULL. hdrs: more
+     * header lines for this message only (2026-07-28 Mcp-Method, Mcp-Name, Mcp-Param-*),
+     * NULL-terminated, or NULL; ignored by transports without headers (stdio). */
     mcp_status (*send)(mcp__tr *t, uint64_t oid, int64_t rpc_id, const char *body,
-                       const char *auth, mcp_error *err);
+                       const char *auth, const char *const *hdrs, mcp_error *err);
     /* Do I/O for up to timeout_ms; returns early once events are queued. */
     mcp_status (*pump)(mcp__tr *t, unsigned timeout_ms, mcp_error *err);
     /* Stop an exchange (timed out / cancelled); no DONE follows. NULL when a transport has
      * nothing in flight to stop (stdio). */
     void (*abort)(mcp__tr *t, uint64_t oid);
-    /* After initialize. NULL when the transport does not carry the version (stdio). */
-    void (*set_protocol_version)(mcp__tr *t, const char *version);
+    /* After initialize / server/discover (and before it, for the discover probe). NULL when
+     * the transport does not carry the version (stdio). stateless (2026-07-28): no session
+     * id is adopted or sent, and there is no session to DELETE. */
+    void (*set_protocol_version)(mcp__tr *t, const char *version, bool stateless);
     /* Open the standalone GET stream (HTTP only; may be NULL). */
     void (*open_stream)(mcp__tr *t, const char *auth);
     /* Graceful end and free. */
@@ -275,6 +279,33 @@ mcp_status mcp__stdio_tr_new(const char *const *argv, size_t max_message, mcp__e
 mcp_status mcp__rpc_code_status(json_int_t code);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Protocol revision 2026-07-28 (modern.c)                                                    */
+
+/* The client's capabilities / clientInfo objects (new). */
+json_t *mcp__client_capabilities(const mcp_client *c);
+json_t *mcp__client_info(const mcp_client *c);
+/* Add the per-request _meta (protocolVersion, clientInfo, clientCapabilities) to params,
+ * keeping what _meta already holds. */
+mcp_status mcp__modern_add_meta(const mcp_client *c, json_t *params);
+/* The header lines of one message: Mcp-Method, Mcp-Name (tools/call, prompts/get:
+ * params.name; resources/read: params.uri; tasks/ *: params.taskId) and, for tools/call of a
+ * listed tool, Mcp-Param-<x-mcp-header> for each annotated argument present. *out is
+ * NULL-terminated (free with mcp__header_list_free). */
+mcp_status mcp__modern_headers(const mcp_client *c, const char *method, const json_t *params,
+                               char ***out);
+void mcp__header_list_free(char **h);
+/* SEP-2243 value encoding: values with characters outside printable ASCII or with leading or
+ * trailing blanks travel as =?base64?<base64 of the UTF-8>?=. New string. */
+bool mcp__header_value_needs_b64(const char *v);
+char *mcp__header_value_encode(const char *v);
+/* Are the x-mcp-header annotations of a tool definition valid (non-empty token names, on
+ * string/integer/boolean properties only, unique ignoring case)? why says what is wrong. */
+bool mcp__tool_headers_valid(const json_t *tool, char *why, size_t whysz);
+/* Drop tools with invalid annotations from a tools/list array (logged) and remember the
+ * input schemas of the rest (for Mcp-Param-* headers). */
+mcp_status mcp__modern_filter_tools(mcp_client *c, json_t *tools);
+
+/* ------------------------------------------------------------------------------------------ */
 /* The session: client.c (lifecycle, connect, initialize) and exchange.c (outbound exchanges) */
 
 typedef struct mcp__outbound mcp__outbound;
@@ -302,11 +333,28 @@ struct mcp_client {
     char        *negotiated;
     json_t      *server_info, *server_caps;
     char        *instructions;
+
+    /* 2026-07-28 */
+    mcp_client_protocol proto_mode;
+    bool         modern;             /* requests carry _meta and the SEP-2243 headers */
+    json_t      *tool_schemas;       /* tool name -> inputSchema, from the last tools/list */
+    json_t      *supported_versions; /* server/discover's supportedVersions, or NULL */
 };
 
-/* Send a request and wait for its result (*result is new). progress: add _meta.progressToken. */
+/* Send a request and wait for its result (*result is new). progress: add _meta.progressToken.
+ * In the 2026 era an input_required result is answered through the callbacks and the request
+ * sent again (at most MCP__MAX_INPUT_ROUNDS times). */
+#define MCP__MAX_INPUT_ROUNDS 16
 mcp_status mcp__client_rpc(mcp_client *c, const char *method, const json_t *params,
                            bool progress, json_t **result, mcp_error *err);
+/* The same, one round only; on a JSON-RPC error *err_data gets its "data" (new, may be NULL). */
+mcp_status mcp__client_rpc_once(mcp_client *c, const char *method, const json_t *params,
+                                bool progress, json_t **result, json_t **err_data,
+                                mcp_error *err);
+/* Run a server->client request (sampling, elicitation, roots, ping) through the callbacks:
+ * *result is new on MCP_OK; else e says why (rpc_code set). */
+mcp_status mcp__client_call_handler(mcp_client *c, const char *method, const json_t *params,
+                                    json_t **result, mcp_error *e);
 /* Send a notification and wait until the transport delivered it. params is borrowed. */
 mcp_status mcp__client_notify(mcp_client *c, const char *method, const json_t *params,
                               mcp_error *err);

@@ -63,6 +63,7 @@ struct http_tr {
     size_t    nextra;
     char     *session_id;
     char     *protocol_version;
+    bool      stateless;      /* 2026-07-28: no session id adopted or sent */
     char     *auth;           /* last credential header line (secret) */
     unsigned  connect_timeout_ms;
     size_t    max_message;

@@ -80,7 +80,7 @@ mcp__htr_on_sse_event(void *ctx, const char *event, const char *data, size_t len
 static void
 adopt_session(http_tr *t, xfer *x)
 {
-    if (t->session_id == NULL && x->session_id != NULL && x->kind == XK_POST) {
+    if (t->session_id == NULL && x->session_id != NULL && x->kind == XK_POST && !t->stateless) {
         t->session_id = x->session_id;
         x->session_id = NULL;
     }
