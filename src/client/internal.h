@@ -404,8 +404,10 @@ struct mcp_oauth {
     json_t *as_meta;              /* AS metadata, NULL in the endpoint fallback */
     char *issuer, *authz_ep, *token_ep, *reg_ep;
 
-    /* client identity in use */
+    /* client identity in use, and the issuer it belongs to (credentials are bound to the
+     * authorization server that issued them: SEP-2352) */
     char *client_id, *client_secret, *auth_method;
+    char *client_issuer;
 
     unsigned count;
     void *cookie_curl;            /* headless login: a CURLSH keeping the AS's cookies */

@@ -243,7 +243,7 @@ mcp_oauth_free(mcp_oauth *o)
                        &o->opt_auth_method, &o->signing_alg, &o->key_id, &o->opt_scope,
                        &o->opt_redirect_uri, &o->cache_path, &o->idp_token_endpoint,
                        &o->idp_client_id, &o->server_url, &o->client_id, &o->auth_method,
-                       &o->opt_issuer };
+                       &o->opt_issuer, &o->client_issuer };
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         mcp__free(*plain[i]);
     if (o->cookie_curl != NULL)
@@ -387,7 +387,23 @@ mcp__oauth_handle_challenge(mcp_oauth *o, const char *server_url, long http_stat
             mcp__log(MCP__LOG_INFO, "oauth", "refresh failed (%s); authorizing again", e.message);
         mcp__free_secret(&o->refresh_token);
     }
-    rc = mcp__oauth_discover(o, ch.resource_metadata, err);
+    /* A rejected token may mean the resource moved to another authorization server: read
+     * the protected-resource metadata again (it may name a new AS; mcp__oauth_discover then
+     * drops what belonged to the old one). */
+    if (!step_up && o->discovered) {
+        char *old = o->issuer ? mcp__strdup(o->issuer) : NULL;
+        mcp__oauth_reset_discovery(o);
+        rc = mcp__oauth_discover(o, ch.resource_metadata, err);
+        if (rc == MCP_OK && old != NULL && o->issuer != NULL && strcmp(old, o->issuer) != 0) {
+            if (o->verbose)
+                mcp__log(MCP__LOG_INFO, "oauth", "the authorization server changed to %s",
+                         o->issuer);
+            mcp__oauth_reset_tokens(o);
+        }
+        mcp__free(old);
+    } else {
+        rc = mcp__oauth_discover(o, ch.resource_metadata, err);
+    }
     if (rc != MCP_OK)
         goto out;
 
