@@ -242,7 +242,11 @@ MCP_EXTERN mcp_status mcp_client_elicit_defaults(const json_t *requested_schema,
 typedef enum mcp_oauth_grant {
     MCP_OAUTH_GRANT_AUTHORIZATION_CODE = 0, /* PKCE S256; the default */
     MCP_OAUTH_GRANT_CLIENT_CREDENTIALS = 1, /* machine-to-machine: secret or private_key_jwt */
-    MCP_OAUTH_GRANT_TOKEN_EXCHANGE = 2      /* SEP-990: IdP ID token -> ID-JAG -> jwt-bearer */
+    MCP_OAUTH_GRANT_TOKEN_EXCHANGE = 2,     /* SEP-990: IdP ID token -> ID-JAG -> jwt-bearer */
+    /* Workload identity federation (SEP-1933): present opts.assertion, a JWT the workload's
+     * platform issued, as an RFC 7523 JWT-bearer grant. Needs a pre-registered client_id.
+     * A refused grant is reported, never retried with another grant. */
+    MCP_OAUTH_GRANT_JWT_BEARER = 3
 } mcp_oauth_grant;
 
 typedef enum mcp_oauth_login {
@@ -323,6 +327,8 @@ typedef struct mcp_oauth_opts {
     const char *idp_token_endpoint;
     const char *idp_client_id;
     const char *idp_client_secret;    /* optional; wiped on free */
+    /* MCP_OAUTH_GRANT_JWT_BEARER: the workload JWT (its aud is the AS issuer); wiped on free. */
+    const char *assertion;
 } mcp_oauth_opts;
 
 /** Fill o with the defaults above. @since 0.1 */

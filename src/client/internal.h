@@ -380,6 +380,7 @@ struct mcp_oauth {
     char *opt_redirect_uri, *cache_path;
     char *opt_issuer;             /* pinned authorization server, or NULL */
     char *idp_id_token, *idp_token_endpoint, *idp_client_id, *idp_client_secret;
+    char *assertion;              /* workload JWT (MCP_OAUTH_GRANT_JWT_BEARER), secret */
     bool offline_access, allow_http, verbose;
     bool allow_internal;          /* opts.allow_internal_as: no address rule for learned URLs */
     /* CURLOPT_RESOLVE entries for the OAuth requests, NULL-terminated, borrowed (set by tests
@@ -459,6 +460,7 @@ mcp_status mcp__form_add_fields(mcp_buf *form, const mcp__form_field *fields, si
 mcp_status mcp__oauth_refresh(mcp_oauth *o, mcp_error *err);
 mcp_status mcp__oauth_client_credentials(mcp_oauth *o, const char *scope, mcp_error *err);
 mcp_status mcp__oauth_token_exchange(mcp_oauth *o, const char *scope, mcp_error *err);
+mcp_status mcp__oauth_jwt_bearer(mcp_oauth *o, const char *scope, mcp_error *err);
 /* Redeem an authorization code (with the PKCE verifier and the redirect URI it was sent to). */
 mcp_status mcp__oauth_redeem_code(mcp_oauth *o, const char *code, const char *redirect_uri,
                                   const char *verifier, const char *scope, mcp_error *err);

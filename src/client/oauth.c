@@ -238,6 +238,7 @@ mcp_oauth_free(mcp_oauth *o)
     mcp__free_secret(&o->private_key_pem);
     mcp__free_secret(&o->idp_id_token);
     mcp__free_secret(&o->idp_client_secret);
+    mcp__free_secret(&o->assertion);
     mcp__free_secret(&o->client_secret);
     char **plain[] = { &o->opt_client_id, &o->client_metadata_url, &o->client_name,
                        &o->opt_auth_method, &o->signing_alg, &o->key_id, &o->opt_scope,
@@ -260,8 +261,12 @@ mcp_oauth_new(const mcp_oauth_opts *opts, mcp_oauth **out, mcp_error *err)
         mcp_oauth_opts_default(&def);
         opts = &def;
     }
-    if (opts->grant > MCP_OAUTH_GRANT_TOKEN_EXCHANGE || opts->login > MCP_OAUTH_LOGIN_CALLBACK)
+    if (opts->grant > MCP_OAUTH_GRANT_JWT_BEARER || opts->login > MCP_OAUTH_LOGIN_CALLBACK)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unknown grant or login mode");
+    if (opts->grant == MCP_OAUTH_GRANT_JWT_BEARER &&
+        (opts->assertion == NULL || opts->assertion[0] == '\0' || opts->client_id == NULL))
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                             "the JWT-bearer grant needs an assertion and a client id");
     if (opts->login == MCP_OAUTH_LOGIN_CALLBACK && opts->authorize == NULL)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "login callback mode needs authorize");
     if (opts->private_key_pem != NULL) {
@@ -316,6 +321,7 @@ mcp_oauth_new(const mcp_oauth_opts *opts, mcp_oauth **out, mcp_error *err)
         { &o->idp_client_id, opts->idp_client_id },
         { &o->idp_client_secret, opts->idp_client_secret },
         { &o->opt_issuer, opts->issuer },
+        { &o->assertion, opts->assertion },
     };
     for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++)
         if (mcp__set_str(copies[i].dst, copies[i].src) != MCP_OK) {
@@ -446,6 +452,9 @@ mcp__oauth_handle_challenge(mcp_oauth *o, const char *server_url, long http_stat
         break;
     case MCP_OAUTH_GRANT_TOKEN_EXCHANGE:
         rc = mcp__oauth_token_exchange(o, scope, err);
+        break;
+    case MCP_OAUTH_GRANT_JWT_BEARER:
+        rc = mcp__oauth_jwt_bearer(o, scope, err);
         break;
     default:
         rc = mcp__oauth_authorization_code(o, scope, err);

@@ -317,3 +317,22 @@ mcp__oauth_token_exchange(mcp_oauth *o, const char *scope, mcp_error *err)
     mcp__free_secret(&jag);
     return rc;
 }
+
+/* Workload identity federation (SEP-1933): the platform's JWT as an RFC 7523 grant. */
+mcp_status
+mcp__oauth_jwt_bearer(mcp_oauth *o, const char *scope, mcp_error *err)
+{
+    if (o->assertion == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "the JWT-bearer grant needs an assertion");
+    mcp_status rc = mcp__oauth_ensure_client(o, NULL, err);
+    if (rc != MCP_OK)
+        return rc;
+    const mcp__form_field grant[] = {
+        { "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer" },
+        { "assertion", o->assertion },
+        { "scope", scope },
+        { "resource", o->resource },
+    };
+    return redeem_grant(o, grant, NFIELDS(grant), "JWT bearer grant", o->auth_method, true,
+                        "token endpoint (jwt-bearer)", scope, err);
+}

@@ -187,6 +187,10 @@ conformance_main(const char *url, int verbose)
         oo.verbose = verbose != 0;
         if (strstr(scenario, "client-credentials") != NULL) {
             oo.grant = MCP_OAUTH_GRANT_CLIENT_CREDENTIALS;
+        } else if (ctx_str(ctx, "valid_jwt") != NULL) {
+            /* auth/wif-jwt-bearer: the workload's platform-issued JWT */
+            oo.grant = MCP_OAUTH_GRANT_JWT_BEARER;
+            oo.assertion = ctx_str(ctx, "valid_jwt");
         } else if (ctx_str(ctx, "idp_id_token") != NULL) {
             oo.grant = MCP_OAUTH_GRANT_TOKEN_EXCHANGE;
             oo.idp_id_token = ctx_str(ctx, "idp_id_token");
