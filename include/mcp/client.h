@@ -273,6 +273,16 @@ typedef mcp_status (*mcp_oauth_authorize_fn)(void *udata, const char *authorizat
 /** Show the authorization URL to the user (loopback login). */
 typedef void (*mcp_oauth_show_url_fn)(void *udata, const char *authorization_url);
 
+/* DPoP (RFC 9449, sender-constrained tokens). */
+typedef enum mcp_oauth_dpop {
+    /* Use DPoP when the authorization server advertises ES256 in
+     * dpop_signing_alg_values_supported: a P-256 key is made in memory for the mcp_oauth
+     * object, every token request and MCP request carries a fresh proof, server nonces are
+     * honoured. DPoP-bound tokens are kept in memory only. The default. */
+    MCP_OAUTH_DPOP_AUTO = 0,
+    MCP_OAUTH_DPOP_OFF = 1          /* plain Bearer tokens only */
+} mcp_oauth_dpop;
+
 typedef struct mcp_oauth_opts {
     mcp_oauth_grant grant;
     mcp_oauth_login login;
@@ -329,6 +339,7 @@ typedef struct mcp_oauth_opts {
     const char *idp_client_secret;    /* optional; wiped on free */
     /* MCP_OAUTH_GRANT_JWT_BEARER: the workload JWT (its aud is the AS issuer); wiped on free. */
     const char *assertion;
+    mcp_oauth_dpop dpop;
 } mcp_oauth_opts;
 
 /** Fill o with the defaults above. @since 0.1 */

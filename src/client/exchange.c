@@ -32,6 +32,7 @@ typedef struct mcp__outbound {
     long             auth_status;
     char            *www_auth;
     char           **hdrs;         /* 2026-07-28 header lines of this message, or NULL */
+    char            *dpop_nonce;   /* DPoP-Nonce of the last 401/403, or NULL */
     json_t          *err_data;     /* "data" of a JSON-RPC error answer, or NULL */
     unsigned         auth_attempts;
     uint64_t         deadline_ms;
@@ -53,6 +54,7 @@ ob_free(outbound *ob)
     json_decref(ob->err_data);
     mcp__free(ob->www_auth);
     mcp__header_list_free(ob->hdrs);
+    mcp__free(ob->dpop_nonce);
     mcp__free(ob);
 }
 
@@ -120,17 +122,49 @@ auth_line(mcp_client *c)
     return mcp__aprintf("%s: %s", c->auth_header, c->bearer);
 }
 
+/* The message's own header lines plus, with a DPoP-bound token, a fresh proof (RFC 9449
+ * section 7: one per request). *extra is what to free afterwards. */
+static const char *const *
+message_headers(mcp_client *c, outbound *ob, char ***extra)
+{
+    *extra = NULL;
+    char *dpop = c->is_http && c->oauth != NULL ? mcp__oauth_dpop_line(c->oauth, c->url) : NULL;
+    if (dpop == NULL)
+        return (const char *const *)ob->hdrs;
+    size_t n = 0;
+    while (ob->hdrs != NULL && ob->hdrs[n] != NULL)
+        n++;
+    char **all = mcp__calloc(n + 2, sizeof *all);
+    if (all == NULL) {
+        mcp__free(dpop);
+        return (const char *const *)ob->hdrs;    /* the server will ask again */
+    }
+    for (size_t i = 0; i < n; i++)
+        all[i] = ob->hdrs[i];
+    all[n] = dpop;
+    *extra = all;
+    return (const char *const *)all;
+}
+
 static mcp_status
 ob_send(mcp_client *c, outbound *ob, mcp_error *err)
 {
     ob->oid = ++c->next_oid;
     ob->state = OB_SENT;
     char *line = auth_line(c);
-    mcp_status rc = c->tr->ops->send(c->tr, ob->oid, ob->rpc_id, ob->body, line,
-                                     (const char *const *)ob->hdrs, err);
+    char **extra = NULL;
+    const char *const *hdrs = message_headers(c, ob, &extra);
+    mcp_status rc = c->tr->ops->send(c->tr, ob->oid, ob->rpc_id, ob->body, line, hdrs, err);
     if (line != NULL) {
         mcp_memzero(line, strlen(line));
         mcp__free(line);
+    }
+    if (extra != NULL) {
+        size_t n = 0;
+        while (extra[n] != NULL)
+            n++;
+        mcp__free(extra[n - 1]);                  /* the proof; the rest belongs to ob */
+        mcp__free(extra);
     }
     return rc;
 }
@@ -390,6 +424,9 @@ handle_event(mcp_client *c, mcp__event *ev)
         mcp__free(ob->www_auth);
         ob->www_auth = ev->www_auth;
         ev->www_auth = NULL;
+        mcp__free(ob->dpop_nonce);
+        ob->dpop_nonce = ev->dpop_nonce;
+        ev->dpop_nonce = NULL;
         mcp_error_set(&ob->err, ev->status, "%s", ev->message);
         return;
     }
@@ -423,6 +460,8 @@ service_auth(mcp_client *c)
             continue;
         }
         mcp_error e;
+        if (ob->dpop_nonce != NULL)
+            mcp__oauth_dpop_nonce(c->oauth, false, ob->dpop_nonce);
         mcp_status rc = mcp__oauth_handle_challenge(c->oauth, c->url, ob->auth_status,
                                                     ob->www_auth, &e);
         if (rc != MCP_OK) {

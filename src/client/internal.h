@@ -53,7 +53,7 @@ typedef struct mcp__bearer_challenge {
 #define MCP__WWW_AUTH_MAX 8192
 
 /* Parse a WWW-Authenticate value (several header lines joined with ", " are fine) and fill c
- * from its Bearer challenge. MCP_ERR_NOT_FOUND when there is no Bearer challenge, MCP_ERR_PARSE
+ * from its first Bearer or DPoP challenge. MCP_ERR_NOT_FOUND when there is no Bearer challenge, MCP_ERR_PARSE
  * on bad syntax, MCP_ERR_TOO_LARGE past MCP__WWW_AUTH_MAX. */
 mcp_status mcp__www_auth_parse(const char *header, mcp__bearer_challenge *c);
 void mcp__bearer_challenge_cleanup(mcp__bearer_challenge *c);
@@ -134,6 +134,7 @@ typedef struct mcp__http_req {
     const char *basic_user;    /* client_secret_basic: both set (already form-encoded) */
     const char *basic_pass;
     void       *cookie_handle; /* a CURLSH * sharing cookies across calls, or NULL */
+    const char *dpop;          /* a DPoP proof to send in the DPoP header, or NULL */
     size_t      max_body;
     unsigned    timeout_ms;
     bool        verbose;
@@ -146,6 +147,7 @@ typedef struct mcp__http_resp {
     char  *content_type;
     char  *location;      /* absolute redirect target (3xx) */
     char  *www_auth;
+    char  *dpop_nonce;    /* DPoP-Nonce response header, or NULL */
 } mcp__http_resp;
 
 /* Response header lines as libcurl hands them to a header callback (http_fetch.c, used by both
@@ -211,6 +213,7 @@ typedef struct mcp__event {
     long         http_status;  /* DONE over HTTP, else 0 */
     bool         final;        /* DONE: no response can arrive for this exchange any more */
     char        *www_auth;     /* DONE with 401/403 (owned) */
+    char        *dpop_nonce;   /* DONE with 401/403: the DPoP-Nonce header (owned), or NULL */
     char         message[MCP_ERROR_MSG_MAX];
     struct mcp__event *next;
 } mcp__event;
@@ -412,7 +415,33 @@ struct mcp_oauth {
 
     unsigned count;
     void *cookie_curl;            /* headless login: a CURLSH keeping the AS's cookies */
+
+    /* DPoP (dpop.c) */
+    mcp_oauth_dpop dpop_mode;
+    void   *dpop_key;             /* EVP_PKEY *, made on first use */
+    json_t *dpop_jwk;             /* its public JWK */
+    char   *dpop_as_nonce, *dpop_rs_nonce;
+    bool    dpop_rs_nonce_new;    /* a use_dpop_nonce 401 brought a nonce not yet tried */
+    bool    dpop_sent;            /* the last token request carried a proof */
+    bool    dpop_bound;           /* the access token is DPoP-bound (token_type DPoP) */
 };
+
+/* dpop.c / jwt_sign.c: DPoP proofs (RFC 9449). */
+mcp_status mcp__dpop_key_new(void **key, json_t **jwk, mcp_error *err);
+void mcp__dpop_key_free(void *key);
+/* Sign claims as a dpop+jwt with the key, its jwk in the header. */
+mcp_status mcp__dpop_sign(void *key, const json_t *jwk, const json_t *claims, char **jwt,
+                          mcp_error *err);
+/* Does the AS take ES256 DPoP proofs (and the application did not turn DPoP off)? */
+bool mcp__oauth_dpop_wanted(const mcp_oauth *o);
+/* A proof for htm url; token (ath) and nonce may be NULL. *proof is new. */
+mcp_status mcp__oauth_dpop_proof(mcp_oauth *o, const char *htm, const char *url,
+                                 const char *token, const char *nonce, char **proof,
+                                 mcp_error *err);
+/* "DPoP: <proof>" for a POST to url with the bound access token, or NULL when not bound. */
+char *mcp__oauth_dpop_line(mcp_oauth *o, const char *url);
+/* Remember a DPoP-Nonce the AS (from_as) or the MCP server sent. */
+void mcp__oauth_dpop_nonce(mcp_oauth *o, bool from_as, const char *nonce);
 
 /* Wipe (the string may be a secret), free and NULL *s. */
 void mcp__free_secret(char **s);

@@ -225,6 +225,7 @@ mcp__oauth_reset_tokens(mcp_oauth *o)
     o->requested_scope = o->token_issuer = NULL;
     o->expires_at = 0;
     o->refreshed_at_ms = 0;
+    o->dpop_bound = false;
 }
 
 void
@@ -249,6 +250,10 @@ mcp_oauth_free(mcp_oauth *o)
         mcp__free(*plain[i]);
     if (o->cookie_curl != NULL)
         curl_share_cleanup(o->cookie_curl);
+    mcp__dpop_key_free(o->dpop_key);
+    json_decref(o->dpop_jwk);
+    mcp__free(o->dpop_as_nonce);
+    mcp__free(o->dpop_rs_nonce);
     mcp__free(o);
 }
 
@@ -294,6 +299,7 @@ mcp_oauth_new(const mcp_oauth_opts *opts, mcp_oauth **out, mcp_error *err)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
     o->grant = opts->grant;
     o->login = opts->login;
+    o->dpop_mode = opts->dpop;
     o->offline_access = opts->offline_access;
     o->allow_http = opts->allow_insecure_http;
     o->allow_internal = opts->allow_internal_as;
@@ -358,7 +364,7 @@ mcp__oauth_auth_value(mcp_oauth *o, const char *server_url)
     }
     if (o->access_token == NULL)
         return NULL;
-    return mcp__aprintf("Bearer %s", o->access_token);
+    return mcp__aprintf("%s %s", o->dpop_bound ? "DPoP" : "Bearer", o->access_token);
 }
 
 mcp_status
@@ -376,6 +382,14 @@ mcp__oauth_handle_challenge(mcp_oauth *o, const char *server_url, long http_stat
         mcp__log(MCP__LOG_WARN, "oauth", "ignoring malformed WWW-Authenticate header");
     char *scope = NULL;
     bool step_up = http_status == 403;
+    /* RFC 9449 section 9: the MCP server wants a nonce in the proof; the token is fine. */
+    if (http_status == 401 && o->dpop_bound && ch.error != NULL &&
+        strcmp(ch.error, "use_dpop_nonce") == 0 && o->dpop_rs_nonce_new) {
+        o->dpop_rs_nonce_new = false;
+        if (o->verbose)
+            mcp__log(MCP__LOG_INFO, "oauth", "retrying with the server's DPoP nonce");
+        goto out;
+    }
     if (step_up && (ch.error == NULL || strcmp(ch.error, "insufficient_scope") != 0)) {
         char desc[160] = "";
         mcp__sanitize(ch.error_description, desc, sizeof desc);

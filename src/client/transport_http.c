@@ -44,6 +44,7 @@ mcp__htr_xfer_free(xfer *x)
     mcp__buf_cleanup(&x->json);
     mcp__sse_cleanup(&x->sse);
     mcp__buf_cleanup(&x->www);
+    mcp__free(x->dpop_nonce);
     mcp__free(x->session_id);
     mcp__free(x->content_type);
     mcp__free(x);

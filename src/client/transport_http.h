@@ -33,6 +33,7 @@ typedef struct xfer {
     mcp_buf            json;
     mcp__sse           sse;
     mcp_buf            www;
+    char              *dpop_nonce;
     char              *session_id;
     char              *content_type;
     mcp_status         fail;

@@ -150,7 +150,8 @@ mcp__www_auth_parse(const char *header, mcp__bearer_challenge *c)
             rc = MCP_ERR_PARSE;
             goto out;
         }
-        bool bearer = name_is(p, sn, "bearer") && !found;
+        /* RFC 9449 section 7.1: a DPoP challenge carries the same parameters. */
+        bool bearer = (name_is(p, sn, "bearer") || name_is(p, sn, "dpop")) && !found;
         p += sn;
         skip_ows(&p);
         /* token68 directly after the scheme (e.g. "Basic dXNlcg=="): skip it. */
