@@ -275,10 +275,12 @@ typedef void (*mcp_oauth_show_url_fn)(void *udata, const char *authorization_url
 
 /* DPoP (RFC 9449, sender-constrained tokens). */
 typedef enum mcp_oauth_dpop {
-    /* Use DPoP when the authorization server advertises ES256 in
-     * dpop_signing_alg_values_supported: a P-256 key is made in memory for the mcp_oauth
-     * object, every token request and MCP request carries a fresh proof, server nonces are
-     * honoured. DPoP-bound tokens are kept in memory only. The default. */
+    /* Use DPoP when the MCP server takes it (it challenged with the DPoP scheme, or its
+     * protected-resource metadata lists dpop_signing_alg_values_supported) and the
+     * authorization server advertises ES256 in dpop_signing_alg_values_supported: a P-256 key
+     * is made in memory for the mcp_oauth object, every token request and MCP request carries
+     * a fresh proof, server nonces are honoured. DPoP-bound tokens are kept in memory only
+     * (never in token_cache_path). The default. */
     MCP_OAUTH_DPOP_AUTO = 0,
     MCP_OAUTH_DPOP_OFF = 1          /* plain Bearer tokens only */
 } mcp_oauth_dpop;

@@ -1,6 +1,7 @@
 /*
  * DPoP (RFC 9449; MCP extension io.modelcontextprotocol/auth/dpop, SEP-1932): sender-
- * constrained access tokens. When the authorization server advertises ES256 in
+ * constrained access tokens. When the MCP server takes DPoP (a DPoP challenge, or RFC 9728
+ * dpop_* fields in its metadata) and the authorization server advertises ES256 in
  * dpop_signing_alg_values_supported (and the application did not turn DPoP off), the OAuth
  * client makes one EC P-256 key in memory (jwt_sign.c), sends a proof with every token request
  * and, once the token came back bound (token_type DPoP), presents it as "Authorization: DPoP"
@@ -19,7 +20,7 @@
 bool
 mcp__oauth_dpop_wanted(const mcp_oauth *o)
 {
-    if (o->dpop_mode == MCP_OAUTH_DPOP_OFF || o->as_meta == NULL)
+    if (o->dpop_mode == MCP_OAUTH_DPOP_OFF || o->as_meta == NULL || !o->rs_dpop)
         return false;
     return mcp__json_array_has(json_object_get(o->as_meta, "dpop_signing_alg_values_supported"),
                                "ES256");

@@ -48,6 +48,7 @@ typedef struct mcp__bearer_challenge {
     char *scope;
     char *resource_metadata;
     char *realm;
+    bool  dpop;               /* the challenge kept is a DPoP one (RFC 9449 section 7.1) */
 } mcp__bearer_challenge;
 
 #define MCP__WWW_AUTH_MAX 8192
@@ -424,6 +425,8 @@ struct mcp_oauth {
     bool    dpop_rs_nonce_new;    /* a use_dpop_nonce 401 brought a nonce not yet tried */
     bool    dpop_sent;            /* the last token request carried a proof */
     bool    dpop_bound;           /* the access token is DPoP-bound (token_type DPoP) */
+    bool    rs_dpop;              /* the MCP server takes DPoP: a DPoP challenge, or its PRM
+                                   * lists dpop_signing_alg_values_supported (RFC 9728) */
 };
 
 /* dpop.c / jwt_sign.c: DPoP proofs (RFC 9449). */
@@ -432,7 +435,8 @@ void mcp__dpop_key_free(void *key);
 /* Sign claims as a dpop+jwt with the key, its jwk in the header. */
 mcp_status mcp__dpop_sign(void *key, const json_t *jwk, const json_t *claims, char **jwt,
                           mcp_error *err);
-/* Does the AS take ES256 DPoP proofs (and the application did not turn DPoP off)? */
+/* Do both sides take DPoP (the MCP server: rs_dpop; the AS: ES256 in its
+ * dpop_signing_alg_values_supported), and the application did not turn it off? */
 bool mcp__oauth_dpop_wanted(const mcp_oauth *o);
 /* A proof for htm url; token (ath) and nonce may be NULL. *proof is new. */
 mcp_status mcp__oauth_dpop_proof(mcp_oauth *o, const char *htm, const char *url,

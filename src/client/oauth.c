@@ -382,6 +382,8 @@ mcp__oauth_handle_challenge(mcp_oauth *o, const char *server_url, long http_stat
         mcp__log(MCP__LOG_WARN, "oauth", "ignoring malformed WWW-Authenticate header");
     char *scope = NULL;
     bool step_up = http_status == 403;
+    if (prc == MCP_OK && ch.dpop)
+        o->rs_dpop = true;
     /* RFC 9449 section 9: the MCP server wants a nonce in the proof; the token is fine. */
     if (http_status == 401 && o->dpop_bound && ch.error != NULL &&
         strcmp(ch.error, "use_dpop_nonce") == 0 && o->dpop_rs_nonce_new) {
