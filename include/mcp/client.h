@@ -194,6 +194,7 @@ MCP_EXTERN mcp_status mcp_client_poll(mcp_client *c, unsigned timeout_ms, mcp_er
 /* ------------------------------------------------------------------------------------------ */
 /* MCP methods                                                                                */
 
+/** ping (2025 revisions); at 2026-07-28, which has no ping, a server/discover. */
 MCP_EXTERN mcp_status mcp_client_ping(mcp_client *c, mcp_error *err);
 /** tools/list, following nextCursor (at most 1000 pages); *tools = the concatenated array. */
 MCP_EXTERN mcp_status mcp_client_list_tools(mcp_client *c, json_t **tools, mcp_error *err);

@@ -63,7 +63,8 @@ request_empty(mcp_client *c, const char *method, json_t *params_owned, mcp_error
 mcp_status
 mcp_client_ping(mcp_client *c, mcp_error *err)
 {
-    return request_empty(c, "ping", NULL, err);
+    /* 2026-07-28 has no ping; server/discover is the cheap request every server answers. */
+    return request_empty(c, c != NULL && c->modern ? "server/discover" : "ping", NULL, err);
 }
 
 mcp_status

@@ -507,6 +507,9 @@ auto_speaks_2026_to_a_modern_server(void **state)
                             json_object_get(json_object_get(S.last_body, "params"), "arguments"),
                             "region")), "eu-1");
 
+    int d = S.discovers;
+    assert_int_equal(mcp_client_ping(c, &err), MCP_OK);     /* no ping at 2026-07-28 */
+    assert_int_equal(S.discovers, d + 1);
     assert_int_equal(mcp_client_call_tool(c, "ask_nostate", NULL, &res, &err), MCP_OK);
     json_decref(res);
     assert_true(S.nostate_retry_clean);
