@@ -67,4 +67,12 @@ RESULTS_DIR=$(mktemp -d) "$NEXT/run-client.sh" "$CLI conformance" --requirements
   >"$out" 2>&1 || rc=$?
 tail -40 "$out"
 verdict client "$rc" "$WANT_CLIENT_2026"
+# Extension scenarios (shown, not counted by the harness) the client must pass all the same.
+for x in auth/dpop auth/dpop-nonce auth/wif-jwt-bearer auth/client-credentials-jwt \
+         auth/client-credentials-basic auth/enterprise-managed-authorization; do
+  if ! grep -Eq "^PASS +$x " "$out"; then
+    echo "conformance-next [$REV, client]: FAILED: extension scenario $x did not pass" >&2
+    fail=1
+  fi
+done
 exit $fail

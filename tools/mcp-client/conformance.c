@@ -263,6 +263,15 @@ conformance_main(const char *url, int verbose)
         }
         if (strcmp(scenario, "http-standard-headers") == 0)
             rc = rc != EXIT_OK ? rc : resources_and_prompts(c);
+    } else if (strcmp(scenario, "json-schema-2020-12-preservation") == 0) {
+        /* Hand the focal tool's inputSchema back as the library kept it (SEP-1613). */
+        json_array_foreach(tools, i, t) {
+            const char *n = json_string_value(json_object_get(t, "name"));
+            if (n != NULL && strcmp(n, "json_schema_echo") != 0 &&
+                json_is_object(json_object_get(t, "inputSchema")))
+                rc = call(c, "json_schema_echo",
+                          json_pack("{s:O}", "schema", json_object_get(t, "inputSchema")));
+        }
     } else if (strcmp(scenario, "tools_call") == 0)
         rc = call(c, "add_numbers", json_pack("{s:i, s:i}", "a", 5, "b", 3));
     else if (strcmp(scenario, "elicitation-sep1034-client-defaults") == 0)
