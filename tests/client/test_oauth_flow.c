@@ -38,8 +38,11 @@
  * A_NO_PRM: no PRM (2025-03-26 server; the MCP server is its own AS). */
 typedef enum {
     A_NORMAL, A_NO_S256, A_BAD_STATE, A_EVIL_RESOURCE, A_SHORT_TTL, A_EVIL_AS, A_TWO_AS, A_NO_PRM,
-    A_REMOTE_AS, A_REMOTE_ENDPOINTS, A_DPOP, A_JWT_BEARER
+    A_REMOTE_AS, A_REMOTE_ENDPOINTS, A_DPOP, A_JWT_BEARER, A_DPOP_NONCE
 } as_mode;
+/* A_DPOP_NONCE: A_DPOP whose token endpoint wants the nonce "as-n1" and whose MCP server wants
+ * "rs-n1" in the proofs (RFC 9449 sections 8 and 9), each announced by a use_dpop_nonce error. */
+#define IS_DPOP(m) ((m) == A_DPOP || (m) == A_DPOP_NONCE)
 /* A.migrated: the PRM names the second AS at /as2 (its own registration, client dcr-2). A_DPOP:
  * the MCP server challenges with the DPoP scheme and wants "Authorization: DPoP" plus a proof,
  * the AS advertises ES256 proofs and binds its tokens. A_JWT_BEARER: the AS takes only the
@@ -87,7 +90,34 @@ static struct {
     int dpop_good, dpop_bad;       /* MCP requests with a well-formed / missing-or-bad proof */
     char dpop_jtis[8][64];
     int jwt_bearer_ok;
+    int as_nonce_challenges, rs_nonce_challenges;
 } A;
+
+/* The nonce claim of a proof (new string) or NULL. */
+static char *
+proof_nonce(const char *proof)
+{
+    char *hj = NULL, *pj = NULL;
+    mcp_error e;
+    if (proof == NULL || mcp_jwt_decode_unverified(proof, strlen(proof), &hj, &pj, &e) != MCP_OK)
+        return NULL;
+    json_error_t je;
+    json_t *p = json_loads(pj, 0, &je);
+    mcp_free(hj);
+    mcp_free(pj);
+    char *n = mcp__json_str(p, "nonce") ? mcp__strdup(mcp__json_str(p, "nonce")) : NULL;
+    json_decref(p);
+    return n;
+}
+
+static bool
+nonce_is(const char *proof, const char *want)
+{
+    char *n = proof_nonce(proof);
+    bool ok = n != NULL && strcmp(n, want) == 0;
+    mcp__free(n);
+    return ok;
+}
 
 static enum MHD_Result
 reply(struct MHD_Connection *conn, unsigned status, const char *ctype, const char *body,
@@ -219,10 +249,25 @@ mcp_endpoint(struct MHD_Connection *conn, req_ctx *c)
     const char *proof = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "DPoP");
     char want[96];
     pthread_mutex_lock(&A.mu);
-    snprintf(want, sizeof want, "%s %s", A.m == A_DPOP ? "DPoP" : "Bearer", A.valid_token);
+    snprintf(want, sizeof want, "%s %s", IS_DPOP(A.m) ? "DPoP" : "Bearer", A.valid_token);
     bool ok = A.valid_token[0] != '\0' && auth != NULL && strcmp(auth, want) == 0;
     unsigned port = A.port;
-    if (ok && A.m == A_DPOP) {
+    if (ok && A.m == A_DPOP_NONCE && !nonce_is(proof, "rs-n1")) {
+        A.rs_nonce_challenges++;
+        pthread_mutex_unlock(&A.mu);
+        char www[256];
+        snprintf(www, sizeof www, "DPoP error=\"use_dpop_nonce\", resource_metadata="
+                 "\"http://127.0.0.1:%u/.well-known/oauth-protected-resource/mcp\"", port);
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+            strlen("{\"error\":\"use_dpop_nonce\"}"), (void *)"{\"error\":\"use_dpop_nonce\"}",
+            MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(r, "WWW-Authenticate", www);
+        MHD_add_response_header(r, "DPoP-Nonce", "rs-n1");
+        enum MHD_Result ret = MHD_queue_response(conn, 401, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    if (ok && IS_DPOP(A.m)) {
         char htu[96];
         snprintf(htu, sizeof htu, "http://127.0.0.1:%u/mcp", port);
         if (dpop_proof_ok(proof, htu, A.valid_token)) {
@@ -238,7 +283,7 @@ mcp_endpoint(struct MHD_Connection *conn, req_ctx *c)
         snprintf(www, sizeof www,
                  "%s error=\"invalid_token\", scope=\"mcp:read\", resource_metadata="
                  "\"http://127.0.0.1:%u/.well-known/oauth-protected-resource/mcp\"",
-                 A.m == A_DPOP ? "DPoP" : "Bearer", port);
+                 IS_DPOP(A.m) ? "DPoP" : "Bearer", port);
         if (A.m == A_NO_PRM)            /* a 2025-03-26 server names no metadata */
             snprintf(www, sizeof www, "Bearer error=\"invalid_token\"");
         return reply(conn, 401, "application/json", "{\"error\":\"invalid_token\"}",
@@ -305,12 +350,24 @@ token_endpoint(struct MHD_Connection *conn, req_ctx *c)
         A.as2_tokens++;
     }
     bool dpop = false;
-    if (A.m == A_DPOP) {
+    if (IS_DPOP(A.m)) {
         char htu[96];
         snprintf(htu, sizeof htu, "http://127.0.0.1:%u/token", A.port);
         const char *proof = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "DPoP");
         dpop = proof != NULL && dpop_proof_ok(proof, htu, NULL);
         A.dpop_token_proofs += dpop;
+        if (dpop && A.m == A_DPOP_NONCE && !nonce_is(proof, "as-n1")) {
+            A.as_nonce_challenges++;
+            pthread_mutex_unlock(&A.mu);
+            struct MHD_Response *r = MHD_create_response_from_buffer(
+                strlen("{\"error\":\"use_dpop_nonce\"}"),
+                (void *)"{\"error\":\"use_dpop_nonce\"}", MHD_RESPMEM_MUST_COPY);
+            MHD_add_response_header(r, "Content-Type", "application/json");
+            MHD_add_response_header(r, "DPoP-Nonce", "as-n1");
+            enum MHD_Result ret = MHD_queue_response(conn, 400, r);
+            MHD_destroy_response(r);
+            return ret;
+        }
     }
     char out[256];
     if (ok) {
@@ -456,7 +513,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
                  (A.iss_mode >= ISS_ADVERTISED_MISSING &&
                   A.iss_mode <= ISS_ADVERTISED_ERROR_NO_ISS) || A.iss_mode == ISS_ADVERTISED_SLASH
                      ? ",\"authorization_response_iss_parameter_supported\":true" : "",
-                 A.m == A_DPOP ? ",\"dpop_signing_alg_values_supported\":[\"ES256\"]" : "");
+                 IS_DPOP(A.m) ? ",\"dpop_signing_alg_values_supported\":[\"ES256\"]" : "");
         return reply(conn, 200, "application/json", out, NULL, NULL);
     }
     if (strcmp(url, "/register") == 0 && strcmp(method, "POST") == 0) {
@@ -521,6 +578,7 @@ server_start(as_mode m)
     A.migrated = false;
     A.as2_registers = A.as2_tokens = A.dpop_token_proofs = A.dpop_good = A.dpop_bad = 0;
     A.jwt_bearer_ok = 0;
+    A.as_nonce_challenges = A.rs_nonce_challenges = 0;
     A.as2_client_id[0] = '\0';
     memset(A.dpop_jtis, 0, sizeof A.dpop_jtis);
     pthread_mutex_unlock(&A.mu);
@@ -1027,6 +1085,28 @@ oauth_dpop_binds_and_proves(void **state)
     server_stop();
 }
 
+/* DPoP nonces: the token endpoint's 400 and the MCP server's 401 use_dpop_nonce are each
+ * answered once with the nonce they announced, without a new authorization. */
+static void
+oauth_dpop_nonces_are_honoured(void **state)
+{
+    (void)state;
+    server_start(A_DPOP_NONCE);
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    mcp_error err;
+    mcp_oauth *o = NULL;
+    assert_int_equal(run_client(&oo, &o, &err), MCP_OK);
+    assert_int_equal(A.as_nonce_challenges, 1);
+    assert_int_equal(A.rs_nonce_challenges, 1);
+    assert_int_equal(A.authorizes, 1);
+    assert_int_equal(A.token_codes, 2);              /* the first one was told to use a nonce */
+    assert_int_equal(mcp_oauth_authorization_count(o), 1);
+    assert_int_equal(A.dpop_bad, 0);
+    mcp_oauth_free(o);
+    server_stop();
+}
+
 /* Workload identity (SEP-1933): the JWT-bearer grant with the configured assertion. */
 static void
 oauth_jwt_bearer_grant(void **state)
@@ -1318,6 +1398,7 @@ main(void)
         cmocka_unit_test(oauth_rfc9207_iss_is_checked),
         cmocka_unit_test(oauth_authorization_server_migration_reregisters),
         cmocka_unit_test(oauth_dpop_binds_and_proves),
+        cmocka_unit_test(oauth_dpop_nonces_are_honoured),
         cmocka_unit_test(oauth_jwt_bearer_grant),
         cmocka_unit_test(oauth_state_is_checked_before_error),
         cmocka_unit_test(oauth_ssrf_remote_server_cannot_reach_internal_addresses),
