@@ -35,7 +35,9 @@ typedef struct mcp_oauth mcp_oauth;
 #define MCP_PROTOCOL_LATEST "2025-11-25"
 #endif
 /* The stateless revision (server/discover, per-request _meta, no initialize, no session). */
+#ifndef MCP_PROTOCOL_2026
 #define MCP_PROTOCOL_2026 "2026-07-28"
+#endif
 
 /* Which protocol era a client speaks (mcp_client_opts.protocol). */
 typedef enum mcp_client_protocol {
