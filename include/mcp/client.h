@@ -2,10 +2,11 @@
  * libmcp: the MCP client.
  *
  * A client speaks to one MCP server over Streamable HTTP (libcurl) or stdio (a spawned command,
- * newline-delimited JSON-RPC). It negotiates the protocol version (offers 2025-11-25, accepts
- * 2025-06-18 and 2025-03-26), sends requests and notifications, answers the server's requests
- * (sampling, elicitation, roots) through callbacks, and delivers notifications (logging,
- * progress, list changes) to callbacks.
+ * newline-delimited JSON-RPC). It negotiates the protocol version (by default server/discover
+ * at 2026-07-28, else initialize offering 2025-11-25 and accepting 2025-06-18 and 2025-03-26;
+ * see mcp_client_protocol), sends requests and notifications, answers the server's requests
+ * (sampling, elicitation, roots) and 2026 input-required results through callbacks, and
+ * delivers notifications (logging, progress, list changes) to callbacks.
  *
  * Credentials: a static bearer token / API key (mcp_client_opts.bearer_token), or an OAuth 2.1
  * client (mcp_oauth) that reacts to 401/403 challenges per the MCP authorization spec.
