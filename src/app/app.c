@@ -289,8 +289,9 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     mcp_status rc;
     if (cfg->db != NULL && st->store == NULL) {
         rc = mcp_store_open(cfg->db, NULL, &st->store, err);
+        char shown[512]; /* a PostgreSQL URI without its password */
         if (rc != MCP_OK)
-            return prefix_err(err, rc, cfg->db);
+            return prefix_err(err, rc, mcp_store_display_name(cfg->db, shown, sizeof shown));
     }
     if (cfg->auth == 0) {
         st->done = true;

@@ -116,11 +116,13 @@ admin_store(admin_ctx *ctx)
     mcp_error err;
     mcp_error_clear(&err);
     if (mcp_store_open(ctx->db_path, &o, &ctx->store, &err) != MCP_OK) {
+        char shown[512]; /* a PostgreSQL URI without its password */
+        mcp_store_display_name(ctx->db_path, shown, sizeof shown);
         if (!ctx->create)
-            admin_fail("%s: %s (no store there? it is created by `user add`)", ctx->db_path,
+            admin_fail("%s: %s (no store there? it is created by `user add`)", shown,
                        err.message);
         else
-            admin_fail("%s: %s", ctx->db_path, err.message);
+            admin_fail("%s: %s", shown, err.message);
         return NULL;
     }
     return ctx->store;
