@@ -1,0 +1,597 @@
+/*
+ * The store's behaviour on both backends: every test here runs once on a SQLite file and once
+ * on a real PostgreSQL 15 cluster that this test starts itself (tests/integration/lib/
+ * pg_cluster.sh: initdb in a temporary directory, 127.0.0.1:44551, run as the postgres user
+ * when we are root) and stops at exit. Each test gets an empty store: a new file, or the
+ * PostgreSQL database with its public schema dropped and recreated.
+ *
+ * Without PostgreSQL the PostgreSQL half is skipped, except under MCP_CI=1, where it fails.
+ * The last PostgreSQL tests stop and restart the server (fail closed, then recover).
+ */
+#include "test_store_util.h"
+
+#include <libpq-fe.h>
+#include <signal.h>
+
+#define PG_PORT "44551"
+
+typedef struct backend {
+    bool pg;
+    tdir t;         /* SQLite: the file; PostgreSQL: scratch */
+    char url[512];  /* what mcp_store_open gets */
+} backend;
+
+static char g_pg_dir[64];
+static char g_pg_url[512];
+static bool g_pg_up;
+static bool g_use_pg; /* the group being run */
+
+static int
+run_cluster(const char *cmd, char *out, size_t cap)
+{
+    const char *src = getenv("MCP_SRC");
+    char script[512];
+    snprintf(script, sizeof script, "%s/tests/integration/lib/pg_cluster.sh",
+             src != NULL ? src : "..");
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl("/bin/bash", "bash", script, cmd, g_pg_dir, PG_PORT, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t r;
+    char sink[64];
+    while (out != NULL && n + 1 < cap && (r = read(fds[0], out + n, cap - 1 - n)) > 0)
+        n += (size_t)r;
+    while (read(fds[0], sink, sizeof sink) > 0)
+        ;
+    close(fds[0]);
+    if (out != NULL) {
+        out[n] = '\0';
+        out[strcspn(out, "\n")] = '\0';
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void
+cluster_stop_at_exit(void)
+{
+    if (g_pg_up) {
+        run_cluster("stop", NULL, 0);
+        g_pg_up = false;
+    }
+    if (g_pg_dir[0] != '\0') {
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_pg_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", g_pg_dir);
+    }
+}
+
+/* Raw SQL through another client (as psql or another process would). */
+static void
+pg_raw(const char *sql)
+{
+    PGconn *c = PQconnectdb(g_pg_url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fprintf(stderr, "pg_raw: %s\n", PQerrorMessage(c));
+    assert_true(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void
+raw(const backend *b, const char *sql)
+{
+    if (b->pg)
+        pg_raw(sql);
+    else
+        raw_sql(b->t.db, sql);
+}
+
+static int
+be_setup(void **state)
+{
+    backend *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return -1;
+    b->pg = g_use_pg;
+    tdir_make(&b->t);
+    if (b->pg) {
+        if (!g_pg_up) {
+            free(b);
+            return -1;
+        }
+        pg_raw("SET client_min_messages = warning; DROP SCHEMA public CASCADE;"
+               " CREATE SCHEMA public;");
+        snprintf(b->url, sizeof b->url, "%s", g_pg_url);
+    } else {
+        snprintf(b->url, sizeof b->url, "%s", b->t.db);
+    }
+    *state = b;
+    return 0;
+}
+
+static int
+be_teardown(void **state)
+{
+    backend *b = *state;
+    tdir_remove(&b->t);
+    free(b);
+    return 0;
+}
+
+static mcp_store *
+open_be(const backend *b, unsigned check_ms)
+{
+    return open_store(b->url, check_ms);
+}
+
+/* ---- users and roles ------------------------------------------------------------------- */
+
+typedef struct user_seen {
+    char   text[1024];
+    size_t n;
+} user_seen;
+
+static bool
+collect_user(void *ctx, const mcp_store_user *u)
+{
+    user_seen *s = ctx;
+    size_t len = strlen(s->text);
+    len += (size_t)snprintf(s->text + len, sizeof s->text - len, "%s:%s:%d:", u->subject, u->name,
+                            u->enabled ? 1 : 0);
+    for (size_t i = 0; i < u->n_roles; i++)
+        len += (size_t)snprintf(s->text + len, sizeof s->text - len, "%s%s", i ? "," : "",
+                                u->roles[i]);
+    snprintf(s->text + len, sizeof s->text - len, ";");
+    s->n++;
+    return true;
+}
+
+static bool
+collect_role(void *ctx, const mcp_store_role *r)
+{
+    user_seen *s = ctx;
+    size_t len = strlen(s->text);
+    len += (size_t)snprintf(s->text + len, sizeof s->text - len, "%s=", r->name);
+    for (size_t i = 0; i < r->n_permissions; i++)
+        len += (size_t)snprintf(s->text + len, sizeof s->text - len, "%s%s", i ? " " : "",
+                                r->permissions[i]);
+    snprintf(s->text + len, sizeof s->text - len, ";");
+    s->n++;
+    return true;
+}
+
+static void
+expect_perms(mcp_store *s, const char *subject, bool exists, bool enabled, const char *want)
+{
+    mcp_store_user_info u;
+    mcp_error err;
+    assert_int_equal(mcp_store_user_lookup(s, subject, &u, &err), MCP_OK);
+    assert_int_equal(u.exists, exists);
+    assert_int_equal(u.enabled, enabled);
+    char got[512] = "";
+    for (size_t i = 0; i < u.n_permissions; i++) {
+        size_t len = strlen(got);
+        snprintf(got + len, sizeof got - len, "%s%s", i ? " " : "", u.permissions[i]);
+    }
+    assert_string_equal(got, want);
+    mcp_store_user_info_cleanup(&u);
+}
+
+static void
+be_users_and_roles(void **state)
+{
+    backend *b = *state;
+    mcp_store *s = open_be(b, 0);
+    mcp_error err;
+    assert_int_equal(mcp_store_schema_version(s), 1);
+    const char *const admin[] = { "admin", NULL };
+    const char *const two[] = { "user", "guest", NULL };
+    const char *const bad[] = { "user", "nosuch", NULL };
+    assert_int_equal(mcp_store_user_add_with_roles(s, "alice", "Alice A", admin, &err), MCP_OK);
+    assert_int_equal(mcp_store_user_add_with_roles(s, "bob", NULL, two, &err), MCP_OK);
+    assert_int_equal(mcp_store_user_add(s, "bob", NULL, &err), MCP_ERR_STATE);
+    assert_string_equal(err.message, "user already exists");
+    assert_int_equal(mcp_store_user_add_with_roles(s, "carol", NULL, bad, &err), MCP_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "no such role");
+    assert_int_equal(mcp_store_user_add(s, "", NULL, &err), MCP_ERR_INVALID_ARG);
+    assert_int_equal(mcp_store_user_add(s, "Zed", NULL, &err), MCP_OK);
+
+    expect_perms(s, "alice", true, true, "Admin.Write User.Read User.Write");
+    expect_perms(s, "bob", true, true, "Guest.Read User.Read User.Write"); /* union, no dups */
+    expect_perms(s, "carol", false, false, "");                            /* not half-made */
+
+    user_seen seen = { "", 0 };
+    assert_int_equal(mcp_store_user_list(s, collect_user, &seen, &err), MCP_OK);
+    /* byte order, as SQLite sorts: upper case first */
+    assert_string_equal(seen.text, "Zed::1:;alice:Alice A:1:admin;bob::1:guest,user;");
+
+    assert_int_equal(mcp_store_role_grant(s, "Zed", "guest", &err), MCP_OK);
+    assert_int_equal(mcp_store_role_grant(s, "Zed", "guest", &err), MCP_OK); /* idempotent */
+    assert_int_equal(mcp_store_role_grant(s, "nobody", "guest", &err), MCP_ERR_NOT_FOUND);
+    assert_int_equal(mcp_store_role_revoke(s, "Zed", "admin", &err), MCP_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "user does not have that role");
+    expect_perms(s, "Zed", true, true, "Guest.Read");
+
+    const char *const perms[] = { "Ops.Run", "User.Read", "Ops.Run", NULL };
+    assert_int_equal(mcp_store_role_set_permissions(s, "ops", perms, &err), MCP_OK);
+    assert_int_equal(mcp_store_role_grant(s, "Zed", "ops", &err), MCP_OK);
+    expect_perms(s, "Zed", true, true, "Guest.Read Ops.Run User.Read");
+    const char *const bad_perm[] = { "has space", NULL };
+    assert_int_equal(mcp_store_role_set_permissions(s, "ops", bad_perm, &err),
+                     MCP_ERR_INVALID_ARG);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(mcp_store_role_list(s, collect_role, &seen, &err), MCP_OK);
+    assert_string_equal(seen.text, "admin=Admin.Write User.Read User.Write;guest=Guest.Read;"
+                                   "ops=Ops.Run User.Read;user=User.Read User.Write;");
+    assert_int_equal(mcp_store_role_remove(s, "ops", &err), MCP_OK); /* cascades to grants */
+    assert_int_equal(mcp_store_role_remove(s, "ops", &err), MCP_ERR_NOT_FOUND);
+    expect_perms(s, "Zed", true, true, "Guest.Read");
+
+    assert_int_equal(mcp_store_user_set_enabled(s, "bob", false, &err), MCP_OK);
+    expect_perms(s, "bob", true, false, "Guest.Read User.Read User.Write");
+    assert_int_equal(mcp_store_user_set_enabled(s, "nobody", false, &err), MCP_ERR_NOT_FOUND);
+    assert_int_equal(mcp_store_user_remove(s, "bob", &err), MCP_OK);
+    assert_int_equal(mcp_store_user_remove(s, "bob", &err), MCP_ERR_NOT_FOUND);
+    expect_perms(s, "bob", false, false, "");
+    mcp_store_close(s);
+}
+
+/* ---- API keys --------------------------------------------------------------------------- */
+
+static bool
+count_keys(void *ctx, const mcp_store_key *k)
+{
+    user_seen *s = ctx;
+    size_t len = strlen(s->text);
+    snprintf(s->text + len, sizeof s->text - len, "%s:%s:%s:%d;", k->owner, k->label,
+             k->expires ? "exp" : "-", k->revoked ? 1 : 0);
+    s->n++;
+    return true;
+}
+
+static void
+be_api_keys(void **state)
+{
+    backend *b = *state;
+    mcp_store *s = open_be(b, 0);
+    mcp_error err;
+    const char *const admin[] = { "admin", NULL };
+    assert_int_equal(mcp_store_user_add_with_roles(s, "alice", "Alice", admin, &err), MCP_OK);
+    char *key = NULL, *key2 = NULL, *key3 = NULL;
+    char id[MCP_APIKEY_ID_LEN + 1], id2[MCP_APIKEY_ID_LEN + 1];
+    assert_int_equal(mcp_store_key_create(s, "nobody", NULL, 0, &key, id, &err),
+                     MCP_ERR_NOT_FOUND);
+    assert_int_equal(mcp_store_key_create(s, "alice", "one", 0, &key, id, &err), MCP_OK);
+    assert_int_equal(mcp_store_key_create(s, "alice", "two", 3600, &key2, id2, &err), MCP_OK);
+    assert_int_equal(mcp_store_key_create(s, "alice", "three", 0, &key3, NULL, &err), MCP_OK);
+
+    const mcp_principal *p = NULL;
+    assert_int_equal(mcp_store_key_verify(s, key, strlen(key), &p, &err), MCP_OK);
+    assert_string_equal(mcp_principal_subject(p), "alice");
+    assert_true(mcp_principal_has(p, "Admin.Write"));
+    mcp_principal_unref(p);
+    /* a second verification is a cache hit, same answer */
+    assert_int_equal(mcp_store_key_verify(s, key, strlen(key), &p, &err), MCP_OK);
+    mcp_principal_unref(p);
+
+    char forged[MCP_APIKEY_LEN + 1];
+    memcpy(forged, key, sizeof forged);
+    forged[MCP_APIKEY_LEN - 1] = forged[MCP_APIKEY_LEN - 1] == 'A' ? 'B' : 'A';
+    assert_int_equal(mcp_store_key_verify(s, forged, strlen(forged), &p, &err),
+                     MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "API key secret does not match");
+    assert_int_equal(mcp_store_key_verify(s, "mcp_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+                                             "bbbbbbbb", MCP_APIKEY_LEN, &p, &err),
+                     MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "API key unknown");
+
+    user_seen seen = { "", 0 };
+    assert_int_equal(mcp_store_key_list(s, NULL, count_keys, &seen, &err), MCP_OK);
+    assert_int_equal(seen.n, 3);
+    assert_non_null(strstr(seen.text, "alice:two:exp:0;"));
+
+    assert_int_equal(mcp_store_key_revoke(s, id, &err), MCP_OK);
+    assert_int_equal(mcp_store_key_revoke(s, "aaaaaaaaaaaa", &err), MCP_ERR_NOT_FOUND);
+    assert_int_equal(mcp_store_key_revoke(s, "bad", &err), MCP_ERR_INVALID_ARG);
+    assert_int_equal(mcp_store_key_verify(s, key, strlen(key), &p, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "API key revoked");
+
+    /* expiry (set in the past by another client) and a disabled owner */
+    char sql[160];
+    snprintf(sql, sizeof sql, "UPDATE api_keys SET expires = 1 WHERE id = '%s'", id2);
+    raw(b, sql);
+    assert_int_equal(mcp_store_key_verify(s, key2, strlen(key2), &p, &err),
+                     MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "API key expired");
+    assert_int_equal(mcp_store_user_set_enabled(s, "alice", false, &err), MCP_OK);
+    assert_int_equal(mcp_store_key_verify(s, key3, strlen(key3), &p, &err),
+                     MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "API key owner disabled");
+    /* removing the owner removes the keys */
+    assert_int_equal(mcp_store_user_remove(s, "alice", &err), MCP_OK);
+    assert_int_equal(mcp_store_key_verify(s, key3, strlen(key3), &p, &err),
+                     MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "API key unknown");
+
+    for (char **k = (char *[]){ key, key2, key3, NULL }; *k != NULL; k++) {
+        mcp_memzero(*k, strlen(*k));
+        mcp_free(*k);
+    }
+    mcp_store_close(s);
+}
+
+/* ---- revoked token ids ------------------------------------------------------------------ */
+
+static void
+be_tokens(void **state)
+{
+    backend *b = *state;
+    mcp_store *s = open_be(b, 0);
+    mcp_error err;
+    bool rev = true;
+    assert_int_equal(mcp_store_token_is_revoked(s, "j1", &rev, &err), MCP_OK);
+    assert_false(rev);
+    assert_int_equal(mcp_store_token_revoke(s, "j1", 0, &err), MCP_OK);
+    assert_int_equal(mcp_store_token_revoke(s, "j2", 100, &err), MCP_OK);
+    assert_int_equal(mcp_store_token_revoke(s, "j3", 100, &err), MCP_OK);
+    assert_int_equal(mcp_store_token_revoke(s, "j3", 0, &err), MCP_OK); /* update: keep */
+    assert_int_equal(mcp_store_token_revoke(s, "j4", 5000000000, &err), MCP_OK);
+    assert_int_equal(mcp_store_token_revoke(s, "j5", -1, &err), MCP_ERR_INVALID_ARG);
+    assert_int_equal(mcp_store_token_is_revoked(s, "j1", &rev, &err), MCP_OK);
+    assert_true(rev);
+    size_t n = 99;
+    assert_int_equal(mcp_store_token_purge(s, 1000, &n, &err), MCP_OK);
+    assert_int_equal(n, 1); /* j2 only */
+    assert_int_equal(mcp_store_token_is_revoked(s, "j2", &rev, &err), MCP_OK);
+    assert_false(rev);
+    for (const char *const *j = (const char *const[]){ "j1", "j3", "j4", NULL }; *j; j++) {
+        assert_int_equal(mcp_store_token_is_revoked(s, *j, &rev, &err), MCP_OK);
+        assert_true(rev);
+    }
+    mcp_store_close(s);
+}
+
+/* ---- changes by others are seen within change_check_ms -------------------------------------- */
+
+/* Milliseconds until check() turns true, polling every 10 ms, at most limit_ms (then -1). */
+static long
+wait_until(bool (*check)(mcp_store *, const char *), mcp_store *s, const char *arg,
+           unsigned limit_ms)
+{
+    uint64_t t0 = mcp_now_ms();
+    for (;;) {
+        if (check(s, arg))
+            return (long)(mcp_now_ms() - t0);
+        if (mcp_now_ms() - t0 > limit_ms)
+            return -1;
+        sleep_ms(10);
+    }
+}
+
+static bool
+key_refused(mcp_store *s, const char *key)
+{
+    const mcp_principal *p = NULL;
+    mcp_error err;
+    mcp_status rc = mcp_store_key_verify(s, key, strlen(key), &p, &err);
+    mcp_principal_unref(p);
+    return rc == MCP_ERR_UNAUTHENTICATED;
+}
+
+static bool
+user_disabled(mcp_store *s, const char *subject)
+{
+    mcp_store_user_info u;
+    mcp_error err;
+    bool out = mcp_store_user_lookup(s, subject, &u, &err) == MCP_OK && u.exists && !u.enabled;
+    mcp_store_user_info_cleanup(&u);
+    return out;
+}
+
+static bool
+jti_revoked(mcp_store *s, const char *jti)
+{
+    bool rev = false;
+    mcp_error err;
+    return mcp_store_token_is_revoked(s, jti, &rev, &err) == MCP_OK && rev;
+}
+
+static void
+be_two_instances_see_changes(void **state)
+{
+    backend *b = *state;
+    mcp_store *a = open_be(b, 0);
+    mcp_store *c = open_be(b, 200); /* the other instance: checks at most every 200 ms */
+    mcp_error err;
+    assert_int_equal(mcp_store_user_add(a, "alice", NULL, &err), MCP_OK);
+    assert_int_equal(mcp_store_user_add(a, "bob", NULL, &err), MCP_OK);
+    char *key = NULL;
+    char id[MCP_APIKEY_ID_LEN + 1];
+    assert_int_equal(mcp_store_key_create(a, "alice", NULL, 0, &key, id, &err), MCP_OK);
+    long ms = wait_until(key_refused, c, key, 100);
+    assert_int_equal(ms, -1); /* valid on the other instance (now cached there) */
+    assert_false(jti_revoked(c, "jx"));
+    assert_false(user_disabled(c, "bob"));
+
+    /* through the library on instance a */
+    assert_int_equal(mcp_store_key_revoke(a, id, &err), MCP_OK);
+    assert_true(key_refused(a, key)); /* the writer sees its own change at once */
+    ms = wait_until(key_refused, c, key, 2000);
+    assert_true(ms >= 0 && ms <= 200 + 300);
+
+    /* by another client altogether (psql / sqlite3): the triggers / data_version */
+    raw(b, "UPDATE users SET enabled = 0 WHERE subject = 'bob'");
+    ms = wait_until(user_disabled, c, "bob", 2000);
+    assert_true(ms >= 0 && ms <= 200 + 300);
+    assert_true(user_disabled(a, "bob")); /* check_ms 0: the very next lookup */
+
+    /* by mcp-admin, another process */
+    char admin[512];
+    if (bin_path("mcp-admin", admin, sizeof admin) != NULL) {
+        assert_int_equal(run_admin(b->url, "token", "revoke", "jx", NULL), 0);
+        ms = wait_until(jti_revoked, c, "jx", 2000);
+        assert_true(ms >= 0 && ms <= 200 + 300);
+        assert_int_equal(run_admin(b->url, "user", "enable", "bob", NULL), 0);
+        assert_false(user_disabled(a, "bob"));
+    } else if (getenv("MCP_CI") != NULL && strcmp(getenv("MCP_CI"), "1") == 0) {
+        fail_msg("MCP_BIN does not hold mcp-admin");
+    }
+    mcp_memzero(key, strlen(key));
+    mcp_free(key);
+    mcp_store_close(c);
+    mcp_store_close(a);
+}
+
+/* ---- opening ---------------------------------------------------------------------------- */
+
+static void
+be_open_create_off_and_schema(void **state)
+{
+    backend *b = *state;
+    mcp_store_opts o;
+    mcp_store_opts_default(&o);
+    o.create = false;
+    mcp_store *s = (mcp_store *)1;
+    mcp_error err;
+    assert_int_equal(mcp_store_open(b->url, &o, &s, &err), MCP_ERR_STORE);
+    assert_null(s);
+    if (b->pg)
+        assert_string_equal(err.message, "store: the database holds no store");
+    s = open_be(b, 0); /* creates */
+    mcp_store_close(s);
+    assert_int_equal(mcp_store_open(b->url, &o, &s, &err), MCP_OK); /* migrations idempotent */
+    assert_int_equal(mcp_store_schema_version(s), 1);
+    mcp_store_close(s);
+    raw(b, "INSERT INTO schema_migrations(version, applied, description) VALUES (99, 0, 'x')");
+    assert_int_equal(mcp_store_open(b->url, &o, &s, &err), MCP_ERR_STORE);
+    assert_string_equal(err.message, "store: schema version 99 is newer than this library's 1");
+}
+
+/* ---- PostgreSQL only -------------------------------------------------------------------- */
+
+static void
+pg_display_name_hides_password(void **state)
+{
+    (void)state;
+    char buf[256];
+    assert_string_equal(mcp_store_display_name("postgresql://u:s3cr3t@h:5/db?sslmode=require", buf,
+                                               sizeof buf),
+                        "postgresql://u:***@h:5/db?sslmode=require");
+    assert_string_equal(mcp_store_display_name("postgres://h/db?user=u&password=s3cr3t&x=1", buf,
+                                               sizeof buf),
+                        "postgres://h/db?user=u&password=***&x=1");
+    assert_string_equal(mcp_store_display_name("postgresql://u@h/db", buf, sizeof buf),
+                        "postgresql://u@h/db");
+    assert_string_equal(mcp_store_display_name("/var/lib/mcp.db", buf, sizeof buf),
+                        "/var/lib/mcp.db");
+    assert_string_equal(mcp_store_display_name("postgresql://u:pw@host/d", buf, 18),
+                        "postgresql://u:**"); /* truncated, still no password */
+    assert_string_equal(mcp_store_display_name(NULL, buf, sizeof buf), "");
+}
+
+static void
+pg_unreachable_server(void **state)
+{
+    (void)state;
+    mcp_store *s = (mcp_store *)1;
+    mcp_error err;
+    assert_int_equal(mcp_store_open("postgresql://mcp:pw-not-shown@127.0.0.1:1/x", NULL, &s, &err),
+                     MCP_ERR_STORE);
+    assert_null(s);
+    assert_non_null(strstr(err.message, "store: cannot connect:"));
+    assert_null(strstr(err.message, "pw-not-shown"));
+}
+
+/* Stop the server under an open store: every lookup fails closed (no cached "valid" answer),
+ * then the store recovers by itself once the server is back. */
+static void
+pg_fails_closed_and_recovers(void **state)
+{
+    backend *b = *state;
+    mcp_store *s = open_be(b, 0);
+    mcp_error err;
+    assert_int_equal(mcp_store_user_add(s, "alice", NULL, &err), MCP_OK);
+    char *key = NULL;
+    assert_int_equal(mcp_store_key_create(s, "alice", NULL, 0, &key, NULL, &err), MCP_OK);
+    const mcp_principal *p = NULL;
+    assert_int_equal(mcp_store_key_verify(s, key, strlen(key), &p, &err), MCP_OK); /* cached */
+    mcp_principal_unref(p);
+
+    assert_int_equal(run_cluster("stop", NULL, 0), 0);
+    g_pg_up = false;
+    p = NULL;
+    assert_int_equal(mcp_store_key_verify(s, key, strlen(key), &p, &err), MCP_ERR_STORE);
+    assert_null(p);
+    mcp_store_user_info u;
+    assert_int_equal(mcp_store_user_lookup(s, "alice", &u, &err), MCP_ERR_STORE);
+    bool rev = false;
+    assert_int_equal(mcp_store_token_is_revoked(s, "j", &rev, &err), MCP_ERR_STORE);
+    assert_int_equal(mcp_store_user_add(s, "bob", NULL, &err), MCP_ERR_STORE);
+
+    assert_int_equal(run_cluster("resume", NULL, 0), 0);
+    g_pg_up = true;
+    assert_int_equal(mcp_store_key_verify(s, key, strlen(key), &p, &err), MCP_OK);
+    mcp_principal_unref(p);
+    assert_int_equal(mcp_store_user_add(s, "bob", NULL, &err), MCP_OK);
+    mcp_memzero(key, strlen(key));
+    mcp_free(key);
+    mcp_store_close(s);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest both[] = {
+        cmocka_unit_test_setup_teardown(be_users_and_roles, be_setup, be_teardown),
+        cmocka_unit_test_setup_teardown(be_api_keys, be_setup, be_teardown),
+        cmocka_unit_test_setup_teardown(be_tokens, be_setup, be_teardown),
+        cmocka_unit_test_setup_teardown(be_two_instances_see_changes, be_setup, be_teardown),
+        cmocka_unit_test_setup_teardown(be_open_create_off_and_schema, be_setup, be_teardown),
+    };
+    const struct CMUnitTest pg_only[] = {
+        cmocka_unit_test(pg_display_name_hides_password),
+        cmocka_unit_test(pg_unreachable_server),
+        cmocka_unit_test_setup_teardown(pg_fails_closed_and_recovers, be_setup, be_teardown),
+    };
+    signal(SIGPIPE, SIG_IGN);
+    int failed = cmocka_run_group_tests_name("store on SQLite", both, NULL, NULL);
+
+    const char *ci = getenv("MCP_CI");
+    bool strict = ci != NULL && strcmp(ci, "1") == 0;
+    snprintf(g_pg_dir, sizeof g_pg_dir, "/tmp/mcp-pg-test-XXXXXX");
+    if (mkdtemp(g_pg_dir) == NULL) {
+        fprintf(stderr, "mkdtemp failed\n");
+        return 1;
+    }
+    atexit(cluster_stop_at_exit);
+    if (run_cluster("start", g_pg_url, sizeof g_pg_url) != 0 || g_pg_url[0] == '\0') {
+        if (strict) {
+            fprintf(stderr, "FAIL: PostgreSQL 15 is needed (MCP_CI=1)\n");
+            return 1;
+        }
+        fprintf(stderr, "SKIP: the PostgreSQL half (no PostgreSQL 15 cluster could start)\n");
+        return failed;
+    }
+    g_pg_up = true;
+    g_use_pg = true;
+    failed += cmocka_run_group_tests_name("store on PostgreSQL", both, NULL, NULL);
+    failed += cmocka_run_group_tests_name("PostgreSQL only", pg_only, NULL, NULL);
+    return failed;
+}
