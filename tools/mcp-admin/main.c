@@ -85,10 +85,10 @@ print_help(FILE *f)
 {
     fputs("usage: mcp-admin [--db FILE] [--json] GROUP ACTION [ARGS]\n"
           "\n"
-          "Manage the libmcp user and credential store (SQLite).\n"
+          "Manage the libmcp user and credential store (SQLite, or PostgreSQL).\n"
           "\n"
           "options:\n"
-          "  --db FILE   store file (default: $MCP_DB, else ./mcp.db)\n"
+          "  --db FILE   store file or postgresql:// URI (default: $MCP_DB, else ./mcp.db)\n"
           "  --json      JSON output for list commands and key create/verify\n"
           "  -h, --help  this text\n"
           "  --version   print the version\n"
