@@ -71,6 +71,9 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
     free(cfg->introspection_client_id);
     free(cfg->introspection_client_secret_file);
     free(cfg->db);
+    free(cfg->claims_profile);
+    free(cfg->claims_client);
+    free_multi(cfg->allowed_tenants, cfg->n_allowed_tenants);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -173,6 +176,13 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
     o.leeway_s = cfg->leeway_s;
     o.jwks_refresh_s = cfg->jwks_refresh_s;
     o.jwks_min_interval_s = cfg->jwks_min_interval_s;
+    o.claims_profile = cfg->claims_profile;
+    o.claims_client = cfg->claims_client;
+    const char *tenants[MCP_APP_MULTI_MAX + 1];
+    for (size_t i = 0; i < cfg->n_allowed_tenants; i++)
+        tenants[i] = cfg->allowed_tenants[i];
+    tenants[cfg->n_allowed_tenants] = NULL;
+    o.allowed_tenants = cfg->n_allowed_tenants > 0 ? tenants : NULL;
     mcp_status rc = mcp_jwt_verifier_new(&o, &st->jwt, err);
     if (rc != MCP_OK)
         return prefix_err(err, rc, "JWT verifier");

@@ -57,7 +57,12 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --jwks-refresh SECONDS background JWKS refresh period (default 300; 0 = off)\n"
         "  --jwks-min-interval SECONDS  least time between refreshes caused by an unknown\n"
         "                         `kid` (default 30)\n"
-        "  --issuer ISS           required `iss` of tokens (required with jwt)\n"
+        "  --issuer ISS           required `iss` of tokens (required with jwt); Entra's\n"
+        "                         .../{tenantid}/v2.0 form needs --allowed-tenant\n"
+        "  --claims-profile NAME  where the IdP puts permissions: none (default), entra,\n"
+        "                         keycloak, auth0, okta\n"
+        "  --claims-client ID     keycloak: whose resource_access roles count (default azp)\n"
+        "  --allowed-tenant TID   accepted `tid` (repeatable; default any)\n"
         "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
         "  --audience AUD         required `aud` (default: the resource URL)\n"
         "  --no-audience-check    do not check `aud` (explicit opt-out; not recommended)\n"
@@ -138,7 +143,8 @@ static const char *const VALUE_FLAGS[] = {
     "--suspend-timeout", "--session-evict-idle", "--authn-fail-limit", "--authn-fail-window",
     "--auth", "--db", "--jwt-secret-file", "--jwt-alg", "--jwt-public-key", "--jwks-file",
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
-    "--resource-url", "--authorization-server",
+    "--resource-url", "--authorization-server", "--claims-profile", "--claims-client",
+    "--allowed-tenant",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl", NULL
 };
@@ -146,6 +152,10 @@ static const char *const VALUE_FLAGS[] = {
 /* Flags that would put a secret on the command line, where every local user can read it. */
 static const char *const SECRET_FLAGS[] = {
     "--jwt-secret", "--introspection-client-secret", "--client-secret", "--api-key", NULL
+};
+
+static const char *const CLAIMS_PROFILES[] = {
+    "none", "entra", "keycloak", "auth0", "okta", NULL
 };
 
 static const char *const JWT_ALGS[] = {
@@ -257,6 +267,12 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     else if (!intro && (c->introspection_url || c->introspection_client_id ||
                         c->introspection_client_secret_file || ttl_given))
         why = "--introspection-* options need --auth introspection";
+    else if (!jwt && (c->claims_profile || c->claims_client || c->n_allowed_tenants))
+        why = "--claims-profile, --claims-client and --allowed-tenant need --auth jwt";
+    else if (c->claims_profile != NULL && !in_list(CLAIMS_PROFILES, c->claims_profile))
+        why = "--claims-profile must be one of none entra keycloak auth0 okta";
+    else if (c->issuer != NULL && strstr(c->issuer, "{tenantid}") && c->n_allowed_tenants == 0)
+        why = "an --issuer with {tenantid} needs --allowed-tenant (never any tenant by default)";
     else if (!jwt && !intro && (c->issuer || c->audience || c->no_audience_check || leeway_given))
         why = "--issuer, --audience, --no-audience-check and --leeway need --auth jwt or "
               "introspection";
@@ -441,6 +457,12 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             ok = set_str(&cfg->issuer, val);
         } else if (strcmp(name, "--audience") == 0) {
             ok = set_str(&cfg->audience, val);
+        } else if (strcmp(name, "--claims-profile") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->claims_profile, val);
+        } else if (strcmp(name, "--claims-client") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->claims_client, val);
+        } else if (strcmp(name, "--allowed-tenant") == 0 && val[0] != '\0') {
+            r = add_multi(cfg->allowed_tenants, &cfg->n_allowed_tenants, val, prog, name);
         } else if (strcmp(name, "--resource-url") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->resource_url, val);
         } else if (strcmp(name, "--authorization-server") == 0 && val[0] != '\0') {
