@@ -90,6 +90,7 @@ typedef struct mcp_app_config {
     char    *claims_client;                  /* --claims-client ID (keycloak resource_access) */
     char    *allowed_tenants[MCP_APP_MULTI_MAX]; /* --allowed-tenant TID (repeatable) */
     size_t   n_allowed_tenants;
+    char    *trusted_issuers;                /* --trusted-issuers FILE (JSON: more issuers) */
 
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;

@@ -10,6 +10,7 @@
 #include <mcp/introspect.h>
 #include <mcp/jwt.h>
 
+#include "app/internal.h"
 #include "common/common.h"
 
 #include <netdb.h>
@@ -27,6 +28,7 @@ struct mcp_app_state {
     mcp_authn        *authn;
     char             *resource_url;
     char             *prm_json;
+    json_t           *more_servers; /* --trusted-issuers, for the PRM's authorization_servers */
     int               listen_fd;   /* socket bound by pick_port(), until the transport takes it */
 };
 
@@ -50,6 +52,7 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
         mcp_store_close(st->store);
         mcp__free(st->resource_url);
         mcp__free(st->prm_json);
+        json_decref(st->more_servers);
         if (st->listen_fd >= 0)
             close(st->listen_fd);
         mcp__free(st);
@@ -74,6 +77,7 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
     free(cfg->claims_profile);
     free(cfg->claims_client);
     free_multi(cfg->allowed_tenants, cfg->n_allowed_tenants);
+    free(cfg->trusted_issuers);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -209,6 +213,16 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
         if (rc != MCP_OK)
             return prefix_err(err, rc, "--jwks-url");
     }
+    if (cfg->trusted_issuers != NULL) {
+        o.claims_profile = NULL; /* each issuer names its own */
+        o.claims_client = NULL;
+        o.allowed_tenants = NULL;
+        if ((st->more_servers = json_array()) == NULL)
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        rc = mcp__app_trusted_issuers(cfg->trusted_issuers, &o, st->jwt, st->more_servers, err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, cfg->trusted_issuers);
+    }
     return MCP_OK;
 }
 
@@ -248,6 +262,8 @@ build_prm(mcp_app_config *cfg, mcp_app_state *st, mcp_error *err)
         ok = json_array_append_new(as, json_string(cfg->authorization_servers[i])) == 0;
     if (ok && cfg->n_authorization_servers == 0 && cfg->issuer != NULL)
         ok = json_array_append_new(as, json_string(cfg->issuer)) == 0;
+    if (ok && cfg->n_authorization_servers == 0 && st->more_servers != NULL)
+        ok = json_array_extend(as, st->more_servers) == 0;
     if (ok && json_array_size(as) > 0) {
         ok = json_object_set(doc, "authorization_servers", as) == 0;
     }

@@ -121,4 +121,63 @@ for prof in entra keycloak auth0 okta; do
     log_has_no_secret "$TMP/$prof.err" "$t_read" "$t_admin"
 done
 check "entra token was minted" test -n "${ENTRA_TOKEN:-}"
+
+# --- several issuers: a second provider (keycloak-shaped) and two HS256 issuers in a file ---------
+mkdir -p "$TMP/idp2"
+"$IDP_START" --port 0 --state-dir "$TMP/idp2" --claims-profile keycloak >"$TMP/idp2.out" \
+    2>"$TMP/idp2.err" &
+PIDS+=("$!")
+for _ in $(seq 1 120); do grep -q '^IDP_READY ' "$TMP/idp2.out" && break; sleep 0.5; done
+I2=$(sed -n 's/^IDP_READY issuer=//p' "$TMP/idp2.out")
+check "second IdP ready" test -n "$I2"
+idp_config "profile=entra"
+"$MCP_BIN/mcp-token" keygen --alg HS256 --out "$TMP/hsa" >/dev/null 2>&1 || bad "keygen a"
+"$MCP_BIN/mcp-token" keygen --alg HS256 --out "$TMP/hsb" >/dev/null 2>&1 || bad "keygen b"
+cat >"$TMP/issuers.json" <<JSON
+[ { "issuer": "$I2", "jwks_url": "$I2/jwks", "claims_profile": "keycloak" },
+  { "issuer": "https://hs-a.test", "secret_file": "$TMP/hsa.key" },
+  { "issuer": "https://hs-b.test", "secret_file": "$TMP/hsb.key", "claims_profile": "okta" } ]
+JSON
+start_products multi --claims-profile entra --allowed-tenant "$TENANT" \
+    --trusted-issuers "$TMP/issuers.json" || bad "start multi"
+U=$SRV_URL
+t1=$(token "$U" "User.Read Admin.Write")
+got=$(tools_seen "$U" "$t1")
+check "issuer 1 (entra): every tool (got [$got])" test "$got" = "$ALL"
+t2=$(curl -s --max-time 10 -u mcp-cc:mcp-cc-secret -d grant_type=client_credentials \
+    -d "resource=$U" --data-urlencode "scope=User.Read" "$I2/token" |
+    sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+check "issuer 2 issued a keycloak token" test "$(claims "$t2" | jq '.realm_access.roles')" != null
+got=$(tools_seen "$U" "$t2")
+check "issuer 2 (keycloak): the read tools (got [$got])" test "$got" = "$READ"
+mint_hs() { # KEYFILE ISS [args]
+    local k=$1 iss=$2
+    shift 2
+    "$MCP_BIN/mcp-token" mint --secret-file "$k" --sub s --iss "$iss" --aud "$U" --ttl 300 "$@" \
+        2>/dev/null
+}
+t=$(mint_hs "$TMP/hsa.key" https://hs-a.test --permissions "User.Read")
+got=$(tools_seen "$U" "$t")
+check "HS issuer a with its own key (got [$got])" test "$got" = "$READ"
+t=$(mint_hs "$TMP/hsb.key" https://hs-a.test --permissions "User.Read")
+expect_401 "issuer a's name, issuer b's key" "$U" invalid_token "signature invalid" "$t" \
+    -H "Authorization: Bearer $t"
+t=$(mint_hs "$TMP/hsa.key" https://hs-c.test --permissions "User.Read")
+expect_401 "an issuer nobody trusts" "$U" invalid_token "issuer not trusted" "$t" \
+    -H "Authorization: Bearer $t"
+prm=$(curl -s --max-time 5 "$SRV_PRM")
+check "PRM lists every issuer ($prm)" test "$(printf '%s' "$prm" | jq -c '.authorization_servers')" \
+    = "[\"$I\",\"$I2\",\"https://hs-a.test\",\"https://hs-b.test\"]"
+stop_server "$SRV_PID"
+printf '[ { "issuer": "https://x.test", "secret_file": "%s", "claims_profile": "azure" } ]' \
+    "$TMP/hsa.key" >"$TMP/bad-issuers.json"
+"$MCP_BIN/mcp-products" --listen 127.0.0.1:0 --catalog "$TMP/bad.db" --auth jwt \
+    --jwks-url "$I/jwks" --issuer "$I" --trusted-issuers "$TMP/bad-issuers.json" \
+    >/dev/null 2>"$TMP/bad2.err" &
+bp=$!
+PIDS+=("$bp")
+for _ in $(seq 1 50); do kill -0 "$bp" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$bp" 2>/dev/null; then bad "started with a bad claims profile in --trusted-issuers"; fi
+check "bad mapping refused at start-up, named ($(cat "$TMP/bad2.err"))" \
+    grep -q "trusted issuer 1: unknown claims profile" "$TMP/bad2.err"
 summary
