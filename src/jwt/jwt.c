@@ -792,6 +792,17 @@ mcp_jwt_verify(const mcp_jwt_verifier *cv, const char *token, size_t len, mcp_pr
         return unauth(err, "malformed token: empty");
     if (len > v->opts.max_token_len)
         return mcp_error_set(err, MCP_ERR_TOO_LARGE, "token too large");
+    int64_t now = v->clock(v->clock_ctx);
+    unsigned char hash[MCP__JWT_HASH_LEN];
+    const unsigned char *h = NULL;
+    /* no hash, no cache: a failed digest must never become a lookup key */
+    if (v->cache != NULL && mcp__sha256(token, len, hash)) {
+        h = hash;
+        /* Entries live until exp without leeway: after that the full path decides. Only
+         * tokens this verifier itself verified are in its cache, so a hit needs no routing. */
+        if ((*out = mcp__jwt_cache_get(v->cache, hash, now)) != NULL)
+            return MCP_OK;
+    }
     if (v->n_issuers > 0) {
         mcp_jwt_verifier *by = NULL;
         mcp_status rc = pick_issuer(v, token, len, &by, err);
@@ -799,16 +810,6 @@ mcp_jwt_verify(const mcp_jwt_verifier *cv, const char *token, size_t len, mcp_pr
             return rc;
         if (by != v)
             return mcp_jwt_verify(by, token, len, out, err);
-    }
-    int64_t now = v->clock(v->clock_ctx);
-    unsigned char hash[MCP__JWT_HASH_LEN];
-    const unsigned char *h = NULL;
-    /* no hash, no cache: a failed digest must never become a lookup key */
-    if (v->cache != NULL && mcp__sha256(token, len, hash)) {
-        h = hash;
-        /* Entries live until exp without leeway: after that the full path decides. */
-        if ((*out = mcp__jwt_cache_get(v->cache, hash, now)) != NULL)
-            return MCP_OK;
     }
     return verify_full(v, token, len, now, h, out, err);
 }

@@ -179,7 +179,9 @@ mcp__jwt_check_issuer(const mcp_jwt_verifier *v, const json_t *claims, const cha
                       mcp_error *err)
 {
     const char *tid = NULL;
-    if (!opt_string(claims, "tid", &tid))
+    const char *t = v->issuer != NULL ? strstr(v->issuer, TENANT_TEMPLATE) : NULL;
+    /* tid means something only with tenants or the template; otherwise it is not looked at */
+    if ((v->n_tenants > 0 || t != NULL) && !opt_string(claims, "tid", &tid))
         return bad(err, "tid");
     if (v->n_tenants > 0) {
         if (tid == NULL)
@@ -191,7 +193,6 @@ mcp__jwt_check_issuer(const mcp_jwt_verifier *v, const json_t *claims, const cha
         return MCP_OK;
     if (iss == NULL)
         return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "missing iss");
-    const char *t = strstr(v->issuer, TENANT_TEMPLATE);
     if (t == NULL)
         return strcmp(iss, v->issuer) == 0
                    ? MCP_OK

@@ -430,16 +430,16 @@ be_two_instances_see_changes(void **state)
     assert_false(jti_revoked(c, "jx"));
     assert_false(user_disabled(c, "bob"));
 
-    /* through the library on instance a */
+    /* through the library on instance a (bound: c's 200 ms, plus slack for a loaded machine) */
     assert_int_equal(mcp_store_key_revoke(a, id, &err), MCP_OK);
     assert_true(key_refused(a, key)); /* the writer sees its own change at once */
     ms = wait_until(key_refused, c, key, 2000);
-    assert_true(ms >= 0 && ms <= 200 + 300);
+    assert_true(ms >= 0 && ms <= 200 + 800);
 
     /* by another client altogether (psql / sqlite3): the triggers / data_version */
     raw(b, "UPDATE users SET enabled = 0 WHERE subject = 'bob'");
     ms = wait_until(user_disabled, c, "bob", 2000);
-    assert_true(ms >= 0 && ms <= 200 + 300);
+    assert_true(ms >= 0 && ms <= 200 + 800);
     assert_true(user_disabled(a, "bob")); /* check_ms 0: the very next lookup */
 
     /* by mcp-admin, another process */
@@ -447,7 +447,7 @@ be_two_instances_see_changes(void **state)
     if (bin_path("mcp-admin", admin, sizeof admin) != NULL) {
         assert_int_equal(run_admin(b->url, "token", "revoke", "jx", NULL), 0);
         ms = wait_until(jti_revoked, c, "jx", 2000);
-        assert_true(ms >= 0 && ms <= 200 + 300);
+        assert_true(ms >= 0 && ms <= 200 + 800);
         assert_int_equal(run_admin(b->url, "user", "enable", "bob", NULL), 0);
         assert_false(user_disabled(a, "bob"));
     } else if (getenv("MCP_CI") != NULL && strcmp(getenv("MCP_CI"), "1") == 0) {
