@@ -75,6 +75,7 @@ typedef struct mcp__store_conn {
     struct pg_conn *pg;                       /* libpq's PGconn */
     bool            pg_prepared[MCP__ST_COUNT_];
     bool            pg_in_tx;                 /* a write transaction is open: never retry */
+    bool            pg_stale;                 /* a round trip timed out: reconnect first */
 } mcp__store_conn;
 
 struct mcp_store {

@@ -25,6 +25,7 @@
 #include "store/internal.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -502,15 +503,60 @@ drain_notifies(mcp__store_conn *c)
     return any;
 }
 
+/*
+ * The empty query on the watch connection, bounded by timeout_ms: a server that hangs (rather
+ * than closing the connection) must not keep a lookup waiting, nor let the other threads serve
+ * the cache past the bound. On a timeout the query is left outstanding and the connection is
+ * marked stale: the next check reconnects first.
+ */
+static bool
+watch_round_trip(mcp__store_conn *c, unsigned timeout_ms)
+{
+    if (PQsendQuery(c->pg, "") != 1)
+        return false;
+    uint64_t deadline = mcp_now_ms() + timeout_ms;
+    bool ok = false;
+    for (;;) {
+        if (PQconsumeInput(c->pg) != 1)
+            return false;
+        while (!PQisBusy(c->pg)) {
+            PGresult *r = PQgetResult(c->pg);
+            if (r == NULL)
+                return ok;
+            ok = PQresultStatus(r) == PGRES_EMPTY_QUERY;
+            PQclear(r);
+        }
+        uint64_t now = mcp_now_ms();
+        if (now >= deadline) {
+            c->pg_stale = true;
+            return false;
+        }
+        struct pollfd pfd = { .fd = PQsocket(c->pg), .events = POLLIN, .revents = 0 };
+        if (pfd.fd < 0 || poll(&pfd, 1, (int)(deadline - now)) < 0)
+            return false;
+    }
+}
+
 mcp_status
 mcp__store_pg_check(mcp_store *s, mcp_error *err)
 {
     mcp__store_conn *c = &s->watch;
+    unsigned timeout = s->opts.busy_timeout_ms > 0 ? s->opts.busy_timeout_ms : 5000;
+    bool ok = false;
+    if (c->pg_stale) {
+        /* the last round trip never answered: a fresh connection, then a full invalidation */
+        c->pg_stale = false;
+        if (!pg_reset(c) || watch_listen(c, NULL) != MCP_OK)
+            return mcp__store_pg_error(err, c, "change check: reconnect");
+        mcp__store_bump(s);
+    }
     /* The round trip: every notification of a commit before it arrives before its answer. */
-    PGresult *res = PQexec(c->pg, "");
-    bool ok = PQresultStatus(res) == PGRES_EMPTY_QUERY;
-    PQclear(res);
+    ok = watch_round_trip(c, timeout);
     if (!ok) {
+        if (c->pg_stale)
+            return mcp_error_set(err, MCP_ERR_STORE,
+                                 "store: change check: no answer from the server in %u ms",
+                                 timeout);
         if (PQstatus(c->pg) == CONNECTION_OK)
             return mcp__store_pg_error(err, c, "change check");
         /* Reconnected: notifications may have been lost meanwhile, so drop everything. */

@@ -10,6 +10,7 @@
  */
 #include "test_store_util.h"
 
+#include <dirent.h>
 #include <libpq-fe.h>
 #include <signal.h>
 
@@ -555,6 +556,84 @@ pg_fails_closed_and_recovers(void **state)
     mcp_store_close(s);
 }
 
+/* Send sig to the cluster's postmaster and every child of it (our own cluster only). */
+static int
+signal_cluster(int sig)
+{
+    char path[128], line[64];
+    snprintf(path, sizeof path, "%s/data/postmaster.pid", g_pg_dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL || fgets(line, sizeof line, f) == NULL) {
+        if (f != NULL)
+            fclose(f);
+        return 0;
+    }
+    fclose(f);
+    pid_t pm = (pid_t)atol(line);
+    int n = 0;
+    if (pm > 1 && kill(pm, sig) == 0)
+        n++;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char st[300], buf[512];
+        snprintf(st, sizeof st, "/proc/%s/stat", e->d_name);
+        FILE *sf = fopen(st, "r");
+        if (sf == NULL)
+            continue;
+        size_t got = fread(buf, 1, sizeof buf - 1, sf);
+        fclose(sf);
+        buf[got] = '\0';
+        const char *rp = strrchr(buf, ')'); /* "pid (comm) state ppid ..." */
+        char state = 0;
+        long ppid = 0;
+        if (rp != NULL && sscanf(rp + 1, " %c %ld", &state, &ppid) == 2 && ppid == (long)pm
+            && kill((pid_t)atol(e->d_name), sig) == 0)
+            n++;
+    }
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+/* A server that hangs instead of closing its connections: the change check gives up after
+ * busy_timeout_ms, so a cached key is not served while the store cannot be asked. */
+static void
+pg_fails_closed_when_server_hangs(void **state)
+{
+    backend *b = *state;
+    mcp_store_opts o;
+    mcp_store_opts_default(&o);
+    o.change_check_ms = 0;
+    o.busy_timeout_ms = 400;
+    mcp_store *s = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_store_open(b->url, &o, &s, &err), MCP_OK);
+    assert_int_equal(mcp_store_user_add(s, "alice", NULL, &err), MCP_OK);
+    char *key = NULL;
+    assert_int_equal(mcp_store_key_create(s, "alice", NULL, 0, &key, NULL, &err), MCP_OK);
+    const mcp_principal *p = NULL;
+    assert_int_equal(mcp_store_key_verify(s, key, strlen(key), &p, &err), MCP_OK); /* cached */
+    mcp_principal_unref(p);
+
+    assert_true(signal_cluster(SIGSTOP) >= 2); /* the postmaster and the backends */
+    uint64_t t0 = mcp_now_ms();
+    p = NULL;
+    mcp_status rc = mcp_store_key_verify(s, key, strlen(key), &p, &err);
+    uint64_t took = mcp_now_ms() - t0;
+    signal_cluster(SIGCONT);
+    assert_int_equal(rc, MCP_ERR_STORE);
+    assert_null(p);
+    assert_string_equal(err.message, "store: change check: no answer from the server in 400 ms");
+    assert_true(took >= 350 && took < 3000);
+    /* back: the next check reconnects, and the key is valid again */
+    assert_int_equal(mcp_store_key_verify(s, key, strlen(key), &p, &err), MCP_OK);
+    mcp_principal_unref(p);
+    mcp_memzero(key, strlen(key));
+    mcp_free(key);
+    mcp_store_close(s);
+}
+
 int
 main(void)
 {
@@ -568,6 +647,7 @@ main(void)
     const struct CMUnitTest pg_only[] = {
         cmocka_unit_test(pg_display_name_hides_password),
         cmocka_unit_test(pg_unreachable_server),
+        cmocka_unit_test_setup_teardown(pg_fails_closed_when_server_hangs, be_setup, be_teardown),
         cmocka_unit_test_setup_teardown(pg_fails_closed_and_recovers, be_setup, be_teardown),
     };
     signal(SIGPIPE, SIG_IGN);
