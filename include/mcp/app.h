@@ -91,6 +91,8 @@ typedef struct mcp_app_config {
     char    *allowed_tenants[MCP_APP_MULTI_MAX]; /* --allowed-tenant TID (repeatable) */
     size_t   n_allowed_tenants;
     char    *trusted_issuers;                /* --trusted-issuers FILE (JSON: more issuers) */
+    char    *permission_map[MCP_APP_MULTI_MAX]; /* --permission-map FROM=TO (repeatable) */
+    size_t   n_permission_map;
 
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;

@@ -57,6 +57,11 @@ typedef struct mcp_jwt_opts {
     /* Accepted `tid` values (NULL-terminated, copied; NULL = any). Required when issuer holds
      * the "{tenantid}" template (Entra's multi-tenant issuer form). */
     const char *const *allowed_tenants;
+    /* The provider's role/scope names to ours, as NULL-terminated pairs
+     * { "Products.Admin", "Admin.Write", from, to, ..., NULL } (copied; NULL = none). A mapped
+     * name is replaced by its target, others are kept. A bad pair (empty, a target with spaces
+     * or control characters, a name mapped twice) is refused by mcp_jwt_verifier_new(). */
+    const char *const *permission_map;
 } mcp_jwt_opts;
 
 /** Fill o with the defaults documented in mcp_jwt_opts. @since 0.1 */

@@ -78,6 +78,7 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
     free(cfg->claims_client);
     free_multi(cfg->allowed_tenants, cfg->n_allowed_tenants);
     free(cfg->trusted_issuers);
+    free_multi(cfg->permission_map, cfg->n_permission_map);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -187,7 +188,27 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
         tenants[i] = cfg->allowed_tenants[i];
     tenants[cfg->n_allowed_tenants] = NULL;
     o.allowed_tenants = cfg->n_allowed_tenants > 0 ? tenants : NULL;
+    /* --permission-map FROM=TO: split into pairs (the strings are ours until cleanup) */
+    const char *map[2 * MCP_APP_MULTI_MAX + 1];
+    char *map_buf[MCP_APP_MULTI_MAX];
+    size_t nmap = 0;
+    for (size_t i = 0; i < cfg->n_permission_map; i++) {
+        if ((map_buf[i] = mcp__strdup(cfg->permission_map[i])) == NULL) {
+            for (size_t j = 0; j < i; j++)
+                mcp__free(map_buf[j]);
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        }
+        char *eq = strchr(map_buf[i], '=');
+        *eq = '\0'; /* config.c accepted only FROM=TO */
+        map[nmap++] = map_buf[i];
+        map[nmap++] = eq + 1;
+    }
+    map[nmap] = NULL;
+    o.permission_map = nmap > 0 ? map : NULL;
     mcp_status rc = mcp_jwt_verifier_new(&o, &st->jwt, err);
+    for (size_t i = 0; i < cfg->n_permission_map; i++)
+        mcp__free(map_buf[i]);
+    o.permission_map = NULL;
     if (rc != MCP_OK)
         return prefix_err(err, rc, "JWT verifier");
     bool hs = cfg->jwt_alg != NULL && cfg->jwt_alg[0] == 'H';
@@ -217,6 +238,7 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
         o.claims_profile = NULL; /* each issuer names its own */
         o.claims_client = NULL;
         o.allowed_tenants = NULL;
+        o.permission_map = NULL;
         if ((st->more_servers = json_array()) == NULL)
             return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
         rc = mcp__app_trusted_issuers(cfg->trusted_issuers, &o, st->jwt, st->more_servers, err);

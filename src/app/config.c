@@ -63,6 +63,8 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "                         keycloak, auth0, okta\n"
         "  --claims-client ID     keycloak: whose resource_access roles count (default azp)\n"
         "  --allowed-tenant TID   accepted `tid` (repeatable; default any)\n"
+        "  --permission-map FROM=TO  the IdP's role/scope FROM is our permission TO\n"
+        "                         (repeatable)\n"
         "  --trusted-issuers F    JSON file of further issuers, each with its own keys,\n"
         "                         audience, claims profile and tenants\n"
         "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
@@ -146,7 +148,7 @@ static const char *const VALUE_FLAGS[] = {
     "--auth", "--db", "--jwt-secret-file", "--jwt-alg", "--jwt-public-key", "--jwks-file",
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
     "--resource-url", "--authorization-server", "--claims-profile", "--claims-client",
-    "--allowed-tenant", "--trusted-issuers",
+    "--allowed-tenant", "--trusted-issuers", "--permission-map",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl", NULL
 };
@@ -270,9 +272,9 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
                         c->introspection_client_secret_file || ttl_given))
         why = "--introspection-* options need --auth introspection";
     else if (!jwt && (c->claims_profile || c->claims_client || c->n_allowed_tenants ||
-                      c->trusted_issuers))
-        why = "--claims-profile, --claims-client, --allowed-tenant and --trusted-issuers need "
-              "--auth jwt";
+                      c->trusted_issuers || c->n_permission_map))
+        why = "--claims-profile, --claims-client, --allowed-tenant, --permission-map and "
+              "--trusted-issuers need --auth jwt";
     else if (c->claims_profile != NULL && !in_list(CLAIMS_PROFILES, c->claims_profile))
         why = "--claims-profile must be one of none entra keycloak auth0 okta";
     else if (c->issuer != NULL && strstr(c->issuer, "{tenantid}") && c->n_allowed_tenants == 0)
@@ -465,6 +467,9 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             ok = set_str(&cfg->claims_profile, val);
         } else if (strcmp(name, "--claims-client") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->claims_client, val);
+        } else if (strcmp(name, "--permission-map") == 0 && strchr(val, '=') != NULL &&
+                   val[0] != '=' && strchr(val, '=')[1] != '\0') {
+            r = add_multi(cfg->permission_map, &cfg->n_permission_map, val, prog, name);
         } else if (strcmp(name, "--trusted-issuers") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->trusted_issuers, val);
         } else if (strcmp(name, "--allowed-tenant") == 0 && val[0] != '\0') {

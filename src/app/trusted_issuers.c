@@ -5,7 +5,8 @@
  *     "jwks_url": "https://...", "jwks_files": ["f.json"], "public_keys": ["k.pem"],
  *     "secret_file": "hs.key", "alg": "RS256",                 at least one key source
  *     "audience": "api://...",            default: the server's audience
- *     "claims_profile": "entra", "claims_client": "...", "allowed_tenants": ["..."] }
+ *     "claims_profile": "entra", "claims_client": "...", "allowed_tenants": ["..."],
+ *     "permission_map": { "Products.Admin": "Admin.Write" } }
  *
  * Each becomes its own verifier (its keys only), trusted through mcp_jwt_verifier_add_issuer().
  */
@@ -18,7 +19,7 @@
 
 static const char *const KNOWN[] = {
     "issuer", "jwks_url", "jwks_files", "public_keys", "secret_file", "alg", "audience",
-    "claims_profile", "claims_client", "allowed_tenants", NULL
+    "claims_profile", "claims_client", "allowed_tenants", "permission_map", NULL
 };
 
 static mcp_status
@@ -120,7 +121,25 @@ add_one(const json_t *o, size_t i, const mcp_jwt_opts *base, mcp_jwt_verifier *v
         tl[t] = json_string_value(json_array_get(tenants, t));
     tl[nt] = NULL;
 
+    const json_t *pm = json_object_get(o, "permission_map");
+    const char *ml[2 * MCP_APP_MULTI_MAX + 1];
+    size_t nm = 0;
+    if (pm != NULL && !json_is_object(pm))
+        return entry_err(err, i, "permission_map: an object of name -> permission");
+    if (json_object_size(pm) > MCP_APP_MULTI_MAX)
+        return entry_err(err, i, "too many permission_map entries");
+    const char *mk;
+    const json_t *mv;
+    json_object_foreach((json_t *)pm, mk, mv) {
+        if (!json_is_string(mv))
+            return entry_err(err, i, "permission_map: targets are strings");
+        ml[nm++] = mk;
+        ml[nm++] = json_string_value(mv);
+    }
+    ml[nm] = NULL;
+
     mcp_jwt_opts jo = *base;
+    jo.permission_map = nm > 0 ? ml : NULL;
     jo.issuer = iss;
     jo.allow_no_issuer = false;
     if (aud != NULL) {

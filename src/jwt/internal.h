@@ -185,6 +185,8 @@ struct mcp_jwt_verifier {
     mcp__jwt_profile profile;       /* claims profile */
     char            *claims_client; /* keycloak: whose resource_access roles; NULL = azp */
     char           **tenants;       /* allowed `tid`s (n_tenants; 0 = any) */
+    char           **perm_map;      /* from, to pairs (n_map pairs) */
+    size_t           n_map;
     size_t           n_tenants;
     mcp_jwt_verifier **issuers;     /* further trusted issuers (owned), by mcp_jwt_verifier_add_issuer */
     size_t           n_issuers;
@@ -214,6 +216,10 @@ mcp_status mcp__jwt_claims_identity(const mcp_jwt_verifier *v, const json_t *cla
 /* The profile's permissions beyond the generic permissions/scope/scp. */
 mcp_status mcp__jwt_claims_permissions(const mcp_jwt_verifier *v, const json_t *claims,
                                        mcp_principal *p, mcp_error *err);
+/* With a permission map: *p replaced by a principal of the same fields (f) whose permissions
+ * are mapped. Without one, nothing happens. */
+mcp_status mcp__jwt_claims_map(const mcp_jwt_verifier *v, const mcp_principal_fields *f,
+                               mcp_principal **p, mcp_error *err);
 /* iss against the configured issuer (exact, or the {tenantid} template), and tid against the
  * allowed tenants. */
 mcp_status mcp__jwt_check_issuer(const mcp_jwt_verifier *v, const json_t *claims, const char *iss,

@@ -100,6 +100,7 @@ mcp_jwt_verifier_new(const mcp_jwt_opts *opts, mcp_jwt_verifier **out, mcp_error
     v->opts.claims_profile = NULL; /* parsed into v; the caller's strings are not kept */
     v->opts.claims_client = NULL;
     v->opts.allowed_tenants = NULL;
+    v->opts.permission_map = NULL;
     *out = v;
     return MCP_OK;
 }
@@ -642,7 +643,8 @@ build_principal(const mcp_jwt_verifier *v, const json_t *claims, const char *cla
     if ((rc = add_perms(p, perms, "permissions", err)) != MCP_OK ||
         (rc = add_perms(p, json_object_get(claims, "scope"), "scope", err)) != MCP_OK ||
         (rc = add_perms(p, json_object_get(claims, "scp"), "scp", err)) != MCP_OK ||
-        (rc = mcp__jwt_claims_permissions(v, claims, p, err)) != MCP_OK) {
+        (rc = mcp__jwt_claims_permissions(v, claims, p, err)) != MCP_OK ||
+        (rc = mcp__jwt_claims_map(v, &f, &p, err)) != MCP_OK) {
         mcp_principal_unref(p);
         return rc;
     }

@@ -209,6 +209,8 @@ mcp__jwt_check_issuer(const mcp_jwt_verifier *v, const json_t *claims, const cha
     return MCP_OK;
 }
 
+static mcp_status map_setup(mcp_jwt_verifier *v, const char *const *map, mcp_error *err);
+
 mcp_status
 mcp__jwt_claims_setup(mcp_jwt_verifier *v, const mcp_jwt_opts *o, mcp_error *err)
 {
@@ -233,6 +235,8 @@ mcp__jwt_claims_setup(mcp_jwt_verifier *v, const mcp_jwt_opts *o, mcp_error *err
             v->n_tenants = i + 1;
         }
     }
+    if ((rc = map_setup(v, o->permission_map, err)) != MCP_OK)
+        return rc;
     if (o->issuer != NULL && strstr(o->issuer, TENANT_TEMPLATE) != NULL) {
         const char *t = strstr(o->issuer, TENANT_TEMPLATE);
         if (strstr(t + 1, TENANT_TEMPLATE) != NULL)
@@ -244,9 +248,83 @@ mcp__jwt_claims_setup(mcp_jwt_verifier *v, const mcp_jwt_opts *o, mcp_error *err
     return MCP_OK;
 }
 
+/* A permission we may grant: printable ASCII without spaces, as the store requires. */
+static bool
+valid_target(const char *s)
+{
+    if (s == NULL || s[0] == '\0' || strlen(s) > 128)
+        return false;
+    for (; *s != '\0'; s++)
+        if (*s <= ' ' || *s > '~')
+            return false;
+    return true;
+}
+
+static mcp_status
+map_setup(mcp_jwt_verifier *v, const char *const *map, mcp_error *err)
+{
+    size_t n = 0;
+    while (map != NULL && map[n] != NULL)
+        n++;
+    if (n == 0)
+        return MCP_OK;
+    if (n % 2 != 0)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "permission map: a name without a target");
+    for (size_t i = 0; i < n; i += 2) {
+        if (map[i][0] == '\0' || !valid_target(map[i + 1]))
+            return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                                 "permission map: an empty name or a target that is not "
+                                 "printable ASCII without spaces");
+        for (size_t j = 0; j < i; j += 2)
+            if (strcmp(map[i], map[j]) == 0)
+                return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                                     "permission map: a name is mapped twice");
+    }
+    if ((v->perm_map = mcp__calloc(n, sizeof *v->perm_map)) == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    v->n_map = n / 2; /* cleanup frees every slot; calloc left the uncopied ones NULL */
+    for (size_t i = 0; i < n; i++)
+        if ((v->perm_map[i] = mcp__strdup(map[i])) == NULL)
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    return MCP_OK;
+}
+
+mcp_status
+mcp__jwt_claims_map(const mcp_jwt_verifier *v, const mcp_principal_fields *f, mcp_principal **p,
+                    mcp_error *err)
+{
+    if (v->n_map == 0)
+        return MCP_OK;
+    mcp_principal *q = NULL;
+    mcp_status rc = mcp_principal_new(f, &q, err);
+    size_t n = mcp_principal_permission_count(*p);
+    for (size_t i = 0; rc == MCP_OK && i < n; i++) {
+        const char *perm = mcp_principal_permission(*p, i);
+        for (size_t j = 0; j < v->n_map; j++) {
+            if (strcmp(perm, v->perm_map[2 * j]) == 0) {
+                perm = v->perm_map[2 * j + 1];
+                break;
+            }
+        }
+        rc = mcp_principal_add_permission(q, perm, err);
+    }
+    if (rc != MCP_OK) {
+        mcp_principal_unref(q);
+        return rc;
+    }
+    mcp_principal_unref(*p);
+    *p = q;
+    return MCP_OK;
+}
+
 void
 mcp__jwt_claims_cleanup(mcp_jwt_verifier *v)
 {
+    for (size_t i = 0; i < 2 * v->n_map; i++)
+        mcp__free(v->perm_map[i]);
+    mcp__free(v->perm_map);
+    v->perm_map = NULL;
+    v->n_map = 0;
     for (size_t i = 0; i < v->n_tenants; i++)
         mcp__free(v->tenants[i]);
     mcp__free(v->tenants);

@@ -73,7 +73,11 @@ tools_seen() { # URL TOKEN: the tool names tools/list shows, comma-joined ("" wh
 READ="list_products,get_product"
 ALL="list_products,get_product,create_product,update_product,delete_product"
 
-# a bad profile name is a usage error at start-up
+# a bad profile name, or a map entry without a target, is a usage error at start-up
+"$MCP_BIN/mcp-products" --listen 127.0.0.1:0 --auth jwt --jwks-url "$I/jwks" --issuer "$I" \
+    --permission-map Products.Admin >/dev/null 2>"$TMP/badmap.err"
+st=$?
+check "--permission-map without =TO: exit 2 (got $st)" test "$st" = 2
 "$MCP_BIN/mcp-products" --listen 127.0.0.1:0 --auth jwt --jwks-url "$I/jwks" --issuer "$I" \
     --claims-profile azure >/dev/null 2>"$TMP/bad.err"
 st=$?
@@ -135,15 +139,20 @@ idp_config "profile=entra"
 "$MCP_BIN/mcp-token" keygen --alg HS256 --out "$TMP/hsb" >/dev/null 2>&1 || bad "keygen b"
 cat >"$TMP/issuers.json" <<JSON
 [ { "issuer": "$I2", "jwks_url": "$I2/jwks", "claims_profile": "keycloak" },
-  { "issuer": "https://hs-a.test", "secret_file": "$TMP/hsa.key" },
+  { "issuer": "https://hs-a.test", "secret_file": "$TMP/hsa.key",
+    "permission_map": { "Products.Admin": "Admin.Write" } },
   { "issuer": "https://hs-b.test", "secret_file": "$TMP/hsb.key", "claims_profile": "okta" } ]
 JSON
 start_products multi --claims-profile entra --allowed-tenant "$TENANT" \
-    --trusted-issuers "$TMP/issuers.json" || bad "start multi"
+    --permission-map Guest.Read=Admin.Write --trusted-issuers "$TMP/issuers.json" ||
+    bad "start multi"
 U=$SRV_URL
 t1=$(token "$U" "User.Read Admin.Write")
 got=$(tools_seen "$U" "$t1")
 check "issuer 1 (entra): every tool (got [$got])" test "$got" = "$ALL"
+t1=$(token "$U" "User.Read Guest.Read")
+got=$(tools_seen "$U" "$t1")
+check "issuer 1: --permission-map makes Guest.Read Admin.Write (got [$got])" test "$got" = "$ALL"
 t2=$(curl -s --max-time 10 -u mcp-cc:mcp-cc-secret -d grant_type=client_credentials \
     -d "resource=$U" --data-urlencode "scope=User.Read" "$I2/token" |
     sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
@@ -159,6 +168,12 @@ mint_hs() { # KEYFILE ISS [args]
 t=$(mint_hs "$TMP/hsa.key" https://hs-a.test --permissions "User.Read")
 got=$(tools_seen "$U" "$t")
 check "HS issuer a with its own key (got [$got])" test "$got" = "$READ"
+t=$(mint_hs "$TMP/hsa.key" https://hs-a.test --permissions "User.Read,Products.Admin")
+got=$(tools_seen "$U" "$t")
+check "issuer a maps Products.Admin to Admin.Write (got [$got])" test "$got" = "$ALL"
+t=$(mint_hs "$TMP/hsb.key" https://hs-b.test --permissions "User.Read,Products.Admin")
+got=$(tools_seen "$U" "$t")
+check "issuer b has no map: Products.Admin grants nothing (got [$got])" test "$got" = "$READ"
 t=$(mint_hs "$TMP/hsb.key" https://hs-a.test --permissions "User.Read")
 expect_401 "issuer a's name, issuer b's key" "$U" invalid_token "signature invalid" "$t" \
     -H "Authorization: Bearer $t"

@@ -289,6 +289,46 @@ several_issuers(void **state)
     mcp_jwt_verifier_free(v);
 }
 
+static void
+permission_map(void **state)
+{
+    (void)state;
+    mcp_jwt_opts o;
+    mcp_jwt_opts_default(&o);
+    o.issuer = KC_ISS;
+    o.audience = TU_AUD;
+    o.claims_profile = "keycloak";
+    mcp_jwt_verifier *v = NULL;
+    mcp_error err;
+    const char *const odd[] = { "Products.Admin", NULL };
+    const char *const spaced[] = { "Products.Admin", "Admin Write", NULL };
+    const char *const twice[] = { "A", "Admin.Write", "A", "User.Read", NULL };
+    const char *const empty[] = { "", "Admin.Write", NULL };
+    const char *const *bad[] = { odd, spaced, twice, empty };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.permission_map = bad[i];
+        assert_int_equal(mcp_jwt_verifier_new(&o, &v, &err), MCP_ERR_INVALID_ARG);
+        assert_non_null(strstr(err.message, "permission map"));
+        assert_null(v);
+    }
+    const char *const map[] = { "Products.Admin", "Admin.Write", "Products.Reader", "User.Read",
+                                NULL };
+    o.permission_map = map;
+    assert_int_equal(mcp_jwt_verifier_new(&o, &v, &err), MCP_OK);
+    assert_int_equal(mcp_jwt_verifier_add_hmac(v, NULL, "HS256", key_a, 32, &err), MCP_OK);
+    mcp_principal *p;
+    const char *tok = "{\"iss\":\"" KC_ISS "\",\"aud\":\"" TU_AUD "\",\"exp\":%lld,"
+                      "\"sub\":\"u\",\"azp\":\"app\",\"scope\":\"Products.Reader\","
+                      "\"realm_access\":{\"roles\":[\"Products.Admin\",\"Other\",\"User.Read\"]}}";
+    assert_int_equal(check(v, mint(key_a, tok, exp_s()), &p, &err), MCP_OK);
+    /* mapped names replaced (and de-duplicated), others kept */
+    perms_are(p, "User.Read Admin.Write Other");
+    assert_string_equal(mcp_principal_subject(p), "u");
+    assert_string_equal(mcp_principal_client_id(p), "app");
+    mcp_principal_unref(p);
+    mcp_jwt_verifier_free(v);
+}
+
 int
 main(void)
 {
@@ -298,6 +338,7 @@ main(void)
         cmocka_unit_test(keycloak_realm_and_client_roles),
         cmocka_unit_test(auth0_and_okta),
         cmocka_unit_test(several_issuers),
+        cmocka_unit_test(permission_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
