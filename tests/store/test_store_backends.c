@@ -10,11 +10,12 @@
  */
 #include "test_store_util.h"
 
-#include <dirent.h>
-#include <libpq-fe.h>
-#include <signal.h>
+#include "test_store_pg.h"
 
-#define PG_PORT "44551"
+#include "store/internal.h"
+
+#include <dirent.h>
+#include <signal.h>
 
 typedef struct backend {
     bool pg;
@@ -22,78 +23,7 @@ typedef struct backend {
     char url[512];  /* what mcp_store_open gets */
 } backend;
 
-static char g_pg_dir[64];
-static char g_pg_url[512];
-static bool g_pg_up;
 static bool g_use_pg; /* the group being run */
-
-static int
-run_cluster(const char *cmd, char *out, size_t cap)
-{
-    const char *src = getenv("MCP_SRC");
-    char script[512];
-    snprintf(script, sizeof script, "%s/tests/integration/lib/pg_cluster.sh",
-             src != NULL ? src : "..");
-    int fds[2];
-    if (pipe(fds) != 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl("/bin/bash", "bash", script, cmd, g_pg_dir, PG_PORT, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t n = 0;
-    ssize_t r;
-    char sink[64];
-    while (out != NULL && n + 1 < cap && (r = read(fds[0], out + n, cap - 1 - n)) > 0)
-        n += (size_t)r;
-    while (read(fds[0], sink, sizeof sink) > 0)
-        ;
-    close(fds[0]);
-    if (out != NULL) {
-        out[n] = '\0';
-        out[strcspn(out, "\n")] = '\0';
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void
-cluster_stop_at_exit(void)
-{
-    if (g_pg_up) {
-        run_cluster("stop", NULL, 0);
-        g_pg_up = false;
-    }
-    if (g_pg_dir[0] != '\0') {
-        char cmd[160];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_pg_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", g_pg_dir);
-    }
-}
-
-/* Raw SQL through another client (as psql or another process would). */
-static void
-pg_raw(const char *sql)
-{
-    PGconn *c = PQconnectdb(g_pg_url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fprintf(stderr, "pg_raw: %s\n", PQerrorMessage(c));
-    assert_true(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
-    PQclear(r);
-    PQfinish(c);
-}
 
 static void
 raw(const backend *b, const char *sql)
@@ -117,8 +47,7 @@ be_setup(void **state)
             free(b);
             return -1;
         }
-        pg_raw("SET client_min_messages = warning; DROP SCHEMA public CASCADE;"
-               " CREATE SCHEMA public;");
+        pg_reset_schema();
         snprintf(b->url, sizeof b->url, "%s", g_pg_url);
     } else {
         snprintf(b->url, sizeof b->url, "%s", b->t.db);
@@ -556,6 +485,50 @@ pg_fails_closed_and_recovers(void **state)
     mcp_store_close(s);
 }
 
+/* The internal helpers on PostgreSQL: placeholders, typed binds, the row count, messages that
+ * name the failure but not the row (a unique violation's DETAIL quotes the values), and
+ * rollback after an error inside a transaction. */
+static void
+pg_exec_helpers_and_errors(void **state)
+{
+    backend *b = *state;
+    mcp_store *s = open_be(b, 1000);
+    mcp_error err;
+    mcp__store_conn *c = NULL;
+    assert_int_equal(mcp__store_write_begin(s, &c, &err), MCP_OK);
+    size_t changes = 0;
+    assert_int_equal(mcp__store_exec(c, &changes, &err,
+                                     "INSERT INTO users(subject, name, enabled, created)"
+                                     " VALUES (?, ?, 1, ?)", "tti", "secret-subject", "x",
+                                     (int64_t)5000000000),
+                     MCP_OK);
+    assert_int_equal(changes, 1);
+    bool found = false;
+    assert_int_equal(mcp__store_exists(c, &found, &err,
+                                       "SELECT 1 FROM users WHERE subject = ?1 AND name = ?2"
+                                       " AND created = ?3 AND '?' = '?'", "tti",
+                                       "secret-subject", "x", (int64_t)5000000000),
+                     MCP_OK);
+    assert_true(found);
+    assert_int_equal(mcp__store_exec(c, NULL, &err,
+                                     "INSERT INTO users(subject, created) VALUES (?, 1)", "t",
+                                     "secret-subject"),
+                     MCP_ERR_STORE);
+    assert_string_equal(err.message, "store: query: duplicate key value violates unique "
+                                     "constraint \"users_pkey\"");
+    assert_int_equal(mcp__store_write_end(s, c, MCP_ERR_STORE, &err), MCP_ERR_STORE);
+    assert_int_equal(mcp__store_write_begin(s, &c, &err), MCP_OK); /* usable again */
+    assert_int_equal(mcp__store_exists(c, &found, &err, "SELECT 1 FROM users WHERE subject = ?",
+                                       "t", "secret-subject"),
+                     MCP_OK);
+    assert_false(found); /* rolled back */
+    assert_int_equal(mcp__store_exec(c, NULL, &err, "SELECT ?", "x", 1), MCP_ERR_INTERNAL);
+    assert_int_equal(mcp__store_exec(c, NULL, &err, "SELEKT 1", ""), MCP_ERR_STORE);
+    assert_string_equal(err.message, "store: query: syntax error at or near \"SELEKT\"");
+    assert_int_equal(mcp__store_write_end(s, c, MCP_ERR_STORE, &err), MCP_ERR_STORE);
+    mcp_store_close(s);
+}
+
 /* Send sig to the cluster's postmaster and every child of it (our own cluster only). */
 static int
 signal_cluster(int sig)
@@ -647,29 +620,15 @@ main(void)
     const struct CMUnitTest pg_only[] = {
         cmocka_unit_test(pg_display_name_hides_password),
         cmocka_unit_test(pg_unreachable_server),
+        cmocka_unit_test_setup_teardown(pg_exec_helpers_and_errors, be_setup, be_teardown),
         cmocka_unit_test_setup_teardown(pg_fails_closed_when_server_hangs, be_setup, be_teardown),
         cmocka_unit_test_setup_teardown(pg_fails_closed_and_recovers, be_setup, be_teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     int failed = cmocka_run_group_tests_name("store on SQLite", both, NULL, NULL);
-
-    const char *ci = getenv("MCP_CI");
-    bool strict = ci != NULL && strcmp(ci, "1") == 0;
-    snprintf(g_pg_dir, sizeof g_pg_dir, "/tmp/mcp-pg-test-XXXXXX");
-    if (mkdtemp(g_pg_dir) == NULL) {
-        fprintf(stderr, "mkdtemp failed\n");
-        return 1;
-    }
-    atexit(cluster_stop_at_exit);
-    if (run_cluster("start", g_pg_url, sizeof g_pg_url) != 0 || g_pg_url[0] == '\0') {
-        if (strict) {
-            fprintf(stderr, "FAIL: PostgreSQL 15 is needed (MCP_CI=1)\n");
-            return 1;
-        }
-        fprintf(stderr, "SKIP: the PostgreSQL half (no PostgreSQL 15 cluster could start)\n");
-        return failed;
-    }
-    g_pg_up = true;
+    int up = pg_cluster_start("44551");
+    if (up != 0)
+        return up < 0 ? 1 : failed;
     g_use_pg = true;
     failed += cmocka_run_group_tests_name("store on PostgreSQL", both, NULL, NULL);
     failed += cmocka_run_group_tests_name("PostgreSQL only", pg_only, NULL, NULL);
