@@ -883,6 +883,8 @@ fail:
         mcp__store_cache_cleanup(&s->keys);
         mcp__store_cache_cleanup(&s->jtis);
         mcp__free(s->readers);
+        if (s->pg && s->path != NULL)
+            mcp_memzero(s->path, strlen(s->path));
         mcp__free(s->path);
         mcp__free(s);
     }
@@ -904,6 +906,8 @@ mcp_store_close(mcp_store *s)
     conn_close(&s->watch);
     conn_close(&s->writer);
     mcp__free(s->readers);
+    if (s->pg)
+        mcp_memzero(s->path, strlen(s->path)); /* a URI may hold a password */
     mcp__free(s->path);
     mcp__free(s);
 }
