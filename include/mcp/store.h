@@ -1,6 +1,6 @@
 /*
- * libmcp: the user and credential store (SQLite, or PostgreSQL), API keys, and the API-key authentication
- * middleware.
+ * libmcp: the user and credential store (SQLite, or PostgreSQL), API keys, and the API-key
+ * authentication middleware.
  *
  * One SQLite file holds users, roles and their permissions, API keys (hashed) and revoked token
  * ids. The server reads it on the hot path through an in-memory cache; every change to the file,

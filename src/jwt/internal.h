@@ -188,7 +188,7 @@ struct mcp_jwt_verifier {
     char           **perm_map;      /* from, to pairs (n_map pairs) */
     size_t           n_map;
     size_t           n_tenants;
-    mcp_jwt_verifier **issuers;     /* further trusted issuers (owned), by mcp_jwt_verifier_add_issuer */
+    mcp_jwt_verifier **issuers;     /* further trusted issuers (owned; add_issuer) */
     size_t           n_issuers;
 
     pthread_mutex_t  lock;          /* guards local, remote, gen */

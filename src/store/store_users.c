@@ -209,7 +209,8 @@ mcp_store_user_add_with_roles(mcp_store *s, const char *subject, const char *nam
         rc = role_exists(c, roles[i], err);
         if (rc == MCP_OK)
             rc = mcp__store_exec(c, NULL, err,
-                                 "INSERT INTO user_roles(subject, role) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                                 "INSERT INTO user_roles(subject, role) VALUES (?, ?)"
+                                 " ON CONFLICT DO NOTHING",
                                  "tt", subject, roles[i]);
     }
     return mcp__store_write_end(s, c, rc, err);
@@ -464,7 +465,8 @@ mcp_store_role_grant(mcp_store *s, const char *subject, const char *role, mcp_er
         rc = role_exists(c, role, err);
     if (rc == MCP_OK)
         rc = mcp__store_exec(c, NULL, err,
-                             "INSERT INTO user_roles(subject, role) VALUES (?, ?) ON CONFLICT DO NOTHING", "tt",
+                             "INSERT INTO user_roles(subject, role) VALUES (?, ?)"
+                             " ON CONFLICT DO NOTHING", "tt",
                              subject, role);
     return mcp__store_write_end(s, c, rc, err);
 }
@@ -506,7 +508,8 @@ mcp_store_role_set_permissions(mcp_store *s, const char *role, const char *const
     rc = mcp__store_write_begin(s, &c, err);
     if (rc != MCP_OK)
         return rc;
-    rc = mcp__store_exec(c, NULL, err, "INSERT INTO roles(name) VALUES (?) ON CONFLICT DO NOTHING", "t", role);
+    rc = mcp__store_exec(c, NULL, err, "INSERT INTO roles(name) VALUES (?) ON CONFLICT DO NOTHING",
+                         "t", role);
     if (rc == MCP_OK)
         rc = mcp__store_exec(c, NULL, err, "DELETE FROM role_permissions WHERE role = ?", "t",
                              role);

@@ -94,8 +94,8 @@ pg_cluster_start(const char *port)
     const char *ci = getenv("MCP_CI");
     bool strict = ci != NULL && strcmp(ci, "1") == 0;
     if (run_cluster("start", g_pg_url, sizeof g_pg_url) != 0 || g_pg_url[0] == '\0') {
-        fprintf(stderr, strict ? "FAIL: PostgreSQL 15 is needed (MCP_CI=1)\n"
-                               : "SKIP: the PostgreSQL half (no PostgreSQL 15 cluster could start)\n");
+        fprintf(stderr, "%s\n", strict ? "FAIL: PostgreSQL 15 is needed (MCP_CI=1)"
+                                        : "SKIP: the PostgreSQL half (no cluster could start)");
         return strict ? -1 : 1;
     }
     g_pg_up = true;
