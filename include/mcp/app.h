@@ -17,6 +17,7 @@
 #ifndef MCP_APP_H
 #define MCP_APP_H
 
+#include <mcp/policy.h>
 #include <mcp/server.h>
 #include <mcp/store.h>
 
@@ -86,6 +87,11 @@ typedef struct mcp_app_config {
     char    *introspection_client_secret_file; /* --introspection-client-secret-file F */
     unsigned introspection_cache_ttl_s;      /* --introspection-cache-ttl SECONDS (default 60) */
     char    *db;                             /* --db FILE (SQLite store) */
+
+    /* Authorization (docs/design/permissions.md): how token claims and store roles combine.
+     * For the program's mcp_rbac_opts.permission_rule. */
+    mcp_permission_rule permission_rule;     /* --permission-rule store|union|token-only
+                                                (default store) */
 
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;

@@ -70,6 +70,11 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --introspection-client-id ID       our client id there (client_secret_basic)\n"
         "  --introspection-client-secret-file F  file holding its secret\n"
         "  --introspection-cache-ttl SECONDS  longest a result is cached (default 60; 0 = off)\n"
+        "\nAuthorization (programs with a user store and the RBAC engine):\n"
+        "  --permission-rule RULE how token claims and store roles combine: store (default: a\n"
+        "                         permission counts only if the store grants it; the token's\n"
+        "                         scope narrows it), union (token claims add to the roles),\n"
+        "                         token-only (the token's claims alone)\n"
         "%s",
         prog, summary ? summary : "", extra_help ? extra_help : "");
 }
@@ -139,7 +144,7 @@ static const char *const VALUE_FLAGS[] = {
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
     "--resource-url", "--authorization-server",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
-    "--introspection-client-secret-file", "--introspection-cache-ttl", NULL
+    "--introspection-client-secret-file", "--introspection-cache-ttl", "--permission-rule", NULL
 };
 
 /* Flags that would put a secret on the command line, where every local user can read it. */
@@ -453,6 +458,12 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             ok = set_str(&cfg->introspection_client_id, val);
         } else if (strcmp(name, "--introspection-client-secret-file") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->introspection_client_secret_file, val);
+        } else if (strcmp(name, "--permission-rule") == 0) {
+            if (!mcp_permission_rule_parse(val, &cfg->permission_rule)) {
+                fprintf(stderr, "%s: --permission-rule wants store, union or token-only\n",
+                        prog);
+                return 2;
+            }
         } else if (is_extra(extra, name)) {
             if (cfg->nextra + 2 > (int)(sizeof cfg->extra_args / sizeof cfg->extra_args[0])) {
                 fprintf(stderr, "%s: too many options\n", prog);
