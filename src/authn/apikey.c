@@ -44,7 +44,8 @@ mcp_apikey_authn(mcp_request *req, void *ctx, mcp_error *err)
     size_t len;
 
     if (authz == NULL && xkey == NULL)
-        return unauthenticated(req, NULL, err, "missing Authorization header");
+        /* no error code in the challenge (RFC 6750 section 3.1) */
+        return unauthenticated(req, "", err, "missing Authorization header");
     /* Two credentials would leave it unclear which one the caller meant: refuse both. */
     if (authz != NULL && xkey != NULL)
         return unauthenticated(req, "invalid_request", err,

@@ -188,10 +188,10 @@ mcp_authn_middleware(mcp_request *req, void *ctx, mcp_error *err)
     size_t len;
 
     if (authz == NULL && xkey == NULL)
-        /* RFC 6750 section 3.1 suggests no error code when the request carries no credential;
-         * our challenge always names one, and invalid_token is the one that tells a client to
-         * go and get a token (docs/design/authentication.md). */
-        return fail(req, "invalid_token", err, "missing Authorization header");
+        /* RFC 6750 section 3.1: a request that carried no authentication gets no error code
+         * (the empty code: a bare "Bearer resource_metadata=..." challenge); the check's name
+         * is in the JSON-RPC error. */
+        return fail(req, "", err, "missing Authorization header");
     if (authz != NULL && xkey != NULL)
         return fail(req, "invalid_request", err,
                     "both Authorization and X-API-Key headers present");

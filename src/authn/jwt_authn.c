@@ -24,16 +24,22 @@ mcp_jwt_authn(mcp_request *req, void *verifier, mcp_error *err)
 {
     const mcp_jwt_verifier *v = verifier;
     const char *h = mcp_request_header(req, "Authorization");
-    if (h == NULL)
+    /* No bearer credentials (none at all, or another scheme's): no error code in the
+     * challenge (RFC 6750 section 3.1). */
+    if (h == NULL) {
+        (void)mcp_request_set_challenge(req, "", NULL);
         return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "missing Authorization header");
+    }
 
     /* RFC 6750 section 2.1: "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 9110
      * section 11.1). We accept only the JWS alphabet: base64url and the two dots. */
     static const char scheme[] = "bearer";
     size_t sl = sizeof scheme - 1;
     size_t wl = strcspn(h, " ");
-    if (wl != sl || strncasecmp(h, scheme, sl) != 0)
+    if (wl != sl || strncasecmp(h, scheme, sl) != 0) {
+        (void)mcp_request_set_challenge(req, "", NULL);
         return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "unsupported Authorization scheme");
+    }
     const char *t = h + sl;
     while (*t == ' ')
         t++;

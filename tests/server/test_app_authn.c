@@ -196,9 +196,13 @@ expect_401(const server *s, const char *h1, const char *h2, const char *error, c
     reply r;
     call(s, &r, h1, h2);
     char want[1024];
-    snprintf(want, sizeof want,
-             "Bearer error=\"%s\", error_description=\"%s\", resource_metadata=\"%s\"", error,
-             desc, s->prm_url);
+    if (error[0] == '\0')     /* no credentials: no error information (RFC 6750 section 3.1) */
+        snprintf(want, sizeof want, "Bearer resource_metadata=\"%s\"", s->prm_url);
+    else
+        snprintf(want, sizeof want,
+                 "Bearer error=\"%s\", error_description=\"%s\", resource_metadata=\"%s\"",
+                 error, desc, s->prm_url);
+    assert_non_null(strstr(r.body, desc));
     if (r.status != 401 || strcmp(r.www, want) != 0)
         fail_msg("want 401 [%s], got %ld [%s] %s", want, r.status, r.www, r.body);
     assert_non_null(strstr(r.body, "\"code\":-32001"));
@@ -280,7 +284,7 @@ authn_routes_each_credential_kind(void **state)
     char a[2048], b[2048];
 
     /* no credential */
-    expect_401(&s, NULL, NULL, "invalid_token", "missing Authorization header");
+    expect_401(&s, NULL, NULL, "", "missing Authorization header");
 
     /* JWT */
     char *good = mint(s.url, "alice", "jti-1", 600);
