@@ -75,6 +75,8 @@ typedef struct mcp_app_config {
     unsigned jwks_min_interval_s;            /* --jwks-min-interval SECONDS (default 30) */
     char    *issuer;                         /* --issuer ISS */
     bool     jwt_allow_no_issuer;            /* --jwt-allow-no-issuer */
+    bool     require_at_jwt;                 /* --require-at-jwt: header typ must be at+jwt
+                                                (RFC 9068), so an ID token is refused */
     char    *audience;                       /* --audience AUD (default: the resource URL) */
     bool     no_audience_check;              /* --no-audience-check */
     char    *resource_url;                   /* --resource-url URL (default http://LISTEN/mcp) */

@@ -173,6 +173,7 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
     o.leeway_s = cfg->leeway_s;
     o.jwks_refresh_s = cfg->jwks_refresh_s;
     o.jwks_min_interval_s = cfg->jwks_min_interval_s;
+    o.typ = cfg->require_at_jwt ? "at+jwt" : NULL;     /* RFC 9068 section 2.1 */
     mcp_status rc = mcp_jwt_verifier_new(&o, &st->jwt, err);
     if (rc != MCP_OK)
         return prefix_err(err, rc, "JWT verifier");

@@ -58,6 +58,8 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "                         `kid` (default 30)\n"
         "  --issuer ISS           required `iss` of tokens (required with jwt)\n"
         "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
+        "  --require-at-jwt       accept only JWT access tokens (header typ at+jwt, RFC 9068):\n"
+        "                         refuses ID tokens and other JWTs that share our audience\n"
         "  --audience AUD         required `aud` (default: the resource URL)\n"
         "  --no-audience-check    do not check `aud` (explicit opt-out; not recommended)\n"
         "  --leeway SECONDS       clock skew allowed for exp/nbf/iat (default 60)\n"
@@ -253,9 +255,10 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     if (c->auth != 0 && c->stdio)
         why = "--auth works over HTTP only; it cannot be combined with --stdio";
     else if (!jwt && (c->jwt_secret_file || c->jwt_alg || c->n_jwt_public_keys ||
-                      c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer))
+                      c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer ||
+                      c->require_at_jwt))
         why = "JWT key options (--jwt-secret-file, --jwt-alg, --jwt-public-key, --jwks-file, "
-              "--jwks-url, --jwt-allow-no-issuer) need --auth jwt";
+              "--jwks-url, --jwt-allow-no-issuer, --require-at-jwt) need --auth jwt";
     else if (jwks_timing_given && c->jwks_url == NULL)
         why = "--jwks-refresh and --jwks-min-interval need --jwks-url";
     else if (!intro && (c->introspection_url || c->introspection_client_id ||
@@ -379,6 +382,8 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             cfg->access_log = false;
         } else if (strcmp(name, "--jwt-allow-no-issuer") == 0) {
             cfg->jwt_allow_no_issuer = true;
+        } else if (strcmp(name, "--require-at-jwt") == 0) {
+            cfg->require_at_jwt = true;
         } else if (strcmp(name, "--no-audience-check") == 0) {
             cfg->no_audience_check = true;
         } else if (strcmp(name, "--max-body") == 0 && parse_uint(val, 1ull << 30, &n) && n > 0) {

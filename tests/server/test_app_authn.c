@@ -19,6 +19,8 @@
 #include "common/common.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -450,6 +452,77 @@ authn_sends_jws_to_introspection_when_no_jwt_verifier(void **state)
     server_stop(&s);
 }
 
+/* An HS256 JWS with the header `typ` of our choice (mcp_jwt_sign always writes "JWT"). */
+static char *
+mint_typ(const char *typ, const char *aud, const char *sub)
+{
+    char header[128], claims[512];
+    snprintf(header, sizeof header, "{\"alg\":\"HS256\",\"typ\":\"%s\"}", typ);
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"%s\",\"exp\":%lld,\"iat\":%lld,"
+             "\"nonce\":\"n-1\"}",
+             ISS, aud, sub, (long long)(mcp__unix_now() + 600), (long long)mcp__unix_now());
+    char *h = mcp__b64url_encode((const unsigned char *)header, strlen(header));
+    char *c = mcp__b64url_encode((const unsigned char *)claims, strlen(claims));
+    assert_non_null(h);
+    assert_non_null(c);
+    char input[1024];
+    snprintf(input, sizeof input, "%s.%s", h, c);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    assert_non_null(HMAC(EVP_sha256(), HS_SECRET, (int)strlen(HS_SECRET),
+                         (const unsigned char *)input, strlen(input), mac, &maclen));
+    char *sig = mcp__b64url_encode(mac, maclen);
+    assert_non_null(sig);
+    char *tok = malloc(strlen(input) + strlen(sig) + 2);
+    assert_non_null(tok);
+    sprintf(tok, "%s.%s", input, sig);
+    mcp__free(h);
+    mcp__free(c);
+    mcp__free(sig);
+    return tok;
+}
+
+static void
+authn_require_at_jwt_refuses_id_tokens(void **state)
+{
+    (void)state;
+    char sec[300], a[2048];
+    write_file("hs3.key", HS_SECRET, sec, sizeof sec);
+    server s;
+    /* without the flag: an ID token (typ JWT) whose aud is our resource URL is accepted */
+    server_start(&s, (const char *[]){ "--listen", "127.0.0.1:0", "--no-access-log", "--auth",
+                                       "jwt", "--jwt-secret-file", sec, "--issuer", ISS, NULL });
+    char *id_token = mint_typ("JWT", s.url, "erin");
+    snprintf(a, sizeof a, "Authorization: Bearer %s", id_token);
+    expect_ok(&s, a, NULL, "erin|jwt");
+    free(id_token);
+    server_stop(&s);
+
+    server_start(&s, (const char *[]){ "--listen", "127.0.0.1:0", "--no-access-log", "--auth",
+                                       "jwt", "--jwt-secret-file", sec, "--issuer", ISS,
+                                       "--require-at-jwt", NULL });
+    assert_true(s.cfg.require_at_jwt);
+    id_token = mint_typ("JWT", s.url, "erin");
+    snprintf(a, sizeof a, "Authorization: Bearer %s", id_token);
+    expect_401(&s, a, NULL, "invalid_token", "typ mismatch");
+    char *at = mint_typ("at+jwt", s.url, "erin");
+    snprintf(a, sizeof a, "Authorization: Bearer %s", at);
+    expect_ok(&s, a, NULL, "erin|jwt");
+    free(at);
+    at = mint_typ("application/at+jwt", s.url, "erin");    /* RFC 8725 section 3.11 form */
+    snprintf(a, sizeof a, "Authorization: Bearer %s", at);
+    expect_ok(&s, a, NULL, "erin|jwt");
+    free(at);
+    free(id_token);
+    server_stop(&s);
+
+    /* the flag belongs to --auth jwt */
+    mcp_app_config cfg;
+    char *argv[] = { (char *)"test", (char *)"--require-at-jwt", NULL };
+    assert_int_equal(mcp_app_config_parse(&cfg, 2, argv, "test", NULL, NULL, NULL), 2);
+}
+
 static void
 authn_classifies_by_shape(void **state)
 {
@@ -484,6 +557,7 @@ main(void)
         cmocka_unit_test(authn_names_the_kind_that_is_not_enabled),
         cmocka_unit_test(authn_sends_jws_to_introspection_when_no_jwt_verifier),
         cmocka_unit_test(authn_classifies_by_shape),
+        cmocka_unit_test(authn_require_at_jwt_refuses_id_tokens),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
