@@ -94,6 +94,8 @@ typedef struct mcp_app_config {
      * For the program's mcp_rbac_opts.permission_rule. */
     mcp_permission_rule permission_rule;     /* --permission-rule store|union|token-only
                                                 (default store) */
+    mcp_store_subjects store_subjects;       /* --store-subjects bare|issuer (default bare):
+                                                for mcp_rbac_opts.store_subjects */
 
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;

@@ -208,6 +208,38 @@ typedef enum mcp_permission_rule {
     MCP_PERMISSION_RULE_TOKEN_ONLY = 2
 } mcp_permission_rule;
 
+/**
+ * Which store user a token's subject is (docs/design/permissions.md#store-subjects). API-key
+ * principals come from the store and are always its users.
+ * @since 0.1
+ */
+typedef enum mcp_store_subjects {
+    /* The token's `sub` as it is (the default): one namespace for every issuer and for local
+     * users, so a user of an identity provider whose `sub` equals a store user's subject (say
+     * `admin`) is that user. Right with one trusted issuer whose subjects the store lists. */
+    MCP_STORE_SUBJECTS_BARE = 0,
+    /* Tokens (JWT, introspection) are store users "ISSUER#SUB" (`iss` then `#` then `sub`;
+     * an issuer URL has no fragment, so the first `#` separates them): two issuers, or an
+     * issuer and the local API-key users, cannot share a user by accident. A token without
+     * `iss` is then no store user. */
+    MCP_STORE_SUBJECTS_ISSUER = 1
+} mcp_store_subjects;
+
+/** "bare" or "issuer" ("?" outside the enum). @since 0.1 */
+MCP_EXTERN const char *mcp_store_subjects_name(mcp_store_subjects mode);
+/** Parse "bare" or "issuer"; false (out untouched) otherwise. @since 0.1 */
+MCP_EXTERN MCP_NODISCARD bool mcp_store_subjects_parse(const char *name, mcp_store_subjects *out);
+
+/**
+ * The store subject of principal p under mode: its subject, or for a token under
+ * MCP_STORE_SUBJECTS_ISSUER "ISSUER#SUB".
+ * @param[out] buf Filled with the subject (NUL-terminated).
+ * @return true, or false when p has none under mode (no issuer, or it does not fit in cap).
+ * @since 0.1
+ */
+MCP_EXTERN bool mcp_store_subject_of(mcp_store_subjects mode, const mcp_principal *p, char *buf,
+                                     size_t cap);
+
 /** "store", "union" or "token-only" ("?" for a value outside the enum). @since 0.1 */
 MCP_EXTERN const char *mcp_permission_rule_name(mcp_permission_rule rule);
 
@@ -250,6 +282,8 @@ typedef struct mcp_rbac_opts {
     /* How the credential's permissions and the store's combine (default
      * MCP_PERMISSION_RULE_STORE: the store grants, the token narrows). */
     mcp_permission_rule permission_rule;
+    /* Which store user a token's subject is (default MCP_STORE_SUBJECTS_BARE). */
+    mcp_store_subjects store_subjects;
     size_t      principal_cache; /* cached effective principals (default 4096; 0 = none) */
     size_t      rate_buckets_max; /* token buckets kept in memory (default 65536) */
 } mcp_rbac_opts;

@@ -77,6 +77,8 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "                         permission counts only if the store grants it; the token's\n"
         "                         scope narrows it), union (token claims add to the roles),\n"
         "                         token-only (the token's claims alone)\n"
+        "  --store-subjects MODE  which store user a token is: bare (default: its sub) or\n"
+        "                         issuer (ISSUER#SUB, so issuers cannot share users)\n"
         "%s",
         prog, summary ? summary : "", extra_help ? extra_help : "");
 }
@@ -146,7 +148,8 @@ static const char *const VALUE_FLAGS[] = {
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
     "--resource-url", "--authorization-server",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
-    "--introspection-client-secret-file", "--introspection-cache-ttl", "--permission-rule", NULL
+    "--introspection-client-secret-file", "--introspection-cache-ttl", "--permission-rule",
+    "--store-subjects", NULL
 };
 
 /* Flags that would put a secret on the command line, where every local user can read it. */
@@ -467,6 +470,11 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             if (!mcp_permission_rule_parse(val, &cfg->permission_rule)) {
                 fprintf(stderr, "%s: --permission-rule wants store, union or token-only\n",
                         prog);
+                return 2;
+            }
+        } else if (strcmp(name, "--store-subjects") == 0) {
+            if (!mcp_store_subjects_parse(val, &cfg->store_subjects)) {
+                fprintf(stderr, "%s: --store-subjects wants bare or issuer\n", prog);
                 return 2;
             }
         } else if (is_extra(extra, name)) {

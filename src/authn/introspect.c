@@ -481,7 +481,11 @@ make_principal(const json_t *a, int64_t exp, mcp_principal **out, mcp_error *err
      * is then "client:" + client_id, never the bare id: users and clients would otherwise share
      * one namespace, and a client whose id equals a user's subject would get that user's roles
      * from the store and the policy. */
+    /* A sub that itself starts with "client:" would pose as a client: refused. (A sub is
+     * otherwise taken as it is, even when it equals client_id.) */
     char *client_sub = NULL;
+    if (sub != NULL && strncmp(sub, "client:", 7) == 0)
+        return unauth(err, "malformed introspection answer: sub");
     if (sub == NULL || sub[0] == '\0') {
         if (client_id == NULL || client_id[0] == '\0')
             return unauth(err, "missing sub");

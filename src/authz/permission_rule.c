@@ -130,3 +130,58 @@ mcp_permission_rule_apply(mcp_permission_rule rule, const mcp_principal *p,
 {
     return mcp__permission_rule_build(rule, p, store_perms, n_store, NULL, out, err);
 }
+
+/* ---- store subjects ---------------------------------------------------------------------- */
+
+const char *
+mcp_store_subjects_name(mcp_store_subjects mode)
+{
+    switch (mode) {
+    case MCP_STORE_SUBJECTS_BARE:
+        return "bare";
+    case MCP_STORE_SUBJECTS_ISSUER:
+        return "issuer";
+    }
+    return "?";
+}
+
+bool
+mcp_store_subjects_parse(const char *name, mcp_store_subjects *out)
+{
+    if (name == NULL || out == NULL)
+        return false;
+    if (strcmp(name, "bare") == 0)
+        *out = MCP_STORE_SUBJECTS_BARE;
+    else if (strcmp(name, "issuer") == 0)
+        *out = MCP_STORE_SUBJECTS_ISSUER;
+    else
+        return false;
+    return true;
+}
+
+bool
+mcp_store_subject_of(mcp_store_subjects mode, const mcp_principal *p, char *buf, size_t cap)
+{
+    const char *sub = p != NULL ? mcp_principal_subject(p) : NULL;
+    if (buf == NULL || cap == 0 || sub == NULL)
+        return false;
+    buf[0] = '\0';
+    mcp_cred_kind k = mcp_principal_kind(p);
+    bool token = k == MCP_CRED_JWT || k == MCP_CRED_INTROSPECTION;
+    int n;
+    if (mode == MCP_STORE_SUBJECTS_ISSUER && token) {
+        const char *iss = mcp_principal_issuer(p);
+        if (iss == NULL || iss[0] == '\0' || strchr(iss, '#') != NULL)
+            return false;                 /* cannot be qualified: no store user (fail closed) */
+        n = snprintf(buf, cap, "%s#%s", iss, sub);
+    } else if (mode == MCP_STORE_SUBJECTS_BARE || mode == MCP_STORE_SUBJECTS_ISSUER) {
+        n = snprintf(buf, cap, "%s", sub);
+    } else {
+        return false;
+    }
+    if (n < 0 || (size_t)n >= cap) {
+        buf[0] = '\0';
+        return false;
+    }
+    return true;
+}

@@ -54,6 +54,7 @@ struct mcp_rbac {
     bool            require_known_user;
     bool            check_revoked_jti;
     mcp_permission_rule rule;
+    mcp_store_subjects store_subjects;
     char           *policy_path;
     mcp_audit      *audit;
     pthread_mutex_t pol_mu;       /* guards pol (the pointer, not the policy) */
@@ -342,7 +343,10 @@ store_checks(mcp_rbac *r, mcp_request *req, const mcp_principal *p,
     }
     mcp_store_user_info info;
     mcp_store_user_info_init(&info);
-    mcp_status rc = mcp_store_user_lookup(r->store, mcp_principal_subject(p), &info, &e);
+    char subject[MCP_STORE_SUBJECT_MAX + 1];
+    mcp_status rc = MCP_ERR_INVALID_ARG;
+    if (mcp_store_subject_of(r->store_subjects, p, subject, sizeof subject))
+        rc = mcp_store_user_lookup(r->store, subject, &info, &e);
     if (rc == MCP_ERR_INVALID_ARG) {
         /* a subject the store cannot hold is not a store user */
         info.exists = false;
@@ -552,6 +556,8 @@ mcp_rbac_new(const mcp_rbac_opts *opts, mcp_rbac **out, mcp_error *err)
     }
     if (strcmp(mcp_permission_rule_name(opts->permission_rule), "?") == 0)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unknown permission rule");
+    if (strcmp(mcp_store_subjects_name(opts->store_subjects), "?") == 0)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unknown store-subjects mode");
     mcp_rbac *r = mcp__calloc(1, sizeof *r);
     if (r == NULL)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
@@ -560,6 +566,7 @@ mcp_rbac_new(const mcp_rbac_opts *opts, mcp_rbac **out, mcp_error *err)
     r->require_known_user = opts->require_known_user;
     r->check_revoked_jti = opts->check_revoked_jti;
     r->rule = opts->permission_rule;
+    r->store_subjects = opts->store_subjects;
     r->audit = opts->audit;
     atomic_init(&r->generation, 0);
     pthread_mutex_init(&r->pol_mu, NULL);

@@ -582,6 +582,20 @@ build_principal(const mcp_jwt_verifier *v, const json_t *claims, const char *cla
         return unauth(err, "malformed token: jti");
     if (perms != NULL && !json_is_array(perms))
         return unauth(err, "malformed token: permissions");
+    /* A client-credentials token (no resource owner) names the client as its subject (RFC 9068
+     * section 2.2: sub = the client's identifier, so sub equals client_id / azp). Its subject
+     * is "client:" + the id, as for introspected tokens: users and clients must not share one
+     * namespace, or a client whose id equals a user's subject would get that user's roles. A
+     * user token whose sub itself starts with "client:" would pose as a client: refused. */
+    const char *cid = client_id ? client_id : azp;
+    char *client_sub = NULL;
+    if (strncmp(sub, "client:", 7) == 0)
+        return unauth(err, "malformed token: sub");
+    if (cid != NULL && strcmp(cid, sub) == 0) {
+        if ((client_sub = mcp__aprintf("client:%s", sub)) == NULL)
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        sub = client_sub;
+    }
 
     mcp_principal_fields f = {
         .kind = MCP_CRED_JWT,
@@ -595,7 +609,9 @@ build_principal(const mcp_jwt_verifier *v, const json_t *claims, const char *cla
         .expires_at = exp,
     };
     mcp_principal *p;
-    if ((rc = mcp_principal_new(&f, &p, err)) != MCP_OK)
+    rc = mcp_principal_new(&f, &p, err);
+    mcp__free(client_sub);
+    if (rc != MCP_OK)
         return rc == MCP_ERR_NOMEM ? rc : unauth(err, "missing sub");
     if ((rc = add_perms(p, perms, "permissions", err)) != MCP_OK ||
         (rc = add_perms(p, json_object_get(claims, "scope"), "scope", err)) != MCP_OK ||

@@ -233,6 +233,11 @@ introspect_accepts_edge_cases(void **state)
     assert_int_equal(verify(in, "t-user-alice", &p, &err), MCP_OK);
     assert_string_equal(mcp_principal_subject(p), "alice");     /* a sub is taken as it is */
     mcp_principal_unref(p);
+    /* a user sub that poses as a client subject is refused */
+    fake_as_set(&S, 200, "{\"active\":true,\"sub\":\"client:svc\",\"iss\":\"" ISS
+                         "\",\"aud\":\"" AUD "\"}");
+    assert_int_equal(verify(in, "t-fake-client", &p, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "malformed introspection answer: sub");
     mcp_introspector_free(in);
 
     /* audience check switched off explicitly: no aud is fine; no issuer configured: no iss ok */

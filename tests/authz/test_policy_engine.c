@@ -315,6 +315,89 @@ rbac_token_only_rule_ignores_store_roles(void **state)
 }
 
 static void
+rbac_store_subjects_issuer_qualifies_token_subjects(void **state)
+{
+    fixture *f = *state;
+    mcp_rbac_opts o;
+    mcp_rbac_opts_default(&o);
+    assert_int_equal(o.store_subjects, MCP_STORE_SUBJECTS_BARE);
+    o.store = f->store;
+    o.store_subjects = MCP_STORE_SUBJECTS_ISSUER;
+    mcp_rbac *r = NULL;
+    mcp_error err;
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_rbac_new(&o, &r, &err), MCP_OK);
+
+    /* an IdP user whose sub is "alice" is not the store's alice (role admin) */
+    mcp_principal *p = jwt_principal("alice", "j-a", NULL);
+    treq q;
+    treq_init(&q, f->srv, "tools/call", "delete_product", p);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_ERR_FORBIDDEN);
+    assert_string_equal(err.message, "user unknown");
+    treq_cleanup(&q);
+    /* ... but "https://iss#alice" is, with that user's roles */
+    assert_int_equal(mcp_store_user_add_with_roles(f->store, "https://iss#alice", NULL,
+                                                   (const char *[]){ "user", NULL }, &err),
+                     MCP_OK);
+    treq_init(&q, f->srv, "tools/call", "create_product", p);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);
+    const mcp_principal *eff = mcp_request_principal(&q.req);
+    assert_true(mcp_principal_has(eff, "User.Write"));
+    assert_false(mcp_principal_has(eff, "Admin.Write"));
+    assert_string_equal(mcp_principal_subject(eff), "alice");   /* the identity is kept */
+    treq_cleanup(&q);
+    mcp_principal_unref(p);
+
+    /* a token without an issuer cannot be qualified: no store user */
+    mcp_principal_fields pf = { .kind = MCP_CRED_JWT, .subject = "uma" };
+    mcp_principal *noiss = NULL;
+    assert_int_equal(mcp_principal_new(&pf, &noiss, NULL), MCP_OK);
+    treq_init(&q, f->srv, "tools/list", NULL, noiss);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_ERR_FORBIDDEN);
+    assert_string_equal(err.message, "user unknown");
+    treq_cleanup(&q);
+    mcp_principal_unref(noiss);
+
+    /* API keys are the store's own users: bare */
+    mcp_principal_fields kf = { .kind = MCP_CRED_API_KEY, .subject = "gus", .key_id = "k1" };
+    mcp_principal *key = NULL;
+    assert_int_equal(mcp_principal_new(&kf, &key, NULL), MCP_OK);
+    assert_int_equal(mcp_principal_add_permission(key, "Guest.Read", NULL), MCP_OK);
+    treq_init(&q, f->srv, "tools/list", NULL, key);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);
+    treq_cleanup(&q);
+    mcp_principal_unref(key);
+    mcp_rbac_free(r);
+
+    /* the mapping itself */
+    char buf[MCP_STORE_SUBJECT_MAX + 1];
+    p = jwt_principal("bob", NULL, NULL);
+    assert_true(mcp_store_subject_of(MCP_STORE_SUBJECTS_ISSUER, p, buf, sizeof buf));
+    assert_string_equal(buf, "https://iss#bob");
+    assert_true(mcp_store_subject_of(MCP_STORE_SUBJECTS_BARE, p, buf, sizeof buf));
+    assert_string_equal(buf, "bob");
+    assert_false(mcp_store_subject_of(MCP_STORE_SUBJECTS_ISSUER, p, buf, 8));  /* too long */
+    assert_string_equal(buf, "");
+    assert_false(mcp_store_subject_of((mcp_store_subjects)5, p, buf, sizeof buf));
+    mcp_principal_unref(p);
+    mcp_principal_fields hf = { .kind = MCP_CRED_INTROSPECTION, .subject = "x",
+                                .issuer = "https://a#b" };
+    assert_int_equal(mcp_principal_new(&hf, &p, NULL), MCP_OK);
+    assert_false(mcp_store_subject_of(MCP_STORE_SUBJECTS_ISSUER, p, buf, sizeof buf));
+    mcp_principal_unref(p);
+    mcp_store_subjects m = MCP_STORE_SUBJECTS_BARE;
+    assert_true(mcp_store_subjects_parse("issuer", &m));
+    assert_int_equal(m, MCP_STORE_SUBJECTS_ISSUER);
+    assert_false(mcp_store_subjects_parse("auto", &m));
+    assert_string_equal(mcp_store_subjects_name(MCP_STORE_SUBJECTS_BARE), "bare");
+    o.store_subjects = (mcp_store_subjects)5;
+    r = NULL;
+    assert_int_equal(mcp_rbac_new(&o, &r, &err), MCP_ERR_INVALID_ARG);
+    assert_null(r);
+}
+
+static void
 permission_rule_names_and_apply(void **state)
 {
     (void)state;
@@ -941,6 +1024,8 @@ main(void)
         cmocka_unit_test_setup_teardown(rbac_token_only_rule_ignores_store_roles, setup,
                                         teardown),
         cmocka_unit_test(permission_rule_names_and_apply),
+        cmocka_unit_test_setup_teardown(rbac_store_subjects_issuer_qualifies_token_subjects,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(rbac_keeps_principal_that_has_role_permissions, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(rbac_refuses_unknown_and_disabled_users, setup, teardown),

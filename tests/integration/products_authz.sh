@@ -279,4 +279,30 @@ eq "union: audit names the rule" "$(jq -r '[.decision, .permission_rule] | join(
 AUDIT=$AUDIT_MAIN
 stop_products
 
+# --- --store-subjects issuer: a token is the store user ISSUER#SUB ------------------------------
+"$MCP_BIN/mcp-products" --store-subjects auto --db "$DB" >/dev/null 2>"$TMP/badsub.err"
+eq "unknown --store-subjects: usage error" "$?" 2
+A user add "$ISS#uma" --role user >/dev/null 2>&1 || exit 1
+A user add "client:svc" --role guest >/dev/null 2>&1 || exit 1
+start_products issuer --auth apikey,jwt --store-subjects issuer || exit 1
+T=$(mint admin --jti i-1)
+eq "issuer: an IdP user with sub admin is not the store's admin" "$(rpc "$T" "" "$INIT")" 403
+eq "issuer: ... it is no store user" "$(jq -r .error.message "$TMP/body")" "user unknown"
+T=$(mint uma --jti i-2)
+SID=$(open_session "$T")
+eq "issuer: ISS#uma is a store user" "$(cat "$TMP/init.code")" 200
+rpc "$T" "$SID" "$LIST" >/dev/null
+eq "issuer: with ISS#uma's roles" "$(tool_names)" "create_product,get_product,list_products,update_product"
+SID=$(open_session "$ADMIN_KEY")
+eq "issuer: API keys stay the store's own users" "$(cat "$TMP/init.code")" 200
+stop_products
+# a client-credentials JWT (sub = client id) is the subject client:<id>, in either mode
+start_products bare --auth jwt
+T=$(mint svc --client-id svc --jti c-1)
+SID=$(open_session "$T")
+eq "client credentials JWT: store user client:svc" "$(cat "$TMP/init.code")" 200
+rpc "$T" "$SID" "$LIST" >/dev/null
+eq "client credentials JWT: client:svc's roles" "$(tool_names)" "get_product,list_products"
+stop_products
+
 summary
