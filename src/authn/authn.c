@@ -147,7 +147,13 @@ static mcp_status
 by_jwt(mcp_authn *a, mcp_request *req, const char *t, size_t len, mcp_error *err)
 {
     mcp_principal *p = NULL;
-    mcp_status rc = mcp_jwt_verify(a->opts.jwt, t, len, &p, err);
+    /* An unknown kid may need a JWKS fetch (seconds): never on an HTTP IO thread. The server
+     * reruns this phase on a worker (mcp_request_can_block), as for introspection. */
+    mcp_status rc = mcp_request_can_block(req) ? mcp_jwt_verify(a->opts.jwt, t, len, &p, err)
+                                               : mcp_jwt_verify_nowait(a->opts.jwt, t, len, &p,
+                                                                       err);
+    if (rc == MCP_ERR_WOULD_BLOCK)
+        return rc;
     if (rc == MCP_OK && a->opts.store != NULL && a->opts.check_jwt_revocation) {
         const char *jti = mcp_principal_jti(p);
         bool revoked = false;

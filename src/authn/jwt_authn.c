@@ -52,8 +52,10 @@ mcp_jwt_authn(mcp_request *req, void *verifier, mcp_error *err)
     }
 
     mcp_principal *p = NULL;
-    mcp_status rc = mcp_jwt_verify(v, t, tl, &p, err);
-    if (rc == MCP_ERR_NOMEM)
+    /* never a JWKS fetch on an HTTP IO thread: the phase reruns on a worker */
+    mcp_status rc = mcp_request_can_block(req) ? mcp_jwt_verify(v, t, tl, &p, err)
+                                               : mcp_jwt_verify_nowait(v, t, tl, &p, err);
+    if (rc == MCP_ERR_NOMEM || rc == MCP_ERR_WOULD_BLOCK)
         return rc;
     if (rc != MCP_OK) {
         (void)mcp_request_set_challenge(req, "invalid_token", NULL);

@@ -628,7 +628,7 @@ build_principal(const mcp_jwt_verifier *v, const json_t *claims, const char *cla
 
 static mcp_status
 verify_full(mcp_jwt_verifier *v, const char *token, size_t len, int64_t now,
-            const unsigned char *hash, mcp_principal **out, mcp_error *err)
+            const unsigned char *hash, bool may_block, mcp_principal **out, mcp_error *err)
 {
     json_t *hdr = NULL, *claims = NULL;
     unsigned char *hraw = NULL, *praw = NULL, *sig = NULL;
@@ -663,7 +663,14 @@ verify_full(mcp_jwt_verifier *v, const char *token, size_t len, int64_t now,
     size_t ilen = (size_t)(d2 - token);
     uint64_t gen = snapshot(v, sets);
     sel_result sr = select_and_verify(sets, alg, kid, input, ilen, sig, siglen);
-    if (sr == SEL_NO_KID && v->jwks != NULL) {
+    if (sr == SEL_NO_KID && v->jwks != NULL && !may_block &&
+        mcp__jwks_src_would_fetch(v->jwks)) {
+        /* The caller must not wait on the network (an HTTP IO thread): it reruns the
+         * verification where it may block. Nothing is cached. */
+        rc = mcp_error_set(err, MCP_ERR_WOULD_BLOCK, "key lookup needs a JWKS fetch");
+        goto out;
+    }
+    if (sr == SEL_NO_KID && v->jwks != NULL && may_block) {
         /* A key rotation at the provider: refetch (throttled, never waiting on another fetch)
          * and try once more with whatever set is current then. */
         if (mcp__jwks_src_refresh(v->jwks, false, NULL) == MCP_OK) {
@@ -701,9 +708,9 @@ out:
     return rc;
 }
 
-mcp_status
-mcp_jwt_verify(const mcp_jwt_verifier *cv, const char *token, size_t len, mcp_principal **out,
-               mcp_error *err)
+static mcp_status
+verify(const mcp_jwt_verifier *cv, const char *token, size_t len, bool may_block,
+       mcp_principal **out, mcp_error *err)
 {
     /* The verifier is logically read-only; its cache and JWKS refresh state are synchronised
      * internally, which is why the const is cast away here and only here. */
@@ -725,5 +732,19 @@ mcp_jwt_verify(const mcp_jwt_verifier *cv, const char *token, size_t len, mcp_pr
         if ((*out = mcp__jwt_cache_get(v->cache, hash, now)) != NULL)
             return MCP_OK;
     }
-    return verify_full(v, token, len, now, h, out, err);
+    return verify_full(v, token, len, now, h, may_block, out, err);
+}
+
+mcp_status
+mcp_jwt_verify(const mcp_jwt_verifier *v, const char *token, size_t len, mcp_principal **out,
+               mcp_error *err)
+{
+    return verify(v, token, len, true, out, err);
+}
+
+mcp_status
+mcp_jwt_verify_nowait(const mcp_jwt_verifier *v, const char *token, size_t len,
+                      mcp_principal **out, mcp_error *err)
+{
+    return verify(v, token, len, false, out, err);
 }
