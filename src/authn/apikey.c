@@ -4,6 +4,7 @@
  */
 #include <mcp/store.h>
 
+#include "authn/authn.h"
 #include "common/common.h"
 
 #include <string.h>
@@ -79,6 +80,8 @@ mcp_apikey_authn(mcp_request *req, void *ctx, mcp_error *err)
         return unauthenticated(req, "invalid_request", err, "empty credential");
     if (len < 4 || memcmp(tok, MCP_APIKEY_PREFIX, 4) != 0)
         return unauthenticated(req, "invalid_token", err, "credential is not an API key");
+    if (mcp__authn_note_credential(req, tok, len, err) != MCP_OK)
+        return MCP_ERR_RATE_LIMITED;     /* this key failed too often: not verified again */
 
     const mcp_principal *who = NULL;
     mcp_status rc = mcp_store_key_verify(store, tok, len, &who, err);

@@ -13,6 +13,7 @@
  */
 #include <mcp/authn.h>
 
+#include "authn/authn.h"
 #include "common/common.h"
 
 #include <string.h>
@@ -210,6 +211,8 @@ mcp_authn_middleware(mcp_request *req, void *ctx, mcp_error *err)
             return fail(req, "invalid_token", err, "API key authentication is not enabled");
         if (mcp_authn_classify(t, len) != MCP_CREDENTIAL_API_KEY)
             return fail(req, "invalid_token", err, "X-API-Key does not hold an API key");
+        if (mcp__authn_note_credential(req, t, len, err) != MCP_OK)
+            return MCP_ERR_RATE_LIMITED;
         return by_api_key(a, req, t, len, err);
     }
 
@@ -224,6 +227,8 @@ mcp_authn_middleware(mcp_request *req, void *ctx, mcp_error *err)
     if (len == 0 || t[len] != '\0')
         return fail(req, "invalid_request", err, "malformed Authorization header");
 
+    if (mcp__authn_note_credential(req, t, len, err) != MCP_OK)
+        return MCP_ERR_RATE_LIMITED;
     switch (mcp_authn_classify(t, len)) {
     case MCP_CREDENTIAL_API_KEY:
         if (!a->opts.api_keys)

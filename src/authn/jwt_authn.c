@@ -7,6 +7,7 @@
 #include <mcp/jwt.h>
 #include <mcp/server.h>
 
+#include "authn/authn.h"
 #include "common/common.h"
 
 #include <string.h>
@@ -51,6 +52,8 @@ mcp_jwt_authn(mcp_request *req, void *verifier, mcp_error *err)
         return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "malformed Authorization header");
     }
 
+    if (mcp__authn_note_credential(req, t, tl, err) != MCP_OK)
+        return MCP_ERR_RATE_LIMITED;
     mcp_principal *p = NULL;
     /* never a JWKS fetch on an HTTP IO thread: the phase reruns on a worker */
     mcp_status rc = mcp_request_can_block(req) ? mcp_jwt_verify(v, t, tl, &p, err)

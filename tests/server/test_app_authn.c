@@ -78,6 +78,7 @@ server_start(server *s, const char **args)
     assert_int_equal(mcp_app_config_parse(&s->cfg, argc, argv, "test", NULL, NULL, NULL), -1);
     mcp_server_opts so;
     mcp_server_opts_default(&so);
+    mcp_app_server_opts(&s->cfg, &so);    /* --authn-fail-limit and the like */
     so.workers = 2;
     so.stateless = true;
     mcp_error err;
@@ -452,6 +453,65 @@ authn_sends_jws_to_introspection_when_no_jwt_verifier(void **state)
     server_stop(&s);
 }
 
+/* POST ping with one Authorization header, from a chosen loopback source address. */
+static long
+post_from(const server *s, const char *auth, const char *src_ip)
+{
+    reply r;
+    memset(&r, 0, sizeof r);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    char h[2048];
+    snprintf(h, sizeof h, "Authorization: Bearer %s", auth);
+    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
+    hl = curl_slist_append(hl, "Accept: application/json, text/event-stream");
+    hl = curl_slist_append(hl, h);
+    curl_easy_setopt(c, CURLOPT_URL, s->url);
+    curl_easy_setopt(c, CURLOPT_INTERFACE, src_ip);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    return r.status;
+}
+
+/* The failed-authentication limiter also counts per presented credential (its hash): a bad
+ * token replayed from many addresses is refused before verification, while nobody can lock out
+ * a credential they do not hold. */
+static void
+authn_limits_failures_per_credential(void **state)
+{
+    (void)state;
+    char sec[300];
+    write_file("hs4.key", HS_SECRET, sec, sizeof sec);
+    server s;
+    server_start(&s, (const char *[]){ "--listen", "127.0.0.1:0", "--no-access-log", "--auth",
+                                       "jwt", "--jwt-secret-file", sec, "--issuer", ISS,
+                                       "--authn-fail-limit", "3", NULL });
+    char *expired = mint(s.url, "alice", "j-exp", -3600);
+    char *good = mint(s.url, "alice", "j-ok", 600);
+    /* three failures from three addresses: each address is far from its own limit */
+    assert_int_equal(post_from(&s, expired, "127.0.0.2"), 401);
+    assert_int_equal(post_from(&s, expired, "127.0.0.3"), 401);
+    assert_int_equal(post_from(&s, expired, "127.0.0.4"), 401);
+    /* the fourth use of that credential, from a fresh address: refused unverified */
+    assert_int_equal(post_from(&s, expired, "127.0.0.5"), 429);
+    /* that address is not blocked for another credential, nor is a good token anywhere */
+    char *other = mint(s.url, "bob", "j-exp2", -3600);
+    assert_int_equal(post_from(&s, other, "127.0.0.5"), 401);
+    assert_int_equal(post_from(&s, good, "127.0.0.5"), 200);
+    assert_int_equal(post_from(&s, good, "127.0.0.2"), 200);
+    mcp_free(expired);
+    mcp_free(good);
+    mcp_free(other);
+    server_stop(&s);
+}
+
 /* An HS256 JWS with the header `typ` of our choice (mcp_jwt_sign always writes "JWT"). */
 static char *
 mint_typ(const char *typ, const char *aud, const char *sub)
@@ -558,6 +618,7 @@ main(void)
         cmocka_unit_test(authn_sends_jws_to_introspection_when_no_jwt_verifier),
         cmocka_unit_test(authn_classifies_by_shape),
         cmocka_unit_test(authn_require_at_jwt_refuses_id_tokens),
+        cmocka_unit_test(authn_limits_failures_per_credential),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
