@@ -356,12 +356,16 @@ store_checks(mcp_rbac *r, mcp_request *req, const mcp_principal *p,
     }
     if (!info.exists) {
         mcp_store_user_info_cleanup(&info);
-        if (r->require_known_user)
+        if (r->require_known_user) {
+            /* no token can cure it: no step-up challenge (see mcp_request_set_challenge) */
+            mcp_request_set_challenge(req, "", NULL);
             return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN, "user unknown");
+        }
         return MCP_OK;                     /* the credential's permissions alone */
     }
     if (!info.enabled) {
         mcp_store_user_info_cleanup(&info);
+        mcp_request_set_challenge(req, "", NULL);
         return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN, "user disabled");
     }
     return effective(r, p, &info, eff, ceil, err);
