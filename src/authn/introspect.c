@@ -340,7 +340,7 @@ neg_put(mcp_introspector *in, const unsigned char *h, int64_t now, const char *r
     neg_slot *s = &in->neg[i];
     memcpy(s->hash, h, sizeof s->hash);
     s->until = now + (int64_t)in->opts.negative_cache_ttl_s;
-    snprintf(s->reason, sizeof s->reason, "%s", reason);
+    snprintf(s->reason, sizeof s->reason, "%.*s", (int)sizeof s->reason - 1, reason);
     pthread_mutex_unlock(&in->shard_mu[i % SHARDS]);
 }
 
