@@ -17,6 +17,7 @@
 #ifndef MCP_APP_H
 #define MCP_APP_H
 
+#include <mcp/policy.h>
 #include <mcp/server.h>
 #include <mcp/store.h>
 
@@ -74,6 +75,8 @@ typedef struct mcp_app_config {
     unsigned jwks_min_interval_s;            /* --jwks-min-interval SECONDS (default 30) */
     char    *issuer;                         /* --issuer ISS */
     bool     jwt_allow_no_issuer;            /* --jwt-allow-no-issuer */
+    bool     require_at_jwt;                 /* --require-at-jwt: header typ must be at+jwt
+                                                (RFC 9068), so an ID token is refused */
     char    *audience;                       /* --audience AUD (default: the resource URL) */
     bool     no_audience_check;              /* --no-audience-check */
     char    *resource_url;                   /* --resource-url URL (default http://LISTEN/mcp) */
@@ -93,6 +96,13 @@ typedef struct mcp_app_config {
     char    *trusted_issuers;                /* --trusted-issuers FILE (JSON: more issuers) */
     char    *permission_map[MCP_APP_MULTI_MAX]; /* --permission-map FROM=TO (repeatable) */
     size_t   n_permission_map;
+
+    /* Authorization (docs/design/permissions.md): how token claims and store roles combine.
+     * For the program's mcp_rbac_opts.permission_rule. */
+    mcp_permission_rule permission_rule;     /* --permission-rule store|union|token-only
+                                                (default store) */
+    mcp_store_subjects store_subjects;       /* --store-subjects bare|issuer (default bare):
+                                                for mcp_rbac_opts.store_subjects */
 
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;

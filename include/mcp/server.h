@@ -537,6 +537,10 @@ typedef struct mcp_authz_result {
     char missing[MCP_ERROR_MSG_MAX];   /* space-separated permissions that would allow it */
     char required[MCP_ERROR_MSG_MAX];  /* the deciding rule in words: "any of: A B", "all of: A",
                                           "nobody (deny)"; "" lets the server word it */
+    bool not_granted;                  /* the caller's user is not granted what the target needs
+                                          (the user store's roles): a token with a wider scope
+                                          cannot help, so the 403 says so and its challenge
+                                          names no scope to request (no step-up) */
 } mcp_authz_result;
 
 /**
@@ -549,7 +553,8 @@ typedef struct mcp_authz_result {
  * @param name Tool or prompt name; for a resource its exact URI, or the template of the entry
  *             that serves the URI. Borrowed for the call.
  * @param rule The registered rule (borrowed for the call).
- * @param[out] res allowed false and empty strings on entry; fill missing / required for a denial.
+ * @param[out] res allowed false, not_granted false and empty strings on entry; fill missing /
+ *                 required (and not_granted) for a denial.
  * @return true to allow.
  * Thread: HTTP IO threads, worker threads and the stdio reader, concurrently: must be
  * thread-safe and must not block.

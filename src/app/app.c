@@ -205,6 +205,7 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
     }
     map[nmap] = NULL;
     o.permission_map = nmap > 0 ? map : NULL;
+    o.typ = cfg->require_at_jwt ? "at+jwt" : NULL;     /* RFC 9068 section 2.1 */
     mcp_status rc = mcp_jwt_verifier_new(&o, &st->jwt, err);
     for (size_t i = 0; i < cfg->n_permission_map; i++)
         mcp__free(map_buf[i]);

@@ -68,6 +68,8 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --trusted-issuers F    JSON file of further issuers, each with its own keys,\n"
         "                         audience, claims profile and tenants\n"
         "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
+        "  --require-at-jwt       accept only JWT access tokens (header typ at+jwt, RFC 9068):\n"
+        "                         refuses ID tokens and other JWTs that share our audience\n"
         "  --audience AUD         required `aud` (default: the resource URL)\n"
         "  --no-audience-check    do not check `aud` (explicit opt-out; not recommended)\n"
         "  --leeway SECONDS       clock skew allowed for exp/nbf/iat (default 60)\n"
@@ -80,6 +82,13 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --introspection-client-id ID       our client id there (client_secret_basic)\n"
         "  --introspection-client-secret-file F  file holding its secret\n"
         "  --introspection-cache-ttl SECONDS  longest a result is cached (default 60; 0 = off)\n"
+        "\nAuthorization (programs with a user store and the RBAC engine):\n"
+        "  --permission-rule RULE how token claims and store roles combine: store (default: a\n"
+        "                         permission counts only if the store grants it; the token's\n"
+        "                         scope narrows it), union (token claims add to the roles),\n"
+        "                         token-only (the token's claims alone)\n"
+        "  --store-subjects MODE  which store user a token is: bare (default: its sub) or\n"
+        "                         issuer (ISSUER#SUB, so issuers cannot share users)\n"
         "%s",
         prog, summary ? summary : "", extra_help ? extra_help : "");
 }
@@ -150,7 +159,8 @@ static const char *const VALUE_FLAGS[] = {
     "--resource-url", "--authorization-server", "--claims-profile", "--claims-client",
     "--allowed-tenant", "--trusted-issuers", "--permission-map",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
-    "--introspection-client-secret-file", "--introspection-cache-ttl", NULL
+    "--introspection-client-secret-file", "--introspection-cache-ttl", "--permission-rule",
+    "--store-subjects", NULL
 };
 
 /* Flags that would put a secret on the command line, where every local user can read it. */
@@ -263,9 +273,10 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     if (c->auth != 0 && c->stdio)
         why = "--auth works over HTTP only; it cannot be combined with --stdio";
     else if (!jwt && (c->jwt_secret_file || c->jwt_alg || c->n_jwt_public_keys ||
-                      c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer))
+                      c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer ||
+                      c->require_at_jwt))
         why = "JWT key options (--jwt-secret-file, --jwt-alg, --jwt-public-key, --jwks-file, "
-              "--jwks-url, --jwt-allow-no-issuer) need --auth jwt";
+              "--jwks-url, --jwt-allow-no-issuer, --require-at-jwt) need --auth jwt";
     else if (jwks_timing_given && c->jwks_url == NULL)
         why = "--jwks-refresh and --jwks-min-interval need --jwks-url";
     else if (!intro && (c->introspection_url || c->introspection_client_id ||
@@ -397,6 +408,8 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             cfg->access_log = false;
         } else if (strcmp(name, "--jwt-allow-no-issuer") == 0) {
             cfg->jwt_allow_no_issuer = true;
+        } else if (strcmp(name, "--require-at-jwt") == 0) {
+            cfg->require_at_jwt = true;
         } else if (strcmp(name, "--no-audience-check") == 0) {
             cfg->no_audience_check = true;
         } else if (strcmp(name, "--max-body") == 0 && parse_uint(val, 1ull << 30, &n) && n > 0) {
@@ -487,6 +500,17 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             ok = set_str(&cfg->introspection_client_id, val);
         } else if (strcmp(name, "--introspection-client-secret-file") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->introspection_client_secret_file, val);
+        } else if (strcmp(name, "--permission-rule") == 0) {
+            if (!mcp_permission_rule_parse(val, &cfg->permission_rule)) {
+                fprintf(stderr, "%s: --permission-rule wants store, union or token-only\n",
+                        prog);
+                return 2;
+            }
+        } else if (strcmp(name, "--store-subjects") == 0) {
+            if (!mcp_store_subjects_parse(val, &cfg->store_subjects)) {
+                fprintf(stderr, "%s: --store-subjects wants bare or issuer\n", prog);
+                return 2;
+            }
         } else if (is_extra(extra, name)) {
             if (cfg->nextra + 2 > (int)(sizeof cfg->extra_args / sizeof cfg->extra_args[0])) {
                 fprintf(stderr, "%s: too many options\n", prog);

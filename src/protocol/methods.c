@@ -177,6 +177,22 @@ authorize_target(mcp_request *req, void *unused, mcp_error *err)
     mcp_authz_result res;
     if (mcp__authorize(req->srv, req->principal, kind, name, a, &res))
         return MCP_OK;
+    if (res.not_granted) {
+        /* The user does not hold it (the store's roles): asking the authorization server for
+         * a wider token cannot help, so no challenge names a scope to request (an empty error
+         * code: the transport sends no step-up challenge). */
+        mcp_request_set_challenge(req, "", NULL);
+        req->missing[0] = '\0';
+        if (strncmp(res.required, "any of", 6) != 0 && strncmp(res.required, "all of", 6) != 0 &&
+            res.required[0] != '\0')
+            return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN,
+                                     "%s '%.80s' is allowed to %.120s", kind, req->target,
+                                     res.required);
+        return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN,
+                                 "%s '%.80s' requires %.120s, which this user is not granted",
+                                 kind, req->target,
+                                 res.required[0] ? res.required : "a permission");
+    }
     /* scope = what the caller has plus what the target needs (MCP step-up authorization) */
     mcp_buf scope;
     mcp__buf_init(&scope, 4096);

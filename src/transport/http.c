@@ -107,20 +107,30 @@ send_failure(conn_state *cs, struct MHD_Connection *c, mcp_status rc, const mcp_
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    if (rc == MCP_ERR_UNAUTHENTICATED || rc == MCP_ERR_FORBIDDEN) {
+    /* An empty error code (mcp_request_set_challenge(req, "", ...)) means "no error code":
+     * a 401 to a request that carried no credentials (RFC 6750 section 3.1: no error
+     * information then) is a bare Bearer challenge; a 403 that a wider token cannot cure (the
+     * user is not granted the permission) has no challenge at all, so no client steps up. */
+    const char *ecode = cs->req.challenge_error ? cs->req.challenge_error
+                        : rc == MCP_ERR_FORBIDDEN ? "insufficient_scope" : "invalid_token";
+    if (rc == MCP_ERR_UNAUTHENTICATED || (rc == MCP_ERR_FORBIDDEN && ecode[0] != '\0')) {
         char desc[MCP_ERROR_MSG_MAX], scope[1024], url[512], hdr[2048];
-        sanitize(desc, sizeof desc, msg);
-        const char *ecode = cs->req.challenge_error ? cs->req.challenge_error
-                            : rc == MCP_ERR_FORBIDDEN ? "insufficient_scope" : "invalid_token";
-        int n = snprintf(hdr, sizeof hdr, "Bearer error=\"%s\", error_description=\"%s\"", ecode,
-                         desc);
-        if (cs->req.challenge_scope != NULL && n > 0 && (size_t)n < sizeof hdr) {
-            sanitize(scope, sizeof scope, cs->req.challenge_scope);
-            n += snprintf(hdr + n, sizeof hdr - (size_t)n, ", scope=\"%s\"", scope);
+        int n;
+        if (ecode[0] != '\0') {
+            sanitize(desc, sizeof desc, msg);
+            n = snprintf(hdr, sizeof hdr, "Bearer error=\"%s\", error_description=\"%s\"",
+                         ecode, desc);
+            if (cs->req.challenge_scope != NULL && n > 0 && (size_t)n < sizeof hdr) {
+                sanitize(scope, sizeof scope, cs->req.challenge_scope);
+                n += snprintf(hdr + n, sizeof hdr - (size_t)n, ", scope=\"%s\"", scope);
+            }
+        } else {
+            n = snprintf(hdr, sizeof hdr, "Bearer");
         }
         if (h->prm_json != NULL && n > 0 && (size_t)n < sizeof hdr) {
             prm_url(h, c, url, sizeof url);
-            snprintf(hdr + n, sizeof hdr - (size_t)n, ", resource_metadata=\"%s\"", url);
+            snprintf(hdr + n, sizeof hdr - (size_t)n, "%s resource_metadata=\"%s\"",
+                     ecode[0] != '\0' ? "," : "", url);
         }
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, hdr);
     }
