@@ -142,7 +142,18 @@ struct mcp_request {
     mcp__dispatch_result outcome;
     mcp__session        *created;      /* initialize made a session (reference), or NULL */
     const void          *method;       /* the protocol's method entry, set by its route step */
+    /* protocol revision 2026-07-28 (docs/design/protocol-2026.md) */
+    unsigned             era;          /* MCP__REQ_* from the MCP-Protocol-Version header */
+    json_t              *err_data;     /* error.data of a failure the transport answers (owned) */
 };
+
+/* The era of a request (mcp_request.era), chosen by the transport from its version header. */
+enum {
+    MCP__REQ_LEGACY,      /* 2025 revisions (or no header): initialize + sessions */
+    MCP__REQ_MODERN,      /* 2026-07-28: stateless, per-request _meta */
+    MCP__REQ_UNSUPPORTED, /* a version this server does not speak: -32022 once the id is read */
+};
+#define MCP__PV_MODERN "2026-07-28"
 
 void mcp__request_init(mcp_request *req, mcp_server *srv);
 void mcp__request_cleanup(mcp_request *req);
@@ -155,8 +166,10 @@ void mcp__decide(mcp_request *req, const char *phase, mcp_status rc, const char 
                  const char *missing);
 /* Map a failing status to an HTTP status code (the table in common/error.c). */
 int mcp__status_http(mcp_status rc);
-/* Protocol revisions this server speaks (request headers, initialize). */
+/* Legacy protocol revisions this server speaks (request headers, initialize). */
 bool mcp__version_supported(const char *v);
+/* The era a version header selects (NULL: absent -> legacy). */
+unsigned mcp__era_of_header(const char *pv);
 
 /* ---- the pipeline driver (pipeline.c) ---------------------------------------------------- */
 
@@ -339,6 +352,9 @@ struct mcp_server {
     const mcp__transport_ops *tr_ops;   /* the registered transport, or NULL */
     void            *tr;
     atomic_int       inflight;          /* requests being handled */
+
+    /* the protocol's per-server state (requestState keys), owned by src/protocol */
+    void            *proto;
 
     /* failed authentications per client address (authn_guard.c) */
     pthread_mutex_t  fail_mu;

@@ -14,6 +14,14 @@ mcp__version_supported(const char *v)
     return false;
 }
 
+unsigned
+mcp__era_of_header(const char *pv)
+{
+    if (pv == NULL || mcp__version_supported(pv))
+        return MCP__REQ_LEGACY;
+    return strcmp(pv, MCP__PV_MODERN) == 0 ? MCP__REQ_MODERN : MCP__REQ_UNSUPPORTED;
+}
+
 void
 mcp__request_init(mcp_request *req, mcp_server *srv)
 {
@@ -37,6 +45,8 @@ mcp__request_cleanup(mcp_request *req)
     mcp__rpc_msg_cleanup(&req->msg);
     mcp__free(req->challenge_error);
     mcp__free(req->challenge_scope);
+    json_decref(req->err_data);
+    req->err_data = NULL;
     req->principal = NULL;
     req->challenge_error = req->challenge_scope = NULL;
 }

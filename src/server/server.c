@@ -71,6 +71,11 @@ mcp_server_new(const mcp_server_opts *opts, mcp_server **out, mcp_error *err)
         return mcp_error_set(err, MCP_ERR_NOMEM, "cannot allocate server");
     }
     mcp__server_set_handler(srv, &mcp__protocol_entries);
+    mcp_status rc = mcp__pr_server_init(srv, err);
+    if (rc != MCP_OK) {
+        mcp_server_free(srv);
+        return rc;
+    }
     *out = srv;
     return MCP_OK;
 }
@@ -105,6 +110,7 @@ mcp_server_free(mcp_server *srv)
     mcp__pool_stop(srv);
     mcp__sessions_clear(srv);                    /* drop every session */
     mcp__registry_free(srv);
+    mcp__pr_server_free(srv);
     mcp__authn_fail_free(srv);
     if (srv->tr_ops != NULL) {
         srv->tr_ops->free(srv->tr);

@@ -362,6 +362,32 @@ send_sse(conn_state *cs, struct MHD_Connection *c, stream *st, bool is_post)
     return ok;
 }
 
+/* HTTP status of a 2026-07-28 JSON answer: an error response carries its own status (the
+ * revision maps -32601 to 404 and the request errors to 400); a result is 200. The envelope is
+ * written "jsonrpc", "id", then "result" or "error", so only a short prefix is looked at before
+ * an error is parsed to read its code. */
+static unsigned
+modern_status(const char *b, size_t len)
+{
+    static const char tag[] = ",\"error\":{";
+    size_t scan = len < 512 ? len : 512;
+    bool found = false;
+    for (size_t i = 0; b != NULL && !found && i + sizeof tag - 1 <= scan; i++)
+        found = memcmp(b + i, tag, sizeof tag - 1) == 0;
+    if (!found)
+        return 200;
+    json_t *m = json_loadb(b, len, 0, NULL);
+    json_t *code = json_object_get(json_object_get(m, "error"), "code");
+    unsigned st = 200;
+    if (json_is_integer(code) && json_object_get(m, "result") == NULL) {
+        json_int_t c = json_integer_value(code);
+        st = c == MCP_RPC_METHOD_NOT_FOUND ? 404 : c == MCP_RPC_INTERNAL_ERROR ? 500
+             : c == MCP_RPC_FORBIDDEN ? 403 : 400;
+    }
+    json_decref(m);
+    return st;
+}
+
 /* After dispatch or on resume: answer if the stream has something, else park the connection. */
 enum MHD_Result
 mcp__http_answer_or_park(conn_state *cs, struct MHD_Connection *c)
@@ -381,7 +407,8 @@ mcp__http_answer_or_park(conn_state *cs, struct MHD_Connection *c)
         st->final_msg = NULL;
         st->conn = NULL;
         pthread_mutex_unlock(&st->mu);
-        return mcp__http_send_body(cs, c, 200, "application/json", b, len);
+        unsigned status = cs->req.era == MCP__REQ_MODERN ? modern_status(b, len) : 200;
+        return mcp__http_send_body(cs, c, status, "application/json", b, len);
     }
     if (st->timed_out) {
         st->conn = NULL;
