@@ -129,8 +129,12 @@ sampling(mcp_ctx *ctx, void *u, mcp_error *err)
                                "content", "type", "text", "text", prompt ? prompt : "",
                                "maxTokens", 100);
     json_t *res = NULL;
-    mcp_status rc = mcp_ctx_request(ctx, "sampling/createMessage", params, 0, &res, err);
+    /* one handler for both eras: a 2025 session gets the request on its SSE stream, a
+     * 2026-07-28 client an input-required result */
+    mcp_status rc = mcp_ctx_input(ctx, "sampling", "sampling/createMessage", params, &res, err);
     json_decref(params);
+    if (rc == MCP_ERR_INPUT_REQUIRED)
+        return rc;
     if (rc != MCP_OK)
         return mcp_ctx_set_error_result(ctx, "sampling failed", err);
     const char *text = json_string_value(json_object_get(json_object_get(res, "content"), "text"));
@@ -147,8 +151,10 @@ elicit(mcp_ctx *ctx, const char *message, const char *schema_json, const char *p
     json_t *schema = json_loads(schema_json, 0, NULL);
     json_t *params = json_pack("{s:s, s:o}", "message", message, "requestedSchema", schema);
     json_t *res = NULL;
-    mcp_status rc = mcp_ctx_request(ctx, "elicitation/create", params, 0, &res, err);
+    mcp_status rc = mcp_ctx_input(ctx, "user_info", "elicitation/create", params, &res, err);
     json_decref(params);
+    if (rc == MCP_ERR_INPUT_REQUIRED)
+        return rc;
     if (rc != MCP_OK)
         return mcp_ctx_set_error_result(ctx, "elicitation failed", err);
     const char *action = json_string_value(json_object_get(res, "action"));

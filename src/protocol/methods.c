@@ -103,7 +103,7 @@ modern_checks(mcp_request *req, const method **out, mcp_error *err)
     if (req->era == MCP__REQ_UNSUPPORTED) {
         req->err_data = mcp__pv_unsupported_data(pv);
         mcp_error_set_rpc(err, MCP_ERR_UNSUPPORTED, MCP__RPC_UNSUPPORTED_VERSION,
-                          "Unsupported protocol version: %.40s", pv ? pv : "");
+                          "Bad Request: unsupported MCP-Protocol-Version %.40s", pv ? pv : "");
         return refuse(req, 400, MCP_ERR_UNSUPPORTED, err);
     }
     mcp__meta26 meta;
