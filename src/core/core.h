@@ -144,6 +144,9 @@ struct mcp_request {
     const void          *method;       /* the protocol's method entry, set by its route step */
     /* protocol revision 2026-07-28 (docs/design/protocol-2026.md) */
     unsigned             era;          /* MCP__REQ_* from the MCP-Protocol-Version header */
+    char                 head_method[64]; /* 2026: Mcp-Method, when the head phase decided */
+    char                *head_target;  /* 2026: decoded Mcp-Name (owned), or NULL */
+    bool                 authz_done;   /* AUTHZ ran in the head phase, from the headers */
     json_t              *err_data;     /* error.data of a failure the transport answers (owned) */
 };
 
@@ -176,7 +179,8 @@ unsigned mcp__era_of_header(const char *pv);
 /*
  * The head pipeline, before any body is read: req->checks (the transport's table), the
  * TRANSPORT items, the AUTHN items, the session owner check (MCP__CAP_HEADER_SESSIONS), and,
- * for a request without a body (GET/DELETE: the method is known now), the AUTHZ items.
+ * for a request without a body (GET/DELETE: the method is known now) or one whose headers name
+ * its method and target (2026-07-28, the protocol's head_route entry), the AUTHZ phase.
  * MCP_ERR_WOULD_BLOCK: an AUTHN item must block; run mcp__run_head_authn() where blocking is
  * allowed (req->can_block true), then call mcp__run_head() again to continue after AUTHN.
  * A failure with req->http_status set came from a check that chose its HTTP status.
@@ -201,6 +205,11 @@ typedef struct mcp__handler_entries {
     mcp__mw route;       /* after parsing: responses, notifications, lifecycle, the target */
     mcp__mw authorize;   /* the built-in AUTHZ entry, after the installed AUTHZ items */
     mcp__mw handler;     /* the HANDLER phase: exactly one handler produces the result */
+    /* In the head phase of a request with a body, after AUTHN: names the method and target
+     * from the request headers when the revision has them (2026-07-28 Mcp-Method/Mcp-Name),
+     * setting req->head_method; AUTHZ then runs before the body is read, and the body phase
+     * must prove the body says the same (route). May be NULL. */
+    mcp__mw head_route;
     /* The protocol's JSON Schema compiler, called by the registry when a tool is added (a bad
      * schema is a registration error naming its path); root names the schema in messages. */
     mcp_status (*schema_compile)(const json_t *schema, const char *root, void **out,

@@ -47,6 +47,8 @@ mcp__request_cleanup(mcp_request *req)
     mcp__free(req->challenge_scope);
     json_decref(req->err_data);
     req->err_data = NULL;
+    mcp__free(req->head_target);
+    req->head_target = NULL;
     req->principal = NULL;
     req->challenge_error = req->challenge_scope = NULL;
 }
@@ -58,7 +60,13 @@ mcp_request_header(const mcp_request *req, const char *name)
 }
 
 const char *mcp_request_http_method(const mcp_request *req) { return req->http_method; }
-const char *mcp_request_rpc_method(const mcp_request *req) { return req->msg.method; }
+const char *
+mcp_request_rpc_method(const mcp_request *req)
+{
+    if (req->msg.method != NULL)
+        return req->msg.method;
+    return req->head_method[0] ? req->head_method : NULL;   /* decided from the headers */
+}
 const char *mcp_request_target(const mcp_request *req) { return req->target; }
 bool mcp_request_target_known(const mcp_request *req) { return req->target_known; }
 const char *mcp_request_session_id(const mcp_request *req) { return req->session_id; }
@@ -136,7 +144,7 @@ mcp__decide(mcp_request *req, const char *phase, mcp_status rc, const char *reas
     if (req->srv->decision_fn == NULL)
         return;
     mcp_decision d = { phase, rc == MCP_OK, rc, reason ? reason : "", missing ? missing : "",
-                       req->msg.method, req->target };
+                       mcp_request_rpc_method(req), req->target };
     req->srv->decision_fn(req->srv->decision_ctx, req, &d);
 }
 

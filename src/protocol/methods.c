@@ -255,6 +255,46 @@ target:
     return MCP_OK;
 }
 
+/* Head phase, 2026-07-28: the method and target the Mcp-Method / Mcp-Name headers name, so
+ * AUTHZ decides before the body is read (docs/design/protocol-2026.md 4.5). Headers that are
+ * missing, malformed or name no 2026 method decide nothing here: the body phase then refuses
+ * the request (-32020 / 404, with its id) before any authorization or handler. */
+static mcp_status
+head_route(mcp_request *req, void *unused, mcp_error *err)
+{
+    (void)unused;
+    (void)err;
+    if (req->era != MCP__REQ_MODERN)
+        return MCP_OK;
+    mcp__hdr_target t;
+    mcp_error e;
+    mcp_error_clear(&e);
+    memset(&t, 0, sizeof t);
+    if (mcp__hdr_target_read(mcp_request_header(req, "Mcp-Method"),
+                             mcp_request_header(req, "Mcp-Name"), &t, &e) != MCP_OK) {
+        mcp__hdr_target_cleanup(&t);
+        return MCP_OK;
+    }
+    const method *me = find_method(t.method, REV_2026_07_28);
+    if (me == NULL || (me->target != T_NONE && t.name == NULL)) {
+        mcp__hdr_target_cleanup(&t);
+        return MCP_OK;
+    }
+    snprintf(req->head_method, sizeof req->head_method, "%s", t.method);
+    req->method = me;
+    if (me->target != T_NONE) {
+        req->head_target = t.name;          /* the request owns it now */
+        t.name = NULL;
+        req->target = req->head_target;
+        req->target_known = me->target == T_TOOL ? mcp__pr_find_tool(req->srv, req->target) != NULL
+                            : me->target == T_PROMPT
+                            ? mcp__pr_find_prompt(req->srv, req->target) != NULL
+                            : mcp__pr_find_resource(req->srv, req->target, NULL) != NULL;
+    }
+    mcp__hdr_target_cleanup(&t);
+    return MCP_OK;
+}
+
 /* Built-in AUTHZ entry: the registered access rule (or the installed policy) of the target.
  * Only methods whose table row says so are decided here (see resources/unsubscribe). */
 static mcp_status
@@ -328,6 +368,7 @@ const mcp__handler_entries mcp__protocol_entries = {
     .route = { route, NULL },
     .authorize = { authorize_target, NULL },
     .handler = { handle, NULL },
+    .head_route = { head_route, NULL },
     .schema_compile = mcp__pr_schema_compile,
     .schema_free = mcp__pr_schema_free,
 };

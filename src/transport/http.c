@@ -38,6 +38,8 @@ mcp__http_send_body(conn_state *cs, struct MHD_Connection *c, unsigned status, c
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (cs->created != NULL)
         MHD_add_response_header(r, "Mcp-Session-Id", cs->created->id);
+    if (cs->close_after)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     cs->status = status;
@@ -138,6 +140,8 @@ send_failure(conn_state *cs, struct MHD_Connection *c, mcp_status rc, const mcp_
         }
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, hdr);
     }
+    if (cs->close_after)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (rc == MCP_ERR_RATE_LIMITED) {
         char ra[16];
         snprintf(ra, sizeof ra, "%u", cs->req.retry_after ? cs->req.retry_after : 1);
@@ -250,8 +254,13 @@ run_head(conn_state *cs, struct MHD_Connection *c)
         }
         return MHD_YES;
     }
-    if (rc != MCP_OK)
+    if (rc != MCP_OK) {
+        /* A 2026 POST refused from its headers (401, 403 decided from Mcp-Method/Mcp-Name,
+         * 429): its body is never read. The connection closes after the answer, so the upload
+         * is not drained either (a client sending Expect: 100-continue never sends it). */
+        cs->close_after = cs->req.has_body && cs->req.era == MCP__REQ_MODERN;
         return send_refusal(cs, c, rc, &err);
+    }
     return after_head(cs, c);
 }
 
