@@ -460,6 +460,23 @@ ir_prompt(mcp_ctx *ctx, void *u, mcp_error *err)
         ctx, "user", json_pack("{s:s, s:s}", "type", "text", "text", buf), err);
 }
 
+/* The list-change hooks of the 2026 listen scenarios: the lists are fixed, so a "change" is
+ * the notification itself (2025 sessions get it on their GET stream, 2026 listeners on theirs).
+ * u is the server (every tool is registered with it). */
+static mcp_status
+trigger_tool_change(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    mcp_server_notify_list_changed(u, "tools");
+    return mcp_ctx_add_text(ctx, "tools/list_changed sent", err);
+}
+
+static mcp_status
+trigger_prompt_change(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    mcp_server_notify_list_changed(u, "prompts");
+    return mcp_ctx_add_text(ctx, "prompts/list_changed sent", err);
+}
+
 #define NO_ARGS "{\"type\":\"object\",\"properties\":{}}"
 
 static const mcp_tool_def tools[] = {
@@ -528,6 +545,10 @@ static const mcp_tool_def tools[] = {
     { .name = "test_input_required_result_capabilities",
       .description = "Asks only for the capabilities the client declared",
       .input_schema = NO_ARGS, .handler = ir_capabilities },
+    { .name = "test_trigger_tool_change", .description = "Announces a tool list change",
+      .input_schema = NO_ARGS, .handler = trigger_tool_change },
+    { .name = "test_trigger_prompt_change", .description = "Announces a prompt list change",
+      .input_schema = NO_ARGS, .handler = trigger_prompt_change },
     { .name = "test_reconnection",
       .description = "Closes its SSE stream and finishes after the client reconnects (SEP-1699)",
       .input_schema = NO_ARGS, .handler = reconnection },
@@ -703,7 +724,7 @@ main(int argc, char **argv)
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
         mcp_tool_def d = tools[i];
         d.access = OPEN;
-        if (mcp_server_add_tool(srv, &d, NULL, &err) != MCP_OK)
+        if (mcp_server_add_tool(srv, &d, srv, &err) != MCP_OK)
             goto fail;
     }
     for (size_t i = 0; i < sizeof resources / sizeof resources[0]; i++) {

@@ -80,6 +80,7 @@ struct mcp__sink {
     bool (*can_stream)(mcp__sink *s);    /* may send messages before the response */
     void (*retain)(mcp__sink *s);
     void (*release)(mcp__sink *s);
+    bool (*alive)(mcp__sink *s);         /* still connected to its client (NULL: always) */
 };
 
 /* ---- pipeline entries -------------------------------------------------------------------- */
@@ -271,6 +272,32 @@ void mcp__sessions_clear(mcp_server *srv);
 void *mcp__reaper_main(void *arg);
 #define MCP__KEEPALIVE_S 15
 
+/* ---- subscriptions/listen streams (listen.c) --------------------------------------------- */
+
+/* What a 2026-07-28 listen stream asked for and was granted (mcp__listener.kinds). */
+enum { MCP__LISTEN_TOOLS = 1u << 0, MCP__LISTEN_PROMPTS = 1u << 1,
+       MCP__LISTEN_RESOURCES = 1u << 2 };
+#define MCP__LISTENERS_MAX 4096
+
+typedef struct mcp__listener {
+    struct mcp__listener *next;
+    mcp__sink *sink;            /* retained */
+    json_t    *sub_id;          /* the listen request's id (reference) */
+    unsigned   kinds;           /* MCP__LISTEN_* */
+    json_t    *uris;            /* resource URIs (array, reference) or NULL */
+    char      *final_msg;       /* the result sent when the server ends the stream (owned) */
+    size_t     final_len;
+} mcp__listener;
+
+/* Register a listener (the list takes l and its references); MCP_ERR_RATE_LIMITED when
+ * MCP__LISTENERS_MAX live listeners exist. Dead ones (sink no longer alive) are swept first. */
+mcp_status mcp__listener_add(mcp_server *srv, mcp__listener *l);
+/* A change: every live listener that asked for it gets method, tagged with its subscription
+ * id (uri: notifications/resources/updated for that URI, kind ignored). */
+void mcp__listeners_notify(mcp_server *srv, unsigned kind, const char *method, const char *uri);
+/* Server shutdown: every listener gets its final result, then the list is emptied. */
+void mcp__listeners_close(mcp_server *srv);
+
 /* ---- suspicious activity (authn_guard.c) ------------------------------------------------- */
 
 /* Slots of the failed-authentication table: bounded, the stalest entry makes room. */
@@ -364,6 +391,10 @@ struct mcp_server {
 
     /* the protocol's per-server state (requestState keys), owned by src/protocol */
     void            *proto;
+    /* 2026-07-28 subscriptions/listen streams (listen.c) */
+    pthread_mutex_t  listen_mu;
+    mcp__listener   *listeners;
+    size_t           nlisteners;
 
     /* failed authentications per client address (authn_guard.c) */
     pthread_mutex_t  fail_mu;

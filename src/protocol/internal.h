@@ -137,6 +137,7 @@ mcp_status mcp__m_prompts_list(mcp_request *req, mcp_error *err);
 mcp_status mcp__m_prompts_get(mcp_request *req, mcp_error *err);
 mcp_status mcp__m_complete(mcp_request *req, mcp_error *err);
 mcp_status mcp__m_discover(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_listen(mcp_request *req, mcp_error *err);
 /* Messages that get no answer (lifecycle.c). */
 void mcp__pr_handle_response(mcp_request *req);
 void mcp__pr_handle_notification(mcp_request *req);

@@ -46,6 +46,7 @@ static const method methods[] = {
     { "initialize",               T_NONE,     false, REV_LEGACY, C_NO, mcp__m_initialize },
     { "ping",                     T_NONE,     false, REV_LEGACY, C_NO, mcp__m_ping },
     { "server/discover",          T_NONE,     false, REV_2026_07_28, C_PUB, mcp__m_discover },
+    { "subscriptions/listen",     T_NONE,     false, REV_2026_07_28, C_NO, mcp__m_listen },
     { "tools/list",               T_NONE,     false, REV_ALL, C_CALLER, mcp__m_tools_list },
     { "tools/call",               T_TOOL,     true,  REV_ALL, C_NO, mcp__m_tools_call },
     { "resources/list",           T_NONE,     false, REV_ALL, C_CALLER, mcp__m_resources_list },

@@ -119,19 +119,17 @@ mcp__pr_decorate(mcp_server *srv, json_t *result, int cache)
 json_t *
 mcp__pr_server_caps(mcp_server *srv, bool modern)
 {
+    /* the same for both eras: a 2025 session gets the notifications on its GET stream, a
+     * 2026 client on a subscriptions/listen stream */
+    (void)modern;
     json_t *caps = json_pack("{s:{}, s:{}}", "logging", "completions");
-    /* 2026 clients get list changes only through subscriptions/listen, which this server does
-     * not offer yet: declaring listChanged/subscribe would promise notifications it cannot
-     * deliver to them. */
     if (srv->ntools > 0)
-        json_object_set_new(caps, "tools", modern ? json_object()
-                                                  : json_pack("{s:b}", "listChanged", 1));
+        json_object_set_new(caps, "tools", json_pack("{s:b}", "listChanged", 1));
     if (srv->nresources > 0)
-        json_object_set_new(caps, "resources", modern ? json_object()
-                            : json_pack("{s:b, s:b}", "subscribe", 1, "listChanged", 1));
+        json_object_set_new(caps, "resources", json_pack("{s:b, s:b}", "subscribe", 1,
+                                                         "listChanged", 1));
     if (srv->nprompts > 0)
-        json_object_set_new(caps, "prompts", modern ? json_object()
-                                                    : json_pack("{s:b}", "listChanged", 1));
+        json_object_set_new(caps, "prompts", json_pack("{s:b}", "listChanged", 1));
     return caps;
 }
 
@@ -145,6 +143,96 @@ mcp__m_discover(mcp_request *req, mcp_error *err)
     if (r != NULL && srv->instructions != NULL)
         json_object_set_new(r, "instructions", json_string(srv->instructions));
     return mcp__pr_reply(req, r, MCP_RPC_INTERNAL_ERROR, "out of memory");
+}
+
+static void
+listener_drop(mcp__listener *l)
+{
+    l->sink->release(l->sink);
+    json_decref(l->sub_id);
+    json_decref(l->uris);
+    mcp__free(l->final_msg);
+    mcp__free(l);
+}
+
+/* subscriptions/listen: acknowledge what is honoured (only kinds this server has; resource
+ * URIs that exist and the caller may read, decided by the same policy as resources/read), then
+ * keep the response stream open as a listener; it ends with a result at shutdown. */
+mcp_status
+mcp__m_listen(mcp_request *req, mcp_error *err)
+{
+    (void)err;
+    mcp_server *srv = req->srv;
+    json_t *want = json_object_get(req->msg.params, "notifications");
+    const char *acc = mcp_request_header(req, "Accept");
+    if (!json_is_object(want))
+        return mcp__pr_reply(req, NULL, MCP_RPC_INVALID_PARAMS,
+                             "params.notifications: must be an object");
+    if (acc == NULL || strstr(acc, "text/event-stream") == NULL)
+        return mcp__pr_reply(req, NULL, MCP_RPC_INVALID_REQUEST,
+                             "subscriptions/listen needs Accept: text/event-stream");
+    json_t *got = json_object();
+    unsigned kinds = 0;
+    if (json_is_true(json_object_get(want, "toolsListChanged")) && srv->ntools > 0) {
+        kinds |= MCP__LISTEN_TOOLS;
+        json_object_set_new(got, "toolsListChanged", json_true());
+    }
+    if (json_is_true(json_object_get(want, "promptsListChanged")) && srv->nprompts > 0) {
+        kinds |= MCP__LISTEN_PROMPTS;
+        json_object_set_new(got, "promptsListChanged", json_true());
+    }
+    if (json_is_true(json_object_get(want, "resourcesListChanged")) && srv->nresources > 0) {
+        kinds |= MCP__LISTEN_RESOURCES;
+        json_object_set_new(got, "resourcesListChanged", json_true());
+    }
+    json_t *uris = NULL, *asked = json_object_get(want, "resourceSubscriptions");
+    if (json_is_array(asked)) {
+        uris = json_array();
+        size_t i;
+        json_t *u;
+        json_array_foreach(asked, i, u) {
+            const char *uri = json_string_value(u);
+            const mcp__resource *r = mcp__pr_find_resource(srv, uri, NULL);
+            mcp_authz_result res;
+            if (r != NULL && json_array_size(uris) < 256 &&
+                mcp__authorize(srv, req->principal, "resource", r->tmpl ? r->tmpl : uri,
+                               &r->access, &res))
+                json_array_append_new(uris, json_string(uri));
+        }
+        json_object_set(got, "resourceSubscriptions", uris);
+    }
+    json_t *fin = json_pack("{s:s, s:{s:O}}", "resultType", "complete", "_meta",
+                            MCP__META_SUB_ID, req->msg.id);
+    mcp__pr_decorate(srv, fin, MCP__PR_CACHE_NONE);
+    mcp__listener *l = mcp__calloc(1, sizeof *l);
+    size_t flen = 0;
+    char *fmsg = fin != NULL ? mcp__rpc_result(req->msg.id, fin, &flen) : NULL;  /* steals */
+    json_t *ackp = json_pack("{s:o, s:{s:O}}", "notifications", got, "_meta", MCP__META_SUB_ID,
+                             req->msg.id);
+    size_t alen = 0;
+    char *ack = ackp != NULL ? mcp__rpc_notification("notifications/subscriptions/acknowledged",
+                                                     ackp, &alen) : NULL;
+    if (l == NULL || fmsg == NULL || ack == NULL) {
+        mcp__free(l);
+        mcp__free(fmsg);
+        mcp__free(ack);
+        json_decref(uris);
+        return mcp__pr_reply(req, NULL, MCP_RPC_INTERNAL_ERROR, "out of memory");
+    }
+    l->sink = req->sink;
+    l->sink->retain(l->sink);
+    l->sub_id = json_incref(req->msg.id);
+    l->kinds = kinds;
+    l->uris = uris;
+    l->final_msg = fmsg;
+    l->final_len = flen;
+    req->sink->emit(req->sink, ack, alen, false);     /* first frame, before any notification */
+    if (mcp__listener_add(srv, l) != MCP_OK) {
+        listener_drop(l);
+        return mcp__pr_reply(req, NULL, MCP_RPC_RATE_LIMITED, "too many listen streams");
+    }
+    req->outcome = MCP__DISPATCH_ASYNC;              /* the result comes when the server ends it */
+    return MCP_OK;
 }
 
 void

@@ -120,6 +120,18 @@ stream_close_early(mcp__sink *s)
     pthread_mutex_unlock(&st->mu);
 }
 
+/* A listen stream is alive while its connection is: once the client goes away (on_completed
+ * detaches it) or the stream ended, the listener is swept. */
+static bool
+stream_alive(mcp__sink *s)
+{
+    stream *st = (stream *)s;
+    pthread_mutex_lock(&st->mu);
+    bool ok = !st->ended && !st->final_seen && st->conn != NULL;
+    pthread_mutex_unlock(&st->mu);
+    return ok;
+}
+
 static bool
 stream_can_stream(mcp__sink *s)
 {
@@ -137,6 +149,7 @@ mcp__http_stream_new(mcp__http *h, mcp__session *sess, bool standalone)
     st->sink.emit = stream_emit;
     st->sink.close_early = stream_close_early;
     st->sink.can_stream = stream_can_stream;
+    st->sink.alive = stream_alive;
     st->sink.retain = stream_retain;
     st->sink.release = mcp__http_stream_release;
     atomic_init(&st->refs, 1);

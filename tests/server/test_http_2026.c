@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+
+#include "core/core.h"
 #include "harness.h"
 
 static mcp_server *srv;
@@ -187,10 +190,9 @@ discover_is_stateless_and_decorated(void **state)
     json_t *sv = json_object_get(res, "supportedVersions");
     assert_string_equal(json_string_value(json_array_get(sv, 0)), "2026-07-28");
     assert_string_equal(json_string_value(json_array_get(sv, 1)), "2025-11-25");
-    /* no subscriptions/listen yet: no notification capability is promised to 2026 clients */
+    /* list changes reach 2026 clients on subscriptions/listen streams */
     json_t *tools = json_object_get(json_object_get(res, "capabilities"), "tools");
-    assert_non_null(tools);
-    assert_null(json_object_get(tools, "listChanged"));
+    assert_true(json_is_true(json_object_get(tools, "listChanged")));
     json_decref(j);
     th_resp_free(&r);
 }
@@ -518,6 +520,72 @@ two_servers_sharing_the_key_resume_each_other(void **state)
     mcp_server_free(c);
 }
 
+typedef struct listen_job {
+    char     url[128];
+    http_resp r;
+} listen_job;
+
+static void *
+listen_main(void *arg)
+{
+    listen_job *j = arg;
+    post26(j->url, "subscriptions/listen", NULL, NULL,
+           "{\"jsonrpc\":\"2.0\",\"id\":77,\"method\":\"subscriptions/listen\",\"params\":{"
+           "\"notifications\":{\"toolsListChanged\":true,\"resourceSubscriptions\":"
+           "[\"test://a\",\"test://unknown\"]}," META("{}") "}}", &j->r);
+    return NULL;
+}
+
+/* Count of listeners registered on s (the test waits for the listen request to be served). */
+static size_t
+listeners(mcp_server *s)
+{
+    pthread_mutex_lock(&s->listen_mu);
+    size_t n = s->nlisteners;
+    pthread_mutex_unlock(&s->listen_mu);
+    return n;
+}
+
+static void
+listen_stream_acks_filters_tags_and_ends(void **state)
+{
+    (void)state;
+    mcp_server *b = new_server(NULL);
+    assert_non_null(b);
+    listen_job j;
+    assert_int_equal(th_listen(b, 0, 0, j.url, sizeof j.url), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, listen_main, &j), 0);
+    for (int i = 0; i < 200 && listeners(b) == 0; i++)
+        usleep(10000);
+    assert_int_equal(listeners(b), 1);
+    mcp_server_notify_list_changed(b, "prompts");          /* not asked for */
+    mcp_server_notify_list_changed(b, "tools");
+    mcp_server_notify_resource_updated(b, "test://unknown");  /* not granted */
+    mcp_server_notify_resource_updated(b, "test://a");
+    usleep(100000);
+    mcp_server_free(b);                                    /* shutdown ends the stream */
+    pthread_join(t, NULL);
+    const char *body = j.r.body;
+    assert_int_equal(j.r.status, 200);
+    assert_non_null(body);
+    const char *ack = strstr(body, "notifications/subscriptions/acknowledged");
+    const char *tools = strstr(body, "notifications/tools/list_changed");
+    const char *upd = strstr(body, "notifications/resources/updated");
+    const char *fin = strstr(body, "\"id\":77,\"result\"");
+    assert_non_null(ack);
+    assert_non_null(tools);
+    assert_non_null(upd);
+    assert_non_null(fin);
+    assert_true(ack < tools && tools < upd && upd < fin);   /* the ack is first, the result last */
+    assert_null(strstr(body, "prompts/list_changed"));
+    assert_null(strstr(body, "test://unknown\"}"));
+    assert_non_null(strstr(ack, "\"resourceSubscriptions\":[\"test://a\"]"));
+    assert_non_null(strstr(tools, "\"io.modelcontextprotocol/subscriptionId\":77"));
+    assert_non_null(strstr(fin, "\"resultType\":\"complete\""));
+    th_resp_free(&j.r);
+}
+
 static void
 short_key_file_is_refused(void **state)
 {
@@ -557,6 +625,7 @@ main(void)
         cmocka_unit_test(no_log_without_log_level),
         cmocka_unit_test(two_servers_sharing_the_key_resume_each_other),
         cmocka_unit_test(short_key_file_is_refused),
+        cmocka_unit_test(listen_stream_acks_filters_tags_and_ends),
     };
     return cmocka_run_group_tests(tests, start, stop);
 }
