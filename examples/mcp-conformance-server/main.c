@@ -463,6 +463,17 @@ ir_prompt(mcp_ctx *ctx, void *u, mcp_error *err)
 /* The list-change hooks of the 2026 listen scenarios: the lists are fixed, so a "change" is
  * the notification itself (2025 sessions get it on their GET stream, 2026 listeners on theirs).
  * u is the server (every tool is registered with it). */
+/* SEP-2243: its "region" argument is mirrored in the Mcp-Param-Region header (x-mcp-header). */
+static mcp_status
+custom_header(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    char buf[256];
+    const char *r = mcp_ctx_arg_str(ctx, "region");
+    snprintf(buf, sizeof buf, "region: %s", r ? r : "");
+    return mcp_ctx_add_text(ctx, buf, err);
+}
+
 static mcp_status
 trigger_tool_change(mcp_ctx *ctx, void *u, mcp_error *err)
 {
@@ -481,8 +492,8 @@ trigger_prompt_change(mcp_ctx *ctx, void *u, mcp_error *err)
 
 static const mcp_tool_def tools[] = {
     { .name = "echo", .description = "Echo the given text back, prefixed with 'echo: '.",
-      .input_schema = "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},"
-                      "\"required\":[\"text\"]}",
+      /* text optional: the suite's header probes call the first listed tool without arguments */
+      .input_schema = "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}",
       .annotations = "{\"readOnlyHint\":true}", .flags = MCP_TOOL_INLINE, .handler = echo },
     { .name = "test_simple_text", .description = "Returns a simple text response",
       .input_schema = NO_ARGS, .flags = MCP_TOOL_INLINE, .handler = simple_text },
@@ -545,6 +556,10 @@ static const mcp_tool_def tools[] = {
     { .name = "test_input_required_result_capabilities",
       .description = "Asks only for the capabilities the client declared",
       .input_schema = NO_ARGS, .handler = ir_capabilities },
+    { .name = "test_custom_header", .description = "Its region argument travels in a header too",
+      .input_schema = "{\"type\":\"object\",\"properties\":{\"region\":{\"type\":\"string\","
+                      "\"x-mcp-header\":\"Region\"}},\"required\":[\"region\"]}",
+      .handler = custom_header },
     { .name = "test_trigger_tool_change", .description = "Announces a tool list change",
       .input_schema = NO_ARGS, .handler = trigger_tool_change },
     { .name = "test_trigger_prompt_change", .description = "Announces a prompt list change",

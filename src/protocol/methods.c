@@ -93,6 +93,8 @@ refuse(mcp_request *req, unsigned http_status, mcp_status rc, mcp_error *err)
  * the shape of a retry's inputResponses/requestState. Every refusal carries the request id
  * (the transport answers with it) and its 2026 HTTP status.
  */
+static mcp_status check_param_headers(mcp_request *req, mcp_error *err);
+
 static mcp_status
 modern_checks(mcp_request *req, const method **out, mcp_error *err)
 {
@@ -126,6 +128,8 @@ modern_checks(mcp_request *req, const method **out, mcp_error *err)
                           "Method not found: %.60s", m);
         return refuse(req, 404, MCP_ERR_NOT_FOUND, err);
     }
+    if (me->target == T_TOOL && (rc = check_param_headers(req, err)) != MCP_OK)
+        return refuse(req, 400, rc, err);
     if (mcp__input_allowed(m)) {
         const json_t *resp;
         json_t *st = json_object_get(params, "requestState");
@@ -138,6 +142,52 @@ modern_checks(mcp_request *req, const method **out, mcp_error *err)
         }
     }
     *out = me;
+    return MCP_OK;
+}
+
+/* Mcp-Param-{Name} (SEP-2243): every tools/call argument whose inputSchema property carries
+ * "x-mcp-header": Name must be mirrored in that header (decoded, then compared by type:
+ * mcp__hdr_param_matches). A value present in the body with its header missing, a header that
+ * does not decode, or one that says something else is -32020. null or absent: no header
+ * expected (a header then is ignored, as any unknown header). */
+static mcp_status
+check_param_headers(mcp_request *req, mcp_error *err)
+{
+    json_t *params = req->msg.params;
+    const mcp__tool *t = mcp__pr_find_tool(req->srv, mcp__pr_str_param(params, "name"));
+    json_t *props = t != NULL ? json_object_get(t->input_schema, "properties") : NULL;
+    json_t *args = json_object_get(params, "arguments");
+    const char *key;
+    json_t *prop;
+    json_object_foreach(props, key, prop) {
+        const char *hname = json_string_value(json_object_get(prop, "x-mcp-header"));
+        json_t *v = json_object_get(args, key);
+        if (hname == NULL || !mcp__hdr_token_ok(hname, strlen(hname)) || v == NULL ||
+            json_is_null(v))
+            continue;
+        char full[160];
+        snprintf(full, sizeof full, "Mcp-Param-%.128s", hname);
+        const char *hv = mcp_request_header(req, full);
+        if (hv == NULL)
+            return mcp_error_set_rpc(err, MCP_ERR_INVALID_ARG, MCP__RPC_HEADER_MISMATCH,
+                                     "Header mismatch: %s is required (arguments.%.60s is set)",
+                                     full, key);
+        char *dec = NULL;
+        size_t dlen = 0;
+        mcp_status rc = mcp__hdr_decode(hv, strlen(hv), &dec, &dlen, err);
+        if (rc != MCP_OK) {
+            if (err->rpc_code != MCP__RPC_HEADER_MISMATCH)
+                mcp_error_set_rpc(err, rc, MCP__RPC_HEADER_MISMATCH, "Header mismatch: %s: "
+                                  "malformed value", full);
+            return rc;
+        }
+        bool same = mcp__hdr_param_matches(dec, v);
+        mcp__free(dec);
+        if (!same)
+            return mcp_error_set_rpc(err, MCP_ERR_INVALID_ARG, MCP__RPC_HEADER_MISMATCH,
+                                     "Header mismatch: %s does not match arguments.%.60s", full,
+                                     key);
+    }
     return MCP_OK;
 }
 

@@ -96,6 +96,10 @@ new_server(const char *keypath)
         { .name = "needs_sampling", .description = "samples", .access = open,
           .handler = needs_sampling },
         { .name = "logs", .description = "logs", .access = open, .handler = logs },
+        { .name = "regional", .description = "x-mcp-header", .access = open, .handler = echo,
+          .input_schema = "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":"
+                          "\"string\",\"x-mcp-header\":\"Region\"},\"n\":{\"type\":"
+                          "\"integer\",\"x-mcp-header\":\"N\"}}}" },
     };
     const mcp_resource_def res = { .uri = "test://a", .name = "a", .description = "a",
                                    .access = open, .handler = text_res };
@@ -299,6 +303,43 @@ header_body_agreement(void **state)
     post26(url, "tools/call", "=?base64?ZWNobw==?=", NULL, call, &r);   /* "echo", encoded */
     assert_int_equal(r.status, 200);
     th_resp_free(&r);
+}
+
+/* POST tools/call regional with extra Mcp-Param-* headers (NULL-terminated). */
+static long
+regional(const char *args, const char *h1, const char *h2)
+{
+    char body[512];
+    snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tools/call\","
+             "\"params\":{\"name\":\"regional\",\"arguments\":%s," META("{}") "}}", args);
+    const char *h[] = { "Content-Type: application/json", "Accept: application/json",
+                        "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call",
+                        "Mcp-Name: regional", h1, h2, NULL };
+    http_resp r;
+    assert_int_equal(th_request("POST", url, body, h, &r), 0);
+    long st = r.status;
+    if (st == 400)
+        assert_non_null(strstr(r.body, "-32020"));
+    th_resp_free(&r);
+    return st;
+}
+
+static void
+param_headers_mirror_x_mcp_header_arguments(void **state)
+{
+    (void)state;
+    assert_int_equal(regional("{\"text\":\"eu\"}", "Mcp-Param-Region: eu", NULL), 200);
+    assert_int_equal(regional("{\"text\":\"Hello\"}", "Mcp-Param-Region: =?base64?SGVsbG8=?=",
+                              NULL), 200);
+    assert_int_equal(regional("{\"text\":\"eu\",\"n\":42}", "Mcp-Param-Region: eu",
+                              "Mcp-Param-N: 42.0"), 200);              /* numeric equality */
+    assert_int_equal(regional("{}", NULL, NULL), 200);                  /* absent: no header */
+    assert_int_equal(regional("{\"text\":\"eu\"}", NULL, NULL), 400);  /* header missing */
+    assert_int_equal(regional("{\"text\":\"eu\"}", "Mcp-Param-Region: us", NULL), 400);
+    assert_int_equal(regional("{\"text\":\"Hello\"}", "Mcp-Param-Region: =?base64?SGVsbG8?=",
+                              NULL), 400);                              /* bad padding */
+    assert_int_equal(regional("{\"text\":\"eu\",\"n\":42}", "Mcp-Param-Region: eu",
+                              "Mcp-Param-N: 43"), 400);
 }
 
 static void
@@ -564,8 +605,12 @@ listen_stream_acks_filters_tags_and_ends(void **state)
     mcp_server_notify_resource_updated(b, "test://unknown");  /* not granted */
     mcp_server_notify_resource_updated(b, "test://a");
     usleep(100000);
-    mcp_server_free(b);                                    /* shutdown ends the stream */
+    /* what shutdown does first (mcp_server_run on SIGTERM, mcp_server_free): every listener
+     * gets its result and its stream ends */
+    mcp__listeners_close(b);
     pthread_join(t, NULL);
+    assert_int_equal(listeners(b), 0);
+    mcp_server_free(b);
     const char *body = j.r.body;
     assert_int_equal(j.r.status, 200);
     assert_non_null(body);
@@ -616,6 +661,7 @@ main(void)
         cmocka_unit_test(list_has_cache_hints_and_legacy_has_not),
         cmocka_unit_test(meta_and_version_checks),
         cmocka_unit_test(header_body_agreement),
+        cmocka_unit_test(param_headers_mirror_x_mcp_header_arguments),
         cmocka_unit_test(removed_and_unknown_methods_are_404),
         cmocka_unit_test(unreadable_id_is_absent_not_null),
         cmocka_unit_test(resource_not_found_is_32602_with_uri),
