@@ -524,12 +524,19 @@ static const mcp_tool_def tools[] = {
       .description = "Elicitation with enum schemas (SEP-1330)",
       .input_schema = NO_ARGS, .handler = elicitation_enums },
     { .name = "json_schema_2020_12_tool", .description = "Tool with JSON Schema 2020-12 features",
+      /* the suite's own schema (SEP-1613, SEP-2106): listed exactly as registered */
       .input_schema = "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-                      "\"type\":\"object\",\"$defs\":{\"address\":{\"type\":\"object\","
-                      "\"properties\":{\"street\":{\"type\":\"string\"},"
+                      "\"type\":\"object\",\"$defs\":{\"address\":{\"$anchor\":\"addressDef\","
+                      "\"type\":\"object\",\"properties\":{\"street\":{\"type\":\"string\"},"
                       "\"city\":{\"type\":\"string\"}}}},\"properties\":{"
-                      "\"name\":{\"type\":\"string\"},\"address\":{\"$ref\":\"#/$defs/address\"}},"
-                      "\"additionalProperties\":false}", .handler = schema_2020_12 },
+                      "\"name\":{\"type\":\"string\"},\"address\":{\"$ref\":\"#/$defs/address\"},"
+                      "\"contactMethod\":{\"type\":\"string\",\"enum\":[\"phone\",\"email\"]},"
+                      "\"phone\":{\"type\":\"string\"},\"email\":{\"type\":\"string\"}},"
+                      "\"allOf\":[{\"anyOf\":[{\"required\":[\"phone\"]},{\"required\":[\"email\"]}]}],"
+                      "\"if\":{\"properties\":{\"contactMethod\":{\"const\":\"phone\"}},"
+                      "\"required\":[\"contactMethod\"]},\"then\":{\"required\":[\"phone\"]},"
+                      "\"else\":{\"required\":[\"email\"]},\"additionalProperties\":false}",
+      .handler = schema_2020_12 },
     { .name = "test_logging_tool", .description = "Logs three messages (2026: only with logLevel)",
       .input_schema = NO_ARGS, .handler = with_logging },
     { .name = "test_missing_capability", .description = "Needs the client's sampling capability",
