@@ -492,8 +492,8 @@ trigger_prompt_change(mcp_ctx *ctx, void *u, mcp_error *err)
 
 static const mcp_tool_def tools[] = {
     { .name = "echo", .description = "Echo the given text back, prefixed with 'echo: '.",
-      /* text optional: the suite's header probes call the first listed tool without arguments */
-      .input_schema = "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}",
+      .input_schema = "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},"
+                      "\"required\":[\"text\"]}",
       .annotations = "{\"readOnlyHint\":true}", .flags = MCP_TOOL_INLINE, .handler = echo },
     { .name = "test_simple_text", .description = "Returns a simple text response",
       .input_schema = NO_ARGS, .flags = MCP_TOOL_INLINE, .handler = simple_text },

@@ -303,6 +303,9 @@ header_body_agreement(void **state)
     post26(url, "tools/call", "=?base64?ZWNobw==?=", NULL, call, &r);   /* "echo", encoded */
     assert_int_equal(r.status, 200);
     th_resp_free(&r);
+    post26(url, "tools/call", "  echo  ", NULL, call, &r);   /* OWS is not part of the value */
+    assert_int_equal(r.status, 200);
+    th_resp_free(&r);
 }
 
 /* POST tools/call regional with extra Mcp-Param-* headers (NULL-terminated). */
