@@ -89,6 +89,9 @@ typedef struct mcp_server_opts {
      * file resume each other's requests. NULL (default): a random key per process, so states
      * do not survive a restart. @since 0.2 */
     const char *request_state_key_file;
+    /* Key rotation: the previous secret file. States it sealed are still accepted (new ones
+     * are sealed with request_state_key_file only). NULL (default): none. @since 0.2 */
+    const char *request_state_prev_key_file;
     unsigned    request_state_ttl_s; /* lifetime of a requestState (default 600; 0 = default) */
 } mcp_server_opts;
 

@@ -59,6 +59,11 @@ mcp__pr_server_init(mcp_server *srv, mcp_error *err)
     mcp_status rc = srv->opts.request_state_key_file != NULL
                     ? load_key_file(&ps->kr.current, srv->opts.request_state_key_file, err)
                     : mcp__rstate_key_random(&ps->kr.current, err);
+    if (rc == MCP_OK && srv->opts.request_state_prev_key_file != NULL)
+        rc = srv->opts.request_state_key_file == NULL
+             ? mcp_error_set(err, MCP_ERR_INVALID_ARG, "a previous request state key needs a "
+                             "current one (request_state_key_file)")
+             : load_key_file(&ps->kr.previous, srv->opts.request_state_prev_key_file, err);
     if (rc != MCP_OK) {
         mcp__rstate_keyring_cleanup(&ps->kr);
         mcp__free(ps);

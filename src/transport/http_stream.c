@@ -395,7 +395,8 @@ modern_status(const char *b, size_t len)
     if (json_is_integer(code) && json_object_get(m, "result") == NULL) {
         json_int_t c = json_integer_value(code);
         st = c == MCP_RPC_METHOD_NOT_FOUND ? 404 : c == MCP_RPC_INTERNAL_ERROR ? 500
-             : c == MCP_RPC_FORBIDDEN ? 403 : 400;
+             : c == MCP_RPC_FORBIDDEN ? 403 : c == MCP_RPC_UNAUTHENTICATED ? 401
+             : c == MCP_RPC_RATE_LIMITED ? 429 : 400;
     }
     json_decref(m);
     return st;

@@ -541,7 +541,8 @@ app_config_limits_reach_the_options(void **state)
                          "--connection-timeout", "5", "--suspend-timeout=7",
                          "--session-evict-idle", "9", "--authn-fail-limit", "0",
                          "--authn-fail-window", "11", "--stateless",
-                         "--request-state-key", "/etc/mcp/rs.key", NULL }), -1);
+                         "--request-state-key", "/etc/mcp/rs.key",
+                         "--request-state-prev-key", "/etc/mcp/rs.old", NULL }), -1);
     mcp_http_opts ho;
     mcp_app_http_opts(&cfg, &ho);
     assert_int_equal(ho.max_connections_per_ip, 8);
@@ -557,6 +558,7 @@ app_config_limits_reach_the_options(void **state)
     assert_int_equal(so.authn_fail_limit, 0);          /* given as 0: off */
     assert_int_equal(so.authn_fail_window_s, 11);
     assert_string_equal(so.request_state_key_file, "/etc/mcp/rs.key");
+    assert_string_equal(so.request_state_prev_key_file, "/etc/mcp/rs.old");
     mcp_app_config_cleanup(&cfg);
     /* not given: the defaults stay */
     assert_int_equal(parse_v(&cfg, NULL, (const char *[]){ NULL }), -1);

@@ -635,6 +635,46 @@ listen_stream_acks_filters_tags_and_ends(void **state)
 }
 
 static void
+rotation_accepts_states_of_the_previous_key(void **state)
+{
+    (void)state;
+    char newkey[64];
+    snprintf(newkey, sizeof newkey, "/tmp/t26new.%d", (int)getpid());
+    FILE *f = fopen(newkey, "w");
+    assert_non_null(f);
+    fputs("ffffffffffffffffffffffffffffffff-the-new-secret\n", f);
+    fclose(f);
+    mcp_server_opts so;
+    mcp_server_opts_default(&so);
+    so.request_state_key_file = newkey;
+    so.request_state_prev_key_file = keyfile;          /* the main server's key */
+    mcp_server *b = NULL;
+    mcp_error err;
+    const mcp_tool_def d = { .name = "ask_name", .description = "asks",
+                             .access = { .any_authenticated = true }, .handler = ask_name };
+    assert_int_equal(mcp_server_new(&so, &b, &err), MCP_OK);
+    assert_int_equal(mcp_server_add_tool(b, &d, NULL, &err), MCP_OK);
+    char url_b[128];
+    assert_int_equal(th_listen(b, 0, 0, url_b, sizeof url_b), 0);
+    char *st = round1(url);                            /* sealed with the old key */
+    http_resp r;
+    round2(url_b, "ask_name", "{}", st, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "hello Ada"));
+    th_resp_free(&r);
+    free(st);
+    char *st_b = round1(url_b);                         /* sealed with the new key */
+    round2(url, "ask_name", "{}", st_b, &r);           /* unknown to the old server */
+    assert_error(&r, 400, -32602, 21);
+    th_resp_free(&r);
+    free(st_b);
+    mcp_server_free(b);
+    so.request_state_key_file = NULL;                  /* a previous key alone is refused */
+    assert_int_equal(mcp_server_new(&so, &b, &err), MCP_ERR_INVALID_ARG);
+    unlink(newkey);
+}
+
+static void
 short_key_file_is_refused(void **state)
 {
     (void)state;
@@ -674,6 +714,7 @@ main(void)
         cmocka_unit_test(no_log_without_log_level),
         cmocka_unit_test(two_servers_sharing_the_key_resume_each_other),
         cmocka_unit_test(short_key_file_is_refused),
+        cmocka_unit_test(rotation_accepts_states_of_the_previous_key),
         cmocka_unit_test(listen_stream_acks_filters_tags_and_ends),
     };
     return cmocka_run_group_tests(tests, start, stop);
