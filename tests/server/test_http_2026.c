@@ -79,11 +79,14 @@ text_res(mcp_ctx *ctx, const char *uri, void *u, mcp_error *err)
     return mcp_ctx_add_resource_text(ctx, uri, "text/plain", "content", err);
 }
 
+static unsigned state_ttl_s;            /* 0: the default */
+
 static mcp_server *
 new_server(const char *keypath)
 {
     mcp_server_opts so;
     mcp_server_opts_default(&so);
+    so.request_state_ttl_s = state_ttl_s;
     so.name = "t26";
     so.version = "9.9";
     so.request_state_key_file = keypath;
@@ -455,7 +458,7 @@ input_round_trip(void **state)
     /* the same state for other arguments (another request): refused */
     round2(url, "ask_name", "{\"x\":1}", st, &r);
     assert_error(&r, 400, -32602, 21);
-    assert_non_null(strstr(r.body, "requestState"));
+    assert_non_null(strstr(r.body, "issued for another request or principal"));
     th_resp_free(&r);
     free(st);
 }
@@ -675,6 +678,27 @@ rotation_accepts_states_of_the_previous_key(void **state)
 }
 
 static void
+expired_state_is_refused(void **state)
+{
+    (void)state;
+    state_ttl_s = 1;
+    mcp_server *b = new_server(keyfile);
+    state_ttl_s = 0;
+    assert_non_null(b);
+    char url_b[128];
+    assert_int_equal(th_listen(b, 0, 0, url_b, sizeof url_b), 0);
+    char *st = round1(url_b);
+    usleep(2100000);                                   /* past exp = iat + 1 s */
+    http_resp r;
+    round2(url_b, "ask_name", "{}", st, &r);
+    assert_error(&r, 400, -32602, 21);
+    assert_non_null(strstr(r.body, "expired"));
+    th_resp_free(&r);
+    free(st);
+    mcp_server_free(b);
+}
+
+static void
 short_key_file_is_refused(void **state)
 {
     (void)state;
@@ -714,6 +738,7 @@ main(void)
         cmocka_unit_test(no_log_without_log_level),
         cmocka_unit_test(two_servers_sharing_the_key_resume_each_other),
         cmocka_unit_test(short_key_file_is_refused),
+        cmocka_unit_test(expired_state_is_refused),
         cmocka_unit_test(rotation_accepts_states_of_the_previous_key),
         cmocka_unit_test(listen_stream_acks_filters_tags_and_ends),
     };

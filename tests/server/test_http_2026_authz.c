@@ -62,6 +62,19 @@ public_tool(mcp_ctx *ctx, void *u, mcp_error *err)
     return mcp_ctx_add_text(ctx, "public done", err);
 }
 
+static mcp_status
+ask_tool(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    json_t *ans = NULL;
+    json_t *p = json_pack("{s:s, s:{s:s}}", "message", "ok?", "requestedSchema", "type",
+                          "object");
+    mcp_status rc = mcp_ctx_input(ctx, "confirm", "elicitation/create", p, &ans, err);
+    json_decref(p);
+    json_decref(ans);
+    return rc != MCP_OK ? rc : mcp_ctx_add_text(ctx, "confirmed", err);
+}
+
 static int
 start(void **state)
 {
@@ -74,9 +87,12 @@ start(void **state)
                              .access = { .any_of_perms = admin }, .handler = admin_tool };
     const mcp_tool_def p = { .name = "public_tool", .description = "anyone",
                              .access = { .any_authenticated = true }, .handler = public_tool };
+    const mcp_tool_def q = { .name = "ask_tool", .description = "asks",
+                             .access = { .any_authenticated = true }, .handler = ask_tool };
     if (mcp_server_new(&so, &srv, &err) != MCP_OK ||
         mcp_server_add_tool(srv, &a, NULL, &err) != MCP_OK ||
         mcp_server_add_tool(srv, &p, NULL, &err) != MCP_OK ||
+        mcp_server_add_tool(srv, &q, NULL, &err) != MCP_OK ||
         mcp_server_use(srv, MCP_PHASE_AUTHN, who, NULL, &err) != MCP_OK)
         return -1;
     mcp_server_set_decision_hook(srv, count_decisions, NULL);
@@ -222,6 +238,41 @@ allowed_call_has_one_decision(void **state)
     free(b);
 }
 
+/* A requestState is bound to the principal it was issued to. */
+static void
+state_of_another_principal_is_refused(void **state)
+{
+    (void)state;
+    static const char *const caps = "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":"
+        "\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{\"elicitation\":{}}}";
+    char body[4096];
+    snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":60,\"method\":\"tools/call\","
+             "\"params\":{\"name\":\"ask_tool\",\"arguments\":{},%s}}", caps);
+    http_resp r;
+    post("uma", "ask_tool", body, false, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_loads(r.body, 0, NULL);
+    const char *st = json_string_value(json_object_get(json_object_get(j, "result"),
+                                                       "requestState"));
+    assert_non_null(st);
+    char retry[4096];
+    snprintf(retry, sizeof retry, "{\"jsonrpc\":\"2.0\",\"id\":61,\"method\":\"tools/call\","
+             "\"params\":{\"name\":\"ask_tool\",\"arguments\":{},\"inputResponses\":{"
+             "\"confirm\":{\"action\":\"accept\"}},\"requestState\":\"%s\",%s}}", st, caps);
+    json_decref(j);
+    th_resp_free(&r);
+    post("mallory", "ask_tool", retry, false, &r);     /* uma's state, another caller */
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "-32602"));
+    assert_non_null(strstr(r.body, "issued for another request or principal"));
+    assert_null(strstr(r.body, "confirmed"));
+    th_resp_free(&r);
+    post("uma", "ask_tool", retry, false, &r);         /* its own caller resumes */
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "confirmed"));
+    th_resp_free(&r);
+}
+
 int
 main(void)
 {
@@ -231,6 +282,7 @@ main(void)
         cmocka_unit_test(forbidden_call_is_answered_without_any_body),
         cmocka_unit_test(body_must_match_the_authorized_headers),
         cmocka_unit_test(allowed_call_has_one_decision),
+        cmocka_unit_test(state_of_another_principal_is_refused),
     };
     return cmocka_run_group_tests(tests, start, stop);
 }
