@@ -532,7 +532,8 @@ static const mcp_tool_def tools[] = {
                       "\"name\":{\"type\":\"string\"},\"address\":{\"$ref\":\"#/$defs/address\"},"
                       "\"contactMethod\":{\"type\":\"string\",\"enum\":[\"phone\",\"email\"]},"
                       "\"phone\":{\"type\":\"string\"},\"email\":{\"type\":\"string\"}},"
-                      "\"allOf\":[{\"anyOf\":[{\"required\":[\"phone\"]},{\"required\":[\"email\"]}]}],"
+                      "\"allOf\":[{\"anyOf\":[{\"required\":[\"phone\"]},"
+                      "{\"required\":[\"email\"]}]}],"
                       "\"if\":{\"properties\":{\"contactMethod\":{\"const\":\"phone\"}},"
                       "\"required\":[\"contactMethod\"]},\"then\":{\"required\":[\"phone\"]},"
                       "\"else\":{\"required\":[\"email\"]},\"additionalProperties\":false}",
