@@ -58,6 +58,8 @@ typedef struct mcp_app_config {
     unsigned authn_fail_limit;          /* --authn-fail-limit N (20; 0 = off) */
     bool     authn_fail_limit_given;
     unsigned authn_fail_window_s;       /* --authn-fail-window SECONDS (60) */
+    char    *request_state_key;         /* --request-state-key FILE (2026-07-28 requestState) */
+    char    *request_state_prev_key;    /* --request-state-prev-key FILE (rotation) */
     /* Program-specific flags named in mcp_app_config_parse()'s `extra`, in order: name, value. */
     char    *extra_args[32];   /* owned copies: extra_args[2i] = "--name", [2i+1] = value */
     int      nextra;           /* number of strings in extra_args (2 per flag) */

@@ -41,6 +41,11 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --authn-fail-limit N   failed authentications per address per window before 429\n"
         "                         (default 20; 0 = off)\n"
         "  --authn-fail-window SECONDS    that window (default 60)\n"
+        "  --request-state-key FILE  MAC secret (>= 32 bytes) of 2026-07-28 requestState;\n"
+        "                         servers sharing it resume each other's requests (default:\n"
+        "                         a random key per process)\n"
+        "  --request-state-prev-key FILE  the previous secret while rotating: states it sealed\n"
+        "                         are still accepted\n"
         "  --help                 this text\n"
         "\nAuthentication (HTTP only; secrets are read from files, never from the command line):\n"
         "  --auth KINDS           none (default), or a comma list of apikey, jwt, introspection\n"
@@ -154,6 +159,7 @@ static const char *const VALUE_FLAGS[] = {
     "--listen", "--max-body", "--workers", "--io-threads", "--max-connections",
     "--max-connections-per-ip", "--max-streams-per-principal", "--connection-timeout",
     "--suspend-timeout", "--session-evict-idle", "--authn-fail-limit", "--authn-fail-window",
+    "--request-state-key", "--request-state-prev-key",
     "--auth", "--db", "--jwt-secret-file", "--jwt-alg", "--jwt-public-key", "--jwks-file",
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
     "--resource-url", "--authorization-server", "--claims-profile", "--claims-client",
@@ -460,6 +466,10 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
                         "introspection\n", prog);
                 return 2;
             }
+        } else if (strcmp(name, "--request-state-key") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->request_state_key, val);
+        } else if (strcmp(name, "--request-state-prev-key") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->request_state_prev_key, val);
         } else if (strcmp(name, "--db") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->db, val);
         } else if (strcmp(name, "--jwt-secret-file") == 0 && val[0] != '\0') {
