@@ -226,7 +226,10 @@ MCP_EXTERN mcp_status mcp_client_get_prompt(mcp_client *c, const char *name, con
 MCP_EXTERN mcp_status mcp_client_complete(mcp_client *c, const char *ref_type, const char *ref_name,
                                const char *arg_name, const char *arg_value, json_t **result,
                                mcp_error *err);
-/** logging/setLevel ("debug", "info", "notice", "warning", "error", ...). */
+/** The lowest level of log messages to receive ("debug", "info", "notice", "warning", "error",
+ *  ...). At 2025 revisions: a logging/setLevel request. At 2026-07-28 (no setLevel there): the
+ *  level is kept and sent in every request's _meta ("io.modelcontextprotocol/logLevel"), and only
+ *  when a log callback is set; with a callback and no level set, "debug" is sent. */
 MCP_EXTERN mcp_status mcp_client_set_log_level(mcp_client *c, const char *level, mcp_error *err);
 /** notifications/roots/list_changed. */
 MCP_EXTERN mcp_status mcp_client_notify_roots_changed(mcp_client *c, mcp_error *err);

@@ -222,11 +222,15 @@ mcp_client_set_log_level(mcp_client *c, const char *level, mcp_error *err)
 {
     static const char *const levels[] = { "debug", "info", "notice", "warning", "error",
                                           "critical", "alert", "emergency", NULL };
-    bool ok = false;
+    const char *found = NULL;
     for (size_t i = 0; level != NULL && levels[i] != NULL; i++)
-        ok |= strcmp(level, levels[i]) == 0;
-    if (!ok)
+        if (strcmp(level, levels[i]) == 0)
+            found = levels[i];
+    if (found == NULL)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unknown log level");
+    c->log_level = found;
+    if (c->modern)              /* 2026: no setLevel; every request's _meta carries the level */
+        return MCP_OK;
     return request_empty(c, "logging/setLevel", json_pack("{s:s}", "level", level), err);
 }
 

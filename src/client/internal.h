@@ -343,6 +343,7 @@ struct mcp_client {
     bool         modern;             /* requests carry _meta and the SEP-2243 headers */
     json_t      *tool_schemas;       /* tool name -> inputSchema, from the last tools/list */
     json_t      *supported_versions; /* server/discover's supportedVersions, or NULL */
+    const char  *log_level;          /* a static level name: _meta logLevel with a log callback */
 };
 
 /* Send a request and wait for its result (*result is new). progress: add _meta.progressToken.

@@ -13,6 +13,7 @@
 #define META_VERSION "io.modelcontextprotocol/protocolVersion"
 #define META_INFO "io.modelcontextprotocol/clientInfo"
 #define META_CAPS "io.modelcontextprotocol/clientCapabilities"
+#define META_LOG_LEVEL "io.modelcontextprotocol/logLevel"
 
 /* Longest x-mcp-header name accepted (the header line stays bounded). */
 #define MAX_HEADER_NAME 64
@@ -60,6 +61,12 @@ mcp__modern_add_meta(const mcp_client *c, json_t *params)
     if (json_object_set_new(meta, META_VERSION, json_string(MCP_PROTOCOL_2026)) != 0 ||
         json_object_set_new(meta, META_INFO, info) != 0 ||
         json_object_set_new(meta, META_CAPS, caps) != 0)
+        return MCP_ERR_NOMEM;
+    /* 2026 has no logging/setLevel: a client that takes log messages asks for them on each
+     * request, at the level last set (default "debug": everything, as a 2025 server sends) */
+    if (c->cb.log != NULL &&
+        json_object_set_new(meta, META_LOG_LEVEL,
+                            json_string(c->log_level ? c->log_level : "debug")) != 0)
         return MCP_ERR_NOMEM;
     return MCP_OK;
 }

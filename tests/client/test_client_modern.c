@@ -213,6 +213,45 @@ meta_keeps_progress_token(void **state)
 }
 
 static void
+on_log_ignore(mcp_client *c, const char *level, const char *logger, const json_t *data, void *ud)
+{
+    (void)c;
+    (void)level;
+    (void)logger;
+    (void)data;
+    (void)ud;
+}
+
+/* 2026 has no logging/setLevel: a client with a log callback asks for messages in _meta, at
+ * "debug" until a level is set; one without a callback does not ask. */
+static void
+meta_log_level_follows_the_callback(void **state)
+{
+    (void)state;
+    mcp_client_opts o;
+    mcp_client_opts_default(&o);
+    mcp_client *c = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_client_new(&o, &c, &err), MCP_OK);
+    json_t *p = json_object();
+    assert_int_equal(mcp__modern_add_meta(c, p), MCP_OK);
+    assert_null(json_object_get(json_object_get(p, "_meta"), "io.modelcontextprotocol/logLevel"));
+    json_decref(p);
+    mcp_client_free(c);
+
+    o.cb.log = on_log_ignore;
+    assert_int_equal(mcp_client_new(&o, &c, &err), MCP_OK);
+    p = json_object();
+    assert_int_equal(mcp__modern_add_meta(c, p), MCP_OK);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(p, "_meta"), "io.modelcontextprotocol/logLevel")),
+                        "debug");
+    json_decref(p);
+    assert_int_equal(mcp_client_set_log_level(c, "loud", &err), MCP_ERR_INVALID_ARG);
+    mcp_client_free(c);
+}
+
+static void
 bad_protocol_options(void **state)
 {
     (void)state;
@@ -461,6 +500,7 @@ new_client(mcp_client_protocol p)
     o.protocol = p;
     o.request_timeout_ms = 5000;
     o.cb.elicitation = accept_elicit;
+    o.cb.log = on_log_ignore;
     mcp_client *c = NULL;
     mcp_error err;
     assert_int_equal(mcp_client_new(&o, &c, &err), MCP_OK);
@@ -506,6 +546,16 @@ auto_speaks_2026_to_a_modern_server(void **state)
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(json_object_get(S.last_body, "params"), "arguments"),
                             "region")), "eu-1");
+
+    /* a log level at 2026 is no request: it rides in every request's _meta (with a callback) */
+    int posts = S.posts;
+    assert_int_equal(mcp_client_set_log_level(c, "warning", &err), MCP_OK);
+    assert_int_equal(S.posts, posts);
+    assert_int_equal(mcp_client_call_tool(c, "ask_nostate", NULL, &res, &err), MCP_OK);
+    json_decref(res);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(S.last_body, "params"), "_meta"),
+                            "io.modelcontextprotocol/logLevel")), "warning");
 
     int d = S.discovers;
     assert_int_equal(mcp_client_ping(c, &err), MCP_OK);     /* no ping at 2026-07-28 */
@@ -620,6 +670,7 @@ main(void)
         cmocka_unit_test(tool_header_rules),
         cmocka_unit_test(message_headers),
         cmocka_unit_test(meta_keeps_progress_token),
+        cmocka_unit_test(meta_log_level_follows_the_callback),
         cmocka_unit_test(bad_protocol_options),
         cmocka_unit_test(auto_speaks_2026_to_a_modern_server),
         cmocka_unit_test(input_rounds_are_bounded_and_need_a_handler),

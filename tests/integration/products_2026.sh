@@ -8,8 +8,11 @@
 . "$(dirname "$0")/lib/products_common.sh"
 
 A user add uma --name "Uma User" --role user >/dev/null 2>&1 || exit 1
+A user add ada --name "Ada Admin" --role admin >/dev/null 2>&1 || exit 1
 start_products p26 --auth jwt --audit-log "$AUDIT" --seed || exit 1
 USER_TOK=$(mint uma --jti u26-1)
+# an admin in the store whose token was issued for less (User.Read only): a step-up can help her
+NARROW_TOK=$(mint ada --jti a26-1 --scope User.Read)
 
 META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
 
@@ -48,14 +51,22 @@ eq "serverInfo in _meta" "$(jq -r '.result._meta["io.modelcontextprotocol/server
 L=$(audit_lines '.event=="authz" and .target=="get_product" and .subject=="uma"')
 eq "2026 allowed call: one audit line" "$(printf '%s\n' "$L" | grep -c .)" 1
 
-# --- forbidden: decided from Mcp-Method/Mcp-Name before the body is read: 403 insufficient_scope
-#     with the step-up scope; the id is absent (the body, and so the id, was never read) ---------
+# --- forbidden: decided from Mcp-Method/Mcp-Name before the body is read; the id is absent (the
+#     body, and so the id, was never read). The store does not grant uma Admin.Write, so no token
+#     can help: no challenge invites a step-up (the store permission rule, the default) ----------
 eq "user delete is 403" "$(rpc26 "$USER_TOK" tools/call delete_product "$(call26 5 delete_product '{"id":1}')")" 403
-eq "user delete challenge" "$(hdr WWW-Authenticate)" \
-    "Bearer error=\"insufficient_scope\", error_description=\"tool 'delete_product' requires any of: Admin.Write\", scope=\"User.Read User.Write Admin.Write\", resource_metadata=\"$SRV_PRM\""
+eq "user delete: no step-up challenge" "$(hdr WWW-Authenticate)" ""
+eq "user delete: not granted" "$(jq -r .error.message "$TMP/body")" \
+    "tool 'delete_product' requires any of: Admin.Write, which this user is not granted"
 eq "403 has no id (body unread)" "$(jq -r 'has("id")' "$TMP/body")" false
 eq "connection closed, upload not drained" "$(hdr Connection)" close
 eq "403 names the target" "$(jq -r .error.data.target "$TMP/body")" delete_product
+
+# an admin holds Admin.Write in the store; her token's scope left it out: the challenge asks for it
+eq "narrow admin delete is 403" "$(rpc26 "$NARROW_TOK" tools/call delete_product "$(call26 7 delete_product '{"id":1}')")" 403
+check "narrow admin: insufficient_scope" has "$(hdr WWW-Authenticate)" 'Bearer error="insufficient_scope"'
+check "narrow admin: asks for Admin.Write" has "$(hdr WWW-Authenticate)" 'Admin.Write'
+check "narrow admin: names the PRM" has "$(hdr WWW-Authenticate)" "resource_metadata=\"$SRV_PRM\""
 
 # --- the header must say what the body says: no smuggling a target past the headers -----------
 eq "Mcp-Name mismatch is 400" "$(rpc26 "$USER_TOK" tools/call get_product "$(call26 6 delete_product '{"id":1}')")" 400

@@ -3,7 +3,9 @@
 # test-only, tests/package.json) drives mcp-products (JWT + RBAC) in each of its negotiation
 # modes: legacy (2025 initialize + session), auto (must negotiate 2026-07-28 via server/discover)
 # and pinned to 2026-07-28. Each mode: the filtered tools/list, an allowed call, a forbidden call
-# surfaced as the SDK's InsufficientScopeError with the step-up scope, and no token refused.
+# surfaced as the SDK's InsufficientScopeError with the step-up scope (a store admin whose token
+# was issued for User.Read User.Write only), and no token refused; then a store user who is not
+# granted the permission at all: a plain 403, no step-up for the SDK to try.
 # Needs $MCP_BIN, $MCP_SRC (set by CTest), node >= 20; installs tests/node_modules with `npm ci`
 # when the package is missing (scripts/deps.sh does it in CI).
 . "$(dirname "$0")/lib/products_common.sh"
@@ -15,8 +17,10 @@ if [ ! -f "$MCP_SRC/tests/node_modules/@modelcontextprotocol/client/package.json
 fi
 
 A user add uma --name "Uma User" --role user >/dev/null 2>&1 || exit 1
+A user add ada --name "Ada Admin" --role admin >/dev/null 2>&1 || exit 1
 start_products ts2 --auth jwt --seed || exit 1
-TOK=$(mint uma --jti ts2-1)
+TOK=$(mint ada --jti ts2-1 --scope "User.Read User.Write")
+UMA_TOK=$(mint uma --jti ts2-2)
 CLIENT="$MCP_SRC/tests/integration/lib/ts_sdk_v2_client.mjs"
 
 for mode in legacy auto pin; do
@@ -34,6 +38,12 @@ for mode in legacy auto pin; do
      "InsufficientScopeError:User.Read User.Write Admin.Write"
   eq "$mode: no token refused (401)" "$(jq -r .noToken <<<"$out")" SdkHttpError:401
 done
+
+out=$(cd "$MCP_SRC/tests" && timeout 60 node "$CLIENT" "$SRV_URL" "$UMA_TOK" pin 2>"$TMP/node.err")
+eq "not granted: allowed call" "$(jq -r .call <<<"$out")" ok
+check "not granted: plain 403, no step-up" has "$(jq -r .forbidden <<<"$out")" \
+  "SdkHttpError:Error POSTing to endpoint:"
+check "not granted: says so" has "$(jq -r .forbidden <<<"$out")" "which this user is not granted"
 
 stop_products
 summary
