@@ -87,6 +87,12 @@ typedef struct mcp_app_config {
     unsigned introspection_cache_ttl_s;      /* --introspection-cache-ttl SECONDS (default 60) */
     char    *db;                             /* --db FILE (SQLite store) */
 
+    /* The embedded authorization server (docs/design/authorization-server.md). */
+    bool     embedded_as;                    /* --embedded-as */
+    char    *as_key_file;                    /* --as-key-file FILE (default DB.as-key.pem) */
+    unsigned as_access_ttl_s;                /* --as-access-ttl SECONDS (0 = default 300) */
+    unsigned as_refresh_ttl_s;               /* --as-refresh-ttl SECONDS (0 = default) */
+
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;
 

@@ -70,6 +70,13 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --introspection-client-id ID       our client id there (client_secret_basic)\n"
         "  --introspection-client-secret-file F  file holding its secret\n"
         "  --introspection-cache-ttl SECONDS  longest a result is cached (default 60; 0 = off)\n"
+        "  --embedded-as          be an OAuth 2.1 authorization server for the --db users\n"
+        "                         (docs/design/authorization-server.md)\n"
+        "  --as-key-file FILE     its ES256 signing key (default: FILE.as-key.pem beside --db;\n"
+        "                         created when missing)\n"
+        "  --as-access-ttl SECONDS   access token lifetime (default 300)\n"
+        "  --as-refresh-ttl SECONDS  refresh token lifetime, renewed on rotation (default\n"
+        "                         1209600)\n"
         "%s",
         prog, summary ? summary : "", extra_help ? extra_help : "");
 }
@@ -139,7 +146,8 @@ static const char *const VALUE_FLAGS[] = {
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
     "--resource-url", "--authorization-server",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
-    "--introspection-client-secret-file", "--introspection-cache-ttl", NULL
+    "--introspection-client-secret-file", "--introspection-cache-ttl",
+    "--as-key-file", "--as-access-ttl", "--as-refresh-ttl", NULL
 };
 
 /* Flags that would put a secret on the command line, where every local user can read it. */
@@ -247,6 +255,13 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
 
     if (c->auth != 0 && c->stdio)
         why = "--auth works over HTTP only; it cannot be combined with --stdio";
+    else if (c->embedded_as && (c->stdio || c->db == NULL))
+        why = "--embedded-as needs --db FILE (its users) and HTTP (not --stdio)";
+    else if (c->embedded_as && (jwt || intro))
+        why = "--embedded-as is the token issuer: it cannot be combined with --auth jwt or "
+              "introspection";
+    else if (!c->embedded_as && (c->as_key_file || c->as_access_ttl_s || c->as_refresh_ttl_s))
+        why = "--as-key-file, --as-access-ttl and --as-refresh-ttl need --embedded-as";
     else if (!jwt && (c->jwt_secret_file || c->jwt_alg || c->n_jwt_public_keys ||
                       c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer))
         why = "JWT key options (--jwt-secret-file, --jwt-alg, --jwt-public-key, --jwks-file, "
@@ -259,7 +274,8 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     else if (!jwt && !intro && (c->issuer || c->audience || c->no_audience_check || leeway_given))
         why = "--issuer, --audience, --no-audience-check and --leeway need --auth jwt or "
               "introspection";
-    else if (c->auth == 0 && (c->resource_url || c->n_authorization_servers || c->scopes))
+    else if (c->auth == 0 && !c->embedded_as &&
+             (c->resource_url || c->n_authorization_servers || c->scopes))
         why = "--resource-url, --authorization-server and --scopes need --auth";
     else if (apikey && c->db == NULL)
         why = "--auth apikey needs --db FILE (the store that holds the keys)";
@@ -292,7 +308,8 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
         why = "--issuer must not be empty";
     else if (c->resource_url != NULL && !is_http_url(c->resource_url))
         why = "--resource-url must be an absolute http(s) URL without a fragment";
-    else if (c->auth != 0 && c->resource_url == NULL && is_wildcard_host(c->listen_host))
+    else if ((c->auth != 0 || c->embedded_as) && c->resource_url == NULL &&
+             is_wildcard_host(c->listen_host))
         why = "--listen on all interfaces: give --resource-url (the URL clients use)";
     if (why == NULL && c->introspection_url != NULL && !is_http_url(c->introspection_url))
         why = "--introspection-url must be an absolute http(s) URL";
@@ -376,6 +393,15 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             cfg->jwt_allow_no_issuer = true;
         } else if (strcmp(name, "--no-audience-check") == 0) {
             cfg->no_audience_check = true;
+        } else if (strcmp(name, "--embedded-as") == 0) {
+            cfg->embedded_as = true;
+        } else if (strcmp(name, "--as-key-file") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->as_key_file, val);
+        } else if (strcmp(name, "--as-access-ttl") == 0 && parse_uint(val, 86400, &n) && n > 0) {
+            cfg->as_access_ttl_s = (unsigned)n;
+        } else if (strcmp(name, "--as-refresh-ttl") == 0 && parse_uint(val, 31536000, &n) &&
+                   n > 0) {
+            cfg->as_refresh_ttl_s = (unsigned)n;
         } else if (strcmp(name, "--max-body") == 0 && parse_uint(val, 1ull << 30, &n) && n > 0) {
             cfg->max_body = (size_t)n;
         } else if (strcmp(name, "--workers") == 0 && parse_uint(val, 1024, &n) && n > 0) {
