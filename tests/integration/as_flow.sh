@@ -232,4 +232,9 @@ for s in "$PW" "$SECRET_CC" "$RT1" "$RT2" "$AT" "$VERIFIER"; do
         ok
     fi
 done
+if grep -q "AddressSanitizer\|LeakSanitizer\|runtime error:" "$TMP"/as.err "$TMP"/as2.err; then
+    bad "sanitizer report in the server log"
+else
+    ok
+fi
 summary
