@@ -160,9 +160,9 @@ build_metadata(mcp_as *as, mcp_error *err)
 {
     const char *is = as->issuer;
     char *az = mcp__aprintf("%s/authorize", is), *tk = mcp__aprintf("%s/token", is),
-         *jw = mcp__aprintf("%s/jwks", is);
+         *jw = mcp__aprintf("%s/jwks", is), *rv = mcp__aprintf("%s/revoke", is);
     json_t *doc = NULL;
-    if (az != NULL && tk != NULL && jw != NULL)
+    if (az != NULL && tk != NULL && jw != NULL && rv != NULL)
         doc = json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s,s,s], s:[s,s,s],"
                         " s:[s], s:b}",
                         "issuer", is, "authorization_endpoint", az, "token_endpoint", tk,
@@ -172,6 +172,14 @@ build_metadata(mcp_as *as, mcp_error *err)
                         "token_endpoint_auth_methods_supported", "none", "client_secret_basic",
                         "client_secret_post", "code_challenge_methods_supported", "S256",
                         "authorization_response_iss_parameter_supported", 1);
+    if (doc != NULL && (json_object_set_new(doc, "revocation_endpoint", json_string(rv)) != 0 ||
+                        json_object_set_new(doc, "revocation_endpoint_auth_methods_supported",
+                                            json_pack("[s,s,s]", "none", "client_secret_basic",
+                                                      "client_secret_post")) != 0)) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    mcp__free(rv);
     mcp__free(az);
     mcp__free(tk);
     mcp__free(jw);
@@ -248,6 +256,20 @@ mcp_as_new(const mcp_as_opts *opts, mcp_as **out, mcp_error *err)
         rc = mcp_random_bytes(as->csrf_key, sizeof as->csrf_key, err);
     if (rc == MCP_OK)
         rc = build_metadata(as, err);
+    if (rc == MCP_OK) {
+        /* /revoke recognizes our own access tokens by verifying them (any audience) */
+        mcp_jwt_opts jo;
+        mcp_jwt_opts_default(&jo);
+        jo.issuer = as->issuer;
+        jo.allow_no_audience = true;
+        jo.typ = "at+jwt";
+        jo.cache_size = 0;
+        jo.jwks_refresh_s = 0;
+        rc = mcp_jwt_verifier_new(&jo, &as->verifier, err);
+        if (rc == MCP_OK)
+            rc = mcp_jwt_verifier_add_jwks(as->verifier, as->jwks_json, strlen(as->jwks_json),
+                                           err);
+    }
     if (rc != MCP_OK) {
         mcp_as_free(as);
         return rc;
@@ -273,6 +295,7 @@ mcp_as_free(mcp_as *as)
     mcp__free(as->kid);
     mcp__free(as->jwks_json);
     mcp__free(as->metadata_json);
+    mcp_jwt_verifier_free(as->verifier);
     pthread_mutex_destroy(&as->throttle_mu);
     mcp__free(as);
 }
@@ -421,5 +444,7 @@ mcp_as_route(void *ctx, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
         mcp__as_authorize(as, rq, rs);
     else if (strcmp(p, "/token") == 0)
         mcp__as_token(as, rq, rs);
+    else if (strcmp(p, "/revoke") == 0)
+        mcp__as_revoke(as, rq, rs);
     /* anything else: status 0, the transport answers 404 */
 }

@@ -385,3 +385,73 @@ mcp__as_token(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
     }
     mcp__as_form_cleanup(&f);
 }
+
+/* ---- /revoke (RFC 7009) ----------------------------------------------------------------- */
+
+/*
+ * A refresh token revokes its family; an access token of ours (verified with our key) is
+ * recorded as revoked by jti until its exp, which the resource server checks on every request.
+ * Only the client the token was issued to may revoke it. Unknown, foreign or invalid tokens
+ * get the same 200 (section 2.2), so the endpoint tells nothing about them.
+ */
+void
+mcp__as_revoke(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
+{
+    if (strcmp(rq->method, "POST") != 0) {
+        mcp__as_oauth_error(rs, 405, "invalid_request", "the revocation endpoint takes POST");
+        mcp__as_header(rs, "Allow", "POST");
+        return;
+    }
+    const char *ct = rq->header(rq, "Content-Type");
+    mcp__as_form f;
+    if (ct == NULL || strncmp(ct, "application/x-www-form-urlencoded", 33) != 0 ||
+        mcp__as_form_parse(&f, rq->body, rq->body_len) != MCP_OK || f.dup) {
+        if (ct != NULL && strncmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+            mcp__as_form_cleanup(&f);
+        mcp__as_oauth_error(rs, 400, "invalid_request", "malformed request");
+        return;
+    }
+    mcp__store_as_client cl;
+    const char *tok = mcp__as_form_get(&f, "token");
+    if (tok == NULL || tok[0] == '\0') {
+        mcp__as_oauth_error(rs, 400, "invalid_request", "token is missing");
+    } else if (client_auth(as, rq, &f, &cl, rs)) {
+        mcp_error e;
+        mcp_status rc = MCP_OK;
+        int64_t now = mcp__unix_now();
+        if (strchr(tok, '.') != NULL) {
+            mcp_principal *p = NULL;
+            if (mcp_jwt_verify(as->verifier, tok, strlen(tok), &p, &e) == MCP_OK) {
+                const char *cid = mcp_principal_client_id(p), *jti = mcp_principal_jti(p);
+                if (cid != NULL && jti != NULL && strcmp(cid, cl.id) == 0) {
+                    rc = mcp_store_token_revoke(as->opts.store, jti,
+                                                mcp_principal_expires_at(p), &e);
+                    if (rc == MCP_OK)
+                        mcp__log(MCP__LOG_INFO, "as", "audit: access token revoked by client %s",
+                                 cl.id);
+                }
+                mcp_principal_unref(p);
+            }
+        } else {
+            char hash[65], *family = NULL, *owner = NULL;
+            if (mcp__as_sha256_hex(tok, strlen(tok), hash))
+                rc = mcp__store_as_refresh_owner(as->opts.store, hash, &family, &owner, &e);
+            if (rc == MCP_OK && family != NULL && strcmp(owner, cl.id) == 0) {
+                rc = mcp__store_as_family_revoke(as->opts.store, family, now, &e);
+                if (rc == MCP_OK)
+                    mcp__log(MCP__LOG_INFO, "as", "audit: refresh family %.12s... revoked by "
+                             "client %s", family, cl.id);
+            }
+            mcp__free(family);
+            mcp__free(owner);
+        }
+        if (rc != MCP_OK) {
+            mcp__log(MCP__LOG_ERROR, "as", "revoke: %s", e.message);
+            mcp__as_oauth_error(rs, 503, "temporarily_unavailable", "store unreadable");
+        } else {
+            mcp__as_json(rs, 200, json_object());
+        }
+        mcp__store_as_client_cleanup(&cl);
+    }
+    mcp__as_form_cleanup(&f);
+}

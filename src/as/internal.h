@@ -6,6 +6,7 @@
 #define MCP_SRC_AS_INTERNAL_H
 
 #include <mcp/as.h>
+#include <mcp/jwt.h>
 
 #include "common/common.h"
 #include "jwt/jwt.h"
@@ -29,6 +30,7 @@ struct mcp_as {
     char         *kid;
     char         *jwks_json;
     char         *metadata_json;
+    mcp_jwt_verifier *verifier;  /* our own access tokens, for /revoke */
     unsigned char csrf_key[32];  /* HMAC key of the login form tokens (per process) */
     pthread_mutex_t throttle_mu;
     mcp__as_slot    throttle[MCP__AS_THROTTLE_SLOTS];
@@ -107,5 +109,6 @@ mcp_status mcp__as_mint(mcp_as *as, const char *subject, const char *client_id,
 
 void mcp__as_authorize(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs);
 void mcp__as_token(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs);
+void mcp__as_revoke(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs);
 
 #endif

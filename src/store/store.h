@@ -92,6 +92,10 @@ mcp_status mcp__store_as_refresh_put(mcp_store *s, const char *hash, const mcp__
 mcp_status mcp__store_as_refresh_take(mcp_store *s, const char *hash, int64_t now,
                                       mcp__store_as_take *res, mcp__store_as_grant *g,
                                       mcp_error *err);
+/* The family and client of a refresh token, without using it (RFC 7009 revocation). *family
+ * and *client_id (caller frees) stay NULL when the token is unknown. */
+mcp_status mcp__store_as_refresh_owner(mcp_store *s, const char *hash, char **family,
+                                       char **client_id, mcp_error *err);
 /* Revoke a family: its refresh tokens stop working and the jti of every access token issued
  * with them is recorded as revoked. */
 mcp_status mcp__store_as_family_revoke(mcp_store *s, const char *family, int64_t now,

@@ -509,6 +509,41 @@ mcp__store_as_refresh_take(mcp_store *s, const char *hash, int64_t now, mcp__sto
 }
 
 mcp_status
+mcp__store_as_refresh_owner(mcp_store *s, const char *hash, char **family, char **client_id,
+                            mcp_error *err)
+{
+    *family = *client_id = NULL;
+    mcp_status rc = need(s, "refresh token", hash, err);
+    if (rc != MCP_OK)
+        return rc;
+    mcp__store_conn *c = mcp__store_reader_acquire(s);
+    sqlite3_stmt *st = mcp__store_prepare(c, err,
+                                          "SELECT r.family, f.client_id FROM oauth_refresh_tokens r"
+                                          " JOIN oauth_families f ON f.id = r.family"
+                                          " WHERE r.hash = ?", "t", hash);
+    if (st == NULL) {
+        rc = MCP_ERR_STORE;
+    } else {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            *family = col_dup(st, 0);
+            *client_id = col_dup(st, 1);
+            if (*family == NULL || *client_id == NULL) {
+                mcp__free(*family);
+                mcp__free(*client_id);
+                *family = *client_id = NULL;
+                rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+            }
+        } else if (r != SQLITE_DONE) {
+            rc = mcp__store_db_error(err, c->db, "read");
+        }
+        sqlite3_finalize(st);
+    }
+    mcp__store_conn_release(c);
+    return rc;
+}
+
+mcp_status
 mcp__store_as_family_revoke(mcp_store *s, const char *family, int64_t now, mcp_error *err)
 {
     mcp_status rc = need(s, "family", family, err);

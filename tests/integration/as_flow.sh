@@ -214,6 +214,26 @@ eq "wrong client secret" "$(token -u "robot:wrong" --data-urlencode grant_type=c
 eq "public client cannot" "$(token --data-urlencode grant_type=client_credentials \
     --data-urlencode client_id=cli)" 400
 
+# ---- revocation (RFC 7009) --------------------------------------------------------------
+eq "metadata names /revoke" "$(jq -r .revocation_endpoint <<<"$META")" "$ORIGIN/revoke"
+get_code alice
+eq "token for revocation" "$(code_grant "$CODE" "$VERIFIER")" 200
+AT4=$(jq -r .access_token "$TMP/tok"); RT4=$(jq -r .refresh_token "$TMP/tok")
+revoke() {  # TOKEN [curl client args]
+    local t=$1
+    shift
+    curl -s --max-time 10 -o "$TMP/rev" -w '%{http_code}' "$ORIGIN/revoke" \
+        --data-urlencode "token=$t" "$@"
+}
+eq "another client's revocation answers 200" "$(revoke "$AT4" -u "robot:$SECRET_CC")" 200
+eq "... and leaves the token alone" "$(rpc "$AT4" "" "$INIT")" 200
+eq "revoke the access token" "$(revoke "$AT4" --data-urlencode client_id=cli)" 200
+eq "revoked access token refused at once" "$(rpc "$AT4" "" "$INIT")" 401
+eq "revoke the refresh token" "$(revoke "$RT4" --data-urlencode client_id=cli)" 200
+eq "revoked refresh token refused" "$(refresh "$RT4")" 400
+eq "unknown token: 200 as well" "$(revoke "not-a-token" --data-urlencode client_id=cli)" 200
+eq "revocation needs client authentication" "$(revoke "$RT4")" 401
+
 # ---- brute force is throttled ---------------------------------------------------------------
 for i in 1 2 3 4 5; do
     authorize_get cli "$CB" >/dev/null
