@@ -343,7 +343,13 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
     }
     if (h->route != NULL && strcmp(url, h->path) != 0) {
         /* another resource (the embedded authorization server): read its (small) body, then
-         * hand it to the route, outside the MCP pipeline */
+         * hand it to the route, outside the MCP pipeline. The Host check of the DNS rebinding
+         * protection applies (a rebound name must not reach the sign-in page); Origin does
+         * not, since token requests may come from other origins. */
+        if (!mcp__http_host_ok(h, c))
+            return mcp__http_send_rpc_error(cs, c, 403, MCP_RPC_INVALID_REQUEST,
+                                            "Forbidden: Host not allowed (DNS rebinding "
+                                            "protection)");
         mcp__buf_cleanup(&cs->body);
         mcp__buf_init(&cs->body, h->route_max_body);
         cs->req.path = url;

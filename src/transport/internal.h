@@ -148,6 +148,8 @@ enum MHD_Result mcp__http_send_rpc_error(conn_state *cs, struct MHD_Connection *
 /* ---- http_checks.c ----------------------------------------------------------------------- */
 
 bool mcp__http_header_has(const char *v, const char *token);
+/* The Host half of the DNS rebinding check (routed resources: they take cross-origin posts). */
+bool mcp__http_host_ok(mcp__http *h, struct MHD_Connection *c);
 /* Fill h->checks: the transport checks in their order, each a TRANSPORT-phase entry. */
 void mcp__http_checks_init(mcp__http *h);
 

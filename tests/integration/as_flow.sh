@@ -31,6 +31,8 @@ eq "S256 only" "$(jq -c .code_challenge_methods_supported <<<"$META")" '["S256"]
 eq "iss parameter" "$(jq -r .authorization_response_iss_parameter_supported <<<"$META")" true
 eq "openid path" "$(curl -s --max-time 5 "$ORIGIN/.well-known/openid-configuration" | jq -r .issuer)" "$ORIGIN"
 eq "PRM names the AS" "$(curl -s --max-time 5 "$SRV_PRM" | jq -r '.authorization_servers[0]')" "$ORIGIN"
+eq "a rebound Host is refused" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+    -H 'Host: attacker.example' "$ORIGIN/.well-known/oauth-authorization-server")" 403
 eq "jwks alg" "$(curl -s --max-time 5 "$ORIGIN/jwks" | jq -r '.keys[0].alg')" ES256
 
 # ---- helpers --------------------------------------------------------------------------------
