@@ -92,6 +92,7 @@ typedef struct mcp_app_config {
     char    *as_key_file;                    /* --as-key-file FILE (default DB.as-key.pem) */
     unsigned as_access_ttl_s;                /* --as-access-ttl SECONDS (0 = default 300) */
     unsigned as_refresh_ttl_s;               /* --as-refresh-ttl SECONDS (0 = default) */
+    bool     as_registration;                /* --as-registration (RFC 7591 /register) */
 
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;

@@ -55,6 +55,8 @@ typedef struct mcp_as_opts {
     unsigned login_fail_limit;     /* failed logins per user per window (default 5) */
     unsigned login_fail_addr_limit; /* failed logins per client address per window (default 20) */
     unsigned login_fail_window_s;  /* default 300 */
+    bool     registration;         /* serve RFC 7591 dynamic registration at /register
+                                      (default false) */
 } mcp_as_opts;
 
 /** Fill o with the defaults documented in mcp_as_opts. @since 0.2 */
@@ -83,7 +85,8 @@ MCP_EXTERN const char *mcp_as_jwks_json(const mcp_as *as);
 /**
  * Serve the authorization server on an HTTP listener: sets ho->route and ho->route_ctx (the
  * endpoints /.well-known/oauth-authorization-server, /.well-known/openid-configuration,
- * /authorize, /token, /jwks). Other fields of ho are left as they are.
+ * /authorize, /token, /revoke, /jwks, and /register when enabled). Other fields of ho are left
+ * as they are.
  * @since 0.2
  */
 MCP_EXTERN void mcp_as_http_opts(mcp_as *as, mcp_http_opts *ho);

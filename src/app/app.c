@@ -263,6 +263,7 @@ build_as(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_error
             ao.access_ttl_s = cfg->as_access_ttl_s;
         if (cfg->as_refresh_ttl_s)
             ao.refresh_ttl_s = cfg->as_refresh_ttl_s;
+        ao.registration = cfg->as_registration;
         rc = prefix_err(err, mcp_as_new(&ao, &st->as, err), "--embedded-as");
     }
     if (rc == MCP_OK) {

@@ -77,6 +77,7 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --as-access-ttl SECONDS   access token lifetime (default 300)\n"
         "  --as-refresh-ttl SECONDS  refresh token lifetime, renewed on rotation (default\n"
         "                         1209600)\n"
+        "  --as-registration      serve RFC 7591 dynamic client registration at /register\n"
         "%s",
         prog, summary ? summary : "", extra_help ? extra_help : "");
 }
@@ -260,8 +261,10 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     else if (c->embedded_as && (jwt || intro))
         why = "--embedded-as is the token issuer: it cannot be combined with --auth jwt or "
               "introspection";
-    else if (!c->embedded_as && (c->as_key_file || c->as_access_ttl_s || c->as_refresh_ttl_s))
-        why = "--as-key-file, --as-access-ttl and --as-refresh-ttl need --embedded-as";
+    else if (!c->embedded_as && (c->as_key_file || c->as_access_ttl_s || c->as_refresh_ttl_s ||
+                                 c->as_registration))
+        why = "--as-key-file, --as-access-ttl, --as-refresh-ttl and --as-registration need "
+              "--embedded-as";
     else if (!jwt && (c->jwt_secret_file || c->jwt_alg || c->n_jwt_public_keys ||
                       c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer))
         why = "JWT key options (--jwt-secret-file, --jwt-alg, --jwt-public-key, --jwks-file, "
@@ -395,6 +398,8 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             cfg->no_audience_check = true;
         } else if (strcmp(name, "--embedded-as") == 0) {
             cfg->embedded_as = true;
+        } else if (strcmp(name, "--as-registration") == 0) {
+            cfg->as_registration = true;
         } else if (strcmp(name, "--as-key-file") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->as_key_file, val);
         } else if (strcmp(name, "--as-access-ttl") == 0 && parse_uint(val, 86400, &n) && n > 0) {

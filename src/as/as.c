@@ -179,6 +179,13 @@ build_metadata(mcp_as *as, mcp_error *err)
         json_decref(doc);
         doc = NULL;
     }
+    char *rg = as->opts.registration ? mcp__aprintf("%s/register", is) : NULL;
+    if (doc != NULL && as->opts.registration &&
+        (rg == NULL || json_object_set_new(doc, "registration_endpoint", json_string(rg)) != 0)) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    mcp__free(rg);
     mcp__free(rv);
     mcp__free(az);
     mcp__free(tk);
@@ -446,5 +453,7 @@ mcp_as_route(void *ctx, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
         mcp__as_token(as, rq, rs);
     else if (strcmp(p, "/revoke") == 0)
         mcp__as_revoke(as, rq, rs);
+    else if (strcmp(p, "/register") == 0 && as->opts.registration)
+        mcp__as_register(as, rq, rs);
     /* anything else: status 0, the transport answers 404 */
 }

@@ -50,8 +50,8 @@ name_ok(const char *s)
     return n <= 255;
 }
 
-static bool
-redirect_form_ok(const char *u)
+bool
+mcp__as_redirect_form_ok(const char *u)
 {
     /* absolute, no fragment, no spaces (the list is space-separated) */
     size_t n = strlen(u);
@@ -86,7 +86,7 @@ mcp_as_client_add(mcp_store *store, const mcp_as_client_def *def, char **secret_
     mcp__buf_init(&uris, 64u << 10);
     mcp_status rc = MCP_OK;
     for (size_t i = 0; rc == MCP_OK && def->redirect_uris && def->redirect_uris[i]; i++) {
-        if (!redirect_form_ok(def->redirect_uris[i]))
+        if (!mcp__as_redirect_form_ok(def->redirect_uris[i]))
             rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "redirect URI %zu is malformed", i + 1);
         else
             rc = mcp__buf_printf(&uris, "%s%s", uris.len ? " " : "", def->redirect_uris[i]);

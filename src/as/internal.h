@@ -109,6 +109,9 @@ mcp_status mcp__as_mint(mcp_as *as, const char *subject, const char *client_id,
 
 void mcp__as_authorize(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs);
 void mcp__as_token(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs);
+void mcp__as_register(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs);
+/* A redirect URI's form: absolute, no fragment, no spaces or quotes, printable ASCII. */
+bool mcp__as_redirect_form_ok(const char *u);
 void mcp__as_revoke(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs);
 
 #endif

@@ -33,6 +33,10 @@ eq "openid path" "$(curl -s --max-time 5 "$ORIGIN/.well-known/openid-configurati
 eq "PRM names the AS" "$(curl -s --max-time 5 "$SRV_PRM" | jq -r '.authorization_servers[0]')" "$ORIGIN"
 eq "a rebound Host is refused" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
     -H 'Host: attacker.example' "$ORIGIN/.well-known/oauth-authorization-server")" 403
+eq "registration off by default" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+    -H 'Content-Type: application/json' -d '{"redirect_uris":["http://127.0.0.1/cb"]}' \
+    "$ORIGIN/register")" 404
+check "no registration_endpoint when off" test "$(jq -r '.registration_endpoint // "none"' <<<"$META")" = none
 eq "jwks alg" "$(curl -s --max-time 5 "$ORIGIN/jwks" | jq -r '.keys[0].alg')" ES256
 
 # ---- helpers --------------------------------------------------------------------------------
