@@ -179,6 +179,16 @@ build_metadata(mcp_as *as, mcp_error *err)
         json_decref(doc);
         doc = NULL;
     }
+    char *in = mcp__aprintf("%s/introspect", is);
+    if (doc != NULL &&
+        (in == NULL || json_object_set_new(doc, "introspection_endpoint", json_string(in)) != 0 ||
+         json_object_set_new(doc, "introspection_endpoint_auth_methods_supported",
+                             json_pack("[s,s]", "client_secret_basic",
+                                       "client_secret_post")) != 0)) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    mcp__free(in);
     char *rg = as->opts.registration ? mcp__aprintf("%s/register", is) : NULL;
     if (doc != NULL && as->opts.registration &&
         (rg == NULL || json_object_set_new(doc, "registration_endpoint", json_string(rg)) != 0)) {
@@ -453,6 +463,8 @@ mcp_as_route(void *ctx, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
         mcp__as_token(as, rq, rs);
     else if (strcmp(p, "/revoke") == 0)
         mcp__as_revoke(as, rq, rs);
+    else if (strcmp(p, "/introspect") == 0)
+        mcp__as_introspect(as, rq, rs);
     else if (strcmp(p, "/register") == 0 && as->opts.registration)
         mcp__as_register(as, rq, rs);
     /* anything else: status 0, the transport answers 404 */

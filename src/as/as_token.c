@@ -455,3 +455,73 @@ mcp__as_revoke(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs
     }
     mcp__as_form_cleanup(&f);
 }
+
+/* ---- /introspect (RFC 7662) -------------------------------------------------------------- */
+
+/*
+ * For other resource servers: a confidential client asks about an access token. Active means:
+ * signed by our key, not expired, its jti not revoked, its subject still enabled. Anything else
+ * (refresh tokens included: they are for the client, not for resource servers) is
+ * {"active":false}, with no reason given (section 2.2).
+ */
+void
+mcp__as_introspect(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
+{
+    if (strcmp(rq->method, "POST") != 0) {
+        mcp__as_oauth_error(rs, 405, "invalid_request", "introspection takes POST");
+        mcp__as_header(rs, "Allow", "POST");
+        return;
+    }
+    const char *ct = rq->header(rq, "Content-Type");
+    mcp__as_form f;
+    if (ct == NULL || strncmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+        mcp__as_oauth_error(rs, 400, "invalid_request", "malformed request");
+        return;
+    }
+    if (mcp__as_form_parse(&f, rq->body, rq->body_len) != MCP_OK || f.dup) {
+        mcp__as_form_cleanup(&f);
+        mcp__as_oauth_error(rs, 400, "invalid_request", "malformed request");
+        return;
+    }
+    mcp__store_as_client cl;
+    const char *tok = mcp__as_form_get(&f, "token");
+    if (tok == NULL || tok[0] == '\0') {
+        mcp__as_oauth_error(rs, 400, "invalid_request", "token is missing");
+    } else if (client_auth(as, rq, &f, &cl, rs)) {
+        mcp_principal *p = NULL;
+        mcp_error e;
+        json_t *out = NULL;
+        if (cl.secret_hash[0] == '\0') {
+            mcp__as_oauth_error(rs, 401, "invalid_client",
+                                "introspection is for confidential clients");
+        } else if (strchr(tok, '.') != NULL &&
+                   mcp_jwt_verify(as->verifier, tok, strlen(tok), &p, &e) == MCP_OK) {
+            bool revoked = true;
+            mcp_store_user_info info;
+            mcp_store_user_info_init(&info);
+            const char *jti = mcp_principal_jti(p), *sub = mcp_principal_subject(p);
+            mcp_status rc = jti != NULL
+                                ? mcp_store_token_is_revoked(as->opts.store, jti, &revoked, &e)
+                                : MCP_ERR_INVALID_ARG;
+            if (rc == MCP_OK && !revoked)
+                rc = mcp_store_user_lookup(as->opts.store, sub, &info, &e);
+            if (rc == MCP_OK && !revoked && info.exists && info.enabled) {
+                json_error_t je;
+                out = json_loads(mcp_principal_claims_json(p), 0, &je);
+                if (out != NULL) {
+                    json_object_set_new(out, "active", json_true());
+                    json_object_set_new(out, "token_type", json_string("Bearer"));
+                }
+            } else if (rc != MCP_OK && rc != MCP_ERR_INVALID_ARG) {
+                mcp__log(MCP__LOG_ERROR, "as", "introspect: %s", e.message);
+            }
+            mcp_store_user_info_cleanup(&info);
+            mcp_principal_unref(p);
+            mcp__as_json(rs, 200, out != NULL ? out : json_pack("{s:b}", "active", 0));
+        } else {
+            mcp__as_json(rs, 200, json_pack("{s:b}", "active", 0));
+        }
+        mcp__store_as_client_cleanup(&cl);
+    }
+    mcp__as_form_cleanup(&f);
+}

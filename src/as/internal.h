@@ -112,6 +112,7 @@ void mcp__as_token(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp
 void mcp__as_register(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs);
 /* A redirect URI's form: absolute, no fragment, no spaces or quotes, printable ASCII. */
 bool mcp__as_redirect_form_ok(const char *u);
+void mcp__as_introspect(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs);
 void mcp__as_revoke(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs);
 
 #endif

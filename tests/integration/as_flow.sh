@@ -231,10 +231,24 @@ revoke() {  # TOKEN [curl client args]
     curl -s --max-time 10 -o "$TMP/rev" -w '%{http_code}' "$ORIGIN/revoke" \
         --data-urlencode "token=$t" "$@"
 }
+introspect() {  # TOKEN [curl client args]
+    local t=$1
+    shift
+    curl -s --max-time 10 -o "$TMP/intro" -w '%{http_code}' "$ORIGIN/introspect" \
+        --data-urlencode "token=$t" "$@"
+}
+eq "introspect (confidential client)" "$(introspect "$AT4" -u "robot:$SECRET_CC")" 200
+eq "introspect: active" "$(jq -r .active "$TMP/intro")" true
+eq "introspect: sub" "$(jq -r .sub "$TMP/intro")" alice
+eq "introspect: aud" "$(jq -r .aud "$TMP/intro")" "$SRV_URL"
+eq "introspect: a refresh token is not active" "$(introspect "$RT4" -u "robot:$SECRET_CC"; jq -r .active "$TMP/intro")" "200false"
+eq "introspect needs a confidential client" "$(introspect "$AT4" --data-urlencode client_id=cli)" 401
+eq "introspect with a wrong secret" "$(introspect "$AT4" -u robot:wrong)" 401
 eq "another client's revocation answers 200" "$(revoke "$AT4" -u "robot:$SECRET_CC")" 200
 eq "... and leaves the token alone" "$(rpc "$AT4" "" "$INIT")" 200
 eq "revoke the access token" "$(revoke "$AT4" --data-urlencode client_id=cli)" 200
 eq "revoked access token refused at once" "$(rpc "$AT4" "" "$INIT")" 401
+eq "introspect: revoked is not active" "$(introspect "$AT4" -u "robot:$SECRET_CC"; jq -r .active "$TMP/intro")" "200false"
 eq "revoke the refresh token" "$(revoke "$RT4" --data-urlencode client_id=cli)" 200
 eq "revoked refresh token refused" "$(refresh "$RT4")" 400
 eq "unknown token: 200 as well" "$(revoke "not-a-token" --data-urlencode client_id=cli)" 200
