@@ -3,11 +3,12 @@
 # Debian packages only; Node/npm only for the tests (conformance suite, test IdP, peers).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config git curl ca-certificates
-      libmicrohttpd-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
+      libmicrohttpd-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
       libcmocka-dev)
 # test-only: fuzzing (clang + libFuzzer), the integration scripts (jq, python3), Node for the
-# conformance suite and the test identity provider
-[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq python3 nodejs npm)
+# conformance suite and the test identity provider, PostgreSQL 15 and nginx for the store
+# tests (their own cluster, a balancer in front of two instances)
+[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq python3 nodejs npm postgresql-15 nginx)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -269,8 +269,19 @@ mcp_as_new(const mcp_as_opts *opts, mcp_as **out, mcp_error *err)
         rc = load_key(as, err);
         as->opts.key_file = NULL;
     }
-    if (rc == MCP_OK)
-        rc = mcp_random_bytes(as->csrf_key, sizeof as->csrf_key, err);
+    if (rc == MCP_OK) {
+        /* The CSRF key is derived from the signing key, so several instances sharing the key
+         * file (behind a load balancer) accept each other's sign-in forms. */
+        mcp_buf kb;
+        mcp__buf_init(&kb, 32u << 10);
+        if (mcp__buf_appends(&kb, "mcp-as-csrf\n") != MCP_OK ||
+            mcp__buf_appends(&kb, as->key_pem) != MCP_OK ||
+            !mcp__sha256(kb.ptr, kb.len, as->csrf_key))
+            rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        if (kb.ptr != NULL)
+            mcp_memzero(kb.ptr, kb.len);
+        mcp__buf_cleanup(&kb);
+    }
     if (rc == MCP_OK)
         rc = build_metadata(as, err);
     if (rc == MCP_OK) {

@@ -8,8 +8,9 @@
  * registered is answered here with an error page and never redirected to (no open redirect);
  * every later error goes back to the client's redirect URI with `error`, `state` and `iss`.
  *
- * CSRF: the form carries a token, HMAC-SHA256 under a per-process key over a random cookie set
- * with the page (HttpOnly, SameSite=Strict), the time and every parameter of the request. A
+ * CSRF: the form carries a token, HMAC-SHA256 (key derived from the signing key) over a random
+ * cookie set with the page (HttpOnly, SameSite=Strict), the time and every parameter of the
+ * request. A
  * cross-site form post has neither the cookie nor a matching token, and hidden fields changed
  * in the page break the MAC. The page cannot be framed (clickjacking). There is no login
  * session: the user enters the password for each authorization, so no cookie grants access.

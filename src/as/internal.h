@@ -31,7 +31,7 @@ struct mcp_as {
     char         *jwks_json;
     char         *metadata_json;
     mcp_jwt_verifier *verifier;  /* our own access tokens, for /revoke */
-    unsigned char csrf_key[32];  /* HMAC key of the login form tokens (per process) */
+    unsigned char csrf_key[32];  /* HMAC key of the login form tokens (from the signing key) */
     pthread_mutex_t throttle_mu;
     mcp__as_slot    throttle[MCP__AS_THROTTLE_SLOTS];
 };

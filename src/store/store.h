@@ -15,6 +15,8 @@
 /* The SQL of the store migration that creates the authorization server's tables (store.c
  * lists it among its migrations). Plain SQL types (TEXT, INTEGER) only. */
 extern const char mcp__store_as_migration_sql[];
+/* The same for the PostgreSQL backend (store_pg.c lists it as its migration 2). */
+extern const char mcp__store_as_migration_sql_pg[];
 
 /* Password hash of subject (a self-describing string such as "$scrypt$..."), set or replaced.
  * MCP_ERR_NOT_FOUND when the user does not exist. */

@@ -4,9 +4,9 @@
  * tokens by the hex SHA-256 of their value (they are 256-bit random, so a fast hash is enough,
  * as for API keys), passwords by a memory-hard hash computed in src/as.
  *
- * Portability: the SQL is kept to what SQLite and PostgreSQL both accept (TEXT and INTEGER
- * columns, hex text instead of BLOB, no INSERT OR REPLACE, no AUTOINCREMENT), so another backend
- * can run the same statements.
+ * Portability: the statements run unchanged on both backends (mcp__store_query/_exec/_exists:
+ * ? placeholders, hex text instead of BLOB, no INSERT OR REPLACE, no AUTOINCREMENT); only the
+ * CREATE TABLEs differ (INTEGER vs BIGINT times), one migration text per backend.
  */
 #include "store/internal.h"
 
@@ -54,10 +54,57 @@ const char mcp__store_as_migration_sql[] =
     "  used        INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX oauth_refresh_by_family ON oauth_refresh_tokens(family);";
 
+/* The same tables for the PostgreSQL backend (store_pg.c): BIGINT times, byte-wise ("C")
+ * collation for the keys, as its migration 1 does. */
+const char mcp__store_as_migration_sql_pg[] =
+    "CREATE TABLE user_passwords ("
+    "  subject TEXT COLLATE \"C\" PRIMARY KEY NOT NULL REFERENCES users(subject)"
+    "    ON DELETE CASCADE,"
+    "  hash    TEXT NOT NULL,"
+    "  updated BIGINT NOT NULL);"
+    "CREATE TABLE oauth_clients ("
+    "  id            TEXT COLLATE \"C\" PRIMARY KEY NOT NULL,"
+    "  secret_hash   TEXT NOT NULL DEFAULT '',"
+    "  name          TEXT NOT NULL DEFAULT '',"
+    "  redirect_uris TEXT NOT NULL DEFAULT '',"
+    "  scope         TEXT NOT NULL DEFAULT '',"
+    "  owner         TEXT NOT NULL DEFAULT '',"
+    "  created       BIGINT NOT NULL);"
+    "CREATE TABLE oauth_codes ("
+    "  hash         TEXT COLLATE \"C\" PRIMARY KEY NOT NULL,"
+    "  client_id    TEXT NOT NULL,"
+    "  subject      TEXT NOT NULL,"
+    "  redirect_uri TEXT NOT NULL,"
+    "  challenge    TEXT NOT NULL,"
+    "  resource     TEXT NOT NULL,"
+    "  scope        TEXT NOT NULL,"
+    "  expires      BIGINT NOT NULL,"
+    "  used         INTEGER NOT NULL DEFAULT 0,"
+    "  family       TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE oauth_families ("
+    "  id        TEXT COLLATE \"C\" PRIMARY KEY NOT NULL,"
+    "  client_id TEXT NOT NULL,"
+    "  subject   TEXT NOT NULL,"
+    "  created   BIGINT NOT NULL,"
+    "  revoked   BIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE oauth_refresh_tokens ("
+    "  hash        TEXT COLLATE \"C\" PRIMARY KEY NOT NULL,"
+    "  family      TEXT COLLATE \"C\" NOT NULL REFERENCES oauth_families(id)"
+    "    ON DELETE CASCADE,"
+    "  resource    TEXT NOT NULL,"
+    "  scope       TEXT NOT NULL,"
+    "  jti         TEXT NOT NULL,"
+    "  jti_expires BIGINT NOT NULL,"
+    "  created     BIGINT NOT NULL,"
+    "  expires     BIGINT NOT NULL,"
+    "  used        BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX oauth_refresh_by_family ON oauth_refresh_tokens(family);";
+
 static char *
-col_dup(sqlite3_stmt *st, int i)
+col_dup(const mcp__store_rows *r, int i)
 {
-    return mcp__strdup(mcp__store_col_text(st, i));
+    const char *t = mcp__store_text(r, i);
+    return mcp__strdup(t != NULL ? t : "");
 }
 
 static mcp_status
@@ -103,22 +150,17 @@ mcp__store_as_password_get(mcp_store *s, const char *subject, char **hash, mcp_e
     if (rc != MCP_OK)
         return rc;
     mcp__store_conn *c = mcp__store_reader_acquire(s);
-    sqlite3_stmt *st = mcp__store_prepare(c, err,
-                                          "SELECT p.hash FROM user_passwords p"
-                                          " JOIN users u ON u.subject = p.subject"
-                                          " WHERE p.subject = ?", "t", subject);
-    if (st == NULL) {
-        rc = MCP_ERR_STORE;
-    } else {
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            if ((*hash = col_dup(st, 0)) == NULL)
-                rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-        } else if (r != SQLITE_DONE) {
-            rc = mcp__store_db_error(err, c->db, "read");
-        }
-        sqlite3_finalize(st);
-    }
+    mcp__store_rows r;
+    bool row = false;
+    rc = mcp__store_query(c, &r, err,
+                          "SELECT p.hash FROM user_passwords p"
+                          " JOIN users u ON u.subject = p.subject"
+                          " WHERE p.subject = ?", "t", subject);
+    if (rc == MCP_OK)
+        rc = mcp__store_next(&r, &row, "read", err);
+    if (rc == MCP_OK && row && (*hash = col_dup(&r, 0)) == NULL)
+        rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    mcp__store_rows_end(&r);
     mcp__store_conn_release(c);
     return rc;
 }
@@ -172,7 +214,7 @@ mcp__store_as_client_add(mcp_store *s, const mcp__store_as_client *cl, mcp_error
 #define CLIENT_COLS "id, secret_hash, name, redirect_uris, scope, owner, created"
 
 static mcp_status
-client_row(sqlite3_stmt *st, mcp__store_as_client *out, mcp_error *err)
+client_row(const mcp__store_rows *st, mcp__store_as_client *out, mcp_error *err)
 {
     memset(out, 0, sizeof *out);
     out->id = col_dup(st, 0);
@@ -181,7 +223,7 @@ client_row(sqlite3_stmt *st, mcp__store_as_client *out, mcp_error *err)
     out->redirect_uris = col_dup(st, 3);
     out->scope = col_dup(st, 4);
     out->owner = col_dup(st, 5);
-    out->created = sqlite3_column_int64(st, 6);
+    out->created = mcp__store_int(st, 6);
     if (!out->id || !out->secret_hash || !out->name || !out->redirect_uris || !out->scope ||
         !out->owner) {
         mcp__store_as_client_cleanup(out);
@@ -197,21 +239,16 @@ mcp__store_as_client_get(mcp_store *s, const char *id, mcp__store_as_client *out
     if (rc != MCP_OK)
         return rc;
     mcp__store_conn *c = mcp__store_reader_acquire(s);
-    sqlite3_stmt *st = mcp__store_prepare(c, err,
-                                          "SELECT " CLIENT_COLS " FROM oauth_clients WHERE id = ?",
-                                          "t", id);
-    if (st == NULL) {
-        rc = MCP_ERR_STORE;
-    } else {
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW)
-            rc = client_row(st, out, err);
-        else if (r == SQLITE_DONE)
-            rc = mcp_error_set(err, MCP_ERR_NOT_FOUND, "unknown client");
-        else
-            rc = mcp__store_db_error(err, c->db, "read");
-        sqlite3_finalize(st);
-    }
+    mcp__store_rows r;
+    bool row = false;
+    rc = mcp__store_query(c, &r, err, "SELECT " CLIENT_COLS " FROM oauth_clients WHERE id = ?",
+                          "t", id);
+    if (rc == MCP_OK)
+        rc = mcp__store_next(&r, &row, "read", err);
+    if (rc == MCP_OK)
+        rc = row ? client_row(&r, out, err)
+                 : mcp_error_set(err, MCP_ERR_NOT_FOUND, "unknown client");
+    mcp__store_rows_end(&r);
     mcp__store_conn_release(c);
     return rc;
 }
@@ -248,13 +285,11 @@ mcp__store_as_client_list(mcp_store *s, bool (*fn)(void *ctx, const mcp__store_a
     size_t n = 0, cap = 0;
     mcp_status rc = MCP_OK;
     mcp__store_conn *c = mcp__store_reader_acquire(s);
-    sqlite3_stmt *st = mcp__store_prepare(c, err,
-                                          "SELECT " CLIENT_COLS " FROM oauth_clients ORDER BY id",
-                                          "");
-    if (st == NULL)
-        rc = MCP_ERR_STORE;
-    int r = SQLITE_DONE;
-    while (rc == MCP_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+    mcp__store_rows r;
+    bool row = false;
+    rc = mcp__store_query(c, &r, err, "SELECT " CLIENT_COLS " FROM oauth_clients ORDER BY id",
+                          "");
+    while (rc == MCP_OK && (rc = mcp__store_next(&r, &row, "read", err)) == MCP_OK && row) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 8;
             mcp__store_as_client *nr = mcp__realloc(rows, ncap * sizeof *rows);
@@ -265,12 +300,10 @@ mcp__store_as_client_list(mcp_store *s, bool (*fn)(void *ctx, const mcp__store_a
             rows = nr;
             cap = ncap;
         }
-        if ((rc = client_row(st, &rows[n], err)) == MCP_OK)
+        if ((rc = client_row(&r, &rows[n], err)) == MCP_OK)
             n++;
     }
-    if (rc == MCP_OK && r != SQLITE_DONE)
-        rc = mcp__store_db_error(err, c->db, "read");
-    sqlite3_finalize(st);
+    mcp__store_rows_end(&r);
     mcp__store_conn_release(c);
     bool go = rc == MCP_OK;
     for (size_t i = 0; i < n; i++) {
@@ -352,39 +385,35 @@ mcp__store_as_code_take(mcp_store *s, const char *hash, int64_t now, mcp__store_
     mcp__store_conn *c;
     if ((rc = mcp__store_write_begin(s, &c, err)) != MCP_OK)
         return rc;
-    sqlite3_stmt *st = mcp__store_prepare(c, err,
-                                          "SELECT client_id, subject, redirect_uri, challenge,"
-                                          " resource, scope, expires, used, family"
-                                          " FROM oauth_codes WHERE hash = ?", "t", hash);
-    bool used = false;
-    if (st == NULL) {
-        rc = MCP_ERR_STORE;
-    } else {
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            g->client_id = col_dup(st, 0);
-            g->subject = col_dup(st, 1);
-            g->redirect_uri = col_dup(st, 2);
-            g->challenge = col_dup(st, 3);
-            g->resource = col_dup(st, 4);
-            g->scope = col_dup(st, 5);
-            g->expires = sqlite3_column_int64(st, 6);
-            used = sqlite3_column_int64(st, 7) != 0;
-            g->family = col_dup(st, 8);
-            if (!g->client_id || !g->subject || !g->redirect_uri || !g->challenge ||
-                !g->resource || !g->scope || !g->family)
-                rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-            else if (used)
-                *res = MCP__AS_TAKE_REUSED;
-            else if (g->expires <= now)
-                *res = MCP__AS_TAKE_EXPIRED;
-            else
-                *res = MCP__AS_TAKE_OK;
-        } else if (r != SQLITE_DONE) {
-            rc = mcp__store_db_error(err, c->db, "read");
-        }
-        sqlite3_finalize(st);
+    mcp__store_rows st;
+    bool used = false, row = false;
+    rc = mcp__store_query(c, &st, err,
+                          "SELECT client_id, subject, redirect_uri, challenge,"
+                          " resource, scope, expires, used, family"
+                          " FROM oauth_codes WHERE hash = ?", "t", hash);
+    if (rc == MCP_OK)
+        rc = mcp__store_next(&st, &row, "read", err);
+    if (rc == MCP_OK && row) {
+        g->client_id = col_dup(&st, 0);
+        g->subject = col_dup(&st, 1);
+        g->redirect_uri = col_dup(&st, 2);
+        g->challenge = col_dup(&st, 3);
+        g->resource = col_dup(&st, 4);
+        g->scope = col_dup(&st, 5);
+        g->expires = mcp__store_int(&st, 6);
+        used = mcp__store_int(&st, 7) != 0;
+        g->family = col_dup(&st, 8);
+        if (!g->client_id || !g->subject || !g->redirect_uri || !g->challenge ||
+            !g->resource || !g->scope || !g->family)
+            rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        else if (used)
+            *res = MCP__AS_TAKE_REUSED;
+        else if (g->expires <= now)
+            *res = MCP__AS_TAKE_EXPIRED;
+        else
+            *res = MCP__AS_TAKE_OK;
     }
+    mcp__store_rows_end(&st);
     if (rc == MCP_OK && *res == MCP__AS_TAKE_OK)
         rc = mcp__store_exec(c, NULL, err, "UPDATE oauth_codes SET used = 1 WHERE hash = ?", "t",
                              hash);
@@ -455,38 +484,35 @@ mcp__store_as_refresh_take(mcp_store *s, const char *hash, int64_t now, mcp__sto
     mcp__store_conn *c;
     if ((rc = mcp__store_write_begin(s, &c, err)) != MCP_OK)
         return rc;
-    sqlite3_stmt *st = mcp__store_prepare(c, err,
-                                          "SELECT f.client_id, f.subject, r.resource, r.scope,"
-                                          " r.family, r.expires, r.used, f.revoked"
-                                          " FROM oauth_refresh_tokens r"
-                                          " JOIN oauth_families f ON f.id = r.family"
-                                          " WHERE r.hash = ?", "t", hash);
-    if (st == NULL) {
-        rc = MCP_ERR_STORE;
-    } else {
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            g->client_id = col_dup(st, 0);
-            g->subject = col_dup(st, 1);
-            g->resource = col_dup(st, 2);
-            g->scope = col_dup(st, 3);
-            g->family = col_dup(st, 4);
-            g->expires = sqlite3_column_int64(st, 5);
-            bool used = sqlite3_column_int64(st, 6) != 0;
-            bool revoked = sqlite3_column_int64(st, 7) != 0;
-            if (!g->client_id || !g->subject || !g->resource || !g->scope || !g->family)
-                rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-            else if (used || revoked)
-                *res = MCP__AS_TAKE_REUSED;
-            else if (g->expires <= now)
-                *res = MCP__AS_TAKE_EXPIRED;
-            else
-                *res = MCP__AS_TAKE_OK;
-        } else if (r != SQLITE_DONE) {
-            rc = mcp__store_db_error(err, c->db, "read");
-        }
-        sqlite3_finalize(st);
+    mcp__store_rows st;
+    bool row = false;
+    rc = mcp__store_query(c, &st, err,
+                          "SELECT f.client_id, f.subject, r.resource, r.scope,"
+                          " r.family, r.expires, r.used, f.revoked"
+                          " FROM oauth_refresh_tokens r"
+                          " JOIN oauth_families f ON f.id = r.family"
+                          " WHERE r.hash = ?", "t", hash);
+    if (rc == MCP_OK)
+        rc = mcp__store_next(&st, &row, "read", err);
+    if (rc == MCP_OK && row) {
+        g->client_id = col_dup(&st, 0);
+        g->subject = col_dup(&st, 1);
+        g->resource = col_dup(&st, 2);
+        g->scope = col_dup(&st, 3);
+        g->family = col_dup(&st, 4);
+        g->expires = mcp__store_int(&st, 5);
+        bool used = mcp__store_int(&st, 6) != 0;
+        bool revoked = mcp__store_int(&st, 7) != 0;
+        if (!g->client_id || !g->subject || !g->resource || !g->scope || !g->family)
+            rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        else if (used || revoked)
+            *res = MCP__AS_TAKE_REUSED;
+        else if (g->expires <= now)
+            *res = MCP__AS_TAKE_EXPIRED;
+        else
+            *res = MCP__AS_TAKE_OK;
     }
+    mcp__store_rows_end(&st);
     if (rc == MCP_OK && *res == MCP__AS_TAKE_OK)
         rc = mcp__store_exec(c, NULL, err,
                              "UPDATE oauth_refresh_tokens SET used = ? WHERE hash = ?", "it", now,
@@ -517,28 +543,25 @@ mcp__store_as_refresh_owner(mcp_store *s, const char *hash, char **family, char 
     if (rc != MCP_OK)
         return rc;
     mcp__store_conn *c = mcp__store_reader_acquire(s);
-    sqlite3_stmt *st = mcp__store_prepare(c, err,
-                                          "SELECT r.family, f.client_id FROM oauth_refresh_tokens r"
-                                          " JOIN oauth_families f ON f.id = r.family"
-                                          " WHERE r.hash = ?", "t", hash);
-    if (st == NULL) {
-        rc = MCP_ERR_STORE;
-    } else {
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            *family = col_dup(st, 0);
-            *client_id = col_dup(st, 1);
-            if (*family == NULL || *client_id == NULL) {
-                mcp__free(*family);
-                mcp__free(*client_id);
-                *family = *client_id = NULL;
-                rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-            }
-        } else if (r != SQLITE_DONE) {
-            rc = mcp__store_db_error(err, c->db, "read");
+    mcp__store_rows st;
+    bool row = false;
+    rc = mcp__store_query(c, &st, err,
+                          "SELECT r.family, f.client_id FROM oauth_refresh_tokens r"
+                          " JOIN oauth_families f ON f.id = r.family"
+                          " WHERE r.hash = ?", "t", hash);
+    if (rc == MCP_OK)
+        rc = mcp__store_next(&st, &row, "read", err);
+    if (rc == MCP_OK && row) {
+        *family = col_dup(&st, 0);
+        *client_id = col_dup(&st, 1);
+        if (*family == NULL || *client_id == NULL) {
+            mcp__free(*family);
+            mcp__free(*client_id);
+            *family = *client_id = NULL;
+            rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
         }
-        sqlite3_finalize(st);
     }
+    mcp__store_rows_end(&st);
     mcp__store_conn_release(c);
     return rc;
 }

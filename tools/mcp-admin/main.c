@@ -86,10 +86,10 @@ print_help(FILE *f)
 {
     fputs("usage: mcp-admin [--db FILE] [--json] GROUP ACTION [ARGS]\n"
           "\n"
-          "Manage the libmcp user and credential store (SQLite).\n"
+          "Manage the libmcp user and credential store (SQLite, or PostgreSQL).\n"
           "\n"
           "options:\n"
-          "  --db FILE   store file (default: $MCP_DB, else ./mcp.db)\n"
+          "  --db FILE   store file or postgresql:// URI (default: $MCP_DB, else ./mcp.db)\n"
           "  --json      JSON output for list commands and key create/verify\n"
           "  -h, --help  this text\n"
           "  --version   print the version\n"
@@ -117,11 +117,13 @@ admin_store(admin_ctx *ctx)
     mcp_error err;
     mcp_error_clear(&err);
     if (mcp_store_open(ctx->db_path, &o, &ctx->store, &err) != MCP_OK) {
+        char shown[512]; /* a PostgreSQL URI without its password */
+        mcp_store_display_name(ctx->db_path, shown, sizeof shown);
         if (!ctx->create)
-            admin_fail("%s: %s (no store there? it is created by `user add`)", ctx->db_path,
+            admin_fail("%s: %s (no store there? it is created by `user add`)", shown,
                        err.message);
         else
-            admin_fail("%s: %s", ctx->db_path, err.message);
+            admin_fail("%s: %s", shown, err.message);
         return NULL;
     }
     return ctx->store;
