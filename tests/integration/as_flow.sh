@@ -17,8 +17,9 @@ printf '%s\n' "$PW" | A user passwd bob || exit 1
 A client add cli --name "Test CLI" --redirect-uri http://127.0.0.1/callback >/dev/null || exit 1
 SECRET_CC=$(A client add robot --confidential --owner alice 2>/dev/null) || exit 1
 eq "client secret printed once" "${#SECRET_CC}" 43
-check "passwords stored hashed (scrypt)" \
-    test "$(sqlite3 "$DB" "SELECT COUNT(*) FROM user_passwords WHERE hash LIKE '\$scrypt\$ln=15,r=8,p=1\$%'")" = 2
+check "passwords stored hashed (scrypt)" test "$(python3 -c 'import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM user_passwords WHERE hash LIKE ?",
+      ("$scrypt$ln=15,r=8,p=1$%",)).fetchone()[0])' "$DB")" = 2
 
 start_products as --embedded-as || exit 1
 ORIGIN="http://127.0.0.1:$SRV_PORT"
