@@ -21,6 +21,20 @@ check "passwords stored hashed (scrypt)" test "$(python3 -c 'import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM user_passwords WHERE hash LIKE ?",
       ("$scrypt$ln=15,r=8,p=1$%",)).fetchone()[0])' "$DB")" = 2
 
+# ---- usage errors (exit 2) --------------------------------------------------------------
+usage_rc() {
+    local rc=0
+    "$MCP_BIN/mcp-products" "$@" >/dev/null 2>"$TMP/usage.err" || rc=$?
+    echo "$rc"
+}
+eq "--embedded-as needs --db" "$(usage_rc --embedded-as)" 2
+eq "--embedded-as with --auth jwt" "$(usage_rc --embedded-as --db "$DB" --auth jwt \
+    --jwt-secret-file "$SECRET" --issuer "$ISS")" 2
+eq "--as-key-file needs --embedded-as" "$(usage_rc --db "$DB" --as-key-file "$TMP/k.pem")" 2
+eq "--as-registration needs --embedded-as" "$(usage_rc --db "$DB" --as-registration)" 2
+eq "PostgreSQL store needs --as-key-file" "$(usage_rc --embedded-as --db postgresql://u@h/d)" 2
+eq "--embedded-as with --stdio" "$(usage_rc --embedded-as --db "$DB" --stdio)" 2
+
 start_products as --embedded-as || exit 1
 ORIGIN="http://127.0.0.1:$SRV_PORT"
 CB="http://127.0.0.1:45123/callback"   # a loopback redirect: any port matches (RFC 8252)
