@@ -7,8 +7,10 @@ PKGS=(build-essential cmake pkg-config git curl ca-certificates
       libcmocka-dev)
 # test-only: fuzzing (clang + libFuzzer), the integration scripts (jq, python3), Node for the
 # conformance suite and the test identity provider, PostgreSQL 15 and nginx for the store
-# tests (their own cluster, a balancer in front of two instances)
-[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq python3 nodejs npm postgresql-15 nginx)
+# tests (their own cluster, a balancer in front of two instances), the openssl command (PKCE in
+# the embedded authorization server's test)
+[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq python3 nodejs npm postgresql-15 nginx
+                                   openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

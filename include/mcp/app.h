@@ -106,6 +106,13 @@ typedef struct mcp_app_config {
     mcp_store_subjects store_subjects;       /* --store-subjects bare|issuer (default bare):
                                                 for mcp_rbac_opts.store_subjects */
 
+    /* The embedded authorization server (docs/design/authorization-server.md). */
+    bool     embedded_as;                    /* --embedded-as */
+    char    *as_key_file;                    /* --as-key-file FILE (default DB.as-key.pem) */
+    unsigned as_access_ttl_s;                /* --as-access-ttl SECONDS (0 = default 300) */
+    unsigned as_refresh_ttl_s;               /* --as-refresh-ttl SECONDS (0 = default) */
+    bool     as_registration;                /* --as-registration (RFC 7591 /register) */
+
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;
 

@@ -661,6 +661,45 @@ MCP_EXTERN void mcp_server_set_decision_hook(mcp_server *srv, mcp_decision_fn fn
 /* Transports                                                                                 */
 
 /**
+ * Other HTTP resources served beside the MCP endpoint (the embedded authorization server's
+ * endpoints, <mcp/as.h>): a request for any path other than the MCP endpoint and the
+ * protected-resource metadata is handed, with its body read (at most route_max_body bytes, else
+ * 413), to mcp_http_opts.route. It does not go through the MCP pipeline: the route does its own
+ * authentication. The route runs on an HTTP IO thread and should not block for long.
+ * @since 0.2
+ */
+typedef struct mcp_http_route_req {
+    const char *method;   /* "GET", "POST", ... */
+    const char *path;     /* without the query */
+    const char *peer;     /* the client's address as text ("" when unknown) */
+    const char *body;     /* the body bytes (not NUL-terminated; "" when none) */
+    size_t      body_len;
+    /* A request header (case-insensitive name), or NULL. */
+    const char *(*header)(const struct mcp_http_route_req *rq, const char *name);
+    /* The first value of a query parameter (percent-decoded), or NULL; *count (optional) gets
+     * how many times it appears (OAuth refuses repeated parameters). */
+    const char *(*query)(const struct mcp_http_route_req *rq, const char *name, unsigned *count);
+    void       *tctx_;    /* private to the transport */
+} mcp_http_route_req;
+
+#define MCP_HTTP_ROUTE_MAX_HEADERS 8
+
+/** The route's answer. Every field starts zeroed. @since 0.2 */
+typedef struct mcp_http_route_resp {
+    unsigned    status;        /* 0: no such resource here (the transport answers 404) */
+    const char *content_type;  /* borrowed: a string literal or one that outlives the server */
+    char       *body;          /* allocated with the library's allocator; the transport frees it */
+    size_t      body_len;
+    unsigned    nheaders;
+    const char *header_name[MCP_HTTP_ROUTE_MAX_HEADERS];  /* string literals */
+    char       *header_value[MCP_HTTP_ROUTE_MAX_HEADERS]; /* allocated; the transport frees them */
+} mcp_http_route_resp;
+
+/** @param ctx mcp_http_opts.route_ctx. Thread: HTTP IO threads, several at once. @since 0.2 */
+typedef void (*mcp_http_route_fn)(void *ctx, const mcp_http_route_req *rq,
+                                  mcp_http_route_resp *rs);
+
+/**
  * Options for mcp_server_listen_http(). Fill with mcp_http_opts_default(), then override (a
  * zeroed struct is not the defaults: listen_fd 0 would serve on descriptor 0). Where noted,
  * 0 also selects the default.
@@ -706,6 +745,11 @@ typedef struct mcp_http_opts {
     unsigned    suspend_timeout_s; /* longest a connection stays parked with nothing to send
                                       (a POST waiting for its handler, a quiet stream): then it
                                       is answered (504 / the stream ends) (default 300;
+                                      0 = default) */
+    mcp_http_route_fn route;       /* other resources beside the MCP endpoint, see
+                                      mcp_http_route_req (default NULL: they answer 404) */
+    void       *route_ctx;         /* passed to route; must outlive the server */
+    size_t      route_max_body;    /* body cap of routed requests (default 64 KiB;
                                       0 = default) */
 } mcp_http_opts;
 

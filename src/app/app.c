@@ -6,6 +6,7 @@
  * Only the public API (<mcp/...>) is used, as any program embedding libmcp would.
  */
 #include <mcp/app.h>
+#include <mcp/as.h>
 #include <mcp/authn.h>
 #include <mcp/introspect.h>
 #include <mcp/jwt.h>
@@ -26,6 +27,7 @@ struct mcp_app_state {
     mcp_jwt_verifier *jwt;
     mcp_introspector *introspector;
     mcp_authn        *authn;
+    mcp_as           *as;          /* --embedded-as */
     char             *resource_url;
     char             *prm_json;
     json_t           *more_servers; /* --trusted-issuers, for the PRM's authorization_servers */
@@ -49,6 +51,7 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
         mcp_authn_free(st->authn);
         mcp_jwt_verifier_free(st->jwt);
         mcp_introspector_free(st->introspector);
+        mcp_as_free(st->as);
         mcp_store_close(st->store);
         mcp__free(st->resource_url);
         mcp__free(st->prm_json);
@@ -76,6 +79,7 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
     free(cfg->introspection_client_id);
     free(cfg->introspection_client_secret_file);
     free(cfg->db);
+    free(cfg->as_key_file);
     free(cfg->claims_profile);
     free(cfg->claims_client);
     free_multi(cfg->allowed_tenants, cfg->n_allowed_tenants);
@@ -110,6 +114,10 @@ pick_port(mcp_app_config *cfg, int *fd_out, mcp_error *err)
             continue;
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
+        /* as the transport does for its own binds: a restarted server can bind this port
+         * again while connections of the old one are in TIME_WAIT */
+        int one = 1;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
             getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
             uint16_t port = ss.ss_family == AF_INET6
@@ -277,6 +285,59 @@ build_introspector(mcp_app_config *cfg, mcp_app_state *st, const char *audience,
     return prefix_err(err, rc, "token introspection");
 }
 
+/*
+ * --embedded-as: the authorization server at the origin of the resource URL, and a JWT verifier
+ * that accepts exactly its tokens (its key only, alg ES256 from the JWK, typ at+jwt, iss = the
+ * origin, aud = the audience in force).
+ */
+static mcp_status
+build_as(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_error *err)
+{
+    const char *u = st->resource_url, *hs = strstr(u, "://");
+    size_t olen = hs != NULL ? (size_t)(hs + 3 - u) + strcspn(hs + 3, "/?#") : strlen(u);
+    char *issuer = mcp__strndup(u, olen);
+    char *key = cfg->as_key_file != NULL ? mcp__strdup(cfg->as_key_file)
+                                         : mcp__aprintf("%s.as-key.pem", cfg->db);
+    mcp_status rc = issuer != NULL && key != NULL ? MCP_OK : mcp_error_set(err, MCP_ERR_NOMEM,
+                                                                           NULL);
+    if (rc == MCP_OK) {
+        const char *resources[] = { st->resource_url, NULL };
+        mcp_as_opts ao;
+        mcp_as_opts_default(&ao);
+        ao.issuer = issuer;
+        ao.resources = resources;
+        ao.store = st->store;
+        ao.key_file = key;
+        if (cfg->as_access_ttl_s)
+            ao.access_ttl_s = cfg->as_access_ttl_s;
+        if (cfg->as_refresh_ttl_s)
+            ao.refresh_ttl_s = cfg->as_refresh_ttl_s;
+        ao.registration = cfg->as_registration;
+        rc = prefix_err(err, mcp_as_new(&ao, &st->as, err), "--embedded-as");
+    }
+    if (rc == MCP_OK) {
+        mcp_jwt_opts o;
+        mcp_jwt_opts_default(&o);
+        o.issuer = issuer;
+        o.audience = audience;
+        o.allow_no_audience = audience == NULL;
+        o.typ = "at+jwt";
+        o.leeway_s = cfg->leeway_s;
+        o.jwks_refresh_s = 0;
+        rc = prefix_err(err, mcp_jwt_verifier_new(&o, &st->jwt, err), "JWT verifier");
+    }
+    if (rc == MCP_OK) {
+        const char *jwks = mcp_as_jwks_json(st->as);
+        rc = prefix_err(err, mcp_jwt_verifier_add_jwks(st->jwt, jwks, strlen(jwks), err),
+                        "--embedded-as key");
+    }
+    if (rc == MCP_OK)
+        mcp__log(MCP__LOG_INFO, "auth", "embedded authorization server: issuer %s", issuer);
+    mcp__free(issuer);
+    mcp__free(key);
+    return rc;
+}
+
 static mcp_status
 build_prm(mcp_app_config *cfg, mcp_app_state *st, mcp_error *err)
 {
@@ -287,6 +348,8 @@ build_prm(mcp_app_config *cfg, mcp_app_state *st, mcp_error *err)
         ok = json_array_append_new(as, json_string(cfg->authorization_servers[i])) == 0;
     if (ok && cfg->n_authorization_servers == 0 && cfg->issuer != NULL)
         ok = json_array_append_new(as, json_string(cfg->issuer)) == 0;
+    if (ok && cfg->n_authorization_servers == 0 && st->as != NULL)
+        ok = json_array_append_new(as, json_string(mcp_as_issuer(st->as))) == 0;
     if (ok && cfg->n_authorization_servers == 0 && st->more_servers != NULL)
         ok = json_array_extend(as, st->more_servers) == 0;
     if (ok && json_array_size(as) > 0) {
@@ -344,7 +407,7 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
         if (rc != MCP_OK)
             return prefix_err(err, rc, mcp_store_display_name(cfg->db, shown, sizeof shown));
     }
-    if (cfg->auth == 0) {
+    if (cfg->auth == 0 && !cfg->embedded_as) {
         st->done = true;
         return MCP_OK;
     }
@@ -367,6 +430,8 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
 
     if ((cfg->auth & MCP_APP_AUTH_JWT) && (rc = build_jwt(cfg, st, audience, err)) != MCP_OK)
         return rc;
+    if (cfg->embedded_as && (rc = build_as(cfg, st, audience, err)) != MCP_OK)
+        return rc;
     if ((cfg->auth & MCP_APP_AUTH_INTROSPECTION) &&
         (rc = build_introspector(cfg, st, audience, err)) != MCP_OK)
         return rc;
@@ -385,9 +450,11 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
         MCP_OK)
         return rc;
     char kinds[64];
-    bool tokens = (cfg->auth & (MCP_APP_AUTH_JWT | MCP_APP_AUTH_INTROSPECTION)) != 0;
+    bool tokens = (cfg->auth & (MCP_APP_AUTH_JWT | MCP_APP_AUTH_INTROSPECTION)) != 0 ||
+                  st->as != NULL;
     mcp__log(MCP__LOG_INFO, "auth", "authentication %s; resource %s%s%s",
-             auth_kinds_text(cfg->auth, kinds, sizeof kinds), st->resource_url,
+             auth_kinds_text(cfg->auth | (st->as != NULL ? MCP_APP_AUTH_JWT : 0u), kinds,
+                             sizeof kinds), st->resource_url,
              tokens ? "; audience " : "", !tokens ? "" : audience ? audience : "(not checked)");
     st->done = true;
     return MCP_OK;
@@ -434,6 +501,8 @@ mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
         ho->resource_url = cfg->state->resource_url;
         ho->resource_metadata_json = cfg->state->prm_json;
     }
+    if (cfg->state != NULL && cfg->state->as != NULL)
+        mcp_as_http_opts(cfg->state->as, ho);
 }
 
 void

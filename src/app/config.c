@@ -94,6 +94,15 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "                         token-only (the token's claims alone)\n"
         "  --store-subjects MODE  which store user a token is: bare (default: its sub) or\n"
         "                         issuer (ISSUER#SUB, so issuers cannot share users)\n"
+        "\nThe embedded authorization server:\n"
+        "  --embedded-as          be an OAuth 2.1 authorization server for the --db users\n"
+        "                         (docs/design/authorization-server.md)\n"
+        "  --as-key-file FILE     its ES256 signing key (default: FILE.as-key.pem beside --db;\n"
+        "                         created when missing)\n"
+        "  --as-access-ttl SECONDS   access token lifetime (default 300)\n"
+        "  --as-refresh-ttl SECONDS  refresh token lifetime, renewed on rotation (default\n"
+        "                         1209600)\n"
+        "  --as-registration      serve RFC 7591 dynamic client registration at /register\n"
         "%s",
         prog, summary ? summary : "", extra_help ? extra_help : "");
 }
@@ -166,7 +175,7 @@ static const char *const VALUE_FLAGS[] = {
     "--allowed-tenant", "--trusted-issuers", "--permission-map",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl", "--permission-rule",
-    "--store-subjects", NULL
+    "--store-subjects", "--as-key-file", "--as-access-ttl", "--as-refresh-ttl", NULL
 };
 
 /* Flags that would put a secret on the command line, where every local user can read it. */
@@ -278,6 +287,18 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
 
     if (c->auth != 0 && c->stdio)
         why = "--auth works over HTTP only; it cannot be combined with --stdio";
+    else if (c->embedded_as && (c->stdio || c->db == NULL))
+        why = "--embedded-as needs --db FILE (its users) and HTTP (not --stdio)";
+    else if (c->embedded_as && c->as_key_file == NULL && strncmp(c->db, "postgres", 8) == 0)
+        why = "--embedded-as with a PostgreSQL --db needs --as-key-file FILE (the same key on "
+              "every instance)";
+    else if (c->embedded_as && (jwt || intro))
+        why = "--embedded-as is the token issuer: it cannot be combined with --auth jwt or "
+              "introspection";
+    else if (!c->embedded_as && (c->as_key_file || c->as_access_ttl_s || c->as_refresh_ttl_s ||
+                                 c->as_registration))
+        why = "--as-key-file, --as-access-ttl, --as-refresh-ttl and --as-registration need "
+              "--embedded-as";
     else if (!jwt && (c->jwt_secret_file || c->jwt_alg || c->n_jwt_public_keys ||
                       c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer ||
                       c->require_at_jwt))
@@ -299,7 +320,8 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     else if (!jwt && !intro && (c->issuer || c->audience || c->no_audience_check || leeway_given))
         why = "--issuer, --audience, --no-audience-check and --leeway need --auth jwt or "
               "introspection";
-    else if (c->auth == 0 && (c->resource_url || c->n_authorization_servers || c->scopes))
+    else if (c->auth == 0 && !c->embedded_as &&
+             (c->resource_url || c->n_authorization_servers || c->scopes))
         why = "--resource-url, --authorization-server and --scopes need --auth";
     else if (apikey && c->db == NULL)
         why = "--auth apikey needs --db FILE (the store that holds the keys)";
@@ -332,7 +354,8 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
         why = "--issuer must not be empty";
     else if (c->resource_url != NULL && !is_http_url(c->resource_url))
         why = "--resource-url must be an absolute http(s) URL without a fragment";
-    else if (c->auth != 0 && c->resource_url == NULL && is_wildcard_host(c->listen_host))
+    else if ((c->auth != 0 || c->embedded_as) && c->resource_url == NULL &&
+             is_wildcard_host(c->listen_host))
         why = "--listen on all interfaces: give --resource-url (the URL clients use)";
     if (why == NULL && c->introspection_url != NULL && !is_http_url(c->introspection_url))
         why = "--introspection-url must be an absolute http(s) URL";
@@ -418,6 +441,17 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             cfg->require_at_jwt = true;
         } else if (strcmp(name, "--no-audience-check") == 0) {
             cfg->no_audience_check = true;
+        } else if (strcmp(name, "--embedded-as") == 0) {
+            cfg->embedded_as = true;
+        } else if (strcmp(name, "--as-registration") == 0) {
+            cfg->as_registration = true;
+        } else if (strcmp(name, "--as-key-file") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->as_key_file, val);
+        } else if (strcmp(name, "--as-access-ttl") == 0 && parse_uint(val, 86400, &n) && n > 0) {
+            cfg->as_access_ttl_s = (unsigned)n;
+        } else if (strcmp(name, "--as-refresh-ttl") == 0 && parse_uint(val, 31536000, &n) &&
+                   n > 0) {
+            cfg->as_refresh_ttl_s = (unsigned)n;
         } else if (strcmp(name, "--max-body") == 0 && parse_uint(val, 1ull << 30, &n) && n > 0) {
             cfg->max_body = (size_t)n;
         } else if (strcmp(name, "--workers") == 0 && parse_uint(val, 1024, &n) && n > 0) {

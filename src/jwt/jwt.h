@@ -28,4 +28,10 @@ bool mcp__jwt_ecdsa_der_to_jose(const unsigned char *der, size_t derlen, size_t 
 unsigned char *mcp__jwt_ecdsa_jose_to_der(const unsigned char *jose, size_t coord,
                                           size_t *derlen);
 
+/* mcp_jwt_sign() with the header `typ` given (NULL = "JWT"): the embedded authorization
+ * server signs its access tokens as "at+jwt" (RFC 9068 section 2.1). */
+mcp_status mcp__jwt_sign_typ(const char *alg, const void *key, size_t key_len,
+                             const char *claims_json, const char *kid, const char *typ,
+                             char **token_out, mcp_error *err);
+
 #endif

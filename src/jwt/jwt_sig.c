@@ -254,6 +254,13 @@ mcp_status
 mcp_jwt_sign(const char *alg, const void *key, size_t key_len, const char *claims_json,
              const char *kid, char **token_out, mcp_error *err)
 {
+    return mcp__jwt_sign_typ(alg, key, key_len, claims_json, kid, "JWT", token_out, err);
+}
+
+mcp_status
+mcp__jwt_sign_typ(const char *alg, const void *key, size_t key_len, const char *claims_json,
+                  const char *kid, const char *typ, char **token_out, mcp_error *err)
+{
     json_t *claims = NULL, *header = NULL;
     char *h = NULL, *p = NULL, *hb = NULL, *pb = NULL, *sb = NULL, *input = NULL;
     unsigned char *sig = NULL;
@@ -278,7 +285,7 @@ mcp_jwt_sign(const char *alg, const void *key, size_t key_len, const char *claim
         rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "claims must be one JSON object");
         goto out;
     }
-    header = json_pack("{s:s, s:s}", "alg", alg_name, "typ", "JWT");
+    header = json_pack("{s:s, s:s}", "alg", alg_name, "typ", typ != NULL ? typ : "JWT");
     if (header == NULL || (kid != NULL && json_object_set_new(header, "kid", json_string(kid))))
         goto nomem;
     if ((h = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL ||

@@ -68,6 +68,9 @@ static const struct migration {
       "  ('admin', 'Admin.Write'), ('admin', 'User.Write'), ('admin', 'User.Read'),"
       "  ('user', 'User.Write'), ('user', 'User.Read'),"
       "  ('guest', 'Guest.Read');" },
+    /* The embedded authorization server's tables; the SQL is in store_as.c. */
+    { 2, "authorization server: passwords, clients, codes, refresh families",
+      mcp__store_as_migration_sql },
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -95,6 +95,9 @@ static const struct pg_migration {
       "  FOR EACH STATEMENT EXECUTE FUNCTION mcp_store_notify();"
       "CREATE TRIGGER revoked_tokens_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
       "  ON revoked_tokens FOR EACH STATEMENT EXECUTE FUNCTION mcp_store_notify();" },
+    /* The embedded authorization server's tables; the SQL is in store_as.c. */
+    { 2, "authorization server: passwords, clients, codes, refresh families",
+      mcp__store_as_migration_sql_pg },
 };
 
 #define N_PG_MIGRATIONS (sizeof pg_migrations / sizeof pg_migrations[0])

@@ -192,6 +192,91 @@ get_header(void *tctx, const char *name)
     return MHD_lookup_connection_value(tctx, MHD_HEADER_KIND, name);
 }
 
+/* ---- other resources (mcp_http_opts.route) ----------------------------------------------- */
+
+static const char *
+route_header(const mcp_http_route_req *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->tctx_, MHD_HEADER_KIND, name);
+}
+
+typedef struct query_probe {
+    const char *name;
+    const char *first;
+    unsigned    count;
+} query_probe;
+
+static enum MHD_Result
+query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    query_probe *q = cls;
+    if (key != NULL && strcmp(key, q->name) == 0) {
+        if (q->count++ == 0)
+            q->first = value != NULL ? value : "";
+    }
+    return MHD_YES;
+}
+
+static const char *
+route_query(const mcp_http_route_req *rq, const char *name, unsigned *count)
+{
+    query_probe q = { .name = name };
+    MHD_get_connection_values(rq->tctx_, MHD_GET_ARGUMENT_KIND, query_iter, &q);
+    if (count != NULL)
+        *count = q.count;
+    return q.first;
+}
+
+static enum MHD_Result
+run_route(conn_state *cs, struct MHD_Connection *c)
+{
+    mcp__http *h = cs->h;
+    if (cs->too_large)
+        return send_closing(cs, c, 413, "Payload Too Large");
+    mcp_http_route_req rq = {
+        .method = cs->req.http_method,
+        .path = cs->req.path,
+        .peer = cs->peer,
+        .body = cs->body.ptr != NULL ? cs->body.ptr : "",
+        .body_len = cs->body.len,
+        .header = route_header,
+        .query = route_query,
+        .tctx_ = c,
+    };
+    mcp_http_route_resp rs;
+    memset(&rs, 0, sizeof rs);
+    h->route(h->route_ctx, &rq, &rs);
+    if (rs.nheaders > MCP_HTTP_ROUTE_MAX_HEADERS)
+        rs.nheaders = MCP_HTTP_ROUTE_MAX_HEADERS;
+    enum MHD_Result ok = MHD_NO;
+    if (rs.status == 0) {
+        for (unsigned i = 0; i < rs.nheaders; i++)
+            mcp__free(rs.header_value[i]);
+        mcp__free(rs.body);
+        return mcp__http_send_rpc_error(cs, c, 404, MCP_RPC_INVALID_REQUEST, "Not Found");
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
+        rs.body != NULL ? rs.body_len : 0, rs.body != NULL ? rs.body : (char *)"",
+        rs.body != NULL ? free_cb : NULL);
+    if (r == NULL)
+        mcp__free(rs.body);
+    if (r != NULL && rs.content_type != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs.content_type);
+    for (unsigned i = 0; i < rs.nheaders; i++) {
+        if (r != NULL && rs.header_name[i] != NULL && rs.header_value[i] != NULL)
+            MHD_add_response_header(r, rs.header_name[i], rs.header_value[i]);
+        mcp__free(rs.header_value[i]);
+    }
+    if (r != NULL) {
+        ok = MHD_queue_response(c, rs.status, r);
+        MHD_destroy_response(r);
+    }
+    cs->status = rs.status;
+    cs->phase = PH_DONE;
+    return ok;
+}
+
 /* ---- the access handler ------------------------------------------------------------------ */
 
 static void authn_job(void *arg);
@@ -288,6 +373,21 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
                                             "Method Not Allowed");
         char *b = mcp__strdup(h->prm_json);
         return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
+    }
+    if (h->route != NULL && strcmp(url, h->path) != 0) {
+        /* another resource (the embedded authorization server): read its (small) body, then
+         * hand it to the route, outside the MCP pipeline. The Host check of the DNS rebinding
+         * protection applies (a rebound name must not reach the sign-in page); Origin does
+         * not, since token requests may come from other origins. */
+        if (!mcp__http_host_ok(h, c))
+            return mcp__http_send_rpc_error(cs, c, 403, MCP_RPC_INVALID_REQUEST,
+                                            "Forbidden: Host not allowed (DNS rebinding "
+                                            "protection)");
+        mcp__buf_cleanup(&cs->body);
+        mcp__buf_init(&cs->body, h->route_max_body);
+        cs->req.path = url;
+        cs->phase = PH_ROUTE;
+        return MHD_YES;
     }
     cs->is_get = strcmp(method, "GET") == 0;
     cs->is_del = strcmp(method, "DELETE") == 0;
@@ -406,6 +506,19 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         }
         if (*upload_data_size == 0)
             return r;                           /* body (if any) follows in later calls */
+    }
+    if (cs->phase == PH_ROUTE) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (n == 0)
+            return run_route(cs, c);
+        if (!cs->too_large && mcp__buf_append(&cs->body, upload_data, n) != MCP_OK)
+            cs->too_large = true;         /* answered 413 once the body is in */
+        if (cs->too_large) {
+            cs->discarded += n;
+            return cs->discarded > (1u << 20) ? MHD_NO : MHD_YES;
+        }
+        return MHD_YES;
     }
     if (cs->phase == PH_BODY && *upload_data_size > 0) {
         size_t n = *upload_data_size;
@@ -684,6 +797,9 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     h->path = mcp__strdup(opts->path ? opts->path : "/mcp");
     h->resource_url = mcp__strdup(opts->resource_url);
     h->prm_json = mcp__strdup(opts->resource_metadata_json);
+    h->route = opts->route;
+    h->route_ctx = opts->route_ctx;
+    h->route_max_body = opts->route_max_body ? opts->route_max_body : 64u << 10;
     h->allowed_hosts = strv_copy(opts->allowed_hosts);
     h->allowed_origins = strv_copy(opts->allowed_origins);
     h->max_body = opts->max_body ? opts->max_body : 4u << 20;

@@ -40,8 +40,8 @@ in_list(char **list, const char *s, size_t n)
     return false;
 }
 
-static bool
-rebinding_ok(mcp__http *h, struct MHD_Connection *c)
+bool
+mcp__http_host_ok(mcp__http *h, struct MHD_Connection *c)
 {
     if (!h->rebinding)
         return true;
@@ -49,8 +49,16 @@ rebinding_ok(mcp__http *h, struct MHD_Connection *c)
     if (host == NULL)
         return false;
     size_t hl = host_len(host);
-    if (!host_is_local(host, hl) && !in_list(h->allowed_hosts, host, strlen(host)) &&
-        !in_list(h->allowed_hosts, host, hl))
+    return host_is_local(host, hl) || in_list(h->allowed_hosts, host, strlen(host)) ||
+           in_list(h->allowed_hosts, host, hl);
+}
+
+static bool
+rebinding_ok(mcp__http *h, struct MHD_Connection *c)
+{
+    if (!h->rebinding)
+        return true;
+    if (!mcp__http_host_ok(h, c))
         return false;
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
     if (origin == NULL)

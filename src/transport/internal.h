@@ -43,6 +43,9 @@ struct mcp__http {
     atomic_bool        quiesced;       /* shutdown began: accept nothing */
     pthread_mutex_t    live_mu;        /* guards the list of live streams */
     struct stream     *live;           /* every stream not yet freed (shutdown, ticks, caps) */
+    mcp_http_route_fn  route;          /* other resources (mcp_http_opts.route) */
+    void              *route_ctx;
+    size_t             route_max_body;
     mcp__mw            checks[MCP__HTTP_NCHECKS]; /* the TRANSPORT-phase checks (http_checks.c) */
 };
 
@@ -96,7 +99,7 @@ typedef struct reader {
     size_t                 off;
 } reader;
 
-typedef enum conn_phase { PH_NEW, PH_AUTHN_HDR, PH_BODY, PH_WAIT, PH_DONE } conn_phase;
+typedef enum conn_phase { PH_NEW, PH_AUTHN_HDR, PH_BODY, PH_WAIT, PH_DONE, PH_ROUTE } conn_phase;
 
 typedef struct conn_state {
     mcp__http   *h;
@@ -146,6 +149,8 @@ enum MHD_Result mcp__http_send_rpc_error(conn_state *cs, struct MHD_Connection *
 /* ---- http_checks.c ----------------------------------------------------------------------- */
 
 bool mcp__http_header_has(const char *v, const char *token);
+/* The Host half of the DNS rebinding check (routed resources: they take cross-origin posts). */
+bool mcp__http_host_ok(mcp__http *h, struct MHD_Connection *c);
 /* Fill h->checks: the transport checks in their order, each a TRANSPORT-phase entry. */
 void mcp__http_checks_init(mcp__http *h);
 

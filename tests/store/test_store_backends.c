@@ -130,7 +130,7 @@ be_users_and_roles(void **state)
     backend *b = *state;
     mcp_store *s = open_be(b, 0);
     mcp_error err;
-    assert_int_equal(mcp_store_schema_version(s), 1);
+    assert_int_equal(mcp_store_schema_version(s), 2);
     const char *const admin[] = { "admin", NULL };
     const char *const two[] = { "user", "guest", NULL };
     const char *const bad[] = { "user", "nosuch", NULL };
@@ -407,11 +407,11 @@ be_open_create_off_and_schema(void **state)
     s = open_be(b, 0); /* creates */
     mcp_store_close(s);
     assert_int_equal(mcp_store_open(b->url, &o, &s, &err), MCP_OK); /* migrations idempotent */
-    assert_int_equal(mcp_store_schema_version(s), 1);
+    assert_int_equal(mcp_store_schema_version(s), 2);
     mcp_store_close(s);
     raw(b, "INSERT INTO schema_migrations(version, applied, description) VALUES (99, 0, 'x')");
     assert_int_equal(mcp_store_open(b->url, &o, &s, &err), MCP_ERR_STORE);
-    assert_string_equal(err.message, "store: schema version 99 is newer than this library's 1");
+    assert_string_equal(err.message, "store: schema version 99 is newer than this library's 2");
 }
 
 /* ---- PostgreSQL only -------------------------------------------------------------------- */
@@ -607,6 +607,93 @@ pg_fails_closed_when_server_hangs(void **state)
     mcp_store_close(s);
 }
 
+/* ---- the embedded authorization server's tables (src/store/store_as.c) ------------------ */
+
+static bool
+count_client(void *ctx, const mcp__store_as_client *c)
+{
+    (void)c;
+    (*(size_t *)ctx)++;
+    return true;
+}
+
+static void
+be_as_tables(void **state)
+{
+    backend *b = *state;
+    mcp_store *s = open_be(b, 0);
+    mcp_error err;
+    assert_int_equal(mcp_store_user_add(s, "alice", "Alice", &err), MCP_OK);
+    /* passwords */
+    char *h = NULL;
+    assert_int_equal(mcp__store_as_password_get(s, "alice", &h, &err), MCP_OK);
+    assert_null(h);
+    assert_int_equal(mcp__store_as_password_set(s, "bob", "$x", &err), MCP_ERR_NOT_FOUND);
+    assert_int_equal(mcp__store_as_password_set(s, "alice", "$scrypt$1", &err), MCP_OK);
+    assert_int_equal(mcp__store_as_password_set(s, "alice", "$scrypt$2", &err), MCP_OK);
+    assert_int_equal(mcp__store_as_password_get(s, "alice", &h, &err), MCP_OK);
+    assert_string_equal(h, "$scrypt$2");
+    mcp__free(h);
+    /* clients */
+    mcp__store_as_client c = { .id = "app", .secret_hash = "", .name = "App",
+                               .redirect_uris = "http://127.0.0.1/cb", .scope = "",
+                               .owner = "" };
+    assert_int_equal(mcp__store_as_client_add(s, &c, &err), MCP_OK);
+    assert_int_equal(mcp__store_as_client_add(s, &c, &err), MCP_ERR_STATE);
+    mcp__store_as_client got;
+    assert_int_equal(mcp__store_as_client_get(s, "app", &got, &err), MCP_OK);
+    assert_string_equal(got.redirect_uris, "http://127.0.0.1/cb");
+    assert_true(got.created > 0);
+    mcp__store_as_client_cleanup(&got);
+    assert_int_equal(mcp__store_as_client_get(s, "nope", &got, &err), MCP_ERR_NOT_FOUND);
+    size_t n = 0;
+    assert_int_equal(mcp__store_as_client_list(s, count_client, &n, &err), MCP_OK);
+    assert_int_equal(n, 1);
+    /* codes: single use, times past 2038 fit */
+    int64_t now = mcp__unix_now(), far = (int64_t)1 << 33;
+    mcp__store_as_grant g = { .client_id = "app", .subject = "alice", .redirect_uri = "r",
+                              .challenge = "ch", .resource = "http://x/mcp", .scope = "a b",
+                              .expires = far };
+    assert_int_equal(mcp__store_as_code_put(s, "code1", &g, &err), MCP_OK);
+    mcp__store_as_take res;
+    mcp__store_as_grant out;
+    assert_int_equal(mcp__store_as_code_take(s, "code1", now, &res, &out, &err), MCP_OK);
+    assert_int_equal(res, MCP__AS_TAKE_OK);
+    assert_int_equal(out.expires, far);
+    assert_string_equal(out.scope, "a b");
+    mcp__store_as_grant_cleanup(&out);
+    assert_int_equal(mcp__store_as_code_set_family(s, "code1", "fam", &err), MCP_OK);
+    /* refresh tokens: rotation, then reuse revokes the family and its access tokens */
+    g.family = "fam";
+    assert_int_equal(mcp__store_as_refresh_put(s, "rt1", &g, "jti1", far, now, &err), MCP_OK);
+    assert_int_equal(mcp__store_as_refresh_take(s, "rt1", now, &res, &out, &err), MCP_OK);
+    assert_int_equal(res, MCP__AS_TAKE_OK);
+    mcp__store_as_grant_cleanup(&out);
+    assert_int_equal(mcp__store_as_refresh_put(s, "rt2", &g, "jti2", far, now, &err), MCP_OK);
+    char *fam = NULL, *cid = NULL;
+    assert_int_equal(mcp__store_as_refresh_owner(s, "rt2", &fam, &cid, &err), MCP_OK);
+    assert_string_equal(fam, "fam");
+    assert_string_equal(cid, "app");
+    mcp__free(fam);
+    mcp__free(cid);
+    /* the code presented again revokes the family it started */
+    assert_int_equal(mcp__store_as_code_take(s, "code1", now, &res, &out, &err), MCP_OK);
+    assert_int_equal(res, MCP__AS_TAKE_REUSED);
+    bool revoked = false;
+    assert_int_equal(mcp__store_as_family_is_revoked(s, "fam", &revoked, &err), MCP_OK);
+    assert_true(revoked);
+    assert_int_equal(mcp__store_as_refresh_take(s, "rt2", now, &res, &out, &err), MCP_OK);
+    assert_int_equal(res, MCP__AS_TAKE_REUSED);
+    mcp__store_as_grant_cleanup(&out);
+    assert_int_equal(mcp_store_token_is_revoked(s, "jti1", &revoked, &err), MCP_OK);
+    assert_true(revoked);
+    assert_int_equal(mcp_store_token_is_revoked(s, "jti2", &revoked, &err), MCP_OK);
+    assert_true(revoked);
+    assert_int_equal(mcp__store_as_client_remove(s, "app", &err), MCP_OK);
+    assert_int_equal(mcp__store_as_client_remove(s, "app", &err), MCP_ERR_NOT_FOUND);
+    mcp_store_close(s);
+}
+
 int
 main(void)
 {
@@ -616,6 +703,7 @@ main(void)
         cmocka_unit_test_setup_teardown(be_tokens, be_setup, be_teardown),
         cmocka_unit_test_setup_teardown(be_two_instances_see_changes, be_setup, be_teardown),
         cmocka_unit_test_setup_teardown(be_open_create_off_and_schema, be_setup, be_teardown),
+        cmocka_unit_test_setup_teardown(be_as_tables, be_setup, be_teardown),
     };
     const struct CMUnitTest pg_only[] = {
         cmocka_unit_test(pg_display_name_hides_password),

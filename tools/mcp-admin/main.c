@@ -24,9 +24,10 @@
  * `admin_policy_commands` to this list. Done: tools/mcp-admin/policy_check.c.
  */
 extern const admin_command admin_policy_commands[]; /* policy_check.c */
+extern const admin_command admin_as_commands[];     /* cmd_as.c */
 #define ADMIN_COMMAND_TABLES \
     admin_user_commands, admin_role_commands, admin_key_commands, admin_token_commands, \
-    admin_policy_commands
+    admin_policy_commands, admin_as_commands
 
 static const admin_command *const command_tables[] = { ADMIN_COMMAND_TABLES, NULL };
 
