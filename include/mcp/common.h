@@ -10,7 +10,23 @@
 extern "C" {
 #endif
 
+/*
+ * The version of the headers a program was compiled against. mcp_version() and
+ * mcp_version_num() give the version of the library it runs with; the two differ when a program
+ * built against one release runs with another libmcp.so of the same SONAME (docs/design/abi.md).
+ * MCP_VERSION_NUM is 0xMMmmpp (major, minor, patch), so `#if MCP_VERSION_NUM >= 0x000200` works.
+ */
+#define MCP_VERSION_MAJOR  0
+#define MCP_VERSION_MINOR  1
+#define MCP_VERSION_PATCH  0
 #define MCP_VERSION_STRING "0.1.0"
+#define MCP_VERSION_NUM    ((MCP_VERSION_MAJOR << 16) | (MCP_VERSION_MINOR << 8) | MCP_VERSION_PATCH)
+
+/** The library's version, "MAJOR.MINOR.PATCH"; static storage. Thread: any. @since 0.1 */
+MCP_EXTERN const char *mcp_version(void);
+
+/** The library's version as MCP_VERSION_NUM encodes it (0xMMmmpp). Thread: any. @since 0.1 */
+MCP_EXTERN unsigned mcp_version_num(void);
 
 /** A borrowed view: ptr points into someone else's buffer and is not NUL-terminated. */
 typedef struct mcp_str {

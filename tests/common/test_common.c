@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/common.h"
@@ -73,6 +74,21 @@ status_names_are_stable(void **state)
     assert_int_equal(mcp_error_set(NULL, MCP_ERR_IO, "x"), MCP_ERR_IO);
 }
 
+static void
+version_matches_the_headers(void **state)
+{
+    (void)state;
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", MCP_VERSION_MAJOR, MCP_VERSION_MINOR,
+             MCP_VERSION_PATCH);
+    assert_string_equal(mcp_version(), MCP_VERSION_STRING);
+    assert_string_equal(mcp_version(), want);
+    assert_int_equal(mcp_version_num(), MCP_VERSION_NUM);
+    assert_int_equal(mcp_version_num() >> 16, MCP_VERSION_MAJOR);
+    assert_int_equal((mcp_version_num() >> 8) & 0xff, MCP_VERSION_MINOR);
+    assert_int_equal(mcp_version_num() & 0xff, MCP_VERSION_PATCH);
+}
+
 int
 main(void)
 {
@@ -82,6 +98,7 @@ main(void)
         cmocka_unit_test(buf_enforces_max),
         cmocka_unit_test(ct_equal_compares_length_and_bytes),
         cmocka_unit_test(status_names_are_stable),
+        cmocka_unit_test(version_matches_the_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
