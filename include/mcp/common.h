@@ -20,7 +20,8 @@ extern "C" {
 #define MCP_VERSION_MINOR  1
 #define MCP_VERSION_PATCH  0
 #define MCP_VERSION_STRING "0.1.0"
-#define MCP_VERSION_NUM    ((MCP_VERSION_MAJOR << 16) | (MCP_VERSION_MINOR << 8) | MCP_VERSION_PATCH)
+#define MCP_VERSION_NUM \
+    ((MCP_VERSION_MAJOR << 16) | (MCP_VERSION_MINOR << 8) | MCP_VERSION_PATCH)
 
 /** The library's version, "MAJOR.MINOR.PATCH"; static storage. Thread: any. @since 0.1 */
 MCP_EXTERN const char *mcp_version(void);

@@ -645,6 +645,10 @@ typedef struct mcp_http_opts {
                                       (a POST waiting for its handler, a quiet stream): then it
                                       is answered (504 / the stream ends) (default 300;
                                       0 = default) */
+    bool        reuse_port;        /* SO_REUSEPORT: let several processes share host:port (the
+                                      kernel spreads connections over them). Default false: a
+                                      port another process listens on is refused (MCP_ERR_IO,
+                                      "address already in use") */
 } mcp_http_opts;
 
 /**
@@ -659,7 +663,8 @@ MCP_EXTERN void mcp_http_opts_default(mcp_http_opts *o);
  * middleware and hooks are fixed (also after MCP_ERR_IO, once the workers started).
  * @param opts Borrowed; NULL means the defaults. Strings and lists are copied.
  * @return MCP_OK; MCP_ERR_INVALID_ARG (host is not a numeric address or "localhost");
- *         MCP_ERR_STATE (a transport is already listening); MCP_ERR_IO (cannot listen);
+ *         MCP_ERR_STATE (a transport is already listening); MCP_ERR_IO (cannot listen: err
+ *         names the address and the reason, e.g. "address already in use");
  *         MCP_ERR_INTERNAL (cannot start a thread); MCP_ERR_NOMEM.
  * Thread: setup thread, once per server.
  * @since 0.1

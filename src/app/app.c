@@ -12,11 +12,13 @@
 
 #include "common/common.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct mcp_app_state {
@@ -28,6 +30,7 @@ struct mcp_app_state {
     char             *resource_url;
     char             *prm_json;
     int               listen_fd;   /* socket bound by pick_port(), until the transport takes it */
+    mcp_principal    *local;       /* --as-user: the stdio caller */
 };
 
 static void
@@ -47,6 +50,7 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
         mcp_authn_free(st->authn);
         mcp_jwt_verifier_free(st->jwt);
         mcp_introspector_free(st->introspector);
+        mcp_principal_unref(st->local);
         mcp_store_close(st->store);
         mcp__free(st->resource_url);
         mcp__free(st->prm_json);
@@ -71,6 +75,9 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
     free(cfg->introspection_client_id);
     free(cfg->introspection_client_secret_file);
     free(cfg->db);
+    free_multi(cfg->allowed_hosts, cfg->n_allowed_hosts);
+    free(cfg->as_user);
+    free(cfg->as_permissions);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -264,6 +271,80 @@ build_prm(mcp_app_config *cfg, mcp_app_state *st, mcp_error *err)
     return ok ? MCP_OK : mcp_error_set(err, MCP_ERR_NOMEM, NULL);
 }
 
+/*
+ * --db: a path that does not exist is refused, naming it, unless --db-create: a mistyped path
+ * would otherwise become a new, empty store that rejects every key as unknown. A value with
+ * "://" (a connection URL, not a file) is left to the store.
+ */
+static mcp_status
+open_store(mcp_app_config *cfg, mcp_app_state *st, mcp_error *err)
+{
+    struct stat sb;
+    if (!cfg->db_create && strstr(cfg->db, "://") == NULL && stat(cfg->db, &sb) != 0)
+        return mcp_error_set(err, MCP_ERR_IO, "--db %s: %s (create it with `mcp-admin --db %s "
+                             "init`, or add --db-create)", cfg->db,
+                             errno == ENOENT ? "no such file" : strerror(errno), cfg->db);
+    mcp_store_opts o;
+    mcp_store_opts_default(&o);
+    o.create = cfg->db_create;
+    mcp_status rc = mcp_store_open(cfg->db, &o, &st->store, err);
+    return rc == MCP_OK ? MCP_OK : prefix_err(err, rc, cfg->db);
+}
+
+/* Host name of an http(s) URL into buf ("" when there is none); brackets of IPv6 kept. */
+static void
+url_host(const char *url, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    const char *p = strstr(url, "://");
+    if (p == NULL)
+        return;
+    p += 3;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at != NULL) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    size_t h = n;
+    if (p[0] == '[') {
+        const char *e = memchr(p, ']', n);
+        h = e != NULL ? (size_t)(e - p) + 1 : n;
+    } else {
+        const char *c = memchr(p, ':', n);
+        if (c != NULL)
+            h = (size_t)(c - p);
+    }
+    if (h > 0 && h < cap)
+        snprintf(buf, cap, "%.*s", (int)h, p);
+}
+
+/* --stdio --as-user: every request on stdin is this caller (the process's user is trusted). */
+static mcp_status
+local_authn(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)err;
+    mcp_request_set_principal(req, ctx);
+    return MCP_OK;
+}
+
+static mcp_status
+setup_local_user(mcp_app_config *cfg, mcp_app_state *st, mcp_server *srv, mcp_error *err)
+{
+    mcp_principal_fields f = { .kind = MCP_CRED_LOCAL, .subject = cfg->as_user };
+    mcp_status rc = mcp_principal_new(&f, &st->local, err);
+    if (rc == MCP_OK && cfg->as_permissions != NULL)
+        rc = mcp_principal_add_scope_string(st->local, cfg->as_permissions, err);
+    if (rc == MCP_OK)
+        rc = mcp_server_use(srv, MCP_PHASE_AUTHN, local_authn, st->local, err);
+    if (rc != MCP_OK)
+        return prefix_err(err, rc, "--as-user");
+    mcp__log(MCP__LOG_INFO, "auth", "stdio caller is local user '%s'%s%s%s", cfg->as_user,
+             cfg->as_permissions ? " with permissions \"" : "",
+             cfg->as_permissions ? cfg->as_permissions : "", cfg->as_permissions ? "\"" : "");
+    return MCP_OK;
+}
+
 static const char *
 auth_kinds_text(unsigned a, char *buf, size_t cap)
 {
@@ -287,11 +368,18 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     if (st->done)
         return MCP_OK;
     mcp_status rc;
-    if (cfg->db != NULL && st->store == NULL) {
-        rc = mcp_store_open(cfg->db, NULL, &st->store, err);
-        if (rc != MCP_OK)
-            return prefix_err(err, rc, cfg->db);
+    if (cfg->db != NULL && st->store == NULL && (rc = open_store(cfg, st, err)) != MCP_OK)
+        return rc;
+    if (cfg->resource_url != NULL && cfg->n_allowed_hosts < MCP_APP_MULTI_MAX + 1) {
+        char host[256];                  /* behind a proxy, clients send the public Host */
+        url_host(cfg->resource_url, host, sizeof host);
+        if (host[0] != '\0' &&
+            (cfg->allowed_hosts[cfg->n_allowed_hosts] = strdup(host)) != NULL)
+            cfg->n_allowed_hosts++;
     }
+    if (cfg->as_user != NULL && st->local == NULL &&
+        (rc = setup_local_user(cfg, st, srv, err)) != MCP_OK)
+        return rc;
     if (cfg->auth == 0) {
         st->done = true;
         return MCP_OK;
@@ -360,6 +448,9 @@ mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
     ho->host = cfg->listen_host;
     ho->port = cfg->listen_port;
     ho->access_log = cfg->access_log;
+    ho->reuse_port = cfg->reuse_port;
+    if (cfg->n_allowed_hosts > 0)
+        ho->allowed_hosts = (const char *const *)cfg->allowed_hosts;
     if (cfg->max_body)
         ho->max_body = cfg->max_body;
     if (cfg->io_threads)
@@ -399,8 +490,9 @@ mcp_app_server_opts(const mcp_app_config *cfg, mcp_server_opts *o)
 int
 mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
 {
+    const char *prog = cfg->prog != NULL ? cfg->prog : "mcp-server";
     if (mcp_app_setup(cfg, srv, err) != MCP_OK) {
-        fprintf(stderr, "error: %s\n", err->message);
+        fprintf(stderr, "%s: %s\n", prog, err->message);
         return 1;
     }
     if (cfg->workers > 0)
@@ -408,7 +500,7 @@ mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     if (cfg->stdio) {
         mcp__log(MCP__LOG_INFO, "stdio", "serving JSON-RPC on stdin/stdout");
         if (mcp_server_run_stdio(srv, STDIN_FILENO, STDOUT_FILENO, err) != MCP_OK) {
-            fprintf(stderr, "error: %s\n", err->message);
+            fprintf(stderr, "%s: %s\n", prog, err->message);
             return 1;
         }
         return 0;
@@ -416,7 +508,7 @@ mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     mcp_http_opts ho;
     mcp_app_http_opts(cfg, &ho);
     if (mcp_server_listen_http(srv, &ho, err) != MCP_OK) {
-        fprintf(stderr, "error: %s\n", err->message);
+        fprintf(stderr, "%s: %s\n", prog, err->message);
         return 1;
     }
     mcp_server_run_until_signal(srv, 10000, err);

@@ -31,6 +31,10 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --workers N            handler threads (default 2 x cores)\n"
         "  --io-threads N         HTTP threads (default: cores)\n"
         "  --no-access-log        do not log one line per HTTP request on stderr\n"
+        "  --allowed-host HOST    also accept this Host header on a loopback bind (repeatable;\n"
+        "                         the host of --resource-url is accepted automatically)\n"
+        "  --reuse-port           let several processes listen on one port (SO_REUSEPORT);\n"
+        "                         without it a busy port is an error\n"
         "  --max-connections-per-ip N     connections one client address may hold (default 256)\n"
         "  --max-streams-per-principal N  open requests and streams per principal (default 64)\n"
         "  --connection-timeout SECONDS   idle connection / slow header timeout (default 30)\n"
@@ -41,10 +45,15 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --authn-fail-limit N   failed authentications per address per window before 429\n"
         "                         (default 20; 0 = off)\n"
         "  --authn-fail-window SECONDS    that window (default 60)\n"
-        "  --help                 this text\n"
+        "  --as-user SUBJECT      --stdio only: the caller is SUBJECT (the process's user is\n"
+        "                         trusted): its roles in --db, plus --as-permissions\n"
+        "  --as-permissions \"A B\" --stdio only: permissions of the --as-user caller\n"
+        "  -h, --help             this text\n"
+        "  -V, --version          print the program's name and version\n"
         "\nAuthentication (HTTP only; secrets are read from files, never from the command line):\n"
         "  --auth KINDS           none (default), or a comma list of apikey, jwt, introspection\n"
-        "  --db FILE              SQLite user/key store (needed by --auth apikey)\n"
+        "  --db FILE              SQLite user/key store (needed by --auth apikey); must exist\n"
+        "  --db-create            create --db when it does not exist (else: an error)\n"
         "  --jwt-secret-file F    HMAC secret for HS* tokens: the file's bytes (one trailing\n"
         "                         newline ignored)\n"
         "  --jwt-alg ALG          HS256 (default for the secret), HS384, HS512, or the algorithm\n"
@@ -139,7 +148,8 @@ static const char *const VALUE_FLAGS[] = {
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
     "--resource-url", "--authorization-server",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
-    "--introspection-client-secret-file", "--introspection-cache-ttl", NULL
+    "--introspection-client-secret-file", "--introspection-cache-ttl",
+    "--allowed-host", "--as-user", "--as-permissions", NULL
 };
 
 /* Flags that would put a secret on the command line, where every local user can read it. */
@@ -246,7 +256,13 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     bool jwt_hs = c->jwt_alg != NULL && c->jwt_alg[0] == 'H';
 
     if (c->auth != 0 && c->stdio)
-        why = "--auth works over HTTP only; it cannot be combined with --stdio";
+        why = "--auth works over HTTP only; it cannot be combined with --stdio (use --as-user)";
+    else if (c->as_user != NULL && !c->stdio)
+        why = "--as-user needs --stdio (over HTTP the caller is authenticated: --auth)";
+    else if (c->as_permissions != NULL && c->as_user == NULL)
+        why = "--as-permissions needs --as-user";
+    else if (c->db_create && c->db == NULL)
+        why = "--db-create needs --db FILE";
     else if (!jwt && (c->jwt_secret_file || c->jwt_alg || c->n_jwt_public_keys ||
                       c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer))
         why = "JWT key options (--jwt-secret-file, --jwt-alg, --jwt-public-key, --jwks-file, "
@@ -294,6 +310,13 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
         why = "--resource-url must be an absolute http(s) URL without a fragment";
     else if (c->auth != 0 && c->resource_url == NULL && is_wildcard_host(c->listen_host))
         why = "--listen on all interfaces: give --resource-url (the URL clients use)";
+    for (size_t i = 0; why == NULL && i < c->n_allowed_hosts; i++)
+        if (strpbrk(c->allowed_hosts[i], "/ \t\"\\,") != NULL)
+            why = "--allowed-host wants a host name or HOST:PORT, not a URL";
+    if (why == NULL && c->as_permissions != NULL)
+        for (const char *p = c->as_permissions; *p && why == NULL; p++)
+            if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' || (unsigned char)*p >= 0x7f)
+                why = "--as-permissions: permission names are printable ASCII, space-separated";
     if (why == NULL && c->introspection_url != NULL && !is_http_url(c->introspection_url))
         why = "--introspection-url must be an absolute http(s) URL";
     if (why == NULL && c->jwks_url != NULL && !is_http_url(c->jwks_url))
@@ -320,6 +343,7 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
            const char *const *extra, const char *extra_help)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->prog = prog;
     cfg->listen_host = strdup("127.0.0.1");
     cfg->listen_port = 8080;
     cfg->access_log = true;
@@ -347,12 +371,12 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
         bool takes = in_list(VALUE_FLAGS, name) || is_extra(extra, name);
         if (takes && val == NULL) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "%s: %s needs a value\n", prog, name);
+                fprintf(stderr, "%s: %s needs a value (see %s --help)\n", prog, name, prog);
                 return 2;
             }
             val = argv[++i];
         } else if (!takes && val != NULL) {
-            fprintf(stderr, "%s: %s takes no value\n", prog, name);
+            fprintf(stderr, "%s: %s takes no value (see %s --help)\n", prog, name, prog);
             return 2;
         }
         unsigned long long n;
@@ -361,6 +385,19 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
         if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
             usage(stdout, prog, summary, extra_help);
             return 0;
+        } else if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+            printf("%s %s\n", prog, mcp_version());
+            return 0;
+        } else if (strcmp(name, "--reuse-port") == 0) {
+            cfg->reuse_port = true;
+        } else if (strcmp(name, "--db-create") == 0) {
+            cfg->db_create = true;
+        } else if (strcmp(name, "--allowed-host") == 0 && val[0] != '\0') {
+            r = add_multi(cfg->allowed_hosts, &cfg->n_allowed_hosts, val, prog, name);
+        } else if (strcmp(name, "--as-user") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->as_user, val);
+        } else if (strcmp(name, "--as-permissions") == 0) {
+            ok = set_str(&cfg->as_permissions, val);
         } else if (strcmp(name, "--listen") == 0) {
             if (!parse_listen(cfg, val)) {
                 fprintf(stderr, "%s: --listen wants HOST:PORT\n", prog);
@@ -462,10 +499,10 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             cfg->extra_args[cfg->nextra++] = strdup(val);
             ok = cfg->extra_args[cfg->nextra - 2] != NULL && cfg->extra_args[cfg->nextra - 1];
         } else if (takes) {
-            fprintf(stderr, "%s: bad value for %s\n", prog, name);
+            fprintf(stderr, "%s: bad value for %s (see %s --help)\n", prog, name, prog);
             return 2;
         } else {
-            fprintf(stderr, "%s: unknown option %s (see --help)\n", prog, a);
+            fprintf(stderr, "%s: unknown option %s (see %s --help)\n", prog, a, prog);
             return 2;
         }
         if (!ok) {

@@ -11,6 +11,7 @@
 #include "transport/internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -633,6 +634,35 @@ static const mcp__transport_ops http_ops = {
     .tick = http_tick,
 };
 
+/* A bound, listening TCP socket for ss, or -1 with err naming `where` and the reason. */
+static int
+open_listener(const struct sockaddr_storage *ss, bool reuse_port, const char *where,
+              mcp_error *err)
+{
+    socklen_t len = ss->ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+                                              : (socklen_t)sizeof(struct sockaddr_in);
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        mcp_error_set(err, MCP_ERR_IO, "cannot listen on %s: %s", where, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    /* SO_REUSEADDR only lets a restarted server bind past connections in TIME_WAIT; it does
+     * not let two listeners share a port (SO_REUSEPORT does, and is off unless asked). */
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss->ss_family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if ((reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+        bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        close(fd);
+        mcp_error_set(err, MCP_ERR_IO, "cannot listen on %s: %s", where,
+                      e == EADDRINUSE ? "address already in use" : strerror(e));
+        return -1;
+    }
+    return fd;
+}
+
 mcp_status
 mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *err)
 {
@@ -690,13 +720,32 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         http_free(h);
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "listen address must be a numeric IP");
     }
+    /* The socket is bound here rather than by libmicrohttpd so that a failure says why
+     * (errno), and without SO_REUSEPORT unless asked: with it a second server on a busy port
+     * starts anyway and the kernel hands it a share of the connections. */
+    int lfd = opts->listen_fd;
+    bool own_fd = false;
+    if (lfd < 0) {
+        char where[INET6_ADDRSTRLEN + 16];
+        snprintf(where, sizeof where, "%s%s%s:%u", strchr(h->host, ':') ? "[" : "", h->host,
+                 strchr(h->host, ':') ? "]" : "", (unsigned)opts->port);
+        if ((lfd = open_listener(&ss, opts->reuse_port, where, err)) < 0) {
+            http_free(h);
+            return MCP_ERR_IO;
+        }
+        own_fd = true;
+    }
     mcp_status rc = mcp__server_start(srv, err);
     if (rc != MCP_OK) {
+        if (own_fd)
+            close(lfd);
         http_free(h);
         return rc;
     }
     /* registered before the daemon runs: a session removed from then on ends its streams */
     if ((rc = mcp__server_set_transport(srv, &http_ops, h, err)) != MCP_OK) {
+        if (own_fd)
+            close(lfd);
         http_free(h);
         return rc;
     }
@@ -714,19 +763,15 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
           (intptr_t)(opts->connection_timeout_s ? opts->connection_timeout_s : 30u), NULL },
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
-        { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
         { MHD_OPTION_END, 0, NULL },
     };
-    if (opts->listen_fd >= 0)          /* a socket the caller bound (and chose the port of) */
-        h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
-                                MHD_OPTION_LISTEN_SOCKET, (MHD_socket)opts->listen_fd,
-                                MHD_OPTION_ARRAY, common, MHD_OPTION_END);
-    else
-        h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
-                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                MHD_OPTION_ARRAY, common, MHD_OPTION_END);
+    h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
+                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
+                            MHD_OPTION_ARRAY, common, MHD_OPTION_END);
     if (h->d == NULL) {
+        if (own_fd)
+            close(lfd);
         srv->tr_ops = NULL;
         srv->tr = NULL;
         http_free(h);
