@@ -4,10 +4,12 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config git curl ca-certificates
       libmicrohttpd-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
-      libcmocka-dev)
+      libcmocka-dev python3)
+# python3 builds the man pages (scripts/md2man.py); without it they are skipped with a warning
 # test-only: fuzzing (clang + libFuzzer), the integration scripts (jq, python3), Node for the
 # conformance suite and the test identity provider
-[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq python3 nodejs npm)
+# man-db and groff-base render the man pages in tests/integration/man.sh
+[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq nodejs npm man-db groff-base)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -40,6 +40,7 @@ static const char usage_text[] =
     "  keygen   --alg HS256|HS384|HS512|RS256|PS256|ES256|ES384|EdDSA --out PREFIX\n"
     "           [--bits N] [--force]\n"
     "\n"
+    "options of every command: -h, --help (this text), -V, --version (print the version)\n\n"
     "exit status: 0 ok, 1 verification or runtime failure, 2 usage error\n";
 
 static void vmessage(const char *fmt, va_list ap, const char *trailer) MCP_PRINTF(1, 0);
