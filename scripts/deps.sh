@@ -9,7 +9,9 @@ PKGS=(build-essential cmake pkg-config git curl ca-certificates
 # test-only: fuzzing (clang + libFuzzer), the integration scripts (jq, python3), Node for the
 # conformance suite and the test identity provider
 # man-db and groff-base render the man pages in tests/integration/man.sh
-[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq nodejs npm man-db groff-base)
+# nginx-light and openssl: tests/integration/nginx_proxy.sh (a real proxy with a throwaway certificate)
+[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq nodejs npm man-db groff-base
+                                     nginx-light openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
