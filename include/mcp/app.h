@@ -97,6 +97,8 @@ typedef struct mcp_app_config {
     size_t   n_allowed_hosts;
     char    *as_user;                        /* --as-user SUBJECT: the stdio caller's identity */
     char    *as_permissions;                 /* --as-permissions "A B": its permissions */
+    char    *tls_cert_file;                  /* --tls-cert PEM: serve HTTPS */
+    char    *tls_key_file;                   /* --tls-key PEM: its private key */
 
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;

@@ -649,6 +649,11 @@ typedef struct mcp_http_opts {
                                       kernel spreads connections over them). Default false: a
                                       port another process listens on is refused (MCP_ERR_IO,
                                       "address already in use") */
+    const char *tls_cert_file;     /* PEM certificate chain: serve HTTPS (libmicrohttpd's GnuTLS:
+                                      TLS 1.2 and 1.3 only, forward-secret AEAD suites). Both
+                                      or neither of tls_cert_file / tls_key_file (default NULL:
+                                      plain HTTP) */
+    const char *tls_key_file;      /* PEM private key (unencrypted) of that certificate */
 } mcp_http_opts;
 
 /**
@@ -662,7 +667,8 @@ MCP_EXTERN void mcp_http_opts_default(mcp_http_opts *o);
  * pool, the session reaper) and return. From this call on the server runs: the registry,
  * middleware and hooks are fixed (also after MCP_ERR_IO, once the workers started).
  * @param opts Borrowed; NULL means the defaults. Strings and lists are copied.
- * @return MCP_OK; MCP_ERR_INVALID_ARG (host is not a numeric address or "localhost");
+ * @return MCP_OK; MCP_ERR_INVALID_ARG (host is not a numeric address or "localhost"; only
+ *         one of tls_cert_file / tls_key_file; a certificate or key file that is not PEM);
  *         MCP_ERR_STATE (a transport is already listening); MCP_ERR_IO (cannot listen: err
  *         names the address and the reason, e.g. "address already in use");
  *         MCP_ERR_INTERNAL (cannot start a thread); MCP_ERR_NOMEM.

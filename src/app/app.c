@@ -78,6 +78,8 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
     free_multi(cfg->allowed_hosts, cfg->n_allowed_hosts);
     free(cfg->as_user);
     free(cfg->as_permissions);
+    free(cfg->tls_cert_file);
+    free(cfg->tls_key_file);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -393,8 +395,9 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
         if (cfg->listen_port == 0 && (rc = pick_port(cfg, &st->listen_fd, err)) != MCP_OK)
             return rc;
         bool v6 = strchr(cfg->listen_host, ':') != NULL;
-        st->resource_url = mcp__aprintf("http://%s%s%s:%u/mcp", v6 ? "[" : "", cfg->listen_host,
-                                        v6 ? "]" : "", (unsigned)cfg->listen_port);
+        st->resource_url = mcp__aprintf("%s://%s%s%s:%u/mcp", cfg->tls_cert_file ? "https" : "http",
+                                        v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "",
+                                        (unsigned)cfg->listen_port);
     }
     if (st->resource_url == NULL)
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
@@ -449,6 +452,8 @@ mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
     ho->port = cfg->listen_port;
     ho->access_log = cfg->access_log;
     ho->reuse_port = cfg->reuse_port;
+    ho->tls_cert_file = cfg->tls_cert_file;
+    ho->tls_key_file = cfg->tls_key_file;
     if (cfg->n_allowed_hosts > 0)
         ho->allowed_hosts = (const char *const *)cfg->allowed_hosts;
     if (cfg->max_body)

@@ -33,6 +33,8 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --no-access-log        do not log one line per HTTP request on stderr\n"
         "  --allowed-host HOST    also accept this Host header on a loopback bind (repeatable;\n"
         "                         the host of --resource-url is accepted automatically)\n"
+        "  --tls-cert PEM         serve HTTPS with this certificate chain (with --tls-key)\n"
+        "  --tls-key PEM          the certificate's private key (unencrypted PEM)\n"
         "  --reuse-port           let several processes listen on one port (SO_REUSEPORT);\n"
         "                         without it a busy port is an error\n"
         "  --max-connections-per-ip N     connections one client address may hold (default 256)\n"
@@ -149,7 +151,7 @@ static const char *const VALUE_FLAGS[] = {
     "--resource-url", "--authorization-server",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl",
-    "--allowed-host", "--as-user", "--as-permissions", NULL
+    "--allowed-host", "--as-user", "--as-permissions", "--tls-cert", "--tls-key", NULL
 };
 
 /* Flags that would put a secret on the command line, where every local user can read it. */
@@ -261,6 +263,10 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
         why = "--as-user needs --stdio (over HTTP the caller is authenticated: --auth)";
     else if (c->as_permissions != NULL && c->as_user == NULL)
         why = "--as-permissions needs --as-user";
+    else if ((c->tls_cert_file == NULL) != (c->tls_key_file == NULL))
+        why = "--tls-cert and --tls-key go together";
+    else if (c->tls_cert_file != NULL && c->stdio)
+        why = "--tls-cert and --tls-key serve HTTPS; they cannot be combined with --stdio";
     else if (c->db_create && c->db == NULL)
         why = "--db-create needs --db FILE";
     else if (!jwt && (c->jwt_secret_file || c->jwt_alg || c->n_jwt_public_keys ||
@@ -394,6 +400,10 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             cfg->db_create = true;
         } else if (strcmp(name, "--allowed-host") == 0 && val[0] != '\0') {
             r = add_multi(cfg->allowed_hosts, &cfg->n_allowed_hosts, val, prog, name);
+        } else if (strcmp(name, "--tls-cert") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->tls_cert_file, val);
+        } else if (strcmp(name, "--tls-key") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->tls_key_file, val);
         } else if (strcmp(name, "--as-user") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->as_user, val);
         } else if (strcmp(name, "--as-permissions") == 0) {

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -80,7 +81,8 @@ prm_url(mcp__http *h, struct MHD_Connection *c, char *out, size_t cap)
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     char safe[256];
     sanitize(safe, sizeof safe, host ? host : "localhost");
-    snprintf(out, cap, "http://%s%s%s", safe, PRM_PATH, h->path);
+    snprintf(out, cap, "%s://%s%s%s", h->tls_cert != NULL ? "https" : "http", safe, PRM_PATH,
+             h->path);
 }
 
 static enum MHD_Result
@@ -553,6 +555,11 @@ http_free(void *tr)
     mcp__free(h->path);
     mcp__free(h->resource_url);
     mcp__free(h->prm_json);
+    mcp__free(h->tls_cert);
+    if (h->tls_key != NULL) {
+        mcp_memzero(h->tls_key, h->tls_key_len);
+        mcp__free(h->tls_key);
+    }
     for (char **p = h->allowed_hosts; p && *p; p++)
         mcp__free(*p);
     for (char **p = h->allowed_origins; p && *p; p++)
@@ -633,6 +640,42 @@ static const mcp__transport_ops http_ops = {
     .keepalive = NULL,                  /* the tick pings every parked SSE stream */
     .tick = http_tick,
 };
+
+/* A PEM file for TLS into *out (NUL-terminated, at most 1 MiB); err names the option and file. */
+static mcp_status
+read_pem(const char *path, const char *what, char **out, size_t *len, mcp_error *err)
+{
+    enum { MAX = 1 << 20 };
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return mcp_error_set(err, MCP_ERR_IO, "%s %s: %s", what, path, strerror(errno));
+    char *buf = mcp__alloc(MAX + 1);
+    size_t n = buf != NULL ? fread(buf, 1, MAX + 1, f) : 0;
+    bool bad = buf != NULL && ferror(f) != 0;
+    fclose(f);
+    if (buf == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    buf[n <= MAX ? n : MAX] = '\0';
+    const char *why = bad ? "read error" : n > MAX ? "larger than 1 MiB"
+                      : strstr(buf, "-----BEGIN ") == NULL ? "not a PEM file" : NULL;
+    if (why != NULL) {
+        mcp_memzero(buf, MAX + 1);
+        mcp__free(buf);
+        return mcp_error_set(err, bad ? MCP_ERR_IO : MCP_ERR_INVALID_ARG, "%s %s: %s", what, path,
+                             why);
+    }
+    *out = buf;
+    *len = MAX + 1;
+    return MCP_OK;
+}
+
+/*
+ * GnuTLS priorities: TLS 1.3 and 1.2 only, and in 1.2 only ECDHE with AEAD ciphers (what
+ * Mozilla's "intermediate" profile allows); no RSA key exchange, CBC, SHA-1 MACs or SSL 3.
+ */
+static const char TLS_PRIORITIES[] =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"
+    "-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE";
 
 /* A bound, listening TCP socket for ss, or -1 with err naming `where` and the reason. */
 static int
@@ -723,6 +766,28 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     /* The socket is bound here rather than by libmicrohttpd so that a failure says why
      * (errno), and without SO_REUSEPORT unless asked: with it a second server on a busy port
      * starts anyway and the kernel hands it a share of the connections. */
+    mcp_status rc0;
+    if ((opts->tls_cert_file == NULL) != (opts->tls_key_file == NULL)) {
+        http_free(h);
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                             "TLS needs both a certificate and a key file");
+    }
+    if (opts->tls_cert_file != NULL) {
+        size_t clen = 0;   /* the certificate is public: its length is not needed */
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            http_free(h);
+            return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                                 "this libmicrohttpd was built without TLS support");
+        }
+        if ((rc0 = read_pem(opts->tls_cert_file, "--tls-cert", &h->tls_cert, &clen, err)) !=
+                MCP_OK ||
+            (rc0 = read_pem(opts->tls_key_file, "--tls-key", &h->tls_key, &h->tls_key_len,
+                            err)) != MCP_OK) {
+            http_free(h);
+            return rc0;
+        }
+        flags |= MHD_USE_TLS;
+    }
     int lfd = opts->listen_fd;
     bool own_fd = false;
     if (lfd < 0) {
@@ -764,19 +829,29 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
+        /* the TLS entries last: without TLS they are cut off by the END written over them */
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key },
+        { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
         { MHD_OPTION_END, 0, NULL },
     };
+    if (h->tls_cert == NULL) {
+        size_t n = sizeof common / sizeof common[0];
+        common[n - 4] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+    }
     h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
                             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
                             MHD_OPTION_ARRAY, common, MHD_OPTION_END);
     if (h->d == NULL) {
-        if (own_fd)
+        bool h_tls = h->tls_cert != NULL;
+        if (own_fd && fcntl(lfd, F_GETFD) != -1)      /* libmicrohttpd may have closed it */
             close(lfd);
         srv->tr_ops = NULL;
         srv->tr = NULL;
         http_free(h);
-        return mcp_error_set(err, MCP_ERR_IO, "cannot listen on %s:%u", opts->host,
-                             (unsigned)opts->port);
+        return mcp_error_set(err, MCP_ERR_IO, "cannot listen on %s:%u%s", opts->host,
+                             (unsigned)opts->port, h_tls ? " (TLS setup failed: is --tls-key "
+                             "the key of --tls-cert? see the log)" : "");
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_LISTEN_FD);
     struct sockaddr_storage bound;
@@ -785,7 +860,8 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         h->port = ntohs(bound.ss_family == AF_INET6
                         ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
                         : ((struct sockaddr_in *)(void *)&bound)->sin_port);
-    mcp__log(MCP__LOG_INFO, "http", "listening on http://%s%s%s:%u%s%s", strchr(h->host, ':') ? "["
+    mcp__log(MCP__LOG_INFO, "http", "listening on %s://%s%s%s:%u%s%s",
+             h->tls_cert != NULL ? "https" : "http", strchr(h->host, ':') ? "["
              : "", h->host, strchr(h->host, ':') ? "]" : "", (unsigned)h->port, h->path,
              srv->opts.stateless ? " (stateless)" : "");
     return MCP_OK;
