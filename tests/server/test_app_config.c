@@ -507,6 +507,9 @@ app_config_issue14_flags(void **state)
     BAD("--as-user needs --stdio", "--as-user", "alice");
     BAD("--as-permissions needs --as-user", "--stdio", "--as-permissions", "User.Read");
     BAD("--db-create needs --db", "--db-create");
+    BAD("--tls-cert and --tls-key go together", "--tls-cert", "c.pem");
+    BAD("--tls-cert and --tls-key go together", "--tls-key", "k.pem");
+    BAD("cannot be combined with --stdio", "--stdio", "--tls-cert", "c.pem", "--tls-key", "k.pem");
     BAD("--allowed-host wants a host name", "--allowed-host", "https://x.example/mcp");
     BAD("cannot be combined with --stdio (use --as-user)", "--stdio", "--auth", "apikey",
         "--db", "x");
