@@ -79,6 +79,11 @@ run "$B/mcp-admin" --db "$TMP/a.db" init
 [ "$(stat -c %a "$TMP/a.db")" = 600 ] || bad "init: store mode $(stat -c %a "$TMP/a.db")"
 run "$B/mcp-admin" --db "$TMP/a.db" init
 [ "$RC" = 0 ] && [ "$OUT" = "kept the existing store $TMP/a.db (schema 1)" ] || bad "init again: $RC $OUT"
+run "$B/mcp-admin" --db "$TMP/a.db" user add alice --role user
+[ "$RC" = 0 ] && [ -z "$OUT" ] && [ "$ERR" = "mcp-admin: done: user add alice --role user ($TMP/a.db)" ] ||
+  bad "user add does not confirm on stderr: $RC '$OUT' '$ERR'"
+run "$B/mcp-admin" --db "$TMP/a.db" role grant alice nosuchrole
+[ "$RC" = 1 ] && [ "$(printf '%s\n' "$ERR" | grep -c 'done:')" = 0 ] || bad "a failed grant said done: $ERR"
 run "$B/mcp-admin" --db "$TMP/a.db" init extra
 [ "$RC" = 2 ] || bad "init with an argument: status $RC"
 run "$B/mcp-conformance-server" --db "$TMP/c.db" --db-create --stdio </dev/null

@@ -394,6 +394,19 @@ main(int argc, char **argv)
 
     ctx.create = c->creates;
     int rc = c->run(&ctx, argc - i, argv + i);
+    /* Commands that change the store say so (on stderr: stdout stays data); the others print
+     * their result already (list, verify, create, purge, check, ...). */
+    static const char *const changes[] = { "add", "remove", "enable", "disable", "grant",
+                                           "revoke", "set", NULL };
+    bool changed = false;
+    for (size_t k = 0; changes[k] != NULL; k++)
+        changed = changed || strcmp(action, changes[k]) == 0;
+    if (rc == ADMIN_EXIT_OK && changed) {
+        fprintf(stderr, "mcp-admin: done: %s %s", group, action);
+        for (int k = i; k < argc; k++)
+            fprintf(stderr, " %s", argv[k]);
+        fprintf(stderr, " (%s)\n", ctx.db_path);
+    }
     mcp_store_close(ctx.store);
     if (fflush(stdout) != 0 && rc == ADMIN_EXIT_OK)
         rc = admin_fail("cannot write output");
