@@ -63,7 +63,7 @@ main(void)
 }
 C
 san=""
-if nm -D "$BUILD/lib/libmcp.so" | grep -q ' U __asan_init'; then san="-fsanitize=address,undefined"; fi
+if nm -D "$BUILD/lib/libmcp.so" | grep ' U __asan_init' >/dev/null; then san="-fsanitize=address,undefined"; fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=0
 unset LD_LIBRARY_PATH
 

@@ -24,7 +24,7 @@ awk '/^## A server in C/ {s=1} s && /^```c$/ {c=1; next} c && /^```$/ {exit} c {
 [ "$(grep -c 'mcp_server_listen_http' "$TMP/echo-server.c")" = 1 ] || { echo "FAIL: no example in README.md"; exit 1; }
 
 san=""
-if nm "$BUILD/lib/libmcp.a" 2>/dev/null | grep -q '__asan_report'; then san="-fsanitize=address,undefined"; fi
+if nm "$BUILD/lib/libmcp.a" 2>/dev/null | grep '__asan_report' >/dev/null; then san="-fsanitize=address,undefined"; fi
 PCS=$(pkg-config --cflags --libs libmicrohttpd jansson openssl libcurl sqlite3)
 build() { cc -std=c11 -Wall -Wextra -Werror $san -I"$SRC_ROOT/include" "$1" -o "$2" \
             "$BUILD/lib/libmcp.a" $PCS -lpthread -lm; }
