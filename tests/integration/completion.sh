@@ -19,7 +19,7 @@ comp() {
   _mcp_complete
   printf '%s\n' "${COMPREPLY[@]+"${COMPREPLY[@]}"}"
 }
-has() { printf '%s\n' "$1" | grep -qx -- "$2"; }
+has() { grep -qx -- "$2" <<<"$1"; }
 
 for p in mcp-client mcp-admin mcp-token mcp-products mcp-conformance-server; do
   spec=$(complete -p "$p")

@@ -88,12 +88,15 @@ else
 fi
 out=$("$P/app/b/t")
 [ "$out" = "libmcp $want MCP_ERR_FORBIDDEN" ] || { echo "FAIL: cmake consumer said: $out"; exit 1; }
-if ! ldd "$P/app/b/t" | grep -q "$P/usr/.*libmcp.so"; then
+# (captured first: grep -q in a pipe can kill the writer with SIGPIPE, failing under pipefail)
+l=$(ldd "$P/app/b/t")
+if ! grep -q "$P/usr/.*libmcp.so" <<<"$l"; then
   ldd "$P/app/b/t"; echo "FAIL: cmake consumer does not run with the installed libmcp.so"; exit 1
 fi
 out=$("$P/app/b/ts")
 [ "$out" = "libmcp $want MCP_ERR_FORBIDDEN" ] || { echo "FAIL: static consumer said: $out"; exit 1; }
-if ldd "$P/app/b/ts" | grep -q libmcp.so; then echo "FAIL: static consumer links libmcp.so"; exit 1; fi
+l=$(ldd "$P/app/b/ts")
+if grep -q libmcp.so <<<"$l"; then echo "FAIL: static consumer links libmcp.so"; exit 1; fi
 echo "ok: find_package(libmcp $want CONFIG): libmcp::mcp and libmcp::mcp_static build and run"
 
 # 4. a version that is not there is refused
@@ -114,7 +117,8 @@ out=$("$P/pc")
 # without the rpath the loader does not find it (what the README says LD_LIBRARY_PATH is for)
 cc -std=c11 $san "$P/app/t.c" -o "$P/norpath" $flags
 if [ "$(ldd "$P/norpath" | grep libmcp.so)" = "" ]; then echo "FAIL: ldd shows no libmcp.so"; exit 1; fi
-if ldd "$P/norpath" | grep -q "libmcp.so.* => $P"; then echo "FAIL: found without rpath?"; exit 1; fi
+l=$(ldd "$P/norpath")
+if grep -q "libmcp.so.* => $P" <<<"$l"; then echo "FAIL: found without rpath?"; exit 1; fi
 out=$(LD_LIBRARY_PATH=$libdir "$P/norpath")
 [ "$out" = "libmcp $want MCP_ERR_FORBIDDEN" ] || { echo "FAIL: LD_LIBRARY_PATH run said: $out"; exit 1; }
 echo "ok: pkg-config consumer runs with -Wl,-rpath (and without it, with LD_LIBRARY_PATH)"

@@ -24,14 +24,14 @@ for p in "${pages[@]}"; do
   [ -s "$f" ] || { bad "$p not built"; continue; }
   name=$(basename "$p"); name=${name%.*}
   txt=$(render "$f")
-  if grep -v "cannot adjust line" "$TMP/man.err" | grep -q .; then bad "$p: $(cat "$TMP/man.err")"; fi
-  if groff -man -z -ww "$f" 2>&1 | grep -v "cannot adjust line" | grep -q .; then
+  if grep -v "cannot adjust line" "$TMP/man.err" | grep . >/dev/null; then bad "$p: $(cat "$TMP/man.err")"; fi
+  if groff -man -z -ww "$f" 2>&1 | grep -v "cannot adjust line" | grep . >/dev/null; then
     bad "$p: groff warnings: $(groff -man -z -ww "$f" 2>&1 | head -3)"
   fi
-  printf '%s\n' "$txt" | grep -qE "^ +$name +- " || bad "$p: no whatis line '$name - ...'"
-  printf '%s\n' "$txt" | head -1 | grep -q "^${name^^}(" || bad "$p: title is $(printf '%s\n' "$txt" | head -1)"
-  printf '%s\n' "$txt" | tail -1 | grep -q "libmcp $want" || bad "$p: footer lacks 'libmcp $want'"
-  printf '%s\n' "$txt" | grep -q "EXIT STATUS" || bad "$p: no EXIT STATUS section"
+  grep -qE "^ +$name +- " <<<"$txt" || bad "$p: no whatis line '$name - ...'"
+  head -1 <<<"$txt" | grep "^${name^^}(" >/dev/null || bad "$p: title is $(printf '%s\n' "$txt" | head -1)"
+  tail -1 <<<"$txt" | grep "libmcp $want" >/dev/null || bad "$p: footer lacks 'libmcp $want'"
+  grep -q "EXIT STATUS" <<<"$txt" || bad "$p: no EXIT STATUS section"
   printf '%s\n' "$txt" >"$TMP/$name.txt"
 done
 
@@ -49,9 +49,9 @@ done
 printf '# t\n\n## NAME\n\n`t` — a test\n\n## DESCRIPTION\n\n.hidden stays\n\n```\n.also kept\n```\n' >"$TMP/t.md"
 python3 "$SRC_ROOT/scripts/md2man.py" "$TMP/t.md" "$TMP/t.1" t 1 "$want"
 out=$(render "$TMP/t.1")
-printf '%s\n' "$out" | grep -q '\.hidden stays' || bad "md2man: a leading '.' was taken as a request"
-printf '%s\n' "$out" | grep -q '\.also kept' || bad "md2man: a code line starting with '.' was lost"
-printf '%s\n' "$out" | grep -qE '^ +t +- a test' || bad "md2man: whatis line: $out"
+grep -q '\.hidden stays' <<<"$out" || bad "md2man: a leading '.' was taken as a request"
+grep -q '\.also kept' <<<"$out" || bad "md2man: a code line starting with '.' was lost"
+grep -qE '^ +t +- a test' <<<"$out" || bad "md2man: whatis line: $out"
 set +e
 python3 "$SRC_ROOT/scripts/md2man.py" "$TMP/none.md" "$TMP/x.1" x 1 "$want" 2>"$TMP/err"
 rc=$?
@@ -65,9 +65,9 @@ cmake --install "$BUILD" --prefix "$P" >/dev/null
 for p in "${pages[@]}"; do
   [ -f "$P/share/man/$p" ] || bad "not installed: share/man/$p"
 done
-LC_ALL=C MANWIDTH=100 man -M "$P/share/man" mcp-products 2>/dev/null | grep -qE "mcp-products +- " ||
+LC_ALL=C MANWIDTH=100 man -M "$P/share/man" mcp-products 2>/dev/null | grep -E "mcp-products +- " >/dev/null ||
   bad "man -M PREFIX/share/man mcp-products does not find the page"
-LC_ALL=C MANWIDTH=100 man -M "$P/share/man" 7 libmcp-exit-status 2>/dev/null | grep -q "usage error" ||
+LC_ALL=C MANWIDTH=100 man -M "$P/share/man" 7 libmcp-exit-status 2>/dev/null | grep "usage error" >/dev/null ||
   bad "man 7 libmcp-exit-status does not render"
 for prog in mcp-admin mcp-client mcp-token mcp-products mcp-conformance-server; do
   [ -f "$P/share/bash-completion/completions/$prog" ] || bad "completion for $prog not installed"
