@@ -99,6 +99,8 @@ typedef struct mcp_app_config {
     char    *as_permissions;                 /* --as-permissions "A B": its permissions */
     char    *tls_cert_file;                  /* --tls-cert PEM: serve HTTPS */
     char    *tls_key_file;                   /* --tls-key PEM: its private key */
+    bool     insecure_no_auth;               /* --insecure-no-auth: no --auth on a non-loopback
+                                                address (refused without it) */
 
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;

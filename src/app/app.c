@@ -510,6 +510,11 @@ mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
         }
         return 0;
     }
+    if (cfg->auth == 0)              /* said before the listening line, once, loudly */
+        mcp__log(MCP__LOG_WARN, "auth", "no --auth: serving HTTP WITHOUT authentication%s",
+                 cfg->insecure_no_auth ? " on a non-loopback address (--insecure-no-auth): "
+                                         "anyone who can reach it is a caller"
+                                       : " (development mode: loopback only)");
     mcp_http_opts ho;
     mcp_app_http_opts(cfg, &ho);
     if (mcp_server_listen_http(srv, &ho, err) != MCP_OK) {

@@ -13,6 +13,7 @@
 #include <mcp/introspect.h>
 #include <mcp/jwt.h>
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "                         the host of --resource-url is accepted automatically)\n"
         "  --tls-cert PEM         serve HTTPS with this certificate chain (with --tls-key)\n"
         "  --tls-key PEM          the certificate's private key (unencrypted PEM)\n"
+        "  --insecure-no-auth     allow serving without --auth on a non-loopback address\n"
         "  --reuse-port           let several processes listen on one port (SO_REUSEPORT);\n"
         "                         without it a busy port is an error\n"
         "  --max-connections-per-ip N     connections one client address may hold (default 256)\n"
@@ -241,6 +243,15 @@ is_http_url(const char *u)
 }
 
 static bool
+is_loopback_host(const char *h)
+{
+    unsigned char a[16];
+    if (strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0)
+        return true;
+    return inet_pton(AF_INET, h, a) == 1 && a[0] == 127;
+}
+
+static bool
 is_wildcard_host(const char *h)
 {
     return strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "") == 0;
@@ -267,6 +278,12 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
         why = "--tls-cert and --tls-key go together";
     else if (c->tls_cert_file != NULL && c->stdio)
         why = "--tls-cert and --tls-key serve HTTPS; they cannot be combined with --stdio";
+    else if (c->auth == 0 && !c->stdio && !c->insecure_no_auth &&
+             !is_loopback_host(c->listen_host))
+        why = "no --auth on a non-loopback address: anyone who can reach it is a caller; add "
+              "--auth, or --insecure-no-auth to serve it that way on purpose";
+    else if (c->insecure_no_auth && (c->auth != 0 || c->stdio))
+        why = "--insecure-no-auth is for HTTP without --auth only";
     else if (c->db_create && c->db == NULL)
         why = "--db-create needs --db FILE";
     else if (!jwt && (c->jwt_secret_file || c->jwt_alg || c->n_jwt_public_keys ||
@@ -394,6 +411,8 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
         } else if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
             printf("%s %s\n", prog, mcp_version());
             return 0;
+        } else if (strcmp(name, "--insecure-no-auth") == 0) {
+            cfg->insecure_no_auth = true;
         } else if (strcmp(name, "--reuse-port") == 0) {
             cfg->reuse_port = true;
         } else if (strcmp(name, "--db-create") == 0) {

@@ -73,6 +73,13 @@ run "$B/mcp-token" mint --secret-file "$TMP/none" --sub a --iss i --aud a
 [ "$RC" = 1 ] || bad "mcp-token missing secret file: status $RC"
 case $ERR in "mcp-token: "*"$TMP/none"*) ;; *) bad "mcp-token missing file said: $ERR";; esac
 
+# no --auth off loopback: refused unless --insecure-no-auth; the development mode is announced
+run "$B/mcp-conformance-server" --listen 0.0.0.0:0
+[ "$RC" = 2 ] || bad "no --auth on 0.0.0.0: exit $RC"
+case $ERR in "mcp-conformance-server: no --auth on a non-loopback address"*) ;; *) bad "0.0.0.0 said: $ERR";; esac
+run "$B/mcp-conformance-server" --stdio --insecure-no-auth
+[ "$RC" = 2 ] || bad "--insecure-no-auth with --stdio: exit $RC"
+
 # explicit creation: mcp-admin init (says what it did), or --db-create
 run "$B/mcp-admin" --db "$TMP/a.db" init
 [ "$RC" = 0 ] && [ "$OUT" = "created store $TMP/a.db (schema 1)" ] || bad "init: $RC $OUT $ERR"
@@ -97,6 +104,8 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 PIDS+=($!)
 for _ in $(seq 50); do grep -q "listening on" "$TMP/first.err" && break; sleep 0.1; done
 grep -q "listening on" "$TMP/first.err" || bad "first server did not start: $(cat "$TMP/first.err")"
+grep -q "warn auth: no --auth: serving HTTP WITHOUT authentication (development mode: loopback only)" \
+  "$TMP/first.err" || bad "no development-mode warning: $(cat "$TMP/first.err")"
 run timeout 10 "$B/mcp-conformance-server" --listen "127.0.0.1:$PORT" --no-access-log
 [ "$RC" = 1 ] || bad "second server on a busy port: status $RC (want 1)"
 case $ERR in *"mcp-conformance-server: cannot listen on 127.0.0.1:$PORT: address already in use"*) ;;

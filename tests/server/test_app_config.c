@@ -507,6 +507,18 @@ app_config_issue14_flags(void **state)
     BAD("--as-user needs --stdio", "--as-user", "alice");
     BAD("--as-permissions needs --as-user", "--stdio", "--as-permissions", "User.Read");
     BAD("--db-create needs --db", "--db-create");
+    BAD("no --auth on a non-loopback address", "--listen", "0.0.0.0:8080");
+    BAD("no --auth on a non-loopback address", "--listen", "[::]:8080");
+    BAD("no --auth on a non-loopback address", "--listen", "192.0.2.1:8080");
+    BAD("--insecure-no-auth is for HTTP without --auth only", "--stdio", "--insecure-no-auth");
+    assert_int_equal(PARSE(&cfg, "--listen", "0.0.0.0:0", "--insecure-no-auth"), -1);
+    mcp_app_config_cleanup(&cfg);
+    assert_int_equal(PARSE(&cfg, "--listen", "127.0.0.2:0"), -1);
+    mcp_app_config_cleanup(&cfg);
+    assert_int_equal(PARSE(&cfg, "--listen", "[::1]:0"), -1);
+    mcp_app_config_cleanup(&cfg);
+    assert_int_equal(PARSE(&cfg, "--listen", "localhost:0"), -1);
+    mcp_app_config_cleanup(&cfg);
     BAD("--tls-cert and --tls-key go together", "--tls-cert", "c.pem");
     BAD("--tls-cert and --tls-key go together", "--tls-key", "k.pem");
     BAD("cannot be combined with --stdio", "--stdio", "--tls-cert", "c.pem", "--tls-key", "k.pem");
