@@ -10,9 +10,10 @@ PKGS=(build-essential cmake pkg-config git curl ca-certificates
 # conformance suite and the test identity provider
 # man-db and groff-base render the man pages in tests/integration/man.sh
 # nginx-light and openssl: tests/integration/nginx_proxy.sh (a real proxy with a throwaway certificate)
-# dpkg-dev, debhelper and fakeroot: tests/integration/debian.sh (dpkg-buildpackage)
+# dpkg-dev, debhelper and fakeroot: tests/integration/debian.sh (dpkg-buildpackage); systemd:
+# systemd-analyze verify of the example unit (tests/integration/sd_notify.sh)
 [ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq nodejs npm man-db groff-base
-                                     nginx-light openssl dpkg-dev debhelper fakeroot)
+                                     nginx-light openssl dpkg-dev debhelper fakeroot systemd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -165,7 +165,9 @@ MCP_EXTERN void mcp_app_server_opts(const mcp_app_config *cfg, mcp_server_opts *
 
 /**
  * Serve srv as configured (HTTP until SIGINT/SIGTERM, or stdio until EOF). Calls mcp_app_setup()
- * first if the program did not. Returns the exit status (docs/cli/exit-status.md): 0, or 1 with
+ * first if the program did not. Under systemd (Type=notify, $NOTIFY_SOCKET set) it sends
+ * READY=1 once HTTP is listening and STOPPING=1 when a signal stops it.
+ * Returns the exit status (docs/cli/exit-status.md): 0, or 1 with
  * "PROG: reason" on stderr (setup failed, cannot listen, stdio I/O error).
  */
 MCP_EXTERN int mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err);

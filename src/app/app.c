@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 struct mcp_app_state {
@@ -492,6 +494,33 @@ mcp_app_server_opts(const mcp_app_config *cfg, mcp_server_opts *o)
         o->authn_fail_window_s = cfg->authn_fail_window_s;
 }
 
+/*
+ * systemd readiness (Type=notify): one datagram to $NOTIFY_SOCKET, the whole protocol, so no
+ * libsystemd dependency. Nothing happens without the variable; a failure to send only matters
+ * to systemd, which then reports the unit as not started.
+ */
+static void
+notify_systemd(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa;
+    size_t n = path != NULL ? strlen(path) : 0;
+    if (n < 2 || n >= sizeof sa.sun_path || (path[0] != '/' && path[0] != '@'))
+        return;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, n);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';                     /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, sl) < 0)
+        mcp__log(MCP__LOG_WARN, "systemd", "cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
+    close(fd);
+}
+
 int
 mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
 {
@@ -521,6 +550,11 @@ mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
         fprintf(stderr, "%s: %s\n", prog, err->message);
         return 1;
     }
+    char ready[160];
+    snprintf(ready, sizeof ready, "READY=1\nSTATUS=serving on %s:%u\nMAINPID=%ld",
+             cfg->listen_host, (unsigned)mcp_server_http_port(srv), (long)getpid());
+    notify_systemd(ready);
     mcp_server_run_until_signal(srv, 10000, err);
+    notify_systemd("STOPPING=1");
     return 0;
 }
