@@ -99,6 +99,8 @@ typedef struct mcp_app_config {
     char    *as_permissions;                 /* --as-permissions "A B": its permissions */
     char    *tls_cert_file;                  /* --tls-cert PEM: serve HTTPS */
     char    *tls_key_file;                   /* --tls-key PEM: its private key */
+    int      log_level;                      /* --log-level: an mcp_log_level, -1 = not given */
+    bool     log_json;                       /* --log-format json */
     bool     insecure_no_auth;               /* --insecure-no-auth: no --auth on a non-loopback
                                                 address (refused without it) */
 

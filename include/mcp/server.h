@@ -46,12 +46,8 @@ typedef struct mcp_ctx mcp_ctx;
  * 2025-03-26 are echoed back when asked for). @since 0.1 */
 #define MCP_PROTOCOL_LATEST "2025-11-25"
 
-/* Levels of notifications/message and logging/setLevel (RFC 5424 order, lowest first).
- * @since 0.1 */
-typedef enum mcp_log_level {
-    MCP_LOG_DEBUG = 0, MCP_LOG_INFO, MCP_LOG_NOTICE, MCP_LOG_WARNING,
-    MCP_LOG_ERROR, MCP_LOG_CRITICAL, MCP_LOG_ALERT, MCP_LOG_EMERGENCY
-} mcp_log_level;
+/* mcp_log_level (the levels of notifications/message and logging/setLevel) is in
+ * <mcp/common.h>, with the library's own log settings. */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Options                                                                                    */

@@ -371,6 +371,10 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     mcp_app_state *st = cfg->state;
     if (st->done)
         return MCP_OK;
+    if (cfg->log_level >= 0)
+        mcp_log_set_level((mcp_log_level)cfg->log_level);
+    if (cfg->log_json)
+        mcp_log_set_json(true);
     mcp_status rc;
     if (cfg->db != NULL && st->store == NULL && (rc = open_store(cfg, st, err)) != MCP_OK)
         return rc;

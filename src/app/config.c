@@ -37,6 +37,8 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --tls-cert PEM         serve HTTPS with this certificate chain (with --tls-key)\n"
         "  --tls-key PEM          the certificate's private key (unencrypted PEM)\n"
         "  --insecure-no-auth     allow serving without --auth on a non-loopback address\n"
+        "  --log-level LEVEL      debug, info (default), warn or error\n"
+        "  --log-format FORMAT    text (default) or json: one JSON object per log line\n"
         "  --reuse-port           let several processes listen on one port (SO_REUSEPORT);\n"
         "                         without it a busy port is an error\n"
         "  --max-connections-per-ip N     connections one client address may hold (default 256)\n"
@@ -153,7 +155,8 @@ static const char *const VALUE_FLAGS[] = {
     "--resource-url", "--authorization-server",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl",
-    "--allowed-host", "--as-user", "--as-permissions", "--tls-cert", "--tls-key", NULL
+    "--allowed-host", "--as-user", "--as-permissions", "--tls-cert", "--tls-key",
+    "--log-level", "--log-format", NULL
 };
 
 /* Flags that would put a secret on the command line, where every local user can read it. */
@@ -367,6 +370,7 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->prog = prog;
+    cfg->log_level = -1;
     cfg->listen_host = strdup("127.0.0.1");
     cfg->listen_port = 8080;
     cfg->access_log = true;
@@ -411,6 +415,14 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
         } else if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
             printf("%s %s\n", prog, mcp_version());
             return 0;
+        } else if (strcmp(name, "--log-level") == 0 &&
+                   (strcmp(val, "debug") == 0 || strcmp(val, "info") == 0 ||
+                    strcmp(val, "warn") == 0 || strcmp(val, "error") == 0)) {
+            cfg->log_level = val[0] == 'd' ? MCP_LOG_DEBUG : val[0] == 'i' ? MCP_LOG_INFO
+                             : val[0] == 'w' ? MCP_LOG_WARNING : MCP_LOG_ERROR;
+        } else if (strcmp(name, "--log-format") == 0 &&
+                   (strcmp(val, "text") == 0 || strcmp(val, "json") == 0)) {
+            cfg->log_json = strcmp(val, "json") == 0;
         } else if (strcmp(name, "--insecure-no-auth") == 0) {
             cfg->insecure_no_auth = true;
         } else if (strcmp(name, "--reuse-port") == 0) {

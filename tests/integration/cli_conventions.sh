@@ -100,12 +100,20 @@ run "$B/mcp-conformance-server" --db-create --stdio </dev/null
 
 # a busy port: refused with the address and the reason, the first server keeps it
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-"$B/mcp-conformance-server" --listen "127.0.0.1:$PORT" --no-access-log 2>"$TMP/first.err" &
+"$B/mcp-conformance-server" --listen "127.0.0.1:$PORT" --no-access-log --log-format json \
+  2>"$TMP/first.err" &
 PIDS+=($!)
 for _ in $(seq 50); do grep -q "listening on" "$TMP/first.err" && break; sleep 0.1; done
 grep -q "listening on" "$TMP/first.err" || bad "first server did not start: $(cat "$TMP/first.err")"
-grep -q "warn auth: no --auth: serving HTTP WITHOUT authentication (development mode: loopback only)" \
-  "$TMP/first.err" || bad "no development-mode warning: $(cat "$TMP/first.err")"
+# --log-format json: every line is one JSON object; the development-mode warning is one of them
+if jq -e . "$TMP/first.err" >/dev/null 2>&1; then :; else bad "--log-format json: not JSON: $(cat "$TMP/first.err")"; fi
+w=$(jq -r 'select(.level=="warn" and .component=="auth") | .message' "$TMP/first.err")
+[ "$w" = "no --auth: serving HTTP WITHOUT authentication (development mode: loopback only)" ] ||
+  bad "no development-mode warning: $(cat "$TMP/first.err")"
+run "$B/mcp-conformance-server" --log-level loud
+[ "$RC" = 2 ] || bad "--log-level loud: exit $RC"
+run "$B/mcp-conformance-server" --stdio --log-level error </dev/null
+[ "$RC" = 0 ] && [ -z "$ERR" ] || bad "--log-level error still logged: $ERR"
 run timeout 10 "$B/mcp-conformance-server" --listen "127.0.0.1:$PORT" --no-access-log
 [ "$RC" = 1 ] || bad "second server on a busy port: status $RC (want 1)"
 case $ERR in *"mcp-conformance-server: cannot listen on 127.0.0.1:$PORT: address already in use"*) ;;
