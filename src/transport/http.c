@@ -457,11 +457,18 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         /* every request-derived field escaped: a method name cannot forge a log line */
         uint64_t ms = mcp_now_ms() - cs->t0;
         char hm[4 * 16 + 1], rm[4 * sizeof cs->rpc_method + 1], peer[4 * sizeof cs->peer + 1];
+        char who[4 * 128 + 1];
         log_escape(hm, sizeof hm, cs->req.http_method);
         log_escape(rm, sizeof rm, cs->rpc_method[0] ? cs->rpc_method : "-");
         log_escape(peer, sizeof peer, cs->peer[0] ? cs->peer : "-");
-        mcp__log(MCP__LOG_INFO, "access", "%s %s %s %u %llums%s", peer, hm, rm, cs->status,
-                 (unsigned long long)ms,
+        /* the caller: its subject as authentication established it (a token's or key's owner,
+         * never the credential), "-" when there is none */
+        const char *sub = cs->req.principal ? mcp_principal_subject(cs->req.principal) : NULL;
+        char subcut[129];
+        snprintf(subcut, sizeof subcut, "%s", sub != NULL && sub[0] ? sub : "-");
+        log_escape(who, sizeof who, subcut);
+        mcp__log(MCP__LOG_INFO, "access", "%s %s %s %s %u %llums%s", peer, who, hm, rm,
+                 cs->status, (unsigned long long)ms,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     }
     atomic_fetch_sub(&cs->h->nreqs, 1);

@@ -109,6 +109,13 @@ direct() { curl -s --max-time 10 -o /dev/null -w '%{http_code}' -H "Host: $1" -H
 [ "$(direct also.example.org)" = 401 ] || bad "--allowed-host name: $(direct also.example.org)"
 [ "$(direct evil.example)" = 403 ] || bad "foreign Host: $(direct evil.example) (want 403)"
 
+# the access log names the caller (the key's owner), "-" for the unauthenticated request
+grep -q "info access: 127.0.0.1 bot POST tools/call 200 " "$TMP/server.err" ||
+  bad "no access line naming the caller: $(grep access "$TMP/server.err" | head -5)"
+grep -qE "info access: 127.0.0.1 - POST (initialize|-) 401 " "$TMP/server.err" ||
+  bad "no access line for the 401: $(grep access "$TMP/server.err")"
+if grep -q "$KEY" "$TMP/server.err"; then bad "the API key is in the server log"; fi
+
 if grep -q "\[emerg\]\|\[error\]" "$TMP/nginx.err"; then bad "nginx: $(cat "$TMP/nginx.err")"; fi
 [ "$fail" = 0 ] && echo "ok: through nginx (TLS, Host forwarded): initialize, tools/call, SSE, metadata, challenge; Host rules"
 exit $fail
