@@ -2,7 +2,7 @@
 # The next official conformance suite (../shared/conformance-next, pinned 0.2.0-alpha.12) with
 # exactly what protocol revision 2025-11-25 requires, frozen at its release (--requirements):
 # the server (mcp-conformance-server on a free loopback port) and the client (mcp-client's
-# conformance mode).
+# conformance mode); the client also at 2026-07-28.
 #   scripts/conformance-next.sh [SERVER_BINARY] [CLIENT_BINARY] [SHARED_DIR]
 # Each side passes only when the harness exits 0 and its last line is exactly the pinned count
 # (the harness counts a required scenario that did not run as failed; the count pins the set).
@@ -15,6 +15,7 @@ SHARED=${3:-$ROOT/../shared}
 REV=2025-11-25
 WANT_SERVER="30 passed, 0 failed"
 WANT_CLIENT="18 passed, 0 failed"
+WANT_CLIENT_2026="32 passed, 0 failed"
 NEXT=$SHARED/conformance-next
 for b in "$SRV" "$CLI"; do [ -x "$b" ] || { echo "conformance-next: $b is not an executable" >&2; exit 1; }; done
 log=$(mktemp); out=$(mktemp)
@@ -58,4 +59,20 @@ RESULTS_DIR=$(mktemp -d) "$NEXT/run-client.sh" "$CLI conformance" --requirements
   >"$out" 2>&1 || rc=$?
 tail -25 "$out"
 verdict client "$rc" "$WANT_CLIENT"
+
+# The client at 2026-07-28 too (server/discover, per-request _meta, SEP-2243 headers, MRTR).
+REV=2026-07-28
+rc=0
+RESULTS_DIR=$(mktemp -d) "$NEXT/run-client.sh" "$CLI conformance" --requirements "$REV" \
+  >"$out" 2>&1 || rc=$?
+tail -40 "$out"
+verdict client "$rc" "$WANT_CLIENT_2026"
+# Extension scenarios (shown, not counted by the harness) the client must pass all the same.
+for x in auth/dpop auth/dpop-nonce auth/wif-jwt-bearer auth/client-credentials-jwt \
+         auth/client-credentials-basic auth/enterprise-managed-authorization; do
+  if ! grep -Eq "^PASS +$x " "$out"; then
+    echo "conformance-next [$REV, client]: FAILED: extension scenario $x did not pass" >&2
+    fail=1
+  fi
+done
 exit $fail

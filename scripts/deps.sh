@@ -3,17 +3,18 @@
 # Debian packages only; Node/npm only for the tests (conformance suite, test IdP, peers).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config git curl ca-certificates
-      libmicrohttpd-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
+      libmicrohttpd-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
       libcmocka-dev python3)
 # python3 builds the man pages (scripts/md2man.py); without it they are skipped with a warning
 # test-only: fuzzing (clang + libFuzzer), the integration scripts (jq, python3), Node for the
-# conformance suite and the test identity provider
-# man-db and groff-base render the man pages in tests/integration/man.sh
-# nginx-light and openssl: tests/integration/nginx_proxy.sh (a real proxy with a throwaway certificate)
-# dpkg-dev, debhelper and fakeroot: tests/integration/debian.sh (dpkg-buildpackage); systemd:
-# systemd-analyze verify of the example unit (tests/integration/sd_notify.sh)
-[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq nodejs npm man-db groff-base
-                                     nginx-light openssl dpkg-dev debhelper fakeroot systemd)
+# conformance suite and the test identity provider, PostgreSQL 15 and nginx for the store
+# tests (their own cluster, a balancer in front of two instances); nginx and openssl also for
+# tests/integration/nginx_proxy.sh (a real proxy, a throwaway certificate); man-db and
+# groff-base render the man pages (man.sh); dpkg-dev, debhelper and fakeroot build the Debian
+# packages (debian.sh); systemd: systemd-analyze verify of the example unit (sd_notify.sh)
+[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq nodejs npm postgresql-15 nginx
+                                     man-db groff-base openssl dpkg-dev debhelper fakeroot
+                                     systemd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -379,14 +379,16 @@ bootstrap_admin(const mcp_app_config *cfg, const char *subject)
     char *key = NULL;
     int rc = 1;
     size_t users = 0;
+    char shown[512]; /* a PostgreSQL URI without its password */
+    mcp_store_display_name(cfg->db, shown, sizeof shown);
     if (mcp_store_open(cfg->db, NULL, &st, &err) != MCP_OK ||
         mcp_store_user_list(st, count_user, &users, &err) != MCP_OK) {
-        fprintf(stderr, "mcp-products: %s: %s\n", cfg->db, err.message);
+        fprintf(stderr, "mcp-products: %s: %s\n", shown, err.message);
         goto out;
     }
     if (users > 0) {
         fprintf(stderr, "mcp-products: %s already has users; --bootstrap-admin only works on an "
-                        "empty store (use mcp-admin to add users and keys)\n", cfg->db);
+                        "empty store (use mcp-admin to add users and keys)\n", shown);
         goto out;
     }
     const char *const roles[] = { "admin", NULL };
@@ -407,7 +409,7 @@ bootstrap_admin(const mcp_app_config *cfg, const char *subject)
            "    -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
            "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":"
            "{\"name\":\"curl\",\"version\":\"1\"}}}'\n",
-           subject, key, cfg->db, cfg->listen_host, (unsigned)cfg->listen_port, key);
+           subject, key, shown, cfg->listen_host, (unsigned)cfg->listen_port, key);
     fflush(stdout);
     rc = 0;
 out:

@@ -85,7 +85,14 @@ typedef struct mcp_app_config {
     char    *introspection_client_id;        /* --introspection-client-id ID */
     char    *introspection_client_secret_file; /* --introspection-client-secret-file F */
     unsigned introspection_cache_ttl_s;      /* --introspection-cache-ttl SECONDS (default 60) */
-    char    *db;                             /* --db FILE (SQLite store) */
+    char    *db;                             /* --db FILE or postgresql:// URI (the store) */
+    char    *claims_profile;                 /* --claims-profile none|entra|keycloak|auth0|okta */
+    char    *claims_client;                  /* --claims-client ID (keycloak resource_access) */
+    char    *allowed_tenants[MCP_APP_MULTI_MAX]; /* --allowed-tenant TID (repeatable) */
+    size_t   n_allowed_tenants;
+    char    *trusted_issuers;                /* --trusted-issuers FILE (JSON: more issuers) */
+    char    *permission_map[MCP_APP_MULTI_MAX]; /* --permission-map FROM=TO (repeatable) */
+    size_t   n_permission_map;
     bool     db_create;                      /* --db-create: create --db when missing (else a
                                                 missing file is an error naming it) */
 

@@ -2,10 +2,11 @@
  * libmcp: the MCP client.
  *
  * A client speaks to one MCP server over Streamable HTTP (libcurl) or stdio (a spawned command,
- * newline-delimited JSON-RPC). It negotiates the protocol version (offers 2025-11-25, accepts
- * 2025-06-18 and 2025-03-26), sends requests and notifications, answers the server's requests
- * (sampling, elicitation, roots) through callbacks, and delivers notifications (logging,
- * progress, list changes) to callbacks.
+ * newline-delimited JSON-RPC). It negotiates the protocol version (by default server/discover
+ * at 2026-07-28, else initialize offering 2025-11-25 and accepting 2025-06-18 and 2025-03-26;
+ * see mcp_client_protocol), sends requests and notifications, answers the server's requests
+ * (sampling, elicitation, roots) and 2026 input-required results through callbacks, and
+ * delivers notifications (logging, progress, list changes) to callbacks.
  *
  * Credentials: a static bearer token / API key (mcp_client_opts.bearer_token), or an OAuth 2.1
  * client (mcp_oauth) that reacts to 401/403 challenges per the MCP authorization spec.
@@ -34,6 +35,23 @@ typedef struct mcp_oauth mcp_oauth;
 #ifndef MCP_PROTOCOL_LATEST
 #define MCP_PROTOCOL_LATEST "2025-11-25"
 #endif
+/* The stateless revision (server/discover, per-request _meta, no initialize, no session). */
+#ifndef MCP_PROTOCOL_2026
+#define MCP_PROTOCOL_2026 "2026-07-28"
+#endif
+
+/* Which protocol era a client speaks (mcp_client_opts.protocol). */
+typedef enum mcp_client_protocol {
+    /* Probe with server/discover at 2026-07-28; when the server does not offer it (an error,
+     * HTTP 4xx, or supportedVersions without it) fall back to initialize, offering
+     * protocol_version. The default. */
+    MCP_CLIENT_PROTOCOL_AUTO = 0,
+    /* 2026-07-28 only: connecting fails with MCP_ERR_UNSUPPORTED when the server does not
+     * offer it. */
+    MCP_CLIENT_PROTOCOL_MODERN = 1,
+    /* initialize only, offering protocol_version (the 2025 revisions). */
+    MCP_CLIENT_PROTOCOL_LEGACY = 2
+} mcp_client_protocol;
 
 /* Default cap on one message from the server (a JSON body, an SSE event or a stdio line). */
 #define MCP_CLIENT_DEFAULT_MAX_MESSAGE ((size_t)16 * 1024 * 1024)
@@ -77,7 +95,9 @@ typedef struct mcp_client_opts {
     const char *name;               /* clientInfo.name (default "libmcp-client") */
     const char *version;            /* clientInfo.version (default MCP_VERSION_STRING) */
     const char *title;              /* clientInfo.title, optional */
-    const char *protocol_version;   /* version offered (default MCP_PROTOCOL_LATEST) */
+    const char *protocol_version;   /* initialize offers it (default MCP_PROTOCOL_LATEST);
+                                     * MCP_PROTOCOL_2026 here means protocol = MODERN */
+    mcp_client_protocol protocol;   /* era selection (default MCP_CLIENT_PROTOCOL_AUTO) */
     unsigned    request_timeout_ms; /* per request; restarts after a re-authorization (60000) */
     unsigned    connect_timeout_ms; /* TCP/TLS connect (default 10000) */
     size_t      max_message;        /* MCP_CLIENT_DEFAULT_MAX_MESSAGE when 0 */
@@ -177,6 +197,7 @@ MCP_EXTERN mcp_status mcp_client_poll(mcp_client *c, unsigned timeout_ms, mcp_er
 /* ------------------------------------------------------------------------------------------ */
 /* MCP methods                                                                                */
 
+/** ping (2025 revisions); at 2026-07-28, which has no ping, a server/discover. */
 MCP_EXTERN mcp_status mcp_client_ping(mcp_client *c, mcp_error *err);
 /** tools/list, following nextCursor (at most 1000 pages); *tools = the concatenated array. */
 MCP_EXTERN mcp_status mcp_client_list_tools(mcp_client *c, json_t **tools, mcp_error *err);
@@ -225,7 +246,11 @@ MCP_EXTERN mcp_status mcp_client_elicit_defaults(const json_t *requested_schema,
 typedef enum mcp_oauth_grant {
     MCP_OAUTH_GRANT_AUTHORIZATION_CODE = 0, /* PKCE S256; the default */
     MCP_OAUTH_GRANT_CLIENT_CREDENTIALS = 1, /* machine-to-machine: secret or private_key_jwt */
-    MCP_OAUTH_GRANT_TOKEN_EXCHANGE = 2      /* SEP-990: IdP ID token -> ID-JAG -> jwt-bearer */
+    MCP_OAUTH_GRANT_TOKEN_EXCHANGE = 2,     /* SEP-990: IdP ID token -> ID-JAG -> jwt-bearer */
+    /* Workload identity federation (SEP-1933): present opts.assertion, a JWT the workload's
+     * platform issued, as an RFC 7523 JWT-bearer grant. Needs a pre-registered client_id.
+     * A refused grant is reported, never retried with another grant. */
+    MCP_OAUTH_GRANT_JWT_BEARER = 3
 } mcp_oauth_grant;
 
 typedef enum mcp_oauth_login {
@@ -251,6 +276,18 @@ typedef mcp_status (*mcp_oauth_authorize_fn)(void *udata, const char *authorizat
                                              const char **callback_url, mcp_error *err);
 /** Show the authorization URL to the user (loopback login). */
 typedef void (*mcp_oauth_show_url_fn)(void *udata, const char *authorization_url);
+
+/* DPoP (RFC 9449, sender-constrained tokens). */
+typedef enum mcp_oauth_dpop {
+    /* Use DPoP when the MCP server takes it (it challenged with the DPoP scheme, or its
+     * protected-resource metadata lists dpop_signing_alg_values_supported) and the
+     * authorization server advertises ES256 in dpop_signing_alg_values_supported: a P-256 key
+     * is made in memory for the mcp_oauth object, every token request and MCP request carries
+     * a fresh proof, server nonces are honoured. DPoP-bound tokens are kept in memory only
+     * (never in token_cache_path). The default. */
+    MCP_OAUTH_DPOP_AUTO = 0,
+    MCP_OAUTH_DPOP_OFF = 1          /* plain Bearer tokens only */
+} mcp_oauth_dpop;
 
 typedef struct mcp_oauth_opts {
     mcp_oauth_grant grant;
@@ -306,6 +343,9 @@ typedef struct mcp_oauth_opts {
     const char *idp_token_endpoint;
     const char *idp_client_id;
     const char *idp_client_secret;    /* optional; wiped on free */
+    /* MCP_OAUTH_GRANT_JWT_BEARER: the workload JWT (its aud is the AS issuer); wiped on free. */
+    const char *assertion;
+    mcp_oauth_dpop dpop;
 } mcp_oauth_opts;
 
 /** Fill o with the defaults above. @since 0.1 */

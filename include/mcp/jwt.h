@@ -47,6 +47,21 @@ typedef struct mcp_jwt_opts {
     size_t      jwks_max_bytes;    /* JWKS response cap (default 256 KiB) */
     /* Allow http:// JWKS URLs to hosts other than loopback (default false: https only). */
     bool        allow_insecure_jwks_url;
+    /* Where the provider puts subject, client id and permissions: NULL or "none" (permissions,
+     * scope, scp), "entra" (+ roles; subject = oid), "keycloak" (+ realm_access.roles and
+     * resource_access.<client>.roles), "auth0", "okta" (client = cid). Unknown names are
+     * refused by mcp_jwt_verifier_new(). See docs/design/authentication.md. @since 0.2 */
+    const char *claims_profile;
+    /* keycloak: the client whose resource_access roles count (default NULL: the token's azp). */
+    const char *claims_client;
+    /* Accepted `tid` values (NULL-terminated, copied; NULL = any). Required when issuer holds
+     * the "{tenantid}" template (Entra's multi-tenant issuer form). */
+    const char *const *allowed_tenants;
+    /* The provider's role/scope names to ours, as NULL-terminated pairs
+     * { "Products.Admin", "Admin.Write", from, to, ..., NULL } (copied; NULL = none). A mapped
+     * name is replaced by its target, others are kept. A bad pair (empty, a target with spaces
+     * or control characters, a name mapped twice) is refused by mcp_jwt_verifier_new(). */
+    const char *const *permission_map;
 } mcp_jwt_opts;
 
 /** Fill o with the defaults documented in mcp_jwt_opts. @since 0.1 */
@@ -61,6 +76,19 @@ MCP_EXTERN void mcp_jwt_opts_default(mcp_jwt_opts *o);
  * @since 0.1
  */
 MCP_EXTERN mcp_status mcp_jwt_verifier_new(const mcp_jwt_opts *opts, mcp_jwt_verifier **out, mcp_error *err);
+
+/**
+ * Trust a further issuer: a token whose `iss` is issuer's configured issuer (exact, or its
+ * {tenantid} template filled with the token's `tid`) is verified by issuer alone — its keys,
+ * audience, claims profile and tenants — so a token naming issuer A is never checked against
+ * issuer B's keys. A token naming none of v's issuers (v's own included) is refused ("issuer
+ * not trusted"). v takes ownership of issuer (also on failure). Call before v is used.
+ * @return MCP_OK, MCP_ERR_INVALID_ARG (NULL, no issuer, or an issuer v already trusts),
+ *         MCP_ERR_NOMEM.
+ * @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_jwt_verifier_add_issuer(mcp_jwt_verifier *v, mcp_jwt_verifier *issuer,
+                                                  mcp_error *err);
 
 /**
  * Stop the JWKS refresh thread (if any) and free the verifier, its keys and its cache.

@@ -1,6 +1,6 @@
 /*
- * libmcp: the user and credential store (SQLite), API keys, and the API-key authentication
- * middleware.
+ * libmcp: the user and credential store (SQLite, or PostgreSQL), API keys, and the API-key
+ * authentication middleware.
  *
  * One SQLite file holds users, roles and their permissions, API keys (hashed) and revoked token
  * ids. The server reads it on the hot path through an in-memory cache; every change to the file,
@@ -61,7 +61,12 @@ MCP_EXTERN void mcp_store_opts_default(mcp_store_opts *o);
  * any pending schema migrations in one transaction. A file whose schema is newer than this
  * library knows is refused.
  *
- * @param path     File name; borrowed, copied.
+ * A path starting with postgresql:// or postgres:// is a libpq connection URI instead: the
+ * store then lives in that PostgreSQL database (same tables and behaviour; create = false
+ * refuses a database without the store's tables; changes by any client are seen through
+ * LISTEN/NOTIFY within change_check_ms; see docs/design/store.md).
+ *
+ * @param path     File name or PostgreSQL URI; borrowed, copied.
  * @param opts     Borrowed; NULL means the defaults.
  * @param[out] out New store; release with mcp_store_close(). Set only on MCP_OK.
  * @param[out] err Optional.
@@ -71,6 +76,14 @@ MCP_EXTERN void mcp_store_opts_default(mcp_store_opts *o);
  */
 MCP_EXTERN mcp_status mcp_store_open(const char *path, const mcp_store_opts *opts, mcp_store **out,
                           mcp_error *err);
+
+/**
+ * path as it may be shown to people (in messages and logs): a PostgreSQL URI with its password
+ * (user:PASSWORD@ or password=PASSWORD) replaced by "***"; a file name unchanged. Writes at
+ * most cap bytes (truncated, always NUL-terminated when cap > 0) and returns buf.
+ * @since 0.2
+ */
+MCP_EXTERN const char *mcp_store_display_name(const char *path, char *buf, size_t cap);
 
 /** Close every connection and free the cache. NULL is allowed. @since 0.1 */
 MCP_EXTERN void mcp_store_close(mcp_store *store);

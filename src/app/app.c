@@ -10,6 +10,7 @@
 #include <mcp/introspect.h>
 #include <mcp/jwt.h>
 
+#include "app/internal.h"
 #include "common/common.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@ struct mcp_app_state {
     mcp_authn        *authn;
     char             *resource_url;
     char             *prm_json;
+    json_t           *more_servers; /* --trusted-issuers, for the PRM's authorization_servers */
     int               listen_fd;   /* socket bound by pick_port(), until the transport takes it */
     mcp_principal    *local;       /* --as-user: the stdio caller */
 };
@@ -56,6 +58,7 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
         mcp_store_close(st->store);
         mcp__free(st->resource_url);
         mcp__free(st->prm_json);
+        json_decref(st->more_servers);
         if (st->listen_fd >= 0)
             close(st->listen_fd);
         mcp__free(st);
@@ -82,6 +85,11 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
     free(cfg->as_permissions);
     free(cfg->tls_cert_file);
     free(cfg->tls_key_file);
+    free(cfg->claims_profile);
+    free(cfg->claims_client);
+    free_multi(cfg->allowed_tenants, cfg->n_allowed_tenants);
+    free(cfg->trusted_issuers);
+    free_multi(cfg->permission_map, cfg->n_permission_map);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -184,7 +192,34 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
     o.leeway_s = cfg->leeway_s;
     o.jwks_refresh_s = cfg->jwks_refresh_s;
     o.jwks_min_interval_s = cfg->jwks_min_interval_s;
+    o.claims_profile = cfg->claims_profile;
+    o.claims_client = cfg->claims_client;
+    const char *tenants[MCP_APP_MULTI_MAX + 1];
+    for (size_t i = 0; i < cfg->n_allowed_tenants; i++)
+        tenants[i] = cfg->allowed_tenants[i];
+    tenants[cfg->n_allowed_tenants] = NULL;
+    o.allowed_tenants = cfg->n_allowed_tenants > 0 ? tenants : NULL;
+    /* --permission-map FROM=TO: split into pairs (the strings are ours until cleanup) */
+    const char *map[2 * MCP_APP_MULTI_MAX + 1];
+    char *map_buf[MCP_APP_MULTI_MAX];
+    size_t nmap = 0;
+    for (size_t i = 0; i < cfg->n_permission_map; i++) {
+        if ((map_buf[i] = mcp__strdup(cfg->permission_map[i])) == NULL) {
+            for (size_t j = 0; j < i; j++)
+                mcp__free(map_buf[j]);
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        }
+        char *eq = strchr(map_buf[i], '=');
+        *eq = '\0'; /* config.c accepted only FROM=TO */
+        map[nmap++] = map_buf[i];
+        map[nmap++] = eq + 1;
+    }
+    map[nmap] = NULL;
+    o.permission_map = nmap > 0 ? map : NULL;
     mcp_status rc = mcp_jwt_verifier_new(&o, &st->jwt, err);
+    for (size_t i = 0; i < cfg->n_permission_map; i++)
+        mcp__free(map_buf[i]);
+    o.permission_map = NULL;
     if (rc != MCP_OK)
         return prefix_err(err, rc, "JWT verifier");
     bool hs = cfg->jwt_alg != NULL && cfg->jwt_alg[0] == 'H';
@@ -209,6 +244,17 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
         rc = mcp_jwt_verifier_set_jwks_url(st->jwt, cfg->jwks_url, err);
         if (rc != MCP_OK)
             return prefix_err(err, rc, "--jwks-url");
+    }
+    if (cfg->trusted_issuers != NULL) {
+        o.claims_profile = NULL; /* each issuer names its own */
+        o.claims_client = NULL;
+        o.allowed_tenants = NULL;
+        o.permission_map = NULL;
+        if ((st->more_servers = json_array()) == NULL)
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        rc = mcp__app_trusted_issuers(cfg->trusted_issuers, &o, st->jwt, st->more_servers, err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, cfg->trusted_issuers);
     }
     return MCP_OK;
 }
@@ -249,6 +295,8 @@ build_prm(mcp_app_config *cfg, mcp_app_state *st, mcp_error *err)
         ok = json_array_append_new(as, json_string(cfg->authorization_servers[i])) == 0;
     if (ok && cfg->n_authorization_servers == 0 && cfg->issuer != NULL)
         ok = json_array_append_new(as, json_string(cfg->issuer)) == 0;
+    if (ok && cfg->n_authorization_servers == 0 && st->more_servers != NULL)
+        ok = json_array_extend(as, st->more_servers) == 0;
     if (ok && json_array_size(as) > 0) {
         ok = json_object_set(doc, "authorization_servers", as) == 0;
     }
@@ -292,7 +340,10 @@ open_store(mcp_app_config *cfg, mcp_app_state *st, mcp_error *err)
     mcp_store_opts_default(&o);
     o.create = cfg->db_create;
     mcp_status rc = mcp_store_open(cfg->db, &o, &st->store, err);
-    return rc == MCP_OK ? MCP_OK : prefix_err(err, rc, cfg->db);
+    char shown[512];                      /* a PostgreSQL URI without its password */
+    return rc == MCP_OK ? MCP_OK
+                        : prefix_err(err, rc, mcp_store_display_name(cfg->db, shown,
+                                                                     sizeof shown));
 }
 
 /* Host name of an http(s) URL into buf ("" when there is none); brackets of IPv6 kept. */

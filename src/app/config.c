@@ -58,8 +58,9 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  -V, --version          print the program's name and version\n"
         "\nAuthentication (HTTP only; secrets are read from files, never from the command line):\n"
         "  --auth KINDS           none (default), or a comma list of apikey, jwt, introspection\n"
-        "  --db FILE              SQLite user/key store (needed by --auth apikey); must exist\n"
-        "  --db-create            create --db when it does not exist (else: an error)\n"
+        "  --db FILE|URI          user/key store: SQLite file or postgresql:// URI\n"
+        "                         (needed by --auth apikey); a file must exist\n"
+        "  --db-create            create the --db file when it does not exist (else: an error)\n"
         "  --jwt-secret-file F    HMAC secret for HS* tokens: the file's bytes (one trailing\n"
         "                         newline ignored)\n"
         "  --jwt-alg ALG          HS256 (default for the secret), HS384, HS512, or the algorithm\n"
@@ -71,7 +72,16 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --jwks-refresh SECONDS background JWKS refresh period (default 300; 0 = off)\n"
         "  --jwks-min-interval SECONDS  least time between refreshes caused by an unknown\n"
         "                         `kid` (default 30)\n"
-        "  --issuer ISS           required `iss` of tokens (required with jwt)\n"
+        "  --issuer ISS           required `iss` of tokens (required with jwt); Entra's\n"
+        "                         .../{tenantid}/v2.0 form needs --allowed-tenant\n"
+        "  --claims-profile NAME  where the IdP puts permissions: none (default), entra,\n"
+        "                         keycloak, auth0, okta\n"
+        "  --claims-client ID     keycloak: whose resource_access roles count (default azp)\n"
+        "  --allowed-tenant TID   accepted `tid` (repeatable; default any)\n"
+        "  --permission-map FROM=TO  the IdP's role/scope FROM is our permission TO\n"
+        "                         (repeatable)\n"
+        "  --trusted-issuers F    JSON file of further issuers, each with its own keys,\n"
+        "                         audience, claims profile and tenants\n"
         "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
         "  --audience AUD         required `aud` (default: the resource URL)\n"
         "  --no-audience-check    do not check `aud` (explicit opt-out; not recommended)\n"
@@ -152,7 +162,8 @@ static const char *const VALUE_FLAGS[] = {
     "--suspend-timeout", "--session-evict-idle", "--authn-fail-limit", "--authn-fail-window",
     "--auth", "--db", "--jwt-secret-file", "--jwt-alg", "--jwt-public-key", "--jwks-file",
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
-    "--resource-url", "--authorization-server",
+    "--resource-url", "--authorization-server", "--claims-profile", "--claims-client",
+    "--allowed-tenant", "--trusted-issuers", "--permission-map",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl",
     "--allowed-host", "--as-user", "--as-permissions", "--tls-cert", "--tls-key",
@@ -162,6 +173,10 @@ static const char *const VALUE_FLAGS[] = {
 /* Flags that would put a secret on the command line, where every local user can read it. */
 static const char *const SECRET_FLAGS[] = {
     "--jwt-secret", "--introspection-client-secret", "--client-secret", "--api-key", NULL
+};
+
+static const char *const CLAIMS_PROFILES[] = {
+    "none", "entra", "keycloak", "auth0", "okta", NULL
 };
 
 static const char *const JWT_ALGS[] = {
@@ -298,6 +313,14 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     else if (!intro && (c->introspection_url || c->introspection_client_id ||
                         c->introspection_client_secret_file || ttl_given))
         why = "--introspection-* options need --auth introspection";
+    else if (!jwt && (c->claims_profile || c->claims_client || c->n_allowed_tenants ||
+                      c->trusted_issuers || c->n_permission_map))
+        why = "--claims-profile, --claims-client, --allowed-tenant, --permission-map and "
+              "--trusted-issuers need --auth jwt";
+    else if (c->claims_profile != NULL && !in_list(CLAIMS_PROFILES, c->claims_profile))
+        why = "--claims-profile must be one of none entra keycloak auth0 okta";
+    else if (c->issuer != NULL && strstr(c->issuer, "{tenantid}") && c->n_allowed_tenants == 0)
+        why = "an --issuer with {tenantid} needs --allowed-tenant (never any tenant by default)";
     else if (!jwt && !intro && (c->issuer || c->audience || c->no_audience_check || leeway_given))
         why = "--issuer, --audience, --no-audience-check and --leeway need --auth jwt or "
               "introspection";
@@ -518,6 +541,17 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             ok = set_str(&cfg->issuer, val);
         } else if (strcmp(name, "--audience") == 0) {
             ok = set_str(&cfg->audience, val);
+        } else if (strcmp(name, "--claims-profile") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->claims_profile, val);
+        } else if (strcmp(name, "--claims-client") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->claims_client, val);
+        } else if (strcmp(name, "--permission-map") == 0 && strchr(val, '=') != NULL &&
+                   val[0] != '=' && strchr(val, '=')[1] != '\0') {
+            r = add_multi(cfg->permission_map, &cfg->n_permission_map, val, prog, name);
+        } else if (strcmp(name, "--trusted-issuers") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->trusted_issuers, val);
+        } else if (strcmp(name, "--allowed-tenant") == 0 && val[0] != '\0') {
+            r = add_multi(cfg->allowed_tenants, &cfg->n_allowed_tenants, val, prog, name);
         } else if (strcmp(name, "--resource-url") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->resource_url, val);
         } else if (strcmp(name, "--authorization-server") == 0 && val[0] != '\0') {

@@ -63,13 +63,22 @@ request_empty(mcp_client *c, const char *method, json_t *params_owned, mcp_error
 mcp_status
 mcp_client_ping(mcp_client *c, mcp_error *err)
 {
-    return request_empty(c, "ping", NULL, err);
+    /* 2026-07-28 has no ping; server/discover is the cheap request every server answers. */
+    return request_empty(c, c != NULL && c->modern ? "server/discover" : "ping", NULL, err);
 }
 
 mcp_status
 mcp_client_list_tools(mcp_client *c, json_t **tools, mcp_error *err)
 {
-    return list_all(c, "tools/list", "tools", tools, err);
+    mcp_status rc = list_all(c, "tools/list", "tools", tools, err);
+    /* 2026-07-28: tools whose x-mcp-header annotations are invalid are left out (SEP-2243),
+     * the others' schemas say which arguments become Mcp-Param-* headers. */
+    if (rc == MCP_OK && c->modern && mcp__modern_filter_tools(c, *tools) != MCP_OK) {
+        json_decref(*tools);
+        *tools = NULL;
+        rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    }
+    return rc;
 }
 
 mcp_status

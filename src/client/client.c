@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+/* The 2025 revisions initialize may negotiate (2026-07-28 goes through server/discover). */
 static const char *const supported_versions[] = { "2025-11-25", "2025-06-18", "2025-03-26",
                                                   NULL };
 
@@ -53,6 +54,8 @@ mcp_client_free(mcp_client *c)
     mcp__free(c->url);
     mcp__free(c->negotiated);
     mcp__free(c->instructions);
+    json_decref(c->tool_schemas);
+    json_decref(c->supported_versions);
     json_decref(c->server_info);
     json_decref(c->server_caps);
     mcp__free(c);
@@ -73,7 +76,17 @@ mcp_client_new(const mcp_client_opts *opts, mcp_client **out, mcp_error *err)
     if (opts->auth_header != NULL && (strpbrk(opts->auth_header, "\r\n: ") != NULL ||
                                       opts->auth_header[0] == '\0'))
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "bad credential header name");
-    if (opts->protocol_version != NULL) {
+    bool pin2026 = opts->protocol_version != NULL &&
+                   strcmp(opts->protocol_version, MCP_PROTOCOL_2026) == 0;
+    if ((int)opts->protocol < (int)MCP_CLIENT_PROTOCOL_AUTO ||
+        (int)opts->protocol > (int)MCP_CLIENT_PROTOCOL_LEGACY)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unknown protocol mode %d",
+                             (int)opts->protocol);
+    if (pin2026 && opts->protocol == MCP_CLIENT_PROTOCOL_LEGACY)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                             "protocol version %s is not a legacy (initialize) revision",
+                             MCP_PROTOCOL_2026);
+    if (opts->protocol_version != NULL && !pin2026) {
         bool known = false;
         for (size_t i = 0; supported_versions[i] != NULL; i++)
             known |= strcmp(opts->protocol_version, supported_versions[i]) == 0;
@@ -88,8 +101,9 @@ mcp_client_new(const mcp_client_opts *opts, mcp_client **out, mcp_error *err)
     c->name = mcp__strdup(opts->name ? opts->name : "libmcp-client");
     c->version = mcp__strdup(opts->version ? opts->version : MCP_VERSION_STRING);
     c->title = opts->title ? mcp__strdup(opts->title) : NULL;
-    c->offer = mcp__strdup(opts->protocol_version ? opts->protocol_version
-                                                  : MCP_PROTOCOL_LATEST);
+    c->offer = mcp__strdup(opts->protocol_version && !pin2026 ? opts->protocol_version
+                                                              : MCP_PROTOCOL_LATEST);
+    c->proto_mode = pin2026 ? MCP_CLIENT_PROTOCOL_MODERN : opts->protocol;
     c->bearer = opts->bearer_token ? mcp__strdup(opts->bearer_token) : NULL;
     c->auth_header = opts->auth_header ? mcp__strdup(opts->auth_header) : NULL;
     c->request_timeout_ms = opts->request_timeout_ms ? opts->request_timeout_ms : 60000;
@@ -124,18 +138,8 @@ mcp_client_new(const mcp_client_opts *opts, mcp_client **out, mcp_error *err)
 static mcp_status
 initialize(mcp_client *c, mcp_error *err)
 {
-    json_t *caps = json_object();
-    if (caps == NULL)
-        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-    if (c->cb.sampling)
-        json_object_set_new(caps, "sampling", json_object());
-    if (c->cb.elicitation)
-        json_object_set_new(caps, "elicitation", json_object());
-    if (c->cb.roots)
-        json_object_set_new(caps, "roots", json_pack("{s:b}", "listChanged", 1));
-    json_t *info = json_pack("{s:s, s:s}", "name", c->name, "version", c->version);
-    if (info != NULL && c->title != NULL)
-        json_object_set_new(info, "title", json_string(c->title));
+    json_t *caps = mcp__client_capabilities(c);
+    json_t *info = mcp__client_info(c);
     json_t *params = json_pack("{s:s, s:o, s:o}", "protocolVersion", c->offer,
                                "capabilities", caps, "clientInfo", info);
     if (params == NULL)
@@ -168,7 +172,7 @@ initialize(mcp_client *c, mcp_error *err)
     if (c->negotiated == NULL || c->server_info == NULL || c->server_caps == NULL)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
     if (c->tr->ops->set_protocol_version != NULL)
-        c->tr->ops->set_protocol_version(c->tr, c->negotiated);
+        c->tr->ops->set_protocol_version(c->tr, c->negotiated, false);
     rc = mcp__client_notify(c, "notifications/initialized", NULL, err);
     if (rc != MCP_OK)
         return rc;
@@ -178,16 +182,142 @@ initialize(mcp_client *c, mcp_error *err)
     return MCP_OK;
 }
 
+/* Does a JSON array hold the string s? */
+static bool
+array_has(const json_t *a, const char *s)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(a, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Take the server/discover result (SEP-2575): supportedVersions, capabilities, serverInfo
+ * (in _meta, or the older body field) and instructions. */
+static mcp_status
+take_discover(mcp_client *c, json_t *res, mcp_error *err)
+{
+    const json_t *meta = json_object_get(res, "_meta");
+    const json_t *si = json_object_get(meta, "io.modelcontextprotocol/serverInfo");
+    if (!json_is_object(si))
+        si = json_object_get(res, "serverInfo");
+    const json_t *sc = json_object_get(res, "capabilities");
+    const json_t *ins = json_object_get(res, "instructions");
+    c->negotiated = mcp__strdup(MCP_PROTOCOL_2026);
+    c->server_info = json_is_object(si) ? json_incref((json_t *)si) : json_object();
+    c->server_caps = json_is_object(sc) ? json_incref((json_t *)sc) : json_object();
+    c->instructions = json_is_string(ins) ? mcp__strdup(json_string_value(ins)) : NULL;
+    if (c->negotiated == NULL || c->server_info == NULL || c->server_caps == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    return MCP_OK;
+}
+
+/* May auto mode fall back to initialize after this discover failure? Only when the server
+ * answered and did not speak 2026 (an error response, HTTP 4xx); not when it could not be
+ * reached, timed out or refused our credentials. */
+static bool
+legacy_answer(mcp_status rc)
+{
+    return rc == MCP_ERR_PROTOCOL || rc == MCP_ERR_NOT_FOUND || rc == MCP_ERR_INVALID_ARG ||
+           rc == MCP_ERR_UNSUPPORTED || rc == MCP_ERR_STATE;
+}
+
+/* server/discover at 2026-07-28. MCP_OK: modern. MCP_ERR_UNSUPPORTED with *fallback set:
+ * the server does not offer 2026-07-28 but answered (legacy may work). */
+static mcp_status
+discover(mcp_client *c, bool *fallback, mcp_error *err)
+{
+    *fallback = false;
+    c->modern = true;
+    if (c->tr->ops->set_protocol_version != NULL)
+        c->tr->ops->set_protocol_version(c->tr, MCP_PROTOCOL_2026, true);
+    json_t *res = NULL;
+    mcp_status rc = MCP_OK;
+    /* A server may refuse the first choice with -32022 and name what it supports; one more
+     * try when that list has our version (SEP-2575 "retry with a supported version"). */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        json_t *data = NULL;
+        json_t *params = json_object();
+        if (params == NULL)
+            return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+        rc = mcp__client_rpc_once(c, "server/discover", params, false, &res, &data, err);
+        json_decref(params);
+        bool again = rc != MCP_OK && err->rpc_code == -32022 &&
+                     array_has(json_object_get(data, "supported"), MCP_PROTOCOL_2026);
+        if (rc != MCP_OK && err->rpc_code == -32022 && !again)
+            rc = mcp_error_set(err, MCP_ERR_UNSUPPORTED,
+                               "the server does not support protocol version %s",
+                               MCP_PROTOCOL_2026);
+        json_decref(data);
+        if (!again)
+            break;
+        if (c->verbose)
+            mcp__log(MCP__LOG_INFO, "client", "server/discover: retrying at %s",
+                     MCP_PROTOCOL_2026);
+    }
+    if (rc == MCP_OK) {
+        const json_t *sv = json_object_get(res, "supportedVersions");
+        if (!array_has(sv, MCP_PROTOCOL_2026)) {
+            json_decref(res);
+            *fallback = true;
+            return mcp_error_set(err, MCP_ERR_UNSUPPORTED,
+                                 "the server did not offer protocol version %s via "
+                                 "server/discover", MCP_PROTOCOL_2026);
+        }
+        c->supported_versions = json_incref((json_t *)sv);
+        rc = take_discover(c, res, err);
+        json_decref(res);
+        return rc;
+    }
+    *fallback = legacy_answer(rc);
+    return rc;
+}
+
+static mcp_status
+negotiate(mcp_client *c, mcp_error *err)
+{
+    if (c->proto_mode == MCP_CLIENT_PROTOCOL_LEGACY)
+        return initialize(c, err);
+    bool fallback = false;
+    mcp_error e;                              /* discover reads rpc_code: never NULL */
+    mcp_error_clear(&e);
+    mcp_status rc = discover(c, &fallback, &e);
+    if (rc == MCP_OK) {
+        c->connected = true;
+        return MCP_OK;
+    }
+    if (c->proto_mode == MCP_CLIENT_PROTOCOL_MODERN || !fallback) {
+        if (err != NULL) {
+            *err = e;
+            err->code = rc;
+        }
+        return rc;
+    }
+    if (c->verbose)
+        mcp__log(MCP__LOG_INFO, "client", "server/discover failed (%s); using initialize",
+                 e.message);
+    c->modern = false;
+    json_decref(c->supported_versions);
+    c->supported_versions = NULL;
+    if (c->tr->ops->set_protocol_version != NULL)
+        c->tr->ops->set_protocol_version(c->tr, NULL, false);
+    return initialize(c, err);
+}
+
 static mcp_status
 after_transport(mcp_client *c, mcp_status rc, mcp_error *err)
 {
     if (rc == MCP_OK)
-        rc = initialize(c, err);
+        rc = negotiate(c, err);
     if (rc != MCP_OK && c->tr != NULL) {
         c->tr->ops->close(c->tr);
         c->tr = NULL;
         c->is_http = false;
         c->dead = false;
+        c->modern = false;
     }
     return rc;
 }
@@ -232,5 +362,6 @@ CLIENT_ACCESSOR(const json_t *, mcp_client_server_info, c->server_info)
 CLIENT_ACCESSOR(const json_t *, mcp_client_server_capabilities, c->server_caps)
 CLIENT_ACCESSOR(const char *, mcp_client_instructions, c->instructions)
 CLIENT_ACCESSOR(const char *, mcp_client_session_id,
-                c->tr != NULL && c->tr->ops->session_id != NULL ? c->tr->ops->session_id(c->tr)
-                                                                : NULL)
+                c->tr != NULL && !c->modern && c->tr->ops->session_id != NULL
+                    ? c->tr->ops->session_id(c->tr)
+                    : NULL)

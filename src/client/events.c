@@ -30,6 +30,7 @@ mcp__event_free(mcp__event *ev)
         return;
     json_decref(ev->msg);
     mcp__free(ev->www_auth);
+    mcp__free(ev->dpop_nonce);
     mcp__free(ev);
 }
 

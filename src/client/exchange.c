@@ -31,6 +31,9 @@ typedef struct mcp__outbound {
     json_t          *result;
     long             auth_status;
     char            *www_auth;
+    char           **hdrs;         /* 2026-07-28 header lines of this message, or NULL */
+    char            *dpop_nonce;   /* DPoP-Nonce of the last 401/403, or NULL */
+    json_t          *err_data;     /* "data" of a JSON-RPC error answer, or NULL */
     unsigned         auth_attempts;
     uint64_t         deadline_ms;
     bool             abandoned;    /* nobody waits: free once done */
@@ -48,7 +51,10 @@ ob_free(outbound *ob)
         mcp__free(ob->body);
     }
     json_decref(ob->result);
+    json_decref(ob->err_data);
     mcp__free(ob->www_auth);
+    mcp__header_list_free(ob->hdrs);
+    mcp__free(ob->dpop_nonce);
     mcp__free(ob);
 }
 
@@ -116,24 +122,59 @@ auth_line(mcp_client *c)
     return mcp__aprintf("%s: %s", c->auth_header, c->bearer);
 }
 
+/* The message's own header lines plus, with a DPoP-bound token, a fresh proof (RFC 9449
+ * section 7: one per request). *extra is what to free afterwards. */
+static const char *const *
+message_headers(mcp_client *c, outbound *ob, char ***extra)
+{
+    *extra = NULL;
+    char *dpop = c->is_http && c->oauth != NULL ? mcp__oauth_dpop_line(c->oauth, c->url) : NULL;
+    if (dpop == NULL)
+        return (const char *const *)ob->hdrs;
+    size_t n = 0;
+    while (ob->hdrs != NULL && ob->hdrs[n] != NULL)
+        n++;
+    char **all = mcp__calloc(n + 2, sizeof *all);
+    if (all == NULL) {
+        mcp__free(dpop);
+        return (const char *const *)ob->hdrs;    /* the server will ask again */
+    }
+    for (size_t i = 0; i < n; i++)
+        all[i] = ob->hdrs[i];
+    all[n] = dpop;
+    *extra = all;
+    return (const char *const *)all;
+}
+
 static mcp_status
 ob_send(mcp_client *c, outbound *ob, mcp_error *err)
 {
     ob->oid = ++c->next_oid;
     ob->state = OB_SENT;
     char *line = auth_line(c);
-    mcp_status rc = c->tr->ops->send(c->tr, ob->oid, ob->rpc_id, ob->body, line, err);
+    char **extra = NULL;
+    const char *const *hdrs = message_headers(c, ob, &extra);
+    mcp_status rc = c->tr->ops->send(c->tr, ob->oid, ob->rpc_id, ob->body, line, hdrs, err);
     if (line != NULL) {
         mcp_memzero(line, strlen(line));
         mcp__free(line);
+    }
+    if (extra != NULL) {
+        size_t n = 0;
+        while (extra[n] != NULL)
+            n++;
+        mcp__free(extra[n - 1]);                  /* the proof; the rest belongs to ob */
+        mcp__free(extra);
     }
     return rc;
 }
 
 /* A record for one message; takes body (a serialized envelope from src/jsonrpc, may be NULL
- * when building it failed: then NULL is returned). */
+ * when building it failed: then NULL is returned). method and params (borrowed) give the
+ * 2026-07-28 headers over HTTP. */
 static outbound *
-ob_new(mcp_client *c, ob_kind kind, int64_t rpc_id, const char *method, char *body)
+ob_new(mcp_client *c, ob_kind kind, int64_t rpc_id, const char *method, const json_t *params,
+       char *body)
 {
     outbound *ob = body != NULL ? mcp__calloc(1, sizeof *ob) : NULL;
     if (ob == NULL) {
@@ -145,7 +186,10 @@ ob_new(mcp_client *c, ob_kind kind, int64_t rpc_id, const char *method, char *bo
     ob->method = mcp__strdup(method ? method : "");
     ob->body = body;
     ob->deadline_ms = mcp_now_ms() + c->request_timeout_ms;
-    if (ob->method == NULL || ob->body == NULL) {
+    bool hdr_ok = true;
+    if (c->modern && c->is_http && method != NULL && kind != OB_RESPONSE)
+        hdr_ok = mcp__modern_headers(c, method, params, &ob->hdrs) == MCP_OK;
+    if (ob->method == NULL || ob->body == NULL || !hdr_ok) {
         ob_free(ob);
         return NULL;
     }
@@ -170,9 +214,9 @@ ob_finish(outbound *ob, mcp_status rc, const mcp_error *e, const char *msg)
 
 /* Queue a message nobody waits for (a response to the server, a cancellation). */
 static void
-send_detached(mcp_client *c, ob_kind kind, char *body)
+send_detached(mcp_client *c, ob_kind kind, const char *method, char *body)
 {
-    outbound *ob = ob_new(c, kind, -1, NULL, body);
+    outbound *ob = ob_new(c, kind, -1, method, NULL, body);
     if (ob == NULL)
         return;
     ob->abandoned = true;
@@ -227,6 +271,11 @@ handle_response(mcp_client *c, const mcp__rpc_msg *r)
     mcp_error er;
     mcp_status st = mcp__rpc_code_status(ic);
     mcp_error_set_rpc(&er, st, (int32_t)ic, "%s", safe);
+    const json_t *data = json_object_get(r->error, "data");
+    if (data != NULL) {
+        json_decref(ob->err_data);
+        ob->err_data = json_incref((json_t *)data);
+    }
     ob_finish(ob, st, &er, NULL);
 }
 
@@ -240,19 +289,19 @@ respond(mcp_client *c, const json_t *id, json_t *result, const mcp_error *e)
     else
         body = mcp__rpc_error(id, e->rpc_code != 0 ? e->rpc_code : MCP_RPC_INTERNAL_ERROR,
                               e->message[0] ? e->message : "internal error", NULL, NULL);
-    send_detached(c, OB_RESPONSE, body);
+    send_detached(c, OB_RESPONSE, NULL, body);
 }
 
-static void
-handle_server_request(mcp_client *c, const char *method, const json_t *id,
-                      const json_t *params)
+mcp_status
+mcp__client_call_handler(mcp_client *c, const char *method, const json_t *params,
+                         json_t **result, mcp_error *e)
 {
     mcp_client_request_fn fn = NULL;
-    mcp_error e;
-    mcp_error_clear(&e);
+    *result = NULL;
+    mcp_error_clear(e);
     if (strcmp(method, "ping") == 0) {
-        respond(c, id, json_object(), NULL);
-        return;
+        *result = json_object();
+        return *result ? MCP_OK : mcp_error_set_rpc(e, MCP_ERR_NOMEM, -32603, "out of memory");
     }
     if (strcmp(method, "sampling/createMessage") == 0)
         fn = c->cb.sampling;
@@ -260,27 +309,38 @@ handle_server_request(mcp_client *c, const char *method, const json_t *id,
         fn = c->cb.elicitation;
     else if (strcmp(method, "roots/list") == 0)
         fn = c->cb.roots;
-    if (fn == NULL) {
-        mcp_error_set_rpc(&e, MCP_ERR_NOT_FOUND, -32601, "Method not found");
-        respond(c, id, NULL, &e);
-        return;
-    }
-    json_t *result = NULL;
+    if (fn == NULL)
+        return mcp_error_set_rpc(e, MCP_ERR_NOT_FOUND, -32601, "Method not found");
+    json_t *res = NULL;
     c->in_callback++;
-    mcp_status rc = fn(c, method, params, c->cb.udata, &result, &e);
+    mcp_status rc = fn(c, method, params, c->cb.udata, &res, e);
     c->in_callback--;
-    if (rc == MCP_OK && !json_is_object(result)) {
-        json_decref(result);
-        result = NULL;
-        mcp_error_set_rpc(&e, MCP_ERR_INTERNAL, -32603, "client handler returned no result");
+    if (rc == MCP_OK && !json_is_object(res)) {
+        json_decref(res);
+        res = NULL;
+        mcp_error_set_rpc(e, MCP_ERR_INTERNAL, -32603, "client handler returned no result");
         rc = MCP_ERR_INTERNAL;
     }
     if (rc != MCP_OK) {
-        json_decref(result);
-        if (e.code == MCP_OK)
-            mcp_error_set(&e, rc, "%s", mcp_status_str(rc));
-        if (e.rpc_code == 0)
-            e.rpc_code = rc == MCP_ERR_INVALID_ARG ? -32602 : -32603;
+        json_decref(res);
+        if (e->code == MCP_OK)
+            mcp_error_set(e, rc, "%s", mcp_status_str(rc));
+        e->code = rc;
+        if (e->rpc_code == 0)
+            e->rpc_code = rc == MCP_ERR_INVALID_ARG ? -32602 : -32603;
+        return rc;
+    }
+    *result = res;
+    return MCP_OK;
+}
+
+static void
+handle_server_request(mcp_client *c, const char *method, const json_t *id,
+                      const json_t *params)
+{
+    mcp_error e;
+    json_t *result = NULL;
+    if (mcp__client_call_handler(c, method, params, &result, &e) != MCP_OK) {
         respond(c, id, NULL, &e);
         return;
     }
@@ -364,6 +424,9 @@ handle_event(mcp_client *c, mcp__event *ev)
         mcp__free(ob->www_auth);
         ob->www_auth = ev->www_auth;
         ev->www_auth = NULL;
+        mcp__free(ob->dpop_nonce);
+        ob->dpop_nonce = ev->dpop_nonce;
+        ev->dpop_nonce = NULL;
         mcp_error_set(&ob->err, ev->status, "%s", ev->message);
         return;
     }
@@ -397,6 +460,8 @@ service_auth(mcp_client *c)
             continue;
         }
         mcp_error e;
+        if (ob->dpop_nonce != NULL)
+            mcp__oauth_dpop_nonce(c->oauth, false, ob->dpop_nonce);
         mcp_status rc = mcp__oauth_handle_challenge(c->oauth, c->url, ob->auth_status,
                                                     ob->www_auth, &e);
         if (rc != MCP_OK) {
@@ -482,7 +547,7 @@ start_request(mcp_client *c, const char *method, const json_t *params, bool prog
     *out = NULL;
     int64_t id = ++c->next_id;
     json_t *p = NULL;
-    if (params != NULL || progress) {
+    if (params != NULL || progress || c->modern) {
         p = params ? json_deep_copy(params) : json_object();
         if (!json_is_object(p)) {
             json_decref(p);
@@ -496,11 +561,17 @@ start_request(mcp_client *c, const char *method, const json_t *params, bool prog
             }
             json_object_set_new(meta, "progressToken", json_integer((json_int_t)id));
         }
+        if (c->modern && mcp__modern_add_meta(c, p) != MCP_OK) {
+            json_decref(p);
+            return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+        }
     }
     json_t *jid = json_integer((json_int_t)id);
-    outbound *ob = jid != NULL ? ob_new(c, OB_REQUEST, id, method,
+    json_t *hp = p != NULL ? json_incref(p) : NULL;  /* the headers read it after the build */
+    outbound *ob = jid != NULL ? ob_new(c, OB_REQUEST, id, method, hp,
                                         mcp__rpc_request(jid, method, p, NULL))
                                : NULL;
+    json_decref(hp);
     if (jid == NULL)
         json_decref(p);                       /* mcp__rpc_request took it otherwise */
     json_decref(jid);
@@ -516,17 +587,20 @@ send_cancel(mcp_client *c, int64_t id, const char *reason)
     json_t *params = json_pack("{s:I, s:s}", "requestId", (json_int_t)id, "reason",
                                reason ? reason : "cancelled by the client");
     if (params != NULL)
-        send_detached(c, OB_NOTIFY, mcp__rpc_notification("notifications/cancelled", params,
-                                                          NULL));
+        send_detached(c, OB_NOTIFY, "notifications/cancelled",
+                      mcp__rpc_notification("notifications/cancelled", params, NULL));
 }
 
-/* Wait for ob. forget_on_timeout: cancel + drop it (synchronous API). */
+/* Wait for ob. forget_on_timeout: cancel + drop it (synchronous API). err_data: see
+ * mcp__client_rpc_once (may be NULL). */
 static mcp_status
 wait_ob(mcp_client *c, outbound *ob, uint64_t deadline, bool forget_on_timeout,
-        json_t **result, mcp_error *err)
+        json_t **result, json_t **err_data, mcp_error *err)
 {
     if (result != NULL)
         *result = NULL;
+    if (err_data != NULL)
+        *err_data = NULL;
     for (;;) {
         if (ob->state == OB_DONE)
             break;
@@ -556,9 +630,15 @@ wait_ob(mcp_client *c, outbound *ob, uint64_t deadline, bool forget_on_timeout,
             *result = ob->result;
             ob->result = NULL;
         }
-    } else if (err != NULL) {
-        *err = ob->err;
-        err->code = rc;
+    } else {
+        if (err != NULL) {
+            *err = ob->err;
+            err->code = rc;
+        }
+        if (err_data != NULL) {
+            *err_data = ob->err_data;
+            ob->err_data = NULL;
+        }
     }
     ob_unlink(c, ob);
     ob_free(ob);
@@ -566,25 +646,109 @@ wait_ob(mcp_client *c, outbound *ob, uint64_t deadline, bool forget_on_timeout,
 }
 
 mcp_status
-mcp__client_rpc(mcp_client *c, const char *method, const json_t *params, bool progress,
-                 json_t **result, mcp_error *err)
+mcp__client_rpc_once(mcp_client *c, const char *method, const json_t *params, bool progress,
+                     json_t **result, json_t **err_data, mcp_error *err)
 {
+    if (err_data != NULL)
+        *err_data = NULL;
     outbound *ob;
     mcp_status rc = start_request(c, method, params, progress, &ob, err);
     if (rc != MCP_OK)
         return rc;
-    return wait_ob(c, ob, 0, true, result, err);
+    return wait_ob(c, ob, 0, true, result, err_data, err);
+}
+
+/* inputResponses for an input_required result (SEP-2322): each input request is answered by
+ * the callback for its method, as a server->client request would have been. */
+static mcp_status
+answer_inputs(mcp_client *c, const json_t *requests, json_t **responses, mcp_error *err)
+{
+    *responses = NULL;
+    if (!json_is_object(requests) || json_object_size(requests) == 0)
+        return mcp_error_set(err, MCP_ERR_PROTOCOL,
+                             "input_required result without inputRequests");
+    json_t *out = json_object();
+    if (out == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    const char *key;
+    const json_t *rq;
+    json_object_foreach((json_t *)requests, key, rq) {
+        const char *m = mcp__json_str(rq, "method");
+        if (m == NULL || strcmp(m, "ping") == 0) {
+            json_decref(out);
+            return mcp_error_set(err, MCP_ERR_PROTOCOL, "input request without a method");
+        }
+        json_t *res = NULL;
+        mcp_error e;
+        if (mcp__client_call_handler(c, m, json_object_get(rq, "params"), &res, &e) != MCP_OK) {
+            char safe[64];
+            mcp__sanitize(m, safe, sizeof safe);
+            json_decref(out);
+            return mcp_error_set(err, e.code == MCP_ERR_NOT_FOUND ? MCP_ERR_UNSUPPORTED : e.code,
+                                 "the server asked for %s, which this client %s: %s", safe,
+                                 e.code == MCP_ERR_NOT_FOUND ? "does not handle"
+                                                             : "could not answer",
+                                 e.message);
+        }
+        json_object_set_new(out, key, res);
+    }
+    *responses = out;
+    return MCP_OK;
+}
+
+mcp_status
+mcp__client_rpc(mcp_client *c, const char *method, const json_t *params, bool progress,
+                 json_t **result, mcp_error *err)
+{
+    json_t *res = NULL;
+    mcp_status rc = mcp__client_rpc_once(c, method, params, progress, &res, NULL, err);
+    for (unsigned round = 0; rc == MCP_OK && c->modern; round++) {
+        const json_t *rt = json_object_get(res, "resultType");
+        if (!json_is_string(rt) || strcmp(json_string_value(rt), "input_required") != 0)
+            break;                            /* absent means complete (SEP-2322) */
+        if (round >= MCP__MAX_INPUT_ROUNDS) {
+            json_decref(res);
+            return mcp_error_set(err, MCP_ERR_PROTOCOL,
+                                 "%s still needs input after %d rounds", method,
+                                 MCP__MAX_INPUT_ROUNDS);
+        }
+        json_t *responses = NULL;
+        rc = answer_inputs(c, json_object_get(res, "inputRequests"), &responses, err);
+        json_t *again = rc == MCP_OK ? (params ? json_deep_copy(params) : json_object()) : NULL;
+        if (rc == MCP_OK && again == NULL)
+            rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+        if (rc != MCP_OK) {
+            json_decref(responses);
+            json_decref(res);
+            return rc;
+        }
+        /* The retry is the original request plus this round's answers and, only when the
+         * server sent one, its requestState unchanged; a new id (start_request). */
+        json_object_set_new(again, "inputResponses", responses);
+        const json_t *state = json_object_get(res, "requestState");
+        if (json_is_string(state))
+            json_object_set(again, "requestState", (json_t *)state);
+        json_decref(res);
+        res = NULL;
+        rc = mcp__client_rpc_once(c, method, again, progress, &res, NULL, err);
+        json_decref(again);
+    }
+    if (rc != MCP_OK)
+        return rc;
+    *result = res;
+    return MCP_OK;
 }
 
 mcp_status
 mcp__client_notify(mcp_client *c, const char *method, const json_t *params, mcp_error *err)
 {
     json_t *p = params != NULL ? json_incref((json_t *)params) : NULL;
-    outbound *ob = ob_new(c, OB_NOTIFY, -1, method, mcp__rpc_notification(method, p, NULL));
+    outbound *ob = ob_new(c, OB_NOTIFY, -1, method, params,
+                          mcp__rpc_notification(method, p, NULL));
     mcp_status rc = ob_start(c, ob, err);
     if (rc != MCP_OK)
         return rc;
-    return wait_ob(c, ob, 0, true, NULL, err);
+    return wait_ob(c, ob, 0, true, NULL, NULL, err);
 }
 
 mcp_status
@@ -654,7 +818,7 @@ mcp_client_wait(mcp_client *c, int64_t id, unsigned timeout_ms, json_t **result,
     if (rc != MCP_OK)
         return rc;
     uint64_t deadline = mcp_now_ms() + (timeout_ms ? timeout_ms : c->request_timeout_ms);
-    return wait_ob(c, ob, deadline, false, result, err);
+    return wait_ob(c, ob, deadline, false, result, NULL, err);
 }
 
 mcp_status

@@ -42,17 +42,29 @@ mcp__http_www_auth_add(mcp_buf *www, const char *val, size_t vlen)
     return rc == MCP_OK ? mcp__buf_append(www, val, vlen) : rc;
 }
 
-/* Collect WWW-Authenticate values; a new status line (after 100-continue) starts over. */
+typedef struct hdr_ctx {
+    mcp_buf www;
+    char   *dpop_nonce;
+} hdr_ctx;
+
+/* Collect WWW-Authenticate values and DPoP-Nonce; a new status line (after 100-continue)
+ * starts over. */
 static bool
 on_header(void *ud, const char *line, size_t n)
 {
-    mcp_buf *www = ud;
+    hdr_ctx *h = ud;
     const char *v;
     size_t vl;
-    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0)
-        mcp__buf_reset(www);
-    else if (mcp__http_header_is(line, n, "www-authenticate", &v, &vl))
-        return mcp__http_www_auth_add(www, v, vl) == MCP_OK;  /* absurdly long: fail */
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        mcp__buf_reset(&h->www);
+        mcp__free(h->dpop_nonce);
+        h->dpop_nonce = NULL;
+    } else if (mcp__http_header_is(line, n, "www-authenticate", &v, &vl)) {
+        return mcp__http_www_auth_add(&h->www, v, vl) == MCP_OK;  /* absurdly long: fail */
+    } else if (mcp__http_header_is(line, n, "dpop-nonce", &v, &vl) && vl <= 1024) {
+        mcp__free(h->dpop_nonce);
+        h->dpop_nonce = mcp__strndup(v, vl);
+    }
     return true;
 }
 
@@ -66,6 +78,7 @@ mcp__http_resp_cleanup(mcp__http_resp *rs)
                         .content_type = rs->content_type, .location = rs->location };
     mcp__net_resp_cleanup(&n);
     mcp__free(rs->www_auth);
+    mcp__free(rs->dpop_nonce);
     memset(rs, 0, sizeof *rs);
 }
 
@@ -89,14 +102,22 @@ mcp__http_fetch(const mcp__http_req *rq, mcp__http_resp *rs, mcp_error *err)
     memset(rs, 0, sizeof *rs);
     if (rq->oauth == NULL || rq->url == NULL)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "OAuth request without its client");
-    mcp_buf www;
-    mcp__buf_init(&www, MCP__WWW_AUTH_MAX);
-    char *ah = NULL;
-    const char *headers[2] = { NULL, NULL };
+    hdr_ctx hc = { .dpop_nonce = NULL };
+    mcp__buf_init(&hc.www, MCP__WWW_AUTH_MAX);
+    char *ah = NULL, *dh = NULL;
+    const char *headers[3] = { NULL, NULL, NULL };
+    size_t nh = 0;
     if (rq->accept) {
         if ((ah = mcp__aprintf("Accept: %s", rq->accept)) == NULL)
             return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-        headers[0] = ah;
+        headers[nh++] = ah;
+    }
+    if (rq->dpop) {
+        if ((dh = mcp__aprintf("DPoP: %s", rq->dpop)) == NULL) {
+            mcp__free(ah);
+            return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+        }
+        headers[nh++] = dh;
     }
     const char *verb = rq->body ? "POST" : "GET";
     mcp__net_req nr = {
@@ -119,7 +140,7 @@ mcp__http_fetch(const mcp__http_req *rq, mcp__http_resp *rs, mcp_error *err)
         .addr_rule = mcp__oauth_addr_rule(rq->oauth, rq->url),
         .resolve = rq->oauth->resolve,
         .header_fn = on_header,
-        .header_ctx = &www,
+        .header_ctx = &hc,
         .want_meta = true,
     };
     mcp__net_resp nrs;
@@ -141,7 +162,9 @@ mcp__http_fetch(const mcp__http_req *rq, mcp__http_resp *rs, mcp_error *err)
         rs->content_type = nrs.content_type;
         rs->location = nrs.location;
         nrs.body = nrs.content_type = nrs.location = NULL;
-        if (www.len > 0 && (rs->www_auth = mcp__strdup(www.ptr)) == NULL)
+        rs->dpop_nonce = hc.dpop_nonce;
+        hc.dpop_nonce = NULL;
+        if (hc.www.len > 0 && (rs->www_auth = mcp__strdup(hc.www.ptr)) == NULL)
             rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
         else if (rq->verbose)
             mcp__log(MCP__LOG_INFO, "oauth", "%s %s -> %ld", verb, rq->url, rs->status);
@@ -149,7 +172,9 @@ mcp__http_fetch(const mcp__http_req *rq, mcp__http_resp *rs, mcp_error *err)
     if (rc != MCP_OK)
         mcp__http_resp_cleanup(rs);
     mcp__net_resp_cleanup(&nrs);
-    mcp__buf_cleanup(&www);
+    mcp__buf_cleanup(&hc.www);
+    mcp__free(hc.dpop_nonce);
     mcp__free(ah);
+    mcp__free(dh);
     return rc;
 }

@@ -48,12 +48,13 @@ typedef struct mcp__bearer_challenge {
     char *scope;
     char *resource_metadata;
     char *realm;
+    bool  dpop;               /* the challenge kept is a DPoP one (RFC 9449 section 7.1) */
 } mcp__bearer_challenge;
 
 #define MCP__WWW_AUTH_MAX 8192
 
 /* Parse a WWW-Authenticate value (several header lines joined with ", " are fine) and fill c
- * from its Bearer challenge. MCP_ERR_NOT_FOUND when there is no Bearer challenge, MCP_ERR_PARSE
+ * from its first Bearer or DPoP challenge. MCP_ERR_NOT_FOUND when there is no Bearer challenge, MCP_ERR_PARSE
  * on bad syntax, MCP_ERR_TOO_LARGE past MCP__WWW_AUTH_MAX. */
 mcp_status mcp__www_auth_parse(const char *header, mcp__bearer_challenge *c);
 void mcp__bearer_challenge_cleanup(mcp__bearer_challenge *c);
@@ -134,6 +135,7 @@ typedef struct mcp__http_req {
     const char *basic_user;    /* client_secret_basic: both set (already form-encoded) */
     const char *basic_pass;
     void       *cookie_handle; /* a CURLSH * sharing cookies across calls, or NULL */
+    const char *dpop;          /* a DPoP proof to send in the DPoP header, or NULL */
     size_t      max_body;
     unsigned    timeout_ms;
     bool        verbose;
@@ -146,6 +148,7 @@ typedef struct mcp__http_resp {
     char  *content_type;
     char  *location;      /* absolute redirect target (3xx) */
     char  *www_auth;
+    char  *dpop_nonce;    /* DPoP-Nonce response header, or NULL */
 } mcp__http_resp;
 
 /* Response header lines as libcurl hands them to a header callback (http_fetch.c, used by both
@@ -211,6 +214,7 @@ typedef struct mcp__event {
     long         http_status;  /* DONE over HTTP, else 0 */
     bool         final;        /* DONE: no response can arrive for this exchange any more */
     char        *www_auth;     /* DONE with 401/403 (owned) */
+    char        *dpop_nonce;   /* DONE with 401/403: the DPoP-Nonce header (owned), or NULL */
     char         message[MCP_ERROR_MSG_MAX];
     struct mcp__event *next;
 } mcp__event;
@@ -219,16 +223,20 @@ typedef struct mcp__tr mcp__tr;
 
 typedef struct mcp__tr_ops {
     /* Start sending one message. rpc_id >= 0 for a request (lets HTTP resume SSE streams),
-     * -1 otherwise. auth: a full header line ("Authorization: Bearer x") or NULL. */
+     * -1 otherwise. auth: a full header line ("Authorization: Bearer x") or NULL. hdrs: more
+     * header lines for this message only (2026-07-28 Mcp-Method, Mcp-Name, Mcp-Param-*),
+     * NULL-terminated, or NULL; ignored by transports without headers (stdio). */
     mcp_status (*send)(mcp__tr *t, uint64_t oid, int64_t rpc_id, const char *body,
-                       const char *auth, mcp_error *err);
+                       const char *auth, const char *const *hdrs, mcp_error *err);
     /* Do I/O for up to timeout_ms; returns early once events are queued. */
     mcp_status (*pump)(mcp__tr *t, unsigned timeout_ms, mcp_error *err);
     /* Stop an exchange (timed out / cancelled); no DONE follows. NULL when a transport has
      * nothing in flight to stop (stdio). */
     void (*abort)(mcp__tr *t, uint64_t oid);
-    /* After initialize. NULL when the transport does not carry the version (stdio). */
-    void (*set_protocol_version)(mcp__tr *t, const char *version);
+    /* After initialize / server/discover (and before it, for the discover probe). NULL when
+     * the transport does not carry the version (stdio). stateless (2026-07-28): no session
+     * id is adopted or sent, and there is no session to DELETE. */
+    void (*set_protocol_version)(mcp__tr *t, const char *version, bool stateless);
     /* Open the standalone GET stream (HTTP only; may be NULL). */
     void (*open_stream)(mcp__tr *t, const char *auth);
     /* Graceful end and free. */
@@ -275,6 +283,33 @@ mcp_status mcp__stdio_tr_new(const char *const *argv, size_t max_message, mcp__e
 mcp_status mcp__rpc_code_status(json_int_t code);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Protocol revision 2026-07-28 (modern.c)                                                    */
+
+/* The client's capabilities / clientInfo objects (new). */
+json_t *mcp__client_capabilities(const mcp_client *c);
+json_t *mcp__client_info(const mcp_client *c);
+/* Add the per-request _meta (protocolVersion, clientInfo, clientCapabilities) to params,
+ * keeping what _meta already holds. */
+mcp_status mcp__modern_add_meta(const mcp_client *c, json_t *params);
+/* The header lines of one message: Mcp-Method, Mcp-Name (tools/call, prompts/get:
+ * params.name; resources/read: params.uri; tasks/ *: params.taskId) and, for tools/call of a
+ * listed tool, Mcp-Param-<x-mcp-header> for each annotated argument present. *out is
+ * NULL-terminated (free with mcp__header_list_free). */
+mcp_status mcp__modern_headers(const mcp_client *c, const char *method, const json_t *params,
+                               char ***out);
+void mcp__header_list_free(char **h);
+/* SEP-2243 value encoding: values with characters outside printable ASCII or with leading or
+ * trailing blanks travel as =?base64?<base64 of the UTF-8>?=. New string. */
+bool mcp__header_value_needs_b64(const char *v);
+char *mcp__header_value_encode(const char *v);
+/* Are the x-mcp-header annotations of a tool definition valid (non-empty token names, on
+ * string/integer/boolean properties only, unique ignoring case)? why says what is wrong. */
+bool mcp__tool_headers_valid(const json_t *tool, char *why, size_t whysz);
+/* Drop tools with invalid annotations from a tools/list array (logged) and remember the
+ * input schemas of the rest (for Mcp-Param-* headers). */
+mcp_status mcp__modern_filter_tools(mcp_client *c, json_t *tools);
+
+/* ------------------------------------------------------------------------------------------ */
 /* The session: client.c (lifecycle, connect, initialize) and exchange.c (outbound exchanges) */
 
 typedef struct mcp__outbound mcp__outbound;
@@ -302,11 +337,28 @@ struct mcp_client {
     char        *negotiated;
     json_t      *server_info, *server_caps;
     char        *instructions;
+
+    /* 2026-07-28 */
+    mcp_client_protocol proto_mode;
+    bool         modern;             /* requests carry _meta and the SEP-2243 headers */
+    json_t      *tool_schemas;       /* tool name -> inputSchema, from the last tools/list */
+    json_t      *supported_versions; /* server/discover's supportedVersions, or NULL */
 };
 
-/* Send a request and wait for its result (*result is new). progress: add _meta.progressToken. */
+/* Send a request and wait for its result (*result is new). progress: add _meta.progressToken.
+ * In the 2026 era an input_required result is answered through the callbacks and the request
+ * sent again (at most MCP__MAX_INPUT_ROUNDS times). */
+#define MCP__MAX_INPUT_ROUNDS 16
 mcp_status mcp__client_rpc(mcp_client *c, const char *method, const json_t *params,
                            bool progress, json_t **result, mcp_error *err);
+/* The same, one round only; on a JSON-RPC error *err_data gets its "data" (new, may be NULL). */
+mcp_status mcp__client_rpc_once(mcp_client *c, const char *method, const json_t *params,
+                                bool progress, json_t **result, json_t **err_data,
+                                mcp_error *err);
+/* Run a server->client request (sampling, elicitation, roots, ping) through the callbacks:
+ * *result is new on MCP_OK; else e says why (rpc_code set). */
+mcp_status mcp__client_call_handler(mcp_client *c, const char *method, const json_t *params,
+                                    json_t **result, mcp_error *e);
 /* Send a notification and wait until the transport delivered it. params is borrowed. */
 mcp_status mcp__client_notify(mcp_client *c, const char *method, const json_t *params,
                               mcp_error *err);
@@ -332,6 +384,7 @@ struct mcp_oauth {
     char *opt_redirect_uri, *cache_path;
     char *opt_issuer;             /* pinned authorization server, or NULL */
     char *idp_id_token, *idp_token_endpoint, *idp_client_id, *idp_client_secret;
+    char *assertion;              /* workload JWT (MCP_OAUTH_GRANT_JWT_BEARER), secret */
     bool offline_access, allow_http, verbose;
     bool allow_internal;          /* opts.allow_internal_as: no address rule for learned URLs */
     /* CURLOPT_RESOLVE entries for the OAuth requests, NULL-terminated, borrowed (set by tests
@@ -356,12 +409,43 @@ struct mcp_oauth {
     json_t *as_meta;              /* AS metadata, NULL in the endpoint fallback */
     char *issuer, *authz_ep, *token_ep, *reg_ep;
 
-    /* client identity in use */
+    /* client identity in use, and the issuer it belongs to (credentials are bound to the
+     * authorization server that issued them: SEP-2352) */
     char *client_id, *client_secret, *auth_method;
+    char *client_issuer;
 
     unsigned count;
     void *cookie_curl;            /* headless login: a CURLSH keeping the AS's cookies */
+
+    /* DPoP (dpop.c) */
+    mcp_oauth_dpop dpop_mode;
+    void   *dpop_key;             /* EVP_PKEY *, made on first use */
+    json_t *dpop_jwk;             /* its public JWK */
+    char   *dpop_as_nonce, *dpop_rs_nonce;
+    bool    dpop_rs_nonce_new;    /* a use_dpop_nonce 401 brought a nonce not yet tried */
+    bool    dpop_sent;            /* the last token request carried a proof */
+    bool    dpop_bound;           /* the access token is DPoP-bound (token_type DPoP) */
+    bool    rs_dpop;              /* the MCP server takes DPoP: a DPoP challenge, or its PRM
+                                   * lists dpop_signing_alg_values_supported (RFC 9728) */
 };
+
+/* dpop.c / jwt_sign.c: DPoP proofs (RFC 9449). */
+mcp_status mcp__dpop_key_new(void **key, json_t **jwk, mcp_error *err);
+void mcp__dpop_key_free(void *key);
+/* Sign claims as a dpop+jwt with the key, its jwk in the header. */
+mcp_status mcp__dpop_sign(void *key, const json_t *jwk, const json_t *claims, char **jwt,
+                          mcp_error *err);
+/* Do both sides take DPoP (the MCP server: rs_dpop; the AS: ES256 in its
+ * dpop_signing_alg_values_supported), and the application did not turn it off? */
+bool mcp__oauth_dpop_wanted(const mcp_oauth *o);
+/* A proof for htm url; token (ath) and nonce may be NULL. *proof is new. */
+mcp_status mcp__oauth_dpop_proof(mcp_oauth *o, const char *htm, const char *url,
+                                 const char *token, const char *nonce, char **proof,
+                                 mcp_error *err);
+/* "DPoP: <proof>" for a POST to url with the bound access token, or NULL when not bound. */
+char *mcp__oauth_dpop_line(mcp_oauth *o, const char *url);
+/* Remember a DPoP-Nonce the AS (from_as) or the MCP server sent. */
+void mcp__oauth_dpop_nonce(mcp_oauth *o, bool from_as, const char *nonce);
 
 /* Wipe (the string may be a secret), free and NULL *s. */
 void mcp__free_secret(char **s);
@@ -409,6 +493,7 @@ mcp_status mcp__form_add_fields(mcp_buf *form, const mcp__form_field *fields, si
 mcp_status mcp__oauth_refresh(mcp_oauth *o, mcp_error *err);
 mcp_status mcp__oauth_client_credentials(mcp_oauth *o, const char *scope, mcp_error *err);
 mcp_status mcp__oauth_token_exchange(mcp_oauth *o, const char *scope, mcp_error *err);
+mcp_status mcp__oauth_jwt_bearer(mcp_oauth *o, const char *scope, mcp_error *err);
 /* Redeem an authorization code (with the PKCE verifier and the redirect URI it was sent to). */
 mcp_status mcp__oauth_redeem_code(mcp_oauth *o, const char *code, const char *redirect_uri,
                                   const char *verifier, const char *scope, mcp_error *err);

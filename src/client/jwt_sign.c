@@ -164,3 +164,78 @@ out:
     mcp__buf_cleanup(&input);
     return rc;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* DPoP proof keys (RFC 9449): an EC P-256 key made in memory, never written anywhere        */
+
+mcp_status
+mcp__dpop_key_new(void **key, json_t **jwk, mcp_error *err)
+{
+    *key = NULL;
+    *jwk = NULL;
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    if (k == NULL)
+        return mcp_error_set(err, MCP_ERR_INTERNAL, "cannot generate the DPoP key");
+    unsigned char pub[65];
+    size_t plen = 0;
+    if (EVP_PKEY_get_octet_string_param(k, "pub", pub, sizeof pub, &plen) != 1 || plen != 65 ||
+        pub[0] != 0x04) {
+        EVP_PKEY_free(k);
+        return mcp_error_set(err, MCP_ERR_INTERNAL, "cannot read the DPoP public key");
+    }
+    char *x = mcp__b64url_encode(pub + 1, 32);
+    char *y = mcp__b64url_encode(pub + 33, 32);
+    json_t *j = x && y ? json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x", x,
+                                   "y", y)
+                       : NULL;
+    mcp__free(x);
+    mcp__free(y);
+    if (j == NULL) {
+        EVP_PKEY_free(k);
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    }
+    *key = k;
+    *jwk = j;
+    return MCP_OK;
+}
+
+void
+mcp__dpop_key_free(void *key)
+{
+    EVP_PKEY_free(key);
+}
+
+mcp_status
+mcp__dpop_sign(void *key, const json_t *jwk, const json_t *claims, char **jwt, mcp_error *err)
+{
+    *jwt = NULL;
+    json_t *hdr = json_pack("{s:s, s:s, s:O}", "typ", "dpop+jwt", "alg", "ES256", "jwk", jwk);
+    char *hs = hdr ? json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *cs = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
+    char *h64 = hs ? mcp__b64url_encode((const unsigned char *)hs, strlen(hs)) : NULL;
+    char *c64 = cs ? mcp__b64url_encode((const unsigned char *)cs, strlen(cs)) : NULL;
+    json_decref(hdr);
+    mcp__free(hs);
+    mcp__free(cs);
+    char *input = h64 && c64 ? mcp__aprintf("%s.%s", h64, c64) : NULL;
+    mcp__free(h64);
+    mcp__free(c64);
+    if (input == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    mcp_status rc = MCP_OK;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char der[128];
+    size_t dlen = sizeof der;
+    unsigned char rs[64];
+    if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
+        EVP_DigestSign(md, der, &dlen, (const unsigned char *)input, strlen(input)) != 1 ||
+        !mcp__jwt_ecdsa_der_to_jose(der, dlen, 32, rs))
+        rc = mcp_error_set(err, MCP_ERR_INTERNAL, "signing the DPoP proof failed");
+    EVP_MD_CTX_free(md);
+    char *s64 = rc == MCP_OK ? mcp__b64url_encode(rs, sizeof rs) : NULL;
+    if (rc == MCP_OK && (s64 == NULL || (*jwt = mcp__aprintf("%s.%s", input, s64)) == NULL))
+        rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
+    mcp__free(s64);
+    mcp__free(input);
+    return rc;
+}

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #define MAX_BAD_CALLBACKS 32
+#define MAX_CALLBACK      16384     /* the redirect URI plus the parameters handed over */
 
 struct mcp__loopback {
     struct MHD_Daemon *d;
@@ -28,6 +29,7 @@ struct mcp__loopback {
     char              *state;      /* the login's state: only a callback carrying it counts */
     char              *callback;   /* set once, by the first /callback with the right state */
     unsigned           bad;        /* /callback requests with another state (or none) */
+    bool               too_large;  /* the right state, but the query did not fit MAX_CALLBACK */
     bool               done;
 };
 
@@ -38,6 +40,9 @@ static const char page_404[] = "not found";
 static const char page_400[] =
     "<!doctype html><title>Unexpected login response</title>"
     "<p>This response does not belong to the login in progress and was ignored.</p>";
+static const char page_too_large[] =
+    "<!doctype html><title>Login failed</title>"
+    "<p>The login response was too large and was refused. Return to the terminal.</p>";
 
 static mcp_status
 append_param(mcp_buf *b, struct MHD_Connection *conn, const char *name)
@@ -90,19 +95,28 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return answer(conn, MHD_HTTP_BAD_REQUEST, page_400, "text/html; charset=utf-8");
     }
     mcp_buf b;
-    mcp__buf_init(&b, 16384);
+    mcp__buf_init(&b, MAX_CALLBACK);
     mcp_status rc = mcp__buf_appends(&b, l->redirect_uri);
     static const char *const names[] = { "code", "state", "error", "error_description", "iss" };
     for (size_t i = 0; rc == MCP_OK && i < sizeof names / sizeof names[0]; i++)
         rc = append_param(&b, conn, names[i]);
+    /* The right state but a query past MAX_CALLBACK (or no memory): the login cannot go on,
+     * so the wait ends with that error now, and the browser is not told "complete". */
+    bool taken = false;
     pthread_mutex_lock(&l->mu);
-    if (rc == MCP_OK && !l->done) {
-        l->callback = mcp__buf_steal(&b, NULL);
+    if (!l->done) {
+        if (rc == MCP_OK) {
+            l->callback = mcp__buf_steal(&b, NULL);
+            taken = l->callback != NULL;
+        }
+        l->too_large = !taken;
         l->done = true;
         pthread_cond_broadcast(&l->cv);
     }
     pthread_mutex_unlock(&l->mu);
     mcp__buf_cleanup(&b);
+    if (rc != MCP_OK)
+        return answer(conn, MHD_HTTP_BAD_REQUEST, page_too_large, "text/html; charset=utf-8");
     return answer(conn, MHD_HTTP_OK, page_ok, "text/html; charset=utf-8");
 }
 
@@ -170,13 +184,15 @@ mcp__loopback_wait(mcp__loopback *l, unsigned timeout_ms, char **callback_url, m
     int r = 0;
     while (!l->done && r == 0)
         r = pthread_cond_timedwait(&l->cv, &l->mu, &ts);
-    bool flooded = false;
+    bool flooded = false, too_large = false;
     if (l->done) {
         *callback_url = l->callback;
         l->callback = NULL;
         /* done without a callback: the flood limit ended it (a second wait after the
          * callback was handed over finds nothing, and is a plain timeout) */
         flooded = *callback_url == NULL && l->bad >= MAX_BAD_CALLBACKS;
+        too_large = *callback_url == NULL && l->too_large;
+        l->too_large = false;                  /* reported once, like the callback */
     }
     unsigned bad = l->bad;
     pthread_mutex_unlock(&l->mu);
@@ -184,9 +200,13 @@ mcp__loopback_wait(mcp__loopback *l, unsigned timeout_ms, char **callback_url, m
         return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED,
                              "the login listener got %u responses that did not belong to this "
                              "login; giving up", bad);
+    if (too_large)
+        return mcp_error_set(err, MCP_ERR_TOO_LARGE,
+                             "the login redirect was larger than %u bytes; refused",
+                             (unsigned)MAX_CALLBACK);
     if (*callback_url == NULL)
-        return mcp_error_set(err, MCP_ERR_TIMEOUT, "no login redirect arrived within %u s",
-                             timeout_ms / 1000);
+        return mcp_error_set(err, MCP_ERR_TIMEOUT, "no login redirect arrived within %u.%03u s",
+                             timeout_ms / 1000, timeout_ms % 1000);
     return MCP_OK;
 }
 

@@ -225,6 +225,7 @@ mcp__oauth_reset_tokens(mcp_oauth *o)
     o->requested_scope = o->token_issuer = NULL;
     o->expires_at = 0;
     o->refreshed_at_ms = 0;
+    o->dpop_bound = false;
 }
 
 void
@@ -238,16 +239,21 @@ mcp_oauth_free(mcp_oauth *o)
     mcp__free_secret(&o->private_key_pem);
     mcp__free_secret(&o->idp_id_token);
     mcp__free_secret(&o->idp_client_secret);
+    mcp__free_secret(&o->assertion);
     mcp__free_secret(&o->client_secret);
     char **plain[] = { &o->opt_client_id, &o->client_metadata_url, &o->client_name,
                        &o->opt_auth_method, &o->signing_alg, &o->key_id, &o->opt_scope,
                        &o->opt_redirect_uri, &o->cache_path, &o->idp_token_endpoint,
                        &o->idp_client_id, &o->server_url, &o->client_id, &o->auth_method,
-                       &o->opt_issuer };
+                       &o->opt_issuer, &o->client_issuer };
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         mcp__free(*plain[i]);
     if (o->cookie_curl != NULL)
         curl_share_cleanup(o->cookie_curl);
+    mcp__dpop_key_free(o->dpop_key);
+    json_decref(o->dpop_jwk);
+    mcp__free(o->dpop_as_nonce);
+    mcp__free(o->dpop_rs_nonce);
     mcp__free(o);
 }
 
@@ -260,8 +266,12 @@ mcp_oauth_new(const mcp_oauth_opts *opts, mcp_oauth **out, mcp_error *err)
         mcp_oauth_opts_default(&def);
         opts = &def;
     }
-    if (opts->grant > MCP_OAUTH_GRANT_TOKEN_EXCHANGE || opts->login > MCP_OAUTH_LOGIN_CALLBACK)
+    if (opts->grant > MCP_OAUTH_GRANT_JWT_BEARER || opts->login > MCP_OAUTH_LOGIN_CALLBACK)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unknown grant or login mode");
+    if (opts->grant == MCP_OAUTH_GRANT_JWT_BEARER &&
+        (opts->assertion == NULL || opts->assertion[0] == '\0' || opts->client_id == NULL))
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                             "the JWT-bearer grant needs an assertion and a client id");
     if (opts->login == MCP_OAUTH_LOGIN_CALLBACK && opts->authorize == NULL)
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "login callback mode needs authorize");
     if (opts->private_key_pem != NULL) {
@@ -289,6 +299,7 @@ mcp_oauth_new(const mcp_oauth_opts *opts, mcp_oauth **out, mcp_error *err)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
     o->grant = opts->grant;
     o->login = opts->login;
+    o->dpop_mode = opts->dpop;
     o->offline_access = opts->offline_access;
     o->allow_http = opts->allow_insecure_http;
     o->allow_internal = opts->allow_internal_as;
@@ -316,6 +327,7 @@ mcp_oauth_new(const mcp_oauth_opts *opts, mcp_oauth **out, mcp_error *err)
         { &o->idp_client_id, opts->idp_client_id },
         { &o->idp_client_secret, opts->idp_client_secret },
         { &o->opt_issuer, opts->issuer },
+        { &o->assertion, opts->assertion },
     };
     for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++)
         if (mcp__set_str(copies[i].dst, copies[i].src) != MCP_OK) {
@@ -352,7 +364,7 @@ mcp__oauth_auth_value(mcp_oauth *o, const char *server_url)
     }
     if (o->access_token == NULL)
         return NULL;
-    return mcp__aprintf("Bearer %s", o->access_token);
+    return mcp__aprintf("%s %s", o->dpop_bound ? "DPoP" : "Bearer", o->access_token);
 }
 
 mcp_status
@@ -370,6 +382,16 @@ mcp__oauth_handle_challenge(mcp_oauth *o, const char *server_url, long http_stat
         mcp__log(MCP__LOG_WARN, "oauth", "ignoring malformed WWW-Authenticate header");
     char *scope = NULL;
     bool step_up = http_status == 403;
+    if (prc == MCP_OK && ch.dpop)
+        o->rs_dpop = true;
+    /* RFC 9449 section 9: the MCP server wants a nonce in the proof; the token is fine. */
+    if (http_status == 401 && o->dpop_bound && ch.error != NULL &&
+        strcmp(ch.error, "use_dpop_nonce") == 0 && o->dpop_rs_nonce_new) {
+        o->dpop_rs_nonce_new = false;
+        if (o->verbose)
+            mcp__log(MCP__LOG_INFO, "oauth", "retrying with the server's DPoP nonce");
+        goto out;
+    }
     if (step_up && (ch.error == NULL || strcmp(ch.error, "insufficient_scope") != 0)) {
         char desc[160] = "";
         mcp__sanitize(ch.error_description, desc, sizeof desc);
@@ -387,7 +409,23 @@ mcp__oauth_handle_challenge(mcp_oauth *o, const char *server_url, long http_stat
             mcp__log(MCP__LOG_INFO, "oauth", "refresh failed (%s); authorizing again", e.message);
         mcp__free_secret(&o->refresh_token);
     }
-    rc = mcp__oauth_discover(o, ch.resource_metadata, err);
+    /* A rejected token may mean the resource moved to another authorization server: read
+     * the protected-resource metadata again (it may name a new AS; mcp__oauth_discover then
+     * drops what belonged to the old one). */
+    if (!step_up && o->discovered) {
+        char *old = o->issuer ? mcp__strdup(o->issuer) : NULL;
+        mcp__oauth_reset_discovery(o);
+        rc = mcp__oauth_discover(o, ch.resource_metadata, err);
+        if (rc == MCP_OK && old != NULL && o->issuer != NULL && strcmp(old, o->issuer) != 0) {
+            if (o->verbose)
+                mcp__log(MCP__LOG_INFO, "oauth", "the authorization server changed to %s",
+                         o->issuer);
+            mcp__oauth_reset_tokens(o);
+        }
+        mcp__free(old);
+    } else {
+        rc = mcp__oauth_discover(o, ch.resource_metadata, err);
+    }
     if (rc != MCP_OK)
         goto out;
 
@@ -430,6 +468,9 @@ mcp__oauth_handle_challenge(mcp_oauth *o, const char *server_url, long http_stat
         break;
     case MCP_OAUTH_GRANT_TOKEN_EXCHANGE:
         rc = mcp__oauth_token_exchange(o, scope, err);
+        break;
+    case MCP_OAUTH_GRANT_JWT_BEARER:
+        rc = mcp__oauth_jwt_bearer(o, scope, err);
         break;
     default:
         rc = mcp__oauth_authorization_code(o, scope, err);

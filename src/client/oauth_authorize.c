@@ -206,8 +206,13 @@ mcp__oauth_authorization_code(mcp_oauth *o, const char *scope, mcp_error *err)
         goto out;
     }
     /* (a 2025-03-26 server without metadata has no issuer identifier to compare with) */
+    /* Simple string comparison with the issuer the metadata gave (RFC 9207 section 2.4, MCP
+     * 2026-07-28): no case folding, default-port or trailing-slash normalization. */
+    const char *recorded = o->as_meta != NULL ? mcp__json_str(o->as_meta, "issuer") : NULL;
+    if (recorded == NULL)
+        recorded = o->issuer;
     if (got_iss != NULL && (o->as_meta != NULL || !o->legacy) &&
-        (o->issuer == NULL || !mcp__same_issuer(got_iss, o->issuer))) {
+        (recorded == NULL || strcmp(got_iss, recorded) != 0)) {
         rc = mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "authorization response issuer mismatch");
         goto out;
     }

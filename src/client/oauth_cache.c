@@ -61,7 +61,8 @@ cache_load(mcp_oauth *o)
 void
 mcp__oauth_cache_store(mcp_oauth *o)
 {
-    if (o->cache_path == NULL || o->access_token == NULL)
+    /* DPoP-bound tokens need the in-memory key: a later process could not use them. */
+    if (o->cache_path == NULL || o->access_token == NULL || o->dpop_bound)
         return;
     json_t *doc = NULL;
     mcp_error e;

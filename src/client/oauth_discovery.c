@@ -95,6 +95,9 @@ mcp__oauth_discover(mcp_oauth *o, const char *resource_metadata, mcp_error *err)
                 goto out;
             }
         }
+        if (json_is_array(json_object_get(prm, "dpop_signing_alg_values_supported")) ||
+            json_is_true(json_object_get(prm, "dpop_bound_access_tokens_required")))
+            o->rs_dpop = true;
         const json_t *scopes = json_object_get(prm, "scopes_supported");
         if (json_is_array(scopes) && json_array_size(scopes) > 0)
             o->prm_scopes = json_incref((json_t *)scopes);

@@ -138,8 +138,16 @@ mcp__oauth_ensure_client(mcp_oauth *o, const char *redirect_uri, mcp_error *err)
             return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
         return MCP_OK;
     }
-    if (o->client_id != NULL)                 /* registered earlier for this server */
+    /* Registered earlier at this very authorization server (exact issuer): reuse. A client
+     * registered at another AS is never presented here (SEP-2352). */
+    if (o->client_id != NULL && o->client_issuer != NULL && o->issuer != NULL &&
+        strcmp(o->client_issuer, o->issuer) == 0)
         return MCP_OK;
+    mcp__free(o->client_id);
+    o->client_id = NULL;
+    mcp__free_secret(&o->client_secret);
+    if (mcp__set_str(&o->client_issuer, o->issuer) != MCP_OK)
+        return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
     if (mcp__oauth_cache_load_client(o, redirect_uri))
         return MCP_OK;
     if (o->reg_ep == NULL)

@@ -77,12 +77,44 @@ post_token(mcp_oauth *o, const char *url, const char *what, mcp_buf *form,
                          .accept = "application/json", .basic_user = a ? a->user : NULL,
                          .basic_pass = a ? a->pass : NULL, .max_body = MCP__OAUTH_META_MAX,
                          .timeout_ms = o->http_timeout_ms, .verbose = o->verbose };
+    /* DPoP (RFC 9449 section 5) at the MCP server's AS, not at an IdP; one more try when
+     * the AS answers use_dpop_nonce with a nonce (section 8). */
+    bool dpop = o->token_ep != NULL && strcmp(url, o->token_ep) == 0 &&
+                mcp__oauth_dpop_wanted(o);
+    o->dpop_sent = false;
     mcp__http_resp rs;
-    mcp_status rc = mcp__http_fetch(&rq, &rs, err);
-    if (rc != MCP_OK)
-        return rc;
-    json_error_t je;
-    json_t *j = json_loadb(rs.body, rs.body_len, 0, &je);
+    json_t *j = NULL;
+    mcp_status rc = MCP_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char *proof = NULL;
+        if (dpop) {
+            rc = mcp__oauth_dpop_proof(o, "POST", url, NULL, o->dpop_as_nonce, &proof, err);
+            if (rc != MCP_OK)
+                return rc;
+        }
+        rq.dpop = proof;
+        rc = mcp__http_fetch(&rq, &rs, err);
+        mcp__free(proof);
+        if (rc != MCP_OK)
+            return rc;
+        o->dpop_sent = dpop;
+        json_error_t je;
+        j = json_loadb(rs.body, rs.body_len, 0, &je);
+        const char *code = mcp__json_str(j, "error");
+        bool retry = dpop && attempt == 0 && rs.status == 400 && code != NULL &&
+                     strcmp(code, "use_dpop_nonce") == 0 && rs.dpop_nonce != NULL &&
+                     (o->dpop_as_nonce == NULL || strcmp(o->dpop_as_nonce, rs.dpop_nonce) != 0);
+        if (!retry)
+            break;
+        mcp__oauth_dpop_nonce(o, true, rs.dpop_nonce);
+        if (o->verbose)
+            mcp__log(MCP__LOG_INFO, "oauth", "token endpoint wants a DPoP nonce; retrying");
+        json_decref(j);
+        j = NULL;
+        mcp__http_resp_cleanup(&rs);
+    }
+    if (dpop && rs.dpop_nonce != NULL)
+        mcp__oauth_dpop_nonce(o, true, rs.dpop_nonce);
     if (rs.status != 200) {
         char code[64] = "", desc[160] = "";
         mcp__sanitize(mcp__json_str(j, "error"), code, sizeof code);
@@ -118,8 +150,11 @@ static mcp_status
 accept_tokens(mcp_oauth *o, json_t *j, const char *scope, mcp_error *err)
 {
     const char *type = mcp__json_str(j, "token_type");
-    if (type == NULL || mcp__strcasecmp(type, "bearer") != 0)
-        return mcp_error_set(err, MCP_ERR_PROTOCOL, "token endpoint issued a non-Bearer token");
+    bool bound = type != NULL && o->dpop_sent && mcp__strcasecmp(type, "dpop") == 0;
+    if (type == NULL || (!bound && mcp__strcasecmp(type, "bearer") != 0))
+        return mcp_error_set(err, MCP_ERR_PROTOCOL, "token endpoint issued a %s token",
+                             o->dpop_sent ? "neither Bearer nor DPoP" : "non-Bearer");
+    o->dpop_bound = bound;
     if (mcp__set_str(&o->access_token, mcp__json_str(j, "access_token")) != MCP_OK)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
     bool same_as = o->token_issuer != NULL && o->issuer != NULL &&
@@ -316,4 +351,23 @@ mcp__oauth_token_exchange(mcp_oauth *o, const char *scope, mcp_error *err)
                       "token endpoint (jwt-bearer)", scope, err);
     mcp__free_secret(&jag);
     return rc;
+}
+
+/* Workload identity federation (SEP-1933): the platform's JWT as an RFC 7523 grant. */
+mcp_status
+mcp__oauth_jwt_bearer(mcp_oauth *o, const char *scope, mcp_error *err)
+{
+    if (o->assertion == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "the JWT-bearer grant needs an assertion");
+    mcp_status rc = mcp__oauth_ensure_client(o, NULL, err);
+    if (rc != MCP_OK)
+        return rc;
+    const mcp__form_field grant[] = {
+        { "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer" },
+        { "assertion", o->assertion },
+        { "scope", scope },
+        { "resource", o->resource },
+    };
+    return redeem_grant(o, grant, NFIELDS(grant), "JWT bearer grant", o->auth_method, true,
+                        "token endpoint (jwt-bearer)", scope, err);
 }

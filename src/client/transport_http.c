@@ -44,6 +44,7 @@ mcp__htr_xfer_free(xfer *x)
     mcp__buf_cleanup(&x->json);
     mcp__sse_cleanup(&x->sse);
     mcp__buf_cleanup(&x->www);
+    mcp__free(x->dpop_nonce);
     mcp__free(x->session_id);
     mcp__free(x->content_type);
     mcp__free(x);
@@ -86,7 +87,7 @@ static mcp_status
 add_session_headers(const http_tr *t, struct curl_slist **l)
 {
     mcp_status rc = MCP_OK;
-    if (t->session_id != NULL)
+    if (t->session_id != NULL && !t->stateless)
         rc = add_headerf(l, "Mcp-Session-Id", t->session_id);
     if (rc == MCP_OK && t->protocol_version != NULL)
         rc = add_headerf(l, "MCP-Protocol-Version", t->protocol_version);
@@ -100,7 +101,7 @@ add_session_headers(const http_tr *t, struct curl_slist **l)
 /* Start one transfer. last_id != NULL makes it a GET (resume / stream). */
 static mcp_status
 start_xfer(http_tr *t, xkind kind, uint64_t oid, int64_t rpc_id, const char *body,
-           const char *last_id, unsigned resumes, mcp_error *err)
+           const char *const *hdrs, const char *last_id, unsigned resumes, mcp_error *err)
 {
     xfer *x = mcp__calloc(1, sizeof *x);
     if (x == NULL)
@@ -132,6 +133,8 @@ start_xfer(http_tr *t, xkind kind, uint64_t oid, int64_t rpc_id, const char *bod
     }
     if (rc == MCP_OK)
         rc = add_session_headers(t, &x->hdrs);
+    for (size_t i = 0; rc == MCP_OK && hdrs != NULL && hdrs[i] != NULL; i++)
+        rc = add_header(&x->hdrs, hdrs[i]);
     if (rc != MCP_OK) {
         mcp__htr_xfer_free(x);
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
@@ -197,7 +200,7 @@ start_due(http_tr *t)
         }
         *pp = r->next;
         mcp_error e;
-        if (start_xfer(t, r->kind, r->oid, r->rpc_id, NULL, r->last_id, r->resumes, &e) !=
+        if (start_xfer(t, r->kind, r->oid, r->rpc_id, NULL, NULL, r->last_id, r->resumes, &e) !=
                 MCP_OK &&
             r->kind != XK_STREAM) {
             xfer fake;
@@ -212,7 +215,7 @@ start_due(http_tr *t)
 
 static mcp_status
 http_send(mcp__tr *base, uint64_t oid, int64_t rpc_id, const char *body, const char *auth,
-          mcp_error *err)
+          const char *const *hdrs, mcp_error *err)
 {
     http_tr *t = (http_tr *)base;
     if (auth == NULL || t->auth == NULL || strcmp(auth, t->auth) != 0) {
@@ -225,7 +228,7 @@ http_send(mcp__tr *base, uint64_t oid, int64_t rpc_id, const char *body, const c
         }
         t->auth = a;
     }
-    return start_xfer(t, XK_POST, oid, rpc_id, body, NULL, 0, err);
+    return start_xfer(t, XK_POST, oid, rpc_id, body, hdrs, NULL, 0, err);
 }
 
 static mcp_status
@@ -281,11 +284,16 @@ http_abort(mcp__tr *base, uint64_t oid)
 }
 
 static void
-http_set_version(mcp__tr *base, const char *version)
+http_set_version(mcp__tr *base, const char *version, bool stateless)
 {
     http_tr *t = (http_tr *)base;
     mcp__free(t->protocol_version);
     t->protocol_version = version ? mcp__strdup(version) : NULL;
+    t->stateless = stateless;
+    if (stateless) {
+        mcp__free(t->session_id);
+        t->session_id = NULL;
+    }
 }
 
 /* Open the standalone GET stream and wait (bounded) until the server answered its headers.
@@ -300,7 +308,7 @@ http_open_stream(mcp__tr *base, const char *auth)
     http_tr *t = (http_tr *)base;
     (void)auth;                               /* the stream uses the last credential sent */
     mcp_error e;
-    if (start_xfer(t, XK_STREAM, 0, -1, NULL, NULL, 0, &e) != MCP_OK) {
+    if (start_xfer(t, XK_STREAM, 0, -1, NULL, NULL, NULL, 0, &e) != MCP_OK) {
         mcp__log(MCP__LOG_WARN, "client", "cannot open the GET stream: %s", e.message);
         return;
     }
@@ -382,7 +390,7 @@ http_close(mcp__tr *base)
         mcp__free(r->last_id);
         mcp__free(r);
     }
-    if (t->session_id != NULL)
+    if (t->session_id != NULL && !t->stateless)
         delete_session(t);
     if (t->multi != NULL)
         curl_multi_cleanup(t->multi);

@@ -33,6 +33,7 @@ typedef struct xfer {
     mcp_buf            json;
     mcp__sse           sse;
     mcp_buf            www;
+    char              *dpop_nonce;
     char              *session_id;
     char              *content_type;
     mcp_status         fail;
@@ -63,6 +64,7 @@ struct http_tr {
     size_t    nextra;
     char     *session_id;
     char     *protocol_version;
+    bool      stateless;      /* 2026-07-28: no session id adopted or sent */
     char     *auth;           /* last credential header line (secret) */
     unsigned  connect_timeout_ms;
     size_t    max_message;

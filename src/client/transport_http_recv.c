@@ -80,7 +80,7 @@ mcp__htr_on_sse_event(void *ctx, const char *event, const char *data, size_t len
 static void
 adopt_session(http_tr *t, xfer *x)
 {
-    if (t->session_id == NULL && x->session_id != NULL && x->kind == XK_POST) {
+    if (t->session_id == NULL && x->session_id != NULL && x->kind == XK_POST && !t->stateless) {
         t->session_id = x->session_id;
         x->session_id = NULL;
     }
@@ -174,6 +174,9 @@ mcp__htr_on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     } else if (mcp__http_header_is(ptr, n, "www-authenticate", &v, &vl)) {
         if (mcp__http_www_auth_add(&x->www, v, vl) != MCP_OK)
             set_fail(x, MCP_ERR_TOO_LARGE, "WWW-Authenticate header is too large");
+    } else if (mcp__http_header_is(ptr, n, "dpop-nonce", &v, &vl) && vl <= 1024) {
+        mcp__free(x->dpop_nonce);
+        x->dpop_nonce = mcp__strndup(v, vl);
     } else if (mcp__http_header_is(ptr, n, "mcp-session-id", &v, &vl)) {
         /* Visible ASCII only (spec), and bounded. */
         bool ok = vl > 0 && vl <= 1024;
@@ -195,6 +198,8 @@ mcp__htr_push_done(http_tr *t, const xfer *x, mcp_status st, const char *msg, bo
     ev->final = true;
     if (with_www && x->www.len > 0)
         ev->www_auth = mcp__strdup(x->www.ptr);
+    if (with_www && x->dpop_nonce != NULL)
+        ev->dpop_nonce = mcp__strdup(x->dpop_nonce);
 }
 
 /* A JSON-RPC error in an HTTP error body: its message, for the report. */

@@ -83,9 +83,10 @@ static mcp_status stdio_pump(mcp__tr *base, unsigned timeout_ms, mcp_error *err)
 
 static mcp_status
 stdio_send(mcp__tr *base, uint64_t oid, int64_t rpc_id, const char *body, const char *auth,
-           mcp_error *err)
+           const char *const *hdrs, mcp_error *err)
 {
     (void)rpc_id;
+    (void)hdrs;
     (void)auth;                        /* stdio servers take credentials from the environment */
     stdio_tr *t = (stdio_tr *)base;
     if (t->dead)

@@ -150,7 +150,9 @@ mcp__www_auth_parse(const char *header, mcp__bearer_challenge *c)
             rc = MCP_ERR_PARSE;
             goto out;
         }
-        bool bearer = name_is(p, sn, "bearer") && !found;
+        /* RFC 9449 section 7.1: a DPoP challenge carries the same parameters. */
+        bool bearer = (name_is(p, sn, "bearer") || name_is(p, sn, "dpop")) && !found;
+        const char *scheme = p;
         p += sn;
         skip_ows(&p);
         /* token68 directly after the scheme (e.g. "Basic dXNlcg=="): skip it. */
@@ -170,8 +172,10 @@ mcp__www_auth_parse(const char *header, mcp__bearer_challenge *c)
                 /* "x=" with exactly one '=' and a token before it is an empty auth-param, not
                  * token68; anything else ending the challenge here is token68. */
                 p = after;
-                if (bearer)
+                if (bearer) {
                     found = true;
+                    c->dpop = name_is(scheme, sn, "dpop");
+                }
                 continue;
             }
         }
@@ -220,8 +224,10 @@ mcp__www_auth_parse(const char *header, mcp__bearer_challenge *c)
             }
             break;
         }
-        if (bearer)
+        if (bearer) {
             found = true;
+            c->dpop = name_is(scheme, sn, "dpop");
+        }
         if (p == header) {                   /* no progress: malformed */
             rc = MCP_ERR_PARSE;
             goto out;

@@ -169,9 +169,27 @@ void mcp__jwks_src_free(mcp__jwks_src *s);
 
 typedef int64_t (*mcp__jwt_clock_fn)(void *ctx);
 
+/* Claims profiles (jwt_claims.c). */
+typedef enum mcp__jwt_profile {
+    MCP__JWT_PROFILE_NONE,
+    MCP__JWT_PROFILE_ENTRA,
+    MCP__JWT_PROFILE_KEYCLOAK,
+    MCP__JWT_PROFILE_AUTH0,
+    MCP__JWT_PROFILE_OKTA,
+    MCP__JWT_PROFILE_COUNT
+} mcp__jwt_profile;
+
 struct mcp_jwt_verifier {
     mcp_jwt_opts     opts;          /* strings below are owned copies */
     char            *issuer, *audience, *typ;
+    mcp__jwt_profile profile;       /* claims profile */
+    char            *claims_client; /* keycloak: whose resource_access roles; NULL = azp */
+    char           **tenants;       /* allowed `tid`s (n_tenants; 0 = any) */
+    char           **perm_map;      /* from, to pairs (n_map pairs) */
+    size_t           n_map;
+    size_t           n_tenants;
+    mcp_jwt_verifier **issuers;     /* further trusted issuers (owned; add_issuer) */
+    size_t           n_issuers;
 
     pthread_mutex_t  lock;          /* guards local, remote, gen */
     mcp__jwt_keyset *local;         /* keys added with mcp_jwt_verifier_add_* */
@@ -185,6 +203,27 @@ struct mcp_jwt_verifier {
 
     mcp__jwks_src   *jwks;          /* set once by mcp_jwt_verifier_set_jwks_url, or NULL */
 };
+
+/* jwt_claims.c: parse the profile options into v (verifier_new), free them (verifier_free). */
+mcp_status mcp__jwt_profile_parse(const char *name, mcp__jwt_profile *out, mcp_error *err);
+const char *mcp__jwt_profile_name(mcp__jwt_profile p);
+mcp_status mcp__jwt_claims_setup(mcp_jwt_verifier *v, const mcp_jwt_opts *o, mcp_error *err);
+void mcp__jwt_claims_cleanup(mcp_jwt_verifier *v);
+/* The profile's subject / name / client id (each replaced only when the profile says so). */
+mcp_status mcp__jwt_claims_identity(const mcp_jwt_verifier *v, const json_t *claims,
+                                    const char **sub, const char **name, const char **client_id,
+                                    mcp_error *err);
+/* The profile's permissions beyond the generic permissions/scope/scp. */
+mcp_status mcp__jwt_claims_permissions(const mcp_jwt_verifier *v, const json_t *claims,
+                                       mcp_principal *p, mcp_error *err);
+/* With a permission map: *p replaced by a principal of the same fields (f) whose permissions
+ * are mapped. Without one, nothing happens. */
+mcp_status mcp__jwt_claims_map(const mcp_jwt_verifier *v, const mcp_principal_fields *f,
+                               mcp_principal **p, mcp_error *err);
+/* iss against the configured issuer (exact, or the {tenantid} template), and tid against the
+ * allowed tenants. */
+mcp_status mcp__jwt_check_issuer(const mcp_jwt_verifier *v, const json_t *claims, const char *iss,
+                                 mcp_error *err);
 
 /* Replace the wall clock (tests). */
 void mcp__jwt_verifier_set_clock(mcp_jwt_verifier *v, mcp__jwt_clock_fn fn, void *ctx);

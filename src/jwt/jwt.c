@@ -92,7 +92,45 @@ mcp_jwt_verifier_new(const mcp_jwt_opts *opts, mcp_jwt_verifier **out, mcp_error
     v->opts.issuer = v->issuer;
     v->opts.audience = v->audience;
     v->opts.typ = v->typ;
+    mcp_status rc = mcp__jwt_claims_setup(v, opts, err);
+    if (rc != MCP_OK) {
+        mcp_jwt_verifier_free(v);
+        return rc;
+    }
+    v->opts.claims_profile = NULL; /* parsed into v; the caller's strings are not kept */
+    v->opts.claims_client = NULL;
+    v->opts.allowed_tenants = NULL;
+    v->opts.permission_map = NULL;
     *out = v;
+    return MCP_OK;
+}
+
+mcp_status
+mcp_jwt_verifier_add_issuer(mcp_jwt_verifier *v, mcp_jwt_verifier *issuer, mcp_error *err)
+{
+    mcp_status rc = MCP_OK;
+    if (v == NULL || issuer == NULL || issuer == v || issuer->issuer == NULL)
+        rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "the issuer's verifier needs an issuer");
+    else if (issuer->n_issuers > 0)
+        rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "trusted issuers do not nest");
+    for (size_t i = 0; rc == MCP_OK && i <= v->n_issuers; i++) {
+        const char *have = i < v->n_issuers ? v->issuers[i]->issuer : v->issuer;
+        if (have != NULL && strcmp(have, issuer->issuer) == 0)
+            rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "issuer trusted twice");
+    }
+    mcp_jwt_verifier **a = NULL;
+    if (rc == MCP_OK) {
+        a = mcp__realloc(v->issuers, (v->n_issuers + 1) * sizeof *a);
+        if (a == NULL)
+            rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    }
+    if (rc != MCP_OK) {
+        if (issuer != v)
+            mcp_jwt_verifier_free(issuer);
+        return rc;
+    }
+    a[v->n_issuers++] = issuer;
+    v->issuers = a;
     return MCP_OK;
 }
 
@@ -102,6 +140,10 @@ mcp_jwt_verifier_free(mcp_jwt_verifier *v)
     if (v == NULL)
         return;
     mcp__jwks_src_free(v->jwks);          /* joins the refresh thread before anything goes */
+    for (size_t i = 0; i < v->n_issuers; i++)
+        mcp_jwt_verifier_free(v->issuers[i]);
+    mcp__free(v->issuers);
+    mcp__jwt_claims_cleanup(v);
     mcp__jwt_keyset_unref(v->local);
     mcp__jwt_keyset_unref(v->remote);
     mcp__jwt_cache_free(v->cache);
@@ -561,13 +603,10 @@ build_principal(const mcp_jwt_verifier *v, const json_t *claims, const char *cla
     const json_t *perms = json_object_get(claims, "permissions");
     if (!str_claim(claims, "iss", &iss))
         return unauth(err, "malformed token: iss");
-    if (v->issuer != NULL) {
-        if (iss == NULL)
-            return unauth(err, "missing iss");
-        if (strcmp(iss, v->issuer) != 0)
-            return unauth(err, "issuer mismatch");
-    }
-    mcp_status rc = check_audience(v, claims, err);
+    mcp_status rc = mcp__jwt_check_issuer(v, claims, iss, err);
+    if (rc != MCP_OK)
+        return rc;
+    rc = check_audience(v, claims, err);
     if (rc != MCP_OK)
         return rc;
     if (!str_claim(claims, "sub", &sub))
@@ -582,13 +621,17 @@ build_principal(const mcp_jwt_verifier *v, const json_t *claims, const char *cla
         return unauth(err, "malformed token: jti");
     if (perms != NULL && !json_is_array(perms))
         return unauth(err, "malformed token: permissions");
+    if (client_id == NULL)
+        client_id = azp;
+    if ((rc = mcp__jwt_claims_identity(v, claims, &sub, &name, &client_id, err)) != MCP_OK)
+        return rc;
 
     mcp_principal_fields f = {
         .kind = MCP_CRED_JWT,
         .subject = sub,
         .name = name,
         .issuer = iss,
-        .client_id = client_id ? client_id : azp,
+        .client_id = client_id,
         .key_id = kid,
         .jti = jti,
         .claims_json = claims_text,
@@ -599,7 +642,9 @@ build_principal(const mcp_jwt_verifier *v, const json_t *claims, const char *cla
         return rc == MCP_ERR_NOMEM ? rc : unauth(err, "missing sub");
     if ((rc = add_perms(p, perms, "permissions", err)) != MCP_OK ||
         (rc = add_perms(p, json_object_get(claims, "scope"), "scope", err)) != MCP_OK ||
-        (rc = add_perms(p, json_object_get(claims, "scp"), "scp", err)) != MCP_OK) {
+        (rc = add_perms(p, json_object_get(claims, "scp"), "scp", err)) != MCP_OK ||
+        (rc = mcp__jwt_claims_permissions(v, claims, p, err)) != MCP_OK ||
+        (rc = mcp__jwt_claims_map(v, &f, &p, err)) != MCP_OK) {
         mcp_principal_unref(p);
         return rc;
     }
@@ -685,6 +730,56 @@ out:
     return rc;
 }
 
+/* Does iss (with the token's tid) name w's issuer? */
+static bool
+names_issuer(const mcp_jwt_verifier *w, const char *iss, const char *tid)
+{
+    if (w->issuer == NULL)
+        return false;
+    const char *t = strstr(w->issuer, "{tenantid}");
+    if (t == NULL)
+        return strcmp(iss, w->issuer) == 0;
+    size_t pre = (size_t)(t - w->issuer), dl = tid != NULL ? strlen(tid) : 0;
+    const char *suf = t + strlen("{tenantid}");
+    return dl > 0 && strlen(iss) == pre + dl + strlen(suf) && strncmp(iss, w->issuer, pre) == 0
+           && strncmp(iss + pre, tid, dl) == 0 && strcmp(iss + pre + dl, suf) == 0;
+}
+
+/* With several trusted issuers: the one the (not yet verified) token names, or "issuer not
+ * trusted". Only the choice of keys depends on the unverified claims; the chosen verifier then
+ * checks everything, iss included. */
+static mcp_status
+pick_issuer(mcp_jwt_verifier *v, const char *token, size_t len, mcp_jwt_verifier **by,
+            mcp_error *err)
+{
+    char *hdr = NULL, *payload = NULL;
+    mcp_status rc = mcp_jwt_decode_unverified(token, len, &hdr, &payload, err);
+    if (rc != MCP_OK)
+        return rc == MCP_ERR_NOMEM ? rc : unauth(err, "malformed token: payload");
+    json_error_t jerr;
+    json_t *claims = json_loads(payload, JSON_REJECT_DUPLICATES, &jerr);
+    mcp__free(hdr);
+    mcp__free(payload);
+    const char *iss = NULL, *tid = NULL;
+    if (claims == NULL || !json_is_object(claims) || !str_claim(claims, "iss", &iss)
+        || !str_claim(claims, "tid", &tid)) {
+        json_decref(claims);
+        return unauth(err, "malformed token: payload");
+    }
+    *by = NULL;
+    if (iss != NULL) {
+        if (names_issuer(v, iss, tid))
+            *by = v;
+        for (size_t i = 0; *by == NULL && i < v->n_issuers; i++)
+            if (names_issuer(v->issuers[i], iss, tid))
+                *by = v->issuers[i];
+    }
+    json_decref(claims);
+    if (*by == NULL)
+        return unauth(err, iss == NULL ? "missing iss" : "issuer not trusted");
+    return MCP_OK;
+}
+
 mcp_status
 mcp_jwt_verify(const mcp_jwt_verifier *cv, const char *token, size_t len, mcp_principal **out,
                mcp_error *err)
@@ -705,9 +800,18 @@ mcp_jwt_verify(const mcp_jwt_verifier *cv, const char *token, size_t len, mcp_pr
     /* no hash, no cache: a failed digest must never become a lookup key */
     if (v->cache != NULL && mcp__sha256(token, len, hash)) {
         h = hash;
-        /* Entries live until exp without leeway: after that the full path decides. */
+        /* Entries live until exp without leeway: after that the full path decides. Only
+         * tokens this verifier itself verified are in its cache, so a hit needs no routing. */
         if ((*out = mcp__jwt_cache_get(v->cache, hash, now)) != NULL)
             return MCP_OK;
+    }
+    if (v->n_issuers > 0) {
+        mcp_jwt_verifier *by = NULL;
+        mcp_status rc = pick_issuer(v, token, len, &by, err);
+        if (rc != MCP_OK)
+            return rc;
+        if (by != v)
+            return mcp_jwt_verify(by, token, len, out, err);
     }
     return verify_full(v, token, len, now, h, out, err);
 }

@@ -67,14 +67,20 @@ enum mcp__store_stmt {
     MCP__ST_COUNT_
 };
 
+/* A connection of either backend: SQLite (db) or PostgreSQL (pg, see store_pg.c). */
 typedef struct mcp__store_conn {
     pthread_mutex_t mu;
     sqlite3        *db;
     sqlite3_stmt   *stmts[MCP__ST_COUNT_];
+    struct pg_conn *pg;                       /* libpq's PGconn */
+    bool            pg_prepared[MCP__ST_COUNT_];
+    bool            pg_in_tx;                 /* a write transaction is open: never retry */
+    bool            pg_stale;                 /* a round trip timed out: reconnect first */
 } mcp__store_conn;
 
 struct mcp_store {
-    char           *path;
+    char           *path;    /* file name, or the postgresql:// URI (never logged: a password) */
+    bool            pg;      /* the PostgreSQL backend (store_pg.c) */
     mcp_store_opts  opts;
     int             schema_version;
     mcp__store_conn writer;  /* every write, in BEGIN IMMEDIATE transactions */
@@ -86,7 +92,7 @@ struct mcp_store {
     _Atomic uint64_t gen;           /* bumped on every change seen; cache entries carry it */
     _Atomic uint64_t last_check_ms; /* monotonic time of the last successful change check */
     atomic_bool      healthy;       /* false after a failed check: check on every lookup */
-    int64_t          data_version;  /* under watch.mu */
+    int64_t          data_version;  /* under watch.mu (SQLite) */
     dev_t            file_dev;      /* the file we opened; a replaced file fails closed */
     ino_t            file_ino;
 
@@ -104,16 +110,35 @@ void mcp__store_conn_release(mcp__store_conn *c);
 sqlite3_stmt *mcp__store_stmt(mcp__store_conn *c, enum mcp__store_stmt id, mcp_error *err);
 
 /*
- * A cached lookup by one text key: lock a reader (always: pass it to lookup_end whatever this
- * returns), take statement id and bind key (borrowed until lookup_end) as parameter 1.
- * MCP_ERR_STORE with err filled when the statement cannot be prepared or bound.
+ * Result rows of one query, whichever the backend. Both backends are driven through these and
+ * mcp__store_exec/_exists, so store_users.c and store_keys.c hold one copy of each operation.
+ * SQL is written with ? placeholders (?1 for a reused one) in the dialect both engines accept;
+ * the PostgreSQL side rewrites the placeholders to $n.
  */
-mcp_status mcp__store_lookup_begin(mcp_store *s, enum mcp__store_stmt id, const char *key,
-                                   mcp__store_conn **c, sqlite3_stmt **st, mcp_error *err);
-/* Reset and unbind st (may be NULL) for its next use, then release c. */
-void mcp__store_lookup_end(mcp__store_conn *c, sqlite3_stmt *st);
-/* Column i of the current row as text; "" for NULL (never NULL). Valid until the next step. */
-const char *mcp__store_col_text(sqlite3_stmt *st, int i);
+typedef struct mcp__store_rows {
+    mcp__store_conn  *c;
+    sqlite3_stmt     *st;
+    bool              st_cached;  /* a hot-path statement: reset and kept, not finalized */
+    struct pg_result *res;        /* libpq's PGresult */
+    int               row, nrows;
+    unsigned char    *blob;       /* PostgreSQL: the last bytea value decoded */
+} mcp__store_rows;
+
+/* Run sql with args (types as for mcp__store_prepare) on c; rows come from mcp__store_next. */
+mcp_status mcp__store_query(mcp__store_conn *c, mcp__store_rows *r, mcp_error *err,
+                            const char *sql, const char *types, ...);
+/* A hot-path statement by id with one text parameter (borrowed until rows_end). */
+mcp_status mcp__store_query_stmt(mcp__store_conn *c, mcp__store_rows *r, enum mcp__store_stmt id,
+                                 const char *key, mcp_error *err);
+/* Advance to the next row: *row tells whether there is one. MCP_ERR_STORE naming what. */
+mcp_status mcp__store_next(mcp__store_rows *r, bool *row, const char *what, mcp_error *err);
+/* Column i of the current row: text (NULL for SQL NULL), integer (0 for NULL), blob. */
+const char *mcp__store_text(const mcp__store_rows *r, int i);
+int64_t mcp__store_int(const mcp__store_rows *r, int i);
+bool mcp__store_is_null(const mcp__store_rows *r, int i);
+const void *mcp__store_blob(mcp__store_rows *r, int i, size_t *len);
+/* Release the rows (safe on a zeroed struct, and twice). */
+void mcp__store_rows_end(mcp__store_rows *r);
 
 /* Make sure the cache reflects changes by other connections (at most every change_check_ms).
  * MCP_ERR_STORE when the file cannot be read or was replaced: fail closed. */
@@ -128,6 +153,32 @@ mcp_status mcp__store_write_end(mcp_store *s, mcp__store_conn *c, mcp_status rc,
 
 /* MCP_ERR_STORE with "store: <what>: <sqlite message>" (SQLite's messages carry no values). */
 mcp_status mcp__store_db_error(mcp_error *err, sqlite3 *db, const char *what);
+/* The same for c, whichever its backend. */
+mcp_status mcp__store_conn_error(mcp_error *err, const mcp__store_conn *c, const char *what);
+
+/* ---- the PostgreSQL backend (store_pg.c) ------------------------------------------------ */
+
+/* Is path a PostgreSQL connection URI (postgresql:// or postgres://)? */
+bool mcp__store_is_pg_uri(const char *path);
+/* Open s->writer, run the migrations, open watch (LISTEN) and the readers. */
+mcp_status mcp__store_pg_open(mcp_store *s, mcp_error *err);
+void mcp__store_pg_conn_close(mcp__store_conn *c);
+/* The change check of the PostgreSQL backend (under watch.mu): drain notifications. */
+mcp_status mcp__store_pg_check(mcp_store *s, mcp_error *err);
+mcp_status mcp__store_pg_query(mcp__store_conn *c, mcp__store_rows *r, mcp_error *err,
+                               const char *sql, const char *types, va_list ap);
+mcp_status mcp__store_pg_query_stmt(mcp__store_conn *c, mcp__store_rows *r,
+                                    enum mcp__store_stmt id, const char *key, mcp_error *err);
+/* Rows changed by the last command of r (an UPDATE/INSERT/DELETE). */
+size_t mcp__store_pg_changes(const mcp__store_rows *r);
+const char *mcp__store_pg_text(const mcp__store_rows *r, int i);
+const void *mcp__store_pg_blob(mcp__store_rows *r, int i, size_t *len);
+void mcp__store_pg_rows_end(mcp__store_rows *r);
+mcp_status mcp__store_pg_error(mcp_error *err, const mcp__store_conn *c, const char *what);
+/* The SQL of a hot-path statement (store.c's table). */
+const char *mcp__store_stmt_sql(enum mcp__store_stmt id);
+mcp_status mcp__store_pg_write_begin(mcp__store_conn *c, mcp_error *err);
+mcp_status mcp__store_pg_simple(mcp__store_conn *c, const char *sql, mcp_error *err);
 
 /*
  * Prepare sql on c, bind args described by types ('t' const char *, 'i' int64_t, 'n' NULL,

@@ -83,7 +83,8 @@ static const char *const stmt_sql[MCP__ST_COUNT_] = {
         " LEFT JOIN role_permissions rp ON rp.role = ur.role"
         " WHERE u.subject = ?1 ORDER BY rp.permission",
     [MCP__ST_KEY_GET] =
-        "SELECT k.hash, k.owner, k.expires, k.revoked, u.subject IS NOT NULL, u.enabled, u.name,"
+        "SELECT k.hash, k.owner, k.expires, k.revoked,"
+        " CASE WHEN u.subject IS NULL THEN 0 ELSE 1 END, u.enabled, u.name,"
         " rp.permission FROM api_keys k"
         " LEFT JOIN users u ON u.subject = k.owner"
         " LEFT JOIN user_roles ur ON ur.subject = u.subject"
@@ -93,6 +94,12 @@ static const char *const stmt_sql[MCP__ST_COUNT_] = {
     [MCP__ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
+const char *
+mcp__store_stmt_sql(enum mcp__store_stmt id)
+{
+    return stmt_sql[id];
+}
+
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 mcp_status
@@ -100,6 +107,14 @@ mcp__store_db_error(mcp_error *err, sqlite3 *db, const char *what)
 {
     return mcp_error_set(err, MCP_ERR_STORE, "store: %s: %s", what,
                          db != NULL ? sqlite3_errmsg(db) : "no connection");
+}
+
+mcp_status
+mcp__store_conn_error(mcp_error *err, const mcp__store_conn *c, const char *what)
+{
+    if (c->pg != NULL)
+        return mcp__store_pg_error(err, c, what);
+    return mcp__store_db_error(err, c->db, what);
 }
 
 static mcp_status
@@ -163,12 +178,147 @@ mcp__store_prepare(mcp__store_conn *c, mcp_error *err, const char *sql, const ch
     return st;
 }
 
+/* ---- result rows, either backend ------------------------------------------------------- */
+
+mcp_status
+mcp__store_query(mcp__store_conn *c, mcp__store_rows *r, mcp_error *err, const char *sql,
+                 const char *types, ...)
+{
+    memset(r, 0, sizeof *r);
+    r->c = c;
+    va_list ap;
+    va_start(ap, types);
+    mcp_status rc = MCP_OK;
+    if (c->pg != NULL) {
+        rc = mcp__store_pg_query(c, r, err, sql, types, ap);
+    } else {
+        r->st = prepare_v(c, err, sql, types, ap);
+        if (r->st == NULL)
+            rc = MCP_ERR_STORE;
+    }
+    va_end(ap);
+    return rc;
+}
+
+mcp_status
+mcp__store_query_stmt(mcp__store_conn *c, mcp__store_rows *r, enum mcp__store_stmt id,
+                      const char *key, mcp_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->c = c;
+    if (c->pg != NULL)
+        return mcp__store_pg_query_stmt(c, r, id, key, err);
+    r->st = mcp__store_stmt(c, id, err);
+    if (r->st == NULL)
+        return MCP_ERR_STORE;
+    r->st_cached = true;
+    if (sqlite3_bind_text(r->st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+        return mcp__store_db_error(err, c->db, "bind");
+    return MCP_OK;
+}
+
+mcp_status
+mcp__store_next(mcp__store_rows *r, bool *row, const char *what, mcp_error *err)
+{
+    *row = false;
+    if (r->c->pg != NULL) {
+        if (r->res == NULL)
+            return mcp_error_set(err, MCP_ERR_STORE, "store: %s: no result", what);
+        if (r->row + 1 < r->nrows) {
+            r->row++;
+            *row = true;
+        } else {
+            r->row = r->nrows;
+        }
+        return MCP_OK;
+    }
+    if (r->st == NULL)
+        return mcp_error_set(err, MCP_ERR_STORE, "store: %s: no statement", what);
+    int step = sqlite3_step(r->st);
+    if (step == SQLITE_ROW) {
+        *row = true;
+        return MCP_OK;
+    }
+    if (step == SQLITE_DONE)
+        return MCP_OK;
+    return mcp__store_db_error(err, r->c->db, what);
+}
+
+const char *
+mcp__store_text(const mcp__store_rows *r, int i)
+{
+    if (r->c->pg != NULL)
+        return mcp__store_pg_text(r, i);
+    return (const char *)sqlite3_column_text(r->st, i);
+}
+
+bool
+mcp__store_is_null(const mcp__store_rows *r, int i)
+{
+    if (r->c->pg != NULL)
+        return mcp__store_pg_text(r, i) == NULL;
+    return sqlite3_column_type(r->st, i) == SQLITE_NULL;
+}
+
+int64_t
+mcp__store_int(const mcp__store_rows *r, int i)
+{
+    if (r->c->pg == NULL)
+        return sqlite3_column_int64(r->st, i);
+    const char *t = mcp__store_pg_text(r, i);
+    if (t == NULL)
+        return 0;
+    char *end = NULL;
+    long long v = strtoll(t, &end, 10);
+    return end != t && *end == '\0' ? (int64_t)v : 0;
+}
+
+const void *
+mcp__store_blob(mcp__store_rows *r, int i, size_t *len)
+{
+    *len = 0;
+    if (r->c->pg != NULL)
+        return mcp__store_pg_blob(r, i, len);
+    const void *p = sqlite3_column_blob(r->st, i);
+    int n = sqlite3_column_bytes(r->st, i);
+    *len = n > 0 ? (size_t)n : 0;
+    return p;
+}
+
+void
+mcp__store_rows_end(mcp__store_rows *r)
+{
+    if (r->c != NULL && r->c->pg != NULL) {
+        mcp__store_pg_rows_end(r);
+    } else if (r->st != NULL) {
+        if (r->st_cached) {
+            sqlite3_reset(r->st);
+            sqlite3_clear_bindings(r->st);
+        } else {
+            sqlite3_finalize(r->st);
+        }
+    }
+    r->st = NULL;
+}
+
 mcp_status
 mcp__store_exec(mcp__store_conn *c, size_t *changes, mcp_error *err, const char *sql,
                 const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
+    mcp__store_rows r;
+    memset(&r, 0, sizeof r);
+    r.c = c;
+    mcp_status out = MCP_OK;
+    if (c->pg != NULL) {
+        out = mcp__store_pg_query(c, &r, err, sql, types, ap);
+        if (out == MCP_OK && changes != NULL)
+            *changes = mcp__store_pg_changes(&r);
+        va_end(ap);
+        mcp__store_rows_end(&r);
+        return out;
+    }
     sqlite3_stmt *st = prepare_v(c, err, sql, types, ap);
     va_end(ap);
     if (st == NULL)
@@ -176,7 +326,6 @@ mcp__store_exec(mcp__store_conn *c, size_t *changes, mcp_error *err, const char 
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         ;
-    mcp_status out = MCP_OK;
     if (rc != SQLITE_DONE)
         out = mcp__store_db_error(err, c->db, "write");
     else if (changes != NULL)
@@ -191,18 +340,22 @@ mcp__store_exists(mcp__store_conn *c, bool *found, mcp_error *err, const char *s
 {
     va_list ap;
     va_start(ap, types);
-    sqlite3_stmt *st = prepare_v(c, err, sql, types, ap);
-    va_end(ap);
-    *found = false;
-    if (st == NULL)
-        return MCP_ERR_STORE;
-    int rc = sqlite3_step(st);
+    mcp__store_rows r;
+    memset(&r, 0, sizeof r);
+    r.c = c;
     mcp_status out = MCP_OK;
-    if (rc == SQLITE_ROW)
-        *found = true;
-    else if (rc != SQLITE_DONE)
-        out = mcp__store_db_error(err, c->db, "read");
-    sqlite3_finalize(st);
+    *found = false;
+    if (c->pg != NULL) {
+        out = mcp__store_pg_query(c, &r, err, sql, types, ap);
+    } else {
+        r.st = prepare_v(c, err, sql, types, ap);
+        if (r.st == NULL)
+            out = MCP_ERR_STORE;
+    }
+    va_end(ap);
+    if (out == MCP_OK)
+        out = mcp__store_next(&r, found, "read", err);
+    mcp__store_rows_end(&r);
     return out;
 }
 
@@ -221,36 +374,6 @@ mcp__store_stmt(mcp__store_conn *c, enum mcp__store_stmt id, mcp_error *err)
         }
     }
     return c->stmts[id];
-}
-
-mcp_status
-mcp__store_lookup_begin(mcp_store *s, enum mcp__store_stmt id, const char *key,
-                        mcp__store_conn **c, sqlite3_stmt **st, mcp_error *err)
-{
-    *c = mcp__store_reader_acquire(s);
-    *st = mcp__store_stmt(*c, id, err);
-    if (*st == NULL)
-        return MCP_ERR_STORE;
-    if (sqlite3_bind_text(*st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
-        return mcp__store_db_error(err, (*c)->db, "bind");
-    return MCP_OK;
-}
-
-void
-mcp__store_lookup_end(mcp__store_conn *c, sqlite3_stmt *st)
-{
-    if (st != NULL) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-    mcp__store_conn_release(c);
-}
-
-const char *
-mcp__store_col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t != NULL ? (const char *)t : "";
 }
 
 mcp_status
@@ -356,6 +479,10 @@ mcp__store_strlist_array(const mcp__store_strlist *l)
 static void
 conn_close(mcp__store_conn *c)
 {
+    if (c->pg != NULL) {
+        mcp__store_pg_conn_close(c);
+        return;
+    }
     for (int i = 0; i < MCP__ST_COUNT_; i++) {
         sqlite3_finalize(c->stmts[i]);
         c->stmts[i] = NULL;
@@ -446,6 +573,16 @@ mcp_status
 mcp__store_write_begin(mcp_store *s, mcp__store_conn **c, mcp_error *err)
 {
     pthread_mutex_lock(&s->writer.mu);
+    if (s->pg) {
+        mcp_status rc = mcp__store_pg_write_begin(&s->writer, err);
+        if (rc != MCP_OK) {
+            pthread_mutex_unlock(&s->writer.mu);
+            *c = NULL;
+            return rc;
+        }
+        *c = &s->writer;
+        return MCP_OK;
+    }
     if (sqlite3_exec(s->writer.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         mcp_status rc = mcp__store_db_error(err, s->writer.db, "begin write");
         pthread_mutex_unlock(&s->writer.mu);
@@ -461,6 +598,18 @@ mcp__store_write_end(mcp_store *s, mcp__store_conn *c, mcp_status rc, mcp_error 
 {
     if (c == NULL)
         return rc;
+    if (c->pg != NULL) {
+        c->pg_in_tx = false;
+        if (rc == MCP_OK) {
+            rc = mcp__store_pg_simple(c, "COMMIT", err);
+            if (rc == MCP_OK)
+                mcp__store_bump(s);
+        } else {
+            (void)mcp__store_pg_simple(c, "ROLLBACK", NULL);
+        }
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
     if (rc == MCP_OK) {
         if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             rc = mcp__store_db_error(err, c->db, "commit");
@@ -512,10 +661,13 @@ mcp__store_check_changes(mcp_store *s, mcp_error *err)
 
     mcp_status rc = MCP_OK;
     struct stat sb;
-    /* A file deleted or replaced (renamed over) since we opened it is no longer the store the
-     * operator configured; answering from the old inode would, e.g., keep keys alive that a
-     * restored backup does not have. Fail closed until the server is restarted. */
-    if (stat(s->path, &sb) != 0 || sb.st_dev != s->file_dev || sb.st_ino != s->file_ino) {
+    if (s->pg) {
+        rc = mcp__store_pg_check(s, err);
+    } else if (stat(s->path, &sb) != 0 || sb.st_dev != s->file_dev
+               || sb.st_ino != s->file_ino) {
+        /* A file deleted or replaced (renamed over) since we opened it is no longer the store
+         * the operator configured; answering from the old inode would, e.g., keep keys alive
+         * that a restored backup does not have. Fail closed until the server is restarted. */
         rc = mcp_error_set(err, MCP_ERR_STORE, "store: file missing or replaced since open");
     } else {
         int64_t dv = 0;
@@ -669,6 +821,18 @@ mcp_store_open(const char *path, const mcp_store_opts *opts, mcp_store **out, mc
         goto fail;
     }
 
+    if (mcp__store_is_pg_uri(path)) {
+        s->pg = true;
+        writer_open = watch_open = true;
+        readers_open = opts->readers;
+        rc = mcp__store_pg_open(s, err);
+        if (rc != MCP_OK)
+            goto fail;
+        atomic_init(&s->last_check_ms, mcp_now_ms());
+        s->nreaders = opts->readers;
+        *out = s;
+        return MCP_OK;
+    }
     if (opts->create) {
         rc = precreate_private(path, err);
         if (rc != MCP_OK)
@@ -719,6 +883,8 @@ fail:
         mcp__store_cache_cleanup(&s->keys);
         mcp__store_cache_cleanup(&s->jtis);
         mcp__free(s->readers);
+        if (s->pg && s->path != NULL)
+            mcp_memzero(s->path, strlen(s->path));
         mcp__free(s->path);
         mcp__free(s);
     }
@@ -740,6 +906,8 @@ mcp_store_close(mcp_store *s)
     conn_close(&s->watch);
     conn_close(&s->writer);
     mcp__free(s->readers);
+    if (s->pg)
+        mcp_memzero(s->path, strlen(s->path)); /* a URI may hold a password */
     mcp__free(s->path);
     mcp__free(s);
 }

@@ -215,17 +215,14 @@ mcp_store_key_list(mcp_store *s, const char *owner, mcp_store_key_fn fn, void *c
     key_row *rows = NULL;
     size_t n = 0, cap = 0;
     mcp__store_conn *c = mcp__store_reader_acquire(s);
-    sqlite3_stmt *st = mcp__store_prepare(c, err,
-                                          "SELECT id, owner, label, created,"
-                                          " COALESCE(expires, 0), COALESCE(revoked, 0)"
-                                          " FROM api_keys WHERE ?1 IS NULL OR owner = ?1"
-                                          " ORDER BY owner, created, id", "t", owner);
-    if (st == NULL) {
-        mcp__store_conn_release(c);
-        return MCP_ERR_STORE;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    mcp__store_rows q;
+    bool row = false;
+    rc = mcp__store_query(c, &q, err,
+                          "SELECT id, owner, label, created,"
+                          " COALESCE(expires, 0), COALESCE(revoked, 0)"
+                          " FROM api_keys WHERE ?1 IS NULL OR owner = ?1"
+                          " ORDER BY owner, created, id", "t", owner);
+    while (rc == MCP_OK && (rc = mcp__store_next(&q, &row, "list keys", err)) == MCP_OK && row) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             key_row *r = mcp__realloc(rows, ncap * sizeof *r);
@@ -237,20 +234,20 @@ mcp_store_key_list(mcp_store *s, const char *owner, mcp_store_key_fn fn, void *c
             cap = ncap;
         }
         key_row *r = &rows[n++];
-        r->id = mcp__strdup(mcp__store_col_text(st, 0));
-        r->owner = mcp__strdup(mcp__store_col_text(st, 1));
-        r->label = mcp__strdup(mcp__store_col_text(st, 2));
-        r->created = sqlite3_column_int64(st, 3);
-        r->expires = sqlite3_column_int64(st, 4);
-        r->revoked = sqlite3_column_int64(st, 5);
+        const char *id = mcp__store_text(&q, 0), *ow = mcp__store_text(&q, 1),
+                   *label = mcp__store_text(&q, 2);
+        r->id = mcp__strdup(id != NULL ? id : "");
+        r->owner = mcp__strdup(ow != NULL ? ow : "");
+        r->label = mcp__strdup(label != NULL ? label : "");
+        r->created = mcp__store_int(&q, 3);
+        r->expires = mcp__store_int(&q, 4);
+        r->revoked = mcp__store_int(&q, 5);
         if (r->id == NULL || r->owner == NULL || r->label == NULL) {
             rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
             break;
         }
     }
-    if (rc == MCP_OK && step != SQLITE_DONE)
-        rc = mcp__store_db_error(err, c->db, "list keys");
-    sqlite3_finalize(st);
+    mcp__store_rows_end(&q);
     mcp__store_conn_release(c);
 
     for (size_t i = 0; rc == MCP_OK && i < n; i++) {
@@ -334,55 +331,50 @@ load_key(mcp_store *s, const char *id, key_entry **out, mcp_error *err)
     char *owner = NULL, *name = NULL;
 
     *out = NULL;
-    mcp__store_conn *c;
-    sqlite3_stmt *st;
-    rc = mcp__store_lookup_begin(s, MCP__ST_KEY_GET, id, &c, &st, err);
-    if (rc != MCP_OK)
-        goto out;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    mcp__store_conn *c = mcp__store_reader_acquire(s);
+    mcp__store_rows r;
+    bool row = false;
+    rc = mcp__store_query_stmt(c, &r, MCP__ST_KEY_GET, id, err);
+    while (rc == MCP_OK && (rc = mcp__store_next(&r, &row, "read key", err)) == MCP_OK && row) {
         if (k == NULL) {
             k = mcp__calloc(1, sizeof *k);
             if (k == NULL) {
                 rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-                goto out;
+                break;
             }
             mcp__store_ref_init(&k->ref, key_entry_destroy);
-            const void *h = sqlite3_column_blob(st, 0);
-            if (h != NULL && sqlite3_column_bytes(st, 0) == KEY_HASH_LEN) {
+            size_t hlen = 0;
+            const void *h = mcp__store_blob(&r, 0, &hlen);
+            if (h != NULL && hlen == KEY_HASH_LEN) {
                 memcpy(k->hash, h, KEY_HASH_LEN);
                 k->hash_ok = true;
             }
-            owner = mcp__strdup(mcp__store_col_text(st, 1));
-            name = mcp__strdup(mcp__store_col_text(st, 6));
+            const char *ow = mcp__store_text(&r, 1), *nm = mcp__store_text(&r, 6);
+            owner = mcp__strdup(ow != NULL ? ow : "");
+            name = mcp__strdup(nm != NULL ? nm : "");
             if (owner == NULL || name == NULL) {
                 rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-                goto out;
+                break;
             }
-            k->expires = sqlite3_column_type(st, 2) == SQLITE_NULL ? 0
-                                                                   : sqlite3_column_int64(st, 2);
-            k->revoked = sqlite3_column_type(st, 3) != SQLITE_NULL;
-            if (sqlite3_column_int(st, 4) == 0)
+            k->expires = mcp__store_is_null(&r, 2) ? 0 : mcp__store_int(&r, 2);
+            k->revoked = !mcp__store_is_null(&r, 3);
+            if (mcp__store_int(&r, 4) == 0)
                 k->owner = OWNER_UNKNOWN;
-            else if (sqlite3_column_int(st, 5) != 1)
+            else if (mcp__store_int(&r, 5) != 1)
                 k->owner = OWNER_DISABLED;
             else
                 k->owner = OWNER_OK;
         }
-        const unsigned char *perm = sqlite3_column_text(st, 7);
-        if (perm != NULL && mcp__store_strlist_add(&perms, (const char *)perm) != MCP_OK) {
+        const char *perm = mcp__store_text(&r, 7);
+        if (perm != NULL && mcp__store_strlist_add(&perms, perm) != MCP_OK) {
             rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-            goto out;
+            break;
         }
     }
-    if (step != SQLITE_DONE) {
-        rc = mcp__store_db_error(err, c->db, "read key");
-        goto out;
-    }
-    if (k != NULL && k->owner == OWNER_OK)
+    mcp__store_rows_end(&r);
+    mcp__store_conn_release(c);
+    if (rc == MCP_OK && k != NULL && k->owner == OWNER_OK)
         rc = build_principal(id, owner, name, k->expires, &perms, &k->principal, err);
-out:
-    mcp__store_lookup_end(c, st);
     mcp__free(owner);
     mcp__free(name);
     mcp__store_strlist_cleanup(&perms);

@@ -66,37 +66,34 @@ load_user(mcp_store *s, const char *subject, user_snap **out, mcp_error *err)
     bool exists = false, enabled = false;
     char *name = NULL;
 
-    mcp__store_conn *c;
-    sqlite3_stmt *st;
-    rc = mcp__store_lookup_begin(s, MCP__ST_USER_GET, subject, &c, &st, err);
-    if (rc != MCP_OK)
-        goto out;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    mcp__store_conn *c = mcp__store_reader_acquire(s);
+    mcp__store_rows r;
+    bool row = false;
+    rc = mcp__store_query_stmt(c, &r, MCP__ST_USER_GET, subject, err);
+    while (rc == MCP_OK && (rc = mcp__store_next(&r, &row, "read user", err)) == MCP_OK && row) {
         if (!exists) {
             exists = true;
-            enabled = sqlite3_column_int(st, 1) == 1;
-            name = mcp__strdup(mcp__store_col_text(st, 0));
+            enabled = mcp__store_int(&r, 1) == 1;
+            const char *n = mcp__store_text(&r, 0);
+            name = mcp__strdup(n != NULL ? n : "");
             if (name == NULL) {
                 rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-                goto out;
+                break;
             }
         }
-        const unsigned char *perm = sqlite3_column_text(st, 2);
-        if (perm != NULL && mcp__store_strlist_add(&perms, (const char *)perm) != MCP_OK) {
+        const char *perm = mcp__store_text(&r, 2);
+        if (perm != NULL && mcp__store_strlist_add(&perms, perm) != MCP_OK) {
             rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-            goto out;
+            break;
         }
     }
-    if (step != SQLITE_DONE) {
-        rc = mcp__store_db_error(err, c->db, "read user");
-        goto out;
+    mcp__store_rows_end(&r);
+    mcp__store_conn_release(c);
+    if (rc == MCP_OK) {
+        *out = user_snap_new(subject, exists, enabled, name != NULL ? name : "", &perms);
+        if (*out == NULL)
+            rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
     }
-    *out = user_snap_new(subject, exists, enabled, name != NULL ? name : "", &perms);
-    if (*out == NULL)
-        rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
-out:
-    mcp__store_lookup_end(c, st);
     mcp__free(name);
     mcp__store_strlist_cleanup(&perms);
     return rc;
@@ -212,7 +209,8 @@ mcp_store_user_add_with_roles(mcp_store *s, const char *subject, const char *nam
         rc = role_exists(c, roles[i], err);
         if (rc == MCP_OK)
             rc = mcp__store_exec(c, NULL, err,
-                                 "INSERT OR IGNORE INTO user_roles(subject, role) VALUES (?, ?)",
+                                 "INSERT INTO user_roles(subject, role) VALUES (?, ?)"
+                                 " ON CONFLICT DO NOTHING",
                                  "tt", subject, roles[i]);
     }
     return mcp__store_write_end(s, c, rc, err);
@@ -315,16 +313,14 @@ row_vec_push(row_vec *v)
 static mcp_status
 read_grouped(mcp_store *s, const char *sql, bool with_user_cols, row_vec *v, mcp_error *err)
 {
-    mcp_status rc = MCP_OK;
     mcp__store_conn *c = mcp__store_reader_acquire(s);
-    sqlite3_stmt *st = mcp__store_prepare(c, err, sql, "");
-    if (st == NULL) {
-        mcp__store_conn_release(c);
-        return MCP_ERR_STORE;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = mcp__store_col_text(st, 0);
+    mcp__store_rows q;
+    bool row = false;
+    mcp_status rc = mcp__store_query(c, &q, err, sql, "");
+    while (rc == MCP_OK && (rc = mcp__store_next(&q, &row, "list", err)) == MCP_OK && row) {
+        const char *name = mcp__store_text(&q, 0);
+        if (name == NULL)
+            name = "";
         named_row *r = v->n > 0 ? &v->rows[v->n - 1] : NULL;
         if (r == NULL || strcmp(r->name, name) != 0) {
             r = row_vec_push(v);
@@ -333,24 +329,23 @@ read_grouped(mcp_store *s, const char *sql, bool with_user_cols, row_vec *v, mcp
                 break;
             }
             if (with_user_cols) {
-                r->extra = mcp__strdup(mcp__store_col_text(st, 2));
-                r->enabled = sqlite3_column_int(st, 3) == 1;
-                r->created = sqlite3_column_int64(st, 4);
+                const char *extra = mcp__store_text(&q, 2);
+                r->extra = mcp__strdup(extra != NULL ? extra : "");
+                r->enabled = mcp__store_int(&q, 3) == 1;
+                r->created = mcp__store_int(&q, 4);
                 if (r->extra == NULL) {
                     rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
                     break;
                 }
             }
         }
-        if (sqlite3_column_type(st, 1) != SQLITE_NULL
-            && mcp__store_strlist_add(&r->list, mcp__store_col_text(st, 1)) != MCP_OK) {
+        const char *item = mcp__store_text(&q, 1);
+        if (item != NULL && mcp__store_strlist_add(&r->list, item) != MCP_OK) {
             rc = mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
             break;
         }
     }
-    if (rc == MCP_OK && step != SQLITE_DONE)
-        rc = mcp__store_db_error(err, c->db, "list");
-    sqlite3_finalize(st);
+    mcp__store_rows_end(&q);
     mcp__store_conn_release(c);
     return rc;
 }
@@ -470,7 +465,8 @@ mcp_store_role_grant(mcp_store *s, const char *subject, const char *role, mcp_er
         rc = role_exists(c, role, err);
     if (rc == MCP_OK)
         rc = mcp__store_exec(c, NULL, err,
-                             "INSERT OR IGNORE INTO user_roles(subject, role) VALUES (?, ?)", "tt",
+                             "INSERT INTO user_roles(subject, role) VALUES (?, ?)"
+                             " ON CONFLICT DO NOTHING", "tt",
                              subject, role);
     return mcp__store_write_end(s, c, rc, err);
 }
@@ -512,14 +508,15 @@ mcp_store_role_set_permissions(mcp_store *s, const char *role, const char *const
     rc = mcp__store_write_begin(s, &c, err);
     if (rc != MCP_OK)
         return rc;
-    rc = mcp__store_exec(c, NULL, err, "INSERT OR IGNORE INTO roles(name) VALUES (?)", "t", role);
+    rc = mcp__store_exec(c, NULL, err, "INSERT INTO roles(name) VALUES (?) ON CONFLICT DO NOTHING",
+                         "t", role);
     if (rc == MCP_OK)
         rc = mcp__store_exec(c, NULL, err, "DELETE FROM role_permissions WHERE role = ?", "t",
                              role);
     for (size_t i = 0; rc == MCP_OK && perms != NULL && perms[i] != NULL; i++)
         rc = mcp__store_exec(c, NULL, err,
-                             "INSERT OR IGNORE INTO role_permissions(role, permission)"
-                             " VALUES (?, ?)", "tt", role, perms[i]);
+                             "INSERT INTO role_permissions(role, permission) VALUES (?, ?)"
+                             " ON CONFLICT DO NOTHING", "tt", role, perms[i]);
     return mcp__store_write_end(s, c, rc, err);
 }
 
@@ -562,31 +559,27 @@ mcp_store_token_revoke(mcp_store *s, const char *jti, int64_t expires, mcp_error
     rc = mcp__store_write_begin(s, &c, err);
     if (rc != MCP_OK)
         return rc;
-    if (expires == 0)
-        rc = mcp__store_exec(c, NULL, err,
-                             "INSERT OR REPLACE INTO revoked_tokens(jti, expires) VALUES (?, ?)",
-                             "tn", jti);
-    else
-        rc = mcp__store_exec(c, NULL, err,
-                             "INSERT OR REPLACE INTO revoked_tokens(jti, expires) VALUES (?, ?)",
-                             "ti", jti, expires);
+    /* NULLIF: 0 (keep forever) is stored as NULL, as purge expects. */
+    rc = mcp__store_exec(c, NULL, err,
+                         "INSERT INTO revoked_tokens(jti, expires) VALUES (?, NULLIF(?, 0))"
+                         " ON CONFLICT (jti) DO UPDATE SET expires = excluded.expires",
+                         "ti", jti, expires);
     return mcp__store_write_end(s, c, rc, err);
 }
 
 static mcp_status
 load_jti(mcp_store *s, const char *jti, bool *revoked, mcp_error *err)
 {
-    mcp__store_conn *c;
-    sqlite3_stmt *st;
-    mcp_status rc = mcp__store_lookup_begin(s, MCP__ST_JTI_GET, jti, &c, &st, err);
-    if (rc == MCP_OK) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW || step == SQLITE_DONE)
-            *revoked = step == SQLITE_ROW;
-        else
-            rc = mcp__store_db_error(err, c->db, "read revoked token");
-    }
-    mcp__store_lookup_end(c, st);
+    mcp__store_conn *c = mcp__store_reader_acquire(s);
+    mcp__store_rows r;
+    bool row = false;
+    mcp_status rc = mcp__store_query_stmt(c, &r, MCP__ST_JTI_GET, jti, err);
+    if (rc == MCP_OK)
+        rc = mcp__store_next(&r, &row, "read revoked token", err);
+    if (rc == MCP_OK)
+        *revoked = row;
+    mcp__store_rows_end(&r);
+    mcp__store_conn_release(c);
     return rc;
 }
 

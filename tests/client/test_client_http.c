@@ -404,6 +404,7 @@ new_client(cb_seen *seen, size_t max_message, unsigned timeout_ms, const char *t
 {
     mcp_client_opts o;
     mcp_client_opts_default(&o);
+    o.protocol = MCP_CLIENT_PROTOCOL_LEGACY; /* a scripted 2025 server */
     o.bearer_token = token;
     o.max_message = max_message;
     o.request_timeout_ms = timeout_ms;
@@ -658,6 +659,7 @@ http_get_stream_delivers_notifications_to_poll(void **state)
     notified = 0;
     mcp_client_opts o;
     mcp_client_opts_default(&o);
+    o.protocol = MCP_CLIENT_PROTOCOL_LEGACY; /* a scripted 2025 server */
     o.get_stream = true;
     o.cb.notification = on_notification;
     mcp_client *c = NULL;

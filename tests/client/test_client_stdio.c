@@ -138,6 +138,7 @@ connect_fake(const char *mode, size_t max_message, unsigned timeout_ms, mcp_stat
 {
     mcp_client_opts o;
     mcp_client_opts_default(&o);
+    o.protocol = MCP_CLIENT_PROTOCOL_LEGACY; /* a scripted 2025 server */
     o.max_message = max_message;
     o.request_timeout_ms = timeout_ms;
     o.cb.log = on_log;

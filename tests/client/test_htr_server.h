@@ -382,7 +382,7 @@ htr_call(htr_fx *f, uint64_t oid, int64_t id, const char *method, mcp__evq *msgs
     snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"%s\"}",
              (long long)id, method);
     mcp_error err;
-    assert_int_equal(f->t->ops->send(f->t, oid, id, body, NULL, &err), MCP_OK);
+    assert_int_equal(f->t->ops->send(f->t, oid, id, body, NULL, NULL, &err), MCP_OK);
     mcp__event *ev = htr_next(f, MCP__EV_DONE, msgs);
     assert_int_equal(ev->oid, oid);
     assert_true(ev->final);

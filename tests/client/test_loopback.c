@@ -181,7 +181,52 @@ other_paths_and_methods_ignored(void **state)
     mcp_error_clear(&err);
     assert_int_equal(mcp__loopback_wait(l, 1000, &cb, &err), MCP_ERR_TIMEOUT);
     assert_null(cb);
-    assert_string_equal(err.message, "no login redirect arrived within 1 s");
+    assert_string_equal(err.message, "no login redirect arrived within 1.000 s");
+    /* a bound under a second is said as it is, not "0 s" */
+    mcp_error_clear(&err);
+    assert_int_equal(mcp__loopback_wait(l, 250, &cb, &err), MCP_ERR_TIMEOUT);
+    assert_string_equal(err.message, "no login redirect arrived within 0.250 s");
+    mcp__loopback_close(l);
+    mcp__free(uri);
+}
+
+/* A callback with the right state whose query does not fit (a 17,000-byte code): the browser is
+ * told the login failed (not "complete"), and the wait ends at once with that error instead of
+ * running into its timeout. */
+static void
+oversize_callback_fails_the_wait(void **state)
+{
+    (void)state;
+    mcp__loopback *l = NULL;
+    char *uri = NULL, *cb = NULL;
+    mcp_error err;
+    assert_int_equal(mcp__loopback_open("big", &l, &uri, &err), MCP_OK);
+    size_t n = 17000;
+    char *url = malloc(strlen(uri) + n + 64);
+    assert_non_null(url);
+    int k = sprintf(url, "%s?state=big&code=", uri);
+    memset(url + k, 'a', n);
+    url[k + (int)n] = '\0';
+    got g;
+    browse("GET", url, &g);
+    free(url);
+    assert_int_equal(g.status, 400);
+    assert_non_null(strstr(g.body, "too large"));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp__loopback_wait(l, 30000, &cb, &err), MCP_ERR_TOO_LARGE);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 5);    /* ended by the callback, not the 30 s bound */
+    assert_null(cb);
+    assert_string_equal(err.message, "the login redirect was larger than 16384 bytes; refused");
+    /* a later callback, even a proper one, does not revive the failed login */
+    char small[512];
+    snprintf(small, sizeof small, "%s?state=big&code=c", uri);
+    browse("GET", small, &g);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp__loopback_wait(l, 300, &cb, &err), MCP_ERR_TIMEOUT);
+    assert_null(cb);
     mcp__loopback_close(l);
     mcp__free(uri);
 }
@@ -234,6 +279,7 @@ main(void)
         cmocka_unit_test(error_callback_and_first_wins),
         cmocka_unit_test(other_paths_and_methods_ignored),
         cmocka_unit_test(wait_wakes_on_arrival),
+        cmocka_unit_test(oversize_callback_fails_the_wait),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -25,6 +25,11 @@
 #include <unistd.h>
 
 #include "client/internal.h"
+#include <mcp/jwt.h>
+#include "jwt/jwt.h"
+
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include "test_mhd_util.h"
 
@@ -33,8 +38,15 @@
  * A_NO_PRM: no PRM (2025-03-26 server; the MCP server is its own AS). */
 typedef enum {
     A_NORMAL, A_NO_S256, A_BAD_STATE, A_EVIL_RESOURCE, A_SHORT_TTL, A_EVIL_AS, A_TWO_AS, A_NO_PRM,
-    A_REMOTE_AS, A_REMOTE_ENDPOINTS
+    A_REMOTE_AS, A_REMOTE_ENDPOINTS, A_DPOP, A_JWT_BEARER, A_DPOP_NONCE
 } as_mode;
+/* A_DPOP_NONCE: A_DPOP whose token endpoint wants the nonce "as-n1" and whose MCP server wants
+ * "rs-n1" in the proofs (RFC 9449 sections 8 and 9), each announced by a use_dpop_nonce error. */
+#define IS_DPOP(m) ((m) == A_DPOP || (m) == A_DPOP_NONCE)
+/* A.migrated: the PRM names the second AS at /as2 (its own registration, client dcr-2). A_DPOP:
+ * the MCP server challenges with the DPoP scheme and wants "Authorization: DPoP" plus a proof,
+ * the AS advertises ES256 proofs and binds its tokens. A_JWT_BEARER: the AS takes only the
+ * RFC 7523 grant with the assertion "workload-jwt". */
 /* RFC 9207 variants of the AS (A.iss_mode): ISS_ADVERTISED_* put
  * authorization_response_iss_parameter_supported into its metadata. */
 enum iss_modes {
@@ -43,7 +55,8 @@ enum iss_modes {
     ISS_ADVERTISED_WRONG,   /* advertised, iss names another issuer */
     ISS_ADVERTISED_RIGHT,   /* advertised, iss is the issuer */
     ISS_ADVERTISED_ERROR_NO_ISS, /* advertised; an error response (right state) without iss */
-    ISS_FORGED_ERROR        /* an error response with a state that is not ours */
+    ISS_FORGED_ERROR,       /* an error response with a state that is not ours */
+    ISS_ADVERTISED_SLASH    /* advertised; iss is the issuer plus a trailing slash */
 };
 /* A_REMOTE_AS / A_REMOTE_ENDPOINTS: the server plays a remote MCP server named mcp.test (the
  * test maps that name to 127.0.0.1 with CURLOPT_RESOLVE): its PRM is for http://mcp.test:P/mcp
@@ -70,7 +83,41 @@ static struct {
     char last_scope[128];
     char last_resource[128];
     int next_token;
+    bool migrated;
+    int as2_registers, as2_tokens;
+    char as2_client_id[64];        /* client_id of the last request at the second AS */
+    int dpop_token_proofs;         /* token requests that carried a DPoP header */
+    int dpop_good, dpop_bad;       /* MCP requests with a well-formed / missing-or-bad proof */
+    char dpop_jtis[8][64];
+    int jwt_bearer_ok;
+    int as_nonce_challenges, rs_nonce_challenges;
 } A;
+
+/* The nonce claim of a proof (new string) or NULL. */
+static char *
+proof_nonce(const char *proof)
+{
+    char *hj = NULL, *pj = NULL;
+    mcp_error e;
+    if (proof == NULL || mcp_jwt_decode_unverified(proof, strlen(proof), &hj, &pj, &e) != MCP_OK)
+        return NULL;
+    json_error_t je;
+    json_t *p = json_loads(pj, 0, &je);
+    mcp_free(hj);
+    mcp_free(pj);
+    char *n = mcp__json_str(p, "nonce") ? mcp__strdup(mcp__json_str(p, "nonce")) : NULL;
+    json_decref(p);
+    return n;
+}
+
+static bool
+nonce_is(const char *proof, const char *want)
+{
+    char *n = proof_nonce(proof);
+    bool ok = n != NULL && strcmp(n, want) == 0;
+    mcp__free(n);
+    return ok;
+}
 
 static enum MHD_Result
 reply(struct MHD_Connection *conn, unsigned status, const char *ctype, const char *body,
@@ -101,21 +148,142 @@ form_get(const char *body, const char *name, char *out, size_t outsz)
     return true;
 }
 
+/* Verify an ES256 compact JWS with a P-256 public JWK (OpenSSL directly: a DPoP proof has no
+ * exp, which the library's token verifier rightly insists on for access tokens). */
+static bool
+es256_verify(const char *jws, const json_t *jwk)
+{
+    unsigned char *x = NULL, *y = NULL, *sig = NULL;
+    size_t xl = 0, yl = 0, sl = 0;
+    const char *dot2 = strrchr(jws, '.');
+    const char *xs = mcp__json_str(jwk, "x"), *ys = mcp__json_str(jwk, "y");
+    bool ok = dot2 != NULL && xs != NULL && ys != NULL &&
+              mcp__b64url_decode(xs, strlen(xs), &x, &xl) == MCP_OK && xl == 32 &&
+              mcp__b64url_decode(ys, strlen(ys), &y, &yl) == MCP_OK && yl == 32 &&
+              mcp__b64url_decode(dot2 + 1, strlen(dot2 + 1), &sig, &sl) == MCP_OK && sl == 64;
+    EVP_PKEY *k = NULL;
+    if (ok) {
+        unsigned char pub[65];
+        pub[0] = 0x04;
+        memcpy(pub + 1, x, 32);
+        memcpy(pub + 33, y, 32);
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string("group", (char *)"P-256", 0),
+            OSSL_PARAM_construct_octet_string("pub", pub, sizeof pub),
+            OSSL_PARAM_construct_end(),
+        };
+        EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        ok = pc != NULL && EVP_PKEY_fromdata_init(pc) == 1 &&
+             EVP_PKEY_fromdata(pc, &k, EVP_PKEY_PUBLIC_KEY, params) == 1;
+        EVP_PKEY_CTX_free(pc);
+    }
+    size_t derlen = 0;
+    unsigned char *der = ok ? mcp__jwt_ecdsa_jose_to_der(sig, 32, &derlen) : NULL;
+    if (ok) {
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        ok = md != NULL && der != NULL &&
+             EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, k) == 1 &&
+             EVP_DigestVerify(md, der, derlen, (const unsigned char *)jws,
+                              (size_t)(dot2 - jws)) == 1;
+        EVP_MD_CTX_free(md);
+    }
+    EVP_PKEY_free(k);
+    OPENSSL_free(der);
+    mcp__free(x);
+    mcp__free(y);
+    mcp__free(sig);
+    return ok;
+}
+
+/* A DPoP proof as RFC 9449 section 4.3 checks it: typ, alg, a public jwk, htm, htu, ath of
+ * the token, a jti not seen before, and the signature (verified with the jwk). */
+static bool
+dpop_proof_ok(const char *proof, const char *htu, const char *token)
+{
+    char *hj = NULL, *pj = NULL;
+    mcp_error e;
+    if (proof == NULL ||
+        mcp_jwt_decode_unverified(proof, strlen(proof), &hj, &pj, &e) != MCP_OK)
+        return false;
+    json_error_t je;
+    json_t *h = json_loads(hj, 0, &je), *p = json_loads(pj, 0, &je);
+    mcp_free(hj);
+    mcp_free(pj);
+    const json_t *jwk = json_object_get(h, "jwk");
+    bool ok = h && p && strcmp(mcp__json_str(h, "typ") ? mcp__json_str(h, "typ") : "",
+                               "dpop+jwt") == 0 &&
+              strcmp(mcp__json_str(h, "alg") ? mcp__json_str(h, "alg") : "", "ES256") == 0 &&
+              json_is_object(jwk) && json_object_get(jwk, "d") == NULL &&
+              strcmp(mcp__json_str(p, "htm") ? mcp__json_str(p, "htm") : "", "POST") == 0 &&
+              strcmp(mcp__json_str(p, "htu") ? mcp__json_str(p, "htu") : "", htu) == 0 &&
+              mcp__json_str(p, "jti") != NULL;
+    if (ok && token != NULL) {
+        unsigned char d[32];
+        EVP_Digest(token, strlen(token), d, NULL, EVP_sha256(), NULL);
+        char *ath = mcp__b64url_encode(d, sizeof d);
+        ok = ath != NULL && mcp__json_str(p, "ath") != NULL &&
+             strcmp(mcp__json_str(p, "ath"), ath) == 0;
+        mcp__free(ath);
+    }
+    if (ok) {
+        for (int i = 0; i < 8; i++)
+            if (strcmp(A.dpop_jtis[i], mcp__json_str(p, "jti")) == 0)
+                ok = false;                       /* a replayed proof */
+        for (int i = 0; ok && i < 8; i++)
+            if (A.dpop_jtis[i][0] == '\0') {
+                snprintf(A.dpop_jtis[i], sizeof A.dpop_jtis[i], "%s", mcp__json_str(p, "jti"));
+                break;
+            }
+    }
+    if (ok)                                       /* the signature, with the proof's own key */
+        ok = es256_verify(proof, jwk);
+    json_decref(h);
+    json_decref(p);
+    return ok;
+}
+
 static enum MHD_Result
 mcp_endpoint(struct MHD_Connection *conn, req_ctx *c)
 {
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    const char *proof = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "DPoP");
     char want[96];
     pthread_mutex_lock(&A.mu);
-    snprintf(want, sizeof want, "Bearer %s", A.valid_token);
+    snprintf(want, sizeof want, "%s %s", IS_DPOP(A.m) ? "DPoP" : "Bearer", A.valid_token);
     bool ok = A.valid_token[0] != '\0' && auth != NULL && strcmp(auth, want) == 0;
     unsigned port = A.port;
+    if (ok && A.m == A_DPOP_NONCE && !nonce_is(proof, "rs-n1")) {
+        A.rs_nonce_challenges++;
+        pthread_mutex_unlock(&A.mu);
+        char www[256];
+        snprintf(www, sizeof www, "DPoP error=\"use_dpop_nonce\", resource_metadata="
+                 "\"http://127.0.0.1:%u/.well-known/oauth-protected-resource/mcp\"", port);
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+            strlen("{\"error\":\"use_dpop_nonce\"}"), (void *)"{\"error\":\"use_dpop_nonce\"}",
+            MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(r, "WWW-Authenticate", www);
+        MHD_add_response_header(r, "DPoP-Nonce", "rs-n1");
+        enum MHD_Result ret = MHD_queue_response(conn, 401, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    if (ok && IS_DPOP(A.m)) {
+        char htu[96];
+        snprintf(htu, sizeof htu, "http://127.0.0.1:%u/mcp", port);
+        if (dpop_proof_ok(proof, htu, A.valid_token)) {
+            A.dpop_good++;
+        } else {
+            A.dpop_bad++;
+            ok = false;
+        }
+    }
     pthread_mutex_unlock(&A.mu);
     if (!ok) {
         char www[256];
         snprintf(www, sizeof www,
-                 "Bearer error=\"invalid_token\", scope=\"mcp:read\", resource_metadata="
-                 "\"http://127.0.0.1:%u/.well-known/oauth-protected-resource/mcp\"", port);
+                 "%s error=\"invalid_token\", scope=\"mcp:read\", resource_metadata="
+                 "\"http://127.0.0.1:%u/.well-known/oauth-protected-resource/mcp\"",
+                 IS_DPOP(A.m) ? "DPoP" : "Bearer", port);
         if (A.m == A_NO_PRM)            /* a 2025-03-26 server names no metadata */
             snprintf(www, sizeof www, "Bearer error=\"invalid_token\"");
         return reply(conn, 401, "application/json", "{\"error\":\"invalid_token\"}",
@@ -165,6 +333,41 @@ token_endpoint(struct MHD_Connection *conn, req_ctx *c)
         A.token_refreshes++;
         form_get(c->body, "refresh_token", rt, sizeof rt);
         ok = A.refresh_token[0] != '\0' && strcmp(rt, A.refresh_token) == 0;
+    } else if (strcmp(grant, "urn:ietf:params:oauth:grant-type:jwt-bearer") == 0) {
+        char as[64] = "", cid[64] = "";
+        form_get(c->body, "assertion", as, sizeof as);
+        form_get(c->body, "client_id", cid, sizeof cid);
+        ok = A.m == A_JWT_BEARER && strcmp(as, "workload-jwt") == 0 &&
+             strcmp(cid, "wl-client") == 0 && strcmp(resource, "") != 0;
+        A.jwt_bearer_ok += ok;
+    }
+    if (A.m == A_JWT_BEARER && strcmp(grant, "urn:ietf:params:oauth:grant-type:jwt-bearer") != 0)
+        ok = false;
+    if (A.migrated) {
+        char cid[64] = "";
+        form_get(c->body, "client_id", cid, sizeof cid);
+        snprintf(A.as2_client_id, sizeof A.as2_client_id, "%s", cid);
+        A.as2_tokens++;
+    }
+    bool dpop = false;
+    if (IS_DPOP(A.m)) {
+        char htu[96];
+        snprintf(htu, sizeof htu, "http://127.0.0.1:%u/token", A.port);
+        const char *proof = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "DPoP");
+        dpop = proof != NULL && dpop_proof_ok(proof, htu, NULL);
+        A.dpop_token_proofs += dpop;
+        if (dpop && A.m == A_DPOP_NONCE && !nonce_is(proof, "as-n1")) {
+            A.as_nonce_challenges++;
+            pthread_mutex_unlock(&A.mu);
+            struct MHD_Response *r = MHD_create_response_from_buffer(
+                strlen("{\"error\":\"use_dpop_nonce\"}"),
+                (void *)"{\"error\":\"use_dpop_nonce\"}", MHD_RESPMEM_MUST_COPY);
+            MHD_add_response_header(r, "Content-Type", "application/json");
+            MHD_add_response_header(r, "DPoP-Nonce", "as-n1");
+            enum MHD_Result ret = MHD_queue_response(conn, 400, r);
+            MHD_destroy_response(r);
+            return ret;
+        }
     }
     char out[256];
     if (ok) {
@@ -172,9 +375,10 @@ token_endpoint(struct MHD_Connection *conn, req_ctx *c)
         snprintf(A.valid_token, sizeof A.valid_token, "at-%d", A.next_token);
         snprintf(A.refresh_token, sizeof A.refresh_token, "rt-%d", A.next_token);
         snprintf(out, sizeof out,
-                 "{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":%d,"
+                 "{\"access_token\":\"%s\",\"token_type\":\"%s\",\"expires_in\":%d,"
                  "\"refresh_token\":\"%s\"}",
-                 A.valid_token, A.m == A_SHORT_TTL ? 1 : 3600, A.refresh_token);
+                 A.valid_token, dpop ? "DPoP" : "Bearer", A.m == A_SHORT_TTL ? 1 : 3600,
+                 A.refresh_token);
     }
     pthread_mutex_unlock(&A.mu);
     if (!ok)
@@ -193,6 +397,34 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
     req_ctx *c = *con_cls;
     char out[1024];
     unsigned p = A.port;
+    /* The second AS (after the migration) lives under /as2; its endpoints are served by the
+     * same code as the first's, told apart by A.migrated and the recorded client ids. */
+    bool as2 = false;
+    if (strcmp(url, "/.well-known/oauth-authorization-server/as2") == 0) {
+        snprintf(out, sizeof out,
+                 "{\"issuer\":\"http://127.0.0.1:%u/as2\",\"authorization_endpoint\":"
+                 "\"http://127.0.0.1:%u/as2/authorize\",\"token_endpoint\":\"http://127.0.0.1:"
+                 "%u/as2/token\",\"registration_endpoint\":\"http://127.0.0.1:%u/as2/register\","
+                 "\"code_challenge_methods_supported\":[\"S256\"],"
+                 "\"token_endpoint_auth_methods_supported\":[\"none\"]}", p, p, p, p);
+        return reply(conn, 200, "application/json", out, NULL, NULL);
+    }
+    if (strncmp(url, "/as2/", 5) == 0) {
+        as2 = true;
+        url += 4;
+    }
+    if (as2 && strcmp(url, "/register") == 0) {
+        pthread_mutex_lock(&A.mu);
+        A.as2_registers++;
+        pthread_mutex_unlock(&A.mu);
+        return reply(conn, 201, "application/json", "{\"client_id\":\"dcr-2\"}", NULL, NULL);
+    }
+    if (as2 && strcmp(url, "/authorize") == 0) {
+        const char *cid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "client_id");
+        pthread_mutex_lock(&A.mu);
+        snprintf(A.as2_client_id, sizeof A.as2_client_id, "%s", cid ? cid : "");
+        pthread_mutex_unlock(&A.mu);
+    }
     if (strstr(url, "evil-as") != NULL) {
         /* The AS a malicious MCP server names: count what reaches it. */
         const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
@@ -253,6 +485,8 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
             snprintf(res, sizeof res, "http://127.0.0.1:%u/mcp", p);
         if (A.m == A_EVIL_AS)
             snprintf(servers, sizeof servers, "\"http://127.0.0.1:%u/evil-as\"", p);
+        else if (A.migrated)
+            snprintf(servers, sizeof servers, "\"http://127.0.0.1:%u/as2\"", p);
         else if (A.m == A_TWO_AS)
             snprintf(servers, sizeof servers,
                      "\"http://127.0.0.1:%u/evil-as\",\"http://127.0.0.1:%u\"", p, p);
@@ -273,11 +507,13 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
                  "token\",\"registration_endpoint\":\"http://127.0.0.1:%u/register\","
                  "\"response_types_supported\":[\"code\"],\"scopes_supported\":[\"mcp:read\","
                  "\"offline_access\"],\"token_endpoint_auth_methods_supported\":[\"none\","
-                 "\"client_secret_basic\"]%s%s}",
+                 "\"client_secret_basic\"]%s%s%s}",
                  p, p, p, p,
                  A.m == A_NO_S256 ? "" : ",\"code_challenge_methods_supported\":[\"S256\"]",
-                 A.iss_mode >= ISS_ADVERTISED_MISSING && A.iss_mode <= ISS_ADVERTISED_ERROR_NO_ISS
-                     ? ",\"authorization_response_iss_parameter_supported\":true" : "");
+                 (A.iss_mode >= ISS_ADVERTISED_MISSING &&
+                  A.iss_mode <= ISS_ADVERTISED_ERROR_NO_ISS) || A.iss_mode == ISS_ADVERTISED_SLASH
+                     ? ",\"authorization_response_iss_parameter_supported\":true" : "",
+                 IS_DPOP(A.m) ? ",\"dpop_signing_alg_values_supported\":[\"ES256\"]" : "");
         return reply(conn, 200, "application/json", out, NULL, NULL);
     }
     if (strcmp(url, "/register") == 0 && strcmp(method, "POST") == 0) {
@@ -309,6 +545,10 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
             snprintf(iss, sizeof iss, "&iss=http%%3A%%2F%%2F127.0.0.1%%3A%u%%2Fevil-as", p);
         else if (A.iss_mode == ISS_ADVERTISED_RIGHT)
             snprintf(iss, sizeof iss, "&iss=http%%3A%%2F%%2F127.0.0.1%%3A%u", p);
+        else if (A.iss_mode == ISS_ADVERTISED_SLASH)
+            snprintf(iss, sizeof iss, "&iss=http%%3A%%2F%%2F127.0.0.1%%3A%u%%2F", p);
+        else if (as2)
+            snprintf(iss, sizeof iss, "&iss=http%%3A%%2F%%2F127.0.0.1%%3A%u%%2Fas2", p);
         if (A.iss_mode == ISS_FORGED_ERROR || A.iss_mode == ISS_ADVERTISED_ERROR_NO_ISS)
             snprintf(out, sizeof out, "%s?error=access_denied&state=%s", ru ? ru : "", est);
         else
@@ -335,6 +575,12 @@ server_start(as_mode m)
     A.iss_mode = ISS_NONE;
     A.valid_token[0] = A.refresh_token[0] = A.challenge[0] = A.redirect_uri[0] = '\0';
     A.last_scope[0] = A.last_resource[0] = '\0';
+    A.migrated = false;
+    A.as2_registers = A.as2_tokens = A.dpop_token_proofs = A.dpop_good = A.dpop_bad = 0;
+    A.jwt_bearer_ok = 0;
+    A.as_nonce_challenges = A.rs_nonce_challenges = 0;
+    A.as2_client_id[0] = '\0';
+    memset(A.dpop_jtis, 0, sizeof A.dpop_jtis);
     pthread_mutex_unlock(&A.mu);
     daemon_ = mhd_start_loopback(handler);
     A.port = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port;
@@ -761,6 +1007,133 @@ oauth_rfc9207_iss_is_checked(void **state)
     assert_int_equal(run_with_iss_mode(ISS_ADVERTISED_RIGHT, &err), MCP_OK);
     assert_int_equal(A.token_codes, 1);
     server_stop();
+    /* the issuer with a trailing slash: compared as a plain string, so refused (2026-07-28) */
+    assert_int_equal(run_with_iss_mode(ISS_ADVERTISED_SLASH, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_non_null(strstr(err.message, "issuer mismatch"));
+    assert_int_equal(A.token_codes, 0);
+    server_stop();
+}
+
+/* SEP-2352: the PRM starts naming another AS while the client holds a token from the first;
+ * the rejected token makes the client read the PRM again, register at the new AS and never
+ * present the old registration there. */
+static void
+oauth_authorization_server_migration_reregisters(void **state)
+{
+    (void)state;
+    server_start(A_NORMAL);
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    mcp_oauth *o = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_oauth_new(&oo, &o, &err), MCP_OK);
+    mcp_client_opts co;
+    mcp_client_opts_default(&co);
+    co.oauth = o;
+    co.request_timeout_ms = 10000;
+    mcp_client *c = NULL;
+    assert_int_equal(mcp_client_new(&co, &c, &err), MCP_OK);
+    assert_int_equal(mcp_client_connect_http(c, url_, &err), MCP_OK);
+    assert_int_equal(A.registers, 1);                 /* dcr-1 at the first AS */
+    pthread_mutex_lock(&A.mu);
+    A.migrated = true;
+    snprintf(A.valid_token, sizeof A.valid_token, "moved");   /* the old token is refused */
+    A.refresh_token[0] = '\0';                        /* ... and so is its refresh token */
+    pthread_mutex_unlock(&A.mu);
+    json_t *tools = NULL;
+    assert_int_equal(mcp_client_list_tools(c, &tools, &err), MCP_OK);
+    json_decref(tools);
+    assert_int_equal(A.as2_registers, 1);
+    assert_string_equal(A.as2_client_id, "dcr-2");
+    assert_int_equal(A.registers, 1);
+    mcp_client_free(c);
+    mcp_oauth_free(o);
+    server_stop();
+}
+
+/* DPoP (RFC 9449): a proof at the token endpoint, a bound token presented with the DPoP
+ * scheme and a fresh, verifiable proof on every MCP request; never written to the cache. */
+static void
+oauth_dpop_binds_and_proves(void **state)
+{
+    (void)state;
+    server_start(A_DPOP);
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    oo.token_cache_path = cache_path;
+    mcp_error err;
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_OK);
+    assert_true(A.dpop_token_proofs >= 1);
+    assert_true(A.dpop_good >= 2);                   /* discover/initialize, tools/list, ... */
+    assert_int_equal(A.dpop_bad, 0);
+    FILE *f = fopen(cache_path, "r");
+    if (f != NULL) {
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        assert_null(strstr(buf, "at-"));             /* no bound token in the cache file */
+    }
+    unlink(cache_path);
+    server_stop();
+    /* turned off: plain Bearer tokens, which this server refuses */
+    server_start(A_DPOP);
+    oo.dpop = MCP_OAUTH_DPOP_OFF;
+    oo.token_cache_path = NULL;
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_int_equal(A.dpop_token_proofs, 0);
+    server_stop();
+}
+
+/* DPoP nonces: the token endpoint's 400 and the MCP server's 401 use_dpop_nonce are each
+ * answered once with the nonce they announced, without a new authorization. */
+static void
+oauth_dpop_nonces_are_honoured(void **state)
+{
+    (void)state;
+    server_start(A_DPOP_NONCE);
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    mcp_error err;
+    mcp_oauth *o = NULL;
+    assert_int_equal(run_client(&oo, &o, &err), MCP_OK);
+    assert_int_equal(A.as_nonce_challenges, 1);
+    assert_int_equal(A.rs_nonce_challenges, 1);
+    assert_int_equal(A.authorizes, 1);
+    assert_int_equal(A.token_codes, 2);              /* the first one was told to use a nonce */
+    assert_int_equal(mcp_oauth_authorization_count(o), 1);
+    assert_int_equal(A.dpop_bad, 0);
+    mcp_oauth_free(o);
+    server_stop();
+}
+
+/* Workload identity (SEP-1933): the JWT-bearer grant with the configured assertion. */
+static void
+oauth_jwt_bearer_grant(void **state)
+{
+    (void)state;
+    server_start(A_JWT_BEARER);
+    mcp_oauth_opts oo;
+    mcp_oauth_opts_default(&oo);
+    oo.grant = MCP_OAUTH_GRANT_JWT_BEARER;
+    oo.client_id = "wl-client";
+    oo.assertion = "workload-jwt";
+    mcp_error err;
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_OK);
+    assert_int_equal(A.jwt_bearer_ok, 1);
+    assert_int_equal(A.authorizes, 0);
+    server_stop();
+    /* a refused assertion is reported, not retried with another grant */
+    server_start(A_JWT_BEARER);
+    oo.assertion = "stolen-jwt";
+    assert_int_equal(run_client(&oo, NULL, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_int_equal(A.authorizes, 0);
+    assert_int_equal(A.token_codes, 0);
+    server_stop();
+    /* no assertion: refused up front */
+    oo.assertion = NULL;
+    mcp_oauth *o = NULL;
+    assert_int_equal(mcp_oauth_new(&oo, &o, &err), MCP_ERR_INVALID_ARG);
 }
 
 static void
@@ -1023,6 +1396,10 @@ main(void)
         cmocka_unit_test(oauth_cached_tokens_are_bound_to_their_issuer),
         cmocka_unit_test(oauth_loopback_login_ignores_callbacks_with_another_state),
         cmocka_unit_test(oauth_rfc9207_iss_is_checked),
+        cmocka_unit_test(oauth_authorization_server_migration_reregisters),
+        cmocka_unit_test(oauth_dpop_binds_and_proves),
+        cmocka_unit_test(oauth_dpop_nonces_are_honoured),
+        cmocka_unit_test(oauth_jwt_bearer_grant),
         cmocka_unit_test(oauth_state_is_checked_before_error),
         cmocka_unit_test(oauth_ssrf_remote_server_cannot_reach_internal_addresses),
         cmocka_unit_test(oauth_ssrf_opt_in_allows_an_internal_as),

@@ -31,16 +31,16 @@ session_version_auth_and_extra_headers(void **state)
     assert_null(f.t->ops->session_id(f.t));
     mcp_error err;
     const char *init = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}";
-    assert_int_equal(f.t->ops->send(f.t, 1, 1, init, "Authorization: Bearer tok-1", &err), MCP_OK);
+    assert_int_equal(f.t->ops->send(f.t, 1, 1, init, "Authorization: Bearer tok-1", NULL, &err), MCP_OK);
     mcp__event *done = htr_next(&f, MCP__EV_DONE, NULL);
     assert_int_equal(done->status, MCP_OK);
     mcp__event_free(done);
     assert_string_equal(f.t->ops->session_id(f.t), "sess-1");
-    f.t->ops->set_protocol_version(f.t, "2025-06-18");
+    f.t->ops->set_protocol_version(f.t, "2025-06-18", false);
 
     /* The next request carries the session, the version and the new credential. */
     const char *call = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}";
-    assert_int_equal(f.t->ops->send(f.t, 2, 2, call, "Authorization: Bearer tok-2", &err), MCP_OK);
+    assert_int_equal(f.t->ops->send(f.t, 2, 2, call, "Authorization: Bearer tok-2", NULL, &err), MCP_OK);
     done = htr_next(&f, MCP__EV_DONE, NULL);
     assert_int_equal(done->status, MCP_OK);
     mcp__event_free(done);
@@ -59,7 +59,7 @@ session_version_auth_and_extra_headers(void **state)
     assert_string_equal(b.extra, "tenant-7");
 
     /* No credential: the header is dropped, not resent from before. */
-    assert_int_equal(f.t->ops->send(f.t, 3, 3, call, NULL, &err), MCP_OK);
+    assert_int_equal(f.t->ops->send(f.t, 3, 3, call, NULL, NULL, &err), MCP_OK);
     done = htr_next(&f, MCP__EV_DONE, NULL);
     mcp__event_free(done);
     assert_string_equal(htr_get("POST", "/json", 2).auth, "");
@@ -94,10 +94,10 @@ several_in_flight_and_abort(void **state)
     mcp_error err;
     /* Two slow exchanges; the first is aborted: only the second's DONE arrives. */
     assert_int_equal(f.t->ops->send(f.t, 1, 1, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}",
-                                    NULL, &err),
+                                    NULL, NULL, &err),
                      MCP_OK);
     assert_int_equal(f.t->ops->send(f.t, 2, 2, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"b\"}",
-                                    NULL, &err),
+                                    NULL, NULL, &err),
                      MCP_OK);
     assert_int_equal(f.t->ops->pump(f.t, 100, &err), MCP_OK);
     f.t->ops->abort(f.t, 1);

@@ -48,7 +48,7 @@ json_answer(void **state)
     htr_evq_free(&msgs);
     /* A notification: 202, DONE without a message. */
     mcp_error err;
-    assert_int_equal(f.t->ops->send(f.t, 2, -1, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", NULL, &err), MCP_OK);
+    assert_int_equal(f.t->ops->send(f.t, 2, -1, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", NULL, NULL, &err), MCP_OK);
     done = htr_next(&f, MCP__EV_DONE, &msgs);
     expect_done(done, MCP_OK, 202, "");
     assert_int_equal(htr_evq_len(&msgs), 0);

@@ -90,7 +90,7 @@ round_trip_with_cat(void **state)
     start(&f, "exec cat", 0);
     mcp_error err;
     const char *req = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}";
-    assert_int_equal(f.t->ops->send(f.t, 42, 7, req, "Authorization: Bearer x", &err), MCP_OK);
+    assert_int_equal(f.t->ops->send(f.t, 42, 7, req, "Authorization: Bearer x", NULL, &err), MCP_OK);
     /* DONE at once (not final: the answer comes on stdout). */
     mcp__event *done = mcp__evq_pop(&f.q);
     assert_non_null(done);
@@ -107,7 +107,7 @@ round_trip_with_cat(void **state)
     mcp__event_free(m);
     /* A body with a newline would break framing: refused before writing. */
     mcp_error_clear(&err);
-    assert_int_equal(f.t->ops->send(f.t, 43, 8, "{\"a\":\n1}", NULL, &err), MCP_ERR_INTERNAL);
+    assert_int_equal(f.t->ops->send(f.t, 43, 8, "{\"a\":\n1}", NULL, NULL, &err), MCP_ERR_INTERNAL);
     assert_string_equal(err.message, "message contains a newline");
     stop(&f);
 }
@@ -145,7 +145,7 @@ non_json_line_ends_transport(void **state)
     /* Dead: a send fails at once. */
     mcp_error err;
     mcp_error_clear(&err);
-    assert_int_equal(f.t->ops->send(f.t, 1, 1, "{}", NULL, &err), MCP_ERR_IO);
+    assert_int_equal(f.t->ops->send(f.t, 1, 1, "{}", NULL, NULL, &err), MCP_ERR_IO);
     assert_string_equal(err.message, "the server process has exited");
     /* A bare scalar is not a JSON-RPC line either. */
     stop(&f);
@@ -194,7 +194,7 @@ exit_and_signal_reasons(void **state)
     big[sizeof big - 1] = '\0';
     big[0] = '{';
     big[sizeof big - 2] = '}';
-    assert_int_equal(f.t->ops->send(f.t, 1, 1, big, NULL, &err), MCP_ERR_IO);
+    assert_int_equal(f.t->ops->send(f.t, 1, 1, big, NULL, NULL, &err), MCP_ERR_IO);
     assert_string_equal(err.message, "the server process exited with status 5");
     stop(&f);
 }
@@ -265,7 +265,7 @@ conformance_server_initialize(void **state)
     const char *init = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
                        "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"
                        "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}";
-    assert_int_equal(f.t->ops->send(f.t, 1, 1, init, NULL, &err), MCP_OK);
+    assert_int_equal(f.t->ops->send(f.t, 1, 1, init, NULL, NULL, &err), MCP_OK);
     mcp__event *m = next_event(&f, MCP__EV_MESSAGE);
     assert_true(mcp__rpc_is_response_to(m->msg, 1));
     json_t *res = json_object_get(m->msg, "result");
@@ -273,7 +273,7 @@ conformance_server_initialize(void **state)
     assert_non_null(json_object_get(res, "serverInfo"));
     mcp__event_free(m);
     /* Malformed JSON from us: the server answers -32700 on the same channel. */
-    assert_int_equal(f.t->ops->send(f.t, 2, -1, "{\"jsonrpc\":", NULL, &err), MCP_OK);
+    assert_int_equal(f.t->ops->send(f.t, 2, -1, "{\"jsonrpc\":", NULL, NULL, &err), MCP_OK);
     m = next_event(&f, MCP__EV_MESSAGE);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(m->msg, "error"), "code")),
                      -32700);

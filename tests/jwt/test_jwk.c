@@ -44,7 +44,8 @@ static mcp_status
 parse1(const char *jwk, bool allow_oct, mcp__jwt_keyset **set, mcp_error *err)
 {
     char doc[8192];
-    snprintf(doc, sizeof doc, "{\"keys\":[%s]}", jwk);
+    int n = snprintf(doc, sizeof doc, "{\"keys\":[%.8000s]}", jwk);
+    assert_true(n > 0 && (size_t)n < sizeof doc && strlen(jwk) <= 8000);
     mcp_error_clear(err);
     return mcp__jwt_jwks_parse(doc, strlen(doc), allow_oct, set, err);
 }

@@ -1,6 +1,7 @@
 /* The SQLite store: migrations, users, roles, revoked tokens, cache invalidation and failing
  * closed. Every test uses a real store file in its own temporary directory. */
 #include "test_store_util.h"
+#include "test_store_pg.h"
 
 #include "store/internal.h"
 
@@ -944,6 +945,28 @@ store_exec_helpers_and_rollback(void **state)
     mcp_store_close(NULL);
 }
 
+/* The same tests on PostgreSQL: *state is a tdir whose db is the cluster's URI, on an empty
+ * store database. */
+static int
+pg_setup(void **state)
+{
+    if (!g_pg_up)
+        return -1;
+    tdir *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return -1;
+    size_t n = strlen(g_pg_url);
+    if (n >= sizeof t->db) {
+        free(t);
+        return -1;
+    }
+    tdir_make(t);
+    pg_reset_schema();
+    memcpy(t->db, g_pg_url, n + 1);
+    *state = t;
+    return 0;
+}
+
 int
 main(void)
 {
@@ -985,5 +1008,26 @@ main(void)
         cmocka_unit_test_setup_teardown(store_exec_helpers_and_rollback, tdir_setup,
                                         tdir_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("store on SQLite", tests, NULL, NULL);
+
+    /* Every test above that does not look inside the SQLite file, on PostgreSQL (the
+     * PostgreSQL-specific ones are in test_store_backends.c). */
+    const struct CMUnitTest on_pg[] = {
+        cmocka_unit_test_setup_teardown(store_user_add_disable_enable, pg_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_rejects_bad_input, pg_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_user_list_and_atomic_add, pg_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_role_grant_revoke_and_union, pg_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_token_revoke_and_purge, pg_setup, tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_cache_sees_change_after_interval, pg_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_cache_sees_mcp_admin_changes, pg_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_snapshot_outlives_invalidation, pg_setup,
+                                        tdir_teardown),
+    };
+    int up = pg_cluster_start("44553");
+    if (up != 0)
+        return up < 0 ? 1 : failed;
+    return failed + cmocka_run_group_tests_name("store on PostgreSQL", on_pg, NULL, NULL);
 }

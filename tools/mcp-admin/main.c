@@ -86,10 +86,10 @@ print_help(FILE *f)
     fputs("usage: mcp-admin [--db FILE] [--json] GROUP ACTION [ARGS]\n"
           "       mcp-admin [--db FILE] init\n"
           "\n"
-          "Manage the libmcp user and credential store (SQLite).\n"
+          "Manage the libmcp user and credential store (SQLite, or PostgreSQL).\n"
           "\n"
           "options:\n"
-          "  --db FILE   store file (default: $MCP_DB, else ./mcp.db)\n"
+          "  --db FILE   store file or postgresql:// URI (default: $MCP_DB, else ./mcp.db)\n"
           "  --json      JSON output for list commands and key create/verify\n"
           "  -h, --help  this text\n"
           "  -V, --version  print the version\n"
@@ -121,17 +121,20 @@ admin_store(admin_ctx *ctx)
     mcp_error err;
     mcp_error_clear(&err);
     struct stat sb;
+    /* a file that is not there is named, not opened (a PostgreSQL URI is the server's business) */
     if (!ctx->create && strstr(ctx->db_path, "://") == NULL && stat(ctx->db_path, &sb) != 0) {
         admin_fail("%s: no such file (`mcp-admin --db %s init` creates a store)", ctx->db_path,
                    ctx->db_path);
         return NULL;
     }
     if (mcp_store_open(ctx->db_path, &o, &ctx->store, &err) != MCP_OK) {
+        char shown[512]; /* a PostgreSQL URI without its password */
+        mcp_store_display_name(ctx->db_path, shown, sizeof shown);
         if (!ctx->create)
-            admin_fail("%s: %s (no store there? `mcp-admin --db %s init` creates one)",
-                       ctx->db_path, err.message, ctx->db_path);
+            admin_fail("%s: %s (no store there? `mcp-admin --db ... init` creates one)", shown,
+                       err.message);
         else
-            admin_fail("%s: %s", ctx->db_path, err.message);
+            admin_fail("%s: %s", shown, err.message);
         return NULL;
     }
     return ctx->store;
@@ -340,8 +343,13 @@ cmd_init(admin_ctx *ctx, int nargs)
     int schema = mcp_store_schema_version(st);
     mcp_store_close(st);
     ctx->store = NULL;
-    printf("%s store %s (schema %d)\n", existed ? "kept the existing" : "created", ctx->db_path,
-           schema);
+    char shown[512];                      /* a PostgreSQL URI without its password */
+    mcp_store_display_name(ctx->db_path, shown, sizeof shown);
+    if (strstr(ctx->db_path, "://") != NULL)
+        printf("store %s ready (schema %d)\n", shown, schema);
+    else
+        printf("%s store %s (schema %d)\n", existed ? "kept the existing" : "created", shown,
+               schema);
     return ADMIN_EXIT_OK;
 }
 

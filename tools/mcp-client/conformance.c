@@ -71,6 +71,35 @@ has_tool(const json_t *tools, const char *name)
     return false;
 }
 
+/* Arguments for a tool the scenario gives no arguments for: each required property gets a
+ * value of its type. */
+static json_t *
+sample_args(const json_t *tool)
+{
+    json_t *args = json_object();
+    const json_t *schema = json_object_get(tool, "inputSchema");
+    const json_t *props = json_object_get(schema, "properties");
+    size_t i;
+    const json_t *r;
+    json_array_foreach(json_object_get(schema, "required"), i, r) {
+        const char *type = json_string_value(json_object_get(
+            json_object_get(props, json_string_value(r)), "type"));
+        json_t *v = type == NULL                      ? json_string("test")
+                    : strcmp(type, "integer") == 0    ? json_integer(1)
+                    : strcmp(type, "number") == 0     ? json_real(1.5)
+                    : strcmp(type, "boolean") == 0    ? json_true()
+                    : strcmp(type, "object") == 0     ? json_object()
+                    : strcmp(type, "array") == 0      ? json_array()
+                    : strcmp(type, "null") == 0       ? json_null()
+                                                      : json_string("test");
+        if (json_is_string(r))
+            json_object_set_new(args, json_string_value(r), v);
+        else
+            json_decref(v);
+    }
+    return args;
+}
+
 static int
 call(mcp_client *c, const char *name, json_t *args_owned)
 {
@@ -82,6 +111,41 @@ call(mcp_client *c, const char *name, json_t *args_owned)
         return cli_fail("tools/call", &err);
     out_call_result(stdout, res);
     json_decref(res);
+    return EXIT_OK;
+}
+
+/* resources/list + read each, prompts/list + get each (http-standard-headers: Mcp-Name). */
+static int
+resources_and_prompts(mcp_client *c)
+{
+    mcp_error err;
+    json_t *list = NULL;
+    size_t i;
+    const json_t *e;
+    if (mcp_client_list_resources(c, &list, &err) != MCP_OK)
+        return cli_fail("resources/list", &err);
+    json_array_foreach(list, i, e) {
+        json_t *res = NULL;
+        const char *uri = json_string_value(json_object_get(e, "uri"));
+        if (uri != NULL && mcp_client_read_resource(c, uri, &res, &err) != MCP_OK) {
+            json_decref(list);
+            return cli_fail("resources/read", &err);
+        }
+        json_decref(res);
+    }
+    json_decref(list);
+    if (mcp_client_list_prompts(c, &list, &err) != MCP_OK)
+        return cli_fail("prompts/list", &err);
+    json_array_foreach(list, i, e) {
+        json_t *res = NULL;
+        const char *name = json_string_value(json_object_get(e, "name"));
+        if (name != NULL && mcp_client_get_prompt(c, name, NULL, &res, &err) != MCP_OK) {
+            json_decref(list);
+            return cli_fail("prompts/get", &err);
+        }
+        json_decref(res);
+    }
+    json_decref(list);
     return EXIT_OK;
 }
 
@@ -123,6 +187,10 @@ conformance_main(const char *url, int verbose)
         oo.verbose = verbose != 0;
         if (strstr(scenario, "client-credentials") != NULL) {
             oo.grant = MCP_OAUTH_GRANT_CLIENT_CREDENTIALS;
+        } else if (ctx_str(ctx, "valid_jwt") != NULL) {
+            /* auth/wif-jwt-bearer: the workload's platform-issued JWT */
+            oo.grant = MCP_OAUTH_GRANT_JWT_BEARER;
+            oo.assertion = ctx_str(ctx, "valid_jwt");
         } else if (ctx_str(ctx, "idp_id_token") != NULL) {
             oo.grant = MCP_OAUTH_GRANT_TOKEN_EXCHANGE;
             oo.idp_id_token = ctx_str(ctx, "idp_id_token");
@@ -137,6 +205,15 @@ conformance_main(const char *url, int verbose)
 
     mcp_client_opts co;
     mcp_client_opts_default(&co);
+    /* The suite names the revision a scenario runs at; pin it like the SDKs' clients do.
+     * Without it (older suites) the default auto negotiation applies. */
+    const char *pv = getenv("MCP_CONFORMANCE_PROTOCOL_VERSION");
+    if (pv != NULL && strcmp(pv, MCP_PROTOCOL_2026) == 0)
+        co.protocol = MCP_CLIENT_PROTOCOL_MODERN;
+    else if (pv != NULL && pv[0] != '\0') {
+        co.protocol = MCP_CLIENT_PROTOCOL_LEGACY;
+        co.protocol_version = pv;
+    }
     co.name = "libmcp-conformance-client";
     co.version = MCP_VERSION_STRING;
     co.request_timeout_ms = 20000;
@@ -163,7 +240,39 @@ conformance_main(const char *url, int verbose)
         rc = cli_fail("tools/list", &err);
         goto out;
     }
-    if (strcmp(scenario, "tools_call") == 0)
+    const json_t *calls = json_object_get(ctx, "toolCalls");
+    size_t i;
+    const json_t *t;
+    if (json_is_array(calls)) {
+        /* http-custom-headers: the calls the scenario asks for, in its order. */
+        json_array_foreach(calls, i, t) {
+            const json_t *a = json_object_get(t, "arguments");
+            int r = call(c, json_string_value(json_object_get(t, "name")),
+                         json_is_object(a) ? json_deep_copy(a) : json_object());
+            if (r != EXIT_OK)
+                rc = r;
+        }
+    } else if (strcmp(scenario, "http-invalid-tool-headers") == 0 ||
+               strcmp(scenario, "sep-2322-client-request-state") == 0 ||
+               strcmp(scenario, "http-standard-headers") == 0) {
+        /* Every tool the library kept (it drops the ones with invalid x-mcp-header). */
+        json_array_foreach(tools, i, t) {
+            int r = call(c, json_string_value(json_object_get(t, "name")), sample_args(t));
+            if (r != EXIT_OK)
+                rc = r;
+        }
+        if (strcmp(scenario, "http-standard-headers") == 0)
+            rc = rc != EXIT_OK ? rc : resources_and_prompts(c);
+    } else if (strcmp(scenario, "json-schema-2020-12-preservation") == 0) {
+        /* Hand the focal tool's inputSchema back as the library kept it (SEP-1613). */
+        json_array_foreach(tools, i, t) {
+            const char *n = json_string_value(json_object_get(t, "name"));
+            if (n != NULL && strcmp(n, "json_schema_echo") != 0 &&
+                json_is_object(json_object_get(t, "inputSchema")))
+                rc = call(c, "json_schema_echo",
+                          json_pack("{s:O}", "schema", json_object_get(t, "inputSchema")));
+        }
+    } else if (strcmp(scenario, "tools_call") == 0)
         rc = call(c, "add_numbers", json_pack("{s:i, s:i}", "a", 5, "b", 3));
     else if (strcmp(scenario, "elicitation-sep1034-client-defaults") == 0)
         rc = call(c, "test_client_elicitation_defaults", json_object());

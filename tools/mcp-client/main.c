@@ -51,7 +51,11 @@ static const char usage_text[] =
     "                            reach loopback/private/link-local addresses (internal AS)\n"
     "  --client-metadata-url URL client ID metadata document URL (used if the AS supports it)\n"
     "  --scope \"A B\"             scopes to request\n"
-    "  --grant code|client_credentials   OAuth grant (default code)\n"
+    "  --grant code|client_credentials|jwt_bearer   OAuth grant (default code); jwt_bearer\n"
+    "                            presents a workload identity JWT (--assertion-file)\n"
+    "  --assertion-file FILE     the workload JWT for --grant jwt_bearer\n"
+    "  --no-dpop                 never use DPoP-bound tokens (default: when both the MCP\n"
+    "                            server and the authorization server take them)\n"
     "  --private-key FILE        PEM key for private_key_jwt client authentication\n"
     "  --signing-alg ES256|RS256 algorithm for --private-key (default from the key)\n"
     "  --login browser|headless  how to log in (default browser: loopback redirect)\n"
@@ -59,6 +63,10 @@ static const char usage_text[] =
     "  --no-token-cache          keep OAuth tokens in memory only\n"
     "  --args JSON               tool/prompt arguments as a JSON object\n"
     "  --header \"Name: value\"    extra HTTP header (repeatable)\n"
+    "  --protocol auto|2026-07-28|legacy|2025-11-25|2025-06-18|2025-03-26\n"
+    "                            protocol revision: auto (default) probes server/discover\n"
+    "                            and falls back to initialize; 2026-07-28 only; legacy (or a\n"
+    "                            2025 revision) uses initialize only\n"
     "  --timeout MS              per-request timeout (default 60000)\n"
     "  --json                    print results as JSON\n"
     "  -v, --verbose             log HTTP exchanges and OAuth steps to stderr\n"
@@ -69,7 +77,8 @@ enum {
     OPT_URL = 256, OPT_STDIO, OPT_TOKEN, OPT_TOKEN_FILE, OPT_API_KEY_HEADER, OPT_OAUTH,
     OPT_CLIENT_ID, OPT_CLIENT_SECRET_FILE, OPT_CLIENT_METADATA_URL, OPT_SCOPE, OPT_GRANT,
     OPT_PRIVATE_KEY, OPT_SIGNING_ALG, OPT_LOGIN, OPT_TOKEN_CACHE, OPT_NO_TOKEN_CACHE, OPT_ARGS,
-    OPT_HEADER, OPT_TIMEOUT, OPT_JSON, OPT_ISSUER, OPT_ALLOW_INTERNAL_AS
+    OPT_HEADER, OPT_TIMEOUT, OPT_JSON, OPT_ISSUER, OPT_ALLOW_INTERNAL_AS, OPT_PROTOCOL,
+    OPT_NO_DPOP, OPT_ASSERTION_FILE
 };
 
 static const struct option long_opts[] = {
@@ -95,6 +104,9 @@ static const struct option long_opts[] = {
     { "header", required_argument, NULL, OPT_HEADER },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "json", no_argument, NULL, OPT_JSON },
+    { "protocol", required_argument, NULL, OPT_PROTOCOL },
+    { "no-dpop", no_argument, NULL, OPT_NO_DPOP },
+    { "assertion-file", required_argument, NULL, OPT_ASSERTION_FILE },
     { "verbose", no_argument, NULL, 'v' },
     { "version", no_argument, NULL, 'V' },
     { "help", no_argument, NULL, 'h' },
@@ -106,6 +118,8 @@ typedef struct cli {
     bool oauth, json, no_cache, verbose, allow_internal_as;
     const char *client_id, *client_secret_file, *client_metadata_url, *scope, *grant;
     const char *private_key, *signing_alg, *login, *token_cache, *args_json, *issuer;
+    const char *protocol, *assertion_file;
+    bool no_dpop;
     const char *headers[MAX_HEADERS + 1];
     size_t nheaders;
     unsigned timeout_ms;
@@ -522,6 +536,9 @@ main(int argc, char **argv)
             break;
         }
         case OPT_JSON: o.json = true; break;
+        case OPT_PROTOCOL: o.protocol = optarg; break;
+        case OPT_NO_DPOP: o.no_dpop = true; break;
+        case OPT_ASSERTION_FILE: o.assertion_file = optarg; break;
         case 'v': o.verbose = true; verbose_flag = 1; break;
         case 'V': printf("mcp-client %s\n", MCP_VERSION_STRING); return EXIT_OK;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
@@ -552,13 +569,30 @@ main(int argc, char **argv)
     if ((o.token != NULL) + (o.token_file != NULL) > 1)
         return usage_error("give at most one of --token and --token-file");
     if (o.grant != NULL && strcmp(o.grant, "code") != 0 &&
-        strcmp(o.grant, "client_credentials") != 0)
-        return usage_error("--grant is code or client_credentials");
+        strcmp(o.grant, "client_credentials") != 0 && strcmp(o.grant, "jwt_bearer") != 0)
+        return usage_error("--grant is code, client_credentials or jwt_bearer");
+    if ((o.grant != NULL && strcmp(o.grant, "jwt_bearer") == 0) != (o.assertion_file != NULL))
+        return usage_error("--grant jwt_bearer and --assertion-file go together");
+    mcp_client_protocol proto = MCP_CLIENT_PROTOCOL_AUTO;
+    const char *legacy_version = NULL;
+    if (o.protocol == NULL || strcmp(o.protocol, "auto") == 0)
+        proto = MCP_CLIENT_PROTOCOL_AUTO;
+    else if (strcmp(o.protocol, MCP_PROTOCOL_2026) == 0)
+        proto = MCP_CLIENT_PROTOCOL_MODERN;
+    else if (strcmp(o.protocol, "legacy") == 0)
+        proto = MCP_CLIENT_PROTOCOL_LEGACY;
+    else if (strcmp(o.protocol, "2025-11-25") == 0 || strcmp(o.protocol, "2025-06-18") == 0 ||
+             strcmp(o.protocol, "2025-03-26") == 0) {
+        proto = MCP_CLIENT_PROTOCOL_LEGACY;
+        legacy_version = o.protocol;
+    } else
+        return usage_error("--protocol is auto, 2026-07-28, legacy or a 2025 revision");
     if (o.login != NULL && strcmp(o.login, "browser") != 0 && strcmp(o.login, "headless") != 0)
         return usage_error("--login is browser or headless");
     bool oauth_flags = o.client_id || o.client_secret_file || o.client_metadata_url || o.scope ||
                        o.grant || o.private_key || o.signing_alg || o.login || o.token_cache ||
-                       o.no_cache || o.issuer || o.allow_internal_as;
+                       o.no_cache || o.issuer || o.allow_internal_as || o.no_dpop ||
+                       o.assertion_file;
     if (oauth_flags && !o.oauth)
         return usage_error("OAuth options need --oauth");
     if (o.oauth && o.stdio_cmd != NULL)
@@ -566,6 +600,7 @@ main(int argc, char **argv)
 
     char why[256];
     char *token = NULL, *client_secret = NULL, *private_key = NULL, *cache = NULL;
+    char *assertion = NULL;
     mcp_oauth *oauth = NULL;
     mcp_client *c = NULL;
     mcp_error err;
@@ -597,11 +632,21 @@ main(int argc, char **argv)
             rc = EXIT_FAIL;
             goto out;
         }
+        if (o.assertion_file != NULL &&
+            (assertion = read_secret_file(o.assertion_file, why, sizeof why)) == NULL) {
+            fprintf(stderr, "mcp-client: %s\n", why);
+            rc = EXIT_USAGE;
+            goto out;
+        }
         if (!o.no_cache)
             cache = o.token_cache ? strdup(o.token_cache) : default_cache_path();
         oo.grant = o.grant && strcmp(o.grant, "client_credentials") == 0
                        ? MCP_OAUTH_GRANT_CLIENT_CREDENTIALS
+                   : o.grant && strcmp(o.grant, "jwt_bearer") == 0
+                       ? MCP_OAUTH_GRANT_JWT_BEARER
                        : MCP_OAUTH_GRANT_AUTHORIZATION_CODE;
+        oo.assertion = assertion;
+        oo.dpop = o.no_dpop ? MCP_OAUTH_DPOP_OFF : MCP_OAUTH_DPOP_AUTO;
         oo.login = o.login && strcmp(o.login, "headless") == 0 ? MCP_OAUTH_LOGIN_HEADLESS
                                                                 : MCP_OAUTH_LOGIN_LOOPBACK;
         oo.client_id = o.client_id;
@@ -633,6 +678,9 @@ main(int argc, char **argv)
     co.version = MCP_VERSION_STRING;
     co.bearer_token = token;
     co.auth_header = o.api_key_header;
+    co.protocol = proto;
+    if (legacy_version != NULL)
+        co.protocol_version = legacy_version;
     co.oauth = oauth;
     co.headers = o.nheaders ? o.headers : NULL;
     co.verbose = o.verbose;
@@ -665,6 +713,7 @@ out:
     free_secret(token);
     free_secret(client_secret);
     free_secret(private_key);
+    free_secret(assertion);
     free(cache);
     return rc;
 }
