@@ -650,6 +650,9 @@ typedef struct mcp_http_opts {
                                       or neither of tls_cert_file / tls_key_file (default NULL:
                                       plain HTTP) */
     const char *tls_key_file;      /* PEM private key (unencrypted) of that certificate */
+    const char *health_path;       /* liveness endpoint: GET/HEAD answer 200 {"status":"ok"}
+                                      without authentication, 503 once shutting down (default
+                                      "/health"; NULL: not served, 404) */
 } mcp_http_opts;
 
 /**

@@ -259,6 +259,15 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
         char *b = mcp__strdup(h->prm_json);
         return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
     }
+    /* Liveness for load balancers, orchestrators and systemd watchdogs: no credential, no
+     * session, nothing about the server beyond "it answers" (shutdown answered 503 above). */
+    if (h->health_path != NULL && strcmp(url, h->health_path) == 0) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return mcp__http_send_rpc_error(cs, c, 405, MCP_RPC_INVALID_REQUEST,
+                                            "Method Not Allowed");
+        char *b = mcp__strdup("{\"status\":\"ok\"}");
+        return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
+    }
     cs->is_get = strcmp(method, "GET") == 0;
     cs->is_del = strcmp(method, "DELETE") == 0;
     cs->req.path = url;
@@ -522,6 +531,7 @@ mcp_http_opts_default(mcp_http_opts *o)
     o->sse_retry_ms = 1000;
     o->sse_replay_events = 256;
     o->access_log = true;
+    o->health_path = "/health";
     o->listen_fd = -1;
     o->max_connections_per_ip = 256;
     o->max_streams_per_principal = 64;
@@ -562,6 +572,7 @@ http_free(void *tr)
     mcp__free(h->path);
     mcp__free(h->resource_url);
     mcp__free(h->prm_json);
+    mcp__free(h->health_path);
     mcp__free(h->tls_cert);
     if (h->tls_key != NULL) {
         mcp_memzero(h->tls_key, h->tls_key_len);
@@ -729,6 +740,10 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     h->srv = srv;
     h->host = mcp__strdup(opts->host ? opts->host : "127.0.0.1");
     h->path = mcp__strdup(opts->path ? opts->path : "/mcp");
+    bool want_health = opts->health_path != NULL && opts->health_path[0] == '/' &&
+                       strcmp(opts->health_path, h->path ? h->path : "") != 0;
+    if (want_health)
+        h->health_path = mcp__strdup(opts->health_path);
     h->resource_url = mcp__strdup(opts->resource_url);
     h->prm_json = mcp__strdup(opts->resource_metadata_json);
     h->allowed_hosts = strv_copy(opts->allowed_hosts);
@@ -744,7 +759,7 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     h->last_ping_ms = mcp_now_ms();
     pthread_mutex_init(&h->live_mu, NULL);
     if (h->host == NULL || h->path == NULL || h->allowed_hosts == NULL ||
-        h->allowed_origins == NULL) {
+        h->allowed_origins == NULL || (want_health && h->health_path == NULL)) {
         http_free(h);
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     }

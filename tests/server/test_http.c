@@ -525,6 +525,45 @@ http_get_stream_receives_and_replays_notifications(void **state)
     th_resp_free(&g2.r);
 }
 
+/* Issue 14: the liveness endpoint answers without a credential; other methods get 405; off
+ * when health_path is NULL. */
+static void
+http_health_endpoint(void **state)
+{
+    (void)state;
+    char hurl[160];
+    snprintf(hurl, sizeof hurl, "http://127.0.0.1:%u/health", (unsigned)port);
+    http_resp r;
+    th_request("GET", hurl, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"status\":\"ok\"}");
+    th_resp_free(&r);
+    th_request("POST", hurl, "{}", JSON_HDRS, &r);
+    assert_int_equal(r.status, 405);
+    th_resp_free(&r);
+    snprintf(hurl, sizeof hurl, "http://127.0.0.1:%u/healthz", (unsigned)port);
+    th_request("GET", hurl, NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    th_resp_free(&r);
+
+    mcp_server_opts so;
+    mcp_server_opts_default(&so);
+    so.workers = 1;
+    mcp_server *s = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_server_new(&so, &s, &err), MCP_OK);
+    mcp_http_opts o;
+    mcp_http_opts_default(&o);
+    o.port = 0;
+    o.health_path = NULL;
+    assert_int_equal(mcp_server_listen_http(s, &o, &err), MCP_OK);
+    snprintf(hurl, sizeof hurl, "http://127.0.0.1:%u/health", (unsigned)mcp_server_http_port(s));
+    th_request("GET", hurl, NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    th_resp_free(&r);
+    mcp_server_free(s);
+}
+
 static mcp_status
 try_listen(const mcp_http_opts *o, mcp_server **out, mcp_error *err)
 {
@@ -619,6 +658,7 @@ main(void)
         cmocka_unit_test(http_version_negotiation_offers_latest),
         cmocka_unit_test(http_get_stream_receives_and_replays_notifications),
         cmocka_unit_test(http_busy_port_is_refused),
+        cmocka_unit_test(http_health_endpoint),
     };
     return cmocka_run_group_tests(tests, start, stop);
 }
