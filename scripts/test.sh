@@ -45,7 +45,7 @@ step "client conformance (official suite)"
 # (conformance-client.sh fails when mcp-client was not built)
 ./scripts/conformance-client.sh "$ROOT/build/bin/mcp-client" "$SHARED"
 
-step "conformance-next: what revision 2025-11-25 requires (server 30, client 18; ~8 s a build)"
+step "conformance-next: what revisions 2025-11-25 (server 30, client 18) and 2026-07-28 (server 37, client 32) require"
 for b in build build-asan; do
   ./scripts/conformance-next.sh "$ROOT/$b/bin/mcp-conformance-server" "$ROOT/$b/bin/mcp-client" \
     "$SHARED"

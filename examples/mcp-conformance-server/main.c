@@ -129,8 +129,12 @@ sampling(mcp_ctx *ctx, void *u, mcp_error *err)
                                "content", "type", "text", "text", prompt ? prompt : "",
                                "maxTokens", 100);
     json_t *res = NULL;
-    mcp_status rc = mcp_ctx_request(ctx, "sampling/createMessage", params, 0, &res, err);
+    /* one handler for both eras: a 2025 session gets the request on its SSE stream, a
+     * 2026-07-28 client an input-required result */
+    mcp_status rc = mcp_ctx_input(ctx, "sampling", "sampling/createMessage", params, &res, err);
     json_decref(params);
+    if (rc == MCP_ERR_INPUT_REQUIRED)
+        return rc;
     if (rc != MCP_OK)
         return mcp_ctx_set_error_result(ctx, "sampling failed", err);
     const char *text = json_string_value(json_object_get(json_object_get(res, "content"), "text"));
@@ -147,8 +151,10 @@ elicit(mcp_ctx *ctx, const char *message, const char *schema_json, const char *p
     json_t *schema = json_loads(schema_json, 0, NULL);
     json_t *params = json_pack("{s:s, s:o}", "message", message, "requestedSchema", schema);
     json_t *res = NULL;
-    mcp_status rc = mcp_ctx_request(ctx, "elicitation/create", params, 0, &res, err);
+    mcp_status rc = mcp_ctx_input(ctx, "user_info", "elicitation/create", params, &res, err);
     json_decref(params);
+    if (rc == MCP_ERR_INPUT_REQUIRED)
+        return rc;
     if (rc != MCP_OK)
         return mcp_ctx_set_error_result(ctx, "elicitation failed", err);
     const char *action = json_string_value(json_object_get(res, "action"));
@@ -242,6 +248,246 @@ reconnection(mcp_ctx *ctx, void *u, mcp_error *err)
                                  "the stream and the client resumed it.", err);
 }
 
+/* ---- input requests (2026-07-28 input-required results, SEP-2322; 2025: SSE requests) ----
+ * Each handler asks with mcp_ctx_input() under a key of its own (the key is on the wire), asks
+ * for everything it needs before returning MCP_ERR_INPUT_REQUIRED, and the same code serves a
+ * 2025 session (the asks then block on the SSE stream). Errors are returned, not turned into
+ * tool errors: a malformed answer is a -32602 for the client. */
+
+#define NAME_SCHEMA "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}}}"
+
+static json_t *
+elicit_params(const char *message)
+{
+    return json_pack("{s:s, s:o}", "message", message, "requestedSchema",
+                     json_loads(NAME_SCHEMA, 0, NULL));
+}
+
+static json_t *
+sampling_params(const char *question)
+{
+    return json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}", "messages", "role", "user", "content",
+                     "type", "text", "text", question, "maxTokens", 100);
+}
+
+/* Ask under key; on MCP_OK *ans is the answer. MCP_ERR_INPUT_REQUIRED is remembered in *rc_all
+ * (so the handler can ask for the rest first); any other failure is returned. */
+static mcp_status
+ask(mcp_ctx *ctx, const char *key, const char *method, json_t *params, json_t **ans,
+    mcp_status *rc_all, mcp_error *err)
+{
+    mcp_status rc = mcp_ctx_input(ctx, key, method, params, ans, err);
+    json_decref(params);
+    if (rc == MCP_ERR_INPUT_REQUIRED) {
+        *rc_all = rc;
+        return MCP_OK;
+    }
+    return rc;
+}
+
+static const char *
+answer_text(const json_t *ans)
+{
+    const json_t *content = json_object_get(ans, "content");
+    const char *t = json_string_value(json_object_get(content, "text"));
+    if (t == NULL)
+        t = json_string_value(json_object_get(content, "name"));
+    return t ? t : json_string_value(json_object_get(ans, "action"));
+}
+
+static mcp_status
+ir_elicitation(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    json_t *a = NULL;
+    mcp_status all = MCP_OK;
+    mcp_status rc = ask(ctx, "user_name", "elicitation/create",
+                        elicit_params("What is your name?"), &a, &all, err);
+    if (rc != MCP_OK || all != MCP_OK)
+        return rc != MCP_OK ? rc : all;
+    char buf[512];
+    snprintf(buf, sizeof buf, "Hello, %s!", answer_text(a) ? answer_text(a) : "?");
+    json_decref(a);
+    return mcp_ctx_add_text(ctx, buf, err);
+}
+
+static mcp_status
+ir_sampling(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    json_t *a = NULL;
+    mcp_status all = MCP_OK;
+    mcp_status rc = ask(ctx, "capital_question", "sampling/createMessage",
+                        sampling_params("What is the capital of France?"), &a, &all, err);
+    if (rc != MCP_OK || all != MCP_OK)
+        return rc != MCP_OK ? rc : all;
+    char buf[512];
+    snprintf(buf, sizeof buf, "The model said: %s", answer_text(a) ? answer_text(a) : "?");
+    json_decref(a);
+    return mcp_ctx_add_text(ctx, buf, err);
+}
+
+static mcp_status
+ir_list_roots(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    json_t *a = NULL;
+    mcp_status all = MCP_OK;
+    mcp_status rc = ask(ctx, "client_roots", "roots/list", json_object(), &a, &all, err);
+    if (rc != MCP_OK || all != MCP_OK)
+        return rc != MCP_OK ? rc : all;
+    char buf[256];
+    snprintf(buf, sizeof buf, "The client has %zu root(s)",
+             json_array_size(json_object_get(a, "roots")));
+    json_decref(a);
+    return mcp_ctx_add_text(ctx, buf, err);
+}
+
+static mcp_status
+ir_request_state(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    json_t *a = NULL;
+    mcp_status all = MCP_OK;
+    /* the handler's own progress travels in requestState between the rounds */
+    if (mcp_ctx_state(ctx) == NULL &&
+        mcp_ctx_set_state_take(ctx, json_pack("{s:s}", "phase", "confirming"), err) != MCP_OK)
+        return MCP_ERR_NOMEM;
+    mcp_status rc = ask(ctx, "confirm", "elicitation/create",
+                        elicit_params("Please confirm to continue"), &a, &all, err);
+    if (rc != MCP_OK || all != MCP_OK)
+        return rc != MCP_OK ? rc : all;
+    json_decref(a);
+    const char *phase = json_string_value(json_object_get(mcp_ctx_state(ctx), "phase"));
+    return mcp_ctx_add_text(ctx, phase && strcmp(phase, "confirming") == 0 ? "state-ok"
+                                                                          : "state-missing", err);
+}
+
+static mcp_status
+ir_multiple(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    json_t *a1 = NULL, *a2 = NULL, *a3 = NULL;
+    mcp_status all = MCP_OK;
+    mcp_status rc = ask(ctx, "user_name", "elicitation/create",
+                        elicit_params("What is your name?"), &a1, &all, err);
+    if (rc == MCP_OK)
+        rc = ask(ctx, "capital_question", "sampling/createMessage",
+                 sampling_params("What is the capital of France?"), &a2, &all, err);
+    if (rc == MCP_OK)
+        rc = ask(ctx, "client_roots", "roots/list", json_object(), &a3, &all, err);
+    if (rc == MCP_OK && all == MCP_OK)
+        rc = mcp_ctx_add_text(ctx, "Received all three inputs", err);
+    json_decref(a1);
+    json_decref(a2);
+    json_decref(a3);
+    return rc != MCP_OK ? rc : all;
+}
+
+static mcp_status
+ir_multi_round(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    json_t *a1 = NULL, *a2 = NULL;
+    mcp_status all = MCP_OK;
+    /* round 2 is asked only once round 1 is answered: two rounds, two states */
+    mcp_status rc = ask(ctx, "step1", "elicitation/create", elicit_params("Step 1: your name?"),
+                        &a1, &all, err);
+    if (rc == MCP_OK && all == MCP_OK)
+        rc = ask(ctx, "step2", "elicitation/create", elicit_params("Step 2: your colour?"),
+                 &a2, &all, err);
+    if (rc == MCP_OK && all == MCP_OK)
+        rc = mcp_ctx_add_text(ctx, "Both steps completed", err);
+    json_decref(a1);
+    json_decref(a2);
+    return rc != MCP_OK ? rc : all;
+}
+
+static mcp_status
+ir_capabilities(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    json_t *a1 = NULL, *a2 = NULL, *a3 = NULL;
+    mcp_status all = MCP_OK, rc = MCP_OK;
+    /* ask only for what the client declared in this request */
+    if (mcp_ctx_client_has(ctx, MCP_CLIENT_ELICITATION))
+        rc = ask(ctx, "user_name", "elicitation/create", elicit_params("What is your name?"),
+                 &a1, &all, err);
+    if (rc == MCP_OK && mcp_ctx_client_has(ctx, MCP_CLIENT_SAMPLING))
+        rc = ask(ctx, "capital_question", "sampling/createMessage",
+                 sampling_params("What is the capital of France?"), &a2, &all, err);
+    if (rc == MCP_OK && mcp_ctx_client_has(ctx, MCP_CLIENT_ROOTS))
+        rc = ask(ctx, "client_roots", "roots/list", json_object(), &a3, &all, err);
+    if (rc == MCP_OK && all == MCP_OK)
+        rc = mcp_ctx_add_text(ctx, "Asked only for declared capabilities", err);
+    json_decref(a1);
+    json_decref(a2);
+    json_decref(a3);
+    return rc != MCP_OK ? rc : all;
+}
+
+/* Needs sampling unconditionally: a client that did not declare it gets -32021. */
+static mcp_status
+missing_capability(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    json_t *a = NULL;
+    mcp_status all = MCP_OK;
+    mcp_status rc = ask(ctx, "capital_question", "sampling/createMessage",
+                        sampling_params("What is the capital of France?"), &a, &all, err);
+    if (rc != MCP_OK || all != MCP_OK)
+        return rc != MCP_OK ? rc : all;
+    json_decref(a);
+    return mcp_ctx_add_text(ctx, "sampling answered", err);
+}
+
+static mcp_status
+ir_prompt(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    json_t *a = NULL;
+    mcp_status all = MCP_OK;
+    mcp_status rc = ask(ctx, "user_context", "elicitation/create",
+                        elicit_params("What context should the prompt use?"), &a, &all, err);
+    if (rc != MCP_OK || all != MCP_OK)
+        return rc != MCP_OK ? rc : all;
+    char *ctxt = json_dumps(json_object_get(a, "content"), JSON_COMPACT);
+    char buf[1024];
+    snprintf(buf, sizeof buf, "Use this context: %s", ctxt ? ctxt : "{}");
+    free(ctxt);
+    json_decref(a);
+    return mcp_ctx_add_prompt_message_take(
+        ctx, "user", json_pack("{s:s, s:s}", "type", "text", "text", buf), err);
+}
+
+/* The list-change hooks of the 2026 listen scenarios: the lists are fixed, so a "change" is
+ * the notification itself (2025 sessions get it on their GET stream, 2026 listeners on theirs).
+ * u is the server (every tool is registered with it). */
+/* SEP-2243: its "region" argument is mirrored in the Mcp-Param-Region header (x-mcp-header). */
+static mcp_status
+custom_header(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    (void)u;
+    char buf[256];
+    const char *r = mcp_ctx_arg_str(ctx, "region");
+    snprintf(buf, sizeof buf, "region: %s", r ? r : "");
+    return mcp_ctx_add_text(ctx, buf, err);
+}
+
+static mcp_status
+trigger_tool_change(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    mcp_server_notify_list_changed(u, "tools");
+    return mcp_ctx_add_text(ctx, "tools/list_changed sent", err);
+}
+
+static mcp_status
+trigger_prompt_change(mcp_ctx *ctx, void *u, mcp_error *err)
+{
+    mcp_server_notify_list_changed(u, "prompts");
+    return mcp_ctx_add_text(ctx, "prompts/list_changed sent", err);
+}
+
 #define NO_ARGS "{\"type\":\"object\",\"properties\":{}}"
 
 static const mcp_tool_def tools[] = {
@@ -278,12 +524,54 @@ static const mcp_tool_def tools[] = {
       .description = "Elicitation with enum schemas (SEP-1330)",
       .input_schema = NO_ARGS, .handler = elicitation_enums },
     { .name = "json_schema_2020_12_tool", .description = "Tool with JSON Schema 2020-12 features",
+      /* the suite's own schema (SEP-1613, SEP-2106): listed exactly as registered */
       .input_schema = "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-                      "\"type\":\"object\",\"$defs\":{\"address\":{\"type\":\"object\","
-                      "\"properties\":{\"street\":{\"type\":\"string\"},"
+                      "\"type\":\"object\",\"$defs\":{\"address\":{\"$anchor\":\"addressDef\","
+                      "\"type\":\"object\",\"properties\":{\"street\":{\"type\":\"string\"},"
                       "\"city\":{\"type\":\"string\"}}}},\"properties\":{"
-                      "\"name\":{\"type\":\"string\"},\"address\":{\"$ref\":\"#/$defs/address\"}},"
-                      "\"additionalProperties\":false}", .handler = schema_2020_12 },
+                      "\"name\":{\"type\":\"string\"},\"address\":{\"$ref\":\"#/$defs/address\"},"
+                      "\"contactMethod\":{\"type\":\"string\",\"enum\":[\"phone\",\"email\"]},"
+                      "\"phone\":{\"type\":\"string\"},\"email\":{\"type\":\"string\"}},"
+                      "\"allOf\":[{\"anyOf\":[{\"required\":[\"phone\"]},"
+                      "{\"required\":[\"email\"]}]}],"
+                      "\"if\":{\"properties\":{\"contactMethod\":{\"const\":\"phone\"}},"
+                      "\"required\":[\"contactMethod\"]},\"then\":{\"required\":[\"phone\"]},"
+                      "\"else\":{\"required\":[\"email\"]},\"additionalProperties\":false}",
+      .handler = schema_2020_12 },
+    { .name = "test_logging_tool", .description = "Logs three messages (2026: only with logLevel)",
+      .input_schema = NO_ARGS, .handler = with_logging },
+    { .name = "test_missing_capability", .description = "Needs the client's sampling capability",
+      .input_schema = NO_ARGS, .handler = missing_capability },
+    { .name = "test_streaming_elicitation", .description = "Asks the user for their name",
+      .input_schema = NO_ARGS, .handler = ir_elicitation },
+    { .name = "test_input_required_result_elicitation", .description = "Asks for a name",
+      .input_schema = NO_ARGS, .handler = ir_elicitation },
+    { .name = "test_input_required_result_sampling", .description = "Asks the client's LLM",
+      .input_schema = NO_ARGS, .handler = ir_sampling },
+    { .name = "test_input_required_result_list_roots", .description = "Asks for the roots",
+      .input_schema = NO_ARGS, .handler = ir_list_roots },
+    { .name = "test_input_required_result_request_state",
+      .description = "Keeps its own state across an input round", .input_schema = NO_ARGS,
+      .handler = ir_request_state },
+    { .name = "test_input_required_result_multiple_inputs",
+      .description = "Asks for an elicitation, a sampling and the roots at once",
+      .input_schema = NO_ARGS, .handler = ir_multiple },
+    { .name = "test_input_required_result_multi_round", .description = "Two input rounds",
+      .input_schema = NO_ARGS, .handler = ir_multi_round },
+    { .name = "test_input_required_result_tampered_state",
+      .description = "Refuses a tampered requestState", .input_schema = NO_ARGS,
+      .handler = ir_request_state },
+    { .name = "test_input_required_result_capabilities",
+      .description = "Asks only for the capabilities the client declared",
+      .input_schema = NO_ARGS, .handler = ir_capabilities },
+    { .name = "test_custom_header", .description = "Its region argument travels in a header too",
+      .input_schema = "{\"type\":\"object\",\"properties\":{\"region\":{\"type\":\"string\","
+                      "\"x-mcp-header\":\"Region\"}},\"required\":[\"region\"]}",
+      .handler = custom_header },
+    { .name = "test_trigger_tool_change", .description = "Announces a tool list change",
+      .input_schema = NO_ARGS, .handler = trigger_tool_change },
+    { .name = "test_trigger_prompt_change", .description = "Announces a prompt list change",
+      .input_schema = NO_ARGS, .handler = trigger_prompt_change },
     { .name = "test_reconnection",
       .description = "Closes its SSE stream and finishes after the client reconnects (SEP-1699)",
       .input_schema = NO_ARGS, .handler = reconnection },
@@ -413,6 +701,8 @@ static const mcp_prompt_def prompts[] = {
       .handler = prompt_embedded },
     { .name = "test_prompt_with_image", .description = "A prompt that includes an image",
       .handler = prompt_image },
+    { .name = "test_input_required_result_prompt",
+      .description = "A prompt that asks the user for context first", .handler = ir_prompt },
 };
 
 static mcp_status
@@ -457,7 +747,7 @@ main(int argc, char **argv)
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
         mcp_tool_def d = tools[i];
         d.access = OPEN;
-        if (mcp_server_add_tool(srv, &d, NULL, &err) != MCP_OK)
+        if (mcp_server_add_tool(srv, &d, srv, &err) != MCP_OK)
             goto fail;
     }
     for (size_t i = 0; i < sizeof resources / sizeof resources[0]; i++) {

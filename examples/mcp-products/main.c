@@ -522,6 +522,8 @@ main(int argc, char **argv)
     mcp_rbac_opts_default(&ro);
     ro.store = mcp_app_store(&cfg);
     ro.require_known_user = !allow_unknown;
+    ro.permission_rule = cfg.permission_rule;     /* --permission-rule (default store) */
+    ro.store_subjects = cfg.store_subjects;       /* --store-subjects (default bare) */
     /* the authentication item already refuses revoked JWT ids when it has the store */
     ro.check_revoked_jti = false;
     ro.policy_path = mcp_app_config_extra(&cfg, "--policy");

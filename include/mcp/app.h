@@ -17,6 +17,7 @@
 #ifndef MCP_APP_H
 #define MCP_APP_H
 
+#include <mcp/policy.h>
 #include <mcp/server.h>
 #include <mcp/store.h>
 
@@ -57,6 +58,8 @@ typedef struct mcp_app_config {
     unsigned authn_fail_limit;          /* --authn-fail-limit N (20; 0 = off) */
     bool     authn_fail_limit_given;
     unsigned authn_fail_window_s;       /* --authn-fail-window SECONDS (60) */
+    char    *request_state_key;         /* --request-state-key FILE (2026-07-28 requestState) */
+    char    *request_state_prev_key;    /* --request-state-prev-key FILE (rotation) */
     /* Program-specific flags named in mcp_app_config_parse()'s `extra`, in order: name, value. */
     char    *extra_args[32];   /* owned copies: extra_args[2i] = "--name", [2i+1] = value */
     int      nextra;           /* number of strings in extra_args (2 per flag) */
@@ -74,6 +77,8 @@ typedef struct mcp_app_config {
     unsigned jwks_min_interval_s;            /* --jwks-min-interval SECONDS (default 30) */
     char    *issuer;                         /* --issuer ISS */
     bool     jwt_allow_no_issuer;            /* --jwt-allow-no-issuer */
+    bool     require_at_jwt;                 /* --require-at-jwt: header typ must be at+jwt
+                                                (RFC 9068), so an ID token is refused */
     char    *audience;                       /* --audience AUD (default: the resource URL) */
     bool     no_audience_check;              /* --no-audience-check */
     char    *resource_url;                   /* --resource-url URL (default http://LISTEN/mcp) */
@@ -110,6 +115,13 @@ typedef struct mcp_app_config {
     bool     log_json;                       /* --log-format json */
     bool     insecure_no_auth;               /* --insecure-no-auth: no --auth on a non-loopback
                                                 address (refused without it) */
+
+    /* Authorization (docs/design/permissions.md): how token claims and store roles combine.
+     * For the program's mcp_rbac_opts.permission_rule. */
+    mcp_permission_rule permission_rule;     /* --permission-rule store|union|token-only
+                                                (default store) */
+    mcp_store_subjects store_subjects;       /* --store-subjects bare|issuer (default bare):
+                                                for mcp_rbac_opts.store_subjects */
 
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;

@@ -7,7 +7,8 @@
  * MCP_CRED_INTROSPECTION after checking exp, nbf, iss and aud itself.
  *
  * Results are cached by the SHA-256 of the token (never the token itself): an entry lives at most
- * cache_ttl_s seconds and never past the token's `exp`. Rejections are not cached. When the
+ * cache_ttl_s seconds and never past the token's `exp`. Rejections are cached briefly
+ * (negative_cache_ttl_s). When the
  * endpoint cannot be used (unreachable, timeout, non-200, oversize or malformed answer), the
  * token is refused with MCP_ERR_STORE, which the server answers with 503 (see
  * docs/design/authentication.md for why 503 and not 401).
@@ -45,6 +46,12 @@ typedef struct mcp_introspect_opts {
     size_t      cache_size;      /* cached results; 0 disables the cache (default 4096) */
     unsigned    cache_ttl_s;     /* longest life of a cached result (default 60; 0 = no cache) */
     bool        allow_insecure_url; /* allow http:// to non-loopback hosts (default false) */
+    /* Rejections the server answered (inactive, audience mismatch, expired, ...) are cached
+     * by token hash for negative_cache_ttl_s (default 5; 0 = off; at most 3600) in a table of
+     * negative_cache_size entries (default 1024; 0 = off; at most 2^20), so a replayed bad
+     * token costs one introspection per ttl. An unusable endpoint (503) is never cached. */
+    size_t      negative_cache_size;
+    unsigned    negative_cache_ttl_s;
 } mcp_introspect_opts;
 
 /** Fill o with the defaults documented in mcp_introspect_opts. @since 0.1 */
@@ -91,13 +98,15 @@ MCP_EXTERN MCP_NODISCARD mcp_status mcp_introspect_verify(mcp_introspector *in, 
 typedef struct mcp_introspect_stats {
     uint64_t requests;    /* HTTP exchanges attempted */
     uint64_t cache_hits;  /* answers served from the cache */
+    uint64_t negative_hits; /* rejections served from the negative cache */
     size_t   cached;      /* entries currently held (expired ones included until replaced) */
 } mcp_introspect_stats;
 
 /** Read the counters. Thread-safe. @since 0.1 */
 MCP_EXTERN void mcp_introspector_stats(const mcp_introspector *in, mcp_introspect_stats *out);
 
-/** Drop every cached result now (e.g. after a revocation). Thread-safe. @since 0.1 */
+/** Drop every cached result, accepted and rejected, now (e.g. after a revocation).
+ *  Thread-safe. @since 0.1 */
 MCP_EXTERN void mcp_introspector_flush(mcp_introspector *in);
 
 #ifdef __cplusplus

@@ -192,6 +192,19 @@ MCP_EXTERN MCP_NODISCARD mcp_status mcp_jwt_verify(const mcp_jwt_verifier *v, co
                                         mcp_principal **out, mcp_error *err);
 
 /**
+ * As mcp_jwt_verify(), but never waits on the network: where mcp_jwt_verify() would fetch the
+ * JWKS URL for an unknown `kid` (no fetch running, not throttled by jwks_min_interval_s), it
+ * returns MCP_ERR_WOULD_BLOCK instead, having cached nothing; call mcp_jwt_verify() on a thread
+ * that may block. For callers on an event loop (the HTTP IO threads: mcp_jwt_authn and
+ * mcp_authn_middleware use it when mcp_request_can_block() is false).
+ * @return as mcp_jwt_verify(), and MCP_ERR_WOULD_BLOCK.
+ * @since 0.1
+ */
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_jwt_verify_nowait(const mcp_jwt_verifier *v,
+                                               const char *token, size_t len,
+                                               mcp_principal **out, mcp_error *err);
+
+/**
  * Mint a compact JWS (used by the mcp-token CLI and by tests).
  * @param alg     "HS256".."HS512", "RS256".."RS512", "PS256".."PS512", "ES256", "ES384",
  *                "EdDSA"; NULL infers it from a PEM private key like mcp_jwt_verifier_add_pem().

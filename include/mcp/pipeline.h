@@ -156,7 +156,10 @@ MCP_EXTERN const mcp_principal *mcp_request_principal(const mcp_request *req);
  * Details for the WWW-Authenticate challenge of a 401/403: error code ("invalid_token",
  * "invalid_request", "insufficient_scope") and, for 403, the scope the caller should obtain.
  * Strings are copied. NULL leaves a field unchanged. Without a call, a 401 says
- * "invalid_token" and a 403 "insufficient_scope". Ignored on stdio.
+ * "invalid_token" and a 403 "insufficient_scope". The empty error code "" means "no error
+ * code": a 401 then carries a bare `Bearer resource_metadata="..."` challenge (a request
+ * without credentials, RFC 6750 section 3.1), a 403 no challenge at all (a denial that no
+ * wider token can cure: no step-up is invited). Ignored on stdio.
  * @return MCP_OK or MCP_ERR_NOMEM (err is not filled: there is none).
  * @since 0.1
  */

@@ -8,8 +8,9 @@
  * Where each check runs (all in the server's authorization phase, never in handlers):
  *   AUTHZ middleware (mcp_rbac_attach installs it):
  *     revoked JWT id (store) -> 401; subject unknown / disabled in the store -> 403;
- *     store unreadable -> 503; effective permissions = credential's permissions plus those of
- *     the roles the store grants the subject; rate limits -> 429 + Retry-After.
+ *     store unreadable -> 503; effective permissions by the permission rule (default: those
+ *     the store's roles grant the subject, narrowed by the credential's claims; see
+ *     mcp_permission_rule); rate limits -> 429 + Retry-After.
  *   authorizer (mcp_server_set_authorizer; same function for "may call" and "may see"):
  *     the policy-file entry for the target if there is one, else the rule given at
  *     registration (unless the file turns that off), else deny.
@@ -183,6 +184,85 @@ MCP_EXTERN uint64_t mcp_audit_written(const mcp_audit *a);
 
 typedef struct mcp_rbac mcp_rbac;
 
+/**
+ * How the permissions a credential claims (a JWT's `scope` / `permissions`, an introspection
+ * result's `scope`) combine with those the user store grants the subject through its roles.
+ * The rule applies to subjects the store knows; a subject it does not know (only admitted with
+ * require_known_user = false) has its credential's permissions under every rule.
+ * See docs/design/permissions.md for the trade-offs.
+ * @since 0.1
+ */
+typedef enum mcp_permission_rule {
+    /* The default (the rule of the users' guide): a permission counts only if the store grants
+     * it to the user. The credential's claims narrow that set (OAuth delegation: a token may
+     * carry less than the user holds, never more); a credential without any permission claim
+     * gets all of the user's store permissions. A 403 for a permission the store does not grant
+     * does not invite a step-up (no scope to ask for). */
+    MCP_PERMISSION_RULE_STORE = 0,
+    /* The store's permissions plus the credential's: whatever the identity provider puts in a
+     * token counts, even for a permission the store does not grant. Only for deployments where
+     * the identity provider enforces per-user scope policy. */
+    MCP_PERMISSION_RULE_UNION = 1,
+    /* The credential's claims alone; the store only says whether the user exists, is enabled
+     * and (for JWTs) whether the token id is revoked. */
+    MCP_PERMISSION_RULE_TOKEN_ONLY = 2
+} mcp_permission_rule;
+
+/**
+ * Which store user a token's subject is (docs/design/permissions.md#store-subjects). API-key
+ * principals come from the store and are always its users.
+ * @since 0.1
+ */
+typedef enum mcp_store_subjects {
+    /* The token's `sub` as it is (the default): one namespace for every issuer and for local
+     * users, so a user of an identity provider whose `sub` equals a store user's subject (say
+     * `admin`) is that user. Right with one trusted issuer whose subjects the store lists. */
+    MCP_STORE_SUBJECTS_BARE = 0,
+    /* Tokens (JWT, introspection) are store users "ISSUER#SUB" (`iss` then `#` then `sub`;
+     * an issuer URL has no fragment, so the first `#` separates them): two issuers, or an
+     * issuer and the local API-key users, cannot share a user by accident. A token without
+     * `iss` is then no store user. */
+    MCP_STORE_SUBJECTS_ISSUER = 1
+} mcp_store_subjects;
+
+/** "bare" or "issuer" ("?" outside the enum). @since 0.1 */
+MCP_EXTERN const char *mcp_store_subjects_name(mcp_store_subjects mode);
+/** Parse "bare" or "issuer"; false (out untouched) otherwise. @since 0.1 */
+MCP_EXTERN MCP_NODISCARD bool mcp_store_subjects_parse(const char *name, mcp_store_subjects *out);
+
+/**
+ * The store subject of principal p under mode: its subject, or for a token under
+ * MCP_STORE_SUBJECTS_ISSUER "ISSUER#SUB".
+ * @param[out] buf Filled with the subject (NUL-terminated).
+ * @return true, or false when p has none under mode (no issuer, or it does not fit in cap).
+ * @since 0.1
+ */
+MCP_EXTERN bool mcp_store_subject_of(mcp_store_subjects mode, const mcp_principal *p, char *buf,
+                                     size_t cap);
+
+/** "store", "union" or "token-only" ("?" for a value outside the enum). @since 0.1 */
+MCP_EXTERN const char *mcp_permission_rule_name(mcp_permission_rule rule);
+
+/** Parse a rule name ("store", "union", "token-only"). @return false (out untouched) for any
+ *  other text or NULL. @since 0.1 */
+MCP_EXTERN MCP_NODISCARD bool mcp_permission_rule_parse(const char *name, mcp_permission_rule *out);
+
+/**
+ * The effective principal: p's identity with the permissions `rule` gives it, given the
+ * permissions the store grants p's subject (store_perms, n_store; the store's order need not be
+ * kept). The function the engine uses; `mcp-admin policy check` uses it too, so the two agree.
+ * @param p           The credential's principal; borrowed.
+ * @param store_perms Borrowed; may be NULL when n_store is 0.
+ * @param[out] out    New principal (mcp_principal_unref()); set only on MCP_OK.
+ * @return MCP_OK, MCP_ERR_INVALID_ARG (NULL p or out, unknown rule), MCP_ERR_NOMEM.
+ * @since 0.1
+ */
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_permission_rule_apply(mcp_permission_rule rule,
+                                                   const mcp_principal *p,
+                                                   const char *const *store_perms,
+                                                   size_t n_store, mcp_principal **out,
+                                                   mcp_error *err);
+
 typedef struct mcp_rbac_opts {
     /* User store (borrowed; must outlive the engine), or NULL: then the effective permissions
      * are the credential's alone and no user/jti checks are made. */
@@ -199,6 +279,11 @@ typedef struct mcp_rbac_opts {
     /* Audit log for reload events (borrowed; optional). Decisions reach the audit log through
      * mcp_audit_attach(), not through this. */
     mcp_audit  *audit;
+    /* How the credential's permissions and the store's combine (default
+     * MCP_PERMISSION_RULE_STORE: the store grants, the token narrows). */
+    mcp_permission_rule permission_rule;
+    /* Which store user a token's subject is (default MCP_STORE_SUBJECTS_BARE). */
+    mcp_store_subjects store_subjects;
     size_t      principal_cache; /* cached effective principals (default 4096; 0 = none) */
     size_t      rate_buckets_max; /* token buckets kept in memory (default 65536) */
 } mcp_rbac_opts;
@@ -248,6 +333,9 @@ MCP_EXTERN mcp_status mcp_rbac_set_policy(mcp_rbac *r, mcp_policy *pol, mcp_erro
 
 /** The current policy: a new reference (mcp_policy_unref()). Thread-safe. @since 0.1 */
 MCP_EXTERN mcp_policy *mcp_rbac_policy(const mcp_rbac *r);
+
+/** The permission rule the engine applies. @since 0.1 */
+MCP_EXTERN mcp_permission_rule mcp_rbac_permission_rule(const mcp_rbac *r);
 
 /** Number of successful policy loads since creation (1 after mcp_rbac_new()). @since 0.1 */
 MCP_EXTERN uint64_t mcp_rbac_generation(const mcp_rbac *r);

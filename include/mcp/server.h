@@ -80,6 +80,15 @@ typedef struct mcp_server_opts {
                                      authn_fail_window_s; past it the address gets 429 +
                                      Retry-After before any verification (default 20; 0 = off) */
     unsigned    authn_fail_window_s; /* that window in seconds (default 60; 0 = default) */
+    /* Protocol 2026-07-28 input-required results (mcp_ctx_input): the requestState MAC secret,
+     * a file of at least 32 bytes (a trailing newline is not part of it). Servers sharing the
+     * file resume each other's requests. NULL (default): a random key per process, so states
+     * do not survive a restart. @since 0.2 */
+    const char *request_state_key_file;
+    /* Key rotation: the previous secret file. States it sealed are still accepted (new ones
+     * are sealed with request_state_key_file only). NULL (default): none. @since 0.2 */
+    const char *request_state_prev_key_file;
+    unsigned    request_state_ttl_s; /* lifetime of a requestState (default 600; 0 = default) */
 } mcp_server_opts;
 
 /**
@@ -502,6 +511,54 @@ MCP_EXTERN mcp_status mcp_ctx_progress(mcp_ctx *ctx, double progress, double tot
  */
 MCP_EXTERN mcp_status mcp_ctx_request(mcp_ctx *ctx, const char *method, const json_t *params,
                            unsigned timeout_ms, json_t **result, mcp_error *err);
+/** Client capabilities, for mcp_ctx_client_has(). @since 0.2 */
+enum {
+    MCP_CLIENT_SAMPLING       = 1u << 0,
+    MCP_CLIENT_ELICITATION    = 1u << 2,   /* form mode (an empty elicitation object) */
+    MCP_CLIENT_ELICITATION_URL = 1u << 3,
+    MCP_CLIENT_ROOTS          = 1u << 4,
+};
+/**
+ * Did the client declare every capability in caps (MCP_CLIENT_* bits)? 2026-07-28: from this
+ * request's _meta (never from an earlier request); 2025: from the session's initialize.
+ * Thread: handler only.
+ * @since 0.2
+ */
+MCP_EXTERN bool mcp_ctx_client_has(const mcp_ctx *ctx, unsigned caps);
+/**
+ * Ask the client for input (elicitation/create, sampling/createMessage, roots/list) under key,
+ * one handler for both eras:
+ * - 2025 session: sends the request on the response stream and waits (mcp_ctx_request()).
+ * - 2026-07-28: returns the answer when this request carries inputResponses.<key> (checked
+ *   against the shape of the method's result) or an earlier round's answer in the verified
+ *   requestState; otherwise records the ask and returns MCP_ERR_INPUT_REQUIRED. The handler
+ *   asks for everything it needs and returns MCP_ERR_INPUT_REQUIRED: the client gets an
+ *   InputRequiredResult (inputRequests + a MAC-protected requestState) and retries.
+ * Only tools/call, prompts/get and resources/read handlers may ask.
+ * @param key      Handler-chosen, on the wire (inputRequests.<key>): printable ASCII, 1-128 bytes.
+ * @param[out] answer Set to NULL first; on MCP_OK the client's result (caller json_decref).
+ * @return MCP_OK; MCP_ERR_INPUT_REQUIRED (2026: asked, return it); MCP_ERR_UNSUPPORTED (the
+ *         client did not declare the capability; returned from the handler it is -32021 with
+ *         data.requiredCapabilities); MCP_ERR_INVALID_ARG (bad key, or a malformed answer:
+ *         -32602); MCP_ERR_STATE (method may not ask); the errors of mcp_ctx_request().
+ * Thread: handler only.
+ * @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_ctx_input(mcp_ctx *ctx, const char *key, const char *method,
+                                    const json_t *params, json_t **answer, mcp_error *err);
+/**
+ * The handler's own state carried between input rounds (2026: inside requestState, readable by
+ * the client, integrity-protected; put no secrets in it), or NULL in the first round.
+ * @return Borrowed until the handler returns. Thread: handler only.
+ * @since 0.2
+ */
+MCP_EXTERN const json_t *mcp_ctx_state(const mcp_ctx *ctx);
+/**
+ * Set the state the next round gets from mcp_ctx_state() (stolen; NULL clears it).
+ * @return MCP_OK. Thread: handler only.
+ * @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_ctx_set_state_take(mcp_ctx *ctx, json_t *state, mcp_error *err);
 /**
  * Has the client cancelled this request (notifications/cancelled)? A cancelled request gets no
  * answer, whatever the handler returns. Thread: handler only.
@@ -533,6 +590,10 @@ typedef struct mcp_authz_result {
     char missing[MCP_ERROR_MSG_MAX];   /* space-separated permissions that would allow it */
     char required[MCP_ERROR_MSG_MAX];  /* the deciding rule in words: "any of: A B", "all of: A",
                                           "nobody (deny)"; "" lets the server word it */
+    bool not_granted;                  /* the caller's user is not granted what the target needs
+                                          (the user store's roles): a token with a wider scope
+                                          cannot help, so the 403 says so and its challenge
+                                          names no scope to request (no step-up) */
 } mcp_authz_result;
 
 /**
@@ -545,7 +606,8 @@ typedef struct mcp_authz_result {
  * @param name Tool or prompt name; for a resource its exact URI, or the template of the entry
  *             that serves the URI. Borrowed for the call.
  * @param rule The registered rule (borrowed for the call).
- * @param[out] res allowed false and empty strings on entry; fill missing / required for a denial.
+ * @param[out] res allowed false, not_granted false and empty strings on entry; fill missing /
+ *                 required (and not_granted) for a denial.
  * @return true to allow.
  * Thread: HTTP IO threads, worker threads and the stdio reader, concurrently: must be
  * thread-safe and must not block.

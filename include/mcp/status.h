@@ -47,7 +47,8 @@ extern "C" {
     X(ERR_INTERNAL,        14, "internal error")                           \
     X(ERR_UNSUPPORTED,     15, "not supported")                            \
     X(ERR_STORE,           16, "credential or user store unavailable")  \
-    X(ERR_WOULD_BLOCK,     17, "would block: retry where blocking is allowed")
+    X(ERR_WOULD_BLOCK,     17, "would block: retry where blocking is allowed") \
+    X(ERR_INPUT_REQUIRED,  18, "input required from the client")
 
 typedef enum mcp_status {
 #define MCP_X_(name, num, text) MCP_##name = num,

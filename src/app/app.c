@@ -67,6 +67,8 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
     for (int i = 0; i < cfg->nextra; i++)
         free(cfg->extra_args[i]);
     free(cfg->jwt_secret_file);
+    free(cfg->request_state_key);
+    free(cfg->request_state_prev_key);
     free(cfg->jwt_alg);
     free_multi(cfg->jwt_public_keys, cfg->n_jwt_public_keys);
     free_multi(cfg->jwks_files, cfg->n_jwks_files);
@@ -216,6 +218,7 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
     }
     map[nmap] = NULL;
     o.permission_map = nmap > 0 ? map : NULL;
+    o.typ = cfg->require_at_jwt ? "at+jwt" : NULL;     /* RFC 9068 section 2.1 */
     mcp_status rc = mcp_jwt_verifier_new(&o, &st->jwt, err);
     for (size_t i = 0; i < cfg->n_permission_map; i++)
         mcp__free(map_buf[i]);
@@ -547,6 +550,10 @@ mcp_app_server_opts(const mcp_app_config *cfg, mcp_server_opts *o)
         o->authn_fail_limit = cfg->authn_fail_limit;
     if (cfg->authn_fail_window_s)
         o->authn_fail_window_s = cfg->authn_fail_window_s;
+    if (cfg->request_state_key != NULL)
+        o->request_state_key_file = cfg->request_state_key;
+    if (cfg->request_state_prev_key != NULL)
+        o->request_state_prev_key_file = cfg->request_state_prev_key;
 }
 
 /*

@@ -51,6 +51,11 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --authn-fail-limit N   failed authentications per address per window before 429\n"
         "                         (default 20; 0 = off)\n"
         "  --authn-fail-window SECONDS    that window (default 60)\n"
+        "  --request-state-key FILE  MAC secret (>= 32 bytes) of 2026-07-28 requestState;\n"
+        "                         servers sharing it resume each other's requests (default:\n"
+        "                         a random key per process)\n"
+        "  --request-state-prev-key FILE  the previous secret while rotating: states it sealed\n"
+        "                         are still accepted\n"
         "  --as-user SUBJECT      --stdio only: the caller is SUBJECT (the process's user is\n"
         "                         trusted): its roles in --db, plus --as-permissions\n"
         "  --as-permissions \"A B\" --stdio only: permissions of the --as-user caller\n"
@@ -83,6 +88,8 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --trusted-issuers F    JSON file of further issuers, each with its own keys,\n"
         "                         audience, claims profile and tenants\n"
         "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
+        "  --require-at-jwt       accept only JWT access tokens (header typ at+jwt, RFC 9068):\n"
+        "                         refuses ID tokens and other JWTs that share our audience\n"
         "  --audience AUD         required `aud` (default: the resource URL)\n"
         "  --no-audience-check    do not check `aud` (explicit opt-out; not recommended)\n"
         "  --leeway SECONDS       clock skew allowed for exp/nbf/iat (default 60)\n"
@@ -95,6 +102,13 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --introspection-client-id ID       our client id there (client_secret_basic)\n"
         "  --introspection-client-secret-file F  file holding its secret\n"
         "  --introspection-cache-ttl SECONDS  longest a result is cached (default 60; 0 = off)\n"
+        "\nAuthorization (programs with a user store and the RBAC engine):\n"
+        "  --permission-rule RULE how token claims and store roles combine: store (default: a\n"
+        "                         permission counts only if the store grants it; the token's\n"
+        "                         scope narrows it), union (token claims add to the roles),\n"
+        "                         token-only (the token's claims alone)\n"
+        "  --store-subjects MODE  which store user a token is: bare (default: its sub) or\n"
+        "                         issuer (ISSUER#SUB, so issuers cannot share users)\n"
         "%s",
         prog, summary ? summary : "", extra_help ? extra_help : "");
 }
@@ -160,14 +174,15 @@ static const char *const VALUE_FLAGS[] = {
     "--listen", "--max-body", "--workers", "--io-threads", "--max-connections",
     "--max-connections-per-ip", "--max-streams-per-principal", "--connection-timeout",
     "--suspend-timeout", "--session-evict-idle", "--authn-fail-limit", "--authn-fail-window",
+    "--request-state-key", "--request-state-prev-key",
     "--auth", "--db", "--jwt-secret-file", "--jwt-alg", "--jwt-public-key", "--jwks-file",
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
     "--resource-url", "--authorization-server", "--claims-profile", "--claims-client",
     "--allowed-tenant", "--trusted-issuers", "--permission-map",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
-    "--introspection-client-secret-file", "--introspection-cache-ttl",
-    "--allowed-host", "--as-user", "--as-permissions", "--tls-cert", "--tls-key",
-    "--log-level", "--log-format", NULL
+    "--introspection-client-secret-file", "--introspection-cache-ttl", "--permission-rule",
+    "--store-subjects", "--allowed-host", "--as-user", "--as-permissions", "--tls-cert",
+    "--tls-key", "--log-level", "--log-format", NULL
 };
 
 /* Flags that would put a secret on the command line, where every local user can read it. */
@@ -305,9 +320,10 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     else if (c->db_create && c->db == NULL)
         why = "--db-create needs --db FILE";
     else if (!jwt && (c->jwt_secret_file || c->jwt_alg || c->n_jwt_public_keys ||
-                      c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer))
+                      c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer ||
+                      c->require_at_jwt))
         why = "JWT key options (--jwt-secret-file, --jwt-alg, --jwt-public-key, --jwks-file, "
-              "--jwks-url, --jwt-allow-no-issuer) need --auth jwt";
+              "--jwks-url, --jwt-allow-no-issuer, --require-at-jwt) need --auth jwt";
     else if (jwks_timing_given && c->jwks_url == NULL)
         why = "--jwks-refresh and --jwks-min-interval need --jwks-url";
     else if (!intro && (c->introspection_url || c->introspection_client_id ||
@@ -475,6 +491,8 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             cfg->access_log = false;
         } else if (strcmp(name, "--jwt-allow-no-issuer") == 0) {
             cfg->jwt_allow_no_issuer = true;
+        } else if (strcmp(name, "--require-at-jwt") == 0) {
+            cfg->require_at_jwt = true;
         } else if (strcmp(name, "--no-audience-check") == 0) {
             cfg->no_audience_check = true;
         } else if (strcmp(name, "--max-body") == 0 && parse_uint(val, 1ull << 30, &n) && n > 0) {
@@ -525,6 +543,10 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
                         "introspection\n", prog);
                 return 2;
             }
+        } else if (strcmp(name, "--request-state-key") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->request_state_key, val);
+        } else if (strcmp(name, "--request-state-prev-key") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->request_state_prev_key, val);
         } else if (strcmp(name, "--db") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->db, val);
         } else if (strcmp(name, "--jwt-secret-file") == 0 && val[0] != '\0') {
@@ -565,6 +587,17 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             ok = set_str(&cfg->introspection_client_id, val);
         } else if (strcmp(name, "--introspection-client-secret-file") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->introspection_client_secret_file, val);
+        } else if (strcmp(name, "--permission-rule") == 0) {
+            if (!mcp_permission_rule_parse(val, &cfg->permission_rule)) {
+                fprintf(stderr, "%s: --permission-rule wants store, union or token-only\n",
+                        prog);
+                return 2;
+            }
+        } else if (strcmp(name, "--store-subjects") == 0) {
+            if (!mcp_store_subjects_parse(val, &cfg->store_subjects)) {
+                fprintf(stderr, "%s: --store-subjects wants bare or issuer\n", prog);
+                return 2;
+            }
         } else if (is_extra(extra, name)) {
             if (cfg->nextra + 2 > (int)(sizeof cfg->extra_args / sizeof cfg->extra_args[0])) {
                 fprintf(stderr, "%s: too many options\n", prog);

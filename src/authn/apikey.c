@@ -4,6 +4,7 @@
  */
 #include <mcp/store.h>
 
+#include "authn/authn.h"
 #include "common/common.h"
 
 #include <string.h>
@@ -44,7 +45,8 @@ mcp_apikey_authn(mcp_request *req, void *ctx, mcp_error *err)
     size_t len;
 
     if (authz == NULL && xkey == NULL)
-        return unauthenticated(req, NULL, err, "missing Authorization header");
+        /* no error code in the challenge (RFC 6750 section 3.1) */
+        return unauthenticated(req, "", err, "missing Authorization header");
     /* Two credentials would leave it unclear which one the caller meant: refuse both. */
     if (authz != NULL && xkey != NULL)
         return unauthenticated(req, "invalid_request", err,
@@ -78,6 +80,8 @@ mcp_apikey_authn(mcp_request *req, void *ctx, mcp_error *err)
         return unauthenticated(req, "invalid_request", err, "empty credential");
     if (len < 4 || memcmp(tok, MCP_APIKEY_PREFIX, 4) != 0)
         return unauthenticated(req, "invalid_token", err, "credential is not an API key");
+    if (mcp__authn_note_credential(req, tok, len, err) != MCP_OK)
+        return MCP_ERR_RATE_LIMITED;     /* this key failed too often: not verified again */
 
     const mcp_principal *who = NULL;
     mcp_status rc = mcp_store_key_verify(store, tok, len, &who, err);

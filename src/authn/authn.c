@@ -13,6 +13,7 @@
  */
 #include <mcp/authn.h>
 
+#include "authn/authn.h"
 #include "common/common.h"
 
 #include <string.h>
@@ -147,7 +148,13 @@ static mcp_status
 by_jwt(mcp_authn *a, mcp_request *req, const char *t, size_t len, mcp_error *err)
 {
     mcp_principal *p = NULL;
-    mcp_status rc = mcp_jwt_verify(a->opts.jwt, t, len, &p, err);
+    /* An unknown kid may need a JWKS fetch (seconds): never on an HTTP IO thread. The server
+     * reruns this phase on a worker (mcp_request_can_block), as for introspection. */
+    mcp_status rc = mcp_request_can_block(req) ? mcp_jwt_verify(a->opts.jwt, t, len, &p, err)
+                                               : mcp_jwt_verify_nowait(a->opts.jwt, t, len, &p,
+                                                                       err);
+    if (rc == MCP_ERR_WOULD_BLOCK)
+        return rc;
     if (rc == MCP_OK && a->opts.store != NULL && a->opts.check_jwt_revocation) {
         const char *jti = mcp_principal_jti(p);
         bool revoked = false;
@@ -188,10 +195,10 @@ mcp_authn_middleware(mcp_request *req, void *ctx, mcp_error *err)
     size_t len;
 
     if (authz == NULL && xkey == NULL)
-        /* RFC 6750 section 3.1 suggests no error code when the request carries no credential;
-         * our challenge always names one, and invalid_token is the one that tells a client to
-         * go and get a token (docs/design/authentication.md). */
-        return fail(req, "invalid_token", err, "missing Authorization header");
+        /* RFC 6750 section 3.1: a request that carried no authentication gets no error code
+         * (the empty code: a bare "Bearer resource_metadata=..." challenge); the check's name
+         * is in the JSON-RPC error. */
+        return fail(req, "", err, "missing Authorization header");
     if (authz != NULL && xkey != NULL)
         return fail(req, "invalid_request", err,
                     "both Authorization and X-API-Key headers present");
@@ -204,6 +211,8 @@ mcp_authn_middleware(mcp_request *req, void *ctx, mcp_error *err)
             return fail(req, "invalid_token", err, "API key authentication is not enabled");
         if (mcp_authn_classify(t, len) != MCP_CREDENTIAL_API_KEY)
             return fail(req, "invalid_token", err, "X-API-Key does not hold an API key");
+        if (mcp__authn_note_credential(req, t, len, err) != MCP_OK)
+            return MCP_ERR_RATE_LIMITED;
         return by_api_key(a, req, t, len, err);
     }
 
@@ -218,6 +227,8 @@ mcp_authn_middleware(mcp_request *req, void *ctx, mcp_error *err)
     if (len == 0 || t[len] != '\0')
         return fail(req, "invalid_request", err, "malformed Authorization header");
 
+    if (mcp__authn_note_credential(req, t, len, err) != MCP_OK)
+        return MCP_ERR_RATE_LIMITED;
     switch (mcp_authn_classify(t, len)) {
     case MCP_CREDENTIAL_API_KEY:
         if (!a->opts.api_keys)

@@ -8,9 +8,13 @@
  * - The cache is direct-mapped (one slot per hash value modulo the size): a lookup is a hash and
  *   one slot compare under a shard lock, memory is fixed at setup, and eviction needs no list.
  *   A collision only costs an extra introspection. An entry's life is min(exp, now + ttl): the
- *   short ttl bounds how long a token revoked at the server stays usable here. Rejections are not
- *   cached, so a token that becomes valid (or a server that comes back) is seen at once; the
- *   price is one request per bad token, bounded by the HTTP server's connection limits.
+ *   short ttl bounds how long a token revoked at the server stays usable here.
+ * - Rejections the server answered (inactive, wrong audience, expired...) are cached too, in a
+ *   second direct-mapped table with a short ttl (negative_cache_ttl_s, default 5 s): a client
+ *   replaying a bad token, or an attacker spraying the same one, costs one introspection per
+ *   ttl instead of one per request. The table is small and fixed, so random tokens only evict
+ *   each other. An unusable endpoint (503) is never cached, and the short ttl bounds how long a
+ *   token that becomes valid is refused.
  * - The endpoint being unusable is MCP_ERR_STORE (503), not 401: the caller's token may be fine,
  *   and a 401 would tell a well-behaved client to throw it away and run the OAuth flow again,
  *   which under an outage multiplies the load on the authorization server.
@@ -40,6 +44,13 @@ typedef struct slot {
     int64_t        until;    /* unix seconds; valid while now < until */
 } slot;
 
+/* A rejected token: the message of the check that failed (never token data). */
+typedef struct neg_slot {
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    int64_t       until;     /* unix seconds; 0 = empty */
+    char          reason[96];
+} neg_slot;
+
 struct mcp_introspector {
     char              *url, *issuer, *audience;
     mcp_introspect_opts opts;
@@ -48,9 +59,11 @@ struct mcp_introspector {
     const char        *headers[3];   /* auth_header, Accept, NULL */
     slot              *slots;
     size_t             nslots;
+    neg_slot          *neg;
+    size_t             nneg;
     pthread_mutex_t    shard_mu[SHARDS];
     mcp__net_pool     *pool;
-    atomic_uint_fast64_t requests, hits;
+    atomic_uint_fast64_t requests, hits, neg_hits;
     atomic_llong       last_log;
 };
 
@@ -64,6 +77,8 @@ mcp_introspect_opts_default(mcp_introspect_opts *o)
     o->max_token_len = 4096;
     o->cache_size = 4096;
     o->cache_ttl_s = 60;
+    o->negative_cache_size = 1024;
+    o->negative_cache_ttl_s = 5;
 }
 
 /* ---- setup ------------------------------------------------------------------------------- */
@@ -177,6 +192,7 @@ mcp_introspector_new(const mcp_introspect_opts *o, mcp_introspector **out, mcp_e
         pthread_mutex_init(&in->shard_mu[i], NULL);
     atomic_init(&in->requests, 0);
     atomic_init(&in->hits, 0);
+    atomic_init(&in->neg_hits, 0);
     atomic_init(&in->last_log, 0);
     if (in->url == NULL || (in->pool = mcp__net_pool_new(POOL_MAX)) == NULL ||
         (o->issuer && o->issuer[0] && in->issuer == NULL) ||
@@ -196,6 +212,18 @@ mcp_introspector_new(const mcp_introspect_opts *o, mcp_introspector **out, mcp_e
         }
         in->nslots = o->cache_size;
     }
+    if (o->negative_cache_size > 0 && o->negative_cache_ttl_s > 0) {
+        if (o->negative_cache_size > (size_t)1 << 20 || o->negative_cache_ttl_s > 3600) {
+            mcp_introspector_free(in);
+            return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                                 "introspection negative cache too large or too long");
+        }
+        if ((in->neg = mcp__calloc(o->negative_cache_size, sizeof *in->neg)) == NULL) {
+            mcp_introspector_free(in);
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        }
+        in->nneg = o->negative_cache_size;
+    }
     if ((rc = build_headers(in, o, err)) != MCP_OK) {
         mcp_introspector_free(in);
         return rc;
@@ -213,6 +241,7 @@ mcp_introspector_free(mcp_introspector *in)
     for (size_t i = 0; i < in->nslots; i++)
         mcp_principal_unref(in->slots[i].p);
     mcp__free(in->slots);
+    mcp__free(in->neg);
     wipe_free(in->auth_header, in->auth_header_cap);
     for (int i = 0; i < SHARDS; i++)
         pthread_mutex_destroy(&in->shard_mu[i]);
@@ -270,9 +299,59 @@ cache_put(mcp_introspector *in, const unsigned char *h, mcp_principal *p, int64_
     mcp_principal_unref(old);
 }
 
+static size_t
+neg_index(const mcp_introspector *in, const unsigned char *h)
+{
+    uint64_t x = 0;
+    for (int i = 8; i < 16; i++)     /* other bytes than the positive table's index */
+        x = (x << 8) | h[i];
+    return (size_t)(x % in->nneg);
+}
+
+/* A cached rejection for h: true and err filled. */
+static bool
+neg_get(mcp_introspector *in, const unsigned char *h, int64_t now, mcp_error *err)
+{
+    if (in->nneg == 0)
+        return false;
+    size_t i = neg_index(in, h);
+    bool hit = false;
+    char reason[sizeof in->neg[0].reason];
+    pthread_mutex_lock(&in->shard_mu[i % SHARDS]);
+    neg_slot *s = &in->neg[i];
+    if (s->until != 0 && now < s->until &&
+        mcp_ct_equal(s->hash, sizeof s->hash, h, sizeof s->hash)) {
+        hit = true;
+        memcpy(reason, s->reason, sizeof reason);
+    }
+    pthread_mutex_unlock(&in->shard_mu[i % SHARDS]);
+    if (hit)
+        mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "%s", reason);
+    return hit;
+}
+
+static void
+neg_put(mcp_introspector *in, const unsigned char *h, int64_t now, const char *reason)
+{
+    if (in->nneg == 0)
+        return;
+    size_t i = neg_index(in, h);
+    pthread_mutex_lock(&in->shard_mu[i % SHARDS]);
+    neg_slot *s = &in->neg[i];
+    memcpy(s->hash, h, sizeof s->hash);
+    s->until = now + (int64_t)in->opts.negative_cache_ttl_s;
+    snprintf(s->reason, sizeof s->reason, "%.*s", (int)sizeof s->reason - 1, reason);
+    pthread_mutex_unlock(&in->shard_mu[i % SHARDS]);
+}
+
 void
 mcp_introspector_flush(mcp_introspector *in)
 {
+    for (size_t i = 0; i < in->nneg; i++) {
+        pthread_mutex_lock(&in->shard_mu[i % SHARDS]);
+        in->neg[i].until = 0;
+        pthread_mutex_unlock(&in->shard_mu[i % SHARDS]);
+    }
     for (size_t i = 0; i < in->nslots; i++) {
         pthread_mutex_lock(&in->shard_mu[i % SHARDS]);
         mcp_principal *old = in->slots[i].p;
@@ -289,6 +368,7 @@ mcp_introspector_stats(const mcp_introspector *cin, mcp_introspect_stats *out)
     memset(out, 0, sizeof *out);
     out->requests = atomic_load(&in->requests);
     out->cache_hits = atomic_load(&in->hits);
+    out->negative_hits = atomic_load(&in->neg_hits);
     for (size_t i = 0; i < in->nslots; i++) {
         pthread_mutex_lock(&in->shard_mu[i % SHARDS]);
         out->cached += in->slots[i].p != NULL;
@@ -481,7 +561,11 @@ make_principal(const json_t *a, int64_t exp, mcp_principal **out, mcp_error *err
      * is then "client:" + client_id, never the bare id: users and clients would otherwise share
      * one namespace, and a client whose id equals a user's subject would get that user's roles
      * from the store and the policy. */
+    /* A sub that itself starts with "client:" would pose as a client: refused. (A sub is
+     * otherwise taken as it is, even when it equals client_id.) */
     char *client_sub = NULL;
+    if (sub != NULL && strncmp(sub, "client:", 7) == 0)
+        return unauth(err, "malformed introspection answer: sub");
     if (sub == NULL || sub[0] == '\0') {
         if (client_id == NULL || client_id[0] == '\0')
             return unauth(err, "missing sub");
@@ -535,6 +619,10 @@ mcp_introspect_verify(mcp_introspector *in, const char *token, size_t len, mcp_p
         *out = p;
         return MCP_OK;
     }
+    if (neg_get(in, h, now, err)) {
+        atomic_fetch_add(&in->neg_hits, 1);
+        return MCP_ERR_UNAUTHENTICATED;
+    }
     json_t *a = NULL;
     mcp_status rc = exchange(in, token, len, &a, err);
     if (rc != MCP_OK)
@@ -545,6 +633,8 @@ mcp_introspect_verify(mcp_introspector *in, const char *token, size_t len, mcp_p
     if (rc == MCP_OK)
         rc = make_principal(a, exp, &p, err);
     json_decref(a);
+    if (rc == MCP_ERR_UNAUTHENTICATED)     /* the server's (or our checks') verdict */
+        neg_put(in, h, now, err != NULL && err->message[0] ? err->message : "token inactive");
     if (rc != MCP_OK)
         return rc;
     cache_put(in, h, p, now, exp);

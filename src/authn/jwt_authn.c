@@ -7,6 +7,7 @@
 #include <mcp/jwt.h>
 #include <mcp/server.h>
 
+#include "authn/authn.h"
 #include "common/common.h"
 
 #include <string.h>
@@ -24,16 +25,22 @@ mcp_jwt_authn(mcp_request *req, void *verifier, mcp_error *err)
 {
     const mcp_jwt_verifier *v = verifier;
     const char *h = mcp_request_header(req, "Authorization");
-    if (h == NULL)
+    /* No bearer credentials (none at all, or another scheme's): no error code in the
+     * challenge (RFC 6750 section 3.1). */
+    if (h == NULL) {
+        (void)mcp_request_set_challenge(req, "", NULL);
         return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "missing Authorization header");
+    }
 
     /* RFC 6750 section 2.1: "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 9110
      * section 11.1). We accept only the JWS alphabet: base64url and the two dots. */
     static const char scheme[] = "bearer";
     size_t sl = sizeof scheme - 1;
     size_t wl = strcspn(h, " ");
-    if (wl != sl || strncasecmp(h, scheme, sl) != 0)
+    if (wl != sl || strncasecmp(h, scheme, sl) != 0) {
+        (void)mcp_request_set_challenge(req, "", NULL);
         return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "unsupported Authorization scheme");
+    }
     const char *t = h + sl;
     while (*t == ' ')
         t++;
@@ -45,9 +52,13 @@ mcp_jwt_authn(mcp_request *req, void *verifier, mcp_error *err)
         return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "malformed Authorization header");
     }
 
+    if (mcp__authn_note_credential(req, t, tl, err) != MCP_OK)
+        return MCP_ERR_RATE_LIMITED;
     mcp_principal *p = NULL;
-    mcp_status rc = mcp_jwt_verify(v, t, tl, &p, err);
-    if (rc == MCP_ERR_NOMEM)
+    /* never a JWKS fetch on an HTTP IO thread: the phase reruns on a worker */
+    mcp_status rc = mcp_request_can_block(req) ? mcp_jwt_verify(v, t, tl, &p, err)
+                                               : mcp_jwt_verify_nowait(v, t, tl, &p, err);
+    if (rc == MCP_ERR_NOMEM || rc == MCP_ERR_WOULD_BLOCK)
         return rc;
     if (rc != MCP_OK) {
         (void)mcp_request_set_challenge(req, "invalid_token", NULL);

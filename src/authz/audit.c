@@ -470,6 +470,15 @@ mcp_audit_decision(void *audit, const mcp_request *req, const mcp_decision *d)
     put_str(&b, d->reason != NULL ? d->reason : "");
     put_key(&b, "missing");
     put_words(&b, d->missing);
+    if (d->phase != NULL && strcmp(d->phase, "authz") == 0) {
+        /* the rule that combined the credential's and the store's permissions, when the
+         * RBAC engine decided this request */
+        const char *rule = mcp__rbac_pinned_rule(p);
+        if (rule != NULL) {
+            put_key(&b, "permission_rule");
+            put_str(&b, rule);
+        }
+    }
     put_key(&b, "subject");
     put_str(&b, p != NULL ? mcp_principal_subject(p) : NULL);
     put_key(&b, "client_id");

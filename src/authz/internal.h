@@ -63,6 +63,21 @@ const mcp__rate *mcp__policy_principal_rate(const mcp_policy *pol, const char *s
 const mcp__rate *mcp__policy_tool_rate(const mcp_policy *pol, const char *tool);
 /* mcp__uri_template_match (common.h) matches resource templates, as the server's dispatcher. */
 
+/* ---- permission rule (permission_rule.c) ---------------------------------------------------- */
+
+/* Does `rule` leave p's permissions exactly as they are, given the store's s[0..n)? (Then the
+ * engine needs no new principal.) */
+bool mcp__permission_rule_keeps(mcp_permission_rule rule, const mcp_principal *p,
+                                const char *const *s, size_t n);
+/* mcp_permission_rule_apply(), with `name` (the store's display name, may be NULL) used when p
+ * has none. */
+mcp_status mcp__permission_rule_build(mcp_permission_rule rule, const mcp_principal *p,
+                                      const char *const *s, size_t n, const char *name,
+                                      mcp_principal **out, mcp_error *err);
+/* The permission rule of the engine whose request this thread is serving, when its principal
+ * is p (for the audit line), else NULL. */
+const char *mcp__rbac_pinned_rule(const mcp_principal *p);
+
 /* ---- token buckets ----------------------------------------------------------------------- */
 
 typedef struct mcp__ratelimit mcp__ratelimit;

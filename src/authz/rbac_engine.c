@@ -3,9 +3,13 @@
  *
  * Per request, in the AUTHZ phase (mcp_rbac_authz):
  *   1. user-store checks: revoked jti (401), subject unknown / disabled (403), store down (503);
- *   2. effective permissions: the credential's permissions united with those of the subject's
- *      roles; the request's principal is replaced by one that carries both, so the authorizer,
- *      the 403 challenge (`scope`) and handlers all see the same set;
+ *   2. effective permissions, by the engine's permission rule (permission_rule.c; default
+ *      "store": what the subject's roles grant, narrowed by the credential's claims); the
+ *      request's principal is replaced by one that carries the result, so the authorizer, the
+ *      403 challenge (`scope`) and handlers all see the same set. Under the store rule the pin
+ *      also keeps the "ceiling", a principal with every permission the store grants: a denial
+ *      the ceiling would not lift cannot be cured by a wider token, so the 403 does not invite
+ *      a step-up (mcp_authz_result.not_granted);
  *   3. the policy is pinned for the request (see "pinning" below);
  *   4. rate limits (per principal, per principal and tool) -> 429 with Retry-After.
  * Then the server's built-in AUTHZ check and its list filters call mcp_rbac_authorize(), which
@@ -39,7 +43,9 @@
 typedef struct eff_slot {
     const mcp_principal *src;     /* the credential's principal (own reference) */
     mcp_store_user_info  info;    /* the store snapshot it was built from (owned) */
-    const mcp_principal *eff;     /* src + role permissions (own reference) */
+    const mcp_principal *eff;     /* src under the rule (own reference; may be src itself) */
+    const mcp_principal *ceil;    /* store rule: src with the store's permissions (own
+                                     reference; may be eff); else NULL */
 } eff_slot;
 
 struct mcp_rbac {
@@ -47,6 +53,8 @@ struct mcp_rbac {
     mcp_store      *store;
     bool            require_known_user;
     bool            check_revoked_jti;
+    mcp_permission_rule rule;
+    mcp_store_subjects store_subjects;
     char           *policy_path;
     mcp_audit      *audit;
     pthread_mutex_t pol_mu;       /* guards pol (the pointer, not the policy) */
@@ -66,8 +74,12 @@ static atomic_uint_fast64_t next_id = 1;
 
 typedef struct pin {
     uint64_t             rbac_id;
+    mcp_permission_rule  rule;
     mcp_policy          *pol;     /* own reference */
     const mcp_principal *p;       /* own reference (may be NULL: authentication off) */
+    const mcp_principal *ceil;    /* own reference: what the store grants p's subject, when a
+                                     denial beyond it cannot be cured by a wider token; NULL
+                                     when the rule does not bound the token by the store */
 } pin;
 
 static _Thread_local pin tls_pin;
@@ -78,10 +90,11 @@ static void
 pin_clear(void)
 {
     mcp_policy *pol = tls_pin.pol;
-    const mcp_principal *p = tls_pin.p;
+    const mcp_principal *p = tls_pin.p, *ceil = tls_pin.ceil;
     memset(&tls_pin, 0, sizeof tls_pin);
     mcp_policy_unref(pol);
     mcp_principal_unref(p);
+    mcp_principal_unref(ceil);
 }
 
 static void
@@ -97,15 +110,17 @@ pin_key_init(void)
     (void)pthread_key_create(&pin_key, pin_thread_exit);
 }
 
-/* Takes over the reference to pol; takes a new reference to p. */
+/* Takes over the references to pol and ceil; takes a new reference to p. */
 static void
-pin_set(const mcp_rbac *r, mcp_policy *pol, const mcp_principal *p)
+pin_set(const mcp_rbac *r, mcp_policy *pol, const mcp_principal *p, const mcp_principal *ceil)
 {
     pthread_once(&pin_once, pin_key_init);
     pin_clear();
     tls_pin.rbac_id = r->id;
+    tls_pin.rule = r->rule;
     tls_pin.pol = pol;
     tls_pin.p = mcp_principal_ref(p);
+    tls_pin.ceil = ceil;
     /* any non-NULL value makes the key's destructor run at thread exit */
     pthread_setspecific(pin_key, &tls_pin);
 }
@@ -173,8 +188,9 @@ slot_clear(eff_slot *s)
 {
     mcp_principal_unref(s->src);
     mcp_principal_unref(s->eff);
+    mcp_principal_unref(s->ceil);
     mcp_store_user_info_cleanup(&s->info);
-    s->src = s->eff = NULL;
+    s->src = s->eff = s->ceil = NULL;
 }
 
 static void
@@ -195,53 +211,61 @@ same_snapshot(const mcp_store_user_info *a, const mcp_store_user_info *b)
            a->name == b->name;
 }
 
-/* A new principal: p's identity, p's permissions plus the store's. */
-static mcp_status
-build_effective(const mcp_principal *p, const mcp_store_user_info *info, mcp_principal **out,
-                mcp_error *err)
+/* Does p hold every one of the store's permissions (then p itself is the ceiling)? */
+static bool
+holds_all(const mcp_principal *p, const mcp_store_user_info *info)
 {
-    const char *name = mcp_principal_name(p);
-    if ((name == NULL || name[0] == '\0') && info->name != NULL && info->name[0] != '\0')
-        name = info->name;
-    mcp_principal_fields f = {
-        .kind = mcp_principal_kind(p),
-        .subject = mcp_principal_subject(p),
-        .name = name,
-        .issuer = mcp_principal_issuer(p),
-        .client_id = mcp_principal_client_id(p),
-        .key_id = mcp_principal_key_id(p),
-        .jti = mcp_principal_jti(p),
-        .claims_json = mcp_principal_claims_json(p),
-        .expires_at = mcp_principal_expires_at(p),
-    };
-    mcp_principal *e = NULL;
-    mcp_status rc = mcp_principal_new(&f, &e, err);
-    for (size_t i = 0; rc == MCP_OK && i < mcp_principal_permission_count(p); i++)
-        rc = mcp_principal_add_permission(e, mcp_principal_permission(p, i), err);
-    for (size_t i = 0; rc == MCP_OK && i < info->n_permissions; i++)
-        rc = mcp_principal_add_permission(e, info->permissions[i], err);
+    for (size_t i = 0; i < info->n_permissions; i++)
+        if (!mcp_principal_has(p, info->permissions[i]))
+            return false;
+    return true;
+}
+
+/* The effective principal and the ceiling for p, built afresh. */
+static mcp_status
+build_pair(const mcp_rbac *r, const mcp_principal *p, const mcp_store_user_info *info,
+           bool keeps, const mcp_principal **eff, const mcp_principal **ceil, mcp_error *err)
+{
+    mcp_principal *e = NULL, *c = NULL;
+    mcp_status rc = MCP_OK;
+    if (!keeps)
+        rc = mcp__permission_rule_build(r->rule, p, info->permissions, info->n_permissions,
+                                        info->name, &e, err);
+    const mcp_principal *ev = keeps ? p : e;
+    if (rc == MCP_OK && r->rule == MCP_PERMISSION_RULE_STORE && !holds_all(ev, info)) {
+        /* the ceiling: the subject's identity with exactly what the store grants */
+        mcp_principal_fields f = { .kind = mcp_principal_kind(p),
+                                   .subject = mcp_principal_subject(p) };
+        rc = mcp_principal_new(&f, &c, err);
+        for (size_t i = 0; rc == MCP_OK && i < info->n_permissions; i++)
+            rc = mcp_principal_add_permission(c, info->permissions[i], err);
+    }
     if (rc != MCP_OK) {
         mcp_principal_unref(e);
+        mcp_principal_unref(c);
         return rc;
     }
-    *out = e;
+    *eff = keeps ? mcp_principal_ref(p) : e;
+    *ceil = r->rule != MCP_PERMISSION_RULE_STORE ? NULL : c != NULL ? c : mcp_principal_ref(*eff);
     return MCP_OK;
 }
 
 /*
- * The effective principal for p given the store's view of its subject. *out is a new
- * reference, or NULL when p already holds every permission of the roles (the common case for
- * API keys, whose principal the store builds with the role permissions). Consumes *info.
+ * The effective principal for p given the store's view of its subject, by the engine's rule.
+ * *out is a new reference, or NULL when p's permissions are already the result (the common
+ * case for API keys, whose principal the store builds with the role permissions). *ceil is a
+ * new reference under the store rule (see pin), else NULL. Consumes *info.
  */
 static mcp_status
 effective(mcp_rbac *r, const mcp_principal *p, mcp_store_user_info *info,
-          const mcp_principal **out, mcp_error *err)
+          const mcp_principal **out, const mcp_principal **ceil, mcp_error *err)
 {
     *out = NULL;
-    bool adds = false;
-    for (size_t i = 0; !adds && i < info->n_permissions; i++)
-        adds = !mcp_principal_has(p, info->permissions[i]);
-    if (!adds) {
+    *ceil = NULL;
+    bool keeps = mcp__permission_rule_keeps(r->rule, p, info->permissions, info->n_permissions);
+    if (keeps && (r->rule != MCP_PERMISSION_RULE_STORE || holds_all(p, info))) {
+        if (r->rule == MCP_PERMISSION_RULE_STORE)
+            *ceil = mcp_principal_ref(p);
         mcp_store_user_info_cleanup(info);
         return MCP_OK;
     }
@@ -253,21 +277,25 @@ effective(mcp_rbac *r, const mcp_principal *p, mcp_store_user_info *info,
         mu = &r->cache_mu[i % CACHE_LOCKS];
         pthread_mutex_lock(mu);
         if (s->src == p && same_snapshot(&s->info, info)) {
-            *out = mcp_principal_ref(s->eff);
+            *out = s->eff != p ? mcp_principal_ref(s->eff) : NULL;
+            *ceil = mcp_principal_ref(s->ceil);
             pthread_mutex_unlock(mu);
             mcp_store_user_info_cleanup(info);
             return MCP_OK;
         }
         pthread_mutex_unlock(mu);
     }
-    mcp_principal *e = NULL;
-    mcp_status rc = build_effective(p, info, &e, err);
+    const mcp_principal *e = NULL, *c = NULL;
+    mcp_status rc = build_pair(r, p, info, keeps, &e, &c, err);
     if (rc != MCP_OK) {
         mcp_store_user_info_cleanup(info);
         return rc;
     }
-    *out = e;
+    *out = e != p ? mcp_principal_ref(e) : NULL;
+    *ceil = mcp_principal_ref(c);
     if (s == NULL) {
+        mcp_principal_unref(e);
+        mcp_principal_unref(c);
         mcp_store_user_info_cleanup(info);
         return MCP_OK;
     }
@@ -276,7 +304,8 @@ effective(mcp_rbac *r, const mcp_principal *p, mcp_store_user_info *info,
     old = *s;
     s->src = mcp_principal_ref(p);
     s->info = *info;                       /* the slot takes over the snapshot reference */
-    s->eff = mcp_principal_ref(e);
+    s->eff = e;                            /* and our references to e and c */
+    s->ceil = c;
     pthread_mutex_unlock(mu);
     mcp_store_user_info_init(info);
     slot_clear(&old);                      /* outside the lock: may free */
@@ -287,7 +316,7 @@ effective(mcp_rbac *r, const mcp_principal *p, mcp_store_user_info *info,
 
 static mcp_status
 store_checks(mcp_rbac *r, mcp_request *req, const mcp_principal *p,
-             const mcp_principal **eff, mcp_error *err)
+             const mcp_principal **eff, const mcp_principal **ceil, mcp_error *err)
 {
     mcp_error e;
     mcp_error_clear(&e);
@@ -314,7 +343,10 @@ store_checks(mcp_rbac *r, mcp_request *req, const mcp_principal *p,
     }
     mcp_store_user_info info;
     mcp_store_user_info_init(&info);
-    mcp_status rc = mcp_store_user_lookup(r->store, mcp_principal_subject(p), &info, &e);
+    char subject[MCP_STORE_SUBJECT_MAX + 1];
+    mcp_status rc = MCP_ERR_INVALID_ARG;
+    if (mcp_store_subject_of(r->store_subjects, p, subject, sizeof subject))
+        rc = mcp_store_user_lookup(r->store, subject, &info, &e);
     if (rc == MCP_ERR_INVALID_ARG) {
         /* a subject the store cannot hold is not a store user */
         info.exists = false;
@@ -324,15 +356,19 @@ store_checks(mcp_rbac *r, mcp_request *req, const mcp_principal *p,
     }
     if (!info.exists) {
         mcp_store_user_info_cleanup(&info);
-        if (r->require_known_user)
+        if (r->require_known_user) {
+            /* no token can cure it: no step-up challenge (see mcp_request_set_challenge) */
+            mcp_request_set_challenge(req, "", NULL);
             return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN, "user unknown");
+        }
         return MCP_OK;                     /* the credential's permissions alone */
     }
     if (!info.enabled) {
         mcp_store_user_info_cleanup(&info);
+        mcp_request_set_challenge(req, "", NULL);
         return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN, "user disabled");
     }
-    return effective(r, p, &info, eff, err);
+    return effective(r, p, &info, eff, ceil, err);
 }
 
 /* ---- rate limits ------------------------------------------------------------------------- */
@@ -385,11 +421,12 @@ mcp_rbac_authz(mcp_request *req, void *ctx, mcp_error *err)
 {
     mcp_rbac *r = ctx;
     const mcp_principal *p = mcp_request_principal(req);
-    const mcp_principal *owned = NULL;
+    const mcp_principal *owned = NULL, *ceil = NULL;
     if (r == NULL)
         return mcp_error_set(err, MCP_ERR_INTERNAL, "authorization engine missing");
+    pin_clear();                           /* nothing of an earlier request stays pinned */
     if (p != NULL && r->store != NULL && mcp_principal_kind(p) != MCP_CRED_NONE) {
-        mcp_status rc = store_checks(r, req, p, &owned, err);
+        mcp_status rc = store_checks(r, req, p, &owned, &ceil, err);
         if (rc != MCP_OK)
             return rc;
         if (owned != NULL) {
@@ -398,9 +435,46 @@ mcp_rbac_authz(mcp_request *req, void *ctx, mcp_error *err)
         }
     }
     mcp_policy *pol = acquire(r);
-    pin_set(r, pol, p);                    /* the pin keeps pol (and p) for this request */
+    pin_set(r, pol, p, ceil);              /* the pin keeps pol, p and ceil for this request */
     mcp_principal_unref(owned);            /* the request and the pin hold their own */
     return rate_limits(r, req, pol, p, err);
+}
+
+/* dst = the words of src that ceil holds (space-separated). */
+static void
+keep_granted(char *dst, const char *src, const mcp_principal *ceil)
+{
+    char word[MCP_POLICY_PERM_MAX + 1];
+    size_t off = 0;
+    dst[0] = '\0';
+    for (const char *q = src; *q != '\0';) {
+        size_t n = strcspn(q, " ");
+        if (n > 0 && n < sizeof word) {
+            memcpy(word, q, n);
+            word[n] = '\0';
+            if (mcp_principal_has(ceil, word) && off + n + 2 < MCP_ERROR_MSG_MAX) {
+                off += (size_t)snprintf(dst + off, MCP_ERROR_MSG_MAX - off, "%s%s",
+                                        off ? " " : "", word);
+            }
+        }
+        q += n;
+        while (*q == ' ')
+            q++;
+    }
+}
+
+const char *
+mcp__rbac_pinned_rule(const mcp_principal *p)
+{
+    if (tls_pin.rbac_id == 0 || tls_pin.pol == NULL || tls_pin.p != p)
+        return NULL;
+    return mcp_permission_rule_name(tls_pin.rule);
+}
+
+mcp_permission_rule
+mcp_rbac_permission_rule(const mcp_rbac *r)
+{
+    return r != NULL ? r->rule : MCP_PERMISSION_RULE_STORE;
 }
 
 bool
@@ -409,6 +483,7 @@ mcp_rbac_authorize(void *ctx, const mcp_principal *p, const char *kind, const ch
 {
     mcp_rbac *r = ctx;
     res->allowed = false;
+    res->not_granted = false;
     res->missing[0] = '\0';
     if (r == NULL)
         return false;
@@ -418,6 +493,16 @@ mcp_rbac_authorize(void *ctx, const mcp_principal *p, const char *kind, const ch
     bool ok = mcp_policy_evaluate(pol, p, kind, name, rule, &pr);
     snprintf(res->missing, sizeof res->missing, "%s", pr.missing);
     snprintf(res->required, sizeof res->required, "%s", pr.required);
+    if (!ok && pinned && tls_pin.ceil != NULL) {
+        /* Store rule: a wider token can add only what the store grants. */
+        mcp_policy_result cr;
+        if (tls_pin.ceil == p || !mcp_policy_evaluate(pol, tls_pin.ceil, kind, name, rule, &cr)) {
+            res->not_granted = true;
+            res->missing[0] = '\0';
+        } else {
+            keep_granted(res->missing, pr.missing, tls_pin.ceil);
+        }
+    }
     res->allowed = ok;
     if (!pinned)
         mcp_policy_unref(pol);
@@ -473,6 +558,10 @@ mcp_rbac_new(const mcp_rbac_opts *opts, mcp_rbac **out, mcp_error *err)
         mcp_rbac_opts_default(&def);
         opts = &def;
     }
+    if (strcmp(mcp_permission_rule_name(opts->permission_rule), "?") == 0)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unknown permission rule");
+    if (strcmp(mcp_store_subjects_name(opts->store_subjects), "?") == 0)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "unknown store-subjects mode");
     mcp_rbac *r = mcp__calloc(1, sizeof *r);
     if (r == NULL)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
@@ -480,6 +569,8 @@ mcp_rbac_new(const mcp_rbac_opts *opts, mcp_rbac **out, mcp_error *err)
     r->store = opts->store;
     r->require_known_user = opts->require_known_user;
     r->check_revoked_jti = opts->check_revoked_jti;
+    r->rule = opts->permission_rule;
+    r->store_subjects = opts->store_subjects;
     r->audit = opts->audit;
     atomic_init(&r->generation, 0);
     pthread_mutex_init(&r->pol_mu, NULL);

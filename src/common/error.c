@@ -53,6 +53,7 @@ static const struct wire {
     [MCP_ERR_UNSUPPORTED]     = { 400, MCP_RPC_INVALID_REQUEST },
     [MCP_ERR_STORE]           = { 503, MCP_RPC_INTERNAL_ERROR },
     [MCP_ERR_WOULD_BLOCK]     = { 503, MCP_RPC_INVALID_REQUEST },
+    [MCP_ERR_INPUT_REQUIRED]  = { 500, MCP_RPC_INTERNAL_ERROR },   /* never sent: see errors.md */
 };
 
 int

@@ -83,6 +83,7 @@ struct mcp__sink {
     bool (*can_stream)(mcp__sink *s);    /* may send messages before the response */
     void (*retain)(mcp__sink *s);
     void (*release)(mcp__sink *s);
+    bool (*alive)(mcp__sink *s);         /* still connected to its client (NULL: always) */
 };
 
 /* ---- pipeline entries -------------------------------------------------------------------- */
@@ -145,7 +146,21 @@ struct mcp_request {
     mcp__dispatch_result outcome;
     mcp__session        *created;      /* initialize made a session (reference), or NULL */
     const void          *method;       /* the protocol's method entry, set by its route step */
+    /* protocol revision 2026-07-28 (docs/design/protocol-2026.md) */
+    unsigned             era;          /* MCP__REQ_* from the MCP-Protocol-Version header */
+    char                 head_method[64]; /* 2026: Mcp-Method, when the head phase decided */
+    char                *head_target;  /* 2026: decoded Mcp-Name (owned), or NULL */
+    bool                 authz_done;   /* AUTHZ ran in the head phase, from the headers */
+    json_t              *err_data;     /* error.data of a failure the transport answers (owned) */
 };
+
+/* The era of a request (mcp_request.era), chosen by the transport from its version header. */
+enum {
+    MCP__REQ_LEGACY,      /* 2025 revisions (or no header): initialize + sessions */
+    MCP__REQ_MODERN,      /* 2026-07-28: stateless, per-request _meta */
+    MCP__REQ_UNSUPPORTED, /* a version this server does not speak: -32022 once the id is read */
+};
+#define MCP__PV_MODERN "2026-07-28"
 
 void mcp__request_init(mcp_request *req, mcp_server *srv);
 void mcp__request_cleanup(mcp_request *req);
@@ -158,15 +173,18 @@ void mcp__decide(mcp_request *req, const char *phase, mcp_status rc, const char 
                  const char *missing);
 /* Map a failing status to an HTTP status code (the table in common/error.c). */
 int mcp__status_http(mcp_status rc);
-/* Protocol revisions this server speaks (request headers, initialize). */
+/* Legacy protocol revisions this server speaks (request headers, initialize). */
 bool mcp__version_supported(const char *v);
+/* The era a version header selects (NULL: absent -> legacy). */
+unsigned mcp__era_of_header(const char *pv);
 
 /* ---- the pipeline driver (pipeline.c) ---------------------------------------------------- */
 
 /*
  * The head pipeline, before any body is read: req->checks (the transport's table), the
  * TRANSPORT items, the AUTHN items, the session owner check (MCP__CAP_HEADER_SESSIONS), and,
- * for a request without a body (GET/DELETE: the method is known now), the AUTHZ items.
+ * for a request without a body (GET/DELETE: the method is known now) or one whose headers name
+ * its method and target (2026-07-28, the protocol's head_route entry), the AUTHZ phase.
  * MCP_ERR_WOULD_BLOCK: an AUTHN item must block; run mcp__run_head_authn() where blocking is
  * allowed (req->can_block true), then call mcp__run_head() again to continue after AUTHN.
  * A failure with req->http_status set came from a check that chose its HTTP status.
@@ -191,6 +209,11 @@ typedef struct mcp__handler_entries {
     mcp__mw route;       /* after parsing: responses, notifications, lifecycle, the target */
     mcp__mw authorize;   /* the built-in AUTHZ entry, after the installed AUTHZ items */
     mcp__mw handler;     /* the HANDLER phase: exactly one handler produces the result */
+    /* In the head phase of a request with a body, after AUTHN: names the method and target
+     * from the request headers when the revision has them (2026-07-28 Mcp-Method/Mcp-Name),
+     * setting req->head_method; AUTHZ then runs before the body is read, and the body phase
+     * must prove the body says the same (route). May be NULL. */
+    mcp__mw head_route;
     /* The protocol's JSON Schema compiler, called by the registry when a tool is added (a bad
      * schema is a registration error naming its path); root names the schema in messages. */
     mcp_status (*schema_compile)(const json_t *schema, const char *root, void **out,
@@ -251,6 +274,32 @@ void mcp__sessions_clear(mcp_server *srv);
  * its per-session keep-alives every MCP__KEEPALIVE_S seconds. */
 void *mcp__reaper_main(void *arg);
 #define MCP__KEEPALIVE_S 15
+
+/* ---- subscriptions/listen streams (listen.c) --------------------------------------------- */
+
+/* What a 2026-07-28 listen stream asked for and was granted (mcp__listener.kinds). */
+enum { MCP__LISTEN_TOOLS = 1u << 0, MCP__LISTEN_PROMPTS = 1u << 1,
+       MCP__LISTEN_RESOURCES = 1u << 2 };
+#define MCP__LISTENERS_MAX 4096
+
+typedef struct mcp__listener {
+    struct mcp__listener *next;
+    mcp__sink *sink;            /* retained */
+    json_t    *sub_id;          /* the listen request's id (reference) */
+    unsigned   kinds;           /* MCP__LISTEN_* */
+    json_t    *uris;            /* resource URIs (array, reference) or NULL */
+    char      *final_msg;       /* the result sent when the server ends the stream (owned) */
+    size_t     final_len;
+} mcp__listener;
+
+/* Register a listener (the list takes l and its references); MCP_ERR_RATE_LIMITED when
+ * MCP__LISTENERS_MAX live listeners exist. Dead ones (sink no longer alive) are swept first. */
+mcp_status mcp__listener_add(mcp_server *srv, mcp__listener *l);
+/* A change: every live listener that asked for it gets method, tagged with its subscription
+ * id (uri: notifications/resources/updated for that URI, kind ignored). */
+void mcp__listeners_notify(mcp_server *srv, unsigned kind, const char *method, const char *uri);
+/* Server shutdown: every listener gets its final result, then the list is emptied. */
+void mcp__listeners_close(mcp_server *srv);
 
 /* ---- suspicious activity (authn_guard.c) ------------------------------------------------- */
 
@@ -342,6 +391,13 @@ struct mcp_server {
     const mcp__transport_ops *tr_ops;   /* the registered transport, or NULL */
     void            *tr;
     atomic_int       inflight;          /* requests being handled */
+
+    /* the protocol's per-server state (requestState keys), owned by src/protocol */
+    void            *proto;
+    /* 2026-07-28 subscriptions/listen streams (listen.c) */
+    pthread_mutex_t  listen_mu;
+    mcp__listener   *listeners;
+    size_t           nlisteners;
 
     /* failed authentications per client address (authn_guard.c) */
     pthread_mutex_t  fail_mu;

@@ -142,6 +142,17 @@ mcp__run_head(mcp_request *req, mcp_error *err)
          * these requests too). */
         if (rc == MCP_OK && !req->has_body)
             rc = run_authz(req, err);
+        /* A request whose headers name its method and target (2026-07-28) is authorized now,
+         * before its body is read: a forbidden call costs no upload and no parse. The body
+         * phase then refuses a body that says anything else (the protocol's route). */
+        const mcp__mw *hr = &req->srv->handler.head_route;
+        if (rc == MCP_OK && req->has_body && hr->fn != NULL) {
+            rc = run_entries(req, hr, 1, err);
+            if (rc == MCP_OK && !req->finished && req->head_method[0] != '\0') {
+                rc = run_authz(req, err);
+                req->authz_done = true;
+            }
+        }
         req->head_stage = HEAD_DONE;
     }
     return rc;
@@ -170,7 +181,7 @@ mcp__run_body(mcp_request *req, const char *body, size_t len, mcp__sink *sink,
     mcp_status rc = mcp__rpc_parse(body, len, &req->msg, rpc_id, err);
     if (rc == MCP_OK)
         rc = run_entries(req, &srv->handler.route, 1, err);
-    if (rc == MCP_OK && !req->finished)
+    if (rc == MCP_OK && !req->finished && !req->authz_done)     /* one decision per request */
         rc = run_authz(req, err);
     if (rc == MCP_OK && !req->finished)
         rc = run_phase(req, MCP_PHASE_HANDLER, err);

@@ -319,6 +319,7 @@ mcp__authorize(mcp_server *srv, const mcp_principal *p, const char *kind, const 
                const mcp__access *a, mcp_authz_result *res)
 {
     res->allowed = false;
+    res->not_granted = false;
     res->missing[0] = '\0';
     res->required[0] = '\0';
     if (srv->authorizer != NULL) {

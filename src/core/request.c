@@ -14,6 +14,14 @@ mcp__version_supported(const char *v)
     return false;
 }
 
+unsigned
+mcp__era_of_header(const char *pv)
+{
+    if (pv == NULL || mcp__version_supported(pv))
+        return MCP__REQ_LEGACY;
+    return strcmp(pv, MCP__PV_MODERN) == 0 ? MCP__REQ_MODERN : MCP__REQ_UNSUPPORTED;
+}
+
 void
 mcp__request_init(mcp_request *req, mcp_server *srv)
 {
@@ -37,6 +45,10 @@ mcp__request_cleanup(mcp_request *req)
     mcp__rpc_msg_cleanup(&req->msg);
     mcp__free(req->challenge_error);
     mcp__free(req->challenge_scope);
+    json_decref(req->err_data);
+    req->err_data = NULL;
+    mcp__free(req->head_target);
+    req->head_target = NULL;
     req->principal = NULL;
     req->challenge_error = req->challenge_scope = NULL;
 }
@@ -48,7 +60,13 @@ mcp_request_header(const mcp_request *req, const char *name)
 }
 
 const char *mcp_request_http_method(const mcp_request *req) { return req->http_method; }
-const char *mcp_request_rpc_method(const mcp_request *req) { return req->msg.method; }
+const char *
+mcp_request_rpc_method(const mcp_request *req)
+{
+    if (req->msg.method != NULL)
+        return req->msg.method;
+    return req->head_method[0] ? req->head_method : NULL;   /* decided from the headers */
+}
 const char *mcp_request_target(const mcp_request *req) { return req->target; }
 bool mcp_request_target_known(const mcp_request *req) { return req->target_known; }
 const char *mcp_request_session_id(const mcp_request *req) { return req->session_id; }
@@ -126,7 +144,7 @@ mcp__decide(mcp_request *req, const char *phase, mcp_status rc, const char *reas
     if (req->srv->decision_fn == NULL)
         return;
     mcp_decision d = { phase, rc == MCP_OK, rc, reason ? reason : "", missing ? missing : "",
-                       req->msg.method, req->target };
+                       mcp_request_rpc_method(req), req->target };
     req->srv->decision_fn(req->srv->decision_ctx, req, &d);
 }
 

@@ -230,6 +230,8 @@ void
 mcp_server_notify_resource_updated(mcp_server *srv, const char *uri)
 {
     mcp__session_foreach(srv, notify_updated, (void *)uri);
+    if (uri != NULL)
+        mcp__listeners_notify(srv, 0, "notifications/resources/updated", uri);
 }
 
 static void
@@ -247,6 +249,8 @@ mcp_server_notify_list_changed(mcp_server *srv, const char *kind)
         return;
     snprintf(method, sizeof method, "notifications/%s/list_changed", kind);
     mcp__session_foreach(srv, notify_list_changed, method);
+    mcp__listeners_notify(srv, kind[0] == 't' ? MCP__LISTEN_TOOLS : kind[0] == 'p'
+                          ? MCP__LISTEN_PROMPTS : MCP__LISTEN_RESOURCES, method, NULL);
 }
 
 typedef struct reap_arg {

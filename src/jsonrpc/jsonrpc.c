@@ -196,6 +196,22 @@ mcp__rpc_error(const json_t *id, int32_t code, const char *message, json_t *data
 }
 
 char *
+mcp__rpc_error_noid(const json_t *id, int32_t code, const char *message, json_t *data,
+                    size_t *len)
+{
+    if (id != NULL)
+        return mcp__rpc_error(id, code, message, data, len);
+    json_t *e = json_pack("{s:i, s:s}", "code", (json_int_t)code, "message", message);
+    if (e != NULL && data != NULL)
+        json_object_set_new(e, "data", data);
+    else
+        json_decref(data);
+    if (e == NULL)
+        return NULL;
+    return envelope(json_pack("{s:s, s:o}", "jsonrpc", "2.0", "error", e), len);
+}
+
+char *
 mcp__rpc_notification(const char *method, json_t *params, size_t *len)
 {
     json_t *m = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);

@@ -36,6 +36,10 @@ void mcp__rpc_msg_cleanup(mcp__rpc_msg *m);
 char *mcp__rpc_result(const json_t *id, json_t *result, size_t *len);
 /* {"jsonrpc":"2.0","id":id|null,"error":{"code":..,"message":..[,"data":data]}}; steals data. */
 char *mcp__rpc_error(const json_t *id, int32_t code, const char *message, json_t *data, size_t *len);
+/* The same for protocol 2026-07-28, whose schema has no null id: an unreadable id (NULL) is
+ * left out of the envelope instead of sent as null. */
+char *mcp__rpc_error_noid(const json_t *id, int32_t code, const char *message, json_t *data,
+                          size_t *len);
 /* {"jsonrpc":"2.0","method":m,"params":params}; steals params (may be NULL). */
 char *mcp__rpc_notification(const char *method, json_t *params, size_t *len);
 /* {"jsonrpc":"2.0","id":id,"method":m,"params":params}; steals params. */

@@ -159,6 +159,8 @@ mcp_status mcp__jwks_src_new(const char *url, const mcp_jwt_opts *opts,
  * for a fetch in progress; otherwise a fetch in progress or one started less than
  * jwks_min_interval_s ago gives MCP_ERR_RATE_LIMITED at once. Called with no lock held. */
 mcp_status mcp__jwks_src_refresh(mcp__jwks_src *s, bool force, mcp_error *err);
+/* Would mcp__jwks_src_refresh(s, false, ...) fetch now (no fetch running, not throttled)? */
+bool mcp__jwks_src_would_fetch(mcp__jwks_src *s);
 /* Start the periodic refresh thread (jwks_refresh_s > 0); a failure to start only logs. */
 void mcp__jwks_src_start(mcp__jwks_src *s);
 /* Stop and join the refresh thread, abort a transfer in progress, free. NULL is fine. */

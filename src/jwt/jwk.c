@@ -177,6 +177,27 @@ ec_curve(EVP_PKEY *pkey)
     return NULL;
 }
 
+/* RSA public exponent: odd, at least 3, at most 64 bits. e = 1 makes every "signature" its
+ * own message; an even e is no RSA key; a huge e only costs verification time. */
+static bool
+rsa_exponent_ok(const BIGNUM *e)
+{
+    return e != NULL && BN_is_odd(e) && !BN_is_one(e) && BN_num_bits(e) <= 64;
+}
+
+static bool
+rsa_ok(EVP_PKEY *pkey)
+{
+    if (EVP_PKEY_get_bits(pkey) < MIN_RSA_BITS)
+        return false;
+    BIGNUM *e = NULL;
+    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+        return false;
+    bool ok = rsa_exponent_ok(e);
+    BN_free(e);
+    return ok;
+}
+
 bool
 mcp__jwt_pkey_fits(EVP_PKEY *pkey, mcp__jwt_alg alg)
 {
@@ -187,10 +208,9 @@ mcp__jwt_pkey_fits(EVP_PKEY *pkey, mcp__jwt_alg alg)
     case MCP__JWT_FAM_HMAC:
         return false;
     case MCP__JWT_FAM_RSA:
-        return EVP_PKEY_is_a(pkey, "RSA") && EVP_PKEY_get_bits(pkey) >= MIN_RSA_BITS;
+        return EVP_PKEY_is_a(pkey, "RSA") && rsa_ok(pkey);
     case MCP__JWT_FAM_PSS:
-        return (EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "RSA-PSS")) &&
-               EVP_PKEY_get_bits(pkey) >= MIN_RSA_BITS;
+        return (EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "RSA-PSS")) && rsa_ok(pkey);
     case MCP__JWT_FAM_EC: {
         if (!EVP_PKEY_is_a(pkey, "EC"))
             return false;
@@ -386,7 +406,16 @@ jwk_rsa(const json_t *jwk, EVP_PKEY **out, mcp_error *err)
     if (nlen > 2048 || elen > 8)   /* 16384-bit modulus, 64-bit exponent */
         goto out;
     if ((bn_n = BN_bin2bn(n, (int)nlen, NULL)) == NULL ||
-        (bn_e = BN_bin2bn(e, (int)elen, NULL)) == NULL || (bld = OSSL_PARAM_BLD_new()) == NULL ||
+        (bn_e = BN_bin2bn(e, (int)elen, NULL)) == NULL)
+        goto out;
+    if (!rsa_exponent_ok(bn_e)) {
+        rc = mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                           "JWK: RSA public exponent rejected (must be odd and at least 3)");
+        goto out;
+    }
+    if (!BN_is_odd(bn_n))          /* a product of two odd primes */
+        goto out;
+    if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) ||
         (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||

@@ -131,6 +131,17 @@ mcp__jwks_src_new(const char *url, const mcp_jwt_opts *opts, mcp__jwks_install_f
     return MCP_OK;
 }
 
+bool
+mcp__jwks_src_would_fetch(mcp__jwks_src *s)
+{
+    if (pthread_mutex_trylock(&s->fetch_lock) != 0)
+        return false;                       /* a fetch is running: refresh would not wait */
+    uint64_t last = atomic_load(&s->last_fetch_ms);
+    bool throttled = last != 0 && mcp_now_ms() - last < (uint64_t)s->min_interval_s * 1000u;
+    pthread_mutex_unlock(&s->fetch_lock);
+    return !throttled;
+}
+
 mcp_status
 mcp__jwks_src_refresh(mcp__jwks_src *s, bool force, mcp_error *err)
 {

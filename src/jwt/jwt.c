@@ -625,6 +625,19 @@ build_principal(const mcp_jwt_verifier *v, const json_t *claims, const char *cla
         client_id = azp;
     if ((rc = mcp__jwt_claims_identity(v, claims, &sub, &name, &client_id, err)) != MCP_OK)
         return rc;
+    /* A client-credentials token (no resource owner) names the client as its subject (RFC 9068
+     * section 2.2: sub = the client's identifier, so sub equals client_id / azp). Its subject
+     * is "client:" + the id, as for introspected tokens: users and clients must not share one
+     * namespace, or a client whose id equals a user's subject would get that user's roles. A
+     * user token whose sub itself starts with "client:" would pose as a client: refused. */
+    char *client_sub = NULL;
+    if (strncmp(sub, "client:", 7) == 0)
+        return unauth(err, "malformed token: sub");
+    if (client_id != NULL && strcmp(client_id, sub) == 0) {
+        if ((client_sub = mcp__aprintf("client:%s", sub)) == NULL)
+            return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+        sub = client_sub;
+    }
 
     mcp_principal_fields f = {
         .kind = MCP_CRED_JWT,
@@ -638,7 +651,9 @@ build_principal(const mcp_jwt_verifier *v, const json_t *claims, const char *cla
         .expires_at = exp,
     };
     mcp_principal *p;
-    if ((rc = mcp_principal_new(&f, &p, err)) != MCP_OK)
+    rc = mcp_principal_new(&f, &p, err);
+    mcp__free(client_sub);
+    if (rc != MCP_OK)
         return rc == MCP_ERR_NOMEM ? rc : unauth(err, "missing sub");
     if ((rc = add_perms(p, perms, "permissions", err)) != MCP_OK ||
         (rc = add_perms(p, json_object_get(claims, "scope"), "scope", err)) != MCP_OK ||
@@ -657,7 +672,7 @@ build_principal(const mcp_jwt_verifier *v, const json_t *claims, const char *cla
 
 static mcp_status
 verify_full(mcp_jwt_verifier *v, const char *token, size_t len, int64_t now,
-            const unsigned char *hash, mcp_principal **out, mcp_error *err)
+            const unsigned char *hash, bool may_block, mcp_principal **out, mcp_error *err)
 {
     json_t *hdr = NULL, *claims = NULL;
     unsigned char *hraw = NULL, *praw = NULL, *sig = NULL;
@@ -692,7 +707,14 @@ verify_full(mcp_jwt_verifier *v, const char *token, size_t len, int64_t now,
     size_t ilen = (size_t)(d2 - token);
     uint64_t gen = snapshot(v, sets);
     sel_result sr = select_and_verify(sets, alg, kid, input, ilen, sig, siglen);
-    if (sr == SEL_NO_KID && v->jwks != NULL) {
+    if (sr == SEL_NO_KID && v->jwks != NULL && !may_block &&
+        mcp__jwks_src_would_fetch(v->jwks)) {
+        /* The caller must not wait on the network (an HTTP IO thread): it reruns the
+         * verification where it may block. Nothing is cached. */
+        rc = mcp_error_set(err, MCP_ERR_WOULD_BLOCK, "key lookup needs a JWKS fetch");
+        goto out;
+    }
+    if (sr == SEL_NO_KID && v->jwks != NULL && may_block) {
         /* A key rotation at the provider: refetch (throttled, never waiting on another fetch)
          * and try once more with whatever set is current then. */
         if (mcp__jwks_src_refresh(v->jwks, false, NULL) == MCP_OK) {
@@ -780,9 +802,9 @@ pick_issuer(mcp_jwt_verifier *v, const char *token, size_t len, mcp_jwt_verifier
     return MCP_OK;
 }
 
-mcp_status
-mcp_jwt_verify(const mcp_jwt_verifier *cv, const char *token, size_t len, mcp_principal **out,
-               mcp_error *err)
+static mcp_status
+verify(const mcp_jwt_verifier *cv, const char *token, size_t len, bool may_block,
+       mcp_principal **out, mcp_error *err)
 {
     /* The verifier is logically read-only; its cache and JWKS refresh state are synchronised
      * internally, which is why the const is cast away here and only here. */
@@ -811,7 +833,21 @@ mcp_jwt_verify(const mcp_jwt_verifier *cv, const char *token, size_t len, mcp_pr
         if (rc != MCP_OK)
             return rc;
         if (by != v)
-            return mcp_jwt_verify(by, token, len, out, err);
+            return verify(by, token, len, may_block, out, err);
     }
-    return verify_full(v, token, len, now, h, out, err);
+    return verify_full(v, token, len, now, h, may_block, out, err);
+}
+
+mcp_status
+mcp_jwt_verify(const mcp_jwt_verifier *v, const char *token, size_t len, mcp_principal **out,
+               mcp_error *err)
+{
+    return verify(v, token, len, true, out, err);
+}
+
+mcp_status
+mcp_jwt_verify_nowait(const mcp_jwt_verifier *v, const char *token, size_t len,
+                      mcp_principal **out, mcp_error *err)
+{
+    return verify(v, token, len, false, out, err);
 }

@@ -5,6 +5,9 @@
  */
 #include "protocol/internal.h"
 
+#include "protocol/input.h"
+#include "protocol/meta.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -46,11 +49,26 @@ mcp__pr_ctx_new(mcp_request *req, mcp__sink *sink, ctx_kind kind)
     c->principal = mcp_principal_ref(req->principal);
     c->sink = sink;
     sink->retain(sink);
-    if (req->session != NULL) {
+    c->modern = req->era == MCP__REQ_MODERN;
+    c->cache = c->modern ? mcp__pr_method_cache(req) : MCP__PR_CACHE_NONE;
+    c->log_threshold = -1;
+    snprintf(c->method, sizeof c->method, "%s", req->msg.method ? req->msg.method : "");
+    if (c->modern) {
+        /* everything about the client comes from this request's _meta (checked by route) */
+        mcp__meta26 m;
+        mcp_error e;
+        mcp_error_clear(&e);
+        if (mcp__meta26_parse(req->msg.params, &m, &e) == MCP_OK) {
+            c->client_caps = m.caps;
+            c->log_threshold = m.log_level;
+        }
+        snprintf(c->version, sizeof c->version, "%s", MCP__PV_2026);
+    } else if (req->session != NULL) {
         c->sess = req->session;
         mcp__session_ref(c->sess);
         pthread_mutex_lock(&c->sess->mu);
         snprintf(c->version, sizeof c->version, "%s", c->sess->version);
+        c->client_caps = mcp__meta_caps_bits(c->sess->client_caps);
         c->next_inflight = c->sess->inflight;
         c->sess->inflight = c;
         pthread_mutex_unlock(&c->sess->mu);
@@ -103,6 +121,9 @@ mcp__pr_ctx_free(mcp_ctx *c)
     c->sink->release(c->sink);
     json_decref(c->args);
     json_decref(c->result);
+    json_decref(c->answers);
+    json_decref(c->asks);
+    json_decref(c->state);
     json_decref(c->root);
     mcp__free(c);
 }
@@ -307,7 +328,12 @@ mcp_ctx_log(mcp_ctx *ctx, mcp_log_level level, const char *logger, const char *t
             mcp_error *err)
 {
     int min = MCP_LOG_DEBUG;
-    if (ctx->sess != NULL) {
+    if (ctx->modern) {
+        /* 2026: no notifications/message unless this request asked for them (_meta logLevel) */
+        if (ctx->log_threshold < 0)
+            return MCP_OK;
+        min = ctx->log_threshold;
+    } else if (ctx->sess != NULL) {
         pthread_mutex_lock(&ctx->sess->mu);
         min = ctx->sess->log_level;
         pthread_mutex_unlock(&ctx->sess->mu);
@@ -351,6 +377,13 @@ mcp_ctx_request(mcp_ctx *ctx, const char *method, const json_t *params, unsigned
                 json_t **result, mcp_error *err)
 {
     *result = NULL;
+    if (ctx->modern && mcp__input_needed_caps(method, params) != 0) {
+        /* 2026 has no server->client requests: the same call becomes an input request keyed
+         * by call order */
+        char key[16];
+        snprintf(key, sizeof key, "r%u", ++ctx->auto_key);
+        return mcp_ctx_input(ctx, key, method, params, result, err);
+    }
     mcp__session *s = ctx->sess;
     if (s == NULL || !ctx->sink->can_stream(ctx->sink))
         return mcp_error_set(err, MCP_ERR_STATE,
@@ -435,12 +468,31 @@ mcp__pr_finish_handler(mcp_ctx *c, mcp_status rc, mcp_error *err)
         c->sink->emit(c->sink, NULL, 0, true);
         return;
     }
+    if (rc == MCP_ERR_INPUT_REQUIRED && c->modern) {
+        json_t *r = mcp__pr_input_result(c, err);
+        if (r != NULL) {
+            mcp__pr_decorate(c->srv, r, MCP__PR_CACHE_NONE);
+            mcp__pr_emit_result(c->sink, c->id, r);
+            return;
+        }
+        rc = err->code != MCP_OK ? err->code : MCP_ERR_INTERNAL;
+        err->rpc_code = 0;
+    }
+    if (rc == MCP_ERR_INPUT_REQUIRED) {            /* legacy: mcp_ctx_input never says so */
+        rc = MCP_ERR_INTERNAL;
+        err->rpc_code = 0;
+    }
+    if (rc != MCP_OK && c->modern && err->rpc_code == MCP__RPC_MISSING_CLIENT_CAP) {
+        mcp__pr_emit_error_data(c->sink, c->id, err->rpc_code, err->message,
+                                mcp__pr_missing_caps_data(c));
+        return;
+    }
     if (rc != MCP_OK) {
         int32_t code = err->rpc_code;
         const char *msg = err->message;
         if (code == 0) {
             if (rc == MCP_ERR_INVALID_ARG || rc == MCP_ERR_NOT_FOUND)
-                code = c->kind == CTX_RESOURCE && rc == MCP_ERR_NOT_FOUND
+                code = c->kind == CTX_RESOURCE && rc == MCP_ERR_NOT_FOUND && !c->modern
                        ? MCP_RPC_RESOURCE_NOT_FOUND : MCP_RPC_INVALID_PARAMS;
             else
                 code = MCP_RPC_INTERNAL_ERROR;
@@ -462,6 +514,15 @@ mcp__pr_finish_handler(mcp_ctx *c, mcp_status rc, mcp_error *err)
                                                          text));
                 mcp__free(text);
             }
+        }
+    }
+    if (c->modern) {
+        /* a read answered after input rounds is specific to them: never cached */
+        bool retry = json_object_size(c->answers) > 0 || c->state != NULL;
+        mcp__pr_decorate(c->srv, c->result, retry ? MCP__PR_CACHE_NONE : c->cache);
+        if (retry && c->cache != MCP__PR_CACHE_NONE) {
+            json_object_set_new(c->result, "ttlMs", json_integer(0));
+            json_object_set_new(c->result, "cacheScope", json_string("private"));
         }
     }
     mcp__pr_emit_result(c->sink, c->id, json_incref(c->result));
@@ -509,6 +570,16 @@ mcp__pr_start_handler(mcp_request *req, mcp__sink *sink, ctx_kind kind, const vo
         return MCP__DISPATCH_DONE;
     }
     c->target = req->target;
+    if (c->modern && mcp__input_allowed(c->method)) {
+        mcp_error e;
+        mcp_error_clear(&e);
+        if (mcp__pr_input_begin(c, &e) != MCP_OK) {
+            mcp__pr_emit_error(sink, req->msg.id, e.rpc_code ? e.rpc_code
+                               : MCP_RPC_INTERNAL_ERROR, e.message);
+            mcp__pr_ctx_free(c);
+            return MCP__DISPATCH_DONE;
+        }
+    }
     if (kind == CTX_TOOL)
         c->tool = entry;
     else if (kind == CTX_RESOURCE) {
@@ -534,6 +605,8 @@ mcp__pr_start_handler(mcp_request *req, mcp__sink *sink, ctx_kind kind, const vo
 mcp_status
 mcp__pr_reply(mcp_request *req, json_t *result, int32_t code, const char *msg)
 {
+    if (result != NULL && req->era == MCP__REQ_MODERN)
+        mcp__pr_decorate(req->srv, result, mcp__pr_method_cache(req));
     if (result != NULL)
         mcp__pr_emit_result(req->sink, req->msg.id, result);
     else

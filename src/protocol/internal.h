@@ -32,6 +32,25 @@ struct mcp_ctx {
     char                *var_names[MAX_URI_VARS];
     char                *var_values[MAX_URI_VARS];
     char                 version[16];
+    /* protocol 2026-07-28 (modern.c, input.c) */
+    bool                 modern;       /* the request is stateless 2026-07-28 */
+    int                  cache;        /* MCP__PR_CACHE_* of the result */
+    unsigned             client_caps;  /* MCP__CAP_* bits (meta.h) */
+    int                  log_threshold; /* 2026: _meta logLevel, -1 = no log messages */
+    char                 method[32];   /* the client's method (state binding) */
+    json_t              *responses;    /* borrowed params.inputResponses, or NULL */
+    json_t              *answers;      /* owned: answers accepted so far (state + this round) */
+    json_t              *asks;         /* owned: inputRequests of this round */
+    json_t              *state;        /* owned: the handler's own state (mcp_ctx_state) */
+    unsigned             missing_caps; /* asks refused for lack of a client capability */
+    unsigned             auto_key;     /* keys of mcp_ctx_request() in 2026: r1, r2, ... */
+};
+
+/* How a 2026 result is marked for caches (SEP-2549). */
+enum {
+    MCP__PR_CACHE_NONE,     /* not a CacheableResult */
+    MCP__PR_CACHE_CALLER,   /* may differ between callers: private when auth is configured */
+    MCP__PR_CACHE_PUBLIC,   /* the same for every caller */
 };
 
 static inline const char *
@@ -56,6 +75,25 @@ void mcp__pr_finish_handler(mcp_ctx *c, mcp_status rc, mcp_error *err);
 mcp__dispatch_result mcp__pr_start_handler(mcp_request *req, mcp__sink *sink, ctx_kind kind,
                                            const void *entry, bool inline_ok);
 int mcp__pr_level_from_name(const char *s);
+
+/* ---- protocol 2026-07-28 (modern.c) ------------------------------------------------------ */
+
+/* Add resultType, _meta serverInfo and (cache != NONE) ttlMs/cacheScope to a 2026 result. */
+void mcp__pr_decorate(mcp_server *srv, json_t *result, int cache);
+/* Server capabilities (initialize; modern: server/discover, without the notification
+ * capabilities that a 2026 client reaches only through subscriptions/listen). */
+json_t *mcp__pr_server_caps(mcp_server *srv, bool modern);
+/* The cache kind of the request's method row (methods.c). */
+int mcp__pr_method_cache(const mcp_request *req);
+/* 2026: open the request's requestState into c (answers, state); -32602 when it fails. */
+mcp_status mcp__pr_input_begin(mcp_ctx *c, mcp_error *err);
+/* 2026: the InputRequiredResult of a handler that returned MCP_ERR_INPUT_REQUIRED, or NULL
+ * with err set. */
+json_t *mcp__pr_input_result(mcp_ctx *c, mcp_error *err);
+/* error.data for -32021 from c->missing_caps (new reference or NULL). */
+json_t *mcp__pr_missing_caps_data(const mcp_ctx *c);
+void mcp__pr_emit_error_data(mcp__sink *sink, const json_t *id, int32_t code,
+                             const char *message, json_t *data);
 
 /* ---- lookups (tools.c, prompts.c, resources.c) ------------------------------------------- */
 
@@ -98,6 +136,8 @@ mcp_status mcp__m_unsubscribe(mcp_request *req, mcp_error *err);
 mcp_status mcp__m_prompts_list(mcp_request *req, mcp_error *err);
 mcp_status mcp__m_prompts_get(mcp_request *req, mcp_error *err);
 mcp_status mcp__m_complete(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_discover(mcp_request *req, mcp_error *err);
+mcp_status mcp__m_listen(mcp_request *req, mcp_error *err);
 /* Messages that get no answer (lifecycle.c). */
 void mcp__pr_handle_response(mcp_request *req);
 void mcp__pr_handle_notification(mcp_request *req);

@@ -5,20 +5,6 @@
 #include <string.h>
 
 static json_t *
-server_capabilities(mcp_server *srv)
-{
-    json_t *caps = json_pack("{s:{}, s:{}}", "logging", "completions");
-    if (srv->ntools > 0)
-        json_object_set_new(caps, "tools", json_pack("{s:b}", "listChanged", 1));
-    if (srv->nresources > 0)
-        json_object_set_new(caps, "resources", json_pack("{s:b, s:b}", "subscribe", 1,
-                                                         "listChanged", 1));
-    if (srv->nprompts > 0)
-        json_object_set_new(caps, "prompts", json_pack("{s:b}", "listChanged", 1));
-    return caps;
-}
-
-static json_t *
 do_initialize(mcp_request *req, mcp__session *sess, int32_t *code, const char **msg)
 {
     mcp_server *srv = req->srv;
@@ -43,7 +29,7 @@ do_initialize(mcp_request *req, mcp__session *sess, int32_t *code, const char **
     if (srv->title != NULL)
         json_object_set_new(info, "title", json_string(srv->title));
     json_t *r = json_pack("{s:s, s:o, s:o}", "protocolVersion", ver, "capabilities",
-                          server_capabilities(srv), "serverInfo", info);
+                          mcp__pr_server_caps(srv, false), "serverInfo", info);
     if (r != NULL && srv->instructions != NULL)
         json_object_set_new(r, "instructions", json_string(srv->instructions));
     return r;

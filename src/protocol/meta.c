@@ -119,6 +119,17 @@ parse_caps(const json_t *caps, unsigned *bits, mcp_error *err)
     return MCP_OK;
 }
 
+unsigned
+mcp__meta_caps_bits(const json_t *caps)
+{
+    unsigned bits = 0;
+    mcp_error e;
+    mcp_error_clear(&e);
+    if (json_is_object(caps) && parse_caps(caps, &bits, &e) != MCP_OK)
+        bits = 0;
+    return bits;
+}
+
 mcp_status
 mcp__meta26_parse(const json_t *params, mcp__meta26 *out, mcp_error *err)
 {

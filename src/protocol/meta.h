@@ -95,6 +95,10 @@ json_t *mcp__pv_unsupported_data(const char *requested);
 MCP_NODISCARD mcp_status mcp__meta26_require_caps(const mcp__meta26 *m, unsigned needed,
                                                   json_t **data, mcp_error *err);
 
+/* The MCP__CAP_* bits of a ClientCapabilities object (a 2025 session's initialize); members of
+ * the wrong type count as absent. */
+unsigned mcp__meta_caps_bits(const json_t *caps);
+
 /* Parse a LoggingLevel name; -1 when unknown. */
 mcp__log_threshold mcp__log_level_parse(const char *name);
 

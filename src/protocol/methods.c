@@ -10,49 +10,195 @@
  */
 #include "protocol/internal.h"
 
+#include "protocol/input.h"
+#include "protocol/mcp_headers.h"
+#include "protocol/meta.h"
+
 #include <string.h>
 
 typedef enum target_kind { T_NONE, T_TOOL, T_PROMPT, T_RESOURCE } target_kind;
 
-/* Protocol revisions a method exists in (the 2026-07-28 revision will add rows and bits). */
+/* Protocol revisions a method exists in. A 2026-07-28 request for a method without REV_2026
+ * (removed: initialize, ping, logging/setLevel, resources/subscribe|unsubscribe) is answered
+ * 404 -32601; a 2025 request for a 2026-only method (server/discover) is "method not found". */
 enum {
     REV_2025_03_26 = 1u << 0,
     REV_2025_06_18 = 1u << 1,
     REV_2025_11_25 = 1u << 2,
-    REV_ALL = REV_2025_03_26 | REV_2025_06_18 | REV_2025_11_25,
+    REV_2026_07_28 = 1u << 3,
+    REV_LEGACY = REV_2025_03_26 | REV_2025_06_18 | REV_2025_11_25,
+    REV_ALL = REV_LEGACY | REV_2026_07_28,
 };
+
+/* Cache hints of a 2026 result (SEP-2549). */
+enum { C_NO = MCP__PR_CACHE_NONE, C_CALLER = MCP__PR_CACHE_CALLER, C_PUB = MCP__PR_CACHE_PUBLIC };
 
 typedef struct method {
     const char     *name;
     target_kind     target;      /* what params names: tool/prompt "name" or resource "uri" */
     bool            authorize;   /* the built-in AUTHZ entry decides for the target */
     unsigned        revisions;   /* REV_* the method belongs to */
+    int             cache;       /* C_*: ttlMs/cacheScope on its 2026 result */
     mcp__method_fn  fn;
 } method;
 
 static const method methods[] = {
-    { "initialize",               T_NONE,     false, REV_ALL, mcp__m_initialize },
-    { "ping",                     T_NONE,     false, REV_ALL, mcp__m_ping },
-    { "tools/list",               T_NONE,     false, REV_ALL, mcp__m_tools_list },
-    { "tools/call",               T_TOOL,     true,  REV_ALL, mcp__m_tools_call },
-    { "resources/list",           T_NONE,     false, REV_ALL, mcp__m_resources_list },
-    { "resources/templates/list", T_NONE,     false, REV_ALL, mcp__m_templates_list },
-    { "resources/read",           T_RESOURCE, true,  REV_ALL, mcp__m_resources_read },
-    { "resources/subscribe",      T_RESOURCE, true,  REV_ALL, mcp__m_subscribe },
-    { "resources/unsubscribe",    T_RESOURCE, false, REV_ALL, mcp__m_unsubscribe },
-    { "prompts/list",             T_NONE,     false, REV_ALL, mcp__m_prompts_list },
-    { "prompts/get",              T_PROMPT,   true,  REV_ALL, mcp__m_prompts_get },
-    { "completion/complete",      T_NONE,     false, REV_ALL, mcp__m_complete },
-    { "logging/setLevel",         T_NONE,     false, REV_ALL, mcp__m_set_level },
+    { "initialize",               T_NONE,     false, REV_LEGACY, C_NO, mcp__m_initialize },
+    { "ping",                     T_NONE,     false, REV_LEGACY, C_NO, mcp__m_ping },
+    { "server/discover",          T_NONE,     false, REV_2026_07_28, C_PUB, mcp__m_discover },
+    { "subscriptions/listen",     T_NONE,     false, REV_2026_07_28, C_NO, mcp__m_listen },
+    { "tools/list",               T_NONE,     false, REV_ALL, C_CALLER, mcp__m_tools_list },
+    { "tools/call",               T_TOOL,     true,  REV_ALL, C_NO, mcp__m_tools_call },
+    { "resources/list",           T_NONE,     false, REV_ALL, C_CALLER, mcp__m_resources_list },
+    { "resources/templates/list", T_NONE,     false, REV_ALL, C_CALLER, mcp__m_templates_list },
+    { "resources/read",           T_RESOURCE, true,  REV_ALL, C_CALLER, mcp__m_resources_read },
+    { "resources/subscribe",      T_RESOURCE, true,  REV_LEGACY, C_NO, mcp__m_subscribe },
+    { "resources/unsubscribe",    T_RESOURCE, false, REV_LEGACY, C_NO, mcp__m_unsubscribe },
+    { "prompts/list",             T_NONE,     false, REV_ALL, C_CALLER, mcp__m_prompts_list },
+    { "prompts/get",              T_PROMPT,   true,  REV_ALL, C_NO, mcp__m_prompts_get },
+    { "completion/complete",      T_NONE,     false, REV_ALL, C_NO, mcp__m_complete },
+    { "logging/setLevel",         T_NONE,     false, REV_LEGACY, C_NO, mcp__m_set_level },
 };
 
 static const method *
-find_method(const char *name)
+find_method(const char *name, unsigned rev)
 {
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (strcmp(methods[i].name, name) == 0)
-            return &methods[i];
+            return (methods[i].revisions & rev) ? &methods[i] : NULL;
     return NULL;
+}
+
+int
+mcp__pr_method_cache(const mcp_request *req)
+{
+    const method *m = req->method;
+    return m != NULL ? m->cache : MCP__PR_CACHE_NONE;
+}
+
+/* A 2026 refusal before the handler: its HTTP status, and err (code, message) if not set. */
+static mcp_status
+refuse(mcp_request *req, unsigned http_status, mcp_status rc, mcp_error *err)
+{
+    req->http_status = http_status;
+    if (err != NULL && err->code == MCP_OK)
+        mcp_error_set(err, rc, NULL);
+    return rc;
+}
+
+/*
+ * The checks of a 2026-07-28 request after parsing, in the order of docs/design/
+ * protocol-2026.md 4.2 (steps 6-10): the version the header named, the per-request _meta,
+ * header == _meta version, Mcp-Method/Mcp-Name == the body, the method in this revision, and
+ * the shape of a retry's inputResponses/requestState. Every refusal carries the request id
+ * (the transport answers with it) and its 2026 HTTP status.
+ */
+static mcp_status check_param_headers(mcp_request *req, mcp_error *err);
+
+static mcp_status
+modern_checks(mcp_request *req, const method **out, mcp_error *err)
+{
+    const char *pv = mcp_request_header(req, "MCP-Protocol-Version");
+    const char *m = req->msg.method;
+    json_t *params = req->msg.params;
+    mcp_status rc;
+    *out = NULL;
+    if (req->era == MCP__REQ_UNSUPPORTED) {
+        req->err_data = mcp__pv_unsupported_data(pv);
+        mcp_error_set_rpc(err, MCP_ERR_UNSUPPORTED, MCP__RPC_UNSUPPORTED_VERSION,
+                          "Bad Request: unsupported MCP-Protocol-Version %.40s", pv ? pv : "");
+        return refuse(req, 400, MCP_ERR_UNSUPPORTED, err);
+    }
+    mcp__meta26 meta;
+    if ((rc = mcp__meta26_parse(params, &meta, err)) != MCP_OK ||
+        (rc = mcp__meta26_header_check(pv, &meta, err)) != MCP_OK)
+        return refuse(req, 400, rc, err);
+    mcp__hdr_target t;
+    memset(&t, 0, sizeof t);
+    rc = mcp__hdr_target_read(mcp_request_header(req, "Mcp-Method"),
+                              mcp_request_header(req, "Mcp-Name"), &t, err);
+    if (rc == MCP_OK)
+        rc = mcp__hdr_verify_body(&t, m, params, err);
+    mcp__hdr_target_cleanup(&t);
+    if (rc != MCP_OK)
+        return refuse(req, 400, rc, err);
+    const method *me = find_method(m, REV_2026_07_28);
+    if (me == NULL) {
+        mcp_error_set_rpc(err, MCP_ERR_NOT_FOUND, MCP_RPC_METHOD_NOT_FOUND,
+                          "Method not found: %.60s", m);
+        return refuse(req, 404, MCP_ERR_NOT_FOUND, err);
+    }
+    if (me->target == T_TOOL && (rc = check_param_headers(req, err)) != MCP_OK)
+        return refuse(req, 400, rc, err);
+    if (mcp__input_allowed(m)) {
+        const json_t *resp;
+        json_t *st = json_object_get(params, "requestState");
+        if ((rc = mcp__input_responses_get(params, &resp, err)) != MCP_OK)
+            return refuse(req, 400, rc, err);
+        if (st != NULL && !json_is_string(st)) {
+            mcp_error_set_rpc(err, MCP_ERR_INVALID_ARG, MCP_RPC_INVALID_PARAMS,
+                              "params.requestState: must be a string");
+            return refuse(req, 400, MCP_ERR_INVALID_ARG, err);
+        }
+    }
+    *out = me;
+    return MCP_OK;
+}
+
+/* Mcp-Param-{Name} (SEP-2243): every tools/call argument whose inputSchema property carries
+ * "x-mcp-header": Name must be mirrored in that header (decoded, then compared by type:
+ * mcp__hdr_param_matches). A value present in the body with its header missing, a header that
+ * does not decode, or one that says something else is -32020. null or absent: no header
+ * expected (a header then is ignored, as any unknown header). */
+static mcp_status
+check_param_headers(mcp_request *req, mcp_error *err)
+{
+    json_t *params = req->msg.params;
+    const mcp__tool *t = mcp__pr_find_tool(req->srv, mcp__pr_str_param(params, "name"));
+    json_t *props = t != NULL ? json_object_get(t->input_schema, "properties") : NULL;
+    json_t *args = json_object_get(params, "arguments");
+    const char *key;
+    json_t *prop;
+    json_object_foreach(props, key, prop) {
+        const char *hname = json_string_value(json_object_get(prop, "x-mcp-header"));
+        json_t *v = json_object_get(args, key);
+        if (hname == NULL || !mcp__hdr_token_ok(hname, strlen(hname)) || v == NULL ||
+            json_is_null(v))
+            continue;
+        char full[160];
+        snprintf(full, sizeof full, "Mcp-Param-%.128s", hname);
+        const char *hv = mcp_request_header(req, full);
+        if (hv == NULL)
+            return mcp_error_set_rpc(err, MCP_ERR_INVALID_ARG, MCP__RPC_HEADER_MISMATCH,
+                                     "Header mismatch: %s is required (arguments.%.60s is set)",
+                                     full, key);
+        char *dec = NULL;
+        size_t dlen = 0;
+        mcp_status rc = mcp__hdr_decode(hv, strlen(hv), &dec, &dlen, err);
+        if (rc != MCP_OK) {
+            if (err->rpc_code != MCP__RPC_HEADER_MISMATCH)
+                mcp_error_set_rpc(err, rc, MCP__RPC_HEADER_MISMATCH, "Header mismatch: %s: "
+                                  "malformed value", full);
+            return rc;
+        }
+        bool same = mcp__hdr_param_matches(dec, v);
+        mcp__free(dec);
+        if (!same)
+            return mcp_error_set_rpc(err, MCP_ERR_INVALID_ARG, MCP__RPC_HEADER_MISMATCH,
+                                     "Header mismatch: %s does not match arguments.%.60s", full,
+                                     key);
+    }
+    return MCP_OK;
+}
+
+/* A body that carries 2026 _meta without the version header: the header is required. */
+static bool
+modern_body_without_header(const mcp_request *req)
+{
+    json_t *meta = json_object_get(req->msg.params, "_meta");
+    return mcp_request_header(req, "MCP-Protocol-Version") == NULL &&
+           json_object_get(meta, MCP__META_PV) != NULL && req->http_method != NULL &&
+           strcmp(req->http_method, "STDIO") != 0;
 }
 
 /*
@@ -107,6 +253,19 @@ route(mcp_request *req, void *unused, mcp_error *err)
         return MCP_OK;
     }
     const char *m = req->msg.method;
+    const method *me = NULL;
+    if (req->era != MCP__REQ_LEGACY) {
+        mcp_status rc = modern_checks(req, &me, err);
+        if (rc != MCP_OK)
+            return rc;
+        req->method = me;
+        goto target;                     /* no session, no initialize: stateless */
+    }
+    if (modern_body_without_header(req)) {
+        mcp_error_set_rpc(err, MCP_ERR_INVALID_ARG, MCP__RPC_HEADER_MISMATCH,
+                          "Bad Request: MCP-Protocol-Version header is required");
+        return refuse(req, 400, MCP_ERR_INVALID_ARG, err);
+    }
     bool is_init = strcmp(m, "initialize") == 0;
     bool header_sessions = (req->caps & MCP__CAP_HEADER_SESSIONS) != 0;
     if (header_sessions && !srv->opts.stateless) {
@@ -128,8 +287,9 @@ route(mcp_request *req, void *unused, mcp_error *err)
             return MCP_OK;
         }
     }
-    const method *me = find_method(m);
+    me = find_method(m, REV_LEGACY);
     req->method = me;
+target:
     if (me == NULL || me->target == T_NONE)
         return MCP_OK;
     json_t *params = req->msg.params;
@@ -143,6 +303,46 @@ route(mcp_request *req, void *unused, mcp_error *err)
         req->target = mcp__pr_str_param(params, "uri");
         req->target_known = mcp__pr_find_resource(srv, req->target, NULL) != NULL;
     }
+    return MCP_OK;
+}
+
+/* Head phase, 2026-07-28: the method and target the Mcp-Method / Mcp-Name headers name, so
+ * AUTHZ decides before the body is read (docs/design/protocol-2026.md 4.5). Headers that are
+ * missing, malformed or name no 2026 method decide nothing here: the body phase then refuses
+ * the request (-32020 / 404, with its id) before any authorization or handler. */
+static mcp_status
+head_route(mcp_request *req, void *unused, mcp_error *err)
+{
+    (void)unused;
+    (void)err;
+    if (req->era != MCP__REQ_MODERN)
+        return MCP_OK;
+    mcp__hdr_target t;
+    mcp_error e;
+    mcp_error_clear(&e);
+    memset(&t, 0, sizeof t);
+    if (mcp__hdr_target_read(mcp_request_header(req, "Mcp-Method"),
+                             mcp_request_header(req, "Mcp-Name"), &t, &e) != MCP_OK) {
+        mcp__hdr_target_cleanup(&t);
+        return MCP_OK;
+    }
+    const method *me = find_method(t.method, REV_2026_07_28);
+    if (me == NULL || (me->target != T_NONE && t.name == NULL)) {
+        mcp__hdr_target_cleanup(&t);
+        return MCP_OK;
+    }
+    snprintf(req->head_method, sizeof req->head_method, "%s", t.method);
+    req->method = me;
+    if (me->target != T_NONE) {
+        req->head_target = t.name;          /* the request owns it now */
+        t.name = NULL;
+        req->target = req->head_target;
+        req->target_known = me->target == T_TOOL ? mcp__pr_find_tool(req->srv, req->target) != NULL
+                            : me->target == T_PROMPT
+                            ? mcp__pr_find_prompt(req->srv, req->target) != NULL
+                            : mcp__pr_find_resource(req->srv, req->target, NULL) != NULL;
+    }
+    mcp__hdr_target_cleanup(&t);
     return MCP_OK;
 }
 
@@ -177,6 +377,22 @@ authorize_target(mcp_request *req, void *unused, mcp_error *err)
     mcp_authz_result res;
     if (mcp__authorize(req->srv, req->principal, kind, name, a, &res))
         return MCP_OK;
+    if (res.not_granted) {
+        /* The user does not hold it (the store's roles): asking the authorization server for
+         * a wider token cannot help, so no challenge names a scope to request (an empty error
+         * code: the transport sends no step-up challenge). */
+        mcp_request_set_challenge(req, "", NULL);
+        req->missing[0] = '\0';
+        if (strncmp(res.required, "any of", 6) != 0 && strncmp(res.required, "all of", 6) != 0 &&
+            res.required[0] != '\0')
+            return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN,
+                                     "%s '%.80s' is allowed to %.120s", kind, req->target,
+                                     res.required);
+        return mcp_error_set_rpc(err, MCP_ERR_FORBIDDEN, MCP_RPC_FORBIDDEN,
+                                 "%s '%.80s' requires %.120s, which this user is not granted",
+                                 kind, req->target,
+                                 res.required[0] ? res.required : "a permission");
+    }
     /* scope = what the caller has plus what the target needs (MCP step-up authorization) */
     mcp_buf scope;
     mcp__buf_init(&scope, 4096);
@@ -219,6 +435,7 @@ const mcp__handler_entries mcp__protocol_entries = {
     .route = { route, NULL },
     .authorize = { authorize_target, NULL },
     .handler = { handle, NULL },
+    .head_route = { head_route, NULL },
     .schema_compile = mcp__pr_schema_compile,
     .schema_free = mcp__pr_schema_free,
 };

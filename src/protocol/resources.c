@@ -128,6 +128,12 @@ mcp__m_resources_read(mcp_request *req, mcp_error *err)
 {
     (void)err;
     const mcp__resource *r = mcp__pr_find_resource(req->srv, req->target, NULL);
+    if (r == NULL && req->target != NULL && req->era == MCP__REQ_MODERN) {
+        /* SEP-2164: 2026 answers an unknown resource -32602 naming the URI (2025: -32002) */
+        mcp__pr_emit_error_data(req->sink, req->msg.id, MCP_RPC_INVALID_PARAMS,
+                                "Resource not found", json_pack("{s:s}", "uri", req->target));
+        return MCP_OK;
+    }
     if (r == NULL)
         return mcp__pr_reply(req, NULL,
                              req->target ? MCP_RPC_RESOURCE_NOT_FOUND : MCP_RPC_INVALID_PARAMS,

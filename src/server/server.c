@@ -61,6 +61,7 @@ mcp_server_new(const mcp_server_opts *opts, mcp_server **out, mcp_error *err)
     pthread_mutex_init(&srv->sess_mu, NULL);
     pthread_mutex_init(&srv->pool_mu, NULL);
     pthread_mutex_init(&srv->fail_mu, NULL);
+    pthread_mutex_init(&srv->listen_mu, NULL);
     pthread_cond_init(&srv->pool_cv, NULL);
     pthread_cond_init(&srv->pool_idle_cv, NULL);
     srv->sess_cap = 1024;
@@ -71,6 +72,11 @@ mcp_server_new(const mcp_server_opts *opts, mcp_server **out, mcp_error *err)
         return mcp_error_set(err, MCP_ERR_NOMEM, "cannot allocate server");
     }
     mcp__server_set_handler(srv, &mcp__protocol_entries);
+    mcp_status rc = mcp__pr_server_init(srv, err);
+    if (rc != MCP_OK) {
+        mcp_server_free(srv);
+        return rc;
+    }
     *out = srv;
     return MCP_OK;
 }
@@ -95,6 +101,7 @@ mcp_server_free(mcp_server *srv)
     /* Order matters: stop the transport (no new work, connections closed), then join the
      * workers (they may still hold streams that point at the transport state), then free the
      * transport state. */
+    mcp__listeners_close(srv);                   /* 2026 listen streams get their result */
     if (srv->tr_ops != NULL)
         srv->tr_ops->stop(srv->tr, 0);
     if (srv->reaper_started) {
@@ -105,6 +112,7 @@ mcp_server_free(mcp_server *srv)
     mcp__pool_stop(srv);
     mcp__sessions_clear(srv);                    /* drop every session */
     mcp__registry_free(srv);
+    mcp__pr_server_free(srv);
     mcp__authn_fail_free(srv);
     if (srv->tr_ops != NULL) {
         srv->tr_ops->free(srv->tr);
@@ -123,6 +131,7 @@ mcp_server_free(mcp_server *srv)
     pthread_mutex_destroy(&srv->sess_mu);
     pthread_mutex_destroy(&srv->pool_mu);
     pthread_mutex_destroy(&srv->fail_mu);
+    pthread_mutex_destroy(&srv->listen_mu);
     pthread_cond_destroy(&srv->pool_cv);
     pthread_cond_destroy(&srv->pool_idle_cv);
     mcp__free(srv);
@@ -167,6 +176,7 @@ mcp_server_run_until_signal(mcp_server *srv, unsigned grace_ms, mcp_error *err)
             break;
     }
     mcp__log(MCP__LOG_INFO, "server", "stop requested (grace %u ms)", grace_ms);
+    mcp__listeners_close(srv);                   /* 2026 listen streams get their result */
     if (srv->tr_ops != NULL)
         srv->tr_ops->stop(srv->tr, grace_ms);
     mcp__pool_wait_idle(srv, grace_ms);

@@ -40,6 +40,8 @@ mcp__http_send_body(conn_state *cs, struct MHD_Connection *c, unsigned status, c
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (cs->created != NULL)
         MHD_add_response_header(r, "Mcp-Session-Id", cs->created->id);
+    if (cs->close_after)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     cs->status = status;
@@ -47,12 +49,26 @@ mcp__http_send_body(conn_state *cs, struct MHD_Connection *c, unsigned status, c
     return ok;
 }
 
+/* A JSON-RPC error body for this request: data (stolen) or the request's err_data; a 2026-07-28
+ * request whose id could not be read gets no id at all (its schema has no null id). */
+static char *
+error_body(conn_state *cs, struct MHD_Connection *c, int32_t code, const char *message,
+           json_t *data, size_t *len)
+{
+    if (data == NULL && cs->req.err_data != NULL)
+        data = json_incref(cs->req.err_data);
+    const char *pv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "MCP-Protocol-Version");
+    if (pv != NULL && strcmp(pv, MCP__PV_MODERN) == 0)
+        return mcp__rpc_error_noid(cs->rpc_id, code, message, data, len);
+    return mcp__rpc_error(cs->rpc_id, code, message, data, len);
+}
+
 enum MHD_Result
 mcp__http_send_rpc_error(conn_state *cs, struct MHD_Connection *c, unsigned status, int32_t code,
                const char *message)
 {
     size_t len;
-    char *b = mcp__rpc_error(cs->rpc_id, code, message, NULL, &len);
+    char *b = error_body(cs, c, code, message, NULL, &len);
     return mcp__http_send_body(cs, c, status, "application/json", b, b ? len : 0);
 }
 
@@ -102,7 +118,7 @@ send_failure(conn_state *cs, struct MHD_Connection *c, mcp_status rc, const mcp_
     json_t *data = NULL;
     if (rc == MCP_ERR_FORBIDDEN && cs->req.target != NULL)
         data = json_pack("{s:s}", "target", cs->req.target);
-    char *b = mcp__rpc_error(cs->rpc_id, code, msg, data, &len);
+    char *b = error_body(cs, c, code, msg, data, &len);
     struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
         b ? len : 0, b ? b : (char *)"", b ? free_cb : NULL);
     if (r == NULL) {
@@ -110,23 +126,35 @@ send_failure(conn_state *cs, struct MHD_Connection *c, mcp_status rc, const mcp_
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    if (rc == MCP_ERR_UNAUTHENTICATED || rc == MCP_ERR_FORBIDDEN) {
+    /* An empty error code (mcp_request_set_challenge(req, "", ...)) means "no error code":
+     * a 401 to a request that carried no credentials (RFC 6750 section 3.1: no error
+     * information then) is a bare Bearer challenge; a 403 that a wider token cannot cure (the
+     * user is not granted the permission) has no challenge at all, so no client steps up. */
+    const char *ecode = cs->req.challenge_error ? cs->req.challenge_error
+                        : rc == MCP_ERR_FORBIDDEN ? "insufficient_scope" : "invalid_token";
+    if (rc == MCP_ERR_UNAUTHENTICATED || (rc == MCP_ERR_FORBIDDEN && ecode[0] != '\0')) {
         char desc[MCP_ERROR_MSG_MAX], scope[1024], url[512], hdr[2048];
-        sanitize(desc, sizeof desc, msg);
-        const char *ecode = cs->req.challenge_error ? cs->req.challenge_error
-                            : rc == MCP_ERR_FORBIDDEN ? "insufficient_scope" : "invalid_token";
-        int n = snprintf(hdr, sizeof hdr, "Bearer error=\"%s\", error_description=\"%s\"", ecode,
-                         desc);
-        if (cs->req.challenge_scope != NULL && n > 0 && (size_t)n < sizeof hdr) {
-            sanitize(scope, sizeof scope, cs->req.challenge_scope);
-            n += snprintf(hdr + n, sizeof hdr - (size_t)n, ", scope=\"%s\"", scope);
+        int n;
+        if (ecode[0] != '\0') {
+            sanitize(desc, sizeof desc, msg);
+            n = snprintf(hdr, sizeof hdr, "Bearer error=\"%s\", error_description=\"%s\"",
+                         ecode, desc);
+            if (cs->req.challenge_scope != NULL && n > 0 && (size_t)n < sizeof hdr) {
+                sanitize(scope, sizeof scope, cs->req.challenge_scope);
+                n += snprintf(hdr + n, sizeof hdr - (size_t)n, ", scope=\"%s\"", scope);
+            }
+        } else {
+            n = snprintf(hdr, sizeof hdr, "Bearer");
         }
         if (h->prm_json != NULL && n > 0 && (size_t)n < sizeof hdr) {
             prm_url(h, c, url, sizeof url);
-            snprintf(hdr + n, sizeof hdr - (size_t)n, ", resource_metadata=\"%s\"", url);
+            snprintf(hdr + n, sizeof hdr - (size_t)n, "%s resource_metadata=\"%s\"",
+                     ecode[0] != '\0' ? "," : "", url);
         }
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, hdr);
     }
+    if (cs->close_after)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (rc == MCP_ERR_RATE_LIMITED) {
         char ra[16];
         snprintf(ra, sizeof ra, "%u", cs->req.retry_after ? cs->req.retry_after : 1);
@@ -144,8 +172,8 @@ static enum MHD_Result
 send_closing(conn_state *cs, struct MHD_Connection *c, unsigned status, const char *message)
 {
     size_t len;
-    char *b = mcp__rpc_error(cs->rpc_id, status >= 500 ? MCP_RPC_INTERNAL_ERROR
-                             : MCP_RPC_INVALID_REQUEST, message, NULL, &len);
+    char *b = error_body(cs, c, status >= 500 ? MCP_RPC_INTERNAL_ERROR : MCP_RPC_INVALID_REQUEST,
+                         message, NULL, &len);
     struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
         b ? len : 0, b ? b : (char *)"", b ? free_cb : NULL);
     if (r == NULL) {
@@ -239,8 +267,13 @@ run_head(conn_state *cs, struct MHD_Connection *c)
         }
         return MHD_YES;
     }
-    if (rc != MCP_OK)
+    if (rc != MCP_OK) {
+        /* A 2026 POST refused from its headers (401, 403 decided from Mcp-Method/Mcp-Name,
+         * 429): its body is never read. The connection closes after the answer, so the upload
+         * is not drained either (a client sending Expect: 100-continue never sends it). */
+        cs->close_after = cs->req.has_body && cs->req.era == MCP__REQ_MODERN;
         return send_refusal(cs, c, rc, &err);
+    }
     return after_head(cs, c);
 }
 
@@ -319,7 +352,7 @@ finish_post(conn_state *cs, struct MHD_Connection *c)
         pthread_mutex_lock(&cs->st->mu);
         cs->st->conn = NULL;
         pthread_mutex_unlock(&cs->st->mu);
-        return send_failure(cs, c, rc, &err);
+        return send_refusal(cs, c, rc, &err);    /* a 2026 check may have chosen the status */
     }
     if (res == MCP__DISPATCH_ACCEPTED) {
         pthread_mutex_lock(&cs->st->mu);

@@ -161,12 +161,20 @@ check_framing(mcp_request *req, void *ctx, mcp_error *err)
     return MCP_OK;
 }
 
+/* The version header chooses the era of the request (both eras on one endpoint). A 2026-07-28
+ * request is stateless: GET and DELETE (sessions, standalone streams) do not exist for it. A
+ * POST naming a version we do not speak is answered -32022 after the body is parsed, so the
+ * answer carries the request id (the 2026 revision requires it); GET/DELETE are refused here. */
 static mcp_status
 check_version(mcp_request *req, void *ctx, mcp_error *err)
 {
     (void)ctx;
     const char *pv = hdr(req, "MCP-Protocol-Version");
-    if (pv != NULL && !mcp__version_supported(pv))
+    req->era = mcp__era_of_header(pv);
+    if (req->era == MCP__REQ_MODERN && !is_method(req, "POST"))
+        return mcp__reject(req, err, MCP_ERR_UNSUPPORTED, 405,
+                           "Method Not Allowed: protocol 2026-07-28 is stateless (POST only)");
+    if (req->era == MCP__REQ_UNSUPPORTED && !is_method(req, "POST"))
         return mcp__reject(req, err, MCP_ERR_PROTOCOL, 400,
                            "Bad Request: unsupported MCP-Protocol-Version");
     return MCP_OK;
@@ -218,7 +226,9 @@ check_session(mcp_request *req, void *ctx, mcp_error *err)
 {
     (void)ctx;
     (void)err;
-    req->session_id = req->srv->opts.stateless ? NULL : hdr(req, "Mcp-Session-Id");
+    /* 2026-07-28 has no sessions: an Mcp-Session-Id header is ignored, never looked up */
+    req->session_id = req->srv->opts.stateless || req->era != MCP__REQ_LEGACY
+                      ? NULL : hdr(req, "Mcp-Session-Id");
     return MCP_OK;
 }
 

@@ -120,6 +120,18 @@ stream_close_early(mcp__sink *s)
     pthread_mutex_unlock(&st->mu);
 }
 
+/* A listen stream is alive while its connection is: once the client goes away (on_completed
+ * detaches it) or the stream ended, the listener is swept. */
+static bool
+stream_alive(mcp__sink *s)
+{
+    stream *st = (stream *)s;
+    pthread_mutex_lock(&st->mu);
+    bool ok = !st->ended && !st->final_seen && st->conn != NULL;
+    pthread_mutex_unlock(&st->mu);
+    return ok;
+}
+
 static bool
 stream_can_stream(mcp__sink *s)
 {
@@ -137,6 +149,7 @@ mcp__http_stream_new(mcp__http *h, mcp__session *sess, bool standalone)
     st->sink.emit = stream_emit;
     st->sink.close_early = stream_close_early;
     st->sink.can_stream = stream_can_stream;
+    st->sink.alive = stream_alive;
     st->sink.retain = stream_retain;
     st->sink.release = mcp__http_stream_release;
     atomic_init(&st->refs, 1);
@@ -362,6 +375,33 @@ send_sse(conn_state *cs, struct MHD_Connection *c, stream *st, bool is_post)
     return ok;
 }
 
+/* HTTP status of a 2026-07-28 JSON answer: an error response carries its own status (the
+ * revision maps -32601 to 404 and the request errors to 400); a result is 200. The envelope is
+ * written "jsonrpc", "id", then "result" or "error", so only a short prefix is looked at before
+ * an error is parsed to read its code. */
+static unsigned
+modern_status(const char *b, size_t len)
+{
+    static const char tag[] = ",\"error\":{";
+    size_t scan = len < 512 ? len : 512;
+    bool found = false;
+    for (size_t i = 0; b != NULL && !found && i + sizeof tag - 1 <= scan; i++)
+        found = memcmp(b + i, tag, sizeof tag - 1) == 0;
+    if (!found)
+        return 200;
+    json_t *m = json_loadb(b, len, 0, NULL);
+    json_t *code = json_object_get(json_object_get(m, "error"), "code");
+    unsigned st = 200;
+    if (json_is_integer(code) && json_object_get(m, "result") == NULL) {
+        json_int_t c = json_integer_value(code);
+        st = c == MCP_RPC_METHOD_NOT_FOUND ? 404 : c == MCP_RPC_INTERNAL_ERROR ? 500
+             : c == MCP_RPC_FORBIDDEN ? 403 : c == MCP_RPC_UNAUTHENTICATED ? 401
+             : c == MCP_RPC_RATE_LIMITED ? 429 : 400;
+    }
+    json_decref(m);
+    return st;
+}
+
 /* After dispatch or on resume: answer if the stream has something, else park the connection. */
 enum MHD_Result
 mcp__http_answer_or_park(conn_state *cs, struct MHD_Connection *c)
@@ -381,7 +421,8 @@ mcp__http_answer_or_park(conn_state *cs, struct MHD_Connection *c)
         st->final_msg = NULL;
         st->conn = NULL;
         pthread_mutex_unlock(&st->mu);
-        return mcp__http_send_body(cs, c, 200, "application/json", b, len);
+        unsigned status = cs->req.era == MCP__REQ_MODERN ? modern_status(b, len) : 200;
+        return mcp__http_send_body(cs, c, status, "application/json", b, len);
     }
     if (st->timed_out) {
         st->conn = NULL;

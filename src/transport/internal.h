@@ -117,6 +117,7 @@ typedef struct conn_state {
     bool         counted;          /* in h->active_posts */
     bool         is_get, is_del;
     bool         too_large;        /* a chunked body went past max_body: discard, then 413 */
+    bool         close_after;      /* refused before its body was read: close, read no more */
     size_t       discarded;
     mcp_status   authn_rc;         /* result of that run */
     mcp_error    authn_err;

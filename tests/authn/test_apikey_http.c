@@ -167,6 +167,9 @@ apikey_authn_rejects_with_challenge(void **state)
     assert_int_equal(r.status, 401);
     assert_non_null(strstr(r.body, "missing Authorization header"));
     assert_non_null(strstr(r.www_auth, "Bearer"));
+    /* RFC 6750 section 3.1: no error code, no description without credentials */
+    assert_null(strstr(r.www_auth, "error="));
+    assert_null(strstr(r.www_auth, "error_description"));
 
     hdr(h, sizeof h, "Authorization", "Basic dXNlcjpwYXNz");
     call_tool(f, "whoami", h, NULL, &r);

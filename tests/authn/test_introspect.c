@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <time.h>
+
 #include <mcp/introspect.h>
 
 #include "authn/test_introspect_util.h"
@@ -233,6 +235,11 @@ introspect_accepts_edge_cases(void **state)
     assert_int_equal(verify(in, "t-user-alice", &p, &err), MCP_OK);
     assert_string_equal(mcp_principal_subject(p), "alice");     /* a sub is taken as it is */
     mcp_principal_unref(p);
+    /* a user sub that poses as a client subject is refused */
+    fake_as_set(&S, 200, "{\"active\":true,\"sub\":\"client:svc\",\"iss\":\"" ISS
+                         "\",\"aud\":\"" AUD "\"}");
+    assert_int_equal(verify(in, "t-fake-client", &p, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "malformed introspection answer: sub");
     mcp_introspector_free(in);
 
     /* audience check switched off explicitly: no aud is fine; no issuer configured: no iss ok */
@@ -280,11 +287,59 @@ introspect_caches_by_token_hash(void **state)
     mcp_principal_unref(p1);
     mcp_introspector_flush(in);
     expect_reject(in, "cached-1", MCP_ERR_UNAUTHENTICATED, "token inactive");
-    /* rejections are not cached: each attempt asks again */
+    /* rejections are cached briefly (negative cache, 5 s by default): a replay asks nothing */
     unsigned before = fake_as_requests(&S);
+    for (int i = 0; i < 5; i++)
+        expect_reject(in, "cached-1", MCP_ERR_UNAUTHENTICATED, "token inactive");
+    assert_int_equal(fake_as_requests(&S), before);
+    mcp_introspector_stats(in, &st);
+    assert_int_equal(st.negative_hits, 5);
+    /* ... even when the server has changed its mind, until the short ttl or a flush */
+    answer_active(600, NULL);
     expect_reject(in, "cached-1", MCP_ERR_UNAUTHENTICATED, "token inactive");
+    mcp_introspector_flush(in);
+    assert_int_equal(verify(in, "cached-1", &p1, &err), MCP_OK);
+    mcp_principal_unref(p1);
     assert_int_equal(fake_as_requests(&S), before + 1);
     mcp_introspector_free(in);
+
+    /* the check's own message is what is cached (here: another audience) */
+    o.negative_cache_ttl_s = 1;
+    in = new_in(&o);
+    fake_as_set(&S, 200, "{\"active\":true,\"sub\":\"a\",\"iss\":\"" ISS
+                         "\",\"aud\":\"https://other.example\"}");
+    before = fake_as_requests(&S);
+    expect_reject(in, "neg-aud", MCP_ERR_UNAUTHENTICATED, "audience mismatch");
+    expect_reject(in, "neg-aud", MCP_ERR_UNAUTHENTICATED, "audience mismatch");
+    assert_int_equal(fake_as_requests(&S), before + 1);
+    /* an unusable endpoint (503) is never cached */
+    fake_as_set(&S, 500, "oops");
+    expect_reject(in, "neg-503", MCP_ERR_STORE, "introspection");
+    answer_active(600, NULL);
+    assert_int_equal(verify(in, "neg-503", &p1, &err), MCP_OK);
+    mcp_principal_unref(p1);
+    /* the ttl ends: asked again */
+    struct timespec ts = { 1, 100 * 1000000L };
+    nanosleep(&ts, NULL);
+    before = fake_as_requests(&S);
+    assert_int_equal(verify(in, "neg-aud", &p1, &err), MCP_OK);
+    mcp_principal_unref(p1);
+    assert_int_equal(fake_as_requests(&S), before + 1);
+    mcp_introspector_free(in);
+
+    /* off, and bounds */
+    o.negative_cache_ttl_s = 0;
+    in = new_in(&o);
+    fake_as_set(&S, 200, "{\"active\":false}");
+    before = fake_as_requests(&S);
+    expect_reject(in, "neg-off", MCP_ERR_UNAUTHENTICATED, "token inactive");
+    expect_reject(in, "neg-off", MCP_ERR_UNAUTHENTICATED, "token inactive");
+    assert_int_equal(fake_as_requests(&S), before + 2);
+    mcp_introspector_free(in);
+    o.negative_cache_ttl_s = 3601;
+    in = NULL;
+    assert_int_equal(mcp_introspector_new(&o, &in, &err), MCP_ERR_INVALID_ARG);
+    assert_null(in);
 }
 
 static void

@@ -130,6 +130,7 @@ jwt_authn_challenges(void **state)
     www_auth(&r, wa, sizeof wa);
     assert_true(strncasecmp(wa, "Bearer", 6) == 0);
     assert_null(strstr(wa, "invalid_request"));
+    assert_null(strstr(wa, "error="));          /* RFC 6750 section 3.1: no error code */
     assert_non_null(strstr(r.body, "missing Authorization header"));
     th_resp_free(&r);
 
@@ -137,6 +138,7 @@ jwt_authn_challenges(void **state)
     assert_int_equal(r.status, 401);
     www_auth(&r, wa, sizeof wa);
     assert_null(strstr(wa, "invalid_request"));
+    assert_null(strstr(wa, "error="));          /* no bearer credentials: no error code */
     assert_null(strstr(r.body, "YWxpY2U6c2VjcmV0"));
     th_resp_free(&r);
 

@@ -1,7 +1,8 @@
 /*
  * Unit tests for src/authz/rbac_engine.c and rbac_sighup.c against a real SQLite store file:
- * user-store checks (unknown, disabled, revoked jti, store down), effective permissions
- * (token permissions plus role permissions) and their cache, rate limits through the AUTHZ
+ * user-store checks (unknown, disabled, revoked jti, store down), effective permissions under
+ * each permission rule (store: the store grants, the token narrows; union; token-only), the
+ * step-up hint of a denial (not_granted), and their cache, rate limits through the AUTHZ
  * middleware, policy reload (good file applied, bad file rejected with the old policy kept),
  * pinning of the policy for a request in flight, SIGHUP, and a concurrent reload stress.
  *
@@ -17,6 +18,7 @@
 #include <sched.h>
 #include <signal.h>
 
+#include "authz/internal.h"
 #include "server/server.h"
 
 typedef struct fixture {
@@ -126,10 +128,11 @@ treq_cleanup(treq *r)
 }
 
 static mcp_rbac *
-engine(fixture *f, const char *policy_text, bool require_known)
+engine_rule(fixture *f, const char *policy_text, bool require_known, mcp_permission_rule rule)
 {
     mcp_rbac_opts o;
     mcp_rbac_opts_default(&o);
+    o.permission_rule = rule;
     o.store = f->store;
     o.require_known_user = require_known;
     if (policy_text != NULL) {
@@ -143,6 +146,26 @@ engine(fixture *f, const char *policy_text, bool require_known)
     if (rc != MCP_OK)
         fail_msg("mcp_rbac_new: %s", err.message);
     return r;
+}
+
+static mcp_rbac *
+engine(fixture *f, const char *policy_text, bool require_known)
+{
+    return engine_rule(f, policy_text, require_known, MCP_PERMISSION_RULE_STORE);
+}
+
+/* The authorizer's full answer (as the server's built-in check sees it). */
+static bool
+decide(mcp_rbac *r, const mcp_principal *p, const char *name, const char *const *any_of,
+       mcp_authz_result *res)
+{
+    mcp_access a = { .any_of_perms = any_of };
+    memset(res, 0x5a, sizeof *res);           /* the authorizer must set every field it owns */
+    res->missing[0] = res->required[0] = '\0';
+    res->not_granted = true;
+    bool ok = mcp_rbac_authorize(r, p, "tool", name, &a, res);
+    assert_true(ok == res->allowed);
+    return ok;
 }
 
 static bool
@@ -165,10 +188,289 @@ static const char *const reads[] = { "User.Read", "Guest.Read", NULL };
 /* ---- effective permissions --------------------------------------------------------------- */
 
 static void
-rbac_unites_token_and_role_permissions(void **state)
+rbac_store_rule_token_narrows_store_permissions(void **state)
 {
     fixture *f = *state;
     mcp_rbac *r = engine(f, NULL, true);
+    assert_int_equal(mcp_rbac_permission_rule(r), MCP_PERMISSION_RULE_STORE);
+    mcp_error err;
+    mcp_error_clear(&err);
+    mcp_authz_result res;
+
+    /* uma (role user: User.Read User.Write) with a token scoped to User.Read and a permission
+     * the store does not grant: only User.Read counts */
+    mcp_principal *p = jwt_principal("uma", "j-uma", (const char *[]){ "Extra.Scope",
+                                                                       "User.Read", NULL });
+    treq q;
+    treq_init(&q, f->srv, "tools/call", "create_product", p);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);
+    const mcp_principal *eff = mcp_request_principal(&q.req);
+    assert_ptr_not_equal(eff, p);
+    assert_int_equal(mcp_principal_permission_count(eff), 1);
+    assert_true(mcp_principal_has(eff, "User.Read"));
+    assert_false(mcp_principal_has(eff, "Extra.Scope"));
+    assert_false(mcp_principal_has(eff, "User.Write"));
+    assert_string_equal(mcp_principal_subject(eff), "uma");
+    assert_string_equal(mcp_principal_jti(eff), "j-uma");
+    assert_string_equal(mcp_principal_owner_key(eff), mcp_principal_owner_key(p));
+    assert_string_equal(mcp_principal_name(eff), "Uma");
+    assert_string_equal(mcp__rbac_pinned_rule(eff), "store");
+    assert_true(decide(r, eff, "list_products", reads, &res));
+    assert_false(res.not_granted);
+    /* the user holds User.Write, the token left it out: a step-up can help, and only for the
+     * permission the store grants (not Admin.Write) */
+    assert_false(decide(r, eff, "create_product", user_write, &res));
+    assert_false(res.not_granted);
+    assert_string_equal(res.missing, "User.Write");
+    /* Admin.Write: the store does not grant it, no token can help */
+    assert_false(decide(r, eff, "delete_product", admin_write, &res));
+    assert_true(res.not_granted);
+    assert_string_equal(res.missing, "");
+    assert_string_equal(res.required, "any of: Admin.Write");
+    /* same credential again: the cached effective principal */
+    treq q2;
+    treq_init(&q2, f->srv, "tools/list", NULL, p);
+    assert_int_equal(mcp_rbac_authz(&q2.req, r, &err), MCP_OK);
+    assert_ptr_equal(mcp_request_principal(&q2.req), eff);
+    assert_false(decide(r, eff, "create_product", user_write, &res));
+    assert_string_equal(res.missing, "User.Write");      /* the cached ceiling too */
+    treq_cleanup(&q2);
+    treq_cleanup(&q);
+    mcp_principal_unref(p);
+
+    /* a token without permission claims gets the user's store permissions */
+    p = jwt_principal("uma", "j-uma2", NULL);
+    treq_init(&q, f->srv, "tools/call", "create_product", p);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);
+    eff = mcp_request_principal(&q.req);
+    assert_int_equal(mcp_principal_permission_count(eff), 2);
+    assert_true(mcp_principal_has(eff, "User.Read") && mcp_principal_has(eff, "User.Write"));
+    assert_true(decide(r, eff, "create_product", user_write, &res));
+    assert_false(decide(r, eff, "delete_product", admin_write, &res));
+    assert_true(res.not_granted);
+    treq_cleanup(&q);
+    /* a role granted in the store shows up on the next request */
+    assert_int_equal(mcp_store_role_grant(f->store, "uma", "admin", &err), MCP_OK);
+    treq_init(&q, f->srv, "tools/call", "delete_product", p);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);
+    assert_true(decide(r, mcp_request_principal(&q.req), "delete_product", admin_write, &res));
+    treq_cleanup(&q);
+    mcp_principal_unref(p);
+
+    /* the issue's case: a guest whose token claims Admin.Write does not get it */
+    mcp_principal *g = jwt_principal("gus", "j-gus", admin_write);
+    treq_init(&q, f->srv, "tools/call", "delete_product", g);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);
+    eff = mcp_request_principal(&q.req);
+    assert_int_equal(mcp_principal_permission_count(eff), 0);
+    assert_false(decide(r, eff, "delete_product", admin_write, &res));
+    assert_true(res.not_granted);
+    assert_string_equal(res.missing, "");
+    /* nor may it read: its token asked for Admin.Write only, and Guest.Read is not in it, but
+     * the user holds Guest.Read, so a step-up for it is invited */
+    assert_false(decide(r, eff, "list_products", reads, &res));
+    assert_false(res.not_granted);
+    assert_string_equal(res.missing, "Guest.Read");
+    treq_cleanup(&q);
+    mcp_principal_unref(g);
+
+    /* a principal that is not pinned (another request's) gets no store-based hint */
+    mcp_principal *other = jwt_principal("gus", "j-x", NULL);
+    assert_false(decide(r, other, "delete_product", admin_write, &res));
+    assert_false(res.not_granted);
+    assert_null(mcp__rbac_pinned_rule(other));
+    mcp_principal_unref(other);
+    mcp_rbac_free(r);
+}
+
+static void
+rbac_token_only_rule_ignores_store_roles(void **state)
+{
+    fixture *f = *state;
+    mcp_rbac *r = engine_rule(f, NULL, true, MCP_PERMISSION_RULE_TOKEN_ONLY);
+    mcp_error err;
+    mcp_error_clear(&err);
+    mcp_authz_result res;
+    mcp_principal *p = jwt_principal("uma", "j-uma", (const char *[]){ "Extra.Scope", NULL });
+    treq q;
+    treq_init(&q, f->srv, "tools/call", "create_product", p);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);
+    assert_ptr_equal(mcp_request_principal(&q.req), p);     /* the token's claims alone */
+    assert_string_equal(mcp__rbac_pinned_rule(p), "token-only");
+    assert_false(decide(r, p, "create_product", user_write, &res));
+    assert_false(res.not_granted);                          /* a wider token would help */
+    assert_string_equal(res.missing, "User.Write Admin.Write");
+    treq_cleanup(&q);
+    mcp_principal_unref(p);
+    /* the store still refuses a disabled user */
+    mcp_principal *dora = jwt_principal("dora", NULL, admin_write);
+    treq_init(&q, f->srv, "tools/list", NULL, dora);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_ERR_FORBIDDEN);
+    assert_string_equal(err.message, "user disabled");
+    assert_null(mcp__rbac_pinned_rule(dora));               /* a refusal pins nothing */
+    treq_cleanup(&q);
+    mcp_principal_unref(dora);
+    mcp_rbac_free(r);
+}
+
+static void
+rbac_store_subjects_issuer_qualifies_token_subjects(void **state)
+{
+    fixture *f = *state;
+    mcp_rbac_opts o;
+    mcp_rbac_opts_default(&o);
+    assert_int_equal(o.store_subjects, MCP_STORE_SUBJECTS_BARE);
+    o.store = f->store;
+    o.store_subjects = MCP_STORE_SUBJECTS_ISSUER;
+    mcp_rbac *r = NULL;
+    mcp_error err;
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_rbac_new(&o, &r, &err), MCP_OK);
+
+    /* an IdP user whose sub is "alice" is not the store's alice (role admin) */
+    mcp_principal *p = jwt_principal("alice", "j-a", NULL);
+    treq q;
+    treq_init(&q, f->srv, "tools/call", "delete_product", p);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_ERR_FORBIDDEN);
+    assert_string_equal(err.message, "user unknown");
+    treq_cleanup(&q);
+    /* ... but "https://iss#alice" is, with that user's roles */
+    assert_int_equal(mcp_store_user_add_with_roles(f->store, "https://iss#alice", NULL,
+                                                   (const char *[]){ "user", NULL }, &err),
+                     MCP_OK);
+    treq_init(&q, f->srv, "tools/call", "create_product", p);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);
+    const mcp_principal *eff = mcp_request_principal(&q.req);
+    assert_true(mcp_principal_has(eff, "User.Write"));
+    assert_false(mcp_principal_has(eff, "Admin.Write"));
+    assert_string_equal(mcp_principal_subject(eff), "alice");   /* the identity is kept */
+    treq_cleanup(&q);
+    mcp_principal_unref(p);
+
+    /* a token without an issuer cannot be qualified: no store user */
+    mcp_principal_fields pf = { .kind = MCP_CRED_JWT, .subject = "uma" };
+    mcp_principal *noiss = NULL;
+    assert_int_equal(mcp_principal_new(&pf, &noiss, NULL), MCP_OK);
+    treq_init(&q, f->srv, "tools/list", NULL, noiss);
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_ERR_FORBIDDEN);
+    assert_string_equal(err.message, "user unknown");
+    treq_cleanup(&q);
+    mcp_principal_unref(noiss);
+
+    /* API keys are the store's own users: bare */
+    mcp_principal_fields kf = { .kind = MCP_CRED_API_KEY, .subject = "gus", .key_id = "k1" };
+    mcp_principal *key = NULL;
+    assert_int_equal(mcp_principal_new(&kf, &key, NULL), MCP_OK);
+    assert_int_equal(mcp_principal_add_permission(key, "Guest.Read", NULL), MCP_OK);
+    treq_init(&q, f->srv, "tools/list", NULL, key);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);
+    treq_cleanup(&q);
+    mcp_principal_unref(key);
+    mcp_rbac_free(r);
+
+    /* the mapping itself */
+    char buf[MCP_STORE_SUBJECT_MAX + 1];
+    p = jwt_principal("bob", NULL, NULL);
+    assert_true(mcp_store_subject_of(MCP_STORE_SUBJECTS_ISSUER, p, buf, sizeof buf));
+    assert_string_equal(buf, "https://iss#bob");
+    assert_true(mcp_store_subject_of(MCP_STORE_SUBJECTS_BARE, p, buf, sizeof buf));
+    assert_string_equal(buf, "bob");
+    assert_false(mcp_store_subject_of(MCP_STORE_SUBJECTS_ISSUER, p, buf, 8));  /* too long */
+    assert_string_equal(buf, "");
+    assert_false(mcp_store_subject_of((mcp_store_subjects)5, p, buf, sizeof buf));
+    mcp_principal_unref(p);
+    mcp_principal_fields hf = { .kind = MCP_CRED_INTROSPECTION, .subject = "x",
+                                .issuer = "https://a#b" };
+    assert_int_equal(mcp_principal_new(&hf, &p, NULL), MCP_OK);
+    assert_false(mcp_store_subject_of(MCP_STORE_SUBJECTS_ISSUER, p, buf, sizeof buf));
+    mcp_principal_unref(p);
+    mcp_store_subjects m = MCP_STORE_SUBJECTS_BARE;
+    assert_true(mcp_store_subjects_parse("issuer", &m));
+    assert_int_equal(m, MCP_STORE_SUBJECTS_ISSUER);
+    assert_false(mcp_store_subjects_parse("auto", &m));
+    assert_string_equal(mcp_store_subjects_name(MCP_STORE_SUBJECTS_BARE), "bare");
+    o.store_subjects = (mcp_store_subjects)5;
+    r = NULL;
+    assert_int_equal(mcp_rbac_new(&o, &r, &err), MCP_ERR_INVALID_ARG);
+    assert_null(r);
+}
+
+static void
+permission_rule_names_and_apply(void **state)
+{
+    (void)state;
+    mcp_permission_rule rule = MCP_PERMISSION_RULE_UNION;
+    assert_true(mcp_permission_rule_parse("store", &rule));
+    assert_int_equal(rule, MCP_PERMISSION_RULE_STORE);
+    assert_true(mcp_permission_rule_parse("token-only", &rule));
+    assert_int_equal(rule, MCP_PERMISSION_RULE_TOKEN_ONLY);
+    assert_true(mcp_permission_rule_parse("union", &rule));
+    assert_int_equal(rule, MCP_PERMISSION_RULE_UNION);
+    assert_false(mcp_permission_rule_parse("Store", &rule));
+    assert_false(mcp_permission_rule_parse("", &rule));
+    assert_false(mcp_permission_rule_parse(NULL, &rule));
+    assert_int_equal(rule, MCP_PERMISSION_RULE_UNION);      /* untouched on failure */
+    assert_string_equal(mcp_permission_rule_name(MCP_PERMISSION_RULE_STORE), "store");
+    assert_string_equal(mcp_permission_rule_name((mcp_permission_rule)9), "?");
+
+    const char *const store[] = { "A", "B", "C" };
+    mcp_principal *t = jwt_principal("u", NULL, (const char *[]){ "B", "X", NULL });
+    mcp_principal *none = jwt_principal("u", NULL, NULL);
+    mcp_principal *out = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_permission_rule_apply(MCP_PERMISSION_RULE_STORE, t, store, 3, &out,
+                                               &err), MCP_OK);
+    assert_int_equal(mcp_principal_permission_count(out), 1);
+    assert_true(mcp_principal_has(out, "B"));
+    mcp_principal_unref(out);
+    assert_int_equal(mcp_permission_rule_apply(MCP_PERMISSION_RULE_STORE, none, store, 3, &out,
+                                               &err), MCP_OK);
+    assert_int_equal(mcp_principal_permission_count(out), 3);
+    mcp_principal_unref(out);
+    assert_int_equal(mcp_permission_rule_apply(MCP_PERMISSION_RULE_UNION, t, store, 3, &out,
+                                               &err), MCP_OK);
+    assert_int_equal(mcp_principal_permission_count(out), 4);
+    assert_true(mcp_principal_has(out, "X") && mcp_principal_has(out, "A"));
+    mcp_principal_unref(out);
+    assert_int_equal(mcp_permission_rule_apply(MCP_PERMISSION_RULE_TOKEN_ONLY, t, store, 3,
+                                               &out, &err), MCP_OK);
+    assert_int_equal(mcp_principal_permission_count(out), 2);
+    assert_false(mcp_principal_has(out, "A"));
+    mcp_principal_unref(out);
+    /* a store that grants nothing: the store rule gives nothing, whatever the token claims */
+    assert_int_equal(mcp_permission_rule_apply(MCP_PERMISSION_RULE_STORE, t, NULL, 0, &out,
+                                               &err), MCP_OK);
+    assert_int_equal(mcp_principal_permission_count(out), 0);
+    mcp_principal_unref(out);
+    out = NULL;
+    assert_int_equal(mcp_permission_rule_apply((mcp_permission_rule)9, t, store, 3, &out, &err),
+                     MCP_ERR_INVALID_ARG);
+    assert_null(out);
+    assert_int_equal(mcp_permission_rule_apply(MCP_PERMISSION_RULE_STORE, NULL, store, 3, &out,
+                                               &err), MCP_ERR_INVALID_ARG);
+    assert_int_equal(mcp_permission_rule_apply(MCP_PERMISSION_RULE_STORE, t, NULL, 2, &out,
+                                               &err), MCP_ERR_INVALID_ARG);
+    mcp_principal_unref(t);
+    mcp_principal_unref(none);
+
+    /* an engine refuses a rule it does not know */
+    mcp_rbac_opts o;
+    mcp_rbac_opts_default(&o);
+    assert_int_equal(o.permission_rule, MCP_PERMISSION_RULE_STORE);
+    o.permission_rule = (mcp_permission_rule)9;
+    mcp_rbac *r = NULL;
+    assert_int_equal(mcp_rbac_new(&o, &r, &err), MCP_ERR_INVALID_ARG);
+    assert_null(r);
+}
+
+static void
+rbac_union_rule_unites_token_and_role_permissions(void **state)
+{
+    fixture *f = *state;
+    mcp_rbac *r = engine_rule(f, NULL, true, MCP_PERMISSION_RULE_UNION);
+    assert_int_equal(mcp_rbac_permission_rule(r), MCP_PERMISSION_RULE_UNION);
     mcp_principal *p = jwt_principal("uma", "j-uma", (const char *[]){ "Extra.Scope", NULL });
     treq q;
     treq_init(&q, f->srv, "tools/call", "create_product", p);
@@ -212,6 +514,16 @@ rbac_unites_token_and_role_permissions(void **state)
     treq_cleanup(&q3);
     treq_cleanup(&q);
     mcp_principal_unref(p);
+
+    /* the trade-off: under union a guest whose token claims Admin.Write gets it */
+    mcp_principal *g = jwt_principal("gus", "j-gus", admin_write);
+    treq_init(&q, f->srv, "tools/call", "delete_product", g);
+    assert_int_equal(mcp_rbac_authz(&q.req, r, &err), MCP_OK);
+    assert_true(may(r, mcp_request_principal(&q.req), "tool", "delete_product", admin_write,
+                    NULL));
+    assert_string_equal(mcp__rbac_pinned_rule(mcp_request_principal(&q.req)), "union");
+    treq_cleanup(&q);
+    mcp_principal_unref(g);
     mcp_rbac_free(r);
 }
 
@@ -705,7 +1017,15 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(rbac_unites_token_and_role_permissions, setup, teardown),
+        cmocka_unit_test_setup_teardown(rbac_store_rule_token_narrows_store_permissions, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(rbac_union_rule_unites_token_and_role_permissions, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(rbac_token_only_rule_ignores_store_roles, setup,
+                                        teardown),
+        cmocka_unit_test(permission_rule_names_and_apply),
+        cmocka_unit_test_setup_teardown(rbac_store_subjects_issuer_qualifies_token_subjects,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(rbac_keeps_principal_that_has_role_permissions, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(rbac_refuses_unknown_and_disabled_users, setup, teardown),

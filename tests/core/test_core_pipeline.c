@@ -249,7 +249,7 @@ body_runs_route_authz_handler(void **state)
     (void)state;
     mcp_server *srv = new_server(true);
     assert_int_equal(mcp_server_use(srv, MCP_PHASE_AUTHZ, step, "Z", NULL), MCP_OK);
-    capture c = { { cap_emit, NULL, cap_stream, cap_noop, cap_noop }, "", 0 };
+    capture c = { { cap_emit, NULL, cap_stream, cap_noop, cap_noop, NULL }, "", 0 };
     mcp_status rc;
     trace[0] = '\0';
     assert_int_equal(body(srv, &c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &rc),

@@ -18,7 +18,7 @@ static void sink_emit(mcp__sink *s, char *msg, size_t len, bool final)
 }
 static bool sink_stream(mcp__sink *s) { (void)s; return false; }
 static void sink_noop(mcp__sink *s) { (void)s; }
-static mcp__sink sink = { sink_emit, NULL, sink_stream, sink_noop, sink_noop };
+static mcp__sink sink = { sink_emit, NULL, sink_stream, sink_noop, sink_noop, NULL };
 
 static mcp_status
 echo(mcp_ctx *ctx, void *u, mcp_error *err)

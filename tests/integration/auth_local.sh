@@ -74,7 +74,7 @@ start_server jwt --stateless --auth jwt --jwt-secret-file "$K/HS256.key" \
     --jwt-public-key "$K/EdDSA.pub.pem" --issuer "$ISS" --scopes "tools:call User.Read" || exit 1
 U=$SRV_URL
 JWT_PRM=$SRV_PRM
-expect_401 "no Authorization header" "$U" invalid_token "missing Authorization header" ""
+expect_401 "no Authorization header" "$U" "" "missing Authorization header" ""
 TOKENS=()
 for alg in HS256 RS256 ES256 EdDSA; do
     t=$(mint "$alg" "$U")
@@ -144,7 +144,7 @@ check "mcp-admin printed keys" test -n "$KEY_BOB" -a -n "$KEY_REV" -a -n "$KEY_R
 
 start_server apikey --stateless --auth apikey --db "$DB" || exit 1
 U=$SRV_URL
-expect_401 "apikey: no credential" "$U" invalid_token "missing Authorization header" ""
+expect_401 "apikey: no credential" "$U" "" "missing Authorization header" ""
 expect_ok "API key as Bearer" "$U" "$KEY_BOB" -H "Authorization: Bearer $KEY_BOB"
 expect_ok "API key as X-API-Key" "$U" "$KEY_BOB" -H "X-API-Key: $KEY_BOB"
 expect_ok "key to be revoked, before" "$U" "$KEY_REV" -H "Authorization: Bearer $KEY_REV"
@@ -190,7 +190,7 @@ expect_status "bob (API key) cannot use alice's session" "$U" 404 "$KEY_BOB" \
 TA2=$(mint HS256 "$U" --sub mallory --jti jti-m)
 expect_status "another JWT subject cannot use alice's session" "$U" 404 "$TA2" \
     -H "Authorization: Bearer $TA2" -H "Mcp-Session-Id: $SID"
-expect_401 "no credential on alice's session" "$U" invalid_token "missing Authorization header" \
+expect_401 "no credential on alice's session" "$U" "" "missing Authorization header" \
     "" -H "Mcp-Session-Id: $SID"
 code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -X DELETE \
     -H "Authorization: Bearer $KEY_BOB" -H "Mcp-Session-Id: $SID" "$U")
@@ -225,7 +225,7 @@ expect_status "opaque token, endpoint down: 503" "$U" 503 "opaque-tok-1" \
     -H "Authorization: Bearer opaque-tok-1"
 check "503 carries no challenge" test -z "$(www)"
 check "503 is generic (detail only in the log)" grep -q '"credential or user store unavailable"' "$TMP/body"
-expect_401 "introspection mode: no credential" "$U" invalid_token "missing Authorization header" ""
+expect_401 "introspection mode: no credential" "$U" "" "missing Authorization header" ""
 stop_server "$SRV_PID"
 log_has_no_secret "$TMP/intro.err" "opaque-tok-1" "secret-for-nothing"
 

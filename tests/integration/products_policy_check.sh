@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `mcp-admin policy check` and `policy validate` against a real store and the mcp-products
 # sample policy: decisions and exit statuses for admin / user / guest / no-role / unknown /
-# disabled users, extra token permissions, resources by template, prompts, a target not in the
+# disabled users, token permissions under each permission rule, resources by template, prompts, a target not in the
 # file (undetermined), --json output, $MCP_POLICY, and bad files. The offline answer must agree
 # with what the running server decides.
 # Needs $MCP_BIN, $MCP_SRC (set by CTest), curl and jq.
@@ -28,11 +28,13 @@ pc 0 --user admin --tool delete_product
 check "admin: rule from the file" has "$OUT" 'all of: Admin.Write (policy file'
 check "admin: decision" has "$OUT" "decision:   ALLOW"
 pc 3 --user uma --tool delete_product
-check "user delete: why" has "$OUT" "DENY: needs all of: Admin.Write; missing Admin.Write"
+check "user delete: why" has "$OUT" \
+    "DENY: needs all of: Admin.Write; the store does not grant it to the user"
+check "user delete: the rule named" has "$OUT" "combine:    store (the store grants, the token narrows)"
 check "user delete: roles shown" has "$OUT" "role user:  User.Read User.Write"
 pc 0 --user uma --tool create_product
 pc 3 --user gus --tool create_product
-check "guest create: missing" has "$OUT" "missing User.Write Admin.Write"
+check "guest create: not granted" has "$OUT" "the store does not grant it to the user"
 pc 0 --user gus --tool list_products
 pc 0 --user gus --resource products://17
 check "resource by template" has "$OUT" 'entry "products://{id}"'
@@ -43,9 +45,23 @@ pc 3 --user mallory --tool list_products
 check "unknown user" has "$OUT" "DENY: user unknown"
 pc 3 --user dora --tool list_products
 check "disabled user" has "$OUT" "DENY: user disabled"
-# token permissions add to role permissions
-pc 0 --user gus --tool create_product --permission User.Write
+# the default rule: a token's permission the store does not grant counts for nothing ...
+pc 3 --user gus --tool create_product --permission User.Write
 check "token permission shown" has "$OUT" "token:      User.Write"
+check "token permission not granted" has "$OUT" "effective:  (none)"
+# ... a token narrows what the user holds, and the answer says a step-up would help
+pc 3 --user uma --tool create_product --permission User.Read
+check "narrowed: held but left out" has "$OUT" \
+    "the user holds it but the token's claims leave it out (missing User.Write)"
+pc 0 --user uma --tool create_product --permission User.Write --permission Admin.Write
+check "narrowed: effective" has "$OUT" "effective:  User.Write"
+# union: token permissions add to role permissions (the trade-off documented)
+pc 0 --user gus --tool create_product --permission User.Write --permission-rule union
+check "union named" has "$OUT" "combine:    union"
+pc 3 --user gus --tool create_product --permission User.Read --permission-rule token-only
+check "token-only: the token alone" has "$OUT" "effective:  User.Read"
+OUT=$(A policy check --policy "$SAMPLE" --user gus --tool x --permission-rule both 2>&1)
+eq "bad --permission-rule: usage" "$?" 2
 # a tool the file does not list: decided by the server's code, not visible here
 pc 4 --user admin --tool echo
 check "undetermined" has "$OUT" "UNDETERMINED"
@@ -55,8 +71,11 @@ OUT=$(A --json policy check --policy "$SAMPLE" --user uma --tool update_product)
 eq "json decision" "$(jq -r .decision <<<"$OUT")" allow
 eq "json roles" "$(jq -c .roles <<<"$OUT")" '{"user":["User.Read","User.Write"]}'
 eq "json required" "$(jq -r .required <<<"$OUT")" "any of: User.Write Admin.Write"
+eq "json rule" "$(jq -r .permission_rule <<<"$OUT")" store
 OUT=$(A --json policy check --policy "$SAMPLE" --user gus --tool delete_product)
-eq "json missing" "$(jq -r .missing <<<"$OUT")" "Admin.Write"
+eq "json: nothing a token could add" "$(jq -r '[.missing, .not_granted] | map(tostring) | join(" ")' <<<"$OUT")" " true"
+OUT=$(A --json policy check --policy "$SAMPLE" --user gus --tool delete_product --permission-rule union)
+eq "json union missing" "$(jq -r '[.missing, .not_granted, .permission_rule] | map(tostring) | join(" ")' <<<"$OUT")" "Admin.Write false union"
 
 # $MCP_POLICY, no policy at all, usage errors
 OUT=$(MCP_POLICY="$SAMPLE" A policy check --user uma --tool delete_product 2>&1)
@@ -83,9 +102,10 @@ eq "check with a bad file" "$?" 1
 # From the sample policy and the store's roles (admin: Admin.Write User.Write User.Read; user:
 # User.Read User.Write; guest: Guest.Read; nora: no role), not computed by either engine:
 # HTTP status and, for a refusal, the JSON-RPC error message.
-LISTS="requires any of: User.Read Guest.Read"
-WRITES="requires any of: User.Write Admin.Write"
-ADMINS="requires all of: Admin.Write"
+# (API keys carry the store's permissions; a denial is one the store does not grant)
+LISTS="requires any of: User.Read Guest.Read, which this user is not granted"
+WRITES="requires any of: User.Write Admin.Write, which this user is not granted"
+ADMINS="requires all of: Admin.Write, which this user is not granted"
 declare -A WANT=(
     ["admin list_products"]=200 ["admin create_product"]=200 ["admin delete_product"]=200
     ["uma list_products"]=200   ["uma create_product"]=200   ["uma delete_product"]="403 $ADMINS"

@@ -371,6 +371,21 @@ jwk_rejections(void **state)
     s = jwk_with(rsa, "a", NULL, "e", "\"AQIDBAUGBwgJ\"");
     expect_jwk_error(s, "JWK: RSA key rejected (key 0)");
     free(s);
+    /* The public exponent: 1 (every value its own signature), even, 0 (issue 11 item). */
+    const char *bad_e[] = { "\"AQ\"", "\"Ag\"", "\"AQAA\"", "\"AA\"" };
+    for (size_t i = 0; i < sizeof bad_e / sizeof bad_e[0]; i++) {
+        s = jwk_with(rsa, "a", NULL, "e", bad_e[i]);
+        expect_jwk_error(s, "JWK: RSA public exponent rejected (must be odd and at least 3) "
+                            "(key 0)");
+        free(s);
+    }
+    /* e = 3 is a valid (if unusual) exponent */
+    s = jwk_with(rsa, "a", NULL, "e", "\"Aw\"");
+    mcp__jwt_keyset *e3 = NULL;
+    mcp_error e3err;
+    assert_int_equal(parse1(s, false, &e3, &e3err), MCP_OK);
+    mcp__jwt_keyset_unref(e3);
+    free(s);
     /* The position names the bad key, not its content. */
     char *good = tu_jwk(p256, "good", NULL, NULL);
     char doc[8192];

@@ -800,6 +800,27 @@ jwt_principal_carries_claims(void **state)
     assert_null(mcp_principal_jti(p));
     mcp_principal_unref(p);
     mcp_free(t);
+
+    /* a client-credentials token (sub = the client's id, RFC 9068 section 2.2) is the subject
+     * "client:<id>", as an introspected one: a client named like a user is not that user */
+    t = tu_mint("HS256", fx.hs, 32, "k1", "admin", now, 300, ",\"client_id\":\"admin\"");
+    assert_int_equal(mcp_jwt_verify(v, t, strlen(t), &p, &err), MCP_OK);
+    assert_string_equal(mcp_principal_subject(p), "client:admin");
+    assert_string_equal(mcp_principal_client_id(p), "admin");
+    mcp_principal_unref(p);
+    mcp_free(t);
+    t = tu_mint("HS256", fx.hs, 32, "k1", "svc", now, 300, ",\"azp\":\"svc\"");
+    assert_int_equal(mcp_jwt_verify(v, t, strlen(t), &p, &err), MCP_OK);
+    assert_string_equal(mcp_principal_subject(p), "client:svc");
+    mcp_principal_unref(p);
+    mcp_free(t);
+    /* a user token naming itself a client is refused */
+    t = tu_mint("HS256", fx.hs, 32, "k1", "client:svc", now, 300, ",\"azp\":\"web\"");
+    p = NULL;
+    assert_int_equal(mcp_jwt_verify(v, t, strlen(t), &p, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "malformed token: sub");
+    assert_null(p);
+    mcp_free(t);
     mcp_jwt_verifier_free(v);
 }
 

@@ -244,6 +244,48 @@ jwks_url_unknown_kid_refresh_is_throttled(void **state)
     server_free(&s);
 }
 
+/* Finding 3: on an IO thread an unknown kid must not wait for the JWKS fetch. */
+static void
+jwks_url_nowait_never_fetches(void **state)
+{
+    (void)state;
+    jwks_server s;
+    server_start(&s, jwks_k1);
+    mcp_jwt_verifier *v = url_verifier(100, 0, 1);
+    mcp_error err;
+    assert_int_equal(mcp_jwt_verifier_set_jwks_url(v, s.url, &err), MCP_OK);
+    server_set(&s, jwks_both, 200);
+    char *t1 = mint(k1_priv, "k1", "one"), *t2 = mint(k2_priv, "k2", "two");
+    mcp_principal *p = NULL;
+    /* a known key: verified without the network, as by mcp_jwt_verify */
+    assert_int_equal(mcp_jwt_verify_nowait(v, t1, strlen(t1), &p, &err), MCP_OK);
+    assert_string_equal(mcp_principal_subject(p), "one");
+    mcp_principal_unref(p);
+    /* unknown kid within the throttle window: refused at once, as by mcp_jwt_verify */
+    p = NULL;
+    assert_int_equal(mcp_jwt_verify_nowait(v, t2, strlen(t2), &p, &err),
+                     MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "no key for kid");
+    assert_int_equal(server_requests(&s), 1);
+    sleep_ms(1100);
+    /* a fetch would be made now: WOULD_BLOCK, no request, nothing cached */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(mcp_jwt_verify_nowait(v, t2, strlen(t2), &p, &err),
+                         MCP_ERR_WOULD_BLOCK);
+        assert_null(p);
+    }
+    assert_int_equal(server_requests(&s), 1);
+    /* where blocking is allowed the fetch happens, and then nowait finds the key */
+    assert_int_equal(verify(v, t2, &err), MCP_OK);
+    assert_int_equal(server_requests(&s), 2);
+    assert_int_equal(mcp_jwt_verify_nowait(v, t2, strlen(t2), &p, &err), MCP_OK);
+    mcp_principal_unref(p);
+    mcp_free(t1);
+    mcp_free(t2);
+    mcp_jwt_verifier_free(v);
+    server_free(&s);
+}
+
 static void
 jwks_url_keeps_old_keys_when_provider_fails(void **state)
 {
@@ -363,6 +405,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(jwks_url_rotation_via_unknown_kid),
         cmocka_unit_test(jwks_url_unknown_kid_refresh_is_throttled),
+        cmocka_unit_test(jwks_url_nowait_never_fetches),
         cmocka_unit_test(jwks_url_keeps_old_keys_when_provider_fails),
         cmocka_unit_test(jwks_url_background_refresh),
         cmocka_unit_test(jwks_url_rules),

@@ -19,6 +19,8 @@
 #include "common/common.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -76,6 +78,7 @@ server_start(server *s, const char **args)
     assert_int_equal(mcp_app_config_parse(&s->cfg, argc, argv, "test", NULL, NULL, NULL), -1);
     mcp_server_opts so;
     mcp_server_opts_default(&so);
+    mcp_app_server_opts(&s->cfg, &so);    /* --authn-fail-limit and the like */
     so.workers = 2;
     so.stateless = true;
     mcp_error err;
@@ -196,9 +199,13 @@ expect_401(const server *s, const char *h1, const char *h2, const char *error, c
     reply r;
     call(s, &r, h1, h2);
     char want[1024];
-    snprintf(want, sizeof want,
-             "Bearer error=\"%s\", error_description=\"%s\", resource_metadata=\"%s\"", error,
-             desc, s->prm_url);
+    if (error[0] == '\0')     /* no credentials: no error information (RFC 6750 section 3.1) */
+        snprintf(want, sizeof want, "Bearer resource_metadata=\"%s\"", s->prm_url);
+    else
+        snprintf(want, sizeof want,
+                 "Bearer error=\"%s\", error_description=\"%s\", resource_metadata=\"%s\"",
+                 error, desc, s->prm_url);
+    assert_non_null(strstr(r.body, desc));
     if (r.status != 401 || strcmp(r.www, want) != 0)
         fail_msg("want 401 [%s], got %ld [%s] %s", want, r.status, r.www, r.body);
     assert_non_null(strstr(r.body, "\"code\":-32001"));
@@ -280,7 +287,7 @@ authn_routes_each_credential_kind(void **state)
     char a[2048], b[2048];
 
     /* no credential */
-    expect_401(&s, NULL, NULL, "invalid_token", "missing Authorization header");
+    expect_401(&s, NULL, NULL, "", "missing Authorization header");
 
     /* JWT */
     char *good = mint(s.url, "alice", "jti-1", 600);
@@ -446,6 +453,136 @@ authn_sends_jws_to_introspection_when_no_jwt_verifier(void **state)
     server_stop(&s);
 }
 
+/* POST ping with one Authorization header, from a chosen loopback source address. */
+static long
+post_from(const server *s, const char *auth, const char *src_ip)
+{
+    reply r;
+    memset(&r, 0, sizeof r);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    char h[2048];
+    snprintf(h, sizeof h, "Authorization: Bearer %s", auth);
+    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
+    hl = curl_slist_append(hl, "Accept: application/json, text/event-stream");
+    hl = curl_slist_append(hl, h);
+    curl_easy_setopt(c, CURLOPT_URL, s->url);
+    curl_easy_setopt(c, CURLOPT_INTERFACE, src_ip);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    return r.status;
+}
+
+/* The failed-authentication limiter also counts per presented credential (its hash): a bad
+ * token replayed from many addresses is refused before verification, while nobody can lock out
+ * a credential they do not hold. */
+static void
+authn_limits_failures_per_credential(void **state)
+{
+    (void)state;
+    char sec[300];
+    write_file("hs4.key", HS_SECRET, sec, sizeof sec);
+    server s;
+    server_start(&s, (const char *[]){ "--listen", "127.0.0.1:0", "--no-access-log", "--auth",
+                                       "jwt", "--jwt-secret-file", sec, "--issuer", ISS,
+                                       "--authn-fail-limit", "3", NULL });
+    char *expired = mint(s.url, "alice", "j-exp", -3600);
+    char *good = mint(s.url, "alice", "j-ok", 600);
+    /* three failures from three addresses: each address is far from its own limit */
+    assert_int_equal(post_from(&s, expired, "127.0.0.2"), 401);
+    assert_int_equal(post_from(&s, expired, "127.0.0.3"), 401);
+    assert_int_equal(post_from(&s, expired, "127.0.0.4"), 401);
+    /* the fourth use of that credential, from a fresh address: refused unverified */
+    assert_int_equal(post_from(&s, expired, "127.0.0.5"), 429);
+    /* that address is not blocked for another credential, nor is a good token anywhere */
+    char *other = mint(s.url, "bob", "j-exp2", -3600);
+    assert_int_equal(post_from(&s, other, "127.0.0.5"), 401);
+    assert_int_equal(post_from(&s, good, "127.0.0.5"), 200);
+    assert_int_equal(post_from(&s, good, "127.0.0.2"), 200);
+    mcp_free(expired);
+    mcp_free(good);
+    mcp_free(other);
+    server_stop(&s);
+}
+
+/* An HS256 JWS with the header `typ` of our choice (mcp_jwt_sign always writes "JWT"). */
+static char *
+mint_typ(const char *typ, const char *aud, const char *sub)
+{
+    char header[128], claims[512];
+    snprintf(header, sizeof header, "{\"alg\":\"HS256\",\"typ\":\"%s\"}", typ);
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"%s\",\"exp\":%lld,\"iat\":%lld,"
+             "\"nonce\":\"n-1\"}",
+             ISS, aud, sub, (long long)(mcp__unix_now() + 600), (long long)mcp__unix_now());
+    char *h = mcp__b64url_encode((const unsigned char *)header, strlen(header));
+    char *c = mcp__b64url_encode((const unsigned char *)claims, strlen(claims));
+    assert_non_null(h);
+    assert_non_null(c);
+    char input[1024];
+    snprintf(input, sizeof input, "%s.%s", h, c);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    assert_non_null(HMAC(EVP_sha256(), HS_SECRET, (int)strlen(HS_SECRET),
+                         (const unsigned char *)input, strlen(input), mac, &maclen));
+    char *sig = mcp__b64url_encode(mac, maclen);
+    assert_non_null(sig);
+    char *tok = malloc(strlen(input) + strlen(sig) + 2);
+    assert_non_null(tok);
+    sprintf(tok, "%s.%s", input, sig);
+    mcp__free(h);
+    mcp__free(c);
+    mcp__free(sig);
+    return tok;
+}
+
+static void
+authn_require_at_jwt_refuses_id_tokens(void **state)
+{
+    (void)state;
+    char sec[300], a[2048];
+    write_file("hs3.key", HS_SECRET, sec, sizeof sec);
+    server s;
+    /* without the flag: an ID token (typ JWT) whose aud is our resource URL is accepted */
+    server_start(&s, (const char *[]){ "--listen", "127.0.0.1:0", "--no-access-log", "--auth",
+                                       "jwt", "--jwt-secret-file", sec, "--issuer", ISS, NULL });
+    char *id_token = mint_typ("JWT", s.url, "erin");
+    snprintf(a, sizeof a, "Authorization: Bearer %s", id_token);
+    expect_ok(&s, a, NULL, "erin|jwt");
+    free(id_token);
+    server_stop(&s);
+
+    server_start(&s, (const char *[]){ "--listen", "127.0.0.1:0", "--no-access-log", "--auth",
+                                       "jwt", "--jwt-secret-file", sec, "--issuer", ISS,
+                                       "--require-at-jwt", NULL });
+    assert_true(s.cfg.require_at_jwt);
+    id_token = mint_typ("JWT", s.url, "erin");
+    snprintf(a, sizeof a, "Authorization: Bearer %s", id_token);
+    expect_401(&s, a, NULL, "invalid_token", "typ mismatch");
+    char *at = mint_typ("at+jwt", s.url, "erin");
+    snprintf(a, sizeof a, "Authorization: Bearer %s", at);
+    expect_ok(&s, a, NULL, "erin|jwt");
+    free(at);
+    at = mint_typ("application/at+jwt", s.url, "erin");    /* RFC 8725 section 3.11 form */
+    snprintf(a, sizeof a, "Authorization: Bearer %s", at);
+    expect_ok(&s, a, NULL, "erin|jwt");
+    free(at);
+    free(id_token);
+    server_stop(&s);
+
+    /* the flag belongs to --auth jwt */
+    mcp_app_config cfg;
+    char *argv[] = { (char *)"test", (char *)"--require-at-jwt", NULL };
+    assert_int_equal(mcp_app_config_parse(&cfg, 2, argv, "test", NULL, NULL, NULL), 2);
+}
+
 static void
 authn_classifies_by_shape(void **state)
 {
@@ -480,6 +617,8 @@ main(void)
         cmocka_unit_test(authn_names_the_kind_that_is_not_enabled),
         cmocka_unit_test(authn_sends_jws_to_introspection_when_no_jwt_verifier),
         cmocka_unit_test(authn_classifies_by_shape),
+        cmocka_unit_test(authn_require_at_jwt_refuses_id_tokens),
+        cmocka_unit_test(authn_limits_failures_per_credential),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -632,7 +632,9 @@ app_config_limits_reach_the_options(void **state)
                          "--max-connections-per-ip", "8", "--max-streams-per-principal", "4",
                          "--connection-timeout", "5", "--suspend-timeout=7",
                          "--session-evict-idle", "9", "--authn-fail-limit", "0",
-                         "--authn-fail-window", "11", "--stateless", NULL }), -1);
+                         "--authn-fail-window", "11", "--stateless",
+                         "--request-state-key", "/etc/mcp/rs.key",
+                         "--request-state-prev-key", "/etc/mcp/rs.old", NULL }), -1);
     mcp_http_opts ho;
     mcp_app_http_opts(&cfg, &ho);
     assert_int_equal(ho.max_connections_per_ip, 8);
@@ -647,6 +649,8 @@ app_config_limits_reach_the_options(void **state)
     assert_int_equal(so.session_evict_idle_s, 9);
     assert_int_equal(so.authn_fail_limit, 0);          /* given as 0: off */
     assert_int_equal(so.authn_fail_window_s, 11);
+    assert_string_equal(so.request_state_key_file, "/etc/mcp/rs.key");
+    assert_string_equal(so.request_state_prev_key_file, "/etc/mcp/rs.old");
     mcp_app_config_cleanup(&cfg);
     /* not given: the defaults stay */
     assert_int_equal(parse_v(&cfg, NULL, (const char *[]){ NULL }), -1);
@@ -657,6 +661,7 @@ app_config_limits_reach_the_options(void **state)
     mcp_app_server_opts(&cfg, &so);
     assert_int_equal(so.authn_fail_limit, 20);
     assert_int_equal(so.session_evict_idle_s, 60);
+    assert_null(so.request_state_key_file);
     mcp_app_config_cleanup(&cfg);
     const char *bad[][3] = { { "--max-connections-per-ip", "0", NULL },
                              { "--suspend-timeout", "-1", NULL },

@@ -1,7 +1,8 @@
 /*
  * mcp-admin policy check|validate: explain an authorization decision offline, from the store
- * (the user's roles and their permissions) and a policy file, the same way the server decides
- * (mcp_policy_evaluate). See docs/cli/mcp-admin-policy.md.
+ * (the user's roles and their permissions) and a policy file, the same way the server decides:
+ * the permission rule combines the token's claims (--permission) with the store's
+ * (mcp_permission_rule_apply), then mcp_policy_evaluate decides. See docs/cli/mcp-admin-policy.md.
  *
  * What it cannot see: the rules a server program registers in code. A target that the policy
  * file does not list (and whose file keeps registration rules) is reported as undetermined,
@@ -91,10 +92,29 @@ source_text(mcp_policy_source s)
            : s == MCP_POLICY_SRC_REGISTRATION ? "registration" : "default";
 }
 
+/* Keep in the space-separated list `words` only those ceil holds (as the server's 403 does). */
+static void
+held_only(char words[MCP_ERROR_MSG_MAX], const mcp_principal *ceil)
+{
+    char in[MCP_ERROR_MSG_MAX];
+    snprintf(in, sizeof in, "%s", words);
+    size_t off = 0;
+    words[0] = '\0';
+    for (char *save = NULL, *w = strtok_r(in, " ", &save); w != NULL;
+         w = strtok_r(NULL, " ", &save))
+        if (mcp_principal_has(ceil, w)) {
+            int n = snprintf(words + off, MCP_ERROR_MSG_MAX - off, "%s%s", off ? " " : "", w);
+            if (n < 0 || (size_t)n >= MCP_ERROR_MSG_MAX - off)
+                break;
+            off += (size_t)n;
+        }
+}
+
 static int
 policy_check(admin_ctx *ctx, int argc, char **argv)
 {
     const char *user = NULL, *tool = NULL, *resource = NULL, *prompt = NULL, *path = NULL;
+    const char *rule_name = NULL;
     const char **perms = NULL;
     size_t nperms = 0;
     const admin_opt opts[] = {
@@ -104,11 +124,14 @@ policy_check(admin_ctx *ctx, int argc, char **argv)
         { .name = "--prompt", .value = &prompt },
         { .name = "--policy", .value = &path },
         { .name = "--permission", .list = &perms, .count = &nperms },
+        { .name = "--permission-rule", .value = &rule_name },
         { 0 },
     };
     int rc = admin_parse(ctx, "policy", "check", argc, argv, opts, NULL, 0, 0, NULL);
     mcp_policy *pol = NULL;
-    mcp_principal *p = NULL;
+    mcp_principal *p = NULL, *tp = NULL, *ceil = NULL;
+    mcp_permission_rule prule = MCP_PERMISSION_RULE_STORE;
+    bool not_granted = false;
     mcp_store_user_info info;
     struct find_user fu = { 0 };
     struct role_perms rp = { json_object() };
@@ -122,6 +145,11 @@ policy_check(admin_ctx *ctx, int argc, char **argv)
     if (user == NULL || ntargets != 1) {
         rc = admin_usage_error("policy", "check",
                                "need --user and exactly one of --tool, --resource, --prompt");
+        goto done;
+    }
+    if (rule_name != NULL && !mcp_permission_rule_parse(rule_name, &prule)) {
+        rc = admin_usage_error("policy", "check",
+                               "--permission-rule wants store, union or token-only");
         goto done;
     }
     const char *kind = tool ? "tool" : resource ? "resource" : "prompt";
@@ -152,15 +180,29 @@ policy_check(admin_ctx *ctx, int argc, char **argv)
         rc = admin_fail_err(&err);
         goto done;
     }
+    /* the token's claims (--permission), combined with the store's as the server would */
     mcp_principal_fields pf = { .kind = MCP_CRED_JWT, .subject = user };
-    if (mcp_principal_new(&pf, &p, &err) != MCP_OK) {
+    if (mcp_principal_new(&pf, &tp, &err) != MCP_OK) {
         rc = admin_fail_err(&err);
         goto done;
     }
     for (size_t i = 0; i < nperms; i++)
-        mcp_principal_add_permission(p, perms[i], NULL);
+        if (mcp_principal_add_permission(tp, perms[i], &err) != MCP_OK) {
+            rc = admin_fail_err(&err);
+            goto done;
+        }
+    if (mcp_permission_rule_apply(prule, tp, info.permissions, info.n_permissions, &p, &err) !=
+            MCP_OK ||
+        mcp_principal_new(&pf, &ceil, &err) != MCP_OK) {
+        rc = admin_fail_err(&err);
+        goto done;
+    }
+    /* the ceiling: what the store grants (under the store rule no token gets more) */
     for (size_t i = 0; i < info.n_permissions; i++)
-        mcp_principal_add_permission(p, info.permissions[i], NULL);
+        if (mcp_principal_add_permission(ceil, info.permissions[i], &err) != MCP_OK) {
+            rc = admin_fail_err(&err);
+            goto done;
+        }
 
     json_t *roles = json_object();
     for (char **r = fu.roles; r != NULL && *r != NULL; r++)
@@ -171,7 +213,7 @@ policy_check(admin_ctx *ctx, int argc, char **argv)
         json_array_append_new(eff, json_string(mcp_principal_permission(p, i)));
 
     const char *decision, *why;
-    char whybuf[2 * MCP_ERROR_MSG_MAX + 32];
+    char whybuf[2 * MCP_ERROR_MSG_MAX + 128];
     mcp_policy_result res;
     bool allowed = false;
     memset(&res, 0, sizeof res);
@@ -202,7 +244,19 @@ policy_check(admin_ctx *ctx, int argc, char **argv)
             rc = EXIT_UNDETERMINED;
         } else {
             decision = "deny";
-            if (res.missing[0] != '\0')
+            mcp_policy_result cres;
+            if (prule == MCP_PERMISSION_RULE_STORE &&
+                !mcp_policy_evaluate(pol, ceil, kind, name, NULL, &cres)) {
+                /* as the server: a wider token cannot help, no step-up is invited */
+                not_granted = true;
+                snprintf(whybuf, sizeof whybuf, "needs %s; the store does not grant it to the "
+                         "user (a token with a wider scope cannot help)", res.required);
+            } else if (prule == MCP_PERMISSION_RULE_STORE && res.missing[0] != '\0') {
+                held_only(res.missing, ceil);  /* a step-up can ask only for what is held */
+                snprintf(whybuf, sizeof whybuf, "needs %s; the user holds it but the token's "
+                         "claims leave it out (missing %s)", res.required, res.missing);
+            }
+            else if (res.missing[0] != '\0')
                 snprintf(whybuf, sizeof whybuf, "needs %s; missing %s", res.required,
                          res.missing);
             else
@@ -218,6 +272,8 @@ policy_check(admin_ctx *ctx, int argc, char **argv)
         json_object_set_new(out, "enabled", json_boolean(info.enabled));
         json_object_set_new(out, "roles", roles);
         json_object_set_new(out, "extra_permissions", str_array(perms, nperms));
+        json_object_set_new(out, "permission_rule",
+                            json_string(mcp_permission_rule_name(prule)));
         json_object_set_new(out, "effective_permissions", eff);
         json_object_set_new(out, "kind", json_string(kind));
         json_object_set_new(out, "target", json_string(name));
@@ -226,7 +282,8 @@ policy_check(admin_ctx *ctx, int argc, char **argv)
             json_object_set_new(out, "rule_source", json_string(source_text(res.source)));
             json_object_set_new(out, "entry", res.entry[0] ? json_string(res.entry) : json_null());
             json_object_set_new(out, "required", json_string(res.required));
-            json_object_set_new(out, "missing", json_string(res.missing));
+            json_object_set_new(out, "missing", json_string(not_granted ? "" : res.missing));
+            json_object_set_new(out, "not_granted", json_boolean(not_granted));
         }
         json_object_set_new(out, "decision", json_string(decision));
         json_object_set_new(out, "reason", json_string(why));
@@ -252,6 +309,10 @@ policy_check(admin_ctx *ctx, int argc, char **argv)
         print_words("token:", x);
         json_decref(x);
     }
+    printf("%-12s%s\n", "combine:",
+           prule == MCP_PERMISSION_RULE_STORE ? "store (the store grants, the token narrows)"
+           : prule == MCP_PERMISSION_RULE_UNION ? "union (token claims add to the roles)"
+                                                : "token-only (the token's claims alone)");
     print_words("effective:", eff);
     printf("%-12s%s %s\n", "target:", kind, name);
     if (rc == EXIT_UNDETERMINED)
@@ -274,6 +335,8 @@ done:
     free_strv(fu.roles);
     mcp_store_user_info_cleanup(&info);
     mcp_principal_unref(p);
+    mcp_principal_unref(tp);
+    mcp_principal_unref(ceil);
     mcp_policy_unref(pol);
     admin_list_free(perms);
     return rc;
@@ -310,7 +373,7 @@ const admin_command admin_policy_commands[] = {
       /* main.c prints "group action args" in 96 bytes: keep this short */
       "--user U (--tool T|--resource URI|--prompt P) [--policy F] [--permission P]...",
       "explain whether a user may use a target, and why (exit 0 allow, 3 deny, "
-      "4 undetermined)", false, policy_check },
+      "4 undetermined); [--permission-rule store|union|token-only] as the server's", false, policy_check },
     { "policy", "validate", "FILE", "parse a policy file and report what is wrong", false,
       policy_validate },
     { 0 },
