@@ -4,13 +4,17 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config git curl ca-certificates
       libmicrohttpd-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
-      libcmocka-dev)
+      libcmocka-dev python3)
+# python3 builds the man pages (scripts/md2man.py); without it they are skipped with a warning
 # test-only: fuzzing (clang + libFuzzer), the integration scripts (jq, python3), Node for the
 # conformance suite and the test identity provider, PostgreSQL 15 and nginx for the store
-# tests (their own cluster, a balancer in front of two instances), the openssl command (PKCE in
-# the embedded authorization server's test)
-[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq python3 nodejs npm postgresql-15 nginx
-                                   openssl)
+# tests (their own cluster, a balancer in front of two instances); nginx and openssl also for
+# tests/integration/nginx_proxy.sh (a real proxy, a throwaway certificate); man-db and
+# groff-base render the man pages (man.sh); dpkg-dev, debhelper and fakeroot build the Debian
+# packages (debian.sh); openssl also for PKCE in the embedded authorization server's test; systemd: systemd-analyze verify of the example unit (sd_notify.sh)
+[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq nodejs npm postgresql-15 nginx
+                                     man-db groff-base openssl dpkg-dev debhelper fakeroot
+                                     systemd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -98,6 +98,23 @@ typedef struct mcp_app_config {
     char    *trusted_issuers;                /* --trusted-issuers FILE (JSON: more issuers) */
     char    *permission_map[MCP_APP_MULTI_MAX]; /* --permission-map FROM=TO (repeatable) */
     size_t   n_permission_map;
+    bool     db_create;                      /* --db-create: create --db when missing (else a
+                                                missing file is an error naming it) */
+
+    /* Added for issue 14 (kept after the older fields). */
+    const char *prog;                        /* program name given to the parser (borrowed) */
+    bool     reuse_port;                     /* --reuse-port (SO_REUSEPORT; default off) */
+    char    *allowed_hosts[MCP_APP_MULTI_MAX + 2]; /* --allowed-host H (repeatable), then the
+                                                host of --resource-url; NULL-terminated */
+    size_t   n_allowed_hosts;
+    char    *as_user;                        /* --as-user SUBJECT: the stdio caller's identity */
+    char    *as_permissions;                 /* --as-permissions "A B": its permissions */
+    char    *tls_cert_file;                  /* --tls-cert PEM: serve HTTPS */
+    char    *tls_key_file;                   /* --tls-key PEM: its private key */
+    int      log_level;                      /* --log-level: an mcp_log_level, -1 = not given */
+    bool     log_json;                       /* --log-format json */
+    bool     insecure_no_auth;               /* --insecure-no-auth: no --auth on a non-loopback
+                                                address (refused without it) */
 
     /* Authorization (docs/design/permissions.md): how token claims and store roles combine.
      * For the program's mcp_rbac_opts.permission_rule. */
@@ -124,8 +141,8 @@ typedef struct mcp_app_config {
  * is an inconsistent combination (e.g. `--auth jwt` without a key source or without `--issuer`,
  * `--auth apikey` without `--db`, a key flag without the --auth kind that uses it).
  * `extra_help` (may be NULL) is printed under --help.
- * @return -1 to continue; otherwise the exit status to return now (0 after --help, 2 on usage
- *         errors, with a message on stderr).
+ * @return -1 to continue; otherwise the exit status to return now (0 after --help or --version,
+ *         2 on usage errors, with a message on stderr prefixed with prog).
  */
 MCP_EXTERN int mcp_app_config_parse(mcp_app_config *cfg, int argc, char **argv, const char *prog,
                          const char *summary, const char *const *extra, const char *extra_help);
@@ -135,7 +152,8 @@ MCP_EXTERN const char *mcp_app_config_extra(const mcp_app_config *cfg, const cha
 MCP_EXTERN void mcp_app_config_cleanup(mcp_app_config *cfg);
 
 /**
- * Build what the configuration asks for and wire it into srv: open the store (--db), build the
+ * Build what the configuration asks for and wire it into srv: open the store (--db; a missing
+ * file is MCP_ERR_IO naming it unless --db-create), build the
  * JWT verifier and/or the introspector, install the authentication item in MCP_PHASE_AUTHN, and
  * prepare the protected-resource metadata (RFC 9728) and the resource URL for the HTTP
  * transport. With `--listen HOST:0` and authentication on, a free port is chosen here, because
@@ -175,7 +193,10 @@ MCP_EXTERN void mcp_app_server_opts(const mcp_app_config *cfg, mcp_server_opts *
 
 /**
  * Serve srv as configured (HTTP until SIGINT/SIGTERM, or stdio until EOF). Calls mcp_app_setup()
- * first if the program did not. Returns the exit status.
+ * first if the program did not. Under systemd (Type=notify, $NOTIFY_SOCKET set) it sends
+ * READY=1 once HTTP is listening and STOPPING=1 when a signal stops it.
+ * Returns the exit status (docs/cli/exit-status.md): 0, or 1 with
+ * "PROG: reason" on stderr (setup failed, cannot listen, stdio I/O error).
  */
 MCP_EXTERN int mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err);
 

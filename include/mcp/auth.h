@@ -18,7 +18,9 @@ typedef enum mcp_cred_kind {
     MCP_CRED_NONE = 0,          /* no authentication configured (anonymous) */
     MCP_CRED_API_KEY = 1,
     MCP_CRED_JWT = 2,
-    MCP_CRED_INTROSPECTION = 3
+    MCP_CRED_INTROSPECTION = 3,
+    MCP_CRED_LOCAL = 4          /* a caller the program trusts without a credential (stdio
+                                   --as-user: the process's own user) */
 } mcp_cred_kind;
 
 typedef struct mcp_principal mcp_principal;

@@ -46,12 +46,8 @@ typedef struct mcp_ctx mcp_ctx;
  * 2025-03-26 are echoed back when asked for). @since 0.1 */
 #define MCP_PROTOCOL_LATEST "2025-11-25"
 
-/* Levels of notifications/message and logging/setLevel (RFC 5424 order, lowest first).
- * @since 0.1 */
-typedef enum mcp_log_level {
-    MCP_LOG_DEBUG = 0, MCP_LOG_INFO, MCP_LOG_NOTICE, MCP_LOG_WARNING,
-    MCP_LOG_ERROR, MCP_LOG_CRITICAL, MCP_LOG_ALERT, MCP_LOG_EMERGENCY
-} mcp_log_level;
+/* mcp_log_level (the levels of notifications/message and logging/setLevel) is in
+ * <mcp/common.h>, with the library's own log settings. */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Options                                                                                    */
@@ -751,6 +747,18 @@ typedef struct mcp_http_opts {
     void       *route_ctx;         /* passed to route; must outlive the server */
     size_t      route_max_body;    /* body cap of routed requests (default 64 KiB;
                                       0 = default) */
+    bool        reuse_port;        /* SO_REUSEPORT: let several processes share host:port (the
+                                      kernel spreads connections over them). Default false: a
+                                      port another process listens on is refused (MCP_ERR_IO,
+                                      "address already in use") */
+    const char *tls_cert_file;     /* PEM certificate chain: serve HTTPS (libmicrohttpd's GnuTLS:
+                                      TLS 1.2 and 1.3 only, forward-secret AEAD suites). Both
+                                      or neither of tls_cert_file / tls_key_file (default NULL:
+                                      plain HTTP) */
+    const char *tls_key_file;      /* PEM private key (unencrypted) of that certificate */
+    const char *health_path;       /* liveness endpoint: GET/HEAD answer 200 {"status":"ok"}
+                                      without authentication, 503 once shutting down (default
+                                      "/health"; NULL: not served, 404) */
 } mcp_http_opts;
 
 /**
@@ -764,8 +772,10 @@ MCP_EXTERN void mcp_http_opts_default(mcp_http_opts *o);
  * pool, the session reaper) and return. From this call on the server runs: the registry,
  * middleware and hooks are fixed (also after MCP_ERR_IO, once the workers started).
  * @param opts Borrowed; NULL means the defaults. Strings and lists are copied.
- * @return MCP_OK; MCP_ERR_INVALID_ARG (host is not a numeric address or "localhost");
- *         MCP_ERR_STATE (a transport is already listening); MCP_ERR_IO (cannot listen);
+ * @return MCP_OK; MCP_ERR_INVALID_ARG (host is not a numeric address or "localhost"; only
+ *         one of tls_cert_file / tls_key_file; a certificate or key file that is not PEM);
+ *         MCP_ERR_STATE (a transport is already listening); MCP_ERR_IO (cannot listen: err
+ *         names the address and the reason, e.g. "address already in use");
  *         MCP_ERR_INTERNAL (cannot start a thread); MCP_ERR_NOMEM.
  * Thread: setup thread, once per server.
  * @since 0.1

@@ -14,11 +14,15 @@
 #include "app/internal.h"
 #include "common/common.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 struct mcp_app_state {
@@ -32,6 +36,7 @@ struct mcp_app_state {
     char             *prm_json;
     json_t           *more_servers; /* --trusted-issuers, for the PRM's authorization_servers */
     int               listen_fd;   /* socket bound by pick_port(), until the transport takes it */
+    mcp_principal    *local;       /* --as-user: the stdio caller */
 };
 
 static void
@@ -52,6 +57,7 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
         mcp_jwt_verifier_free(st->jwt);
         mcp_introspector_free(st->introspector);
         mcp_as_free(st->as);
+        mcp_principal_unref(st->local);
         mcp_store_close(st->store);
         mcp__free(st->resource_url);
         mcp__free(st->prm_json);
@@ -80,6 +86,11 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
     free(cfg->introspection_client_secret_file);
     free(cfg->db);
     free(cfg->as_key_file);
+    free_multi(cfg->allowed_hosts, cfg->n_allowed_hosts);
+    free(cfg->as_user);
+    free(cfg->as_permissions);
+    free(cfg->tls_cert_file);
+    free(cfg->tls_key_file);
     free(cfg->claims_profile);
     free(cfg->claims_client);
     free_multi(cfg->allowed_tenants, cfg->n_allowed_tenants);
@@ -378,6 +389,83 @@ build_prm(mcp_app_config *cfg, mcp_app_state *st, mcp_error *err)
     return ok ? MCP_OK : mcp_error_set(err, MCP_ERR_NOMEM, NULL);
 }
 
+/*
+ * --db: a path that does not exist is refused, naming it, unless --db-create: a mistyped path
+ * would otherwise become a new, empty store that rejects every key as unknown. A value with
+ * "://" (a connection URL, not a file) is left to the store.
+ */
+static mcp_status
+open_store(mcp_app_config *cfg, mcp_app_state *st, mcp_error *err)
+{
+    struct stat sb;
+    if (!cfg->db_create && strstr(cfg->db, "://") == NULL && stat(cfg->db, &sb) != 0)
+        return mcp_error_set(err, MCP_ERR_IO, "--db %s: %s (create it with `mcp-admin --db %s "
+                             "init`, or add --db-create)", cfg->db,
+                             errno == ENOENT ? "no such file" : strerror(errno), cfg->db);
+    mcp_store_opts o;
+    mcp_store_opts_default(&o);
+    o.create = cfg->db_create;
+    mcp_status rc = mcp_store_open(cfg->db, &o, &st->store, err);
+    char shown[512];                      /* a PostgreSQL URI without its password */
+    return rc == MCP_OK ? MCP_OK
+                        : prefix_err(err, rc, mcp_store_display_name(cfg->db, shown,
+                                                                     sizeof shown));
+}
+
+/* Host name of an http(s) URL into buf ("" when there is none); brackets of IPv6 kept. */
+static void
+url_host(const char *url, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    const char *p = strstr(url, "://");
+    if (p == NULL)
+        return;
+    p += 3;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at != NULL) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    size_t h = n;
+    if (p[0] == '[') {
+        const char *e = memchr(p, ']', n);
+        h = e != NULL ? (size_t)(e - p) + 1 : n;
+    } else {
+        const char *c = memchr(p, ':', n);
+        if (c != NULL)
+            h = (size_t)(c - p);
+    }
+    if (h > 0 && h < cap)
+        snprintf(buf, cap, "%.*s", (int)h, p);
+}
+
+/* --stdio --as-user: every request on stdin is this caller (the process's user is trusted). */
+static mcp_status
+local_authn(mcp_request *req, void *ctx, mcp_error *err)
+{
+    (void)err;
+    mcp_request_set_principal(req, ctx);
+    return MCP_OK;
+}
+
+static mcp_status
+setup_local_user(mcp_app_config *cfg, mcp_app_state *st, mcp_server *srv, mcp_error *err)
+{
+    mcp_principal_fields f = { .kind = MCP_CRED_LOCAL, .subject = cfg->as_user };
+    mcp_status rc = mcp_principal_new(&f, &st->local, err);
+    if (rc == MCP_OK && cfg->as_permissions != NULL)
+        rc = mcp_principal_add_scope_string(st->local, cfg->as_permissions, err);
+    if (rc == MCP_OK)
+        rc = mcp_server_use(srv, MCP_PHASE_AUTHN, local_authn, st->local, err);
+    if (rc != MCP_OK)
+        return prefix_err(err, rc, "--as-user");
+    mcp__log(MCP__LOG_INFO, "auth", "stdio caller is local user '%s'%s%s%s", cfg->as_user,
+             cfg->as_permissions ? " with permissions \"" : "",
+             cfg->as_permissions ? cfg->as_permissions : "", cfg->as_permissions ? "\"" : "");
+    return MCP_OK;
+}
+
 static const char *
 auth_kinds_text(unsigned a, char *buf, size_t cap)
 {
@@ -400,13 +488,23 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     mcp_app_state *st = cfg->state;
     if (st->done)
         return MCP_OK;
+    if (cfg->log_level >= 0)
+        mcp_log_set_level((mcp_log_level)cfg->log_level);
+    if (cfg->log_json)
+        mcp_log_set_json(true);
     mcp_status rc;
-    if (cfg->db != NULL && st->store == NULL) {
-        rc = mcp_store_open(cfg->db, NULL, &st->store, err);
-        char shown[512]; /* a PostgreSQL URI without its password */
-        if (rc != MCP_OK)
-            return prefix_err(err, rc, mcp_store_display_name(cfg->db, shown, sizeof shown));
+    if (cfg->db != NULL && st->store == NULL && (rc = open_store(cfg, st, err)) != MCP_OK)
+        return rc;
+    if (cfg->resource_url != NULL && cfg->n_allowed_hosts < MCP_APP_MULTI_MAX + 1) {
+        char host[256];                  /* behind a proxy, clients send the public Host */
+        url_host(cfg->resource_url, host, sizeof host);
+        if (host[0] != '\0' &&
+            (cfg->allowed_hosts[cfg->n_allowed_hosts] = strdup(host)) != NULL)
+            cfg->n_allowed_hosts++;
     }
+    if (cfg->as_user != NULL && st->local == NULL &&
+        (rc = setup_local_user(cfg, st, srv, err)) != MCP_OK)
+        return rc;
     if (cfg->auth == 0 && !cfg->embedded_as) {
         st->done = true;
         return MCP_OK;
@@ -420,8 +518,9 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
         if (cfg->listen_port == 0 && (rc = pick_port(cfg, &st->listen_fd, err)) != MCP_OK)
             return rc;
         bool v6 = strchr(cfg->listen_host, ':') != NULL;
-        st->resource_url = mcp__aprintf("http://%s%s%s:%u/mcp", v6 ? "[" : "", cfg->listen_host,
-                                        v6 ? "]" : "", (unsigned)cfg->listen_port);
+        st->resource_url = mcp__aprintf("%s://%s%s%s:%u/mcp", cfg->tls_cert_file ? "https" : "http",
+                                        v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "",
+                                        (unsigned)cfg->listen_port);
     }
     if (st->resource_url == NULL)
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
@@ -479,6 +578,11 @@ mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
     ho->host = cfg->listen_host;
     ho->port = cfg->listen_port;
     ho->access_log = cfg->access_log;
+    ho->reuse_port = cfg->reuse_port;
+    ho->tls_cert_file = cfg->tls_cert_file;
+    ho->tls_key_file = cfg->tls_key_file;
+    if (cfg->n_allowed_hosts > 0)
+        ho->allowed_hosts = (const char *const *)cfg->allowed_hosts;
     if (cfg->max_body)
         ho->max_body = cfg->max_body;
     if (cfg->io_threads)
@@ -521,11 +625,39 @@ mcp_app_server_opts(const mcp_app_config *cfg, mcp_server_opts *o)
         o->request_state_prev_key_file = cfg->request_state_prev_key;
 }
 
+/*
+ * systemd readiness (Type=notify): one datagram to $NOTIFY_SOCKET, the whole protocol, so no
+ * libsystemd dependency. Nothing happens without the variable; a failure to send only matters
+ * to systemd, which then reports the unit as not started.
+ */
+static void
+notify_systemd(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa;
+    size_t n = path != NULL ? strlen(path) : 0;
+    if (n < 2 || n >= sizeof sa.sun_path || (path[0] != '/' && path[0] != '@'))
+        return;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, n);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';                     /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, sl) < 0)
+        mcp__log(MCP__LOG_WARN, "systemd", "cannot notify $NOTIFY_SOCKET: %s", strerror(errno));
+    close(fd);
+}
+
 int
 mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
 {
+    const char *prog = cfg->prog != NULL ? cfg->prog : "mcp-server";
     if (mcp_app_setup(cfg, srv, err) != MCP_OK) {
-        fprintf(stderr, "error: %s\n", err->message);
+        fprintf(stderr, "%s: %s\n", prog, err->message);
         return 1;
     }
     if (cfg->workers > 0)
@@ -533,17 +665,27 @@ mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     if (cfg->stdio) {
         mcp__log(MCP__LOG_INFO, "stdio", "serving JSON-RPC on stdin/stdout");
         if (mcp_server_run_stdio(srv, STDIN_FILENO, STDOUT_FILENO, err) != MCP_OK) {
-            fprintf(stderr, "error: %s\n", err->message);
+            fprintf(stderr, "%s: %s\n", prog, err->message);
             return 1;
         }
         return 0;
     }
+    if (cfg->auth == 0)              /* said before the listening line, once, loudly */
+        mcp__log(MCP__LOG_WARN, "auth", "no --auth: serving HTTP WITHOUT authentication%s",
+                 cfg->insecure_no_auth ? " on a non-loopback address (--insecure-no-auth): "
+                                         "anyone who can reach it is a caller"
+                                       : " (development mode: loopback only)");
     mcp_http_opts ho;
     mcp_app_http_opts(cfg, &ho);
     if (mcp_server_listen_http(srv, &ho, err) != MCP_OK) {
-        fprintf(stderr, "error: %s\n", err->message);
+        fprintf(stderr, "%s: %s\n", prog, err->message);
         return 1;
     }
+    char ready[160];
+    snprintf(ready, sizeof ready, "READY=1\nSTATUS=serving on %s:%u\nMAINPID=%ld",
+             cfg->listen_host, (unsigned)mcp_server_http_port(srv), (long)getpid());
+    notify_systemd(ready);
     mcp_server_run_until_signal(srv, 10000, err);
+    notify_systemd("STOPPING=1");
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <mcp/introspect.h>
 #include <mcp/jwt.h>
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,15 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --workers N            handler threads (default 2 x cores)\n"
         "  --io-threads N         HTTP threads (default: cores)\n"
         "  --no-access-log        do not log one line per HTTP request on stderr\n"
+        "  --allowed-host HOST    also accept this Host header on a loopback bind (repeatable;\n"
+        "                         the host of --resource-url is accepted automatically)\n"
+        "  --tls-cert PEM         serve HTTPS with this certificate chain (with --tls-key)\n"
+        "  --tls-key PEM          the certificate's private key (unencrypted PEM)\n"
+        "  --insecure-no-auth     allow serving without --auth on a non-loopback address\n"
+        "  --log-level LEVEL      debug, info (default), warn or error\n"
+        "  --log-format FORMAT    text (default) or json: one JSON object per log line\n"
+        "  --reuse-port           let several processes listen on one port (SO_REUSEPORT);\n"
+        "                         without it a busy port is an error\n"
         "  --max-connections-per-ip N     connections one client address may hold (default 256)\n"
         "  --max-streams-per-principal N  open requests and streams per principal (default 64)\n"
         "  --connection-timeout SECONDS   idle connection / slow header timeout (default 30)\n"
@@ -46,11 +56,16 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "                         a random key per process)\n"
         "  --request-state-prev-key FILE  the previous secret while rotating: states it sealed\n"
         "                         are still accepted\n"
-        "  --help                 this text\n"
+        "  --as-user SUBJECT      --stdio only: the caller is SUBJECT (the process's user is\n"
+        "                         trusted): its roles in --db, plus --as-permissions\n"
+        "  --as-permissions \"A B\" --stdio only: permissions of the --as-user caller\n"
+        "  -h, --help             this text\n"
+        "  -V, --version          print the program's name and version\n"
         "\nAuthentication (HTTP only; secrets are read from files, never from the command line):\n"
         "  --auth KINDS           none (default), or a comma list of apikey, jwt, introspection\n"
         "  --db FILE|URI          user/key store: SQLite file or postgresql:// URI\n"
-        "                         (needed by --auth apikey)\n"
+        "                         (needed by --auth apikey); a file must exist\n"
+        "  --db-create            create the --db file when it does not exist (else: an error)\n"
         "  --jwt-secret-file F    HMAC secret for HS* tokens: the file's bytes (one trailing\n"
         "                         newline ignored)\n"
         "  --jwt-alg ALG          HS256 (default for the secret), HS384, HS512, or the algorithm\n"
@@ -175,7 +190,9 @@ static const char *const VALUE_FLAGS[] = {
     "--allowed-tenant", "--trusted-issuers", "--permission-map",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl", "--permission-rule",
-    "--store-subjects", "--as-key-file", "--as-access-ttl", "--as-refresh-ttl", NULL
+    "--store-subjects", "--as-key-file", "--as-access-ttl", "--as-refresh-ttl",
+    "--allowed-host", "--as-user", "--as-permissions", "--tls-cert", "--tls-key", "--log-level",
+    "--log-format", NULL
 };
 
 /* Flags that would put a secret on the command line, where every local user can read it. */
@@ -269,6 +286,15 @@ is_http_url(const char *u)
 }
 
 static bool
+is_loopback_host(const char *h)
+{
+    unsigned char a[16];
+    if (strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0)
+        return true;
+    return inet_pton(AF_INET, h, a) == 1 && a[0] == 127;
+}
+
+static bool
 is_wildcard_host(const char *h)
 {
     return strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "") == 0;
@@ -286,7 +312,7 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     bool jwt_hs = c->jwt_alg != NULL && c->jwt_alg[0] == 'H';
 
     if (c->auth != 0 && c->stdio)
-        why = "--auth works over HTTP only; it cannot be combined with --stdio";
+        why = "--auth works over HTTP only; it cannot be combined with --stdio (use --as-user)";
     else if (c->embedded_as && (c->stdio || c->db == NULL))
         why = "--embedded-as needs --db FILE (its users) and HTTP (not --stdio)";
     else if (c->embedded_as && c->as_key_file == NULL && strncmp(c->db, "postgres", 8) == 0)
@@ -299,6 +325,22 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
                                  c->as_registration))
         why = "--as-key-file, --as-access-ttl, --as-refresh-ttl and --as-registration need "
               "--embedded-as";
+    else if (c->as_user != NULL && !c->stdio)
+        why = "--as-user needs --stdio (over HTTP the caller is authenticated: --auth)";
+    else if (c->as_permissions != NULL && c->as_user == NULL)
+        why = "--as-permissions needs --as-user";
+    else if ((c->tls_cert_file == NULL) != (c->tls_key_file == NULL))
+        why = "--tls-cert and --tls-key go together";
+    else if (c->tls_cert_file != NULL && c->stdio)
+        why = "--tls-cert and --tls-key serve HTTPS; they cannot be combined with --stdio";
+    else if (c->auth == 0 && !c->embedded_as && !c->stdio && !c->insecure_no_auth &&
+             !is_loopback_host(c->listen_host))
+        why = "no --auth on a non-loopback address: anyone who can reach it is a caller; add "
+              "--auth, or --insecure-no-auth to serve it that way on purpose";
+    else if (c->insecure_no_auth && (c->auth != 0 || c->embedded_as || c->stdio))
+        why = "--insecure-no-auth is for HTTP without --auth only";
+    else if (c->db_create && c->db == NULL)
+        why = "--db-create needs --db FILE";
     else if (!jwt && (c->jwt_secret_file || c->jwt_alg || c->n_jwt_public_keys ||
                       c->n_jwks_files || c->jwks_url || c->jwt_allow_no_issuer ||
                       c->require_at_jwt))
@@ -357,6 +399,13 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     else if ((c->auth != 0 || c->embedded_as) && c->resource_url == NULL &&
              is_wildcard_host(c->listen_host))
         why = "--listen on all interfaces: give --resource-url (the URL clients use)";
+    for (size_t i = 0; why == NULL && i < c->n_allowed_hosts; i++)
+        if (strpbrk(c->allowed_hosts[i], "/ \t\"\\,") != NULL)
+            why = "--allowed-host wants a host name or HOST:PORT, not a URL";
+    if (why == NULL && c->as_permissions != NULL)
+        for (const char *p = c->as_permissions; *p && why == NULL; p++)
+            if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' || (unsigned char)*p >= 0x7f)
+                why = "--as-permissions: permission names are printable ASCII, space-separated";
     if (why == NULL && c->introspection_url != NULL && !is_http_url(c->introspection_url))
         why = "--introspection-url must be an absolute http(s) URL";
     if (why == NULL && c->jwks_url != NULL && !is_http_url(c->jwks_url))
@@ -383,6 +432,8 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
            const char *const *extra, const char *extra_help)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->prog = prog;
+    cfg->log_level = -1;
     cfg->listen_host = strdup("127.0.0.1");
     cfg->listen_port = 8080;
     cfg->access_log = true;
@@ -410,12 +461,12 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
         bool takes = in_list(VALUE_FLAGS, name) || is_extra(extra, name);
         if (takes && val == NULL) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "%s: %s needs a value\n", prog, name);
+                fprintf(stderr, "%s: %s needs a value (see %s --help)\n", prog, name, prog);
                 return 2;
             }
             val = argv[++i];
         } else if (!takes && val != NULL) {
-            fprintf(stderr, "%s: %s takes no value\n", prog, name);
+            fprintf(stderr, "%s: %s takes no value (see %s --help)\n", prog, name, prog);
             return 2;
         }
         unsigned long long n;
@@ -424,6 +475,33 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
         if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
             usage(stdout, prog, summary, extra_help);
             return 0;
+        } else if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+            printf("%s %s\n", prog, mcp_version());
+            return 0;
+        } else if (strcmp(name, "--log-level") == 0 &&
+                   (strcmp(val, "debug") == 0 || strcmp(val, "info") == 0 ||
+                    strcmp(val, "warn") == 0 || strcmp(val, "error") == 0)) {
+            cfg->log_level = val[0] == 'd' ? MCP_LOG_DEBUG : val[0] == 'i' ? MCP_LOG_INFO
+                             : val[0] == 'w' ? MCP_LOG_WARNING : MCP_LOG_ERROR;
+        } else if (strcmp(name, "--log-format") == 0 &&
+                   (strcmp(val, "text") == 0 || strcmp(val, "json") == 0)) {
+            cfg->log_json = strcmp(val, "json") == 0;
+        } else if (strcmp(name, "--insecure-no-auth") == 0) {
+            cfg->insecure_no_auth = true;
+        } else if (strcmp(name, "--reuse-port") == 0) {
+            cfg->reuse_port = true;
+        } else if (strcmp(name, "--db-create") == 0) {
+            cfg->db_create = true;
+        } else if (strcmp(name, "--allowed-host") == 0 && val[0] != '\0') {
+            r = add_multi(cfg->allowed_hosts, &cfg->n_allowed_hosts, val, prog, name);
+        } else if (strcmp(name, "--tls-cert") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->tls_cert_file, val);
+        } else if (strcmp(name, "--tls-key") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->tls_key_file, val);
+        } else if (strcmp(name, "--as-user") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->as_user, val);
+        } else if (strcmp(name, "--as-permissions") == 0) {
+            ok = set_str(&cfg->as_permissions, val);
         } else if (strcmp(name, "--listen") == 0) {
             if (!parse_listen(cfg, val)) {
                 fprintf(stderr, "%s: --listen wants HOST:PORT\n", prog);
@@ -564,10 +642,10 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             cfg->extra_args[cfg->nextra++] = strdup(val);
             ok = cfg->extra_args[cfg->nextra - 2] != NULL && cfg->extra_args[cfg->nextra - 1];
         } else if (takes) {
-            fprintf(stderr, "%s: bad value for %s\n", prog, name);
+            fprintf(stderr, "%s: bad value for %s (see %s --help)\n", prog, name, prog);
             return 2;
         } else {
-            fprintf(stderr, "%s: unknown option %s (see --help)\n", prog, a);
+            fprintf(stderr, "%s: unknown option %s (see %s --help)\n", prog, a, prog);
             return 2;
         }
         if (!ok) {

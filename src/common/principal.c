@@ -22,6 +22,7 @@ mcp_cred_kind_name(mcp_cred_kind k)
     case MCP_CRED_API_KEY: return "api_key";
     case MCP_CRED_JWT: return "jwt";
     case MCP_CRED_INTROSPECTION: return "introspection";
+    case MCP_CRED_LOCAL: return "local";
     case MCP_CRED_NONE: break;
     }
     return "none";

@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,37 +104,95 @@ mcp__strcasecmp(const char *a, const char *b)
     }
 }
 
-static mcp__log_level log_level = MCP__LOG_INFO;
+static _Atomic int log_level = MCP__LOG_INFO;
+static _Atomic bool log_json = false;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static mcp_log_handler_fn log_handler;     /* under log_mu */
+static void *log_handler_udata;
 
 void
 mcp__log_set_level(mcp__log_level lvl)
 {
-    log_level = lvl;
+    atomic_store(&log_level, (int)lvl);
+}
+
+void
+mcp_log_set_level(mcp_log_level level)
+{
+    mcp__log_level l = level <= MCP_LOG_DEBUG    ? MCP__LOG_DEBUG
+                       : level <= MCP_LOG_NOTICE  ? MCP__LOG_INFO
+                       : level == MCP_LOG_WARNING ? MCP__LOG_WARN
+                                                  : MCP__LOG_ERROR;
+    atomic_store(&log_level, (int)l);
+}
+
+void
+mcp_log_set_json(bool json)
+{
+    atomic_store(&log_json, json);
+}
+
+void
+mcp_log_set_handler(mcp_log_handler_fn fn, void *udata)
+{
+    pthread_mutex_lock(&log_mu);
+    log_handler = fn;
+    log_handler_udata = udata;
+    pthread_mutex_unlock(&log_mu);
+}
+
+/* JSON string body of s into dst (quotes not included); always NUL-terminated, cut short at cap */
+static void
+json_escape(char *dst, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; *s != '\0' && o + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", c);
+        } else {
+            dst[o++] = (char)c;
+        }
+    }
+    dst[o] = '\0';
 }
 
 void
 mcp__log(mcp__log_level lvl, const char *component, const char *fmt, ...)
 {
     static const char *const names[] = { "debug", "info", "warn", "error" };
-    if (lvl < log_level)
+    static const mcp_log_level public_level[] = { MCP_LOG_DEBUG, MCP_LOG_INFO, MCP_LOG_WARNING,
+                                                  MCP_LOG_ERROR };
+    if ((int)lvl < atomic_load(&log_level))
         return;
-    char line[1024];
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, names[lvl], component);
-    if (n < 0 || (size_t)n >= sizeof line)
-        n = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    va_end(ap);
+    char when[96];                   /* ample for any int the compiler imagines */
+    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             ts.tv_nsec / 1000000);
     pthread_mutex_lock(&log_mu);
-    fprintf(stderr, "%s\n", line);
+    if (log_handler != NULL) {
+        log_handler(public_level[lvl], component, msg, log_handler_udata);
+    } else if (atomic_load(&log_json)) {
+        char ec[64], em[6 * sizeof msg + 1];
+        json_escape(ec, sizeof ec, component);
+        json_escape(em, sizeof em, msg);
+        fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"%s\","
+                "\"message\":\"%s\"}\n", when, names[lvl], ec, em);
+    } else {
+        fprintf(stderr, "%s %s %s: %s\n", when, names[lvl], component, msg);
+    }
     pthread_mutex_unlock(&log_mu);
 }
 

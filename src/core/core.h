@@ -63,6 +63,9 @@ typedef struct mcp__prompt {
 
 /* Free every registered entry (server teardown). */
 void mcp__registry_free(mcp_server *srv);
+/* At start: with no AUTHN item, log (once) how many registered items need a permission that
+ * no caller can have. */
+void mcp__registry_warn_unauthenticated(const mcp_server *srv);
 /* Allowed by the built-in policy (rule given at registration, or the installed authorizer)?
  * The one authorizer for "may call" (AUTHZ) and "may see" (list filters). */
 bool mcp__authorize(mcp_server *srv, const mcp_principal *p, const char *kind, const char *name,

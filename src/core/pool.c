@@ -109,5 +109,6 @@ mcp__server_start(mcp_server *srv, mcp_error *err)
         return mcp_error_set(err, MCP_ERR_INTERNAL, "cannot start reaper thread");
     srv->reaper_started = true;
     atomic_store(&srv->running, true);
+    mcp__registry_warn_unauthenticated(srv);
     return MCP_OK;
 }

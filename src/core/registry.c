@@ -376,3 +376,31 @@ mcp__registry_free(mcp_server *srv)
     mcp__free(srv->resources);
     mcp__free(srv->prompts);
 }
+
+/*
+ * Without an AUTHN item every request has no principal, and a rule other than
+ * any_authenticated can never be met: the server starts and denies those tools, which looks
+ * like a broken server rather than a missing setting. Said once, at start, with the way out.
+ */
+void
+mcp__registry_warn_unauthenticated(const mcp_server *srv)
+{
+    if (srv->nmw[MCP_PHASE_AUTHN] > 0)
+        return;
+    size_t gated = 0;
+    for (size_t i = 0; i < srv->ntools; i++)
+        gated += !srv->tools[i].access.any_authenticated;
+    for (size_t i = 0; i < srv->nresources; i++)
+        gated += !srv->resources[i].access.any_authenticated;
+    for (size_t i = 0; i < srv->nprompts; i++)
+        gated += !srv->prompts[i].access.any_authenticated;
+    if (gated == 0)
+        return;
+    mcp__log(MCP__LOG_WARN, "auth",
+             "no authentication: callers have no identity, so the %zu tool(s)/resource(s)/"
+             "prompt(s) that require a permission are denied%s; install an AUTHN item "
+             "(mcp_server_use) or, in the server programs, use --auth (HTTP) or --as-user "
+             "(stdio)", gated,
+             srv->authorizer != NULL ? " unless the authorizer grants them to anonymous callers"
+                                     : " to every caller");
+}

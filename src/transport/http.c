@@ -11,6 +11,8 @@
 #include "transport/internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -95,7 +97,8 @@ prm_url(mcp__http *h, struct MHD_Connection *c, char *out, size_t cap)
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     char safe[256];
     sanitize(safe, sizeof safe, host ? host : "localhost");
-    snprintf(out, cap, "http://%s%s%s", safe, PRM_PATH, h->path);
+    snprintf(out, cap, "%s://%s%s%s", h->tls_cert != NULL ? "https" : "http", safe, PRM_PATH,
+             h->path);
 }
 
 static enum MHD_Result
@@ -374,6 +377,15 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
         char *b = mcp__strdup(h->prm_json);
         return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
     }
+    /* Liveness for load balancers, orchestrators and systemd watchdogs: no credential, no
+     * session, nothing about the server beyond "it answers" (shutdown answered 503 above). */
+    if (h->health_path != NULL && strcmp(url, h->health_path) == 0) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return mcp__http_send_rpc_error(cs, c, 405, MCP_RPC_INVALID_REQUEST,
+                                            "Method Not Allowed");
+        char *b = mcp__strdup("{\"status\":\"ok\"}");
+        return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
+    }
     if (h->route != NULL && strcmp(url, h->path) != 0) {
         /* another resource (the embedded authorization server): read its (small) body, then
          * hand it to the route, outside the MCP pipeline. The Host check of the DNS rebinding
@@ -600,11 +612,18 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         /* every request-derived field escaped: a method name cannot forge a log line */
         uint64_t ms = mcp_now_ms() - cs->t0;
         char hm[4 * 16 + 1], rm[4 * sizeof cs->rpc_method + 1], peer[4 * sizeof cs->peer + 1];
+        char who[4 * 128 + 1];
         log_escape(hm, sizeof hm, cs->req.http_method);
         log_escape(rm, sizeof rm, cs->rpc_method[0] ? cs->rpc_method : "-");
         log_escape(peer, sizeof peer, cs->peer[0] ? cs->peer : "-");
-        mcp__log(MCP__LOG_INFO, "access", "%s %s %s %u %llums%s", peer, hm, rm, cs->status,
-                 (unsigned long long)ms,
+        /* the caller: its subject as authentication established it (a token's or key's owner,
+         * never the credential), "-" when there is none */
+        const char *sub = cs->req.principal ? mcp_principal_subject(cs->req.principal) : NULL;
+        char subcut[129];
+        snprintf(subcut, sizeof subcut, "%s", sub != NULL && sub[0] ? sub : "-");
+        log_escape(who, sizeof who, subcut);
+        mcp__log(MCP__LOG_INFO, "access", "%s %s %s %s %u %llums%s", peer, who, hm, rm,
+                 cs->status, (unsigned long long)ms,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     }
     atomic_fetch_sub(&cs->h->nreqs, 1);
@@ -658,6 +677,7 @@ mcp_http_opts_default(mcp_http_opts *o)
     o->sse_retry_ms = 1000;
     o->sse_replay_events = 256;
     o->access_log = true;
+    o->health_path = "/health";
     o->listen_fd = -1;
     o->max_connections_per_ip = 256;
     o->max_streams_per_principal = 64;
@@ -698,6 +718,12 @@ http_free(void *tr)
     mcp__free(h->path);
     mcp__free(h->resource_url);
     mcp__free(h->prm_json);
+    mcp__free(h->health_path);
+    mcp__free(h->tls_cert);
+    if (h->tls_key != NULL) {
+        mcp_memzero(h->tls_key, h->tls_key_len);
+        mcp__free(h->tls_key);
+    }
     for (char **p = h->allowed_hosts; p && *p; p++)
         mcp__free(*p);
     for (char **p = h->allowed_origins; p && *p; p++)
@@ -779,6 +805,71 @@ static const mcp__transport_ops http_ops = {
     .tick = http_tick,
 };
 
+/* A PEM file for TLS into *out (NUL-terminated, at most 1 MiB); err names the option and file. */
+static mcp_status
+read_pem(const char *path, const char *what, char **out, size_t *len, mcp_error *err)
+{
+    enum { MAX = 1 << 20 };
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return mcp_error_set(err, MCP_ERR_IO, "%s %s: %s", what, path, strerror(errno));
+    char *buf = mcp__alloc(MAX + 1);
+    size_t n = buf != NULL ? fread(buf, 1, MAX + 1, f) : 0;
+    bool bad = buf != NULL && ferror(f) != 0;
+    fclose(f);
+    if (buf == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    buf[n <= MAX ? n : MAX] = '\0';
+    const char *why = bad ? "read error" : n > MAX ? "larger than 1 MiB"
+                      : strstr(buf, "-----BEGIN ") == NULL ? "not a PEM file" : NULL;
+    if (why != NULL) {
+        mcp_memzero(buf, MAX + 1);
+        mcp__free(buf);
+        return mcp_error_set(err, bad ? MCP_ERR_IO : MCP_ERR_INVALID_ARG, "%s %s: %s", what, path,
+                             why);
+    }
+    *out = buf;
+    *len = MAX + 1;
+    return MCP_OK;
+}
+
+/*
+ * GnuTLS priorities: TLS 1.3 and 1.2 only, and in 1.2 only ECDHE with AEAD ciphers (what
+ * Mozilla's "intermediate" profile allows); no RSA key exchange, CBC, SHA-1 MACs or SSL 3.
+ */
+static const char TLS_PRIORITIES[] =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"
+    "-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE";
+
+/* A bound, listening TCP socket for ss, or -1 with err naming `where` and the reason. */
+static int
+open_listener(const struct sockaddr_storage *ss, bool reuse_port, const char *where,
+              mcp_error *err)
+{
+    socklen_t len = ss->ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+                                              : (socklen_t)sizeof(struct sockaddr_in);
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        mcp_error_set(err, MCP_ERR_IO, "cannot listen on %s: %s", where, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    /* SO_REUSEADDR only lets a restarted server bind past connections in TIME_WAIT; it does
+     * not let two listeners share a port (SO_REUSEPORT does, and is off unless asked). */
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss->ss_family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if ((reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+        bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        close(fd);
+        mcp_error_set(err, MCP_ERR_IO, "cannot listen on %s: %s", where,
+                      e == EADDRINUSE ? "address already in use" : strerror(e));
+        return -1;
+    }
+    return fd;
+}
+
 mcp_status
 mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *err)
 {
@@ -795,6 +886,10 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     h->srv = srv;
     h->host = mcp__strdup(opts->host ? opts->host : "127.0.0.1");
     h->path = mcp__strdup(opts->path ? opts->path : "/mcp");
+    bool want_health = opts->health_path != NULL && opts->health_path[0] == '/' &&
+                       strcmp(opts->health_path, h->path ? h->path : "") != 0;
+    if (want_health)
+        h->health_path = mcp__strdup(opts->health_path);
     h->resource_url = mcp__strdup(opts->resource_url);
     h->prm_json = mcp__strdup(opts->resource_metadata_json);
     h->route = opts->route;
@@ -813,7 +908,7 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     h->last_ping_ms = mcp_now_ms();
     pthread_mutex_init(&h->live_mu, NULL);
     if (h->host == NULL || h->path == NULL || h->allowed_hosts == NULL ||
-        h->allowed_origins == NULL) {
+        h->allowed_origins == NULL || (want_health && h->health_path == NULL)) {
         http_free(h);
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     }
@@ -839,13 +934,54 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         http_free(h);
         return mcp_error_set(err, MCP_ERR_INVALID_ARG, "listen address must be a numeric IP");
     }
+    /* The socket is bound here rather than by libmicrohttpd so that a failure says why
+     * (errno), and without SO_REUSEPORT unless asked: with it a second server on a busy port
+     * starts anyway and the kernel hands it a share of the connections. */
+    mcp_status rc0;
+    if ((opts->tls_cert_file == NULL) != (opts->tls_key_file == NULL)) {
+        http_free(h);
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                             "TLS needs both a certificate and a key file");
+    }
+    if (opts->tls_cert_file != NULL) {
+        size_t clen = 0;   /* the certificate is public: its length is not needed */
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            http_free(h);
+            return mcp_error_set(err, MCP_ERR_INVALID_ARG,
+                                 "this libmicrohttpd was built without TLS support");
+        }
+        if ((rc0 = read_pem(opts->tls_cert_file, "--tls-cert", &h->tls_cert, &clen, err)) !=
+                MCP_OK ||
+            (rc0 = read_pem(opts->tls_key_file, "--tls-key", &h->tls_key, &h->tls_key_len,
+                            err)) != MCP_OK) {
+            http_free(h);
+            return rc0;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    int lfd = opts->listen_fd;
+    bool own_fd = false;
+    if (lfd < 0) {
+        char where[INET6_ADDRSTRLEN + 16];
+        snprintf(where, sizeof where, "%s%s%s:%u", strchr(h->host, ':') ? "[" : "", h->host,
+                 strchr(h->host, ':') ? "]" : "", (unsigned)opts->port);
+        if ((lfd = open_listener(&ss, opts->reuse_port, where, err)) < 0) {
+            http_free(h);
+            return MCP_ERR_IO;
+        }
+        own_fd = true;
+    }
     mcp_status rc = mcp__server_start(srv, err);
     if (rc != MCP_OK) {
+        if (own_fd)
+            close(lfd);
         http_free(h);
         return rc;
     }
     /* registered before the daemon runs: a session removed from then on ends its streams */
     if ((rc = mcp__server_set_transport(srv, &http_ops, h, err)) != MCP_OK) {
+        if (own_fd)
+            close(lfd);
         http_free(h);
         return rc;
     }
@@ -863,24 +999,30 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
           (intptr_t)(opts->connection_timeout_s ? opts->connection_timeout_s : 30u), NULL },
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
-        { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
+        /* the TLS entries last: without TLS they are cut off by the END written over them */
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key },
+        { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
         { MHD_OPTION_END, 0, NULL },
     };
-    if (opts->listen_fd >= 0)          /* a socket the caller bound (and chose the port of) */
-        h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
-                                MHD_OPTION_LISTEN_SOCKET, (MHD_socket)opts->listen_fd,
-                                MHD_OPTION_ARRAY, common, MHD_OPTION_END);
-    else
-        h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
-                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                MHD_OPTION_ARRAY, common, MHD_OPTION_END);
+    if (h->tls_cert == NULL) {
+        size_t n = sizeof common / sizeof common[0];
+        common[n - 4] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+    }
+    h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
+                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
+                            MHD_OPTION_ARRAY, common, MHD_OPTION_END);
     if (h->d == NULL) {
+        bool h_tls = h->tls_cert != NULL;
+        if (own_fd && fcntl(lfd, F_GETFD) != -1)      /* libmicrohttpd may have closed it */
+            close(lfd);
         srv->tr_ops = NULL;
         srv->tr = NULL;
         http_free(h);
-        return mcp_error_set(err, MCP_ERR_IO, "cannot listen on %s:%u", opts->host,
-                             (unsigned)opts->port);
+        return mcp_error_set(err, MCP_ERR_IO, "cannot listen on %s:%u%s", opts->host,
+                             (unsigned)opts->port, h_tls ? " (TLS setup failed: is --tls-key "
+                             "the key of --tls-cert? see the log)" : "");
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_LISTEN_FD);
     struct sockaddr_storage bound;
@@ -889,7 +1031,8 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         h->port = ntohs(bound.ss_family == AF_INET6
                         ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
                         : ((struct sockaddr_in *)(void *)&bound)->sin_port);
-    mcp__log(MCP__LOG_INFO, "http", "listening on http://%s%s%s:%u%s%s", strchr(h->host, ':') ? "["
+    mcp__log(MCP__LOG_INFO, "http", "listening on %s://%s%s%s:%u%s%s",
+             h->tls_cert != NULL ? "https" : "http", strchr(h->host, ':') ? "["
              : "", h->host, strchr(h->host, ':') ? "]" : "", (unsigned)h->port, h->path,
              srv->opts.stateless ? " (stateless)" : "");
     return MCP_OK;

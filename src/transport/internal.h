@@ -24,6 +24,10 @@ struct mcp__http {
     char              *path;
     char              *resource_url;
     char              *prm_json;
+    char              *health_path;    /* NULL: no liveness endpoint */
+    char              *tls_cert;       /* PEM text, kept while the daemon runs (NULL: HTTP) */
+    char              *tls_key;        /* wiped before it is freed */
+    size_t             tls_key_len;
     char             **allowed_hosts;
     char             **allowed_origins;
     size_t             max_body;

@@ -4,9 +4,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/common.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <unistd.h>
 
 static void
 b64url_roundtrip(void **state)
@@ -73,6 +78,107 @@ status_names_are_stable(void **state)
     assert_int_equal(mcp_error_set(NULL, MCP_ERR_IO, "x"), MCP_ERR_IO);
 }
 
+static void
+version_matches_the_headers(void **state)
+{
+    (void)state;
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", MCP_VERSION_MAJOR, MCP_VERSION_MINOR,
+             MCP_VERSION_PATCH);
+    assert_string_equal(mcp_version(), MCP_VERSION_STRING);
+    assert_string_equal(mcp_version(), want);
+    assert_int_equal(mcp_version_num(), MCP_VERSION_NUM);
+    assert_int_equal(mcp_version_num() >> 16, MCP_VERSION_MAJOR);
+    assert_int_equal((mcp_version_num() >> 8) & 0xff, MCP_VERSION_MINOR);
+    assert_int_equal(mcp_version_num() & 0xff, MCP_VERSION_PATCH);
+}
+
+typedef struct seen {
+    int           n;
+    mcp_log_level level;
+    char          component[32];
+    char          message[128];
+} seen;
+
+static void
+on_log(mcp_log_level level, const char *component, const char *message, void *udata)
+{
+    seen *s = udata;
+    s->n++;
+    s->level = level;
+    snprintf(s->component, sizeof s->component, "%s", component);
+    snprintf(s->message, sizeof s->message, "%s", message);
+}
+
+/* Issue 14: the library's log has a public level, a handler and a JSON format. */
+static void
+log_level_handler_and_json(void **state)
+{
+    (void)state;
+    seen s;
+    memset(&s, 0, sizeof s);
+    mcp_log_set_handler(on_log, &s);
+    mcp__log(MCP__LOG_INFO, "test", "hello %d", 1);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.level, MCP_LOG_INFO);
+    assert_string_equal(s.component, "test");
+    assert_string_equal(s.message, "hello 1");
+    mcp__log(MCP__LOG_DEBUG, "test", "hidden");             /* below the default (info) */
+    assert_int_equal(s.n, 1);
+    mcp_log_set_level(MCP_LOG_WARNING);
+    mcp__log(MCP__LOG_INFO, "test", "hidden too");
+    assert_int_equal(s.n, 1);
+    mcp__log(MCP__LOG_WARN, "test", "shown");
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.level, MCP_LOG_WARNING);
+    mcp_log_set_level(MCP_LOG_DEBUG);
+    mcp__log(MCP__LOG_DEBUG, "test", "debug now");
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.level, MCP_LOG_DEBUG);
+    mcp_log_set_level(MCP_LOG_CRITICAL);                     /* counts as error */
+    mcp__log(MCP__LOG_WARN, "test", "no");
+    mcp__log(MCP__LOG_ERROR, "test", "yes");
+    assert_int_equal(s.n, 4);
+    assert_string_equal(s.message, "yes");
+    mcp_log_set_handler(NULL, NULL);
+    mcp_log_set_level(MCP_LOG_INFO);
+
+    /* JSON lines on stderr, every string escaped */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/mcp-test-log-%d", (int)getpid());
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    mcp_log_set_json(true);
+    mcp__log(MCP__LOG_WARN, "c\"x", "quote \" backslash \\ newline \n tab \t end");
+    mcp_log_set_json(false);
+    mcp__log(MCP__LOG_INFO, "text", "plain line");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[2048];
+    assert_non_null(fgets(line, sizeof line, f));
+    json_error_t je;
+    json_t *o = json_loads(line, 0, &je);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "level")), "warn");
+    assert_string_equal(json_string_value(json_object_get(o, "component")), "c\"x");
+    assert_string_equal(json_string_value(json_object_get(o, "message")),
+                        "quote \" backslash \\ newline \n tab \t end");
+    assert_non_null(json_string_value(json_object_get(o, "time")));
+    json_decref(o);
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_non_null(strstr(line, " info text: plain line\n"));
+    assert_int_equal(line[0], '2');                            /* text: starts with the time */
+    fclose(f);
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -82,6 +188,8 @@ main(void)
         cmocka_unit_test(buf_enforces_max),
         cmocka_unit_test(ct_equal_compares_length_and_bytes),
         cmocka_unit_test(status_names_are_stable),
+        cmocka_unit_test(version_matches_the_headers),
+        cmocka_unit_test(log_level_handler_and_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

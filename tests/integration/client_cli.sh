@@ -121,7 +121,7 @@ eq "--allow-internal-as without --oauth: usage" "$RC" 2
 run --url "$STATEFUL" --timeout abc ping
 eq "bad --timeout: usage" "$RC" 2
 run --url "$STATEFUL" --token-file "$TMP/does-not-exist" ping
-eq "missing token file: usage" "$RC" 2
+eq "missing token file: I/O error (docs/cli/exit-status.md)" "$RC" 1
 
 # a port nothing listens on
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));

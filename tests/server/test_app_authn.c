@@ -272,7 +272,7 @@ authn_routes_each_credential_kind(void **state)
     snprintf(db, sizeof db, "%s/all.db", dir);
     server s;
     server_start(&s, (const char *[]){ "--listen", "127.0.0.1:0", "--no-access-log", "--auth",
-                                       "apikey,jwt,introspection", "--db", db,
+                                       "apikey,jwt,introspection", "--db", db, "--db-create",
                                        "--jwt-secret-file", sec, "--issuer", ISS,
                                        "--introspection-url", AS.url, "--introspection-client-id",
                                        "rs", "--introspection-client-secret-file", isec, NULL });
@@ -390,8 +390,8 @@ authn_names_the_kind_that_is_not_enabled(void **state)
     snprintf(db, sizeof db, "%s/jwtonly.db", dir);
     server s;
     server_start(&s, (const char *[]){ "--listen", "127.0.0.1:0", "--no-access-log", "--auth",
-                                       "jwt", "--db", db, "--jwt-secret-file", sec, "--issuer",
-                                       ISS, NULL });
+                                       "jwt", "--db", db, "--db-create", "--jwt-secret-file", sec,
+                                       "--issuer", ISS, NULL });
     mcp_store *store = mcp_app_store(&s.cfg);
     mcp_error err;
     assert_int_equal(mcp_store_user_add(store, "bob", NULL, &err), MCP_OK);
@@ -415,7 +415,7 @@ authn_names_the_kind_that_is_not_enabled(void **state)
     /* API keys only: a JWT is refused by name */
     snprintf(db, sizeof db, "%s/keysonly.db", dir);
     server_start(&s, (const char *[]){ "--listen", "127.0.0.1:0", "--no-access-log", "--auth",
-                                       "apikey", "--db", db, NULL });
+                                       "apikey", "--db", db, "--db-create", NULL });
     tok = mint(s.url, "carol", "j", 600);
     snprintf(a, sizeof a, "Authorization: Bearer %s", tok);
     expect_401(&s, a, NULL, "invalid_token", "JWT authentication is not enabled");

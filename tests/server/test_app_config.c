@@ -392,8 +392,9 @@ app_setup_builds_jwt_and_prm(void **state)
 
     mcp_app_config cfg;
     assert_int_equal(PARSE(&cfg, "--listen", "127.0.0.1:0", "--auth", "jwt,apikey", "--db", db,
-                           "--jwt-secret-file", sec, "--jwt-alg", "HS256", "--jwks-file", jwks,
-                           "--issuer", "https://as.example", "--scopes", "User.Read  tools:call"),
+                           "--db-create", "--jwt-secret-file", sec, "--jwt-alg", "HS256",
+                           "--jwks-file", jwks, "--issuer", "https://as.example", "--scopes",
+                           "User.Read  tools:call"),
                      -1);
     mcp_server *srv = new_server();
     mcp_error err;
@@ -492,6 +493,97 @@ app_setup_reports_bad_files(void **state)
         mcp_server_free(srv);
         mcp_app_config_cleanup(&cfg);
     }
+}
+
+/* Issue 14: --version, --db refusing a missing file, --db-create, --allowed-host and the host
+ * of --resource-url, --reuse-port, and the stdio identity flags. */
+static void
+app_config_issue14_flags(void **state)
+{
+    (void)state;
+    mcp_app_config cfg;
+    assert_int_equal(PARSE(&cfg, "--version"), 0);
+    assert_int_equal(PARSE(&cfg, "-V"), 0);
+    BAD("--as-user needs --stdio", "--as-user", "alice");
+    BAD("--as-permissions needs --as-user", "--stdio", "--as-permissions", "User.Read");
+    BAD("--db-create needs --db", "--db-create");
+    BAD("no --auth on a non-loopback address", "--listen", "0.0.0.0:8080");
+    BAD("no --auth on a non-loopback address", "--listen", "[::]:8080");
+    BAD("no --auth on a non-loopback address", "--listen", "192.0.2.1:8080");
+    BAD("--insecure-no-auth is for HTTP without --auth only", "--stdio", "--insecure-no-auth");
+    assert_int_equal(PARSE(&cfg, "--listen", "0.0.0.0:0", "--insecure-no-auth"), -1);
+    mcp_app_config_cleanup(&cfg);
+    assert_int_equal(PARSE(&cfg, "--listen", "127.0.0.2:0"), -1);
+    mcp_app_config_cleanup(&cfg);
+    assert_int_equal(PARSE(&cfg, "--listen", "[::1]:0"), -1);
+    mcp_app_config_cleanup(&cfg);
+    assert_int_equal(PARSE(&cfg, "--listen", "localhost:0"), -1);
+    mcp_app_config_cleanup(&cfg);
+    BAD("--tls-cert and --tls-key go together", "--tls-cert", "c.pem");
+    BAD("--tls-cert and --tls-key go together", "--tls-key", "k.pem");
+    BAD("cannot be combined with --stdio", "--stdio", "--tls-cert", "c.pem", "--tls-key", "k.pem");
+    BAD("--allowed-host wants a host name", "--allowed-host", "https://x.example/mcp");
+    BAD("cannot be combined with --stdio (use --as-user)", "--stdio", "--auth", "apikey",
+        "--db", "x");
+    BAD("unknown option --frob (see prog --help)", "--frob");
+    BAD("--listen needs a value (see prog --help)", "--listen");
+
+    assert_int_equal(PARSE(&cfg, "--listen", "127.0.0.1:0", "--allowed-host", "a.example",
+                           "--allowed-host", "b.example:8443", "--reuse-port"), -1);
+    assert_string_equal(cfg.prog, "prog");
+    mcp_server *srv = new_server();
+    mcp_error err;
+    assert_int_equal(mcp_app_setup(&cfg, srv, &err), MCP_OK);
+    mcp_http_opts ho;
+    mcp_app_http_opts(&cfg, &ho);
+    assert_true(ho.reuse_port);
+    assert_non_null(ho.allowed_hosts);
+    assert_string_equal(ho.allowed_hosts[0], "a.example");
+    assert_string_equal(ho.allowed_hosts[1], "b.example:8443");
+    assert_null(ho.allowed_hosts[2]);
+    mcp_server_free(srv);
+    mcp_app_config_cleanup(&cfg);
+
+    /* the host of --resource-url is allowed without being listed */
+    char sec[300];
+    write_file("hs14.key", "0123456789abcdef0123456789abcdef0123456789abcdef\n", sec, sizeof sec);
+    assert_int_equal(PARSE(&cfg, "--listen", "127.0.0.1:0", "--auth", "jwt", "--jwt-secret-file",
+                           sec, "--issuer", "i", "--resource-url",
+                           "https://user@mcp.example.com:8443/mcp"), -1);
+    srv = new_server();
+    assert_int_equal(mcp_app_setup(&cfg, srv, &err), MCP_OK);
+    mcp_app_http_opts(&cfg, &ho);
+    assert_false(ho.reuse_port);
+    assert_non_null(ho.allowed_hosts);
+    assert_string_equal(ho.allowed_hosts[0], "mcp.example.com");
+    assert_null(ho.allowed_hosts[1]);
+    mcp_server_free(srv);
+    mcp_app_config_cleanup(&cfg);
+
+    /* --db: a missing file is refused and named, nothing is created; --db-create creates it */
+    char db[300];
+    snprintf(db, sizeof db, "%s/typo14.db", dir);
+    unlink(db);
+    assert_int_equal(PARSE(&cfg, "--db", db, "--auth", "apikey", "--listen", "127.0.0.1:0"), -1);
+    srv = new_server();
+    mcp_error_clear(&err);
+    assert_int_equal(mcp_app_setup(&cfg, srv, &err), MCP_ERR_IO);
+    assert_non_null(strstr(err.message, db));
+    assert_non_null(strstr(err.message, "no such file"));
+    assert_non_null(strstr(err.message, "mcp-admin"));
+    struct stat sb;
+    assert_int_not_equal(stat(db, &sb), 0);
+    mcp_server_free(srv);
+    mcp_app_config_cleanup(&cfg);
+    assert_int_equal(PARSE(&cfg, "--db", db, "--db-create", "--stdio", "--as-user", "alice",
+                           "--as-permissions", "User.Read"), -1);
+    srv = new_server();
+    assert_int_equal(mcp_app_setup(&cfg, srv, &err), MCP_OK);
+    assert_int_equal(stat(db, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_non_null(mcp_app_store(&cfg));
+    mcp_server_free(srv);
+    mcp_app_config_cleanup(&cfg);
 }
 
 static void
@@ -593,6 +685,7 @@ main(void)
         cmocka_unit_test(app_setup_without_auth_changes_nothing),
         cmocka_unit_test(app_setup_builds_jwt_and_prm),
         cmocka_unit_test(app_setup_reports_bad_files),
+        cmocka_unit_test(app_config_issue14_flags),
         cmocka_unit_test(app_setup_reads_introspection_secret_and_never_logs_it),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -525,6 +525,118 @@ http_get_stream_receives_and_replays_notifications(void **state)
     th_resp_free(&g2.r);
 }
 
+/* Issue 14: the liveness endpoint answers without a credential; other methods get 405; off
+ * when health_path is NULL. */
+static void
+http_health_endpoint(void **state)
+{
+    (void)state;
+    char hurl[160];
+    snprintf(hurl, sizeof hurl, "http://127.0.0.1:%u/health", (unsigned)port);
+    http_resp r;
+    th_request("GET", hurl, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"status\":\"ok\"}");
+    th_resp_free(&r);
+    th_request("POST", hurl, "{}", JSON_HDRS, &r);
+    assert_int_equal(r.status, 405);
+    th_resp_free(&r);
+    snprintf(hurl, sizeof hurl, "http://127.0.0.1:%u/healthz", (unsigned)port);
+    th_request("GET", hurl, NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    th_resp_free(&r);
+
+    mcp_server_opts so;
+    mcp_server_opts_default(&so);
+    so.workers = 1;
+    mcp_server *s = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_server_new(&so, &s, &err), MCP_OK);
+    mcp_http_opts o;
+    mcp_http_opts_default(&o);
+    o.port = 0;
+    o.health_path = NULL;
+    assert_int_equal(mcp_server_listen_http(s, &o, &err), MCP_OK);
+    snprintf(hurl, sizeof hurl, "http://127.0.0.1:%u/health", (unsigned)mcp_server_http_port(s));
+    th_request("GET", hurl, NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    th_resp_free(&r);
+    mcp_server_free(s);
+}
+
+static mcp_status
+try_listen(const mcp_http_opts *o, mcp_server **out, mcp_error *err)
+{
+    mcp_server_opts so;
+    mcp_server_opts_default(&so);
+    so.workers = 1;
+    assert_int_equal(mcp_server_new(&so, out, err), MCP_OK);
+    mcp_error_clear(err);
+    return mcp_server_listen_http(*out, o, err);
+}
+
+/* Issue 14: a port another server listens on is refused with the address and the reason (no
+ * SO_REUSEPORT unless asked); reuse_port lets servers that all ask share one; the TLS options
+ * are checked before anything listens. */
+static void
+http_busy_port_is_refused(void **state)
+{
+    (void)state;
+    mcp_http_opts o;
+    mcp_http_opts_default(&o);
+    o.port = port;                                       /* the group's server has it */
+    mcp_server *s = NULL;
+    mcp_error err;
+    assert_int_equal(try_listen(&o, &s, &err), MCP_ERR_IO);
+    char want[96];
+    snprintf(want, sizeof want, "cannot listen on 127.0.0.1:%u: address already in use",
+             (unsigned)port);
+    assert_string_equal(err.message, want);
+    mcp_server_free(s);
+
+    /* a free port, then two servers with reuse_port on it, and a third without */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t sl = sizeof sin;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+    close(fd);
+    o.port = ntohs(sin.sin_port);
+    o.reuse_port = true;
+    mcp_server *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(try_listen(&o, &a, &err), MCP_OK);
+    assert_int_equal(try_listen(&o, &b, &err), MCP_OK);
+    o.reuse_port = false;
+    assert_int_equal(try_listen(&o, &c, &err), MCP_ERR_IO);
+    assert_non_null(strstr(err.message, "address already in use"));
+    mcp_server_free(c);
+    mcp_server_free(b);
+    mcp_server_free(a);
+
+    /* TLS: both files or neither; a missing file and a non-PEM file are named */
+    mcp_http_opts_default(&o);
+    o.port = 0;
+    o.tls_cert_file = "/nonexistent/cert.pem";
+    assert_int_equal(try_listen(&o, &s, &err), MCP_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "both a certificate and a key"));
+    mcp_server_free(s);
+    o.tls_key_file = "/nonexistent/key.pem";
+    assert_int_equal(try_listen(&o, &s, &err), MCP_ERR_IO);
+    assert_non_null(strstr(err.message, "/nonexistent/cert.pem"));
+    mcp_server_free(s);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/mcp-test-notpem-%d", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a certificate\n", f);
+    fclose(f);
+    o.tls_cert_file = path;
+    assert_int_equal(try_listen(&o, &s, &err), MCP_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "not a PEM file"));
+    mcp_server_free(s);
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -545,6 +657,8 @@ main(void)
         cmocka_unit_test(http_delete_ends_session),
         cmocka_unit_test(http_version_negotiation_offers_latest),
         cmocka_unit_test(http_get_stream_receives_and_replays_notifications),
+        cmocka_unit_test(http_busy_port_is_refused),
+        cmocka_unit_test(http_health_endpoint),
     };
     return cmocka_run_group_tests(tests, start, stop);
 }

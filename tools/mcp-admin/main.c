@@ -70,14 +70,14 @@ admin_usage_error(const char *group, const char *action, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    print_message(fmt, ap);
+    fputs("mcp-admin: ", stderr);          /* the one usage-error wording of every tool */
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see mcp-admin --help)\n", stderr);
     va_end(ap);
     const admin_command *c = group != NULL && action != NULL ? find_command(group, action) : NULL;
     if (c != NULL)
         fprintf(stderr, "usage: mcp-admin [--db FILE] [--json] %s %s %s\n", c->group, c->action,
                 c->args);
-    else
-        fputs("usage: mcp-admin [--db FILE] [--json] GROUP ACTION [ARGS]  (see --help)\n", stderr);
     return ADMIN_EXIT_USAGE;
 }
 
@@ -85,6 +85,7 @@ static void
 print_help(FILE *f)
 {
     fputs("usage: mcp-admin [--db FILE] [--json] GROUP ACTION [ARGS]\n"
+          "       mcp-admin [--db FILE] init\n"
           "\n"
           "Manage the libmcp user and credential store (SQLite, or PostgreSQL).\n"
           "\n"
@@ -92,16 +93,20 @@ print_help(FILE *f)
           "  --db FILE   store file or postgresql:// URI (default: $MCP_DB, else ./mcp.db)\n"
           "  --json      JSON output for list commands and key create/verify\n"
           "  -h, --help  this text\n"
-          "  --version   print the version\n"
+          "  -V, --version  print the version\n"
           "\n"
-          "commands:\n", f);
+          "commands:\n"
+          "  init\n"
+          "      create the store file (owner-only) with the current schema; an existing\n"
+          "      store is left as it is (its schema is upgraded if older)\n", f);
     for (size_t t = 0; command_tables[t] != NULL; t++)
         for (const admin_command *c = command_tables[t]; c->group != NULL; c++) {
             char head[96];
             snprintf(head, sizeof head, "%s %s %s", c->group, c->action, c->args);
             fprintf(f, "  %s\n      %s\n", head, c->summary);
         }
-    fputs("\nexit status: 0 success, 1 error (reason on stderr), 2 usage error\n", f);
+    fputs("\nexit status: 0 success, 1 error (reason on stderr), 2 usage error\n"
+          "(docs/cli/exit-status.md)\n", f);
 }
 
 mcp_store *
@@ -116,11 +121,18 @@ admin_store(admin_ctx *ctx)
     o.create = ctx->create;
     mcp_error err;
     mcp_error_clear(&err);
+    struct stat sb;
+    /* a file that is not there is named, not opened (a PostgreSQL URI is the server's business) */
+    if (!ctx->create && strstr(ctx->db_path, "://") == NULL && stat(ctx->db_path, &sb) != 0) {
+        admin_fail("%s: no such file (`mcp-admin --db %s init` creates a store)", ctx->db_path,
+                   ctx->db_path);
+        return NULL;
+    }
     if (mcp_store_open(ctx->db_path, &o, &ctx->store, &err) != MCP_OK) {
         char shown[512]; /* a PostgreSQL URI without its password */
         mcp_store_display_name(ctx->db_path, shown, sizeof shown);
         if (!ctx->create)
-            admin_fail("%s: %s (no store there? it is created by `user add`)", shown,
+            admin_fail("%s: %s (no store there? `mcp-admin --db ... init` creates one)", shown,
                        err.message);
         else
             admin_fail("%s: %s", shown, err.message);
@@ -284,18 +296,17 @@ admin_parse(admin_ctx *ctx, const char *group, const char *action, int argc, cha
                 o = &opts[k];
         bool is_db = nlen == 4 && strncmp(a, "--db", 4) == 0;
         if (o == NULL && !is_db)
-            return admin_usage_error(group, action, "unknown option '%.*s'", (int)nlen, a);
+            return admin_usage_error(group, action, "unknown option %.*s", (int)nlen, a);
         if (o != NULL && o->flag != NULL) {
             if (inline_val != NULL)
-                return admin_usage_error(group, action, "option '%.*s' takes no value",
-                                         (int)nlen, a);
+                return admin_usage_error(group, action, "%.*s takes no value", (int)nlen, a);
             *o->flag = true;
             continue;
         }
         const char *val = inline_val;
         if (val == NULL) {
             if (i + 1 >= argc)
-                return admin_usage_error(group, action, "option '%s' needs a value", a);
+                return admin_usage_error(group, action, "%s needs a value", a);
             val = argv[++i];
         }
         if (is_db)
@@ -310,6 +321,36 @@ admin_parse(admin_ctx *ctx, const char *group, const char *action, int argc, cha
         return admin_usage_error(group, action, "missing argument");
     if (npos != NULL)
         *npos = n;
+    return ADMIN_EXIT_OK;
+}
+
+/*
+ * `init`: the explicit way to create a store (servers refuse a --db that does not exist, so a
+ * typo cannot create an empty one). Says what it did.
+ */
+static int
+cmd_init(admin_ctx *ctx, int nargs)
+{
+    if (nargs != 0)
+        return admin_usage_error(NULL, NULL, "init takes no arguments");
+    if (ctx->db_path[0] == '\0')
+        return admin_usage_error(NULL, NULL, "--db is empty");
+    struct stat sb;
+    bool existed = stat(ctx->db_path, &sb) == 0;
+    ctx->create = true;
+    mcp_store *st = admin_store(ctx);
+    if (st == NULL)
+        return ADMIN_EXIT_ERROR;
+    int schema = mcp_store_schema_version(st);
+    mcp_store_close(st);
+    ctx->store = NULL;
+    char shown[512];                      /* a PostgreSQL URI without its password */
+    mcp_store_display_name(ctx->db_path, shown, sizeof shown);
+    if (strstr(ctx->db_path, "://") != NULL)
+        printf("store %s ready (schema %d)\n", shown, schema);
+    else
+        printf("%s store %s (schema %d)\n", existed ? "kept the existing" : "created", shown,
+               schema);
     return ADMIN_EXIT_OK;
 }
 
@@ -329,23 +370,25 @@ main(int argc, char **argv)
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             print_help(stdout);
             return ADMIN_EXIT_OK;
-        } else if (strcmp(a, "--version") == 0) {
+        } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
             printf("mcp-admin %s\n", MCP_VERSION_STRING);
             return ADMIN_EXIT_OK;
         } else if (strcmp(a, "--json") == 0) {
             ctx.json = true;
         } else if (strcmp(a, "--db") == 0) {
             if (i + 1 >= argc)
-                return admin_usage_error(NULL, NULL, "option '--db' needs a value");
+                return admin_usage_error(NULL, NULL, "--db needs a value");
             ctx.db_path = argv[++i];
         } else if (strncmp(a, "--db=", 5) == 0) {
             ctx.db_path = a + 5;
         } else {
-            return admin_usage_error(NULL, NULL, "unknown option '%s'", a);
+            return admin_usage_error(NULL, NULL, "unknown option %s", a);
         }
     }
     if (i >= argc)
         return admin_usage_error(NULL, NULL, "missing command");
+    if (strcmp(argv[i], "init") == 0)
+        return cmd_init(&ctx, argc - i - 1);
     const char *group = argv[i++];
     if (find_command(group, NULL) == NULL)
         return admin_usage_error(NULL, NULL, "unknown command '%s'", group);
@@ -360,6 +403,19 @@ main(int argc, char **argv)
 
     ctx.create = c->creates;
     int rc = c->run(&ctx, argc - i, argv + i);
+    /* Commands that change the store say so (on stderr: stdout stays data); the others print
+     * their result already (list, verify, create, purge, check, ...). */
+    static const char *const changes[] = { "add", "remove", "enable", "disable", "grant",
+                                           "revoke", "set", NULL };
+    bool changed = false;
+    for (size_t k = 0; changes[k] != NULL; k++)
+        changed = changed || strcmp(action, changes[k]) == 0;
+    if (rc == ADMIN_EXIT_OK && changed) {
+        fprintf(stderr, "mcp-admin: done: %s %s", group, action);
+        for (int k = i; k < argc; k++)
+            fprintf(stderr, " %s", argv[k]);
+        fprintf(stderr, " (%s)\n", ctx.db_path);
+    }
     mcp_store_close(ctx.store);
     if (fflush(stdout) != 0 && rc == ADMIN_EXIT_OK)
         rc = admin_fail("cannot write output");

@@ -500,7 +500,7 @@ main(int argc, char **argv)
     int verbose_flag = 0;
     int ch;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "vVh", long_opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":vVh", long_opts, NULL)) != -1) {
         switch (ch) {
         case OPT_URL: o.url = optarg; break;
         case OPT_STDIO: o.stdio_cmd = optarg; break;
@@ -544,7 +544,8 @@ main(int argc, char **argv)
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: {
             char msg[128];
-            snprintf(msg, sizeof msg, "unknown or incomplete option %s", argv[optind - 1]);
+            snprintf(msg, sizeof msg, ch == ':' ? "%s needs a value" : "unknown option %s",
+                     argv[optind - 1]);
             return usage_error(msg);
         }
         }
@@ -609,7 +610,7 @@ main(int argc, char **argv)
     if (o.token_file != NULL) {
         if ((token = read_secret_file(o.token_file, why, sizeof why)) == NULL) {
             fprintf(stderr, "mcp-client: %s\n", why);
-            return EXIT_USAGE;
+            return EXIT_FAIL;              /* a file that cannot be read is I/O, as in every tool */
         }
     } else if (o.token != NULL) {
         token = strdup(o.token);
@@ -622,13 +623,13 @@ main(int argc, char **argv)
         if (o.client_secret_file != NULL &&
             (client_secret = read_secret_file(o.client_secret_file, why, sizeof why)) == NULL) {
             fprintf(stderr, "mcp-client: %s\n", why);
-            rc = EXIT_USAGE;
+            rc = EXIT_FAIL;
             goto out;
         }
         if (o.private_key != NULL &&
             (private_key = read_text_file(o.private_key, why, sizeof why)) == NULL) {
             fprintf(stderr, "mcp-client: %s\n", why);
-            rc = EXIT_USAGE;
+            rc = EXIT_FAIL;
             goto out;
         }
         if (o.assertion_file != NULL &&

@@ -40,6 +40,7 @@ static const char usage_text[] =
     "  keygen   --alg HS256|HS384|HS512|RS256|PS256|ES256|ES384|EdDSA --out PREFIX\n"
     "           [--bits N] [--force]\n"
     "\n"
+    "options of every command: -h, --help (this text), -V, --version (print the version)\n\n"
     "exit status: 0 ok, 1 verification or runtime failure, 2 usage error\n";
 
 static void vmessage(const char *fmt, va_list ap, const char *trailer) MCP_PRINTF(1, 0);
@@ -72,7 +73,7 @@ usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vmessage(fmt, ap, "\n(see mcp-token --help)\n");
+    vmessage(fmt, ap, " (see mcp-token --help)\n");
     va_end(ap);
     return EXIT_USAGE;
 }
@@ -205,7 +206,7 @@ parse_args(int argc, char **argv, args *a)
     int c;
     opterr = 0;
     optind = 1;                      /* argv[0] is the command word */
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
         switch (c) {
         case OPT_SECRET: a->secret_file = optarg; break;
         case OPT_KEY: a->key = optarg; break;
@@ -248,7 +249,8 @@ parse_args(int argc, char **argv, args *a)
                 return usage_error("--max-len needs 16..1048576");
             break;
         default:
-            return usage_error("unknown or incomplete option %s", argv[optind - 1]);
+            return c == ':' ? usage_error("%s needs a value", argv[optind - 1])
+                            : usage_error("unknown option %s", argv[optind - 1]);
         }
     }
     return 0;
@@ -593,7 +595,7 @@ main(int argc, char **argv)
         fputs(usage_text, stdout);
         return 0;
     }
-    if (strcmp(cmd, "--version") == 0) {
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
         printf("mcp-token %s\n", MCP_VERSION_STRING);
         return 0;
     }
@@ -616,5 +618,5 @@ main(int argc, char **argv)
         return cmd_verify(argc, argv, &a);
     if (strcmp(cmd, "keygen") == 0)
         return cmd_keygen(argc, &a);
-    return usage_error("unknown command %s", cmd);
+    return usage_error("unknown %s %s", cmd[0] == '-' ? "option" : "command", cmd);
 }
