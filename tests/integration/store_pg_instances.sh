@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two server instances on one PostgreSQL store (what two instances behind a load balancer
 # share): a PostgreSQL 15 cluster started by this script (lib/pg_cluster.sh: its own user when
-# we are root, a temporary data dir, 127.0.0.1:44552, the socket in the temp dir), users and
+# we are root, a temporary data dir, 127.0.0.1 on a free port, the socket in the temp dir), users and
 # keys made by `mcp-admin --db postgresql://...`, and two mcp-conformance-server processes with
 # --auth apikey,jwt --db postgresql://.... Then, through mcp-admin: a key revoked, a user
 # disabled and a JWT id revoked are refused by BOTH instances within the store's cache bound
@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/auth_common.sh
 . "$HERE/lib/auth_common.sh"
 
-PGPORT=44552
+PGPORT=0      # pg_cluster.sh picks a free port; the real one is read from the URI
 ADMIN="$MCP_BIN/mcp-admin"
 TOK="$MCP_BIN/mcp-token"
 ISS=https://issuer.test
@@ -38,6 +38,7 @@ if ! URL=$(bash "$HERE/lib/pg_cluster.sh" start "$PGDIR" "$PGPORT"); then
     echo "SKIP: PostgreSQL 15 could not be started"
     exit 0
 fi
+PGPORT=$(sed -n 's|.*@127\.0\.0\.1:\([0-9]*\)/.*|\1|p' <<<"$URL")
 PGPW=$(printf '%s' "$URL" | sed -n 's|^postgresql://mcp:\([^@]*\)@.*|\1|p')
 check "the test cluster has a password" test -n "$PGPW"
 

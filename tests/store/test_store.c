@@ -1026,7 +1026,7 @@ main(void)
         cmocka_unit_test_setup_teardown(store_snapshot_outlives_invalidation, pg_setup,
                                         tdir_teardown),
     };
-    int up = pg_cluster_start("44553");
+    int up = pg_cluster_start("0");
     if (up != 0)
         return up < 0 ? 1 : failed;
     return failed + cmocka_run_group_tests_name("store on PostgreSQL", on_pg, NULL, NULL);

@@ -1,7 +1,7 @@
 /*
  * The store's behaviour on both backends: every test here runs once on a SQLite file and once
  * on a real PostgreSQL 15 cluster that this test starts itself (tests/integration/lib/
- * pg_cluster.sh: initdb in a temporary directory, 127.0.0.1:44551, run as the postgres user
+ * pg_cluster.sh: initdb in a temporary directory, 127.0.0.1 on a free port, run as the postgres user
  * when we are root) and stops at exit. Each test gets an empty store: a new file, or the
  * PostgreSQL database with its public schema dropped and recreated.
  *
@@ -714,7 +714,7 @@ main(void)
     };
     signal(SIGPIPE, SIG_IGN);
     int failed = cmocka_run_group_tests_name("store on SQLite", both, NULL, NULL);
-    int up = pg_cluster_start("44551");
+    int up = pg_cluster_start("0");
     if (up != 0)
         return up < 0 ? 1 : failed;
     g_use_pg = true;

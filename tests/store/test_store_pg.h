@@ -6,7 +6,7 @@
 
 #include <libpq-fe.h>
 
-static const char *g_pg_port = "44551";
+static const char *g_pg_port = "0";
 static char g_pg_dir[64];
 static char g_pg_url[512];
 static bool g_pg_up;

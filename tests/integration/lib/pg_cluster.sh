@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A throw-away PostgreSQL 15 cluster for the store tests (run, not sourced):
 #
-#   pg_cluster.sh start DIR PORT   initdb in DIR/data, start it on 127.0.0.1:PORT (unix socket in
-#                                  DIR), print the connection URI (with a password) on stdout
+#   pg_cluster.sh start DIR PORT   initdb in DIR/data, start it on 127.0.0.1:PORT (0: a free port;
+#                                  unix socket in DIR), print the connection URI (with a password
+#                                  and the port) on stdout
 #   pg_cluster.sh stop DIR         stop it (fast shutdown), leave DIR for the caller to remove
-#   pg_cluster.sh resume DIR PORT  start a stopped cluster again (same port and socket dir)
+#   pg_cluster.sh resume DIR PORT  start a stopped cluster again (same socket dir; PORT 0: the port
+#                                  it was started on)
 #
 # PostgreSQL refuses to run as root, and CI runs as root: then the cluster runs as the
 # `postgres` user (created by the Debian package) through runuser, and DIR is handed to it.
@@ -43,16 +45,30 @@ start)
         exit 1
     fi
     rm -f "$dir/pwfile"
-    if ! "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=60" \
-        start >"$dir/pg_ctl.log" 2>&1; then
+    # PORT 0: a port the kernel says is free now; if another process takes it before the
+    # postmaster binds it, try another (several test runs may start clusters at once)
+    want=$port started=0
+    for _ in 1 2 3 4 5; do
+        [ "$want" != 0 ] ||
+            port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        if "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=60" \
+            start >"$dir/pg_ctl.log" 2>&1; then
+            started=1
+            break
+        fi
+        [ "$want" = 0 ] && grep -q 'could not create' "$dir/server.log" 2>/dev/null || break
+    done
+    if [ "$started" != 1 ]; then
         echo "pg_cluster: start failed: $(tail -n 3 "$dir/server.log" 2>/dev/null)" >&2
         exit 1
     fi
+    printf '%s\n' "$port" >"$dir/port"
     printf 'postgresql://mcp:%s@127.0.0.1:%s/postgres\n' "$pw" "$port"
     ;;
 resume)
     port=${3:?port}
+    [ "$port" != 0 ] || port=$(cat "$dir/port")   # the port it was started on
     if ! "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=60" \
         start >"$dir/pg_ctl.log" 2>&1; then
