@@ -129,8 +129,14 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
     unsigned long acc[MAX_GROUPS + 1];     /* weight of each open group so far */
     size_t depth = 0;
     unsigned long last = 0;                /* weight of the atom before a quantifier */
+    bool atom = false;                     /* the previous token can take a quantifier */
     acc[0] = 0;
 #define REFUSE(...) do { snprintf(why, whylen, __VA_ARGS__); return false; } while (0)
+    /* ECMA-262 "nothing to repeat": a quantifier after another quantifier, an assertion, '(',
+     * '|' or at the start is a syntax error there; ERE accepts some of them (a++, a**) with a
+     * meaning of its own, and regcomp's memory for a run of them grows without bound. */
+#define QUANTIFIER() do { if (!atom) REFUSE("nothing to repeat before '%c'", ch); \
+                          atom = false; } while (0)
     while (p < end) {
         char ch = *p;
         if (ch == '\0')
@@ -155,6 +161,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             }
             p += 2;
             last = 1;
+            atom = true;
             acc[depth] += 1;
             continue;
         }
@@ -226,6 +233,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             }
             p = q + 1;
             last = 1;
+            atom = true;
             acc[depth] += 1;
             continue;
         }
@@ -242,6 +250,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             putc1(o, '(');
             p++;
             last = 0;
+            atom = false;
             continue;
         }
         if (ch == ')') {
@@ -251,6 +260,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             acc[depth] += last;
             putc1(o, ')');
             p++;
+            atom = true;
             continue;
         }
         if (ch == '{') {
@@ -260,9 +270,11 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
                 put(o, "\\{", 2);          /* ECMA (Annex B): a literal brace */
                 p++;
                 last = 1;
+                atom = true;
                 acc[depth] += 1;
                 continue;
             }
+            QUANTIFIER();
             if (max > 1000)
                 REFUSE("repetition count over 1000");
             unsigned long add = last * (max > 0 ? max - 1 : 0);
@@ -276,6 +288,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             continue;
         }
         if ((ch == '*' || ch == '+' || ch == '?') && p + 1 < end && p[1] == '?') {
+            QUANTIFIER();
             putc1(o, ch);                  /* lazy quantifier: same match decision */
             p += 2;
             continue;
@@ -284,13 +297,19 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             put(o, "\\}", 2);
             p++;
             last = 1;
+            atom = true;
             acc[depth] += 1;
             continue;
         }
+        if (ch == '*' || ch == '+' || ch == '?')
+            QUANTIFIER();
         putc1(o, ch);
         p++;
-        if (ch != '|' && ch != '*' && ch != '+' && ch != '?' && ch != '^' && ch != '$') {
+        if (ch == '|' || ch == '^' || ch == '$') {
+            atom = false;
+        } else if (ch != '*' && ch != '+' && ch != '?') {
             last = 1;
+            atom = true;
             acc[depth] += 1;
         }
         if (acc[depth] > MAX_WEIGHT)
@@ -301,6 +320,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
     if (o->full)
         REFUSE("pattern too long once translated");
     return true;
+#undef QUANTIFIER
 #undef REFUSE
 }
 
