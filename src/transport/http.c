@@ -585,6 +585,11 @@ http_stop(void *tr, unsigned grace_ms)
          * accept_policy() refuses that connection. */
         atomic_store(&h->quiesced, true);
         h->lfd = MHD_quiesce_daemon(h->d);
+        /* The socket must stay open until MHD_stop_daemon (an IO thread may still hold it), but
+         * it need not listen: shut down, new connections are refused at once and any left in
+         * the backlog are reset, instead of waiting unanswered for the whole grace period. */
+        if (h->lfd != MHD_INVALID_SOCKET)
+            (void)shutdown(h->lfd, SHUT_RDWR);
         mcp__log(MCP__LOG_INFO, "http",
                  "shutting down: no longer accepting connections (grace %u ms)", grace_ms);
     }
@@ -593,6 +598,14 @@ http_stop(void *tr, unsigned grace_ms)
         usleep(5000);
     /* handlers are done (or the grace period is over); let their responses drain */
     while (atomic_load(&h->active_posts) > 0 && mcp_now_ms() < deadline)
+        usleep(5000);
+    /* A handler still waiting on the client (sampling, elicitation) would hold its worker until
+     * its request timeout: make it give up, and give its error answer a moment to go out on its
+     * stream before the streams end. */
+    mcp__server_abort_waits(srv);
+    uint64_t settle = mcp_now_ms() + 1000;
+    (void)mcp__pool_wait_idle(srv, 1000);
+    while (atomic_load(&h->active_posts) > 0 && mcp_now_ms() < settle)
         usleep(5000);
     atomic_store(&h->stopping, true);
     mcp__http_end_all_streams(h);
