@@ -9,8 +9,10 @@
  *               quantifier as a literal brace, [\]...] and [...\-] (moved where ERE wants them);
  *   refused:    backreferences (\1), lookaround and named groups ((?= (?! (?<), \b \B, \u \x
  *               \p and other escapes, empty classes [] / [^], POSIX [: :] inside a class,
- *               patterns over MCP__SCHEMA_MAX_PATTERN bytes, and counted repetitions whose
- *               expansion (regcomp copies a{n} n times) would exceed 10000 atoms.
+ *               patterns over MCP__SCHEMA_MAX_PATTERN bytes, counted repetitions whose
+ *               expansion (regcomp copies a{n} n times) would exceed 10000 atoms, and a
+ *               quantifier with nothing to repeat (a++, a*?*, (|?), ^{2}: ECMA syntax errors;
+ *               ERE gives some a meaning, and a run of them grew regcomp past 2 GB).
  *   same as ECMA: unanchored search; lazy quantifiers (*? +? ??) decide a match the same way
  *               as greedy ones, so they are accepted as greedy.
  *
