@@ -14,7 +14,7 @@
 # Exit status: 0 when no target found anything, 1 when one crashed, leaked or timed out (its
 # reproducer is under $FUZZ_DIR/<target>/artifacts/), 2 on a build failure.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 JOBS=${JOBS:-2}
