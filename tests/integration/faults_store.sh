@@ -5,7 +5,9 @@
 # restart, once the store is back:
 #   - the file moved away (missing), then moved back;
 #   - the file replaced by a copy (another inode: refused), then the original put back;
-#   - readers locked out (a stuck process holds every WAL read-mark lock of the -shm file);
+#   - readers locked out (a stuck process holds every WAL read-mark lock of the -shm file):
+#     the lookup that finds it waits out SQLite's read retry (~10 s), the ones right after it
+#     answer 503 at once instead of queuing behind it;
 #   - a writer holding the write lock: the server's reads go on (WAL), mcp-admin's write
 #     fails with a clear error within its busy timeout instead of waiting for ever.
 # Needs $MCP_BIN (set by CTest) and python3 (the lock holders).
@@ -83,6 +85,22 @@ for _ in $(seq 1 50); do grep -q locked "$TMP/lock.out" && break; sleep 0.1; don
 check "read-mark locks taken ($(cat "$TMP/lock.out"))" grep -q locked "$TMP/lock.out"
 sleep 1.1
 expect_503 "readers locked out: cached key" "$K1"
+# that lookup paid SQLite's read retry (about 10 s); the store is now known to be failing, so
+# lookups within the next change-check interval answer 503 at once instead of queuing
+qpids=()
+for n in 1 2 3; do
+    curl -s -o "$TMP/q$n.body" -w '%{http_code} %{time_total}\n' --max-time 30 -X POST \
+        -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+        -H "Authorization: Bearer $K2" --data "$LIST" "$U" >"$TMP/q$n.out" &
+    qpids+=($!)
+done
+for p in "${qpids[@]}"; do wait "$p"; done
+for n in 1 2 3; do
+    read -r code secs <"$TMP/q$n.out"
+    echo "readers locked out, concurrent lookup $n: $code in $secs s"
+    check "concurrent lookup $n while failing: 503 at once (got $code in $secs s)" \
+        awk -v c="$code" -v t="$secs" 'BEGIN { exit !(c == 503 && t < 1.0) }'
+done
 t0=$(date +%s)
 if "$ADMIN" --db "$DB" user list >"$TMP/admin.out" 2>"$TMP/admin.err"; then
     bad "mcp-admin user list succeeded with readers locked out"
