@@ -5,9 +5,10 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config git curl ca-certificates
       libmicrohttpd-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
       libcmocka-dev)
-# test-only: fuzzing (clang + libFuzzer), the integration scripts (jq, python3), Node for the
+# test-only: fuzzing (clang + libFuzzer), the integration scripts (jq, python3, the sqlite3
+# shell of the fault tests), Node for the
 # conformance suite and the test identity provider
-[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq python3 nodejs npm)
+[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq python3 sqlite3 nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
