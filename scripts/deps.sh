@@ -6,13 +6,14 @@ PKGS=(build-essential cmake pkg-config git curl ca-certificates
       libmicrohttpd-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
       libcmocka-dev python3)
 # python3 builds the man pages (scripts/md2man.py); without it they are skipped with a warning
-# test-only: fuzzing (clang + libFuzzer), the integration scripts (jq, python3), Node for the
+# test-only: fuzzing (clang + libFuzzer), the integration scripts (jq, python3, the sqlite3
+# shell of the fault tests), Node for the
 # conformance suite and the test identity provider, PostgreSQL 15 and nginx for the store
 # tests (their own cluster, a balancer in front of two instances); nginx and openssl also for
 # tests/integration/nginx_proxy.sh (a real proxy, a throwaway certificate); man-db and
 # groff-base render the man pages (man.sh); dpkg-dev, debhelper and fakeroot build the Debian
 # packages (debian.sh); openssl also for PKCE in the embedded authorization server's test; systemd: systemd-analyze verify of the example unit (sd_notify.sh)
-[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq nodejs npm postgresql-15 nginx
+[ "${MCP_DEPS_TEST:-1}" = 1 ] && PKGS+=(clang libclang-rt-14-dev jq sqlite3 nodejs npm postgresql-15 nginx
                                      man-db groff-base openssl dpkg-dev debhelper fakeroot
                                      systemd)
 missing=()

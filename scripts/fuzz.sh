@@ -14,7 +14,7 @@
 # Exit status: 0 when no target found anything, 1 when one crashed, leaked or timed out (its
 # reproducer is under $FUZZ_DIR/<target>/artifacts/), 2 on a build failure.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 JOBS=${JOBS:-2}
@@ -32,7 +32,8 @@ CC=clang CFLAGS=-fsanitize=fuzzer-no-link cmake -S . -B build-fuzz -DMCP_FUZZ=ON
 nice -n "$NICE" cmake --build build-fuzz -j"$JOBS" --target $targets >/dev/null || exit 2
 
 status=0
-printf '%-20s %12s %10s %9s %7s  %s\n' target executions exec/s corpus cov result
+printf '%-20s %12s %8s %10s %9s %10s %7s  %s\n' target executions seconds exec/s corpus bytes \
+  cov result
 for t in $targets; do
   f=build-fuzz/bin/$t
   [ -x "$f" ] || { echo "fuzz: $f was not built" >&2; exit 2; }
@@ -45,22 +46,25 @@ for t in $targets; do
   [ -f "$dict" ] && extra+=(-dict="$dict")
   [ -n "${FUZZ_RUNS:-}" ] && extra+=(-runs="$FUZZ_RUNS")
   log=$dir/last.log
+  t0=$(date +%s)
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
   nice -n "$NICE" "$f" -max_total_time="$secs" -max_len=16384 -timeout=10 -rss_limit_mb=1024 \
     -print_final_stats=1 -artifact_prefix="$dir/artifacts/" "${extra[@]}" "$dir/corpus" \
     >"$log" 2>&1
   rc=$?
+  elapsed=$(( $(date +%s) - t0 ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   files=$(find "$dir/corpus" -type f | wc -l)
+  bytes=$(find "$dir/corpus" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
   result=ok
   if [ $rc -ne 0 ]; then
     result="FOUND (exit $rc, see $log and $dir/artifacts/)"
     status=1
     grep -m3 -E 'ERROR|SUMMARY|Test unit written' "$log" >&2
   fi
-  printf '%-20s %12s %10s %9s %7s  %s\n' "$t" "${execs:-?}" "${speed:-?}" "$files" "${cov:-?}" \
-    "$result"
+  printf '%-20s %12s %8s %10s %9s %10s %7s  %s\n' "$t" "${execs:-?}" "$elapsed" "${speed:-?}" \
+    "$files" "$bytes" "${cov:-?}" "$result"
 done
 exit $status

@@ -270,6 +270,10 @@ void mcp__session_wake_pending(mcp__session *s);
 void mcp__session_foreach(mcp_server *srv, void (*fn)(mcp__session *, void *), void *arg);
 /* Remove every session (server teardown). */
 void mcp__sessions_clear(mcp_server *srv);
+/* Shutdown past its grace period: every handler waiting on a server->client request (sampling,
+ * elicitation, roots) stops waiting now and gets MCP_ERR_CANCELLED, and later requests fail at
+ * once, so the handler answers its caller and the worker can be joined. */
+void mcp__server_abort_waits(mcp_server *srv);
 /* The reaper thread (also in stateless mode): idle sessions, the transport's tick every second,
  * its per-session keep-alives every MCP__KEEPALIVE_S seconds. */
 void *mcp__reaper_main(void *arg);
@@ -385,6 +389,7 @@ struct mcp_server {
     /* lifecycle */
     atomic_bool      running;
     atomic_bool      stop_requested;
+    atomic_bool      waits_aborted;  /* shutdown past its grace: server->client requests fail */
     int              stop_pipe[2];
     pthread_t        reaper;
     bool             reaper_started;

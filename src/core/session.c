@@ -310,6 +310,22 @@ mcp__session_wake_pending(mcp__session *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+static void
+wake_one(mcp__session *s, void *arg)
+{
+    (void)arg;
+    mcp__session_wake_pending(s);
+}
+
+void
+mcp__server_abort_waits(mcp_server *srv)
+{
+    /* the flag first: a waiter checks it under its session's mutex before each wait, and the
+     * broadcast below takes that mutex, so no waiter misses both */
+    atomic_store(&srv->waits_aborted, true);
+    mcp__session_foreach(srv, wake_one, NULL);
+}
+
 void
 mcp__sessions_clear(mcp_server *srv)
 {

@@ -431,6 +431,11 @@ mcp_ctx_request(mcp_ctx *ctx, const char *method, const json_t *params, unsigned
             rc = mcp_error_set(err, MCP_ERR_STATE, "session closed");
             break;
         }
+        if (atomic_load(&ctx->srv->waits_aborted)) {
+            rc = mcp_error_set(err, MCP_ERR_CANCELLED, "%s abandoned: the server is shutting down",
+                               method);
+            break;
+        }
         if (pthread_cond_timedwait(&pend.cond, &s->mu, &ts) != 0 && !pend.done) {
             rc = mcp_error_set(err, MCP_ERR_TIMEOUT, "%s timed out after %u ms", method,
                                timeout_ms);

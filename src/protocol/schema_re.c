@@ -9,8 +9,10 @@
  *               quantifier as a literal brace, [\]...] and [...\-] (moved where ERE wants them);
  *   refused:    backreferences (\1), lookaround and named groups ((?= (?! (?<), \b \B, \u \x
  *               \p and other escapes, empty classes [] / [^], POSIX [: :] inside a class,
- *               patterns over MCP__SCHEMA_MAX_PATTERN bytes, and counted repetitions whose
- *               expansion (regcomp copies a{n} n times) would exceed 10000 atoms.
+ *               patterns over MCP__SCHEMA_MAX_PATTERN bytes, counted repetitions whose
+ *               expansion (regcomp copies a{n} n times) would exceed 10000 atoms, and a
+ *               quantifier with nothing to repeat (a++, a*?*, (|?), ^{2}: ECMA syntax errors;
+ *               ERE gives some a meaning, and a run of them grew regcomp past 2 GB).
  *   same as ECMA: unanchored search; lazy quantifiers (*? +? ??) decide a match the same way
  *               as greedy ones, so they are accepted as greedy.
  *
@@ -129,8 +131,14 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
     unsigned long acc[MAX_GROUPS + 1];     /* weight of each open group so far */
     size_t depth = 0;
     unsigned long last = 0;                /* weight of the atom before a quantifier */
+    bool atom = false;                     /* the previous token can take a quantifier */
     acc[0] = 0;
 #define REFUSE(...) do { snprintf(why, whylen, __VA_ARGS__); return false; } while (0)
+    /* ECMA-262 "nothing to repeat": a quantifier after another quantifier, an assertion, '(',
+     * '|' or at the start is a syntax error there; ERE accepts some of them (a++, a**) with a
+     * meaning of its own, and regcomp's memory for a run of them grows without bound. */
+#define QUANTIFIER() do { if (!atom) REFUSE("nothing to repeat before '%c'", ch); \
+                          atom = false; } while (0)
     while (p < end) {
         char ch = *p;
         if (ch == '\0')
@@ -155,6 +163,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             }
             p += 2;
             last = 1;
+            atom = true;
             acc[depth] += 1;
             continue;
         }
@@ -226,6 +235,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             }
             p = q + 1;
             last = 1;
+            atom = true;
             acc[depth] += 1;
             continue;
         }
@@ -242,6 +252,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             putc1(o, '(');
             p++;
             last = 0;
+            atom = false;
             continue;
         }
         if (ch == ')') {
@@ -251,6 +262,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             acc[depth] += last;
             putc1(o, ')');
             p++;
+            atom = true;
             continue;
         }
         if (ch == '{') {
@@ -260,9 +272,11 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
                 put(o, "\\{", 2);          /* ECMA (Annex B): a literal brace */
                 p++;
                 last = 1;
+                atom = true;
                 acc[depth] += 1;
                 continue;
             }
+            QUANTIFIER();
             if (max > 1000)
                 REFUSE("repetition count over 1000");
             unsigned long add = last * (max > 0 ? max - 1 : 0);
@@ -276,6 +290,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             continue;
         }
         if ((ch == '*' || ch == '+' || ch == '?') && p + 1 < end && p[1] == '?') {
+            QUANTIFIER();
             putc1(o, ch);                  /* lazy quantifier: same match decision */
             p += 2;
             continue;
@@ -284,13 +299,19 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
             put(o, "\\}", 2);
             p++;
             last = 1;
+            atom = true;
             acc[depth] += 1;
             continue;
         }
+        if (ch == '*' || ch == '+' || ch == '?')
+            QUANTIFIER();
         putc1(o, ch);
         p++;
-        if (ch != '|' && ch != '*' && ch != '+' && ch != '?' && ch != '^' && ch != '$') {
+        if (ch == '|' || ch == '^' || ch == '$') {
+            atom = false;
+        } else if (ch != '*' && ch != '+' && ch != '?') {
             last = 1;
+            atom = true;
             acc[depth] += 1;
         }
         if (acc[depth] > MAX_WEIGHT)
@@ -301,6 +322,7 @@ translate(const char *pat, size_t len, out *o, char *why, size_t whylen)
     if (o->full)
         REFUSE("pattern too long once translated");
     return true;
+#undef QUANTIFIER
 #undef REFUSE
 }
 

@@ -658,6 +658,16 @@ mcp__store_check_changes(mcp_store *s, mcp_error *err)
         /* Another thread is checking right now; within the interval contract either way. */
         if (pthread_mutex_trylock(&s->watch.mu) != 0)
             return MCP_OK;
+    } else if (!healthy) {
+        /* Failing: one thread rechecks at a time, at most every change_check_ms; the others fail
+         * at once instead of queuing behind a check that can take SQLite's read retry (about
+         * 10 s when another process holds the WAL read locks). */
+        uint64_t lf = atomic_load_explicit(&s->last_fail_ms, memory_order_relaxed);
+        if (now >= lf && now - lf < interval)
+            return mcp_error_set(err, MCP_ERR_STORE, "store: unavailable (rechecked every %u ms)",
+                                 s->opts.change_check_ms);
+        if (pthread_mutex_trylock(&s->watch.mu) != 0)
+            return mcp_error_set(err, MCP_ERR_STORE, "store: unavailable (being rechecked)");
     } else {
         pthread_mutex_lock(&s->watch.mu);
     }
@@ -686,6 +696,7 @@ mcp__store_check_changes(mcp_store *s, mcp_error *err)
     } else {
         if (healthy)
             mcp__log(MCP__LOG_ERROR, "store", "%s", err != NULL ? err->message : "unreadable");
+        atomic_store_explicit(&s->last_fail_ms, mcp_now_ms(), memory_order_relaxed);
         atomic_store_explicit(&s->healthy, false, memory_order_release);
         mcp__store_bump(s);
     }

@@ -391,7 +391,9 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
          * hand it to the route, outside the MCP pipeline. The Host check of the DNS rebinding
          * protection applies (a rebound name must not reach the sign-in page); Origin does
          * not, since token requests may come from other origins. */
-        if (!mcp__http_host_ok(h, c))
+        if (h->rebinding &&
+            !mcp__http_host_allowed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"),
+                                    h->allowed_hosts))
             return mcp__http_send_rpc_error(cs, c, 403, MCP_RPC_INVALID_REQUEST,
                                             "Forbidden: Host not allowed (DNS rebinding "
                                             "protection)");
@@ -757,6 +759,11 @@ http_stop(void *tr, unsigned grace_ms)
          * accept_policy() refuses that connection. */
         atomic_store(&h->quiesced, true);
         h->lfd = MHD_quiesce_daemon(h->d);
+        /* The socket must stay open until MHD_stop_daemon (an IO thread may still hold it), but
+         * it need not listen: shut down, new connections are refused at once and any left in
+         * the backlog are reset, instead of waiting unanswered for the whole grace period. */
+        if (h->lfd != MHD_INVALID_SOCKET)
+            (void)shutdown(h->lfd, SHUT_RDWR);
         mcp__log(MCP__LOG_INFO, "http",
                  "shutting down: no longer accepting connections (grace %u ms)", grace_ms);
     }
@@ -765,6 +772,14 @@ http_stop(void *tr, unsigned grace_ms)
         usleep(5000);
     /* handlers are done (or the grace period is over); let their responses drain */
     while (atomic_load(&h->active_posts) > 0 && mcp_now_ms() < deadline)
+        usleep(5000);
+    /* A handler still waiting on the client (sampling, elicitation) would hold its worker until
+     * its request timeout: make it give up, and give its error answer a moment to go out on its
+     * stream before the streams end. */
+    mcp__server_abort_waits(srv);
+    uint64_t settle = mcp_now_ms() + 1000;
+    (void)mcp__pool_wait_idle(srv, 1000);
+    while (atomic_load(&h->active_posts) > 0 && mcp_now_ms() < settle)
         usleep(5000);
     atomic_store(&h->stopping, true);
     mcp__http_end_all_streams(h);

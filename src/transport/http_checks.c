@@ -41,29 +41,24 @@ in_list(char **list, const char *s, size_t n)
 }
 
 bool
-mcp__http_host_ok(mcp__http *h, struct MHD_Connection *c)
+mcp__http_host_allowed(const char *host, char **allowed_hosts)
 {
-    if (!h->rebinding)
-        return true;
-    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (host == NULL)
         return false;
     size_t hl = host_len(host);
-    return host_is_local(host, hl) || in_list(h->allowed_hosts, host, strlen(host)) ||
-           in_list(h->allowed_hosts, host, hl);
+    return host_is_local(host, hl) || in_list(allowed_hosts, host, strlen(host)) ||
+           in_list(allowed_hosts, host, hl);
 }
 
-static bool
-rebinding_ok(mcp__http *h, struct MHD_Connection *c)
+bool
+mcp__http_host_ok(const char *host, const char *origin, char **allowed_hosts,
+                  char **allowed_origins)
 {
-    if (!h->rebinding)
-        return true;
-    if (!mcp__http_host_ok(h, c))
+    if (!mcp__http_host_allowed(host, allowed_hosts))
         return false;
-    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
     if (origin == NULL)
         return true;
-    if (in_list(h->allowed_origins, origin, strlen(origin)))
+    if (in_list(allowed_origins, origin, strlen(origin)))
         return true;
     const char *p = strstr(origin, "://");
     if (p == NULL)
@@ -72,28 +67,60 @@ rebinding_ok(mcp__http *h, struct MHD_Connection *c)
     return host_is_local(p, host_len(p));
 }
 
-typedef struct hdr_count {
-    unsigned cl, te;
-    const char *first_cl;
-    bool conflict;
-} hdr_count;
+static bool
+rebinding_ok(mcp__http *h, struct MHD_Connection *c)
+{
+    if (!h->rebinding)
+        return true;
+    return mcp__http_host_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"),
+                             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"),
+                             h->allowed_hosts, h->allowed_origins);
+}
+
+void
+mcp__http_framing_add(mcp__http_framing *f, const char *key, const char *value)
+{
+    (void)value;
+    if (key == NULL)
+        return;
+    if (mcp__strcasecmp(key, "Content-Length") == 0)
+        f->cl++;        /* a second one is ambiguous framing, equal or not (RFC 9112 6.3) */
+    else if (mcp__strcasecmp(key, "Transfer-Encoding") == 0)
+        f->te++;
+}
+
+bool
+mcp__http_framing_ok(const mcp__http_framing *f)
+{
+    return f->cl <= 1 && !(f->cl > 0 && f->te > 0);
+}
 
 static enum MHD_Result
 count_hdr(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
-    hdr_count *hc = cls;
-    if (mcp__strcasecmp(key, "Content-Length") == 0) {
-        if (hc->cl++ > 0 && (value == NULL || hc->first_cl == NULL ||
-                             strcmp(value, hc->first_cl) != 0))
-            hc->conflict = true;
-        if (hc->cl > 1)
-            hc->conflict = true;                   /* duplicates are ambiguous framing too */
-        hc->first_cl = value;
-    } else if (mcp__strcasecmp(key, "Transfer-Encoding") == 0) {
-        hc->te++;
-    }
+    mcp__http_framing_add(cls, key, value);
     return MHD_YES;
+}
+
+bool
+mcp__http_content_type_ok(const char *ct)
+{
+    return ct != NULL && strncmp(ct, "application/json", 16) == 0;
+}
+
+bool
+mcp__http_accept_ok(const char *acc)
+{
+    return acc == NULL || mcp__http_header_has(acc, "application/json") ||
+           mcp__http_header_has(acc, "text/event-stream") || mcp__http_header_has(acc, "*/*");
+}
+
+bool
+mcp__http_content_length_ok(const char *cl, size_t max_body)
+{
+    /* strtoull saturates and wraps negatives to large values: both refused (fail closed) */
+    return cl == NULL || strtoull(cl, NULL, 10) <= max_body;
 }
 
 bool
@@ -161,9 +188,9 @@ static mcp_status
 check_framing(mcp_request *req, void *ctx, mcp_error *err)
 {
     (void)ctx;
-    hdr_count hc = { 0, 0, NULL, false };
-    MHD_get_connection_values(conn(req), MHD_HEADER_KIND, count_hdr, &hc);
-    if (hc.conflict || (hc.cl > 0 && hc.te > 0))
+    mcp__http_framing f = { 0, 0 };
+    MHD_get_connection_values(conn(req), MHD_HEADER_KIND, count_hdr, &f);
+    if (!mcp__http_framing_ok(&f))
         return mcp__reject(req, err, MCP_ERR_PROTOCOL, 400,
                            "Bad Request: ambiguous message framing (Content-Length)");
     return MCP_OK;
@@ -194,8 +221,7 @@ check_content_type(mcp_request *req, void *ctx, mcp_error *err)
     (void)ctx;
     if (!is_method(req, "POST"))
         return MCP_OK;
-    const char *ct = hdr(req, "Content-Type");
-    if (ct == NULL || strncmp(ct, "application/json", 16) != 0)
+    if (!mcp__http_content_type_ok(hdr(req, "Content-Type")))
         return mcp__reject(req, err, MCP_ERR_PROTOCOL, 415,
                            "Unsupported Media Type: Content-Type must be application/json");
     return MCP_OK;
@@ -207,9 +233,7 @@ check_accept(mcp_request *req, void *ctx, mcp_error *err)
     (void)ctx;
     if (!is_method(req, "POST"))
         return MCP_OK;
-    const char *acc = hdr(req, "Accept");
-    if (acc != NULL && !mcp__http_header_has(acc, "application/json") &&
-        !mcp__http_header_has(acc, "text/event-stream") && !mcp__http_header_has(acc, "*/*"))
+    if (!mcp__http_accept_ok(hdr(req, "Accept")))
         return mcp__reject(req, err, MCP_ERR_PROTOCOL, 406,
                            "Not Acceptable: Accept must allow application/json");
     return MCP_OK;
@@ -221,8 +245,7 @@ check_content_length(mcp_request *req, void *ctx, mcp_error *err)
     mcp__http *h = ctx;
     if (!is_method(req, "POST"))
         return MCP_OK;
-    const char *cl = hdr(req, "Content-Length");
-    if (cl != NULL && strtoull(cl, NULL, 10) > h->max_body)
+    if (!mcp__http_content_length_ok(hdr(req, "Content-Length"), h->max_body))
         return mcp__reject(req, err, MCP_ERR_TOO_LARGE, 413, "Payload Too Large");
     return MCP_OK;
 }

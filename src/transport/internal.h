@@ -153,8 +153,24 @@ enum MHD_Result mcp__http_send_rpc_error(conn_state *cs, struct MHD_Connection *
 /* ---- http_checks.c ----------------------------------------------------------------------- */
 
 bool mcp__http_header_has(const char *v, const char *token);
-/* The Host half of the DNS rebinding check (routed resources: they take cross-origin posts). */
-bool mcp__http_host_ok(mcp__http *h, struct MHD_Connection *c);
+/* The Host half of the DNS rebinding check: Host names a loopback host or one of allowed_hosts
+ * (with or without its port). Routed resources use it alone (they take cross-origin posts). */
+bool mcp__http_host_allowed(const char *host, char **allowed_hosts);
+/* The header rules of the checks without a connection (the checks call these; so does
+ * tests/fuzz/fuzz_http_request.c). host_ok: Host names a loopback host or one of allowed_hosts
+ * (with or without its port), and Origin, when present, is in allowed_origins or names a
+ * loopback host; the lists are NULL-terminated or NULL. */
+bool mcp__http_host_ok(const char *host, const char *origin, char **allowed_hosts,
+                       char **allowed_origins);
+typedef struct mcp__http_framing {
+    unsigned cl, te;   /* Content-Length and Transfer-Encoding header lines seen */
+} mcp__http_framing;
+void mcp__http_framing_add(mcp__http_framing *f, const char *key, const char *value);
+/* At most one Content-Length, and not together with Transfer-Encoding (RFC 9112 6.3). */
+bool mcp__http_framing_ok(const mcp__http_framing *f);
+bool mcp__http_content_type_ok(const char *ct);
+bool mcp__http_accept_ok(const char *acc);
+bool mcp__http_content_length_ok(const char *cl, size_t max_body);
 /* Fill h->checks: the transport checks in their order, each a TRANSPORT-phase entry. */
 void mcp__http_checks_init(mcp__http *h);
 

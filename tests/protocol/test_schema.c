@@ -109,6 +109,8 @@ static const row rows[] = {
     { "{\"pattern\":\"^[^\\\\]x]+$\"}", "\"ab\"", "" },
     { "{\"pattern\":\"^[^\\\\]x]+$\"}", "\"a]\"", "arguments: does not match the pattern" },
     { "{\"pattern\":\"x$\"}", "\"x\\u0000y\"", "arguments: does not match the pattern" },
+    { "{\"pattern\":\"^(ab)+?c{1,2}?d*?e??$\"}", "\"ababccd\"", "" },  /* lazy = greedy */
+    { "{\"pattern\":\"^(?:a|b)*\\\\{+$\"}", "\"ab{{\"", "" },        /* quantified atoms */
     { "{\"type\":\"string\",\"format\":\"email\"}", "\"not an email\"", "" },  /* annotation */
     /* numbers */
     { "{\"minimum\":1,\"maximum\":100}", "0", "arguments: less than minimum 1" },
@@ -213,6 +215,23 @@ static const bad bads[] = {
     { "{\"pattern\":\"((a{100}){100}){100}\"}",
       "inputSchema/pattern: pattern not supported: pattern too complex (repetitions expand past "
       "10000 atoms) (see the ECMA-262/POSIX note)" },
+    /* ECMA "nothing to repeat"; regcomp's memory grew without bound on a run of '+' (found by
+     * fuzz_schema: corpus entry regress_quantifier_run) */
+    { "{\"pattern\":\"c++++++++++++++++++++++++++++++++++++++++++++++++++++n\"}",
+      "inputSchema/pattern: pattern not supported: nothing to repeat before '+' (see the "
+      "ECMA-262/POSIX note)" },
+    { "{\"pattern\":\"a*?*\"}",
+      "inputSchema/pattern: pattern not supported: nothing to repeat before '*' (see the "
+      "ECMA-262/POSIX note)" },
+    { "{\"pattern\":\"(|?)\"}",
+      "inputSchema/pattern: pattern not supported: nothing to repeat before '?' (see the "
+      "ECMA-262/POSIX note)" },
+    { "{\"pattern\":\"^{2}\"}",
+      "inputSchema/pattern: pattern not supported: nothing to repeat before '{' (see the "
+      "ECMA-262/POSIX note)" },
+    { "{\"pattern\":\"a{2}+\"}",
+      "inputSchema/pattern: pattern not supported: nothing to repeat before '+' (see the "
+      "ECMA-262/POSIX note)" },
     { "{\"pattern\":\"[]\"}",
       "inputSchema/pattern: pattern not supported: empty character class (see the "
       "ECMA-262/POSIX note)" },
