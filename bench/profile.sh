@@ -17,6 +17,8 @@
 #
 # Env knobs (defaults): SERVER_ARGS='--stateless --no-access-log'  DURATION=10s THREADS=2 CONNS=50
 #   PORT=18580  PROF_BUILD_DIR=<repo>/build-bench-prof (Release + -g -fno-omit-frame-pointer)
+#   SERVER_BIN=mcp-conformance-server (another binary of PROF_BUILD_DIR/bin, e.g. mcp-products)
+#   PROTOCOL, TOKEN, TOOL, ARGS, EXPECT, METHOD...: passed to the wrk script as they are
 #   BUILD=1  SESSION=1 when SERVER_ARGS has no --stateless (initialize first; automatic)
 #   LUA=<the TS peer's tools_call.lua, as bench/run.sh uses>  TOP=25 (rows per listing)
 # Output goes to stdout; raw data in /tmp/mcp-profile.* (removed on exit unless KEEP=1).
@@ -30,7 +32,8 @@ DURATION=${DURATION:-10s}; THREADS=${THREADS:-2}; CONNS=${CONNS:-50}; PORT=${POR
 PROF_BUILD_DIR=${PROF_BUILD_DIR:-$REPO/build-bench-prof}; BUILD=${BUILD:-1}; TOP=${TOP:-25}
 PEER_HOME=${PEER_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-peer-ts-sdk}
 LUA=${LUA:-$PEER_HOME/ts-sdk/tools_call.lua}
-SRV=$PROF_BUILD_DIR/bin/mcp-conformance-server
+SERVER_BIN=${SERVER_BIN:-mcp-conformance-server}
+SRV=$PROF_BUILD_DIR/bin/$SERVER_BIN
 URL=http://127.0.0.1:$PORT/mcp
 
 case $MODE in callgrind|perf|stat) ;; *) echo "usage: profile.sh [callgrind|perf|stat]" >&2; exit 2 ;; esac
@@ -46,7 +49,7 @@ if [[ $BUILD == 1 ]]; then
   cmake -S "$REPO" -B "$PROF_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DMCP_WERROR=OFF \
     -DCMAKE_C_FLAGS='-g -fno-omit-frame-pointer' >"$PROF_BUILD_DIR.log" 2>&1 ||
     { echo "cmake failed: $PROF_BUILD_DIR.log" >&2; exit 1; }
-  cmake --build "$PROF_BUILD_DIR" -j2 --target mcp-conformance-server >>"$PROF_BUILD_DIR.log" 2>&1 ||
+  cmake --build "$PROF_BUILD_DIR" -j2 --target "$SERVER_BIN" >>"$PROF_BUILD_DIR.log" 2>&1 ||
     { echo "build failed: $PROF_BUILD_DIR.log" >&2; exit 1; }
 fi
 

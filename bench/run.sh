@@ -78,6 +78,10 @@ C_PORT=$PORT; TS_PORT=$((PORT + 1)); NGX_PORT=$((PORT + 2))
 #                  Admin.Write and user bench-user (role reader); its path is @DB@
 #   tool= args= method= params= expect= reject= status=   the request and its expected answer
 #                  (default: tools/call echo {"text":"hello"}, any 2xx, body has "echo: hello")
+#   protocol=V     MCP-Protocol-Version of the checks and the load (default 2025-06-18); with
+#                  2026-07-28 every request is that revision's stateless one: Mcp-Method/Mcp-Name
+#                  headers and the version, client info and capabilities in params._meta
+#                  (the peer's tools_call.lua with PROTOCOL=V; tools/call only)
 #   goal=G,G       targets reported against (never a test): nginx>=R (rps / nginx), CFG>=R
 #                  (rps / CFG's rps), p99<=MS and rss<=MIB (at CONNS), p50@1<=MS (at -c1)
 # ---------------------------------------------------------------------------------------------
@@ -91,6 +95,9 @@ define_configs() {
   config c:stateless:nolog       c  '--stateless --no-access-log'    peer=ts:stateless goal=$CORE_GOALS
   config c:stateful              c  ''                               peer=ts:stateful session=1 goal=$CORE_GOALS
   config c:stateful:nolog        c  '--no-access-log'                peer=ts:stateful session=1 goal=$CORE_GOALS
+  # protocol 2026-07-28: stateless by design (no session), Mcp-Method/Mcp-Name headers, _meta
+  config c:2026                  c  '--no-access-log'                protocol=2026-07-28 peer=ts:stateless goal=$CORE_GOALS
+  config c:2026:hs256            c  "$HS"                            protocol=2026-07-28 need=flag:--auth,flag:--jwt-secret-file cred=jwt:mcp:HS256 peer=ts:hs256 goal=nginx\>=0.55,c:hs256\>=0.90
   # authentication (our conformance server, no RBAC): one token reused / a fresh token per request
   config c:hs256                 c  "$HS"                                            need=flag:--auth,flag:--jwt-secret-file cred=jwt:mcp:HS256 peer=ts:hs256 goal=nginx\>=0.55
   config c:rs256                 c  "$JWT --jwt-public-key @KEYS@/rs256.pub.pem"    need=flag:--auth,flag:--jwt-public-key cred=jwt:mcp:RS256 peer=ts:rs256 goal=c:hs256\>=0.90
@@ -358,9 +365,9 @@ start_server() { # NAME LOGFILE -> SRV_PID, URL; on failure WHY and return 1
   wait_ready "$URL" || { WHY="server did not become ready (log: $(tail -c 300 "$log" | tr '\n' ' '))"; return 1; }
 }
 
-rpc_body() { # METHOD TOOL ARGS PARAMS
+rpc_body() { # METHOD TOOL ARGS PARAMS [META: ,"_meta":{...} appended to params]
   if [[ $1 == tools/call ]]; then
-    printf '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"%s","arguments":%s}}' "$2" "$3"
+    printf '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"%s","arguments":%s%s}}' "$2" "$3" "${5:-}"
   else
     printf '{"jsonrpc":"2.0","id":1,"method":"%s","params":%s}' "$1" "$4"
   fi
@@ -368,8 +375,16 @@ rpc_body() { # METHOD TOOL ARGS PARAMS
 
 # checks before the load; on failure WHY = the reason and return 1; sets SESSION, TOKEN, TOKENS_FILE
 prepare_and_check() { # NAME
-  local name=$1 cred perms alg code resp authh=() sessh=() body
-  cred=$(opt "$name" cred); perms=$(opt "$name" perms User.Read)
+  local name=$1 cred perms alg code resp authh=() sessh=() body proto meta="" HDRS=("${HDRS[@]}")
+  cred=$(opt "$name" cred); perms=$(opt "$name" perms User.Read); proto=$(opt "$name" protocol)
+  if [[ -n $proto ]]; then # the same request as tools_call.lua with PROTOCOL=$proto
+    HDRS=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream'
+          -H "MCP-Protocol-Version: $proto" -H 'Mcp-Method: tools/call'
+          -H "Mcp-Name: $(opt "$name" tool echo)")
+    meta=',"_meta":{"io.modelcontextprotocol/protocolVersion":"'$proto'",'
+    meta+='"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},'
+    meta+='"io.modelcontextprotocol/clientCapabilities":{}}'
+  fi
   TOKEN=""; TOKENS_FILE=""; SESSION=""
   case $cred in
     "") ;;
@@ -391,7 +406,7 @@ prepare_and_check() { # NAME
   esac
   if [[ -n $TOKEN ]]; then
     authh=(-H "Authorization: Bearer $TOKEN")
-    code=$(http_code "${HDRS[@]}" -d "$(rpc_body tools/call echo '{"text":"hello"}' '{}')" "$URL")
+    code=$(http_code "${HDRS[@]}" -d "$(rpc_body tools/call echo '{"text":"hello"}' '{}' "$meta")" "$URL")
     [[ $code == 401 ]] || { WHY="request without a credential got $code, want 401"; return 1; }
   fi
   if [[ $(opt "$name" session) == 1 ]]; then
@@ -404,7 +419,7 @@ prepare_and_check() { # NAME
     [[ $code == 2* ]] || { WHY="notifications/initialized got $code"; return 1; }
   fi
   body=$(rpc_body "$(opt "$name" method tools/call)" "$(opt "$name" tool echo)" \
-    "$(opt "$name" args '{"text":"hello"}')" "$(opt "$name" params '{}')")
+    "$(opt "$name" args '{"text":"hello"}')" "$(opt "$name" params '{}')" "$meta")
   resp=$(curl -s --max-time 5 -w '\n%{http_code}' "${HDRS[@]}" "${authh[@]}" "${sessh[@]}" -d "$body" "$URL")
   code=${resp##*$'\n'}; resp=${resp%$'\n'*}
   local want_status want_body reject
@@ -469,7 +484,8 @@ run_config() { # NAME ROUND
   if ! prepare_and_check "$name"; then
     stop_server; record_skip "$round" "$name" "CHECK-FAIL: $WHY"; return
   fi
-  export TOKEN SESSION TOKENS_FILE EXPECT TOOL ARGS METHOD PARAMS REJECT EXPECT_STATUS
+  export TOKEN SESSION TOKENS_FILE EXPECT TOOL ARGS METHOD PARAMS REJECT EXPECT_STATUS PROTOCOL
+  PROTOCOL=$(opt "$name" protocol 2025-06-18)
   EXPECT=$(opt "$name" expect 'echo: hello'); TOOL=$(opt "$name" tool echo)
   ARGS=$(opt "$name" args '{"text":"hello"}'); METHOD=$(opt "$name" method tools/call)
   PARAMS=$(opt "$name" params '{}'); REJECT=$(opt "$name" reject); EXPECT_STATUS=$(opt "$name" status)
