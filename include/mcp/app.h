@@ -129,6 +129,7 @@ typedef struct mcp_app_config {
     unsigned as_access_ttl_s;                /* --as-access-ttl SECONDS (0 = default 300) */
     unsigned as_refresh_ttl_s;               /* --as-refresh-ttl SECONDS (0 = default) */
     bool     as_registration;                /* --as-registration (RFC 7591 /register) */
+    bool     as_cimd_allow_internal;         /* --as-cimd-allow-internal (tests only) */
 
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;

@@ -57,6 +57,9 @@ typedef struct mcp_as_opts {
     unsigned login_fail_window_s;  /* default 300 */
     bool     registration;         /* serve RFC 7591 dynamic registration at /register
                                       (default false) */
+    bool     cimd_allow_internal;  /* tests only: client ID metadata documents may be fetched
+                                      from loopback/private addresses, and over http from a
+                                      loopback host (default false: https, public addresses) */
 } mcp_as_opts;
 
 /** Fill o with the defaults documented in mcp_as_opts. @since 0.2 */

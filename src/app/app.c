@@ -324,6 +324,7 @@ build_as(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_error
         if (cfg->as_refresh_ttl_s)
             ao.refresh_ttl_s = cfg->as_refresh_ttl_s;
         ao.registration = cfg->as_registration;
+        ao.cimd_allow_internal = cfg->as_cimd_allow_internal;
         rc = prefix_err(err, mcp_as_new(&ao, &st->as, err), "--embedded-as");
     }
     if (rc == MCP_OK) {

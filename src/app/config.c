@@ -118,6 +118,9 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --as-refresh-ttl SECONDS  refresh token lifetime, renewed on rotation (default\n"
         "                         1209600)\n"
         "  --as-registration      serve RFC 7591 dynamic client registration at /register\n"
+        "  --as-cimd-allow-internal  tests only: client ID metadata documents (https URL\n"
+        "                         client ids) may be fetched from internal addresses, and\n"
+        "                         over http from loopback\n"
         "%s",
         prog, summary ? summary : "", extra_help ? extra_help : "");
 }
@@ -322,8 +325,9 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
         why = "--embedded-as is the token issuer: it cannot be combined with --auth jwt or "
               "introspection";
     else if (!c->embedded_as && (c->as_key_file || c->as_access_ttl_s || c->as_refresh_ttl_s ||
-                                 c->as_registration))
-        why = "--as-key-file, --as-access-ttl, --as-refresh-ttl and --as-registration need "
+                                 c->as_registration || c->as_cimd_allow_internal))
+        why = "--as-key-file, --as-access-ttl, --as-refresh-ttl, --as-registration and "
+              "--as-cimd-allow-internal need "
               "--embedded-as";
     else if (c->as_user != NULL && !c->stdio)
         why = "--as-user needs --stdio (over HTTP the caller is authenticated: --auth)";
@@ -521,6 +525,8 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             cfg->no_audience_check = true;
         } else if (strcmp(name, "--embedded-as") == 0) {
             cfg->embedded_as = true;
+        } else if (strcmp(name, "--as-cimd-allow-internal") == 0) {
+            cfg->as_cimd_allow_internal = true;
         } else if (strcmp(name, "--as-registration") == 0) {
             cfg->as_registration = true;
         } else if (strcmp(name, "--as-key-file") == 0 && val[0] != '\0') {

@@ -164,14 +164,15 @@ build_metadata(mcp_as *as, mcp_error *err)
     json_t *doc = NULL;
     if (az != NULL && tk != NULL && jw != NULL && rv != NULL)
         doc = json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s,s,s], s:[s,s,s],"
-                        " s:[s], s:b}",
+                        " s:[s], s:b, s:b}",
                         "issuer", is, "authorization_endpoint", az, "token_endpoint", tk,
                         "jwks_uri", jw, "response_types_supported", "code",
                         "response_modes_supported", "query", "grant_types_supported",
                         "authorization_code", "refresh_token", "client_credentials",
                         "token_endpoint_auth_methods_supported", "none", "client_secret_basic",
                         "client_secret_post", "code_challenge_methods_supported", "S256",
-                        "authorization_response_iss_parameter_supported", 1);
+                        "authorization_response_iss_parameter_supported", 1,
+                        "client_id_metadata_document_supported", 1);
     if (doc != NULL && (json_object_set_new(doc, "revocation_endpoint", json_string(rv)) != 0 ||
                         json_object_set_new(doc, "revocation_endpoint_auth_methods_supported",
                                             json_pack("[s,s,s]", "none", "client_secret_basic",
@@ -251,6 +252,7 @@ mcp_as_new(const mcp_as_opts *opts, mcp_as **out, mcp_error *err)
     if (as->opts.login_fail_window_s == 0)
         as->opts.login_fail_window_s = d.login_fail_window_s;
     pthread_mutex_init(&as->throttle_mu, NULL);
+    pthread_mutex_init(&as->cimd_mu, NULL);
     size_t n = 0;
     while (opts->resources[n] != NULL)
         n++;
@@ -325,6 +327,8 @@ mcp_as_free(mcp_as *as)
     mcp__free(as->metadata_json);
     mcp_jwt_verifier_free(as->verifier);
     pthread_mutex_destroy(&as->throttle_mu);
+    mcp__as_cimd_cleanup(as);
+    pthread_mutex_destroy(&as->cimd_mu);
     mcp__free(as);
 }
 

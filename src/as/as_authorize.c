@@ -142,6 +142,23 @@ error_redirect(mcp_as *as, mcp_http_route_resp *rs, const char *redirect, const 
 
 /* ---- checks ----------------------------------------------------------------------------- */
 
+/* Is uri exactly one of the space-separated words of list (client metadata documents: no
+ * loopback port wildcard)? */
+static bool
+exact_member(const char *list, const char *uri)
+{
+    size_t n = strlen(uri);
+    for (const char *p = list; *p != '\0';) {
+        size_t w = strcspn(p, " ");
+        if (w == n && memcmp(p, uri, n) == 0)
+            return true;
+        p += w;
+        while (*p == ' ')
+            p++;
+    }
+    return false;
+}
+
 /*
  * Check the request. true: *cl is the client (clean it up), *redirect the redirect URI in
  * force (borrowed from a or cl). false: rs holds the answer already.
@@ -160,7 +177,7 @@ check_request(mcp_as *as, const areq *a, mcp__store_as_client *cl, const char **
         return false;
     }
     mcp_error e;
-    mcp_status rc = mcp__store_as_client_get(as->opts.store, a->client_id, cl, &e);
+    mcp_status rc = mcp__as_client_get(as, a->client_id, cl, &e);
     if (rc == MCP_ERR_NOT_FOUND || rc == MCP_ERR_INVALID_ARG) {
         error_page(rs, 400, "Unknown client.");
         return false;
@@ -178,7 +195,8 @@ check_request(mcp_as *as, const areq *a, mcp__store_as_client *cl, const char **
             return false;
         }
         *redirect = cl->redirect_uris;
-    } else if (!mcp__as_redirect_ok(cl->redirect_uris, a->redirect_uri)) {
+    } else if (mcp__as_cimd_id(cl->id) ? !exact_member(cl->redirect_uris, a->redirect_uri)
+                                       : !mcp__as_redirect_ok(cl->redirect_uris, a->redirect_uri)) {
         error_page(rs, 400, "The redirect_uri is not registered for this client.");
         mcp__store_as_client_cleanup(cl);
         return false;

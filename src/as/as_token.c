@@ -79,7 +79,7 @@ client_auth(mcp_as *as, const mcp_http_route_req *rq, const mcp__as_form *f,
         mcp__as_oauth_error(rs, 401, "invalid_client", "no client identification");
     } else {
         mcp_error e;
-        mcp_status rc = mcp__store_as_client_get(as->opts.store, id, cl, &e);
+        mcp_status rc = mcp__as_client_get(as, id, cl, &e);
         char hash[65];
         if (rc == MCP_ERR_NOT_FOUND || rc == MCP_ERR_INVALID_ARG) {
             mcp__as_oauth_error(rs, 401, "invalid_client", "client authentication failed");

@@ -22,6 +22,14 @@ typedef struct mcp__as_slot {
     int64_t  window_start;
 } mcp__as_slot;
 
+#define MCP__AS_CIMD_SLOTS 64
+#define MCP__AS_CIMD_TTL   300
+
+typedef struct mcp__as_cimd_slot {
+    mcp__store_as_client client;   /* id NULL = free */
+    int64_t              expires;
+} mcp__as_cimd_slot;
+
 struct mcp_as {
     mcp_as_opts   opts;
     char         *issuer;
@@ -34,7 +42,19 @@ struct mcp_as {
     unsigned char csrf_key[32];  /* HMAC key of the login form tokens (from the signing key) */
     pthread_mutex_t throttle_mu;
     mcp__as_slot    throttle[MCP__AS_THROTTLE_SLOTS];
+    pthread_mutex_t cimd_mu;     /* client metadata documents fetched lately */
+    mcp__as_cimd_slot cimd[MCP__AS_CIMD_SLOTS];
 };
+
+/* ---- clients (as_cimd.c) ---------------------------------------------------------------- */
+
+/* Is id a URL (a client ID metadata document) rather than a registered client id? */
+bool mcp__as_cimd_id(const char *id);
+/* The client for id: a URL is fetched (or taken from the cache) and checked, any other id is
+ * read from the store. MCP_ERR_NOT_FOUND / MCP_ERR_INVALID_ARG: no such (valid) client. */
+mcp_status mcp__as_client_get(mcp_as *as, const char *id, mcp__store_as_client *cl,
+                              mcp_error *err);
+void mcp__as_cimd_cleanup(mcp_as *as);
 
 /* ---- form / query parameters (as_util.c) ------------------------------------------------ */
 

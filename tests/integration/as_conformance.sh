@@ -3,16 +3,16 @@
 # pinned 0.2.0-alpha.12 in ../shared/conformance-next) against mcp-products --embedded-as on
 # loopback: authorization-server-metadata-endpoint and authorization-code-grant, the login of
 # the latter driven headlessly (lib/as_login.py posts the sign-in form; curl then follows the
-# redirect to the suite's callback). Pinned: "Total: 2 passed, 0 failed", and no check in the
-# saved results with status FAILURE or WARNING (WANT_WARNINGS pins the known WARNING checks).
+# redirect to the suite's callback). Pinned: "Total: 3 passed, 0 failed" (the suite counts the CIMD check as a pass), and no check in the
+# saved results with status FAILURE or WARNING (WANT_WARNINGS = 0: a warning fails).
 set -u
 . "$(dirname "$0")/lib/products_common.sh"
 SHARED=${MCP_SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared}
 NEXT=$SHARED/conformance-next
-WANT_TOTAL="Total: 2 passed, 0 failed"
-# the one known WARNING: authorization-server-metadata-cimd (client ID metadata documents are
-# not implemented yet, so the metadata does not claim client_id_metadata_document_supported)
-WANT_WARNINGS=1
+WANT_TOTAL="Total: 3 passed, 0 failed"
+# no WARNING is expected (client ID metadata documents are supported and claimed since the
+# CIMD work); any warning fails the test
+WANT_WARNINGS=0
 if [ ! -f "$NEXT/lib/common.sh" ]; then
     echo "as_conformance: no conformance harness at $NEXT" >&2
     exit 1

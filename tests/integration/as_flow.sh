@@ -32,6 +32,7 @@ eq "--embedded-as with --auth jwt" "$(usage_rc --embedded-as --db "$DB" --auth j
     --jwt-secret-file "$SECRET" --issuer "$ISS")" 2
 eq "--as-key-file needs --embedded-as" "$(usage_rc --db "$DB" --as-key-file "$TMP/k.pem")" 2
 eq "--as-registration needs --embedded-as" "$(usage_rc --db "$DB" --as-registration)" 2
+eq "--as-cimd-allow-internal needs --embedded-as" "$(usage_rc --db "$DB" --as-cimd-allow-internal)" 2
 eq "PostgreSQL store needs --as-key-file" "$(usage_rc --embedded-as --db postgresql://u@h/d)" 2
 eq "--embedded-as with --stdio" "$(usage_rc --embedded-as --db "$DB" --stdio)" 2
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Interop: the official TypeScript SDK v2 client (@modelcontextprotocol/client, tests/package.json)
+# against mcp-products --embedded-as: its ClientCredentialsProvider discovers our AS through the
+# PRM, gets a client_credentials token (client_secret_basic) and calls a tool; a wrong secret is
+# refused. Needs $MCP_BIN, $MCP_SRC (set by CTest), node >= 20.
+. "$(dirname "$0")/lib/products_common.sh"
+: "${MCP_SRC:?MCP_SRC must point at the source tree}"
+command -v node >/dev/null || { echo "FAIL: node is required" >&2; exit 1; }
+if [ ! -f "$MCP_SRC/tests/node_modules/@modelcontextprotocol/client/package.json" ]; then
+  (cd "$MCP_SRC/tests" && npm ci --no-audit --no-fund >/dev/null) ||
+    { echo "FAIL: npm ci in tests/ failed: @modelcontextprotocol/client is required" >&2; exit 1; }
+fi
+A user add alice --role user >/dev/null 2>&1 || exit 1
+A client add robot --confidential --owner alice >"$TMP/robot.secret" 2>/dev/null || exit 1
+SECRET_VAL=$(head -n 1 "$TMP/robot.secret")
+start_products tsas --embedded-as --seed || exit 1
+ORIGIN="http://127.0.0.1:$SRV_PORT"
+CLIENT="$MCP_SRC/tests/integration/lib/ts_sdk_as_client.mjs"
+
+out=$(cd "$MCP_SRC/tests" && timeout 60 node "$CLIENT" "$SRV_URL" "$ORIGIN" robot "$SECRET_VAL" 2>"$TMP/node.err")
+eq "client credentials: no error" "$(jq -r '.error // "none"' <<<"$out")" none
+eq "client credentials: tool call" "$(jq -r .call <<<"$out")" ok
+eq "client credentials: products listed" "$(jq -r .products <<<"$out")" true
+out=$(cd "$MCP_SRC/tests" && timeout 60 node "$CLIENT" "$SRV_URL" "$ORIGIN" robot wrong-secret 2>"$TMP/node2.err")
+check "wrong secret: refused" test "$(jq -r '.error // "none"' <<<"$out")" != none
+check "no secret in the server log" test "$(grep -cF -- "$SECRET_VAL" "$SRV_LOG")" = 0
+summary
