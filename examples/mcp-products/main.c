@@ -524,6 +524,7 @@ main(int argc, char **argv)
     ro.require_known_user = !allow_unknown;
     ro.permission_rule = cfg.permission_rule;     /* --permission-rule (default store) */
     ro.store_subjects = cfg.store_subjects;       /* --store-subjects (default bare) */
+    ro.shared_rate_limits = cfg.shared_rate_limits; /* --rate-limits (default local) */
     /* the authentication item already refuses revoked JWT ids when it has the store */
     ro.check_revoked_jti = false;
     ro.policy_path = mcp_app_config_extra(&cfg, "--policy");

@@ -122,6 +122,8 @@ typedef struct mcp_app_config {
                                                 (default store) */
     mcp_store_subjects store_subjects;       /* --store-subjects bare|issuer (default bare):
                                                 for mcp_rbac_opts.store_subjects */
+    bool shared_rate_limits;                 /* --rate-limits local|shared (default local): for
+                                                mcp_rbac_opts.shared_rate_limits */
 
     /* The embedded authorization server (docs/design/authorization-server.md). */
     bool     embedded_as;                    /* --embedded-as */

@@ -286,6 +286,11 @@ typedef struct mcp_rbac_opts {
     mcp_store_subjects store_subjects;
     size_t      principal_cache; /* cached effective principals (default 4096; 0 = none) */
     size_t      rate_buckets_max; /* token buckets kept in memory (default 65536) */
+    /* Count the policy's rate limits in the store, shared by every instance on it (default
+     * false: per-process token buckets). Needs a PostgreSQL store (else mcp_rbac_new() fails):
+     * each {rate, burst} becomes a fixed window of floor(burst) requests per burst / rate
+     * seconds; docs/design/scale-out.md gives the tolerance. @since 0.2 */
+    bool        shared_rate_limits;
 } mcp_rbac_opts;
 
 /** Fill o with the defaults above. @since 0.1 */

@@ -94,6 +94,24 @@ MCP_EXTERN void mcp_store_invalidate(mcp_store *store);
 /** Highest schema migration applied to the file (for diagnostics). @since 0.1 */
 MCP_EXTERN int mcp_store_schema_version(const mcp_store *store);
 
+/** Is store shared between processes on several machines (the PostgreSQL backend)?
+ * @since 0.2 */
+MCP_EXTERN bool mcp_store_is_shared(const mcp_store *store);
+/**
+ * Shared rate-limit windows (the RBAC engine's mcp_rbac_opts.shared_rate_limits): add n to the
+ * counter of bucket (1..1024 bytes, no control characters) in the fixed window starting at
+ * window_start (unix ms), kept until expires (unix ms); *total gets the count after the
+ * addition. One round trip, atomic across instances. MCP_ERR_UNSUPPORTED on SQLite,
+ * MCP_ERR_STORE when the server is unreachable. Thread-safe. @since 0.2
+ */
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_store_rate_add(mcp_store *store, const char *bucket,
+                                                       int64_t window_start, int64_t expires,
+                                                       int64_t n, int64_t *total,
+                                                       mcp_error *err);
+/** Delete the rate windows that expired before now (unix ms); MCP_OK, doing nothing, on
+ * SQLite. Thread-safe. @since 0.2 */
+MCP_EXTERN mcp_status mcp_store_rate_expire(mcp_store *store, int64_t now, mcp_error *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Users                                                                                      */
 

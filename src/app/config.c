@@ -109,6 +109,8 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "                         token-only (the token's claims alone)\n"
         "  --store-subjects MODE  which store user a token is: bare (default: its sub) or\n"
         "                         issuer (ISSUER#SUB, so issuers cannot share users)\n"
+        "  --rate-limits WHERE    local (default: per-process token buckets) or shared (fixed\n"
+        "                         windows counted in the PostgreSQL store, for every instance)\n"
         "\nThe embedded authorization server:\n"
         "  --embedded-as          be an OAuth 2.1 authorization server for the --db users\n"
         "                         (docs/design/authorization-server.md)\n"
@@ -193,7 +195,7 @@ static const char *const VALUE_FLAGS[] = {
     "--allowed-tenant", "--trusted-issuers", "--permission-map",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl", "--permission-rule",
-    "--store-subjects", "--as-key-file", "--as-access-ttl", "--as-refresh-ttl",
+    "--store-subjects", "--rate-limits", "--as-key-file", "--as-access-ttl", "--as-refresh-ttl",
     "--allowed-host", "--as-user", "--as-permissions", "--tls-cert", "--tls-key", "--log-level",
     "--log-format", NULL
 };
@@ -632,6 +634,13 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             if (!mcp_permission_rule_parse(val, &cfg->permission_rule)) {
                 fprintf(stderr, "%s: --permission-rule wants store, union or token-only\n",
                         prog);
+                return 2;
+            }
+        } else if (strcmp(name, "--rate-limits") == 0) {
+            if (strcmp(val, "local") == 0 || strcmp(val, "shared") == 0) {
+                cfg->shared_rate_limits = strcmp(val, "shared") == 0;
+            } else {
+                fprintf(stderr, "%s: --rate-limits wants local or shared\n", prog);
                 return 2;
             }
         } else if (strcmp(name, "--store-subjects") == 0) {

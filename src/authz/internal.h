@@ -107,6 +107,29 @@ size_t mcp__ratelimit_size(mcp__ratelimit *rl);
 /* The shard who's buckets live in, 0..15 (for tests: placement depends on the table's seed). */
 size_t mcp__ratelimit_shard(const mcp__ratelimit *rl, const char *who, size_t who_len);
 
+/* ---- shared rate limits (ratelimit_shared.c; the PostgreSQL store) ---------------------- */
+
+typedef struct mcp__ratelimit_shared mcp__ratelimit_shared;
+
+/* MCP_ERR_INVALID_ARG unless store is the shared (PostgreSQL) backend. */
+mcp_status mcp__ratelimit_shared_new(mcp_store *store, mcp__ratelimit_shared **out,
+                                     mcp_error *err);
+void mcp__ratelimit_shared_free(mcp__ratelimit_shared *rl);
+/* The fixed window cfg becomes: floor(burst) (>= 1) requests per burst / rate seconds (>= 1 s,
+ * <= 1 day). */
+void mcp__ratelimit_shared_window(const mcp__rate *cfg, int64_t *window_ms, int64_t *limit);
+/* Take one request from the shared window of (who, tool) (tool NULL: the principal's own) at
+ * now_ms (wall clock, unix ms). MCP_OK: admitted; MCP_ERR_RATE_LIMITED: refused with
+ * *retry_after_s (>= 1, until the window ends); another status: the store failed (err set),
+ * refuse (fail closed). cfg NULL or rate <= 0: no limit. */
+mcp_status mcp__ratelimit_shared_take(mcp__ratelimit_shared *rl, const char *who, size_t who_len,
+                                      const char *tool, size_t tool_len, const mcp__rate *cfg,
+                                      int64_t now_ms, unsigned *retry_after_s, mcp_error *err);
+/* Upserts sent so far (for tests and the documented cost). */
+uint64_t mcp__ratelimit_shared_round_trips(mcp__ratelimit_shared *rl);
+/* Wall clock in unix ms. */
+int64_t mcp__ratelimit_wall_ms(void);
+
 /* ---- SIGHUP ------------------------------------------------------------------------------ */
 
 /* Call fn(ctx) on a background thread after each SIGHUP (at most 8 registrations). */

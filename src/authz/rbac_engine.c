@@ -62,6 +62,7 @@ struct mcp_rbac {
     pthread_mutex_t reload_mu;    /* one reload at a time */
     atomic_uint_fast64_t generation;
     mcp__ratelimit *rl;
+    mcp__ratelimit_shared *srl;   /* shared_rate_limits: the store's windows instead of rl */
     eff_slot       *cache;
     size_t          ncache;
     pthread_mutex_t cache_mu[CACHE_LOCKS];
@@ -380,9 +381,18 @@ take(mcp_rbac *r, mcp_request *req, const mcp__rate *cfg, const char *who, const
     if (cfg == NULL)
         return MCP_OK;
     unsigned retry = 1;
-    if (mcp__ratelimit_take(r->rl, who, strlen(who), tool, tool != NULL ? strlen(tool) : 0, cfg,
-                            mcp_now_ms(), &retry))
+    if (r->srl != NULL) {
+        mcp_status rc = mcp__ratelimit_shared_take(r->srl, who, strlen(who), tool,
+                                                   tool != NULL ? strlen(tool) : 0, cfg,
+                                                   mcp__ratelimit_wall_ms(), &retry, err);
+        if (rc == MCP_OK)
+            return MCP_OK;
+        if (rc != MCP_ERR_RATE_LIMITED)
+            return rc;                     /* the store failed: refuse (503), fail closed */
+    } else if (mcp__ratelimit_take(r->rl, who, strlen(who), tool,
+                                   tool != NULL ? strlen(tool) : 0, cfg, mcp_now_ms(), &retry)) {
         return MCP_OK;
+    }
     mcp_request_set_retry_after(req, retry);
     if (tool != NULL)
         return mcp_error_set_rpc(err, MCP_ERR_RATE_LIMITED, MCP_RPC_RATE_LIMITED,
@@ -542,6 +552,7 @@ rbac_destroy(mcp_rbac *r)
     for (int i = 0; i < CACHE_LOCKS; i++)
         pthread_mutex_destroy(&r->cache_mu[i]);
     mcp__ratelimit_free(r->rl);
+    mcp__ratelimit_shared_free(r->srl);
     mcp_policy_unref(r->pol);
     pthread_mutex_destroy(&r->pol_mu);
     pthread_mutex_destroy(&r->reload_mu);
@@ -583,6 +594,8 @@ mcp_rbac_new(const mcp_rbac_opts *opts, mcp_rbac **out, mcp_error *err)
     if (rc == MCP_OK)
         rc = mcp__ratelimit_new(opts->rate_buckets_max ? opts->rate_buckets_max : 65536, &r->rl,
                                 err);
+    if (rc == MCP_OK && opts->shared_rate_limits)
+        rc = mcp__ratelimit_shared_new(opts->store, &r->srl, err);
     if (rc == MCP_OK && opts->principal_cache > 0) {
         r->ncache = opts->principal_cache;
         if ((r->cache = mcp__calloc(r->ncache, sizeof *r->cache)) == NULL)

@@ -98,6 +98,16 @@ static const struct pg_migration {
     /* The embedded authorization server's tables; the SQL is in store_as.c. */
     { 2, "authorization server: passwords, clients, codes, refresh families",
       mcp__store_as_migration_sql_pg },
+    /* Shared rate-limit windows (authz's shared limits, mcp_store_rate_add): no notify
+     * trigger, they are written on the request path and read by no cache. */
+    { 3, "shared rate-limit windows",
+      "CREATE TABLE rate_windows ("
+      "  bucket       TEXT COLLATE \"C\" NOT NULL,"
+      "  window_start BIGINT NOT NULL,"
+      "  count        BIGINT NOT NULL,"
+      "  expires      BIGINT NOT NULL,"
+      "  PRIMARY KEY (bucket, window_start));"
+      "CREATE INDEX rate_windows_by_expiry ON rate_windows(expires);" },
 };
 
 #define N_PG_MIGRATIONS (sizeof pg_migrations / sizeof pg_migrations[0])
@@ -661,5 +671,58 @@ mcp__store_pg_open(mcp_store *s, mcp_error *err)
         rc = watch_listen(&s->watch, err);
     for (unsigned i = 0; rc == MCP_OK && i < s->opts.readers; i++)
         rc = pg_connect(&s->readers[i], s, err);
+    return rc;
+}
+
+/* ---- shared rate-limit windows ---------------------------------------------------------- */
+
+bool
+mcp_store_is_shared(const mcp_store *s)
+{
+    return s != NULL && s->pg;
+}
+
+mcp_status
+mcp_store_rate_add(mcp_store *s, const char *bucket, int64_t window_start, int64_t expires,
+                    int64_t n, int64_t *total, mcp_error *err)
+{
+    *total = 0;
+    if (!mcp_store_is_shared(s))
+        return mcp_error_set(err, MCP_ERR_UNSUPPORTED,
+                             "store: shared rate limits need the PostgreSQL store");
+    mcp_status rc = mcp__store_check_text("rate bucket", bucket, 1024, false, err);
+    if (rc != MCP_OK)
+        return rc;
+    mcp__store_conn *c = mcp__store_reader_acquire(s);
+    mcp__store_rows r;
+    /* One autocommitted statement: the row lock serializes the instances' increments. A retry
+     * after a lost connection may count n twice, which only refuses sooner (fail closed). */
+    rc = mcp__store_query(c, &r, err,
+                          "INSERT INTO rate_windows(bucket, window_start, count, expires)"
+                          " VALUES (?, ?, ?, ?) ON CONFLICT (bucket, window_start)"
+                          " DO UPDATE SET count = rate_windows.count + EXCLUDED.count"
+                          " RETURNING count",
+                          "tiii", bucket, window_start, n, expires);
+    bool row = false;
+    if (rc == MCP_OK)
+        rc = mcp__store_next(&r, &row, "rate window", err);
+    if (rc == MCP_OK && !row)
+        rc = mcp_error_set(err, MCP_ERR_STORE, "store: rate window: no row");
+    if (rc == MCP_OK)
+        *total = mcp__store_int(&r, 0);
+    mcp__store_rows_end(&r);
+    mcp__store_conn_release(c);
+    return rc;
+}
+
+mcp_status
+mcp_store_rate_expire(mcp_store *s, int64_t now, mcp_error *err)
+{
+    if (!mcp_store_is_shared(s))
+        return MCP_OK;
+    mcp__store_conn *c = mcp__store_reader_acquire(s);
+    mcp_status rc = mcp__store_exec(c, NULL, err, "DELETE FROM rate_windows WHERE expires < ?",
+                                    "i", now);
+    mcp__store_conn_release(c);
     return rc;
 }

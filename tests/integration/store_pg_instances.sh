@@ -85,6 +85,47 @@ U2=$SRV_URL
 PRM2=$SRV_PRM
 PID2=$SRV_PID
 P2=$SRV_PORT
+# Two mcp-products instances with shared rate limits (--rate-limits shared): a per-principal
+# limit of 48 requests per 96 s window (rate 0.5, burst 48: leases of 3), counted in PostgreSQL.
+RLPOL="$TMP/rl-policy.json"
+printf '%s\n' '{ "rate_limits": { "per_principal": { "rate": 0.5, "burst": 48 } } }' >"$RLPOL"
+start_rl() {
+    local name=$1 i port=""
+    "$MCP_BIN/mcp-products" --listen 127.0.0.1:0 --stateless --auth apikey --db "$URL" \
+        --catalog "$TMP/$name.catalog" --policy "$RLPOL" --rate-limits shared \
+        >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    SRV_PID=$!
+    PIDS+=("$SRV_PID")
+    for i in $(seq 1 100); do
+        port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/mcp.*|\1|p' \
+            "$TMP/$name.err" | head -n 1)
+        [ -n "$port" ] && break
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$port" ] || { echo "mcp-products $name did not start: $(cat "$TMP/$name.err")" >&2; return 1; }
+    SRV_PORT=$port
+}
+start_rl rl1 || exit 1
+PR1=$SRV_PORT
+start_rl rl2 || exit 1
+PR2=$SRV_PORT
+LB2PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# shared limits are refused at start-up on a SQLite store
+if "$MCP_BIN/mcp-products" --listen 127.0.0.1:0 --auth apikey --db "$TMP/rl.db" \
+    --catalog "$TMP/rl0.catalog" --policy "$RLPOL" --rate-limits shared >"$TMP/rl0.out" \
+    2>"$TMP/rl0.err"; then
+    bad "--rate-limits shared on SQLite started"
+elif grep -q 'shared rate limits need a PostgreSQL store' "$TMP/rl0.err"; then ok; else
+    bad "--rate-limits shared on SQLite: $(cat "$TMP/rl0.err")"
+fi
+if "$MCP_BIN/mcp-products" --rate-limits everywhere --db "$TMP/rl.db" >"$TMP/rl0.out" \
+    2>"$TMP/rl0.err"; then
+    bad "--rate-limits everywhere accepted"
+elif grep -q -- '--rate-limits wants local or shared' "$TMP/rl0.err"; then ok; else
+    bad "--rate-limits everywhere: $(cat "$TMP/rl0.err")"
+fi
+
 mint() {
     "$TOK" mint --secret-file "$TMP/hs.key" --alg HS256 --sub alice --iss "$ISS" --aud "$LB" \
         --ttl 300 --jti "$2" 2>/dev/null
@@ -107,6 +148,16 @@ http {
     uwsgi_temp_path $NGX/uwsgi;
     scgi_temp_path $NGX/scgi;
     upstream mcp { server 127.0.0.1:$P1 max_fails=0; server 127.0.0.1:$P2 max_fails=0; }
+    upstream rl { server 127.0.0.1:$PR1 max_fails=0; server 127.0.0.1:$PR2 max_fails=0; }
+    server {
+        listen 127.0.0.1:$LB2PORT;
+        location /mcp {
+            proxy_pass http://rl;
+            proxy_http_version 1.1;
+            proxy_set_header Host \$http_host;
+            proxy_buffering off;
+        }
+    }
     server {
         listen 127.0.0.1:$LBPORT;
         location /mcp {
@@ -150,6 +201,27 @@ if [ -n "$NGX" ]; then
     n1=$(($(grep -c 'POST tools/list' "$TMP/one.err") - b1))
     n2=$(($(grep -c 'POST tools/list' "$TMP/two.err") - b2))
     check "the balancer spread requests over both instances ($n1, $n2)" test "$n1" -ge 1 -a "$n2" -ge 1
+fi
+# the shared limit through the balancer: 80 requests in one window, round robin over both
+# instances; at most 48 pass (the leases never admit more than the limit), and at least
+# 48 - 2 * (3 - 1) (what leased but unspent requests may hold back)
+if [ -n "$NGX" ]; then
+    w=$(( $(date +%s%3N) % 96000 ))
+    if [ "$w" -gt 80000 ]; then sleep $(( (96000 - w) / 1000 + 1 )); fi
+    rl_ok=0 lim=0 other=0
+    for _ in $(seq 1 80); do
+        case $(post "http://127.0.0.1:$LB2PORT/mcp" "$LIST" -H "X-API-Key: $KEY_A") in
+        200) rl_ok=$((rl_ok + 1)) ;;
+        429) lim=$((lim + 1)) ;;
+        *) other=$((other + 1)) ;;
+        esac
+    done
+    echo "shared rate limit (48 per window, 2 instances, 80 sent): $rl_ok passed, $lim refused (429), $other other; tolerance $((rl_ok - 48))"
+    check "shared limit: at most 48 of 80 passed ($rl_ok), the rest 429 ($lim, other $other)" \
+        test "$rl_ok" -le 48 -a "$rl_ok" -ge 44 -a "$other" = 0
+    n1=$(grep -c 'POST tools/list' "$TMP/rl1.err")
+    n2=$(grep -c 'POST tools/list' "$TMP/rl2.err")
+    check "shared limit: both instances served ($n1, $n2)" test "$n1" -ge 10 -a "$n2" -ge 10
 fi
 expect_ok "JWT on one" "$U1" "$T1" -H "Authorization: Bearer $T1"
 expect_ok "JWT on two" "$U2" "$T2" -H "Authorization: Bearer $T2"
