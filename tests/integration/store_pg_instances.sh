@@ -112,7 +112,7 @@ start_rl rl2 || exit 1
 PR2=$SRV_PORT
 LB2PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # shared limits are refused at start-up on a SQLite store
-if "$MCP_BIN/mcp-products" --listen 127.0.0.1:0 --auth apikey --db "$TMP/rl.db" \
+if "$MCP_BIN/mcp-products" --listen 127.0.0.1:0 --auth apikey --db "$TMP/rl.db" --db-create \
     --catalog "$TMP/rl0.catalog" --policy "$RLPOL" --rate-limits shared >"$TMP/rl0.out" \
     2>"$TMP/rl0.err"; then
     bad "--rate-limits shared on SQLite started"
