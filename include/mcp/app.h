@@ -130,6 +130,9 @@ typedef struct mcp_app_config {
     unsigned as_refresh_ttl_s;               /* --as-refresh-ttl SECONDS (0 = default) */
     bool     as_registration;                /* --as-registration (RFC 7591 /register) */
 
+    /* Operations (docs/cli/server-options.md). */
+    bool     metrics;                        /* --metrics: Prometheus text at /metrics */
+
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;
 
