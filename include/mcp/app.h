@@ -133,6 +133,9 @@ typedef struct mcp_app_config {
     bool     as_registration;                /* --as-registration (RFC 7591 /register) */
     bool     as_cimd_allow_internal;         /* --as-cimd-allow-internal (tests only) */
 
+    /* Operations (docs/cli/server-options.md). */
+    bool     metrics;                        /* --metrics: Prometheus text at /metrics */
+
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;
 

@@ -759,6 +759,11 @@ typedef struct mcp_http_opts {
     const char *health_path;       /* liveness endpoint: GET/HEAD answer 200 {"status":"ok"}
                                       without authentication, 503 once shutting down (default
                                       "/health"; NULL: not served, 404) */
+    const char *metrics_path;      /* Prometheus text (format 0.0.4) at this path, GET/HEAD
+                                      without authentication: requests by method and status,
+                                      refusals by reason, a latency histogram, open sessions.
+                                      It discloses traffic counts, so it is off by default
+                                      (NULL); "/metrics" is the usual path */
 } mcp_http_opts;
 
 /**

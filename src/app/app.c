@@ -582,6 +582,8 @@ mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
     ho->reuse_port = cfg->reuse_port;
     ho->tls_cert_file = cfg->tls_cert_file;
     ho->tls_key_file = cfg->tls_key_file;
+    if (cfg->metrics)
+        ho->metrics_path = "/metrics";
     if (cfg->n_allowed_hosts > 0)
         ho->allowed_hosts = (const char *const *)cfg->allowed_hosts;
     if (cfg->max_body)

@@ -32,6 +32,7 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --workers N            handler threads (default 2 x cores)\n"
         "  --io-threads N         HTTP threads (default: cores)\n"
         "  --no-access-log        do not log one line per HTTP request on stderr\n"
+        "  --metrics              serve Prometheus text metrics at /metrics (no credential)\n"
         "  --allowed-host HOST    also accept this Host header on a loopback bind (repeatable;\n"
         "                         the host of --resource-url is accepted automatically)\n"
         "  --tls-cert PEM         serve HTTPS with this certificate chain (with --tls-key)\n"
@@ -339,6 +340,8 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
         why = "--tls-cert and --tls-key go together";
     else if (c->tls_cert_file != NULL && c->stdio)
         why = "--tls-cert and --tls-key serve HTTPS; they cannot be combined with --stdio";
+    else if (c->metrics && c->stdio)
+        why = "--metrics is served over HTTP; it cannot be combined with --stdio";
     else if (c->auth == 0 && !c->embedded_as && !c->stdio && !c->insecure_no_auth &&
              !is_loopback_host(c->listen_host))
         why = "no --auth on a non-loopback address: anyone who can reach it is a caller; add "
@@ -496,6 +499,8 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
             cfg->insecure_no_auth = true;
         } else if (strcmp(name, "--reuse-port") == 0) {
             cfg->reuse_port = true;
+        } else if (strcmp(name, "--metrics") == 0) {
+            cfg->metrics = true;
         } else if (strcmp(name, "--db-create") == 0) {
             cfg->db_create = true;
         } else if (strcmp(name, "--allowed-host") == 0 && val[0] != '\0') {

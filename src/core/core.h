@@ -268,6 +268,8 @@ void mcp__session_notify(mcp__session *s, const char *method, json_t *params);
 void mcp__session_wake_pending(mcp__session *s);
 /* Call fn for every session (references collected under the table lock, fn called outside). */
 void mcp__session_foreach(mcp_server *srv, void (*fn)(mcp__session *, void *), void *arg);
+/* Sessions open now (taken under the table lock). */
+size_t mcp__server_nsessions(mcp_server *srv);
 /* Remove every session (server teardown). */
 void mcp__sessions_clear(mcp_server *srv);
 /* Shutdown past its grace period: every handler waiting on a server->client request (sampling,

@@ -193,6 +193,15 @@ mcp__session_notify(mcp__session *s, const char *method, json_t *params)
     sink->release(sink);
 }
 
+size_t
+mcp__server_nsessions(mcp_server *srv)
+{
+    pthread_mutex_lock(&srv->sess_mu);
+    size_t n = srv->nsessions;
+    pthread_mutex_unlock(&srv->sess_mu);
+    return n;
+}
+
 void
 mcp__session_foreach(mcp_server *srv, void (*fn)(mcp__session *, void *), void *arg)
 {

@@ -386,6 +386,19 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
         char *b = mcp__strdup("{\"status\":\"ok\"}");
         return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
     }
+    /* Prometheus scrape: counters only, no credential (off unless asked for; see
+     * mcp_http_opts.metrics_path) */
+    if (h->metrics_path != NULL && strcmp(url, h->metrics_path) == 0) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return mcp__http_send_rpc_error(cs, c, 405, MCP_RPC_INVALID_REQUEST,
+                                            "Method Not Allowed");
+        size_t mlen = 0;
+        char *b = mcp__http_metrics_render(h, &mlen);
+        if (b == NULL)
+            return mcp__http_send_rpc_error(cs, c, 500, MCP_RPC_INTERNAL_ERROR, "out of memory");
+        return mcp__http_send_body(cs, c, 200, "text/plain; version=0.0.4; charset=utf-8", b,
+                                   mlen);
+    }
     if (h->route != NULL && strcmp(url, h->path) != 0) {
         /* another resource (the embedded authorization server): read its (small) body, then
          * hand it to the route, outside the MCP pipeline. The Host check of the DNS rebinding
@@ -610,6 +623,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         pthread_mutex_unlock(&cs->st->mu);
         mcp__http_stream_release(&cs->st->sink);
     }
+    mcp__http_metrics_record(&cs->h->metrics, cs->req.http_method, cs->status,
+                             mcp_now_ms() - cs->t0);
     if (cs->h->access_log) {
         /* every request-derived field escaped: a method name cannot forge a log line */
         uint64_t ms = mcp_now_ms() - cs->t0;
@@ -721,6 +736,7 @@ http_free(void *tr)
     mcp__free(h->resource_url);
     mcp__free(h->prm_json);
     mcp__free(h->health_path);
+    mcp__free(h->metrics_path);
     mcp__free(h->tls_cert);
     if (h->tls_key != NULL) {
         mcp_memzero(h->tls_key, h->tls_key_len);
@@ -905,6 +921,10 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
                        strcmp(opts->health_path, h->path ? h->path : "") != 0;
     if (want_health)
         h->health_path = mcp__strdup(opts->health_path);
+    bool want_metrics = opts->metrics_path != NULL && opts->metrics_path[0] == '/' &&
+                        strcmp(opts->metrics_path, h->path ? h->path : "") != 0;
+    if (want_metrics)
+        h->metrics_path = mcp__strdup(opts->metrics_path);
     h->resource_url = mcp__strdup(opts->resource_url);
     h->prm_json = mcp__strdup(opts->resource_metadata_json);
     h->route = opts->route;
@@ -923,7 +943,8 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     h->last_ping_ms = mcp_now_ms();
     pthread_mutex_init(&h->live_mu, NULL);
     if (h->host == NULL || h->path == NULL || h->allowed_hosts == NULL ||
-        h->allowed_origins == NULL || (want_health && h->health_path == NULL)) {
+        h->allowed_origins == NULL || (want_health && h->health_path == NULL) ||
+        (want_metrics && h->metrics_path == NULL)) {
         http_free(h);
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     }

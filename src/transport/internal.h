@@ -14,6 +14,16 @@
 
 typedef struct mcp__http mcp__http;
 
+/* Counters of /metrics (http_metrics.c): relaxed atomics, written once per request. */
+#define MCP__METRIC_NSTATUS 17      /* the statuses named in http_metrics.c, then "other" */
+#define MCP__METRIC_NMETHOD 5       /* GET POST DELETE HEAD other */
+#define MCP__METRIC_NBUCKET 11      /* latency bounds; one more slot counts +Inf */
+typedef struct mcp__http_metrics {
+    atomic_uint_fast64_t requests[MCP__METRIC_NMETHOD][MCP__METRIC_NSTATUS];
+    atomic_uint_fast64_t latency[MCP__METRIC_NBUCKET + 1];
+    atomic_uint_fast64_t latency_sum_ms;
+} mcp__http_metrics;
+
 #define MAX_SESSION_STREAMS 16
 #define PRM_PATH "/.well-known/oauth-protected-resource"
 
@@ -25,6 +35,8 @@ struct mcp__http {
     char              *resource_url;
     char              *prm_json;
     char              *health_path;    /* NULL: no liveness endpoint */
+    char              *metrics_path;   /* NULL: no /metrics */
+    mcp__http_metrics  metrics;
     char              *tls_cert;       /* PEM text, kept while the daemon runs (NULL: HTTP) */
     char              *tls_key;        /* wiped before it is freed */
     size_t             tls_key_len;
@@ -149,6 +161,13 @@ enum MHD_Result mcp__http_send_body(conn_state *cs, struct MHD_Connection *c, un
                                     const char *ctype, char *body, size_t len);
 enum MHD_Result mcp__http_send_rpc_error(conn_state *cs, struct MHD_Connection *c,
                                          unsigned status, int32_t code, const char *message);
+
+/* ---- http_metrics.c ---------------------------------------------------------------------- */
+
+void mcp__http_metrics_record(mcp__http_metrics *m, const char *method, unsigned status,
+                              uint64_t ms);
+/* The Prometheus text exposition (NULL: out of memory). */
+char *mcp__http_metrics_render(mcp__http *h, size_t *len);
 
 /* ---- http_checks.c ----------------------------------------------------------------------- */
 
