@@ -285,10 +285,20 @@ one_address_cannot_hold_every_slot(void **state)
         assert_true(closed_within(fds[i], 10000));
         close(fds[i]);
     }
-    /* and 127.0.0.1 is served again */
-    assert_int_equal(req_from("127.0.0.1", url, NULL, NULL, PING, &r), 0);
-    assert_int_equal(r.status, 200);
-    th_resp_free(&r);
+    /* and 127.0.0.1 is served again: the server counts a connection gone when it has cleaned
+     * it up, which may come a moment after the client saw the close (bounded: 2 s) */
+    int rc = -1;
+    long status = 0;
+    for (int i = 0; i < 20 && status != 200; i++) {
+        if (i > 0)
+            usleep(100 * 1000);
+        rc = req_from("127.0.0.1", url, NULL, NULL, PING, &r);
+        status = rc == 0 ? r.status : 0;
+        if (rc == 0)
+            th_resp_free(&r);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(status, 200);
     mcp_server_free(srv);
 }
 
