@@ -182,6 +182,36 @@ mcp__rpc_result(const json_t *id, json_t *result, size_t *len)
 }
 
 char *
+mcp__rpc_result_raw(const json_t *id, const char *result, size_t rlen, size_t *len)
+{
+    static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":", mid[] = ",\"result\":";
+    mcp_buf idb;
+    mcp__buf_init(&idb, 0);
+    if (!dump_into(&idb, id)) {
+        mcp__buf_cleanup(&idb);
+        return NULL;
+    }
+    size_t n = sizeof head - 1 + idb.len + sizeof mid - 1 + rlen + 1;
+    char *out = mcp__alloc(n + 1);
+    if (out != NULL) {
+        char *w = out;
+        memcpy(w, head, sizeof head - 1);
+        w += sizeof head - 1;
+        memcpy(w, idb.ptr, idb.len);
+        w += idb.len;
+        memcpy(w, mid, sizeof mid - 1);
+        w += sizeof mid - 1;
+        memcpy(w, result, rlen);
+        w += rlen;
+        *w++ = '}';
+        *w = '\0';
+        *len = n;
+    }
+    mcp__buf_cleanup(&idb);
+    return out;
+}
+
+char *
 mcp__rpc_error(const json_t *id, int32_t code, const char *message, json_t *data, size_t *len)
 {
     json_t *e = json_pack("{s:i, s:s}", "code", (json_int_t)code, "message", message);

@@ -34,6 +34,8 @@ void mcp__rpc_msg_cleanup(mcp__rpc_msg *m);
 
 /* Serialize {"jsonrpc":"2.0","id":id,"result":result}; steals result. Caller frees with mcp__free. */
 char *mcp__rpc_result(const json_t *id, json_t *result, size_t *len);
+/* The same around a result serialized already (rlen bytes of JSON, borrowed). */
+char *mcp__rpc_result_raw(const json_t *id, const char *result, size_t rlen, size_t *len);
 /* {"jsonrpc":"2.0","id":id|null,"error":{"code":..,"message":..[,"data":data]}}; steals data. */
 char *mcp__rpc_error(const json_t *id, int32_t code, const char *message, json_t *data, size_t *len);
 /* The same for protocol 2026-07-28, whose schema has no null id: an unreadable id (NULL) is

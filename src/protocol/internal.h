@@ -119,6 +119,21 @@ typedef json_t *(*listing_at_fn)(mcp_server *srv, size_t i, const mcp_principal 
 json_t *mcp__pr_list(mcp_request *req, size_t n, listing_at_fn at, const char *key, int32_t *code,
                      const char **msg);
 
+/* ---- cached lists (list_cache.c) --------------------------------------------------------- */
+
+enum { MCP__LIST_TOOLS, MCP__LIST_PROMPTS, MCP__LIST_RESOURCES, MCP__LIST_TEMPLATES };
+typedef struct mcp__list_cache mcp__list_cache;
+mcp__list_cache *mcp__list_cache_new(void);
+void mcp__list_cache_free(mcp__list_cache *lc);
+/* Lookups answered from the cache and not (tests). */
+void mcp__list_cache_stats(mcp__list_cache *lc, uint64_t *hits, uint64_t *misses);
+/* The server's list cache (modern.c keeps it with the protocol's per-server state), or NULL. */
+mcp__list_cache *mcp__pr_lists(mcp_server *srv);
+/* Answer a list request (which: MCP__LIST_*): mcp__pr_list() and mcp__pr_reply(), or the same
+ * bytes from the cache when the caller's permission set and the generations match. */
+mcp_status mcp__pr_list_reply(mcp_request *req, unsigned which, size_t n, listing_at_fn at,
+                              const char *key);
+
 /* ---- the methods (one file per family) --------------------------------------------------- */
 
 typedef mcp_status (*mcp__method_fn)(mcp_request *req, mcp_error *err);

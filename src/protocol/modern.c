@@ -17,6 +17,7 @@
 typedef struct pr_state {
     mcp__rstate_keyring kr;
     int64_t             ttl_s;
+    mcp__list_cache    *lists;
 } pr_state;
 
 /* ---- per-server state -------------------------------------------------------------------- */
@@ -56,6 +57,10 @@ mcp__pr_server_init(mcp_server *srv, mcp_error *err)
     mcp__rstate_keyring_init(&ps->kr);
     ps->ttl_s = srv->opts.request_state_ttl_s ? srv->opts.request_state_ttl_s
                                               : MCP__RSTATE_DEFAULT_TTL;
+    if ((ps->lists = mcp__list_cache_new()) == NULL) {
+        mcp__free(ps);
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    }
     mcp_status rc = srv->opts.request_state_key_file != NULL
                     ? load_key_file(&ps->kr.current, srv->opts.request_state_key_file, err)
                     : mcp__rstate_key_random(&ps->kr.current, err);
@@ -66,6 +71,7 @@ mcp__pr_server_init(mcp_server *srv, mcp_error *err)
              : load_key_file(&ps->kr.previous, srv->opts.request_state_prev_key_file, err);
     if (rc != MCP_OK) {
         mcp__rstate_keyring_cleanup(&ps->kr);
+        mcp__list_cache_free(ps->lists);
         mcp__free(ps);
         return rc;
     }
@@ -80,8 +86,16 @@ mcp__pr_server_free(mcp_server *srv)
     if (ps == NULL)
         return;
     mcp__rstate_keyring_cleanup(&ps->kr);
+    mcp__list_cache_free(ps->lists);
     mcp__free(ps);
     srv->proto = NULL;
+}
+
+mcp__list_cache *
+mcp__pr_lists(mcp_server *srv)
+{
+    pr_state *ps = srv->proto;
+    return ps != NULL ? ps->lists : NULL;
 }
 
 /* ---- results ----------------------------------------------------------------------------- */
