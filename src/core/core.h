@@ -159,6 +159,11 @@ struct mcp_request {
     char                *head_target;  /* 2026: decoded Mcp-Name (owned), or NULL */
     bool                 authz_done;   /* AUTHZ ran in the head phase, from the headers */
     json_t              *err_data;     /* error.data of a failure the transport answers (owned) */
+    /* 2026: what the protocol's route step read from params._meta, for the handler context
+     * (parsed once per request) */
+    bool                 meta_read;
+    unsigned             meta_caps;
+    int                  meta_log_level;
 };
 
 /* The era of a request (mcp_request.era), chosen by the transport from its version header. */

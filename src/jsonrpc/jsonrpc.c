@@ -182,6 +182,33 @@ mcp__rpc_result(const json_t *id, json_t *result, size_t *len)
 }
 
 char *
+mcp__rpc_result_tail(const json_t *id, json_t *result, const char *tail, size_t tlen,
+                     size_t *len)
+{
+    if (result == NULL)
+        return NULL;
+    mcp_buf b;
+    mcp__buf_init(&b, 0);
+    bool ok = json_is_object(result) &&
+              mcp__buf_appends(&b, "{\"jsonrpc\":\"2.0\",\"id\":") == MCP_OK &&
+              dump_into(&b, id) && mcp__buf_appends(&b, ",\"result\":") == MCP_OK &&
+              dump_into(&b, result) && b.len > 0 && b.ptr[b.len - 1] == '}';
+    if (ok && tlen > 0) {
+        b.len--;                          /* reopen the result object */
+        bool empty = b.ptr[b.len - 1] == '{';
+        ok = (empty || mcp__buf_append(&b, ",", 1) == MCP_OK) &&
+             mcp__buf_append(&b, tail, tlen) == MCP_OK && mcp__buf_append(&b, "}", 1) == MCP_OK;
+    }
+    ok = ok && mcp__buf_append(&b, "}", 1) == MCP_OK;
+    json_decref(result);
+    if (!ok) {
+        mcp__buf_cleanup(&b);
+        return NULL;
+    }
+    return mcp__buf_steal(&b, len);
+}
+
+char *
 mcp__rpc_result_raw(const json_t *id, const char *result, size_t rlen, size_t *len)
 {
     static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":", mid[] = ",\"result\":";

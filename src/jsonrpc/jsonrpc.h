@@ -34,6 +34,10 @@ void mcp__rpc_msg_cleanup(mcp__rpc_msg *m);
 
 /* Serialize {"jsonrpc":"2.0","id":id,"result":result}; steals result. Caller frees with mcp__free. */
 char *mcp__rpc_result(const json_t *id, json_t *result, size_t *len);
+/* The same with extra members, serialized already (tail: tlen bytes such as "a":1,"b":2),
+ * appended to the result object (which must be an object); steals result. */
+char *mcp__rpc_result_tail(const json_t *id, json_t *result, const char *tail, size_t tlen,
+                           size_t *len);
 /* The same around a result serialized already (rlen bytes of JSON, borrowed). */
 char *mcp__rpc_result_raw(const json_t *id, const char *result, size_t rlen, size_t *len);
 /* {"jsonrpc":"2.0","id":id|null,"error":{"code":..,"message":..[,"data":data]}}; steals data. */

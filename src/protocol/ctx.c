@@ -58,7 +58,10 @@ mcp__pr_ctx_new(mcp_request *req, mcp__sink *sink, ctx_kind kind)
         mcp__meta26 m;
         mcp_error e;
         mcp_error_clear(&e);
-        if (mcp__meta26_parse(req->msg.params, &m, &e) == MCP_OK) {
+        if (req->meta_read) {
+            c->client_caps = req->meta_caps;
+            c->log_threshold = req->meta_log_level;
+        } else if (mcp__meta26_parse(req->msg.params, &m, &e) == MCP_OK) {
             c->client_caps = m.caps;
             c->log_threshold = m.log_level;
         }
@@ -476,8 +479,7 @@ mcp__pr_finish_handler(mcp_ctx *c, mcp_status rc, mcp_error *err)
     if (rc == MCP_ERR_INPUT_REQUIRED && c->modern) {
         json_t *r = mcp__pr_input_result(c, err);
         if (r != NULL) {
-            mcp__pr_decorate(c->srv, r, MCP__PR_CACHE_NONE);
-            mcp__pr_emit_result(c->sink, c->id, r);
+            mcp__pr_emit_decorated(c->srv, c->sink, c->id, r, MCP__PR_CACHE_NONE);
             return;
         }
         rc = err->code != MCP_OK ? err->code : MCP_ERR_INTERNAL;
@@ -522,13 +524,12 @@ mcp__pr_finish_handler(mcp_ctx *c, mcp_status rc, mcp_error *err)
         }
     }
     if (c->modern) {
-        /* a read answered after input rounds is specific to them: never cached */
+        /* a read answered after input rounds is specific to them: never shared */
         bool retry = json_object_size(c->answers) > 0 || c->state != NULL;
-        mcp__pr_decorate(c->srv, c->result, retry ? MCP__PR_CACHE_NONE : c->cache);
-        if (retry && c->cache != MCP__PR_CACHE_NONE) {
-            json_object_set_new(c->result, "ttlMs", json_integer(0));
-            json_object_set_new(c->result, "cacheScope", json_string("private"));
-        }
+        mcp__pr_emit_decorated(c->srv, c->sink, c->id, json_incref(c->result),
+                               retry && c->cache != MCP__PR_CACHE_NONE ? MCP__PR_CACHE_PRIVATE
+                                                                       : c->cache);
+        return;
     }
     mcp__pr_emit_result(c->sink, c->id, json_incref(c->result));
 }
@@ -611,8 +612,9 @@ mcp_status
 mcp__pr_reply(mcp_request *req, json_t *result, int32_t code, const char *msg)
 {
     if (result != NULL && req->era == MCP__REQ_MODERN)
-        mcp__pr_decorate(req->srv, result, mcp__pr_method_cache(req));
-    if (result != NULL)
+        mcp__pr_emit_decorated(req->srv, req->sink, req->msg.id, result,
+                               mcp__pr_method_cache(req));
+    else if (result != NULL)
         mcp__pr_emit_result(req->sink, req->msg.id, result);
     else
         mcp__pr_emit_error(req->sink, req->msg.id, code ? code : MCP_RPC_INTERNAL_ERROR,

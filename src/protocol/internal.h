@@ -51,6 +51,7 @@ enum {
     MCP__PR_CACHE_NONE,     /* not a CacheableResult */
     MCP__PR_CACHE_CALLER,   /* may differ between callers: private when auth is configured */
     MCP__PR_CACHE_PUBLIC,   /* the same for every caller */
+    MCP__PR_CACHE_PRIVATE,  /* cacheable, but only for this caller (a read after input rounds) */
 };
 
 static inline const char *
@@ -80,6 +81,10 @@ int mcp__pr_level_from_name(const char *s);
 
 /* Add resultType, _meta serverInfo and (cache != NONE) ttlMs/cacheScope to a 2026 result. */
 void mcp__pr_decorate(mcp_server *srv, json_t *result, int cache);
+/* Emit a 2026 result (stolen) decorated so: the decoration's bytes prepared at setup appended to
+ * the dumped result when it has none of those members (the common case), else decorate + emit. */
+void mcp__pr_emit_decorated(mcp_server *srv, mcp__sink *sink, const json_t *id, json_t *result,
+                            int cache);
 /* Server capabilities (initialize; modern: server/discover, without the notification
  * capabilities that a 2026 client reaches only through subscriptions/listen). */
 json_t *mcp__pr_server_caps(mcp_server *srv, bool modern);
