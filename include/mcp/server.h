@@ -432,6 +432,19 @@ MCP_EXTERN mcp_status mcp_ctx_add_content_take(mcp_ctx *ctx, json_t *item, mcp_e
  */
 MCP_EXTERN mcp_status mcp_ctx_set_structured_take(mcp_ctx *ctx, json_t *value, mcp_error *err);
 /**
+ * Add, at this place of the content, a text item that carries the structuredContent as JSON
+ * text (what the specification asks of a tool that returns structured content, for clients that
+ * read text only). The server serializes the structured content once when the result is sent
+ * and writes the same bytes as the structured content and, escaped, as this item's text; a
+ * handler that adds other content too (a summary line) should use this instead of dumping the
+ * value into mcp_ctx_add_text() itself. Without structured content at the end the item is left
+ * out. At most one per result; mcp_ctx_set_result_take() drops it with the old result.
+ * @return MCP_OK, MCP_ERR_INVALID_ARG (not a tool handler), MCP_ERR_STATE (added already),
+ *         MCP_ERR_NOMEM. Thread: handler only.
+ * @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_ctx_add_structured_text(mcp_ctx *ctx, mcp_error *err);
+/**
  * Mark the tool result isError:true and add text explaining why (sent to the model; the
  * handler still returns MCP_OK). Thread: handler only.
  * @since 0.1

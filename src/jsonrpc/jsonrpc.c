@@ -141,6 +141,48 @@ dump_into(mcp_buf *b, const json_t *v)
     return json_dump_callback(v, buf_sink, b, JSON_COMPACT | JSON_ENCODE_ANY) == 0;
 }
 
+bool
+mcp__json_dump_into(mcp_buf *b, const json_t *v)
+{
+    return dump_into(b, v);
+}
+
+mcp_status
+mcp__json_escape_into(mcp_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        char u[7];
+        const char *esc = u;
+        size_t elen = 2;
+        switch (ch) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default:
+            memcpy(u, "\\u00", 4);
+            u[4] = hex[ch >> 4];
+            u[5] = hex[ch & 15];
+            elen = 6;
+        }
+        mcp_status rc = mcp__buf_append(b, s + start, i - start);
+        if (rc == MCP_OK)
+            rc = mcp__buf_append(b, esc, elen);
+        if (rc != MCP_OK)
+            return rc;
+        start = i + 1;
+    }
+    return mcp__buf_append(b, s + start, n - start);
+}
+
 char *
 mcp__json_dump(const json_t *v, size_t *len)
 {

@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <mcp/server.h>
 
+#include "common/common.h"
+
 #define MCP__JSON_MAX_DEPTH 64
 
 typedef enum mcp__rpc_kind {
@@ -53,6 +55,12 @@ char *mcp__rpc_request(const json_t *id, const char *method, json_t *params, siz
 
 /* Dump compactly into an mcp__alloc'd string (NULL on failure). */
 char *mcp__json_dump(const json_t *v, size_t *len);
+/* The same, appended to b. */
+bool mcp__json_dump_into(mcp_buf *b, const json_t *v);
+/* Append s (n bytes of valid UTF-8) escaped as the inside of a JSON string, byte for byte as
+ * jansson's compact dump writes it: \" \\ \b \f \n \r \t, other control characters \u00XX,
+ * everything else (also '/' and non-ASCII) as it is. */
+mcp_status mcp__json_escape_into(mcp_buf *b, const char *s, size_t n);
 /* Depth of nested arrays/objects (stops counting past limit). */
 int mcp__json_depth(const json_t *v, int limit);
 

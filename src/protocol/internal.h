@@ -25,6 +25,8 @@ struct mcp_ctx {
     const char          *target;
     json_t              *result;      /* the result object being built */
     json_t              *list;        /* content / contents / messages / values (borrowed) */
+    json_t              *mirror;      /* the text item of mcp_ctx_add_structured_text (in list,
+                                         borrowed), or NULL */
     bool                 custom_result;
     atomic_bool          cancelled;
     struct mcp_ctx      *next_inflight;
@@ -85,6 +87,10 @@ void mcp__pr_decorate(mcp_server *srv, json_t *result, int cache);
  * the dumped result when it has none of those members (the common case), else decorate + emit. */
 void mcp__pr_emit_decorated(mcp_server *srv, mcp__sink *sink, const json_t *id, json_t *result,
                             int cache);
+/* The decoration of result as members serialized at setup (*tail, borrowed), or false when the
+ * result has decoration members of its own (then mcp__pr_decorate merges). */
+bool mcp__pr_decoration(mcp_server *srv, const json_t *result, int cache, const char **tail,
+                        size_t *tlen);
 /* Server capabilities (initialize; modern: server/discover, without the notification
  * capabilities that a 2026 client reaches only through subscriptions/listen). */
 json_t *mcp__pr_server_caps(mcp_server *srv, bool modern);

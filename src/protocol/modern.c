@@ -189,23 +189,36 @@ mcp__pr_decorate(mcp_server *srv, json_t *result, int cache)
                                     ? "public" : "private"));
 }
 
-void
-mcp__pr_emit_decorated(mcp_server *srv, mcp__sink *sink, const json_t *id, json_t *result,
-                       int cache)
+bool
+mcp__pr_decoration(mcp_server *srv, const json_t *result, int cache, const char **tail,
+                   size_t *tlen)
 {
     pr_state *ps = srv->proto;
     if (!json_is_object(result) || json_object_get(result, "resultType") != NULL ||
         json_object_get(result, "_meta") != NULL || json_object_get(result, "ttlMs") != NULL ||
-        json_object_get(result, "cacheScope") != NULL) {
+        json_object_get(result, "cacheScope") != NULL)
+        return false;
+    int t = cache == MCP__PR_CACHE_NONE ? TAIL_NONE
+            : cache != MCP__PR_CACHE_PRIVATE && (cache == MCP__PR_CACHE_PUBLIC || !per_caller(srv))
+            ? TAIL_PUBLIC : TAIL_PRIVATE;
+    *tail = ps->tails[t];
+    *tlen = ps->tail_len[t];
+    return true;
+}
+
+void
+mcp__pr_emit_decorated(mcp_server *srv, mcp__sink *sink, const json_t *id, json_t *result,
+                       int cache)
+{
+    const char *tail = NULL;
+    size_t tlen = 0;
+    if (!mcp__pr_decoration(srv, result, cache, &tail, &tlen)) {
         mcp__pr_decorate(srv, result, cache);   /* merged into what the handler set */
         mcp__pr_emit_result(sink, id, result);
         return;
     }
-    int t = cache == MCP__PR_CACHE_NONE ? TAIL_NONE
-            : cache != MCP__PR_CACHE_PRIVATE && (cache == MCP__PR_CACHE_PUBLIC || !per_caller(srv))
-            ? TAIL_PUBLIC : TAIL_PRIVATE;
     size_t len;
-    char *msg = mcp__rpc_result_tail(id, result, ps->tails[t], ps->tail_len[t], &len);
+    char *msg = mcp__rpc_result_tail(id, result, tail, tlen, &len);
     if (msg == NULL) {
         msg = mcp__rpc_error(id, MCP_RPC_INTERNAL_ERROR, "internal error: out of memory", NULL,
                              &len);
