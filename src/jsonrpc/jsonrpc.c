@@ -134,11 +134,113 @@ buf_sink(const char *data, size_t size, void *ud)
     return mcp__buf_append(ud, data, size) == MCP_OK ? 0 : -1;
 }
 
-/* One pass into a growing buffer; json_dumpb() would need a sizing pass first. */
+/* jansson's own dump of v (one pass into a growing buffer; json_dumpb() would need a sizing
+ * pass first). */
+static bool
+jansson_dump_into(mcp_buf *b, const json_t *v)
+{
+    return json_dump_callback(v, buf_sink, b, JSON_COMPACT | JSON_ENCODE_ANY) == 0;
+}
+
+static bool
+ascii_only(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return false;
+    return true;
+}
+
+#define WRITE_MAX_DEPTH 32
+
+/*
+ * Our outgoing JSON (issue 15): the same bytes as jansson's compact dump, written directly.
+ * jansson's dumper checks every object and array for loops (it formats the container's address
+ * and keeps it in a hash table), which made it the largest cost of a response. Written here:
+ * objects (insertion order, as jansson), arrays, ASCII strings and keys (jansson's escapes:
+ * mcp__json_escape_into), integers, true, false, null. Left to jansson, value by value: reals
+ * (its number format), strings with non-ASCII bytes (its UTF-8 check), an object with a
+ * non-ASCII key, and anything deeper than WRITE_MAX_DEPTH (its loop check: a cycle still fails).
+ */
+static bool
+write_value(mcp_buf *b, const json_t *v, int depth)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (depth >= WRITE_MAX_DEPTH)
+            return jansson_dump_into(b, v);
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m) {
+            if (!ascii_only(k, strlen(k)))
+                return jansson_dump_into(b, v);
+        }
+        bool first = true;
+        if (mcp__buf_append(b, "{", 1) != MCP_OK)
+            return false;
+        json_object_foreach((json_t *)v, k, m) {
+            if ((!first && mcp__buf_append(b, ",", 1) != MCP_OK) ||
+                mcp__buf_append(b, "\"", 1) != MCP_OK ||
+                mcp__json_escape_into(b, k, strlen(k)) != MCP_OK ||
+                mcp__buf_append(b, "\":", 2) != MCP_OK || !write_value(b, m, depth + 1))
+                return false;
+            first = false;
+        }
+        return mcp__buf_append(b, "}", 1) == MCP_OK;
+    }
+    case JSON_ARRAY: {
+        if (depth >= WRITE_MAX_DEPTH)
+            return jansson_dump_into(b, v);
+        if (mcp__buf_append(b, "[", 1) != MCP_OK)
+            return false;
+        size_t n = json_array_size(v);
+        for (size_t i = 0; i < n; i++)
+            if ((i > 0 && mcp__buf_append(b, ",", 1) != MCP_OK) ||
+                !write_value(b, json_array_get(v, i), depth + 1))
+                return false;
+        return mcp__buf_append(b, "]", 1) == MCP_OK;
+    }
+    case JSON_STRING: {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (!ascii_only(s, n))
+            return jansson_dump_into(b, v);
+        return mcp__buf_append(b, "\"", 1) == MCP_OK && mcp__json_escape_into(b, s, n) == MCP_OK &&
+               mcp__buf_append(b, "\"", 1) == MCP_OK;
+    }
+    case JSON_INTEGER: {
+        json_int_t x = json_integer_value(v);
+        unsigned long long u = x < 0 ? 0ull - (unsigned long long)x : (unsigned long long)x;
+        char num[24], *e = num + sizeof num, *p = e;
+        do {
+            *--p = (char)('0' + u % 10);
+            u /= 10;
+        } while (u != 0);
+        if (x < 0)
+            *--p = '-';
+        return mcp__buf_append(b, p, (size_t)(e - p)) == MCP_OK;
+    }
+    case JSON_TRUE:
+        return mcp__buf_append(b, "true", 4) == MCP_OK;
+    case JSON_FALSE:
+        return mcp__buf_append(b, "false", 5) == MCP_OK;
+    case JSON_NULL:
+        return mcp__buf_append(b, "null", 4) == MCP_OK;
+    default:                                  /* JSON_REAL */
+        return jansson_dump_into(b, v);
+    }
+}
+
 static bool
 dump_into(mcp_buf *b, const json_t *v)
 {
-    return json_dump_callback(v, buf_sink, b, JSON_COMPACT | JSON_ENCODE_ANY) == 0;
+    size_t start = b->len;
+    bool ok = v != NULL && write_value(b, v, 0);
+    if (!ok && b->ptr != NULL) {              /* nothing half-written stays */
+        b->len = start;
+        b->ptr[start] = '\0';
+    }
+    return ok;
 }
 
 bool
