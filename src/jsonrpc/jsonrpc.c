@@ -153,6 +153,19 @@ ascii_only(const char *s, size_t n)
 
 #define WRITE_MAX_DEPTH 32
 
+/* mcp__buf_append with the common case inline: room in the buffer (and under its maximum). */
+static inline mcp_status
+put(mcp_buf *b, const char *s, size_t n)
+{
+    if (b->ptr != NULL && n < b->cap - b->len && n <= b->max - b->len) {
+        memcpy(b->ptr + b->len, s, n);
+        b->len += n;
+        b->ptr[b->len] = '\0';
+        return MCP_OK;
+    }
+    return mcp__buf_append(b, s, n);
+}
+
 /*
  * Our outgoing JSON (issue 15): the same bytes as jansson's compact dump, written directly.
  * jansson's dumper checks every object and array for loops (it formats the container's address
@@ -176,37 +189,37 @@ write_value(mcp_buf *b, const json_t *v, int depth)
                 return jansson_dump_into(b, v);
         }
         bool first = true;
-        if (mcp__buf_append(b, "{", 1) != MCP_OK)
+        if (put(b, "{", 1) != MCP_OK)
             return false;
         json_object_foreach((json_t *)v, k, m) {
-            if ((!first && mcp__buf_append(b, ",", 1) != MCP_OK) ||
-                mcp__buf_append(b, "\"", 1) != MCP_OK ||
+            if ((!first && put(b, ",", 1) != MCP_OK) ||
+                put(b, "\"", 1) != MCP_OK ||
                 mcp__json_escape_into(b, k, strlen(k)) != MCP_OK ||
-                mcp__buf_append(b, "\":", 2) != MCP_OK || !write_value(b, m, depth + 1))
+                put(b, "\":", 2) != MCP_OK || !write_value(b, m, depth + 1))
                 return false;
             first = false;
         }
-        return mcp__buf_append(b, "}", 1) == MCP_OK;
+        return put(b, "}", 1) == MCP_OK;
     }
     case JSON_ARRAY: {
         if (depth >= WRITE_MAX_DEPTH)
             return jansson_dump_into(b, v);
-        if (mcp__buf_append(b, "[", 1) != MCP_OK)
+        if (put(b, "[", 1) != MCP_OK)
             return false;
         size_t n = json_array_size(v);
         for (size_t i = 0; i < n; i++)
-            if ((i > 0 && mcp__buf_append(b, ",", 1) != MCP_OK) ||
+            if ((i > 0 && put(b, ",", 1) != MCP_OK) ||
                 !write_value(b, json_array_get(v, i), depth + 1))
                 return false;
-        return mcp__buf_append(b, "]", 1) == MCP_OK;
+        return put(b, "]", 1) == MCP_OK;
     }
     case JSON_STRING: {
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
         if (!ascii_only(s, n))
             return jansson_dump_into(b, v);
-        return mcp__buf_append(b, "\"", 1) == MCP_OK && mcp__json_escape_into(b, s, n) == MCP_OK &&
-               mcp__buf_append(b, "\"", 1) == MCP_OK;
+        return put(b, "\"", 1) == MCP_OK && mcp__json_escape_into(b, s, n) == MCP_OK &&
+               put(b, "\"", 1) == MCP_OK;
     }
     case JSON_INTEGER: {
         json_int_t x = json_integer_value(v);
@@ -218,14 +231,14 @@ write_value(mcp_buf *b, const json_t *v, int depth)
         } while (u != 0);
         if (x < 0)
             *--p = '-';
-        return mcp__buf_append(b, p, (size_t)(e - p)) == MCP_OK;
+        return put(b, p, (size_t)(e - p)) == MCP_OK;
     }
     case JSON_TRUE:
-        return mcp__buf_append(b, "true", 4) == MCP_OK;
+        return put(b, "true", 4) == MCP_OK;
     case JSON_FALSE:
-        return mcp__buf_append(b, "false", 5) == MCP_OK;
+        return put(b, "false", 5) == MCP_OK;
     case JSON_NULL:
-        return mcp__buf_append(b, "null", 4) == MCP_OK;
+        return put(b, "null", 4) == MCP_OK;
     default:                                  /* JSON_REAL */
         return jansson_dump_into(b, v);
     }
@@ -275,14 +288,14 @@ mcp__json_escape_into(mcp_buf *b, const char *s, size_t n)
             u[5] = hex[ch & 15];
             elen = 6;
         }
-        mcp_status rc = mcp__buf_append(b, s + start, i - start);
+        mcp_status rc = put(b, s + start, i - start);
         if (rc == MCP_OK)
-            rc = mcp__buf_append(b, esc, elen);
+            rc = put(b, esc, elen);
         if (rc != MCP_OK)
             return rc;
         start = i + 1;
     }
-    return mcp__buf_append(b, s + start, n - start);
+    return put(b, s + start, n - start);
 }
 
 char *

@@ -47,12 +47,13 @@ walk(const char *dir)
         return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
+        /* the tree's own files only: not node_modules (other tests install into it) */
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "node_modules") == 0)
             continue;
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         struct stat st;
-        if (stat(path, &st) != 0)
+        if (lstat(path, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
             walk(path);
@@ -77,7 +78,8 @@ writer_matches_jansson_on_the_test_tree(void **state)
     char root[1024];
     snprintf(root, sizeof root, "%s/tests", src != NULL ? src : "..");
     walk(root);
-    assert_true(compared >= 40);         /* the tree has ~50 JSON files; most are documents */
+    fprintf(stderr, "compared %zu documents\n", compared);
+    assert_true(compared >= 20);         /* corpora, vectors, schemas: 26 documents today */
 }
 
 static void
