@@ -696,6 +696,15 @@ typedef void (*mcp_http_route_fn)(void *ctx, const mcp_http_route_req *rq,
                                   mcp_http_route_resp *rs);
 
 /**
+ * Readiness of what the server depends on (mcp_http_opts.ready_fn): true when ready; when not,
+ * write a short reason (NUL-terminated, at most cap bytes, no secrets) into reason.
+ * It must not block: it is called on an HTTP IO thread for every request to ready_path, so a
+ * check that needs I/O runs elsewhere and this reports its last result.
+ * @param ctx mcp_http_opts.ready_ctx. Thread: HTTP IO threads, several at once. @since 0.2
+ */
+typedef bool (*mcp_http_ready_fn)(void *ctx, char *reason, size_t cap);
+
+/**
  * Options for mcp_server_listen_http(). Fill with mcp_http_opts_default(), then override (a
  * zeroed struct is not the defaults: listen_fd 0 would serve on descriptor 0). Where noted,
  * 0 also selects the default.
@@ -764,6 +773,14 @@ typedef struct mcp_http_opts {
                                       refusals by reason, a latency histogram, open sessions.
                                       It discloses traffic counts, so it is off by default
                                       (NULL); "/metrics" is the usual path */
+    const char *ready_path;        /* readiness endpoint: GET/HEAD answer 200 {"status":"ready"}
+                                      when ready_fn says so (or there is none), else 503
+                                      {"status":"not ready","reason":"..."}; 503 once shutting
+                                      down; no authentication (default "/ready"; NULL: not
+                                      served, 404) */
+    mcp_http_ready_fn ready_fn;    /* what ready_path reports (default NULL: ready whenever the
+                                      server answers) */
+    void       *ready_ctx;         /* passed to ready_fn; must outlive the server */
 } mcp_http_opts;
 
 /**

@@ -362,6 +362,30 @@ run_head(conn_state *cs, struct MHD_Connection *c)
     return after_head(cs, c);
 }
 
+/* Readiness (orchestrators, load balancers): 200 when ready_fn says the server's dependencies
+ * are reachable, else 503 with its reason. No credential; the reason names a dependency, never
+ * a secret. */
+static enum MHD_Result
+send_ready(conn_state *cs, struct MHD_Connection *c, const char *method)
+{
+    mcp__http *h = cs->h;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return mcp__http_send_rpc_error(cs, c, 405, MCP_RPC_INVALID_REQUEST,
+                                        "Method Not Allowed");
+    char why[256] = "";
+    bool ok = h->ready_fn == NULL || h->ready_fn(h->ready_ctx, why, sizeof why);
+    why[sizeof why - 1] = '\0';
+    json_t *doc = ok ? json_pack("{s:s}", "status", "ready")
+                     : json_pack("{s:s,s:s}", "status", "not ready", "reason",
+                                 why[0] ? why : "not ready");
+    char *b = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    if (b == NULL)
+        return mcp__http_send_rpc_error(cs, c, 500, MCP_RPC_INTERNAL_ERROR, "out of memory");
+    /* jansson allocates through the library's allocator (common/alloc.c) */
+    return mcp__http_send_body(cs, c, ok ? 200 : 503, "application/json", b, strlen(b));
+}
+
 static enum MHD_Result
 begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *method)
 {
@@ -386,6 +410,8 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
         char *b = mcp__strdup("{\"status\":\"ok\"}");
         return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
     }
+    if (h->ready_path != NULL && strcmp(url, h->ready_path) == 0)
+        return send_ready(cs, c, method);
     /* Prometheus scrape: counters only, no credential (off unless asked for; see
      * mcp_http_opts.metrics_path) */
     if (h->metrics_path != NULL && strcmp(url, h->metrics_path) == 0) {
@@ -695,6 +721,7 @@ mcp_http_opts_default(mcp_http_opts *o)
     o->sse_replay_events = 256;
     o->access_log = true;
     o->health_path = "/health";
+    o->ready_path = "/ready";
     o->listen_fd = -1;
     o->max_connections_per_ip = 256;
     o->max_streams_per_principal = 64;
@@ -737,6 +764,7 @@ http_free(void *tr)
     mcp__free(h->prm_json);
     mcp__free(h->health_path);
     mcp__free(h->metrics_path);
+    mcp__free(h->ready_path);
     mcp__free(h->tls_cert);
     if (h->tls_key != NULL) {
         mcp_memzero(h->tls_key, h->tls_key_len);
@@ -925,6 +953,12 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
                         strcmp(opts->metrics_path, h->path ? h->path : "") != 0;
     if (want_metrics)
         h->metrics_path = mcp__strdup(opts->metrics_path);
+    bool want_ready = opts->ready_path != NULL && opts->ready_path[0] == '/' &&
+                      strcmp(opts->ready_path, h->path ? h->path : "") != 0;
+    if (want_ready)
+        h->ready_path = mcp__strdup(opts->ready_path);
+    h->ready_fn = opts->ready_fn;
+    h->ready_ctx = opts->ready_ctx;
     h->resource_url = mcp__strdup(opts->resource_url);
     h->prm_json = mcp__strdup(opts->resource_metadata_json);
     h->route = opts->route;
@@ -944,7 +978,7 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     pthread_mutex_init(&h->live_mu, NULL);
     if (h->host == NULL || h->path == NULL || h->allowed_hosts == NULL ||
         h->allowed_origins == NULL || (want_health && h->health_path == NULL) ||
-        (want_metrics && h->metrics_path == NULL)) {
+        (want_metrics && h->metrics_path == NULL) || (want_ready && h->ready_path == NULL)) {
         http_free(h);
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     }

@@ -36,6 +36,9 @@ struct mcp__http {
     char              *prm_json;
     char              *health_path;    /* NULL: no liveness endpoint */
     char              *metrics_path;   /* NULL: no /metrics */
+    char              *ready_path;     /* NULL: no readiness endpoint */
+    mcp_http_ready_fn  ready_fn;       /* NULL: ready whenever it answers */
+    void              *ready_ctx;
     mcp__http_metrics  metrics;
     char              *tls_cert;       /* PEM text, kept while the daemon runs (NULL: HTTP) */
     char              *tls_key;        /* wiped before it is freed */
