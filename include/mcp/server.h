@@ -810,6 +810,19 @@ MCP_EXTERN mcp_status mcp_server_listen_http(mcp_server *srv, const mcp_http_opt
  */
 MCP_EXTERN uint16_t mcp_server_http_port(const mcp_server *srv);
 /**
+ * Read mcp_http_opts.tls_cert_file / tls_key_file again and, when the new pair parses and the
+ * key is the certificate's, serve it to every TLS handshake from now on; connections already
+ * open keep the certificate they started with. On failure nothing changes (the current pair
+ * keeps serving) and the reason is logged and put in err. The mcp_app servers call it on
+ * SIGHUP. At most 64 reloads per listener (replaced pairs are kept until the server is freed,
+ * as TLS sessions may still refer to them); past that MCP_ERR_TOO_LARGE: restart.
+ * @return MCP_OK; MCP_ERR_STATE (no HTTPS listener); MCP_ERR_IO (a file cannot be read);
+ *         MCP_ERR_INVALID_ARG (not PEM, or the key is not the certificate's, err names the
+ *         file); MCP_ERR_TOO_LARGE; MCP_ERR_NOMEM.
+ * Thread: any thread (one reload at a time). @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_server_reload_tls(mcp_server *srv, mcp_error *err);
+/**
  * Serve newline-delimited JSON-RPC on in_fd/out_fd until EOF, a read error or
  * mcp_server_stop(), then wait up to 30 s for running handlers and close the session.
  * Blocks the calling thread, which reads the requests; handlers run on the worker pool. Logs go

@@ -695,6 +695,16 @@ notify_systemd(const char *msg)
     close(fd);
 }
 
+/* SIGHUP with --tls-cert: the certificate and key are read again (renewed certificates);
+ * mcp_server_reload_tls() logs the outcome and keeps the old pair when the new one is bad. */
+static void
+reload_tls(void *ctx)
+{
+    mcp_error e;
+    mcp_error_clear(&e);
+    (void)mcp_server_reload_tls(ctx, &e);
+}
+
 int
 mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
 {
@@ -728,7 +738,17 @@ mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     snprintf(ready, sizeof ready, "READY=1\nSTATUS=serving on %s:%u\nMAINPID=%ld",
              cfg->listen_host, (unsigned)mcp_server_http_port(srv), (long)getpid());
     notify_systemd(ready);
+    bool hup = false;
+    if (cfg->tls_cert_file != NULL) {
+        mcp_error e;
+        mcp_error_clear(&e);
+        hup = mcp_sighup_add(reload_tls, srv, &e) == MCP_OK;
+        if (!hup)
+            mcp__log(MCP__LOG_WARN, "http", "no TLS reload on SIGHUP: %s", e.message);
+    }
     mcp_server_run_until_signal(srv, 10000, err);
+    if (hup)
+        mcp_sighup_remove(srv);
     notify_systemd("STOPPING=1");
     return 0;
 }

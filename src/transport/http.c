@@ -766,6 +766,7 @@ http_free(void *tr)
     mcp__free(h->metrics_path);
     mcp__free(h->ready_path);
     mcp__free(h->tls_cert);
+    mcp__http_tls_free(h->tls);
     if (h->tls_key != NULL) {
         mcp_memzero(h->tls_key, h->tls_key_len);
         mcp__free(h->tls_key);
@@ -1023,7 +1024,9 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         if ((rc0 = read_pem(opts->tls_cert_file, "--tls-cert", &h->tls_cert, &clen, err)) !=
                 MCP_OK ||
             (rc0 = read_pem(opts->tls_key_file, "--tls-key", &h->tls_key, &h->tls_key_len,
-                            err)) != MCP_OK) {
+                            err)) != MCP_OK ||
+            (rc0 = mcp__http_tls_new(opts->tls_cert_file, opts->tls_key_file, &h->tls, err)) !=
+                MCP_OK) {
             http_free(h);
             return rc0;
         }
@@ -1071,14 +1074,14 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
         /* the TLS entries last: without TLS they are cut off by the END written over them */
-        { MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
-        { MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key },
+        /* the certificate comes from a callback, so that SIGHUP can replace it (http_tls.c) */
+        { MHD_OPTION_HTTPS_CERT_CALLBACK, 0, h->tls ? mcp__http_tls_callback() : NULL },
         { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
         { MHD_OPTION_END, 0, NULL },
     };
     if (h->tls_cert == NULL) {
         size_t n = sizeof common / sizeof common[0];
-        common[n - 4] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+        common[n - 3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
     }
     h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
                             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
@@ -1101,6 +1104,8 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         h->port = ntohs(bound.ss_family == AF_INET6
                         ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
                         : ((struct sockaddr_in *)(void *)&bound)->sin_port);
+    if (h->tls != NULL)
+        mcp__http_tls_register(h->tls, h->port);
     mcp__log(MCP__LOG_INFO, "http", "listening on %s://%s%s%s:%u%s%s",
              h->tls_cert != NULL ? "https" : "http", strchr(h->host, ':') ? "["
              : "", h->host, strchr(h->host, ':') ? "]" : "", (unsigned)h->port, h->path,
@@ -1112,5 +1117,20 @@ uint16_t
 mcp_server_http_port(const mcp_server *srv)
 {
     return srv->tr_ops == &http_ops ? ((const mcp__http *)srv->tr)->port : 0;
+}
+
+mcp_status
+mcp_server_reload_tls(mcp_server *srv, mcp_error *err)
+{
+    if (srv == NULL || srv->tr_ops != &http_ops || ((mcp__http *)srv->tr)->tls == NULL)
+        return mcp_error_set(err, MCP_ERR_STATE, "the server does not serve HTTPS");
+    mcp__http *h = srv->tr;
+    mcp_status rc = mcp__http_tls_reload(h->tls, err);
+    if (rc == MCP_OK)
+        mcp__log(MCP__LOG_INFO, "http", "TLS certificate reloaded: new connections get it");
+    else
+        mcp__log(MCP__LOG_ERROR, "http", "TLS reload failed, keeping the current certificate: "
+                 "%s", err != NULL ? err->message : mcp_status_str(rc));
+    return rc;
 }
 

@@ -43,6 +43,7 @@ struct mcp__http {
     char              *tls_cert;       /* PEM text, kept while the daemon runs (NULL: HTTP) */
     char              *tls_key;        /* wiped before it is freed */
     size_t             tls_key_len;
+    struct mcp__http_tls *tls;         /* the credentials handed to GnuTLS (http_tls.c) */
     char             **allowed_hosts;
     char             **allowed_origins;
     size_t             max_body;
@@ -164,6 +165,22 @@ enum MHD_Result mcp__http_send_body(conn_state *cs, struct MHD_Connection *c, un
                                     const char *ctype, char *body, size_t len);
 enum MHD_Result mcp__http_send_rpc_error(conn_state *cs, struct MHD_Connection *c,
                                          unsigned status, int32_t code, const char *message);
+
+/* ---- http_tls.c -------------------------------------------------------------------------- */
+
+typedef struct mcp__http_tls mcp__http_tls;
+/* Load and check the PEM pair (the key must be the first certificate's); paths kept for
+ * reloads. err: "TLS setup failed: <file>: <reason>". */
+mcp_status mcp__http_tls_new(const char *cert_path, const char *key_path, mcp__http_tls **out,
+                             mcp_error *err);
+/* The value of MHD_OPTION_HTTPS_CERT_CALLBACK (a gnutls_certificate_retrieve_function2 *). */
+void *mcp__http_tls_callback(void);
+/* Serve t's credentials to handshakes on this local port (once the port is known). */
+void mcp__http_tls_register(mcp__http_tls *t, uint16_t port);
+/* Read the files again; on success new handshakes get the new pair, else nothing changes. */
+mcp_status mcp__http_tls_reload(mcp__http_tls *t, mcp_error *err);
+/* Unregister and free (after the daemon stopped). NULL is fine. */
+void mcp__http_tls_free(mcp__http_tls *t);
 
 /* ---- http_metrics.c ---------------------------------------------------------------------- */
 
