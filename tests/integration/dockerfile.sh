@@ -102,6 +102,7 @@ for p in $pkgs; do
 done
 for lib in $(objdump -p "$B/mcp-products" | awk '/NEEDED/ { print $2 }'); do
   case $lib in libc.so.*|libm.so.*|ld-linux*|libpthread.so.*|libdl.so.*) continue;; esac
+  case $lib in libasan.so.*|libubsan.so.*) continue;; esac   # a sanitizer build (MCP_SANITIZE)
   path=$(ldd "$B/mcp-products" | awk -v l="$lib" '$1 == l { print $3 }')
   [ -n "$path" ] || { bad "$lib: not resolved by ldd"; continue; }
   owner=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1)
