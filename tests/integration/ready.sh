@@ -5,7 +5,8 @@
 #  2. a store: ready; the file replaced under the server: 503 naming the store.
 #  3. --jwks-url unreachable at start-up: the server starts anyway and says so, /ready is 503
 #     naming the JWT keys, a token is answered 503 (not 401); once the JWKS is served (a plain
-#     python3 http.server) the background retry fetches it, /ready turns 200 and the token works.
+#     python3 http.server) the background retry fetches it, /ready turns 200 and the token works;
+#     the same for the JWKS of an issuer of --trusted-issuers.
 #  4. --issuer alone (OIDC discovery from the same static server): ready, token accepted; an
 #     issuer whose metadata names another issuer is never ready (mismatch in the reason).
 # Everything on 127.0.0.1; bounded waits.
@@ -88,6 +89,17 @@ check "JWKS down: the 503 is the store-unavailable error ($(head -c 200 "$TMP/bo
     grep -q '"message":"credential or user store unavailable"' "$TMP/body"
 check "JWKS down: the log says why" \
     grep -q '503: signing keys unavailable: the JWKS has not been fetched yet' "$TMP/jwks.err"
+JPID=$SRV_PID
+# a trusted issuer (--trusted-issuers) whose JWKS is down too: the server starts, not ready
+head -c 32 /dev/urandom | base64 >"$TMP/hs.key"
+printf '[{"issuer":"%s","jwks_url":"%s/jwks.json"}]' "$ISS" "$ISS" >"$TMP/issuers.json"
+start_server trusted --stateless --auth jwt --jwt-secret-file "$TMP/hs.key" \
+    --issuer https://main.example --trusted-issuers "$TMP/issuers.json" || exit 1
+TU=$SRV_URL
+TPID=$SRV_PID
+code=$(ready_code "$TU")
+check "trusted issuer's JWKS down: the server starts, /ready 503 (got $code $(cat "$TMP/ready"))" \
+    test "$code" = 503
 (cd "$TMP/www" && exec python3 -m http.server --bind 127.0.0.1 "$WPORT") \
     >"$TMP/www.out" 2>"$TMP/www.err" &
 WWW_PID=$!
@@ -96,7 +108,9 @@ check "JWKS served: /ready turns 200 by the background retry (within 20 s)" wait
 check "JWKS served: the log says the keys arrived" \
     grep -q 'fetched after [0-9]* attempt(s): keys available' "$TMP/jwks.err"
 expect_ok "JWKS served: the token is accepted" "$U" "$TOK" -H "Authorization: Bearer $TOK"
-stop_server "$SRV_PID"
+stop_server "$JPID"
+check "trusted issuer's JWKS served: /ready turns 200" wait_ready "$TU" 20
+stop_server "$TPID"
 
 # --- 4. --issuer alone: the JWKS from the issuer's OIDC metadata -----------------------------
 printf '{"issuer":"%s","jwks_uri":"%s/jwks.json"}' "$ISS" "$ISS" \
