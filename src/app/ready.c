@@ -125,8 +125,8 @@ mcp__app_ready_fn(void *ctx, char *reason, size_t cap)
         if (!ok)
             snprintf(why, sizeof why, "%s", r->store_checked ? r->store_why : "not checked yet");
         pthread_mutex_unlock(&r->mu);
-        if (!ok) {
-            snprintf(reason, cap, "store: %s", why);
+        if (!ok) {    /* the store's messages begin with "store: " already */
+            snprintf(reason, cap, "%s%s", strncmp(why, "store:", 6) == 0 ? "" : "store: ", why);
             return false;
         }
     }
