@@ -4,9 +4,9 @@
  * (after parsing: responses, notifications, lifecycle checks, the target), the built-in AUTHZ
  * entry, and the handler. Before it there were three string chains (set_target,
  * authorize_target, the dispatcher) that disagreed on resources/unsubscribe: it had a target
- * (so AUTHZ middleware saw it and mcp_request_target() named the URI) but was not decided by
- * the built-in AUTHZ entry. Its row keeps that behaviour (authorize = false), to be settled on
- * its own, not in a restructuring.
+ * but was not decided by the built-in AUTHZ entry. Every method with a target is now decided
+ * by its target's rule, unsubscribe included: one policy for every method that names a
+ * resource, and no answer ("{}" or "not found") for one the caller may not read.
  */
 #include "protocol/internal.h"
 
@@ -53,7 +53,7 @@ static const method methods[] = {
     { "resources/templates/list", T_NONE,     false, REV_ALL, C_CALLER, mcp__m_templates_list },
     { "resources/read",           T_RESOURCE, true,  REV_ALL, C_CALLER, mcp__m_resources_read },
     { "resources/subscribe",      T_RESOURCE, true,  REV_LEGACY, C_NO, mcp__m_subscribe },
-    { "resources/unsubscribe",    T_RESOURCE, false, REV_LEGACY, C_NO, mcp__m_unsubscribe },
+    { "resources/unsubscribe",    T_RESOURCE, true,  REV_LEGACY, C_NO, mcp__m_unsubscribe },
     { "prompts/list",             T_NONE,     false, REV_ALL, C_CALLER, mcp__m_prompts_list },
     { "prompts/get",              T_PROMPT,   true,  REV_ALL, C_NO, mcp__m_prompts_get },
     { "completion/complete",      T_NONE,     false, REV_ALL, C_NO, mcp__m_complete },
@@ -347,7 +347,7 @@ head_route(mcp_request *req, void *unused, mcp_error *err)
 }
 
 /* Built-in AUTHZ entry: the registered access rule (or the installed policy) of the target.
- * Only methods whose table row says so are decided here (see resources/unsubscribe). */
+ * Only methods whose table row says so are decided here (those that name a target). */
 static mcp_status
 authorize_target(mcp_request *req, void *unused, mcp_error *err)
 {
