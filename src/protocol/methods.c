@@ -95,10 +95,20 @@ refuse(mcp_request *req, unsigned http_status, mcp_status rc, mcp_error *err)
  */
 static mcp_status check_param_headers(mcp_request *req, mcp_error *err);
 
+/* The version params._meta names, or NULL. */
+static const char *
+meta_version(const mcp_request *req)
+{
+    return json_string_value(json_object_get(json_object_get(req->msg.params, "_meta"),
+                                             MCP__META_PV));
+}
+
 static mcp_status
 modern_checks(mcp_request *req, const method **out, mcp_error *err)
 {
-    const char *pv = mcp_request_header(req, "MCP-Protocol-Version");
+    bool headerless = (req->caps & MCP__CAP_HEADERLESS) != 0;
+    const char *pv = headerless ? meta_version(req) : mcp_request_header(req,
+                                                                         "MCP-Protocol-Version");
     const char *m = req->msg.method;
     json_t *params = req->msg.params;
     mcp_status rc;
@@ -106,29 +116,33 @@ modern_checks(mcp_request *req, const method **out, mcp_error *err)
     if (req->era == MCP__REQ_UNSUPPORTED) {
         req->err_data = mcp__pv_unsupported_data(pv);
         mcp_error_set_rpc(err, MCP_ERR_UNSUPPORTED, MCP__RPC_UNSUPPORTED_VERSION,
-                          "Bad Request: unsupported MCP-Protocol-Version %.40s", pv ? pv : "");
+                          headerless ? "Bad Request: unsupported protocol version %.40s"
+                                     : "Bad Request: unsupported MCP-Protocol-Version %.40s",
+                          pv ? pv : "");
         return refuse(req, 400, MCP_ERR_UNSUPPORTED, err);
     }
     mcp__meta26 meta;
     if ((rc = mcp__meta26_parse(params, &meta, err)) != MCP_OK ||
-        (rc = mcp__meta26_header_check(pv, &meta, err)) != MCP_OK)
+        (!headerless && (rc = mcp__meta26_header_check(pv, &meta, err)) != MCP_OK))
         return refuse(req, 400, rc, err);
-    mcp__hdr_target t;
-    memset(&t, 0, sizeof t);
-    rc = mcp__hdr_target_read(mcp_request_header(req, "Mcp-Method"),
-                              mcp_request_header(req, "Mcp-Name"), &t, err);
-    if (rc == MCP_OK)
-        rc = mcp__hdr_verify_body(&t, m, params, err);
-    mcp__hdr_target_cleanup(&t);
-    if (rc != MCP_OK)
-        return refuse(req, 400, rc, err);
+    if (!headerless) {
+        mcp__hdr_target t;
+        memset(&t, 0, sizeof t);
+        rc = mcp__hdr_target_read(mcp_request_header(req, "Mcp-Method"),
+                                  mcp_request_header(req, "Mcp-Name"), &t, err);
+        if (rc == MCP_OK)
+            rc = mcp__hdr_verify_body(&t, m, params, err);
+        mcp__hdr_target_cleanup(&t);
+        if (rc != MCP_OK)
+            return refuse(req, 400, rc, err);
+    }
     const method *me = find_method(m, REV_2026_07_28);
     if (me == NULL) {
         mcp_error_set_rpc(err, MCP_ERR_NOT_FOUND, MCP_RPC_METHOD_NOT_FOUND,
                           "Method not found: %.60s", m);
         return refuse(req, 404, MCP_ERR_NOT_FOUND, err);
     }
-    if (me->target == T_TOOL && (rc = check_param_headers(req, err)) != MCP_OK)
+    if (!headerless && me->target == T_TOOL && (rc = check_param_headers(req, err)) != MCP_OK)
         return refuse(req, 400, rc, err);
     if (mcp__input_allowed(m)) {
         const json_t *resp;
@@ -197,8 +211,7 @@ modern_body_without_header(const mcp_request *req)
 {
     json_t *meta = json_object_get(req->msg.params, "_meta");
     return mcp_request_header(req, "MCP-Protocol-Version") == NULL &&
-           json_object_get(meta, MCP__META_PV) != NULL && req->http_method != NULL &&
-           strcmp(req->http_method, "STDIO") != 0;
+           json_object_get(meta, MCP__META_PV) != NULL && !(req->caps & MCP__CAP_HEADERLESS);
 }
 
 /*
@@ -254,6 +267,16 @@ route(mcp_request *req, void *unused, mcp_error *err)
     }
     const char *m = req->msg.method;
     const method *me = NULL;
+    if ((req->caps & MCP__CAP_HEADERLESS) && req->era == MCP__REQ_LEGACY) {
+        /* No headers (stdio): the version in params._meta chooses the era of each request. A
+         * 2025 client sends none (its session's initialize decides); a version that is
+         * neither 2026-07-28 nor a 2025 revision is refused -32022. */
+        const char *pv = meta_version(req);
+        if (pv != NULL && strcmp(pv, MCP__PV_MODERN) == 0)
+            req->era = MCP__REQ_MODERN;
+        else if (pv != NULL && !mcp__version_supported(pv))
+            req->era = MCP__REQ_UNSUPPORTED;
+    }
     if (req->era != MCP__REQ_LEGACY) {
         mcp_status rc = modern_checks(req, &me, err);
         if (rc != MCP_OK)
