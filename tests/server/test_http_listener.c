@@ -146,20 +146,6 @@ holder(mcp_ctx *ctx, void *u, mcp_error *err)
     return mcp_ctx_add_text(ctx, "released", err);
 }
 
-typedef struct runner {
-    mcp_server *srv;
-    unsigned    grace;
-} runner;
-
-static void *
-run_main(void *arg)
-{
-    runner *r = arg;
-    mcp_error err;
-    mcp_server_run_until_signal(r->srv, r->grace, &err);
-    return NULL;
-}
-
 typedef struct call {
     char      url[128];
     http_resp r;
@@ -197,9 +183,9 @@ new_connections_refused_during_the_grace_period(void **state)
     uint16_t port = mcp_server_http_port(srv);
     atomic_store(&held, false);
     atomic_store(&release, false);
-    runner rn = { srv, 10000 };
+    th_runner rn = { srv, 10000 };
     pthread_t rt, ct;
-    pthread_create(&rt, NULL, run_main, &rn);
+    pthread_create(&rt, NULL, th_run_main, &rn);
     pthread_create(&ct, NULL, call_main, &c);
     for (int i = 0; i < 500 && !atomic_load(&held); i++)
         usleep(10 * 1000);
