@@ -67,6 +67,12 @@ expect_admin_err() { # a bad command's message must not show the password
     fi
 }
 expect_admin_err
+# a change says what it did and where, without the password
+out=$(A user add carol --role user 2>&1)
+if has "$out" "done: user add carol" && has "$out" 'postgresql://mcp:***@' && ! has "$out" "$PGPW"
+then ok; else
+    bad "mcp-admin's done line shows the password or no URI: $out"
+fi
 out=$("$ADMIN" --db "postgresql://mcp:$PGPW@127.0.0.1:$PGPORT/nosuchdb" user list 2>&1)
 if ! has "$out" "$PGPW" && has "$out" 'postgresql://mcp:***@'; then ok; else
     bad "mcp-admin on a missing database shows the password or no URI: $out"
