@@ -162,6 +162,18 @@ out:
     return rc;
 }
 
+/* The local port of a socket, or 0. */
+static uint16_t
+local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return 0;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)(void *)&ss)->sin_port);
+}
+
 /* The certificate callback: the current set of the transport listening on this socket's port. */
 static int
 retrieve(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs,
@@ -169,14 +181,9 @@ retrieve(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs,
          unsigned int *pcert_length, gnutls_privkey_t *pkey)
 {
     (void)req_ca_rdn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    int fd = gnutls_transport_get_int(s);
-    if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+    uint16_t port = local_port(gnutls_transport_get_int(s));
+    if (port == 0)
         return -1;
-    uint16_t port = ntohs(ss.ss_family == AF_INET6
-                          ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port
-                          : ((struct sockaddr_in *)(void *)&ss)->sin_port);
     int rc = -1;
     pthread_mutex_lock(&reg_mu);
     for (struct mcp__http_tls *t = reg_head; t != NULL; t = t->next)
@@ -226,10 +233,10 @@ mcp__http_tls_new(const char *cert_path, const char *key_path, mcp__http_tls **o
 }
 
 void
-mcp__http_tls_register(mcp__http_tls *t, uint16_t port)
+mcp__http_tls_register(mcp__http_tls *t, int lfd)
 {
     pthread_mutex_lock(&reg_mu);
-    t->port = port;
+    t->port = local_port(lfd);
     t->next = reg_head;
     reg_head = t;
     pthread_mutex_unlock(&reg_mu);
