@@ -37,6 +37,7 @@ struct mcp_app_state {
     json_t           *more_servers; /* --trusted-issuers, for the PRM's authorization_servers */
     int               listen_fd;   /* socket bound by pick_port(), until the transport takes it */
     mcp_principal    *local;       /* --as-user: the stdio caller */
+    mcp__app_ready   *ready;       /* what /ready reports */
 };
 
 static void
@@ -53,6 +54,7 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
         return;
     mcp_app_state *st = cfg->state;
     if (st != NULL) {
+        mcp__app_ready_free(st->ready);     /* first: it reads the store and the verifier */
         mcp_authn_free(st->authn);
         mcp_jwt_verifier_free(st->jwt);
         mcp_introspector_free(st->introspector);
@@ -263,10 +265,19 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
         if (rc != MCP_OK)
             return prefix_err(err, rc, cfg->jwks_files[i]);
     }
+    /* An unreachable JWKS does not stop the server: it starts, says so, retries with backoff,
+     * /ready answers 503 and tokens 503 until keys arrive. */
     if (cfg->jwks_url != NULL) {
-        rc = mcp_jwt_verifier_set_jwks_url(st->jwt, cfg->jwks_url, err);
+        rc = mcp_jwt_verifier_start_jwks_url(st->jwt, cfg->jwks_url, err);
         if (rc != MCP_OK)
             return prefix_err(err, rc, "--jwks-url");
+    } else if (mcp__app_jwt_discovers(cfg)) {
+        /* --issuer alone: its metadata names the JWKS (OIDC Discovery, RFC 8414) */
+        mcp__log(MCP__LOG_INFO, "auth", "JWKS: discovered from the metadata of issuer %s",
+                 cfg->issuer);
+        rc = mcp_jwt_verifier_discover_jwks(st->jwt, err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, "--issuer discovery");
     }
     if (cfg->trusted_issuers != NULL) {
         o.claims_profile = NULL; /* each issuer names its own */
@@ -289,15 +300,31 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
 static mcp_status
 build_introspector(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_error *err)
 {
-    char *secret = NULL;
+    char *secret = NULL, *found = NULL;
     size_t slen = 0;
     mcp_status rc = read_secret_file(cfg->introspection_client_secret_file,
                                      "--introspection-client-secret-file", &secret, &slen, err);
     if (rc != MCP_OK)
         return rc;
+    if (cfg->introspection_url == NULL) {
+        /* --issuer alone: the endpoint comes from its metadata, once, at start-up (unlike the
+         * JWKS this cannot wait: without it no opaque token can ever be checked) */
+        char *jw = NULL;
+        rc = mcp_jwt_discover(cfg->issuer, NULL, &jw, &found, err);
+        mcp_free(jw);
+        if (rc == MCP_OK && found == NULL)
+            rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "the metadata of %s has no "
+                               "introspection_endpoint (give --introspection-url)", cfg->issuer);
+        if (rc != MCP_OK) {
+            mcp_memzero(secret, slen);
+            mcp__free(secret);
+            return prefix_err(err, rc, "--issuer discovery of the introspection endpoint");
+        }
+        mcp__log(MCP__LOG_INFO, "auth", "token introspection: discovered endpoint %s", found);
+    }
     mcp_introspect_opts o;
     mcp_introspect_opts_default(&o);
-    o.url = cfg->introspection_url;
+    o.url = cfg->introspection_url != NULL ? cfg->introspection_url : found;
     o.client_id = cfg->introspection_client_id;
     o.client_secret = secret;
     o.client_secret_len = slen;
@@ -309,6 +336,7 @@ build_introspector(mcp_app_config *cfg, mcp_app_state *st, const char *audience,
     rc = mcp_introspector_new(&o, &st->introspector, err);
     mcp_memzero(secret, slen);
     mcp__free(secret);
+    mcp_free(found);
     return prefix_err(err, rc, "token introspection");
 }
 
@@ -523,6 +551,9 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
         (rc = setup_local_user(cfg, st, srv, err)) != MCP_OK)
         return rc;
     if (cfg->auth == 0 && !cfg->embedded_as) {
+        if (st->ready == NULL &&
+            (rc = mcp__app_ready_new(st->store, NULL, false, NULL, &st->ready, err)) != MCP_OK)
+            return rc;
         st->done = true;
         return MCP_OK;
     }
@@ -562,6 +593,11 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     ao.introspector = st->introspector;
     if ((rc = mcp_authn_new(&ao, &st->authn, err)) != MCP_OK)
         return rc;
+    if (st->ready == NULL &&
+        (rc = mcp__app_ready_new(st->store, st->jwt,
+                                 (cfg->auth & MCP_APP_AUTH_INTROSPECTION) != 0,
+                                 st->introspector, &st->ready, err)) != MCP_OK)
+        return rc;
     if ((rc = mcp_server_use(srv, MCP_PHASE_AUTHN, mcp_authn_middleware, st->authn, err)) !=
         MCP_OK)
         return rc;
@@ -600,6 +636,10 @@ mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
     ho->tls_key_file = cfg->tls_key_file;
     if (cfg->metrics)
         ho->metrics_path = "/metrics";
+    if (cfg->state != NULL && cfg->state->ready != NULL) {
+        ho->ready_fn = mcp__app_ready_fn;
+        ho->ready_ctx = cfg->state->ready;
+    }
     if (cfg->n_allowed_hosts > 0)
         ho->allowed_hosts = (const char *const *)cfg->allowed_hosts;
     if (cfg->max_body)
@@ -671,6 +711,16 @@ notify_systemd(const char *msg)
     close(fd);
 }
 
+/* SIGHUP with --tls-cert: the certificate and key are read again (renewed certificates);
+ * mcp_server_reload_tls() logs the outcome and keeps the old pair when the new one is bad. */
+static void
+reload_tls(void *ctx)
+{
+    mcp_error e;
+    mcp_error_clear(&e);
+    (void)mcp_server_reload_tls(ctx, &e);
+}
+
 int
 mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
 {
@@ -704,7 +754,17 @@ mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     snprintf(ready, sizeof ready, "READY=1\nSTATUS=serving on %s:%u\nMAINPID=%ld",
              cfg->listen_host, (unsigned)mcp_server_http_port(srv), (long)getpid());
     notify_systemd(ready);
+    bool hup = false;
+    if (cfg->tls_cert_file != NULL) {
+        mcp_error e;
+        mcp_error_clear(&e);
+        hup = mcp_sighup_add(reload_tls, srv, &e) == MCP_OK;
+        if (!hup)
+            mcp__log(MCP__LOG_WARN, "http", "no TLS reload on SIGHUP: %s", e.message);
+    }
     mcp_server_run_until_signal(srv, 10000, err);
+    if (hup)
+        mcp_sighup_remove(srv);
     notify_systemd("STOPPING=1");
     return 0;
 }

@@ -13,6 +13,8 @@
 #include <mcp/introspect.h>
 #include <mcp/jwt.h>
 
+#include "app/internal.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,11 +76,12 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --jwt-public-key PEM   public key or certificate file (repeatable)\n"
         "  --jwks-file F          JWK Set file (repeatable)\n"
         "  --jwks-url URL         JWK Set URL, refreshed in the background (https, or http to\n"
-        "                         loopback)\n"
+        "                         loopback); unreachable at start-up: retried, 503 until then\n"
         "  --jwks-refresh SECONDS background JWKS refresh period (default 300; 0 = off)\n"
         "  --jwks-min-interval SECONDS  least time between refreshes caused by an unknown\n"
         "                         `kid` (default 30)\n"
-        "  --issuer ISS           required `iss` of tokens (required with jwt); Entra's\n"
+        "  --issuer ISS           required `iss` of tokens (required with jwt); alone, its\n"
+        "                         metadata gives the JWKS / introspection URL; Entra's\n"
         "                         .../{tenantid}/v2.0 form needs --allowed-tenant\n"
         "  --claims-profile NAME  where the IdP puts permissions: none (default), entra,\n"
         "                         keycloak, auth0, okta\n"
@@ -312,6 +315,13 @@ is_wildcard_host(const char *h)
     return strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "") == 0;
 }
 
+bool
+mcp__app_jwt_discovers(const mcp_app_config *c)
+{
+    return (c->auth & MCP_APP_AUTH_JWT) && c->issuer != NULL && c->jwt_secret_file == NULL &&
+           c->n_jwt_public_keys == 0 && c->n_jwks_files == 0 && c->jwks_url == NULL;
+}
+
 /* Cross-flag checks; prints one line and returns 2 on the first problem, else -1. */
 static int
 check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, bool ttl_given,
@@ -361,8 +371,9 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
                       c->require_at_jwt))
         why = "JWT key options (--jwt-secret-file, --jwt-alg, --jwt-public-key, --jwks-file, "
               "--jwks-url, --jwt-allow-no-issuer, --require-at-jwt) need --auth jwt";
-    else if (jwks_timing_given && c->jwks_url == NULL)
-        why = "--jwks-refresh and --jwks-min-interval need --jwks-url";
+    else if (jwks_timing_given && c->jwks_url == NULL && !mcp__app_jwt_discovers(c))
+        why = "--jwks-refresh and --jwks-min-interval need --jwks-url (or a discovered JWKS: "
+              "--auth jwt --issuer ISS alone)";
     else if (!intro && (c->introspection_url || c->introspection_client_id ||
                         c->introspection_client_secret_file || ttl_given))
         why = "--introspection-* options need --auth introspection";
@@ -387,9 +398,11 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     else if (apikey && c->db == NULL)
         why = "--auth apikey needs --db FILE (the store that holds the keys)";
     else if (jwt && !c->jwt_secret_file && !c->n_jwt_public_keys && !c->n_jwks_files &&
-             !c->jwks_url)
-        why = "--auth jwt needs a key: --jwt-secret-file, --jwt-public-key, --jwks-file or "
-              "--jwks-url";
+             !c->jwks_url && c->issuer == NULL)
+        why = "--auth jwt needs a key: --jwt-secret-file, --jwt-public-key, --jwks-file, "
+              "--jwks-url, or --issuer ISS alone (its metadata names the JWKS)";
+    else if (mcp__app_jwt_discovers(c) && strstr(c->issuer, "{tenantid}") != NULL)
+        why = "an --issuer with {tenantid} cannot be discovered: give --jwks-url";
     else if (jwt && c->issuer == NULL && !c->jwt_allow_no_issuer)
         why = "--auth jwt needs --issuer ISS (or --jwt-allow-no-issuer to skip the iss check)";
     else if (c->issuer != NULL && c->jwt_allow_no_issuer)
@@ -403,10 +416,11 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
         why = "--jwt-alg for a public-key algorithm needs --jwt-public-key";
     else if (c->jwt_secret_file != NULL && c->n_jwt_public_keys > 0 && c->jwt_alg != NULL)
         why = "--jwt-alg is ambiguous with both --jwt-secret-file and --jwt-public-key";
-    else if (intro && (c->introspection_url == NULL || c->introspection_client_id == NULL ||
+    else if (intro && ((c->introspection_url == NULL && c->issuer == NULL) ||
+                       c->introspection_client_id == NULL ||
                        c->introspection_client_secret_file == NULL))
-        why = "--auth introspection needs --introspection-url, --introspection-client-id and "
-              "--introspection-client-secret-file";
+        why = "--auth introspection needs --introspection-url (or --issuer, whose metadata "
+              "names it), --introspection-client-id and --introspection-client-secret-file";
     else if (c->audience != NULL && c->no_audience_check)
         why = "--audience and --no-audience-check contradict each other";
     else if (c->audience != NULL && c->audience[0] == '\0')

@@ -182,7 +182,7 @@ add_one(const json_t *o, size_t i, const mcp_jwt_opts *base, mcp_jwt_verifier *v
     for (size_t j = 0; rc == MCP_OK && j < json_array_size(files); j++)
         rc = mcp_jwt_verifier_add_jwks_file(w, json_string_value(json_array_get(files, j)), err);
     if (rc == MCP_OK && url != NULL)
-        rc = mcp_jwt_verifier_set_jwks_url(w, url, err);
+        rc = mcp_jwt_verifier_start_jwks_url(w, url, err);  /* unreachable: retried, /ready */
     if (rc != MCP_OK) {
         mcp_jwt_verifier_free(w);
         char what[MCP_ERROR_MSG_MAX];

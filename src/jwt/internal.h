@@ -151,7 +151,8 @@ typedef struct mcp__jwks_src mcp__jwks_src;
 typedef void (*mcp__jwks_install_fn)(void *ctx, mcp__jwt_keyset *set);
 
 /* Check url (https, or http to loopback unless opts->allow_insecure_jwks_url) and keep it with
- * the jwks_* limits of opts. Nothing is fetched yet. */
+ * the jwks_* limits of opts. Nothing is fetched yet. url NULL: discovery mode, the URL is the
+ * jwks_uri of opts->issuer's metadata, looked up by the first successful refresh. */
 mcp_status mcp__jwks_src_new(const char *url, const mcp_jwt_opts *opts,
                              mcp__jwks_install_fn install, void *ctx, mcp__jwks_src **out,
                              mcp_error *err);
@@ -165,6 +166,17 @@ bool mcp__jwks_src_would_fetch(mcp__jwks_src *s);
 void mcp__jwks_src_start(mcp__jwks_src *s);
 /* Stop and join the refresh thread, abort a transfer in progress, free. NULL is fine. */
 void mcp__jwks_src_free(mcp__jwks_src *s);
+/* Has a key set been installed? When not, why (the last failure) into why. Thread safe. */
+bool mcp__jwks_src_status(mcp__jwks_src *s, char *why, size_t cap);
+/* Longest wait between attempts while no key set has arrived yet. */
+#define MCP__JWKS_BACKOFF_MAX_S 30u
+
+/* jwt_discover.c: the jwks_uri (and, when introspection is not NULL, the
+ * introspection_endpoint; NULL when absent) of an issuer's metadata, by OIDC Discovery then
+ * RFC 8414. The document's issuer must equal issuer. New strings (mcp__free). */
+mcp_status mcp__jwt_discover(const char *issuer, bool allow_insecure, unsigned timeout_ms,
+                             bool (*abort_fn)(void *), void *abort_ctx, char **jwks_uri,
+                             char **introspection, mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The verifier                                                                               */

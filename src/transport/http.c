@@ -362,6 +362,30 @@ run_head(conn_state *cs, struct MHD_Connection *c)
     return after_head(cs, c);
 }
 
+/* Readiness (orchestrators, load balancers): 200 when ready_fn says the server's dependencies
+ * are reachable, else 503 with its reason. No credential; the reason names a dependency, never
+ * a secret. */
+static enum MHD_Result
+send_ready(conn_state *cs, struct MHD_Connection *c, const char *method)
+{
+    mcp__http *h = cs->h;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return mcp__http_send_rpc_error(cs, c, 405, MCP_RPC_INVALID_REQUEST,
+                                        "Method Not Allowed");
+    char why[256] = "";
+    bool ok = h->ready_fn == NULL || h->ready_fn(h->ready_ctx, why, sizeof why);
+    why[sizeof why - 1] = '\0';
+    json_t *doc = ok ? json_pack("{s:s}", "status", "ready")
+                     : json_pack("{s:s,s:s}", "status", "not ready", "reason",
+                                 why[0] ? why : "not ready");
+    char *b = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    if (b == NULL)
+        return mcp__http_send_rpc_error(cs, c, 500, MCP_RPC_INTERNAL_ERROR, "out of memory");
+    /* jansson allocates through the library's allocator (common/alloc.c) */
+    return mcp__http_send_body(cs, c, ok ? 200 : 503, "application/json", b, strlen(b));
+}
+
 static enum MHD_Result
 begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *method)
 {
@@ -386,6 +410,8 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
         char *b = mcp__strdup("{\"status\":\"ok\"}");
         return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
     }
+    if (h->ready_path != NULL && strcmp(url, h->ready_path) == 0)
+        return send_ready(cs, c, method);
     /* Prometheus scrape: counters only, no credential (off unless asked for; see
      * mcp_http_opts.metrics_path) */
     if (h->metrics_path != NULL && strcmp(url, h->metrics_path) == 0) {
@@ -695,6 +721,7 @@ mcp_http_opts_default(mcp_http_opts *o)
     o->sse_replay_events = 256;
     o->access_log = true;
     o->health_path = "/health";
+    o->ready_path = "/ready";
     o->listen_fd = -1;
     o->max_connections_per_ip = 256;
     o->max_streams_per_principal = 64;
@@ -737,7 +764,9 @@ http_free(void *tr)
     mcp__free(h->prm_json);
     mcp__free(h->health_path);
     mcp__free(h->metrics_path);
+    mcp__free(h->ready_path);
     mcp__free(h->tls_cert);
+    mcp__http_tls_free(h->tls);
     if (h->tls_key != NULL) {
         mcp_memzero(h->tls_key, h->tls_key_len);
         mcp__free(h->tls_key);
@@ -913,6 +942,12 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
                         strcmp(opts->metrics_path, h->path ? h->path : "") != 0;
     if (want_metrics)
         h->metrics_path = mcp__strdup(opts->metrics_path);
+    bool want_ready = opts->ready_path != NULL && opts->ready_path[0] == '/' &&
+                      strcmp(opts->ready_path, h->path ? h->path : "") != 0;
+    if (want_ready)
+        h->ready_path = mcp__strdup(opts->ready_path);
+    h->ready_fn = opts->ready_fn;
+    h->ready_ctx = opts->ready_ctx;
     h->resource_url = mcp__strdup(opts->resource_url);
     h->prm_json = mcp__strdup(opts->resource_metadata_json);
     h->route = opts->route;
@@ -933,7 +968,7 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     pthread_mutex_init(&h->live_mu, NULL);
     if (h->host == NULL || h->path == NULL || h->allowed_hosts == NULL ||
         h->allowed_origins == NULL || (want_health && h->health_path == NULL) ||
-        (want_metrics && h->metrics_path == NULL)) {
+        (want_metrics && h->metrics_path == NULL) || (want_ready && h->ready_path == NULL)) {
         http_free(h);
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     }
@@ -979,7 +1014,9 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         if ((rc0 = read_pem(opts->tls_cert_file, "--tls-cert", &h->tls_cert, &clen, err)) !=
                 MCP_OK ||
             (rc0 = read_pem(opts->tls_key_file, "--tls-key", &h->tls_key, &h->tls_key_len,
-                            err)) != MCP_OK) {
+                            err)) != MCP_OK ||
+            (rc0 = mcp__http_tls_new(opts->tls_cert_file, opts->tls_key_file, &h->tls, err)) !=
+                MCP_OK) {
             http_free(h);
             return rc0;
         }
@@ -1029,14 +1066,14 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)mcp__http_on_connection, h },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
         /* the TLS entries last: without TLS they are cut off by the END written over them */
-        { MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
-        { MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key },
+        /* the certificate comes from a callback, so that SIGHUP can replace it (http_tls.c) */
+        { MHD_OPTION_HTTPS_CERT_CALLBACK, 0, h->tls ? mcp__http_tls_callback() : NULL },
         { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
         { MHD_OPTION_END, 0, NULL },
     };
     if (h->tls_cert == NULL) {
         size_t n = sizeof common / sizeof common[0];
-        common[n - 4] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+        common[n - 3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
     }
     h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
                             MHD_OPTION_ARRAY, common, MHD_OPTION_END);
@@ -1051,6 +1088,8 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
                              (unsigned)opts->port, h_tls ? " (TLS setup failed: is --tls-key "
                              "the key of --tls-cert? see the log)" : "");
     }
+    if (h->tls != NULL)           /* before the first connection can arrive */
+        mcp__http_tls_register(h->tls, lfd);
     if ((rc = mcp__http_acceptor_start(h, lfd, limit, err)) != MCP_OK) {
         MHD_stop_daemon(h->d);
         h->d = NULL;
@@ -1078,5 +1117,20 @@ uint16_t
 mcp_server_http_port(const mcp_server *srv)
 {
     return srv->tr_ops == &http_ops ? ((const mcp__http *)srv->tr)->port : 0;
+}
+
+mcp_status
+mcp_server_reload_tls(mcp_server *srv, mcp_error *err)
+{
+    if (srv == NULL || srv->tr_ops != &http_ops || ((mcp__http *)srv->tr)->tls == NULL)
+        return mcp_error_set(err, MCP_ERR_STATE, "the server does not serve HTTPS");
+    mcp__http *h = srv->tr;
+    mcp_status rc = mcp__http_tls_reload(h->tls, err);
+    if (rc == MCP_OK)
+        mcp__log(MCP__LOG_INFO, "http", "TLS certificate reloaded: new connections get it");
+    else
+        mcp__log(MCP__LOG_ERROR, "http", "TLS reload failed, keeping the current certificate: "
+                 "%s", err != NULL ? err->message : mcp_status_str(rc));
+    return rc;
 }
 

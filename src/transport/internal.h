@@ -38,10 +38,14 @@ struct mcp__http {
     char              *prm_json;
     char              *health_path;    /* NULL: no liveness endpoint */
     char              *metrics_path;   /* NULL: no /metrics */
+    char              *ready_path;     /* NULL: no readiness endpoint */
+    mcp_http_ready_fn  ready_fn;       /* NULL: ready whenever it answers */
+    void              *ready_ctx;
     mcp__http_metrics  metrics;
     char              *tls_cert;       /* PEM text, kept while the daemon runs (NULL: HTTP) */
     char              *tls_key;        /* wiped before it is freed */
     size_t             tls_key_len;
+    struct mcp__http_tls *tls;         /* the credentials handed to GnuTLS (http_tls.c) */
     char             **allowed_hosts;
     char             **allowed_origins;
     size_t             max_body;
@@ -186,6 +190,22 @@ void mcp__http_acceptor_free(mcp__http *h);
 /* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the mcp__http). */
 void mcp__http_on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
                              enum MHD_ConnectionNotificationCode code);
+
+/* ---- http_tls.c -------------------------------------------------------------------------- */
+
+typedef struct mcp__http_tls mcp__http_tls;
+/* Load and check the PEM pair (the key must be the first certificate's); paths kept for
+ * reloads. err: "TLS setup failed: <file>: <reason>". */
+mcp_status mcp__http_tls_new(const char *cert_path, const char *key_path, mcp__http_tls **out,
+                             mcp_error *err);
+/* The value of MHD_OPTION_HTTPS_CERT_CALLBACK (a gnutls_certificate_retrieve_function2 *). */
+void *mcp__http_tls_callback(void);
+/* Serve t's credentials to handshakes on the local port of the listening socket lfd. */
+void mcp__http_tls_register(mcp__http_tls *t, int lfd);
+/* Read the files again; on success new handshakes get the new pair, else nothing changes. */
+mcp_status mcp__http_tls_reload(mcp__http_tls *t, mcp_error *err);
+/* Unregister and free (after the daemon stopped). NULL is fine. */
+void mcp__http_tls_free(mcp__http_tls *t);
 
 /* ---- http_metrics.c ---------------------------------------------------------------------- */
 
