@@ -228,8 +228,9 @@ every_algorithm_has_independent_vectors(void **state)
                 found = c;
         if (found == NULL)
             fail_msg("%s missing from %s", neg[n], VECTORS);
-        if (strcmp(str(found, "expect"), "MCP_ERR_UNAUTHENTICATED") != 0 ||
-            str(found, "message") == NULL || strcmp(str(found, "message"), "signature invalid") != 0)
+        const char *msg = str(found, "message");
+        if (strcmp(str(found, "expect"), "MCP_ERR_UNAUTHENTICATED") != 0 || msg == NULL ||
+            strcmp(msg, "signature invalid") != 0)
             fail_msg("%s: must expect MCP_ERR_UNAUTHENTICATED \"signature invalid\"", neg[n]);
     }
     for (size_t r = 0; r < sizeof rfc / sizeof *rfc; r++) {
