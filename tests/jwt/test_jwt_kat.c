@@ -5,8 +5,8 @@
  * every algorithm the verifier accepts (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384,
  * EdDSA). A wrong hash, padding or signature-encoding choice made alike in our signer and our
  * verifier passes tests/vectors/jwt_verify.json; it fails here. And negative vectors (neg_*):
- * OpenSSL signatures made with another hash, PSS salt length, MGF1 hash, padding or ECDSA
- * encoding than the alg names (refused by jose when they were made), which must be refused with
+ * OpenSSL signatures made with another hash (also one cut to the right length), PSS salt
+ * length, MGF1 hash, padding or ECDSA encoding than the alg names (refused by jose when they were made), which must be refused with
  * "signature invalid": a verifier that is lax about one of those choices (any salt length,
  * DER or r||s) accepts every positive vector and fails these.
  *
@@ -138,7 +138,7 @@ known_answer_vectors(void **state)
     const json_t *cases = json_object_get(doc, "cases");
     size_t i, failures = 0;
     const json_t *c;
-    assert_true(json_array_size(cases) >= 46);
+    assert_true(json_array_size(cases) >= 50);
     json_array_foreach(cases, i, c) {
         const char *name = str(c, "name"), *token = str(c, "token");
         const json_t *key = json_object_get(keys, str(c, "key"));
@@ -217,7 +217,8 @@ every_algorithm_has_independent_vectors(void **state)
         "neg_ps256_salt0", "neg_ps256_saltmax", "neg_ps384_salt0", "neg_ps384_saltmax",
         "neg_ps512_salt0", "neg_ps512_saltmax", "neg_ps256_mgf1_sha1", "neg_ps256_pkcs1",
         "neg_rs256_pss", "neg_rs384_sha256", "neg_ps384_sha256", "neg_es256_der",
-        "neg_es384_der", "neg_es384_sha256", "neg_hs384_sha256"
+        "neg_es384_der", "neg_es384_sha256", "neg_hs384_sha256", "neg_hs512_sha384",
+        "neg_hs256_sha512_cut", "neg_hs384_sha512_cut", "neg_rs512_sha384"
     };
     for (size_t n = 0; n < sizeof neg / sizeof *neg; n++) {
         const json_t *found = NULL;

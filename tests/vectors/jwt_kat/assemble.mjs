@@ -66,6 +66,8 @@ const why = {
   mgf1_sha1: 'PSS with MGF1-SHA1, not MGF1 with the same hash', pkcs1: 'PKCS#1 v1.5 padding under a PS alg',
   pss: 'PSS padding under an RS alg', sha256: 'signed over SHA-256, not the hash the alg names',
   der: 'ECDSA signature in DER, not r||s',
+  sha384: 'signed over SHA-384, not the hash the alg names',
+  sha512_cut: 'HMAC-SHA-512 cut to the tag length: the wrong hash, the right length',
 };
 for (const line of read('neg.tsv').trim().split('\n')) {
   const [name, alg, key, token] = line.split('\t');

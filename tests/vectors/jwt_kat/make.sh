@@ -102,6 +102,15 @@ es_raw() { local n=$1; shift; "$@" | der2raw "$n"; }
 neg_sign neg_es384_sha256 ES384 p384 es_raw 48 openssl dgst -sha256 -sign "$W/p384.pem" -binary
 neg_sign neg_hs384_sha256 HS384 hs384 openssl dgst -sha256 -mac HMAC \
   -macopt hexkey:"$(cat "$W/hs384.hex")" -binary
+neg_sign neg_hs512_sha384 HS512 hs512 openssl dgst -sha384 -mac HMAC \
+  -macopt hexkey:"$(cat "$W/hs512.hex")" -binary
+# the wrong hash with the right length: HMAC-SHA-512 cut to the tag length of HS256 / HS384
+trunc() { local n=$1; shift; "$@" | head -c "$n"; }
+neg_sign neg_hs256_sha512_cut HS256 hs256 trunc 32 openssl dgst -sha512 -mac HMAC \
+  -macopt hexkey:"$(cat "$W/hs256.hex")" -binary
+neg_sign neg_hs384_sha512_cut HS384 hs384 trunc 48 openssl dgst -sha512 -mac HMAC \
+  -macopt hexkey:"$(cat "$W/hs384.hex")" -binary
+neg_sign neg_rs512_sha384 RS512 rsa2048 openssl dgst -sha384 -sign "$R" -binary
 
 # --- jose tokens, checks, and the JSON --------------------------------------------------------
 NODE_PATH=$HERE/../../node_modules node "$HERE/assemble.mjs" "$W" "$HERE/rfc.json" \
