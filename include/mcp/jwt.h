@@ -62,6 +62,21 @@ typedef struct mcp_jwt_opts {
      * name is replaced by its target, others are kept. A bad pair (empty, a target with spaces
      * or control characters, a name mapped twice) is refused by mcp_jwt_verifier_new(). */
     const char *const *permission_map;
+    /* Claim paths (@since 0.2; docs/design/authentication.md#claim-paths): where the subject,
+     * name, client id and further permissions come from, each a claim name or a dotted path
+     * into nested objects and arrays: "oid", "realm_access.roles",
+     * "resource_access.my-client.roles", "groups.0" (a decimal segment indexes an array). In
+     * a name, \. is a dot and \\ a backslash (as text; in C source "https://example\\.com/roles"
+     * is the one claim "https://example.com/roles"); another backslash, an empty segment, more
+     * than 16 segments or more than 256 bytes are refused by mcp_jwt_verifier_new(). NULL:
+     * the profile's choice. A value of the wrong JSON type along the path is "malformed token:
+     * <path>". */
+    const char *subject_claim;   /* a non-empty string; absent from a token: refused */
+    const char *name_claim;      /* a string; absent: the profile's name */
+    const char *client_id_claim; /* a string; absent: the profile's client id */
+    /* NULL-terminated (copied; at most 16): each path's value, a string of space-separated
+     * words or an array of strings, adds permissions to the profile's (before permission_map). */
+    const char *const *permission_claims;
 } mcp_jwt_opts;
 
 /** Fill o with the defaults documented in mcp_jwt_opts. @since 0.1 */

@@ -97,6 +97,10 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
     free_multi(cfg->allowed_tenants, cfg->n_allowed_tenants);
     free(cfg->trusted_issuers);
     free_multi(cfg->permission_map, cfg->n_permission_map);
+    free(cfg->subject_claim);
+    free(cfg->name_claim);
+    free(cfg->client_id_claim);
+    free_multi(cfg->permission_claims, cfg->n_permission_claims);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -228,6 +232,14 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
     map[nmap] = NULL;
     o.permission_map = nmap > 0 ? map : NULL;
     o.typ = cfg->require_at_jwt ? "at+jwt" : NULL;     /* RFC 9068 section 2.1 */
+    o.subject_claim = cfg->subject_claim;
+    o.name_claim = cfg->name_claim;
+    o.client_id_claim = cfg->client_id_claim;
+    const char *pclaims[MCP_APP_MULTI_MAX + 1];
+    for (size_t i = 0; i < cfg->n_permission_claims; i++)
+        pclaims[i] = cfg->permission_claims[i];
+    pclaims[cfg->n_permission_claims] = NULL;
+    o.permission_claims = cfg->n_permission_claims > 0 ? pclaims : NULL;
     mcp_status rc = mcp_jwt_verifier_new(&o, &st->jwt, err);
     for (size_t i = 0; i < cfg->n_permission_map; i++)
         mcp__free(map_buf[i]);
@@ -262,6 +274,10 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
         o.claims_client = NULL;
         o.allowed_tenants = NULL;
         o.permission_map = NULL;
+        o.subject_claim = NULL;
+        o.name_claim = NULL;
+        o.client_id_claim = NULL;
+        o.permission_claims = NULL;
         if ((st->more_servers = json_array()) == NULL)
             return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
         rc = mcp__app_trusted_issuers(cfg->trusted_issuers, &o, st->jwt, st->more_servers, err);

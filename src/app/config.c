@@ -86,6 +86,11 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --allowed-tenant TID   accepted `tid` (repeatable; default any)\n"
         "  --permission-map FROM=TO  the IdP's role/scope FROM is our permission TO\n"
         "                         (repeatable)\n"
+        "  --subject-claim PATH   the subject from this claim or dotted path (e.g. user.id;\n"
+        "                         \\. is a dot inside a name); also --name-claim,\n"
+        "                         --client-id-claim\n"
+        "  --permission-claim PATH  permissions also from this claim or dotted path, e.g.\n"
+        "                         resource_access.my-client.roles (repeatable)\n"
         "  --trusted-issuers F    JSON file of further issuers, each with its own keys,\n"
         "                         audience, claims profile and tenants\n"
         "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
@@ -193,7 +198,8 @@ static const char *const VALUE_FLAGS[] = {
     "--auth", "--db", "--jwt-secret-file", "--jwt-alg", "--jwt-public-key", "--jwks-file",
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
     "--resource-url", "--authorization-server", "--claims-profile", "--claims-client",
-    "--allowed-tenant", "--trusted-issuers", "--permission-map",
+    "--allowed-tenant", "--trusted-issuers", "--permission-map", "--subject-claim",
+    "--name-claim", "--client-id-claim", "--permission-claim",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl", "--permission-rule",
     "--store-subjects", "--rate-limits", "--as-key-file", "--as-access-ttl", "--as-refresh-ttl",
@@ -364,6 +370,10 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
                       c->trusted_issuers || c->n_permission_map))
         why = "--claims-profile, --claims-client, --allowed-tenant, --permission-map and "
               "--trusted-issuers need --auth jwt";
+    else if (!jwt && (c->subject_claim || c->name_claim || c->client_id_claim ||
+                      c->n_permission_claims))
+        why = "--subject-claim, --name-claim, --client-id-claim and --permission-claim need "
+              "--auth jwt";
     else if (c->claims_profile != NULL && !in_list(CLAIMS_PROFILES, c->claims_profile))
         why = "--claims-profile must be one of none entra keycloak auth0 okta";
     else if (c->issuer != NULL && strstr(c->issuer, "{tenantid}") && c->n_allowed_tenants == 0)
@@ -618,6 +628,14 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
         } else if (strcmp(name, "--permission-map") == 0 && strchr(val, '=') != NULL &&
                    val[0] != '=' && strchr(val, '=')[1] != '\0') {
             r = add_multi(cfg->permission_map, &cfg->n_permission_map, val, prog, name);
+        } else if (strcmp(name, "--subject-claim") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->subject_claim, val);
+        } else if (strcmp(name, "--name-claim") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->name_claim, val);
+        } else if (strcmp(name, "--client-id-claim") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->client_id_claim, val);
+        } else if (strcmp(name, "--permission-claim") == 0 && val[0] != '\0') {
+            r = add_multi(cfg->permission_claims, &cfg->n_permission_claims, val, prog, name);
         } else if (strcmp(name, "--trusted-issuers") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->trusted_issuers, val);
         } else if (strcmp(name, "--allowed-tenant") == 0 && val[0] != '\0') {

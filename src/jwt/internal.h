@@ -181,6 +181,17 @@ typedef enum mcp__jwt_profile {
     MCP__JWT_PROFILE_COUNT
 } mcp__jwt_profile;
 
+/* A parsed claim path (jwt_claims.c): n segments, unescaped, NUL-separated in buf. */
+#define MCP__CLAIM_PATH_SEGS 16
+#define MCP__CLAIM_PATH_MAX  256
+#define MCP__CLAIM_PATHS_MAX 16
+typedef struct mcp__claim_path {
+    char       *text;                      /* as configured (error messages) */
+    char       *buf;
+    const char *seg[MCP__CLAIM_PATH_SEGS];
+    size_t      n;                         /* 0: not configured */
+} mcp__claim_path;
+
 struct mcp_jwt_verifier {
     mcp_jwt_opts     opts;          /* strings below are owned copies */
     char            *issuer, *audience, *typ;
@@ -190,6 +201,9 @@ struct mcp_jwt_verifier {
     char           **perm_map;      /* from, to pairs (n_map pairs) */
     size_t           n_map;
     size_t           n_tenants;
+    mcp__claim_path  sub_path, name_path, client_path; /* opts.*_claim; n 0 = not set */
+    mcp__claim_path *perm_paths;    /* opts.permission_claims (n_perm_paths) */
+    size_t           n_perm_paths;
     mcp_jwt_verifier **issuers;     /* further trusted issuers (owned; add_issuer) */
     size_t           n_issuers;
 
@@ -226,6 +240,15 @@ mcp_status mcp__jwt_claims_map(const mcp_jwt_verifier *v, const mcp_principal_fi
  * allowed tenants. */
 mcp_status mcp__jwt_check_issuer(const mcp_jwt_verifier *v, const json_t *claims, const char *iss,
                                  mcp_error *err);
+
+/* Parse a claim path (see mcp_jwt_opts.subject_claim); MCP_ERR_INVALID_ARG naming what when
+ * malformed. Free with mcp__claim_path_cleanup(). */
+mcp_status mcp__claim_path_parse(const char *text, const char *what, mcp__claim_path *cp,
+                                 mcp_error *err);
+void mcp__claim_path_cleanup(mcp__claim_path *cp);
+/* The value at cp in claims: 0 found (*out), 1 absent, -1 a value of the wrong type on the way
+ * (not an object or array, or a non-index segment on an array). */
+int mcp__claim_path_get(const mcp__claim_path *cp, const json_t *claims, const json_t **out);
 
 /* Replace the wall clock (tests). */
 void mcp__jwt_verifier_set_clock(mcp_jwt_verifier *v, mcp__jwt_clock_fn fn, void *ctx);

@@ -101,6 +101,10 @@ mcp_jwt_verifier_new(const mcp_jwt_opts *opts, mcp_jwt_verifier **out, mcp_error
     v->opts.claims_client = NULL;
     v->opts.allowed_tenants = NULL;
     v->opts.permission_map = NULL;
+    v->opts.subject_claim = NULL; /* parsed into v->sub_path etc. */
+    v->opts.name_claim = NULL;
+    v->opts.client_id_claim = NULL;
+    v->opts.permission_claims = NULL;
     *out = v;
     return MCP_OK;
 }

@@ -723,13 +723,13 @@ http_free(void *tr)
     if (h->d != NULL) {
         /* stop was cut short by a deferred authentication; the workers are joined now, so it
          * has resumed its connection: nothing is suspended any more */
+        (void)mcp__http_acceptor_stop(h);
         atomic_store(&h->stopping, true);
         mcp__http_end_all_streams(h);
         MHD_stop_daemon(h->d);
         h->d = NULL;
     }
-    if (atomic_load(&h->quiesced) && h->lfd != MHD_INVALID_SOCKET)
-        close(h->lfd);
+    mcp__http_acceptor_free(h);
     pthread_mutex_destroy(&h->live_mu);
     mcp__free(h->host);
     mcp__free(h->path);
@@ -769,20 +769,11 @@ http_stop(void *tr, unsigned grace_ms)
         return;
     mcp_server *srv = h->srv;
     uint64_t deadline = mcp_now_ms() + grace_ms;
-    if (!atomic_load(&h->quiesced)) {
-        /* stop accepting; in-flight work continues. The listen socket comes back to us. The
-         * flag comes first: an IO thread may still accept before it sees the quiesce, and
-         * accept_policy() refuses that connection. */
-        atomic_store(&h->quiesced, true);
-        h->lfd = MHD_quiesce_daemon(h->d);
-        /* The socket must stay open until MHD_stop_daemon (an IO thread may still hold it), but
-         * it need not listen: shut down, new connections are refused at once and any left in
-         * the backlog are reset, instead of waiting unanswered for the whole grace period. */
-        if (h->lfd != MHD_INVALID_SOCKET)
-            (void)shutdown(h->lfd, SHUT_RDWR);
+    /* stop accepting and close the listen socket: new connections are refused at once, those
+     * left in the backlog are reset; in-flight work continues */
+    if (mcp__http_acceptor_stop(h))
         mcp__log(MCP__LOG_INFO, "http",
                  "shutting down: no longer accepting connections (grace %u ms)", grace_ms);
-    }
     mcp__pool_wait_idle(srv, grace_ms);
     while (atomic_load(&h->authn_jobs) > 0 && mcp_now_ms() < deadline)
         usleep(5000);
@@ -809,9 +800,6 @@ http_stop(void *tr, unsigned grace_ms)
     }
     MHD_stop_daemon(h->d);
     h->d = NULL;
-    if (h->lfd != MHD_INVALID_SOCKET)
-        close(h->lfd);
-    h->lfd = MHD_INVALID_SOCKET;
 }
 
 static void
@@ -940,6 +928,7 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
                                    ? opts->max_streams_per_principal : 64;
     h->suspend_timeout_s = opts->suspend_timeout_s ? opts->suspend_timeout_s : 300;
     h->lfd = MHD_INVALID_SOCKET;
+    h->wake_r = h->wake_w = -1;
     h->last_ping_ms = mcp_now_ms();
     pthread_mutex_init(&h->live_mu, NULL);
     if (h->host == NULL || h->path == NULL || h->allowed_hosts == NULL ||
@@ -954,8 +943,9 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
+    /* no listen socket of libmicrohttpd's own: http_accept.c accepts and hands connections over */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
     const char *bind_host = strcmp(h->host, "localhost") == 0 ? "127.0.0.1" : h->host;
     struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&ss;
@@ -1025,16 +1015,18 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     size_t mem = opts->max_header ? opts->max_header : 16u << 10;
     if (mem < 8192)
         mem = 8192;
+    unsigned limit = opts->max_connections ? opts->max_connections : 2048u;
     struct MHD_OptionItem common[] = {
         { MHD_OPTION_THREAD_POOL_SIZE, io > 1 ? (intptr_t)io : 0, NULL },
-        { MHD_OPTION_CONNECTION_LIMIT,
-          (intptr_t)(opts->max_connections ? opts->max_connections : 2048u), NULL },
+        /* ours is enforced by the accept loop; the daemon's is a backstop (http_accept.c) */
+        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(limit + MCP__HTTP_ACCEPT_SLACK), NULL },
         { MHD_OPTION_PER_IP_CONNECTION_LIMIT,
           (intptr_t)(opts->max_connections_per_ip ? opts->max_connections_per_ip : 256u), NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT,
           (intptr_t)(opts->connection_timeout_s ? opts->connection_timeout_s : 30u), NULL },
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)mcp__http_on_connection, h },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
         /* the TLS entries last: without TLS they are cut off by the END written over them */
         { MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
@@ -1047,11 +1039,10 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         common[n - 4] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
     }
     h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
-                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
                             MHD_OPTION_ARRAY, common, MHD_OPTION_END);
     if (h->d == NULL) {
         bool h_tls = h->tls_cert != NULL;
-        if (own_fd && fcntl(lfd, F_GETFD) != -1)      /* libmicrohttpd may have closed it */
+        if (own_fd)
             close(lfd);
         srv->tr_ops = NULL;
         srv->tr = NULL;
@@ -1060,10 +1051,19 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
                              (unsigned)opts->port, h_tls ? " (TLS setup failed: is --tls-key "
                              "the key of --tls-cert? see the log)" : "");
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_LISTEN_FD);
+    if ((rc = mcp__http_acceptor_start(h, lfd, limit, err)) != MCP_OK) {
+        MHD_stop_daemon(h->d);
+        h->d = NULL;
+        if (own_fd)
+            close(lfd);
+        srv->tr_ops = NULL;
+        srv->tr = NULL;
+        http_free(h);
+        return rc;
+    }
     struct sockaddr_storage bound;
     socklen_t bl = sizeof bound;
-    if (di != NULL && getsockname(di->listen_fd, (struct sockaddr *)&bound, &bl) == 0)
+    if (getsockname(lfd, (struct sockaddr *)&bound, &bl) == 0)
         h->port = ntohs(bound.ss_family == AF_INET6
                         ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
                         : ((struct sockaddr_in *)(void *)&bound)->sin_port);

@@ -1,7 +1,8 @@
 /*
  * Private to src/transport's HTTP files: the transport state, streams, connection state.
  * http.c is the access handler and lifecycle, http_stream.c the output streams and GET,
- * http_checks.c the transport checks as a table of TRANSPORT-phase entries.
+ * http_checks.c the transport checks as a table of TRANSPORT-phase entries, http_accept.c
+ * the accept loop.
  */
 #ifndef MCP_SRC_TRANSPORT_INTERNAL_H
 #define MCP_SRC_TRANSPORT_INTERNAL_H
@@ -11,6 +12,7 @@
 #include <microhttpd.h>
 
 #define MCP__HTTP_NCHECKS 10
+#define MCP__HTTP_ACCEPT_SLACK 64   /* the daemon's connection limit is ours plus this */
 
 typedef struct mcp__http mcp__http;
 
@@ -55,8 +57,17 @@ struct mcp__http {
     unsigned           max_streams_per_principal;
     unsigned           suspend_timeout_s;
     uint64_t           last_ping_ms;   /* keep-alive comments on parked SSE streams */
-    MHD_socket         lfd;            /* the listen socket handed back by quiesce */
+    MHD_socket         lfd;            /* the listen socket (ours: http_accept.c accepts) */
     atomic_bool        quiesced;       /* shutdown began: accept nothing */
+    int                wake_r, wake_w; /* pipe waking the accept thread (stop, a slot freed) */
+    pthread_t          acceptor;
+    bool               acceptor_on;
+    bool               accept_dead;    /* accept() failed for good: stopped accepting */
+    uint64_t           accept_warned_ms;
+    atomic_uint        nconns;         /* connections the daemon holds */
+    atomic_int         pending;        /* handed to the daemon, not yet taken up */
+    uint64_t           last_add_ms;
+    unsigned           conn_limit;     /* --max-connections: past it, connections wait */
     pthread_mutex_t    live_mu;        /* guards the list of live streams */
     struct stream     *live;           /* every stream not yet freed (shutdown, ticks, caps) */
     mcp_http_route_fn  route;          /* other resources (mcp_http_opts.route) */
@@ -161,6 +172,20 @@ enum MHD_Result mcp__http_send_body(conn_state *cs, struct MHD_Connection *c, un
                                     const char *ctype, char *body, size_t len);
 enum MHD_Result mcp__http_send_rpc_error(conn_state *cs, struct MHD_Connection *c,
                                          unsigned status, int32_t code, const char *message);
+
+/* ---- http_accept.c ---------------------------------------------------------------------- */
+
+/* Start accepting on lfd (made non-blocking) for h->d, at most conn_limit connections at once;
+ * on MCP_OK h owns lfd. */
+mcp_status mcp__http_acceptor_start(mcp__http *h, int lfd, unsigned conn_limit, mcp_error *err);
+/* Stop accepting and close the listen socket (new connections are refused from then on);
+ * true if it was accepting. */
+bool mcp__http_acceptor_stop(mcp__http *h);
+/* Stop, then release the wake-up pipe. */
+void mcp__http_acceptor_free(mcp__http *h);
+/* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the mcp__http). */
+void mcp__http_on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                             enum MHD_ConnectionNotificationCode code);
 
 /* ---- http_metrics.c ---------------------------------------------------------------------- */
 

@@ -256,6 +256,15 @@ static void
 app_config_rejects_inconsistent_combinations(void **state)
 {
     (void)state;
+    BAD("--subject-claim, --name-claim, --client-id-claim and --permission-claim need --auth jwt",
+        "--auth", "apikey", "--db", "x.db", "--permission-claim", "realm_access.roles");
+    BAD("--subject-claim, --name-claim, --client-id-claim and --permission-claim need --auth jwt",
+        "--subject-claim", "oid");
+    BAD("--permission-claim given more than 8 times", "--auth", "jwt", "--jwt-secret-file", "k",
+        "--issuer", "i", "--permission-claim", "a", "--permission-claim", "a",
+        "--permission-claim", "a", "--permission-claim", "a", "--permission-claim", "a",
+        "--permission-claim", "a", "--permission-claim", "a", "--permission-claim", "a",
+        "--permission-claim", "a");
     BAD("cannot be combined with --stdio", "--stdio", "--auth", "apikey", "--db", "x");
     BAD("--auth apikey needs --db", "--auth", "apikey");
     BAD("--auth jwt needs a key", "--auth", "jwt", "--issuer", "https://i");
@@ -447,7 +456,9 @@ static void
 app_setup_reports_bad_files(void **state)
 {
     (void)state;
-    char sec[300], shortsec[300], notpem[300], empty[300];
+    char sec[300], shortsec[300], notpem[300], empty[300], good[300];
+    write_file("good.key", "0123456789abcdef0123456789abcdef0123456789abcdef\n", good,
+               sizeof good);
     write_file("short.key", "tooshort\n", shortsec, sizeof shortsec);
     write_file("notpem.pem", "hello\n", notpem, sizeof notpem);
     write_file("empty.secret", "\n", empty, sizeof empty);
@@ -477,6 +488,15 @@ app_setup_reports_bad_files(void **state)
           MCP_ERR_INVALID_ARG, "https" },
         { { "--auth", "jwt", "--jwks-url", "http://127.0.0.1:1/jwks", "--issuer", "i", NULL },
           MCP_ERR_IO, "--jwks-url" },
+        { { "--auth", "jwt", "--jwt-secret-file", good, "--issuer", "i", "--permission-claim",
+            "realm_access..roles", NULL },
+          MCP_ERR_INVALID_ARG, "JWT verifier: permission claim: bad claim path (an empty segment)" },
+        { { "--auth", "jwt", "--jwt-secret-file", good, "--issuer", "i", "--subject-claim",
+            "a\\b", NULL },
+          MCP_ERR_INVALID_ARG, "subject claim: bad claim path (a backslash escapes only" },
+        { { "--auth", "jwt", "--jwt-secret-file", good, "--issuer", "i", "--client-id-claim",
+            "x.", NULL },
+          MCP_ERR_INVALID_ARG, "client id claim: bad claim path" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mcp_app_config cfg;

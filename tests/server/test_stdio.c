@@ -225,6 +225,86 @@ stdio_framing_and_size_cap(void **state)
     assert_int_equal(poll(&p, 1, 100), 0);
 }
 
+#define META26 "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"," \
+               "\"io.modelcontextprotocol/clientCapabilities\":{}}"
+
+/* 2026-07-28 over stdio: no headers, so each request's params._meta version chooses its era.
+ * A 2026 request needs no initialize, a 2025 one on the same process still does, and a version
+ * neither era speaks is refused -32022 with the supported list. */
+static void
+stdio_speaks_2026_07_28(void **state)
+{
+    fixture *f = *state;
+    json_t *m;
+
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\",\"params\":{"
+                 META26 "}}");
+    m = read_msg(f);
+    assert_non_null(m);
+    json_t *r = json_object_get(m, "result");
+    assert_non_null(r);
+    json_t *sv = json_object_get(r, "supportedVersions");
+    bool has26 = false;
+    for (size_t i = 0; i < json_array_size(sv); i++)
+        has26 = has26 || strcmp(json_string_value(json_array_get(sv, i)), "2026-07-28") == 0;
+    assert_true(has26);
+    json_decref(m);
+
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\",\"params\":{"
+                 META26 "}}");
+    m = read_msg(f);
+    r = json_object_get(m, "result");
+    assert_string_equal(json_string_value(json_object_get(r, "resultType")), "complete");
+    json_t *tools = json_object_get(r, "tools");
+    assert_int_equal(json_array_size(tools), 1);            /* 'secret' is hidden here too */
+    json_decref(m);
+
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{"
+                 "\"name\":\"secret\"," META26 "}}");
+    m = read_msg(f);
+    assert_int_equal(error_code(m), -32003);
+    assert_int_equal(json_integer_value(json_object_get(m, "id")), 3);
+    json_decref(m);
+
+    /* removed in 2026-07-28: ping is "method not found" in that era */
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\",\"params\":{" META26 "}}");
+    m = read_msg(f);
+    assert_int_equal(error_code(m), -32601);
+    json_decref(m);
+
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\",\"params\":{\"_meta\":{"
+                 "\"io.modelcontextprotocol/protocolVersion\":\"2030-01-01\","
+                 "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+    m = read_msg(f);
+    assert_int_equal(error_code(m), -32022);
+    json_t *sup = json_object_get(json_object_get(json_object_get(m, "error"), "data"),
+                                  "supported");
+    assert_true(json_array_size(sup) >= 1);
+    json_decref(m);
+
+    /* a 2026 request without clientCapabilities: -32602 naming the path */
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/list\",\"params\":{\"_meta\":{"
+                 "\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}");
+    m = read_msg(f);
+    assert_int_equal(error_code(m), -32602);
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(m, "error"),
+                                                             "message")), "clientCapabilities"));
+    json_decref(m);
+
+    /* the same process still speaks 2025: without _meta, initialize comes first */
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\"}");
+    m = read_msg(f);
+    assert_int_equal(error_code(m), -32004);
+    json_decref(m);
+    send_line(f, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"initialize\",\"params\":{"
+                 "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+                 "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}");
+    m = read_msg(f);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "result"),
+                                                          "protocolVersion")), "2025-11-25");
+    json_decref(m);
+}
+
 /* An AUTHZ item that refuses with a status and no JSON-RPC code of its own. */
 static mcp_status
 refuse_item(mcp_request *req, void *ctx, mcp_error *err)
@@ -288,6 +368,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(stdio_full_exchange, setup, teardown),
         cmocka_unit_test_setup_teardown(stdio_framing_and_size_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(stdio_speaks_2026_07_28, setup, teardown),
         cmocka_unit_test_setup_teardown(stdio_status_codes_follow_the_table, setup_refusing,
                                         teardown),
     };

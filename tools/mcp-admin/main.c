@@ -414,7 +414,8 @@ main(int argc, char **argv)
         fprintf(stderr, "mcp-admin: done: %s %s", group, action);
         for (int k = i; k < argc; k++)
             fprintf(stderr, " %s", argv[k]);
-        fprintf(stderr, " (%s)\n", ctx.db_path);
+        char shown[4096]; /* a postgresql:// URI's password is never printed */
+        fprintf(stderr, " (%s)\n", mcp_store_display_name(ctx.db_path, shown, sizeof shown));
     }
     mcp_store_close(ctx.store);
     if (fflush(stdout) != 0 && rc == ADMIN_EXIT_OK)
