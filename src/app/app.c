@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -721,6 +722,30 @@ reload_tls(void *ctx)
     (void)mcp_server_reload_tls(ctx, &e);
 }
 
+static mcp_server *volatile early_target;
+
+static void
+on_early_signal(int sig)
+{
+    (void)sig;
+    if (early_target != NULL)
+        mcp_server_stop(early_target);      /* an atomic store and a write(): signal safe */
+}
+
+/* SIGINT/SIGTERM from now on stop srv gracefully (mcp_server_stop), instead of killing the
+ * process in the moment between announcing the listener and mcp_server_run_until_signal(). */
+static void
+catch_early_signals(mcp_server *srv)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_early_signal;
+    sigemptyset(&sa.sa_mask);
+    early_target = srv;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 int
 mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
 {
@@ -746,7 +771,12 @@ mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
                                        : " (development mode: loopback only)");
     mcp_http_opts ho;
     mcp_app_http_opts(cfg, &ho);
+    /* mcp_server_run_until_signal() installs its handlers only once it runs, after the
+     * listening line and READY=1: until then these ask for the same graceful stop, which it
+     * then carries out at once */
+    catch_early_signals(srv);
     if (mcp_server_listen_http(srv, &ho, err) != MCP_OK) {
+        early_target = NULL;
         fprintf(stderr, "%s: %s\n", prog, err->message);
         return 1;
     }
