@@ -125,13 +125,22 @@ typedef struct mcp_as_client_def {
                                          redirects match on any port (RFC 8252 section 7.3) */
     bool               confidential;  /* generate a secret (client_secret_basic / _post) */
     const char        *owner;         /* client_credentials: the store user whose roles bound
-                                         the scopes (requires confidential); NULL = none */
+                                         the scopes (requires confidential or jwks); NULL =
+                                         none */
+    const char        *jwks;          /* private_key_jwt (RFC 7523): the client's public keys,
+                                         a JWK Set {"keys":[...]} or one JWK (JSON, at most
+                                         64 KiB; no private or symmetric keys). The client then
+                                         authenticates with signed assertions instead of a
+                                         secret (not together with confidential). NULL = none.
+                                         @since 0.2 */
 } mcp_as_client_def;
 
 /**
  * Register a client. A confidential client's secret is returned once in *secret_out (43
  * base64url characters; the caller wipes it and releases it with mcp_free()); only its SHA-256
- * is stored.
+ * is stored. A client with jwks gets no secret: it authenticates at /token, /revoke and
+ * /introspect with a client assertion (private_key_jwt) signed by one of those keys, each
+ * key pinned to its algorithm (its `alg`, else the one its type implies).
  * @return MCP_OK, MCP_ERR_INVALID_ARG, MCP_ERR_STATE (the id exists), MCP_ERR_NOT_FOUND (owner),
  *         MCP_ERR_STORE, MCP_ERR_NOMEM.
  * @since 0.2
@@ -151,6 +160,8 @@ typedef struct mcp_as_client_info {
     bool        confidential;
     const char *owner;         /* "" when none */
     int64_t     created;
+    bool        private_key_jwt; /* authenticates with assertions signed by its registered
+                                    keys (confidential is true too) @since 0.2 */
 } mcp_as_client_info;
 
 /** Call fn for every client, ordered by id; return false to stop. @since 0.2 */

@@ -162,21 +162,31 @@ build_metadata(mcp_as *as, mcp_error *err)
     char *az = mcp__aprintf("%s/authorize", is), *tk = mcp__aprintf("%s/token", is),
          *jw = mcp__aprintf("%s/jwks", is), *rv = mcp__aprintf("%s/revoke", is);
     json_t *doc = NULL;
-    if (az != NULL && tk != NULL && jw != NULL && rv != NULL)
-        doc = json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s,s,s], s:[s,s,s],"
+    /* private_key_jwt: what the JWT verifier checks (no HMAC: that would be client_secret_jwt) */
+    json_t *algs = json_pack("[s,s,s,s,s,s,s,s,s]", "ES256", "ES384", "EdDSA", "RS256", "RS384",
+                             "RS512", "PS256", "PS384", "PS512");
+    if (az != NULL && tk != NULL && jw != NULL && rv != NULL && algs != NULL)
+        doc = json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s,s,s], s:[s,s,s,s],"
                         " s:[s], s:b, s:b}",
                         "issuer", is, "authorization_endpoint", az, "token_endpoint", tk,
                         "jwks_uri", jw, "response_types_supported", "code",
                         "response_modes_supported", "query", "grant_types_supported",
                         "authorization_code", "refresh_token", "client_credentials",
                         "token_endpoint_auth_methods_supported", "none", "client_secret_basic",
-                        "client_secret_post", "code_challenge_methods_supported", "S256",
+                        "client_secret_post", "private_key_jwt",
+                        "code_challenge_methods_supported", "S256",
                         "authorization_response_iss_parameter_supported", 1,
                         "client_id_metadata_document_supported", 1);
     if (doc != NULL && (json_object_set_new(doc, "revocation_endpoint", json_string(rv)) != 0 ||
                         json_object_set_new(doc, "revocation_endpoint_auth_methods_supported",
-                                            json_pack("[s,s,s]", "none", "client_secret_basic",
-                                                      "client_secret_post")) != 0)) {
+                                            json_pack("[s,s,s,s]", "none", "client_secret_basic",
+                                                      "client_secret_post",
+                                                      "private_key_jwt")) != 0 ||
+                        json_object_set_new(doc, "token_endpoint_auth_signing_alg_values_supported",
+                                            json_deep_copy(algs)) != 0 ||
+                        json_object_set_new(doc,
+                                            "revocation_endpoint_auth_signing_alg_values_supported",
+                                            json_deep_copy(algs)) != 0)) {
         json_decref(doc);
         doc = NULL;
     }
@@ -184,12 +194,15 @@ build_metadata(mcp_as *as, mcp_error *err)
     if (doc != NULL &&
         (in == NULL || json_object_set_new(doc, "introspection_endpoint", json_string(in)) != 0 ||
          json_object_set_new(doc, "introspection_endpoint_auth_methods_supported",
-                             json_pack("[s,s]", "client_secret_basic",
-                                       "client_secret_post")) != 0)) {
+                             json_pack("[s,s,s]", "client_secret_basic", "client_secret_post",
+                                       "private_key_jwt")) != 0 ||
+         json_object_set_new(doc, "introspection_endpoint_auth_signing_alg_values_supported",
+                             json_deep_copy(algs)) != 0)) {
         json_decref(doc);
         doc = NULL;
     }
     mcp__free(in);
+    json_decref(algs);
     char *rg = as->opts.registration ? mcp__aprintf("%s/register", is) : NULL;
     if (doc != NULL && as->opts.registration &&
         (rg == NULL || json_object_set_new(doc, "registration_endpoint", json_string(rg)) != 0)) {

@@ -55,6 +55,11 @@ bool mcp__as_cimd_id(const char *id);
 mcp_status mcp__as_client_get(mcp_as *as, const char *id, mcp__store_as_client *cl,
                               mcp_error *err);
 void mcp__as_cimd_cleanup(mcp_as *as);
+/* Does the client authenticate (a secret, or keys for private_key_jwt)? */
+bool mcp__as_client_confidential(const mcp__store_as_client *cl);
+/* Check a client's public keys for private_key_jwt (a JWK Set or one JWK: public, not oct,
+ * each usable by the JWT verifier) and give the set to store in *out (caller frees). */
+mcp_status mcp__as_client_jwks_check(const char *json, size_t len, char **out, mcp_error *err);
 
 /* ---- form / query parameters (as_util.c) ------------------------------------------------ */
 

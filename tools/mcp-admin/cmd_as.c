@@ -4,6 +4,7 @@
 #include <mcp/as.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The password is read from standard input (one line), never from the command line, where
@@ -35,10 +36,34 @@ user_passwd(admin_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+/* The client's public keys for private_key_jwt: a file of at most 64 KiB. NULL (message
+ * printed) when unreadable. */
+static char *
+read_keys(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        admin_fail("--jwks-file %s: cannot open", path);
+        return NULL;
+    }
+    size_t cap = (64u << 10) + 1;
+    char *buf = malloc(cap + 1);
+    size_t n = buf != NULL ? fread(buf, 1, cap, f) : 0;
+    bool bad = buf == NULL || ferror(f) != 0 || n == 0 || n >= cap;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        admin_fail("--jwks-file %s: unreadable, empty or over 64 KiB", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 static int
 client_add(admin_ctx *ctx, int argc, char **argv)
 {
-    const char *name = NULL, *owner = NULL;
+    const char *name = NULL, *owner = NULL, *jwks_file = NULL;
     const char **uris = NULL;
     size_t nuris = 0;
     bool confidential = false;
@@ -48,6 +73,7 @@ client_add(admin_ctx *ctx, int argc, char **argv)
         { .name = "--redirect-uri", .list = &uris, .count = &nuris },
         { .name = "--confidential", .flag = &confidential },
         { .name = "--owner", .value = &owner },
+        { .name = "--jwks-file", .value = &jwks_file },
         { 0 },
     };
     int rc = admin_parse(ctx, "client", "add", argc, argv, opts, pos, 1, 1, NULL);
@@ -55,13 +81,18 @@ client_add(admin_ctx *ctx, int argc, char **argv)
         admin_list_free(uris);
         return rc;
     }
+    char *jwks = jwks_file != NULL ? read_keys(jwks_file) : NULL;
+    if (jwks_file != NULL && jwks == NULL) {
+        admin_list_free(uris);
+        return ADMIN_EXIT_ERROR;
+    }
     mcp_store *st = admin_store(ctx);
     mcp_error err;
     mcp_error_clear(&err);
     char *secret = NULL;
     mcp_as_client_def d = {
         .id = pos[0], .name = name, .redirect_uris = uris, .confidential = confidential,
-        .owner = owner,
+        .owner = owner, .jwks = jwks,
     };
     if (st == NULL)
         rc = ADMIN_EXIT_ERROR;
@@ -77,6 +108,7 @@ client_add(admin_ctx *ctx, int argc, char **argv)
         mcp_memzero(secret, strlen(secret));
         mcp_free(secret);
     }
+    free(jwks);
     admin_list_free(uris);
     return rc;
 }
@@ -93,9 +125,13 @@ print_client(void *vctx, const mcp_as_client_info *c)
     admin_list *ls = vctx;
     ls->n++;
     if (ls->json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I}", "id", c->id, "name", c->name,
-                              "redirect_uris", c->redirect_uris, "confidential", c->confidential,
-                              "owner", c->owner, "created", (json_int_t)c->created);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:s}", "id", c->id, "name",
+                              c->name, "redirect_uris", c->redirect_uris, "confidential",
+                              c->confidential, "owner", c->owner, "created",
+                              (json_int_t)c->created, "auth",
+                              c->private_key_jwt ? "private_key_jwt"
+                              : c->confidential  ? "client_secret"
+                                                 : "none");
         if (o == NULL || json_array_append_new(ls->arr, o) != 0)
             ls->nomem = true;
         return !ls->nomem;
@@ -103,7 +139,8 @@ print_client(void *vctx, const mcp_as_client_info *c)
     char tb[32];
     if (ls->n == 1)
         printf("ID\tTYPE\tOWNER\tCREATED\tREDIRECT_URIS\tNAME\n");
-    printf("%s\t%s\t%s\t%s\t%s\t%s\n", c->id, c->confidential ? "confidential" : "public",
+    printf("%s\t%s\t%s\t%s\t%s\t%s\n", c->id,
+           c->private_key_jwt ? "private_key_jwt" : c->confidential ? "confidential" : "public",
            c->owner[0] ? c->owner : "-", admin_time(c->created, tb),
            c->redirect_uris[0] ? c->redirect_uris : "-", c->name);
     return true;
@@ -130,8 +167,11 @@ const admin_command admin_as_commands[] = {
     { "user", "passwd", "SUBJECT  (the password on standard input)",
       "set a user's password for the embedded authorization server's sign-in", false,
       user_passwd },
-    { "client", "add", "ID [--name N] [--redirect-uri URI]... [--confidential] [--owner SUBJECT]",
-      "register an OAuth client (a confidential one's secret is printed once)", false,
+    { "client", "add",
+      "ID [--name N] [--redirect-uri URI]... [--confidential | --jwks-file FILE] "
+      "[--owner SUBJECT]",
+      "register an OAuth client (a confidential one's secret is printed once; --jwks-file: "
+      "private_key_jwt with these public keys)", false,
       client_add },
     { "client", "list", "", "list registered OAuth clients (--json for JSON)", false,
       client_list },
