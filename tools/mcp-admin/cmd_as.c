@@ -163,6 +163,53 @@ client_list(admin_ctx *ctx, int argc, char **argv)
     return admin_list_finish(&ls, mcp_as_client_list(st, print_client, &ls, &err), &err);
 }
 
+/* The signing key of --embedded-as: --as-key-file, else FILE.as-key.pem beside the store file
+ * (the server's default). */
+static int
+as_rotate_key(admin_ctx *ctx, int argc, char **argv)
+{
+    const char *key_file = NULL;
+    const admin_opt opts[] = {
+        { .name = "--as-key-file", .value = &key_file },
+        { 0 },
+    };
+    int rc = admin_parse(ctx, "as", "rotate-key", argc, argv, opts, NULL, 0, 0, NULL);
+    if (rc != ADMIN_EXIT_OK)
+        return rc;
+    char *def = NULL;
+    if (key_file == NULL) {
+        if (strncmp(ctx->db_path, "postgres", 8) == 0)
+            return admin_fail("a PostgreSQL store has no key file beside it: give "
+                              "--as-key-file FILE");
+        size_t n = strlen(ctx->db_path) + sizeof ".as-key.pem";
+        if ((def = malloc(n)) == NULL)
+            return admin_fail("out of memory");
+        snprintf(def, n, "%s.as-key.pem", ctx->db_path);
+        key_file = def;
+    }
+    mcp_error err;
+    mcp_error_clear(&err);
+    char *kid = NULL;
+    if (mcp_as_rotate_key(key_file, &kid, &err) != MCP_OK) {
+        rc = admin_fail_err(&err);
+    } else {
+        json_t *o = ctx->json ? json_pack("{s:s, s:s}", "kid", kid, "key_file", key_file)
+                              : NULL;
+        char *js = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(o);
+        if (js != NULL)
+            printf("%s\n", js);
+        free(js);
+        if (!ctx->json)
+            printf("%s\n", kid);
+        fprintf(stderr, "mcp-admin: done: as rotate-key: new signing key %s (%s); the old key "
+                "stays in /jwks until its tokens expire\n", kid, key_file);
+        mcp_free(kid);
+    }
+    free(def);
+    return rc;
+}
+
 const admin_command admin_as_commands[] = {
     { "user", "passwd", "SUBJECT  (the password on standard input)",
       "set a user's password for the embedded authorization server's sign-in", false,
@@ -177,5 +224,8 @@ const admin_command admin_as_commands[] = {
       client_list },
     { "client", "remove", "ID", "remove a client and revoke its refresh tokens", false,
       client_remove },
+    { "as", "rotate-key", "[--as-key-file FILE]",
+      "replace the embedded authorization server's signing key (the old one stays in /jwks "
+      "until its tokens expire); prints the new kid", false, as_rotate_key },
     { 0 },
 };
