@@ -267,6 +267,8 @@ load_key(mcp_as *as, mcp_error *err)
     }
     if ((rc = load_pem(as->key_path, &as->key_pem, &as->kid, &as->cur_jwk, err)) != MCP_OK)
         return rc;
+    if ((as->pkey = mcp__jwt_pem_private_key(as->key_pem, strlen(as->key_pem))) == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     key_stamp(as);
     load_retired(as, mcp__unix_now());
     as->jwks_json = mcp__as_jwks_at(as, INT64_MIN);
@@ -325,6 +327,13 @@ mcp__as_key_check(mcp_as *as, int64_t now, bool force)
         pthread_rwlock_unlock(&as->key_mu);
         return;
     }
+    EVP_PKEY *pk = mcp__jwt_pem_private_key(pem, strlen(pem));
+    if (pk == NULL) {
+        pem_free(pem);
+        mcp__free(kid);
+        json_decref(jwk);
+        return;
+    }
     json_t *one = json_pack("{s:[O]}", "keys", jwk);
     char *one_s = one != NULL ? json_dumps(one, JSON_COMPACT) : NULL;
     json_decref(one);
@@ -337,6 +346,7 @@ mcp__as_key_check(mcp_as *as, int64_t now, bool force)
     mcp__free(one_s);
     if (rc != MCP_OK) {
         mcp__log(MCP__LOG_ERROR, "as", "new signing key not taken: %s", e.message);
+        EVP_PKEY_free(pk);
         pem_free(pem);
         mcp__free(kid);
         json_decref(jwk);
@@ -344,6 +354,7 @@ mcp__as_key_check(mcp_as *as, int64_t now, bool force)
     }
     pthread_rwlock_wrlock(&as->key_mu);
     if (strcmp(kid, as->kid) == 0) {
+        EVP_PKEY_free(pk);
         pem_free(pem);
         mcp__free(kid);
         json_decref(jwk);
@@ -352,6 +363,8 @@ mcp__as_key_check(mcp_as *as, int64_t now, bool force)
                  "for %lld s", kid, as->kid, (long long)retired_grace(as));
         old_key_add(as, as->kid, as->cur_jwk, now + retired_grace(as));
         pem_free(as->key_pem);
+        EVP_PKEY_free(as->pkey);
+        as->pkey = pk;
         as->key_pem = pem;
         as->kid = kid;
         as->cur_jwk = jwk;
@@ -588,6 +601,7 @@ mcp_as_free(mcp_as *as)
     if (as == NULL)
         return;
     pem_free(as->key_pem);
+    EVP_PKEY_free(as->pkey);
     json_decref(as->cur_jwk);
     for (size_t i = 0; i < as->nold; i++) {
         mcp__free(as->old[i].kid);
@@ -713,8 +727,7 @@ mcp__as_mint(mcp_as *as, const char *subject, const char *client_id, const char 
     }
     mcp__as_key_check(as, now, false);
     pthread_rwlock_rdlock(&as->key_mu);
-    rc = mcp__jwt_sign_typ("ES256", as->key_pem, strlen(as->key_pem), claims, as->kid, "at+jwt",
-                           token, err);
+    rc = mcp__jwt_sign_pkey_typ(as->pkey, claims, as->kid, "at+jwt", token, err);
     pthread_rwlock_unlock(&as->key_mu);
     mcp__free(claims);
     if (rc == MCP_OK && jti_out != NULL)

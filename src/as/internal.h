@@ -48,6 +48,7 @@ struct mcp_as {
     char         *key_path;      /* the signing key file */
     pthread_rwlock_t key_mu;     /* key_pem, kid, cur_jwk, old[] (a rotation swaps them) */
     char         *key_pem;       /* the private key (wiped on free) */
+    struct evp_pkey_st *pkey;    /* the same, parsed once (signing only reads it) */
     char         *kid;
     json_t       *cur_jwk;
     mcp__as_old_key old[MCP__AS_OLD_KEYS];
