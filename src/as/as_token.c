@@ -103,7 +103,8 @@ assertion_subject(const char *assertion)
 /*
  * RFC 7523 section 3 with RFC 7521 section 5.2: a JWT signed by one of the client's registered
  * keys (the key's pinned algorithm only), iss = sub = the client id, aud = our token endpoint,
- * the endpoint called, or the issuer, exp at most ASSERTION_MAX_S ahead, and a jti never seen
+ * the endpoint called, or the issuer, exp at most ASSERTION_MAX_S ahead (and the clock leeway:
+ * a client's default lifetime is often exactly 300 s), and a jti never seen
  * before from this client (kept until exp). false: rs holds 401 invalid_client (or 503).
  */
 static bool
@@ -148,7 +149,7 @@ assertion_ok(mcp_as *as, const mcp_http_route_req *rq, const mcp__store_as_clien
             why = "client assertion rejected: sub is not the client id";
         else if (!aud_has(json_object_get(claims, "aud"), auds))
             why = "client assertion rejected: aud is not this authorization server";
-        else if (exp > now + ASSERTION_MAX_S)
+        else if (exp > now + ASSERTION_MAX_S + ASSERTION_LEEWAY_S)
             why = "client assertion rejected: exp is too far ahead (at most 300 s)";
         else if (jti == NULL || jti[0] == '\0' || strlen(jti) > 256)
             why = "client assertion rejected: jti is missing";

@@ -4,7 +4,9 @@
 # PRM, gets a client_credentials token (client_secret_basic) and calls a tool; a wrong secret is
 # refused. Then its authorization-code flow (an OAuthClientProvider; redirectToAuthorization
 # drives our sign-in form headlessly with a real HTTP POST including the CSRF token, finishAuth
-# exchanges the code) calls a tool too. Needs $MCP_BIN, $MCP_SRC (set by CTest), node >= 20.
+# exchanges the code) calls a tool too, and so does its PrivateKeyJwtProvider (private_key_jwt
+# with an ES256 key registered by mcp-admin client add --jwks-file; another key is refused).
+# Needs $MCP_BIN, $MCP_SRC (set by CTest), node >= 20.
 . "$(dirname "$0")/lib/products_common.sh"
 : "${MCP_SRC:?MCP_SRC must point at the source tree}"
 command -v node >/dev/null || { echo "FAIL: node is required" >&2; exit 1; }
@@ -17,6 +19,9 @@ A client add robot --confidential --owner alice >"$TMP/robot.secret" 2>/dev/null
 PW='ts sdk code flow pass'
 printf '%s\n' "$PW" | A user passwd alice >/dev/null 2>&1 || exit 1
 A client add tsapp --redirect-uri http://127.0.0.1/callback >/dev/null 2>&1 || exit 1
+PKJWT="$MCP_SRC/tests/integration/lib/ts_sdk_as_pkjwt.mjs"
+(cd "$MCP_SRC/tests" && node "$PKJWT" keygen "$TMP") || exit 1
+A client add svc --jwks-file "$TMP/client.jwk" --owner alice >/dev/null 2>&1 || exit 1
 SECRET_VAL=$(head -n 1 "$TMP/robot.secret")
 start_products tsas --embedded-as --seed || exit 1
 ORIGIN="http://127.0.0.1:$SRV_PORT"
@@ -42,4 +47,13 @@ eq "code flow: tool call" "$(jq -r .call <<<"$out")" ok
 eq "code flow: products listed" "$(jq -r .products <<<"$out")" true
 eq "code flow: a refresh token" "$(jq -r .refresh <<<"$out")" true
 check "no password in the server log" test "$(grep -cF -- "$PW" "$SRV_LOG")" = 0
+
+# ---- private_key_jwt: the SDK's PrivateKeyJwtProvider ------------------------------------------
+out=$(cd "$MCP_SRC/tests" && timeout 60 node "$PKJWT" run "$SRV_URL" "$ORIGIN" svc "$TMP" 2>"$TMP/node4.err")
+echo "$out"
+eq "private_key_jwt: no error" "$(jq -r '.error // "none"' <<<"$out")" none
+eq "private_key_jwt: tool call" "$(jq -r .call <<<"$out")" ok
+mkdir -p "$TMP/other" && (cd "$MCP_SRC/tests" && node "$PKJWT" keygen "$TMP/other") || exit 1
+out=$(cd "$MCP_SRC/tests" && timeout 60 node "$PKJWT" run "$SRV_URL" "$ORIGIN" svc "$TMP/other" 2>"$TMP/node5.err")
+check "private_key_jwt: another key is refused" test "$(jq -r '.error // "none"' <<<"$out")" != none
 summary
