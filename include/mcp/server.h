@@ -661,7 +661,9 @@ MCP_EXTERN void mcp_server_set_decision_hook(mcp_server *srv, mcp_decision_fn fn
  * endpoints, <mcp/as.h>): a request for any path other than the MCP endpoint and the
  * protected-resource metadata is handed, with its body read (at most route_max_body bytes, else
  * 413), to mcp_http_opts.route. It does not go through the MCP pipeline: the route does its own
- * authentication. The route runs on an HTTP IO thread and should not block for long.
+ * authentication. The route runs on an HTTP IO thread and should not block for long: work that
+ * takes milliseconds (a memory-hard password hash) sets mcp_http_route_resp.defer instead of
+ * answering, and the route is called once more on a worker thread with can_block true.
  * @since 0.2
  */
 typedef struct mcp_http_route_req {
@@ -676,6 +678,8 @@ typedef struct mcp_http_route_req {
      * how many times it appears (OAuth refuses repeated parameters). */
     const char *(*query)(const struct mcp_http_route_req *rq, const char *name, unsigned *count);
     void       *tctx_;    /* private to the transport */
+    bool        can_block; /* the route runs on a worker thread (after it asked for defer):
+                              it may block; false on an HTTP IO thread @since 0.2 */
 } mcp_http_route_req;
 
 #define MCP_HTTP_ROUTE_MAX_HEADERS 8
@@ -689,6 +693,9 @@ typedef struct mcp_http_route_resp {
     unsigned    nheaders;
     const char *header_name[MCP_HTTP_ROUTE_MAX_HEADERS];  /* string literals */
     char       *header_value[MCP_HTTP_ROUTE_MAX_HEADERS]; /* allocated; the transport frees them */
+    bool        defer;         /* set with nothing else (when rq->can_block is false): call the
+                                  route again on a worker thread, the connection parked
+                                  meanwhile; ignored when can_block is true @since 0.2 */
 } mcp_http_route_resp;
 
 /** @param ctx mcp_http_opts.route_ctx. Thread: HTTP IO threads, several at once. @since 0.2 */

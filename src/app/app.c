@@ -357,22 +357,6 @@ build_as(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_error
     mcp_status rc = issuer != NULL && key != NULL ? MCP_OK : mcp_error_set(err, MCP_ERR_NOMEM,
                                                                            NULL);
     if (rc == MCP_OK) {
-        const char *resources[] = { st->resource_url, NULL };
-        mcp_as_opts ao;
-        mcp_as_opts_default(&ao);
-        ao.issuer = issuer;
-        ao.resources = resources;
-        ao.store = st->store;
-        ao.key_file = key;
-        if (cfg->as_access_ttl_s)
-            ao.access_ttl_s = cfg->as_access_ttl_s;
-        if (cfg->as_refresh_ttl_s)
-            ao.refresh_ttl_s = cfg->as_refresh_ttl_s;
-        ao.registration = cfg->as_registration;
-        ao.cimd_allow_internal = cfg->as_cimd_allow_internal;
-        rc = prefix_err(err, mcp_as_new(&ao, &st->as, err), "--embedded-as");
-    }
-    if (rc == MCP_OK) {
         mcp_jwt_opts o;
         mcp_jwt_opts_default(&o);
         o.issuer = issuer;
@@ -382,6 +366,23 @@ build_as(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_error
         o.leeway_s = cfg->leeway_s;
         o.jwks_refresh_s = 0;
         rc = prefix_err(err, mcp_jwt_verifier_new(&o, &st->jwt, err), "JWT verifier");
+    }
+    if (rc == MCP_OK) {
+        const char *resources[] = { st->resource_url, NULL };
+        mcp_as_opts ao;
+        mcp_as_opts_default(&ao);
+        ao.issuer = issuer;
+        ao.resources = resources;
+        ao.store = st->store;
+        ao.key_file = key;
+        ao.verifier = st->jwt;   /* a key rotated while running is added to it */
+        if (cfg->as_access_ttl_s)
+            ao.access_ttl_s = cfg->as_access_ttl_s;
+        if (cfg->as_refresh_ttl_s)
+            ao.refresh_ttl_s = cfg->as_refresh_ttl_s;
+        ao.registration = cfg->as_registration;
+        ao.cimd_allow_internal = cfg->as_cimd_allow_internal;
+        rc = prefix_err(err, mcp_as_new(&ao, &st->as, err), "--embedded-as");
     }
     if (rc == MCP_OK) {
         const char *jwks = mcp_as_jwks_json(st->as);

@@ -71,6 +71,8 @@ static const struct migration {
     /* The embedded authorization server's tables; the SQL is in store_as.c. */
     { 2, "authorization server: passwords, clients, codes, refresh families",
       mcp__store_as_migration_sql },
+    { 3, "authorization server: private_key_jwt client keys, used assertion ids",
+      mcp__store_as_migration3_sql },
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

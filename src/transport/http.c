@@ -231,12 +231,10 @@ route_query(const mcp_http_route_req *rq, const char *name, unsigned *count)
     return q.first;
 }
 
-static enum MHD_Result
-run_route(conn_state *cs, struct MHD_Connection *c)
+static void
+route_call(conn_state *cs, struct MHD_Connection *c, bool can_block, mcp_http_route_resp *rs)
 {
     mcp__http *h = cs->h;
-    if (cs->too_large)
-        return send_closing(cs, c, 413, "Payload Too Large");
     mcp_http_route_req rq = {
         .method = cs->req.http_method,
         .path = cs->req.path,
@@ -246,38 +244,91 @@ run_route(conn_state *cs, struct MHD_Connection *c)
         .header = route_header,
         .query = route_query,
         .tctx_ = c,
+        .can_block = can_block,
     };
-    mcp_http_route_resp rs;
-    memset(&rs, 0, sizeof rs);
-    h->route(h->route_ctx, &rq, &rs);
-    if (rs.nheaders > MCP_HTTP_ROUTE_MAX_HEADERS)
-        rs.nheaders = MCP_HTTP_ROUTE_MAX_HEADERS;
+    memset(rs, 0, sizeof *rs);
+    h->route(h->route_ctx, &rq, rs);
+    if (rs->nheaders > MCP_HTTP_ROUTE_MAX_HEADERS)
+        rs->nheaders = MCP_HTTP_ROUTE_MAX_HEADERS;
+}
+
+static void
+route_resp_free(mcp_http_route_resp *rs)
+{
+    for (unsigned i = 0; i < rs->nheaders; i++)
+        mcp__free(rs->header_value[i]);
+    mcp__free(rs->body);
+    memset(rs, 0, sizeof *rs);
+}
+
+static enum MHD_Result
+send_route(conn_state *cs, struct MHD_Connection *c, mcp_http_route_resp *rs)
+{
     enum MHD_Result ok = MHD_NO;
-    if (rs.status == 0) {
-        for (unsigned i = 0; i < rs.nheaders; i++)
-            mcp__free(rs.header_value[i]);
-        mcp__free(rs.body);
+    if (rs->status == 0) {
+        route_resp_free(rs);
         return mcp__http_send_rpc_error(cs, c, 404, MCP_RPC_INVALID_REQUEST, "Not Found");
     }
     struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
-        rs.body != NULL ? rs.body_len : 0, rs.body != NULL ? rs.body : (char *)"",
-        rs.body != NULL ? free_cb : NULL);
+        rs->body != NULL ? rs->body_len : 0, rs->body != NULL ? rs->body : (char *)"",
+        rs->body != NULL ? free_cb : NULL);
     if (r == NULL)
-        mcp__free(rs.body);
-    if (r != NULL && rs.content_type != NULL)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs.content_type);
-    for (unsigned i = 0; i < rs.nheaders; i++) {
-        if (r != NULL && rs.header_name[i] != NULL && rs.header_value[i] != NULL)
-            MHD_add_response_header(r, rs.header_name[i], rs.header_value[i]);
-        mcp__free(rs.header_value[i]);
+        mcp__free(rs->body);
+    rs->body = NULL;   /* the response owns it now */
+    if (r != NULL && rs->content_type != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->content_type);
+    for (unsigned i = 0; i < rs->nheaders; i++) {
+        if (r != NULL && rs->header_name[i] != NULL && rs->header_value[i] != NULL)
+            MHD_add_response_header(r, rs->header_name[i], rs->header_value[i]);
+        mcp__free(rs->header_value[i]);
     }
+    rs->nheaders = 0;
     if (r != NULL) {
-        ok = MHD_queue_response(c, rs.status, r);
+        ok = MHD_queue_response(c, rs->status, r);
         MHD_destroy_response(r);
     }
-    cs->status = rs.status;
+    cs->status = rs->status;
     cs->phase = PH_DONE;
     return ok;
+}
+
+static void route_job(void *arg);
+
+static enum MHD_Result
+run_route(conn_state *cs, struct MHD_Connection *c)
+{
+    mcp__http *h = cs->h;
+    if (cs->too_large)
+        return send_closing(cs, c, 413, "Payload Too Large");
+    mcp_http_route_resp rs;
+    route_call(cs, c, false, &rs);
+    if (!rs.defer)
+        return send_route(cs, c, &rs);
+    /* The route has blocking work (the sign-in's password hash): park the connection and call
+     * it again on a worker, counted with the deferred authentications, so shutdown waits for it
+     * the same way. */
+    route_resp_free(&rs);
+    cs->phase = PH_ROUTE_WAIT;
+    atomic_fetch_add(&h->authn_jobs, 1);
+    MHD_suspend_connection(c);
+    if (mcp__pool_submit(h->srv, route_job, cs) != MCP_OK) {
+        atomic_fetch_sub(&h->authn_jobs, 1);
+        MHD_resume_connection(c);
+        return mcp__http_send_rpc_error(cs, c, 503, MCP_RPC_INTERNAL_ERROR,
+                                        "server is shutting down");
+    }
+    return MHD_YES;
+}
+
+static void
+route_job(void *arg)
+{
+    conn_state *cs = arg;
+    mcp__http *h = cs->h;
+    route_call(cs, cs->req.tctx, true, &cs->route_rs);
+    /* the connection is parked until this resume; it cannot complete (and free cs) before */
+    MHD_resume_connection(cs->req.tctx);
+    atomic_fetch_sub(&h->authn_jobs, 1);
 }
 
 /* ---- the access handler ------------------------------------------------------------------ */
@@ -560,6 +611,11 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         if (*upload_data_size == 0)
             return r;                           /* body (if any) follows in later calls */
     }
+    if (cs->phase == PH_ROUTE_WAIT) {
+        /* resumed after the deferred route ran (route_job resumes only when it is done) */
+        *upload_data_size = 0;
+        return send_route(cs, c, &cs->route_rs);
+    }
     if (cs->phase == PH_ROUTE) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -677,6 +733,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (cs->req.session != NULL)
         mcp__session_unref(cs->req.session);
     json_decref(cs->rpc_id);
+    route_resp_free(&cs->route_rs);
     mcp__request_cleanup(&cs->req);
     mcp__buf_cleanup(&cs->body);
     mcp__free(cs);

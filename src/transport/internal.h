@@ -130,7 +130,10 @@ typedef struct reader {
     size_t                 off;
 } reader;
 
-typedef enum conn_phase { PH_NEW, PH_AUTHN_HDR, PH_BODY, PH_WAIT, PH_DONE, PH_ROUTE } conn_phase;
+typedef enum conn_phase {
+    PH_NEW, PH_AUTHN_HDR, PH_BODY, PH_WAIT, PH_DONE, PH_ROUTE,
+    PH_ROUTE_WAIT   /* a deferred route runs on a worker; its answer is in route_rs */
+} conn_phase;
 
 typedef struct conn_state {
     mcp__http   *h;
@@ -151,6 +154,7 @@ typedef struct conn_state {
     size_t       discarded;
     mcp_status   authn_rc;         /* result of that run */
     mcp_error    authn_err;
+    mcp_http_route_resp route_rs;  /* a deferred route's answer (PH_ROUTE_WAIT) */
 } conn_state;
 
 /* ---- http_stream.c ----------------------------------------------------------------------- */

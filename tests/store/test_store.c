@@ -45,10 +45,10 @@ store_migrations_are_idempotent(void **state)
 {
     tdir *t = *state;
     mcp_store *s = open_store(t->db, 1000);
-    assert_int_equal(mcp_store_schema_version(s), 2);
+    assert_int_equal(mcp_store_schema_version(s), 3);
     mcp_store_close(s);
     s = open_store(t->db, 1000); /* second open: nothing to apply, nothing duplicated */
-    assert_int_equal(mcp_store_schema_version(s), 2);
+    assert_int_equal(mcp_store_schema_version(s), 3);
 
     struct role_seen seen = { .text = "" };
     assert_int_equal(mcp_store_role_list(s, collect_role, &seen, NULL), MCP_OK);
@@ -56,7 +56,7 @@ store_migrations_are_idempotent(void **state)
                                    "guest:Guest.Read;user:User.Read,User.Write;");
     mcp_store_close(s);
 
-    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM schema_migrations"), 2);
+    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM schema_migrations"), 3);
     assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM role_permissions"), 6);
 }
 
@@ -578,9 +578,9 @@ store_migrates_version0_file(void **state)
     tdir *t = *state;
     raw_sql(t->db, "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('kept');");
     mcp_store *s = open_store(t->db, 1000);
-    assert_int_equal(mcp_store_schema_version(s), 2);
+    assert_int_equal(mcp_store_schema_version(s), 3);
     assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM notes WHERE x = 'kept'"), 1);
-    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM schema_migrations"), 2);
+    assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM schema_migrations"), 3);
     assert_int_equal(raw_int(t->db, "SELECT COUNT(*) FROM schema_migrations WHERE version = 1 AND "
                                     "description = 'users, roles, api keys, revoked tokens; "
                                     "default roles'"),
@@ -642,7 +642,7 @@ store_open_create_off_and_messages(void **state)
     mcp_store_close(open_store(t->db, 1000));
     o.readers = 1;
     assert_int_equal(mcp_store_open(t->db, &o, &s, &err), MCP_OK);
-    assert_int_equal(mcp_store_schema_version(s), 2);
+    assert_int_equal(mcp_store_schema_version(s), 3);
     mcp_store_close(s);
     /* A dangling symbolic link is refused, not followed. */
     char link[160], target[160];
