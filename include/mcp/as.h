@@ -30,6 +30,7 @@
 #define MCP_AS_H
 
 #include <mcp/common.h>
+#include <mcp/jwt.h>
 #include <mcp/server.h>
 #include <mcp/store.h>
 
@@ -57,6 +58,10 @@ typedef struct mcp_as_opts {
     unsigned login_fail_window_s;  /* default 300 */
     bool     registration;         /* serve RFC 7591 dynamic registration at /register
                                       (default false) */
+    mcp_jwt_verifier *verifier;    /* the resource server's verifier of these tokens, or NULL:
+                                      a signing key rotated while running (the key file
+                                      replaced, mcp_as_rotate_key()) is added to it before the
+                                      first token it signs. Borrowed. @since 0.2 */
     bool     cimd_allow_internal;  /* tests only: client ID metadata documents may be fetched
                                       from loopback/private addresses, and over http from a
                                       loopback host (default false: https, public addresses) */
@@ -81,8 +86,9 @@ MCP_EXTERN void mcp_as_free(mcp_as *as);
 /** The issuer URL. Borrowed until mcp_as_free(). @since 0.2 */
 MCP_EXTERN const char *mcp_as_issuer(const mcp_as *as);
 
-/** The public signing key as a JWK Set ({"keys":[...]}, alg ES256), for a verifier and for
- *  /jwks. Borrowed until mcp_as_free(). @since 0.2 */
+/** The public signing keys loaded at creation as a JWK Set ({"keys":[...]}, alg ES256): the
+ *  current key, and retired keys whose tokens may still be valid, for a verifier. (/jwks
+ *  serves the keys in force at each request.) Borrowed until mcp_as_free(). @since 0.2 */
 MCP_EXTERN const char *mcp_as_jwks_json(const mcp_as *as);
 
 /**
@@ -100,6 +106,20 @@ MCP_EXTERN void mcp_as_http_opts(mcp_as *as, mcp_http_opts *ho);
  * @since 0.2
  */
 MCP_EXTERN void mcp_as_route(void *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs);
+
+/**
+ * Rotate the signing key (mcp-admin as rotate-key): a new EC P-256 key replaces key_file
+ * (mode 0600, in one rename), and the old one is kept as "<key_file>.retired.<unix time>".
+ * A running authorization server notices the replaced file within a second: it signs with the
+ * new key from then on and keeps the old key in /jwks (and in its verifiers) for access_ttl_s
+ * + 60 seconds, the lifetime of the last token it signed; a server started later loads the
+ * retired keys still within that time and deletes the older ones.
+ * @param[out] kid_out Optional: the new key's kid (release with mcp_free()).
+ * @return MCP_OK, MCP_ERR_NOT_FOUND (no key file yet), MCP_ERR_IO (rotated twice within a
+ *         second, or the directory is not writable), MCP_ERR_NOMEM.
+ * @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_as_rotate_key(const char *key_file, char **kid_out, mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Administration (mcp-admin user passwd, client add|list|remove)                               */
@@ -125,13 +145,22 @@ typedef struct mcp_as_client_def {
                                          redirects match on any port (RFC 8252 section 7.3) */
     bool               confidential;  /* generate a secret (client_secret_basic / _post) */
     const char        *owner;         /* client_credentials: the store user whose roles bound
-                                         the scopes (requires confidential); NULL = none */
+                                         the scopes (requires confidential or jwks); NULL =
+                                         none */
+    const char        *jwks;          /* private_key_jwt (RFC 7523): the client's public keys,
+                                         a JWK Set {"keys":[...]} or one JWK (JSON, at most
+                                         64 KiB; no private or symmetric keys). The client then
+                                         authenticates with signed assertions instead of a
+                                         secret (not together with confidential). NULL = none.
+                                         @since 0.2 */
 } mcp_as_client_def;
 
 /**
  * Register a client. A confidential client's secret is returned once in *secret_out (43
  * base64url characters; the caller wipes it and releases it with mcp_free()); only its SHA-256
- * is stored.
+ * is stored. A client with jwks gets no secret: it authenticates at /token, /revoke and
+ * /introspect with a client assertion (private_key_jwt) signed by one of those keys, each
+ * key pinned to its algorithm (its `alg`, else the one its type implies).
  * @return MCP_OK, MCP_ERR_INVALID_ARG, MCP_ERR_STATE (the id exists), MCP_ERR_NOT_FOUND (owner),
  *         MCP_ERR_STORE, MCP_ERR_NOMEM.
  * @since 0.2
@@ -151,6 +180,8 @@ typedef struct mcp_as_client_info {
     bool        confidential;
     const char *owner;         /* "" when none */
     int64_t     created;
+    bool        private_key_jwt; /* authenticates with assertions signed by its registered
+                                    keys (confidential is true too) @since 0.2 */
 } mcp_as_client_info;
 
 /** Call fn for every client, ordered by id; return false to stop. @since 0.2 */

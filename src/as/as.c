@@ -10,6 +10,7 @@
  */
 #include "as/internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/bn.h>
@@ -17,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -98,21 +100,18 @@ coord_b64(EVP_PKEY *k, const char *param)
     return out;
 }
 
+/* Read the PEM at path (an EC P-256 private key): the PEM, its kid (RFC 7638 thumbprint) and
+ * its public JWK. */
 static mcp_status
-load_key(mcp_as *as, mcp_error *err)
+load_pem(const char *path, char **pem_out, char **kid_out, json_t **jwk_out, mcp_error *err)
 {
-    struct stat sb;
-    mcp_status rc;
-    if (stat(as->opts.key_file, &sb) != 0) {
-        if (errno != ENOENT)
-            return mcp_error_set(err, MCP_ERR_IO, "signing key %s: cannot stat",
-                                 as->opts.key_file);
-        if ((rc = create_key(as->opts.key_file, err)) != MCP_OK)
-            return rc;
-    }
-    if ((rc = read_file(as->opts.key_file, &as->key_pem, err)) != MCP_OK)
+    *pem_out = *kid_out = NULL;
+    *jwk_out = NULL;
+    char *pem = NULL;
+    mcp_status rc = read_file(path, &pem, err);
+    if (rc != MCP_OK)
         return rc;
-    BIO *bio = BIO_new_mem_buf(as->key_pem, -1);
+    BIO *bio = BIO_new_mem_buf(pem, -1);
     EVP_PKEY *k = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
     char curve[32] = "";
@@ -122,34 +121,306 @@ load_key(mcp_as *as, mcp_error *err)
                                        &cl) != 1 ||
         strcmp(curve, "prime256v1") != 0) {
         EVP_PKEY_free(k);
+        mcp_memzero(pem, strlen(pem));
+        mcp__free(pem);
         return mcp_error_set(err, MCP_ERR_INVALID_ARG,
-                             "signing key %s: not an EC P-256 private key", as->opts.key_file);
+                             "signing key %s: not an EC P-256 private key", path);
     }
     char *x = coord_b64(k, OSSL_PKEY_PARAM_EC_PUB_X), *y = coord_b64(k, OSSL_PKEY_PARAM_EC_PUB_Y);
     EVP_PKEY_free(k);
-    char *thumb_in = NULL;
+    char *thumb_in = NULL, *kid = NULL;
     unsigned char h[32];
-    rc = MCP_OK;
+    json_t *jwk = NULL;
     /* RFC 7638: the required members in lexicographic order, no spaces */
     if (x == NULL || y == NULL ||
         (thumb_in = mcp__aprintf("{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x,
                                  y)) == NULL ||
         !mcp__sha256(thumb_in, strlen(thumb_in), h) ||
-        (as->kid = mcp__b64url_encode(h, sizeof h)) == NULL)
+        (kid = mcp__b64url_encode(h, sizeof h)) == NULL ||
+        (jwk = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x",
+                         x, "y", y, "kid", kid, "alg", "ES256", "use", "sig")) == NULL)
         rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-    if (rc == MCP_OK) {
-        json_t *jwks = json_pack("{s:[{s:s, s:s, s:s, s:s, s:s, s:s, s:s}]}", "keys", "kty", "EC",
-                                 "crv", "P-256", "x", x, "y", y, "kid", as->kid, "alg", "ES256",
-                                 "use", "sig");
-        as->jwks_json = jwks != NULL ? json_dumps(jwks, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                                     : NULL;
-        json_decref(jwks);
-        if (as->jwks_json == NULL)
-            rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-    }
     mcp__free(thumb_in);
     mcp__free(x);
     mcp__free(y);
+    if (rc != MCP_OK) {
+        mcp__free(kid);
+        mcp_memzero(pem, strlen(pem));
+        mcp__free(pem);
+        return rc;
+    }
+    *pem_out = pem;
+    *kid_out = kid;
+    *jwk_out = jwk;
+    return MCP_OK;
+}
+
+static void
+pem_free(char *pem)
+{
+    if (pem != NULL) {
+        mcp_memzero(pem, strlen(pem));
+        mcp__free(pem);
+    }
+}
+
+/* "<key_file>.retired.<unix seconds>": the seconds, or -1 for another name. */
+static int64_t
+retired_at(const char *base, const char *name)
+{
+    size_t bl = strlen(base);
+    if (strncmp(name, base, bl) != 0 || strncmp(name + bl, ".retired.", 9) != 0)
+        return -1;
+    const char *d = name + bl + 9;
+    if (*d == '\0' || strspn(d, "0123456789") != strlen(d) || strlen(d) > 12)
+        return -1;
+    return (int64_t)strtoll(d, NULL, 10);
+}
+
+/* How long a retired key is still published: the lifetime of the last token it signed, and a
+ * minute for the clock skew verifiers allow. */
+static int64_t
+retired_grace(const mcp_as *as)
+{
+    return (int64_t)as->opts.access_ttl_s + 60;
+}
+
+static void
+old_key_add(mcp_as *as, char *kid, json_t *jwk, int64_t drop_at)
+{
+    if (as->nold == MCP__AS_OLD_KEYS) {
+        /* the oldest goes first (it is the nearest to its end anyway) */
+        mcp__free(as->old[0].kid);
+        json_decref(as->old[0].jwk);
+        memmove(&as->old[0], &as->old[1], (MCP__AS_OLD_KEYS - 1) * sizeof as->old[0]);
+        as->nold--;
+    }
+    as->old[as->nold++] = (mcp__as_old_key){ .kid = kid, .jwk = jwk, .drop_at = drop_at };
+}
+
+/* Load the retired keys beside the key file whose tokens may still be in use; delete the
+ * others. */
+static void
+load_retired(mcp_as *as, int64_t now)
+{
+    char *dir = mcp__strdup(as->key_path);
+    if (dir == NULL)
+        return;
+    char *slash = strrchr(dir, '/');
+    const char *base = slash != NULL ? slash + 1 : dir;
+    const char *dname = ".";
+    if (slash != NULL) {
+        *slash = '\0';
+        dname = dir[0] != '\0' ? dir : "/";
+    }
+    DIR *d = opendir(dname);
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        int64_t at = retired_at(base, de->d_name);
+        if (at < 0)
+            continue;
+        char *path = mcp__aprintf("%s/%s", dname, de->d_name);
+        if (path == NULL)
+            continue;
+        if (at + retired_grace(as) <= now) {
+            if (unlink(path) == 0)
+                mcp__log(MCP__LOG_INFO, "as", "removed retired signing key %s: its tokens have "
+                         "expired", path);
+        } else {
+            char *pem = NULL, *kid = NULL;
+            json_t *jwk = NULL;
+            mcp_error e;
+            if (load_pem(path, &pem, &kid, &jwk, &e) == MCP_OK) {
+                pem_free(pem);
+                old_key_add(as, kid, jwk, at + retired_grace(as));
+            } else {
+                mcp__log(MCP__LOG_WARN, "as", "retired signing key skipped: %s", e.message);
+            }
+        }
+        mcp__free(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    mcp__free(dir);
+}
+
+static void
+key_stamp(mcp_as *as)
+{
+    struct stat sb;
+    if (stat(as->key_path, &sb) == 0) {
+        as->key_ino = sb.st_ino;
+        as->key_mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    }
+}
+
+static mcp_status
+load_key(mcp_as *as, mcp_error *err)
+{
+    struct stat sb;
+    mcp_status rc;
+    if (stat(as->key_path, &sb) != 0) {
+        if (errno != ENOENT)
+            return mcp_error_set(err, MCP_ERR_IO, "signing key %s: cannot stat", as->key_path);
+        if ((rc = create_key(as->key_path, err)) != MCP_OK)
+            return rc;
+    }
+    if ((rc = load_pem(as->key_path, &as->key_pem, &as->kid, &as->cur_jwk, err)) != MCP_OK)
+        return rc;
+    if ((as->pkey = mcp__jwt_pem_private_key(as->key_pem, strlen(as->key_pem))) == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    key_stamp(as);
+    load_retired(as, mcp__unix_now());
+    as->jwks_json = mcp__as_jwks_at(as, INT64_MIN);
+    return as->jwks_json != NULL ? MCP_OK : mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+}
+
+char *
+mcp__as_jwks_at(mcp_as *as, int64_t now)
+{
+    json_t *keys = json_array();
+    pthread_rwlock_rdlock(&as->key_mu);
+    bool ok = keys != NULL && json_array_append(keys, as->cur_jwk) == 0;
+    for (size_t i = 0; ok && i < as->nold; i++)
+        if (as->old[i].drop_at > now)
+            ok = json_array_append(keys, as->old[i].jwk) == 0;
+    pthread_rwlock_unlock(&as->key_mu);
+    json_t *doc = ok ? json_pack("{s:o}", "keys", keys) : NULL;
+    if (doc == NULL && !ok)
+        json_decref(keys);
+    char *out = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    return out;
+}
+
+/*
+ * The key file replaced (mcp-admin as rotate-key): sign with the new key from now on, keep the
+ * old one in /jwks for the lifetime of its last tokens, and let the verifiers know the new one.
+ * Checked at most once a second (a stat), from the minting path.
+ */
+void
+mcp__as_key_check(mcp_as *as, int64_t now, bool force)
+{
+    int64_t last = atomic_load(&as->key_checked);
+    if (!force && (now <= last || !atomic_compare_exchange_strong(&as->key_checked, &last, now)))
+        return;
+    if (force)
+        atomic_store(&as->key_checked, now);
+    struct stat sb;
+    if (stat(as->key_path, &sb) != 0)
+        return;   /* gone for a moment (a rename in progress): keep the key in memory */
+    int64_t mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    pthread_rwlock_rdlock(&as->key_mu);
+    bool same = sb.st_ino == as->key_ino && mt == as->key_mtime;
+    pthread_rwlock_unlock(&as->key_mu);
+    if (same)
+        return;
+    char *pem = NULL, *kid = NULL;
+    json_t *jwk = NULL;
+    mcp_error e;
+    if (load_pem(as->key_path, &pem, &kid, &jwk, &e) != MCP_OK) {
+        mcp__log(MCP__LOG_ERROR, "as", "signing key changed but unusable, the old one stays: %s",
+                 e.message);
+        pthread_rwlock_wrlock(&as->key_mu);
+        as->key_ino = sb.st_ino;
+        as->key_mtime = mt;
+        pthread_rwlock_unlock(&as->key_mu);
+        return;
+    }
+    EVP_PKEY *pk = mcp__jwt_pem_private_key(pem, strlen(pem));
+    if (pk == NULL) {
+        pem_free(pem);
+        mcp__free(kid);
+        json_decref(jwk);
+        return;
+    }
+    json_t *one = json_pack("{s:[O]}", "keys", jwk);
+    char *one_s = one != NULL ? json_dumps(one, JSON_COMPACT) : NULL;
+    json_decref(one);
+    /* the verifiers first: a token signed with the new key must verify at once */
+    mcp_status rc = one_s != NULL ? MCP_OK : MCP_ERR_NOMEM;
+    if (rc == MCP_OK)
+        rc = mcp_jwt_verifier_add_jwks(as->verifier, one_s, strlen(one_s), &e);
+    if (rc == MCP_OK && as->opts.verifier != NULL)
+        rc = mcp_jwt_verifier_add_jwks(as->opts.verifier, one_s, strlen(one_s), &e);
+    mcp__free(one_s);
+    if (rc != MCP_OK) {
+        mcp__log(MCP__LOG_ERROR, "as", "new signing key not taken: %s", e.message);
+        EVP_PKEY_free(pk);
+        pem_free(pem);
+        mcp__free(kid);
+        json_decref(jwk);
+        return;
+    }
+    pthread_rwlock_wrlock(&as->key_mu);
+    if (strcmp(kid, as->kid) == 0) {
+        EVP_PKEY_free(pk);
+        pem_free(pem);
+        mcp__free(kid);
+        json_decref(jwk);
+    } else {
+        mcp__log(MCP__LOG_INFO, "as", "signing key rotated: kid %s; the old kid %s stays in /jwks "
+                 "for %lld s", kid, as->kid, (long long)retired_grace(as));
+        old_key_add(as, as->kid, as->cur_jwk, now + retired_grace(as));
+        pem_free(as->key_pem);
+        EVP_PKEY_free(as->pkey);
+        as->pkey = pk;
+        as->key_pem = pem;
+        as->kid = kid;
+        as->cur_jwk = jwk;
+    }
+    as->key_ino = sb.st_ino;
+    as->key_mtime = mt;
+    pthread_rwlock_unlock(&as->key_mu);
+}
+
+mcp_status
+mcp_as_rotate_key(const char *key_file, char **kid_out, mcp_error *err)
+{
+    if (kid_out != NULL)
+        *kid_out = NULL;
+    if (key_file == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "missing key file");
+    struct stat sb;
+    if (stat(key_file, &sb) != 0)
+        return mcp_error_set(err, MCP_ERR_NOT_FOUND,
+                             "signing key %s: no such file (the server creates it on its first "
+                             "start)", key_file);
+    char *next = mcp__aprintf("%s.next", key_file);
+    char *retired = mcp__aprintf("%s.retired.%lld", key_file, (long long)mcp__unix_now());
+    mcp_status rc = next != NULL && retired != NULL ? MCP_OK
+                                                    : mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    if (rc == MCP_OK) {
+        (void)unlink(next);   /* left by an interrupted rotation */
+        rc = create_key(next, err);
+    }
+    /* the old key stays readable under its retired name (hard link, then the new key takes
+     * the name in one rename: a server never finds the file missing) */
+    if (rc == MCP_OK && link(key_file, retired) != 0) {
+        rc = mcp_error_set(err, MCP_ERR_IO,
+                           errno == EEXIST ? "signing key %s: rotated already this second"
+                                           : "signing key %s: cannot keep the old key",
+                           key_file);
+        unlink(next);
+    }
+    if (rc == MCP_OK && rename(next, key_file) != 0) {
+        rc = mcp_error_set(err, MCP_ERR_IO, "signing key %s: cannot install the new key",
+                           key_file);
+        unlink(retired);
+        unlink(next);
+    }
+    char *pem = NULL, *kid = NULL;
+    json_t *jwk = NULL;
+    if (rc == MCP_OK && (rc = load_pem(key_file, &pem, &kid, &jwk, err)) == MCP_OK) {
+        pem_free(pem);
+        json_decref(jwk);
+        if (kid_out != NULL)
+            *kid_out = kid;
+        else
+            mcp__free(kid);
+    }
+    mcp__free(next);
+    mcp__free(retired);
     return rc;
 }
 
@@ -162,21 +433,31 @@ build_metadata(mcp_as *as, mcp_error *err)
     char *az = mcp__aprintf("%s/authorize", is), *tk = mcp__aprintf("%s/token", is),
          *jw = mcp__aprintf("%s/jwks", is), *rv = mcp__aprintf("%s/revoke", is);
     json_t *doc = NULL;
-    if (az != NULL && tk != NULL && jw != NULL && rv != NULL)
-        doc = json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s,s,s], s:[s,s,s],"
+    /* private_key_jwt: what the JWT verifier checks (no HMAC: that would be client_secret_jwt) */
+    json_t *algs = json_pack("[s,s,s,s,s,s,s,s,s]", "ES256", "ES384", "EdDSA", "RS256", "RS384",
+                             "RS512", "PS256", "PS384", "PS512");
+    if (az != NULL && tk != NULL && jw != NULL && rv != NULL && algs != NULL)
+        doc = json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s,s,s], s:[s,s,s,s],"
                         " s:[s], s:b, s:b}",
                         "issuer", is, "authorization_endpoint", az, "token_endpoint", tk,
                         "jwks_uri", jw, "response_types_supported", "code",
                         "response_modes_supported", "query", "grant_types_supported",
                         "authorization_code", "refresh_token", "client_credentials",
                         "token_endpoint_auth_methods_supported", "none", "client_secret_basic",
-                        "client_secret_post", "code_challenge_methods_supported", "S256",
+                        "client_secret_post", "private_key_jwt",
+                        "code_challenge_methods_supported", "S256",
                         "authorization_response_iss_parameter_supported", 1,
                         "client_id_metadata_document_supported", 1);
     if (doc != NULL && (json_object_set_new(doc, "revocation_endpoint", json_string(rv)) != 0 ||
                         json_object_set_new(doc, "revocation_endpoint_auth_methods_supported",
-                                            json_pack("[s,s,s]", "none", "client_secret_basic",
-                                                      "client_secret_post")) != 0)) {
+                                            json_pack("[s,s,s,s]", "none", "client_secret_basic",
+                                                      "client_secret_post",
+                                                      "private_key_jwt")) != 0 ||
+                        json_object_set_new(doc, "token_endpoint_auth_signing_alg_values_supported",
+                                            json_deep_copy(algs)) != 0 ||
+                        json_object_set_new(doc,
+                                            "revocation_endpoint_auth_signing_alg_values_supported",
+                                            json_deep_copy(algs)) != 0)) {
         json_decref(doc);
         doc = NULL;
     }
@@ -184,12 +465,15 @@ build_metadata(mcp_as *as, mcp_error *err)
     if (doc != NULL &&
         (in == NULL || json_object_set_new(doc, "introspection_endpoint", json_string(in)) != 0 ||
          json_object_set_new(doc, "introspection_endpoint_auth_methods_supported",
-                             json_pack("[s,s]", "client_secret_basic",
-                                       "client_secret_post")) != 0)) {
+                             json_pack("[s,s,s]", "client_secret_basic", "client_secret_post",
+                                       "private_key_jwt")) != 0 ||
+         json_object_set_new(doc, "introspection_endpoint_auth_signing_alg_values_supported",
+                             json_deep_copy(algs)) != 0)) {
         json_decref(doc);
         doc = NULL;
     }
     mcp__free(in);
+    json_decref(algs);
     char *rg = as->opts.registration ? mcp__aprintf("%s/register", is) : NULL;
     if (doc != NULL && as->opts.registration &&
         (rg == NULL || json_object_set_new(doc, "registration_endpoint", json_string(rg)) != 0)) {
@@ -253,6 +537,8 @@ mcp_as_new(const mcp_as_opts *opts, mcp_as **out, mcp_error *err)
         as->opts.login_fail_window_s = d.login_fail_window_s;
     pthread_mutex_init(&as->throttle_mu, NULL);
     pthread_mutex_init(&as->cimd_mu, NULL);
+    pthread_rwlock_init(&as->key_mu, NULL);
+    atomic_init(&as->key_checked, 0);
     size_t n = 0;
     while (opts->resources[n] != NULL)
         n++;
@@ -266,10 +552,11 @@ mcp_as_new(const mcp_as_opts *opts, mcp_as **out, mcp_error *err)
     as->opts.issuer = as->issuer;
     as->opts.resources = (const char *const *)as->resources;
     as->opts.key_file = NULL;
+    if (rc == MCP_OK && (as->key_path = mcp__strdup(opts->key_file)) == NULL)
+        rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     if (rc == MCP_OK) {
-        as->opts.key_file = opts->key_file;   /* used during load only */
+        as->opts.key_file = as->key_path;
         rc = load_key(as, err);
-        as->opts.key_file = NULL;
     }
     if (rc == MCP_OK) {
         /* The CSRF key is derived from the signing key, so several instances sharing the key
@@ -313,10 +600,15 @@ mcp_as_free(mcp_as *as)
 {
     if (as == NULL)
         return;
-    if (as->key_pem != NULL) {
-        mcp_memzero(as->key_pem, strlen(as->key_pem));
-        mcp__free(as->key_pem);
+    pem_free(as->key_pem);
+    EVP_PKEY_free(as->pkey);
+    json_decref(as->cur_jwk);
+    for (size_t i = 0; i < as->nold; i++) {
+        mcp__free(as->old[i].kid);
+        json_decref(as->old[i].jwk);
     }
+    mcp__free(as->key_path);
+    pthread_rwlock_destroy(&as->key_mu);
     mcp_memzero(as->csrf_key, sizeof as->csrf_key);
     for (char **p = as->resources; p != NULL && *p != NULL; p++)
         mcp__free(*p);
@@ -433,8 +725,10 @@ mcp__as_mint(mcp_as *as, const char *subject, const char *client_id, const char 
         mcp__free(jti);
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     }
-    rc = mcp__jwt_sign_typ("ES256", as->key_pem, strlen(as->key_pem), claims, as->kid, "at+jwt",
-                           token, err);
+    mcp__as_key_check(as, now, false);
+    pthread_rwlock_rdlock(&as->key_mu);
+    rc = mcp__jwt_sign_pkey_typ(as->pkey, claims, as->kid, "at+jwt", token, err);
+    pthread_rwlock_unlock(&as->key_mu);
     mcp__free(claims);
     if (rc == MCP_OK && jti_out != NULL)
         *jti_out = jti;
@@ -462,6 +756,22 @@ serve_static(mcp_http_route_resp *rs, const mcp_http_route_req *rq, const char *
     mcp__as_header(rs, "Cache-Control", "max-age=300");
 }
 
+/* The keys in force: the current one and the retired ones whose tokens may still be alive
+ * (a rotation is noticed here too, so /jwks names a new key before its first token). */
+static void
+serve_jwks(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
+{
+    int64_t now = mcp__unix_now();
+    mcp__as_key_check(as, now, false);
+    char *j = mcp__as_jwks_at(as, now);
+    if (j == NULL) {
+        rs->status = 500;
+        return;
+    }
+    serve_static(rs, rq, j);
+    mcp__free(j);
+}
+
 void
 mcp_as_route(void *ctx, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
 {
@@ -471,7 +781,7 @@ mcp_as_route(void *ctx, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
         strcmp(p, "/.well-known/openid-configuration") == 0)
         serve_static(rs, rq, as->metadata_json);
     else if (strcmp(p, "/jwks") == 0)
-        serve_static(rs, rq, as->jwks_json);
+        serve_jwks(as, rq, rs);
     else if (strcmp(p, "/authorize") == 0)
         mcp__as_authorize(as, rq, rs);
     else if (strcmp(p, "/token") == 0)

@@ -510,7 +510,11 @@ void
 mcp__as_authorize(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
 {
     if (strcmp(rq->method, "POST") == 0) {
-        post(as, rq, rs);
+        /* the sign-in computes an scrypt hash (tens of ms, 32 MiB): never on an IO thread */
+        if (!rq->can_block)
+            rs->defer = true;
+        else
+            post(as, rq, rs);
         return;
     }
     if (strcmp(rq->method, "GET") != 0) {

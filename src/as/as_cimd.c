@@ -109,9 +109,11 @@ cimd_parse(const char *id, const char *body, size_t len, mcp__store_as_client *c
         cl->redirect_uris = mcp__strndup(ru.ptr != NULL ? ru.ptr : "", ru.len);
         cl->scope = mcp__strdup("");
         cl->owner = mcp__strdup("");
+        cl->jwks = mcp__strdup("");
         cl->created = mcp__unix_now();
         if (cl->id == NULL || cl->secret_hash == NULL || cl->name == NULL ||
-            cl->redirect_uris == NULL || cl->scope == NULL || cl->owner == NULL) {
+            cl->redirect_uris == NULL || cl->scope == NULL || cl->owner == NULL ||
+            cl->jwks == NULL) {
             mcp__store_as_client_cleanup(cl);
             rc = MCP_ERR_NOMEM;
         }
@@ -131,9 +133,11 @@ copy_client(const mcp__store_as_client *src, mcp__store_as_client *dst)
     dst->redirect_uris = mcp__strdup(src->redirect_uris);
     dst->scope = mcp__strdup(src->scope);
     dst->owner = mcp__strdup(src->owner);
+    dst->jwks = mcp__strdup(src->jwks);
     dst->created = src->created;
     if (dst->id == NULL || dst->secret_hash == NULL || dst->name == NULL ||
-        dst->redirect_uris == NULL || dst->scope == NULL || dst->owner == NULL) {
+        dst->redirect_uris == NULL || dst->scope == NULL || dst->owner == NULL ||
+        dst->jwks == NULL) {
         mcp__store_as_client_cleanup(dst);
         return MCP_ERR_NOMEM;
     }

@@ -9,6 +9,7 @@
  */
 #include "as/internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* ---- client authentication -------------------------------------------------------------- */
@@ -54,8 +55,131 @@ basic_credentials(const char *hdr, char **id, char **secret)
     return true;
 }
 
+bool
+mcp__as_client_confidential(const mcp__store_as_client *cl)
+{
+    return cl->secret_hash[0] != '\0' || (cl->jwks != NULL && cl->jwks[0] != '\0');
+}
+
+#define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#define ASSERTION_MAX_S 300   /* an assertion expires at most this far ahead */
+#define ASSERTION_LEEWAY_S 30
+
+/* Does aud (a string or an array of strings) name one of the accepted audiences? */
+static bool
+aud_has(const json_t *aud, const char *const *want)
+{
+    for (size_t w = 0; want[w] != NULL; w++) {
+        if (json_is_string(aud) && strcmp(json_string_value(aud), want[w]) == 0)
+            return true;
+        size_t i;
+        json_t *v;
+        json_array_foreach(aud, i, v)
+            if (json_is_string(v) && strcmp(json_string_value(v), want[w]) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* The client a client assertion names (its sub; checked only later, against the client's own
+ * keys): a new string, or NULL. */
+static char *
+assertion_subject(const char *assertion)
+{
+    char *hdr = NULL, *payload = NULL, *out = NULL;
+    if (mcp_jwt_decode_unverified(assertion, strlen(assertion), &hdr, &payload, NULL) != MCP_OK)
+        return NULL;
+    json_error_t je;
+    json_t *c = json_loads(payload, 0, &je);
+    const char *sub = json_string_value(json_object_get(c, "sub"));
+    if (sub != NULL && sub[0] != '\0')
+        out = mcp__strdup(sub);
+    json_decref(c);
+    mcp_free(hdr);
+    mcp_free(payload);
+    return out;
+}
+
 /*
- * Authenticate the client of a token request. true: *cl is filled (clean it up). false: rs
+ * RFC 7523 section 3 with RFC 7521 section 5.2: a JWT signed by one of the client's registered
+ * keys (the key's pinned algorithm only), iss = sub = the client id, aud = our token endpoint,
+ * the endpoint called, or the issuer, exp at most ASSERTION_MAX_S ahead (and the clock leeway:
+ * a client's default lifetime is often exactly 300 s), and a jti never seen
+ * before from this client (kept until exp). false: rs holds 401 invalid_client (or 503).
+ */
+static bool
+assertion_ok(mcp_as *as, const mcp_http_route_req *rq, const mcp__store_as_client *cl,
+             const char *assertion, mcp_http_route_resp *rs)
+{
+    mcp_jwt_opts jo;
+    mcp_jwt_opts_default(&jo);
+    jo.issuer = cl->id;
+    jo.allow_no_audience = true;   /* checked below: several values are accepted */
+    jo.leeway_s = ASSERTION_LEEWAY_S;
+    jo.cache_size = 0;
+    jo.jwks_refresh_s = 0;
+    mcp_jwt_verifier *v = NULL;
+    mcp_principal *p = NULL;
+    mcp_error e;
+    mcp_error_clear(&e);
+    const char *why = NULL;
+    char whybuf[sizeof e.message + 32];
+    if (mcp_jwt_verifier_new(&jo, &v, &e) != MCP_OK ||
+        mcp_jwt_verifier_add_jwks(v, cl->jwks, strlen(cl->jwks), &e) != MCP_OK) {
+        mcp__log(MCP__LOG_ERROR, "as", "client %s: its registered keys are unusable: %s", cl->id,
+                 e.message);
+        why = "the client's keys are unusable";
+    } else if (mcp_jwt_verify(v, assertion, strlen(assertion), &p, &e) != MCP_OK) {
+        snprintf(whybuf, sizeof whybuf, "client assertion rejected: %s", e.message);
+        why = whybuf;
+    }
+    mcp_jwt_verifier_free(v);
+    int64_t now = mcp__unix_now(), exp = p != NULL ? mcp_principal_expires_at(p) : 0;
+    char *tep = mcp__aprintf("%s/token", as->issuer), *here = mcp__aprintf("%s%s", as->issuer,
+                                                                            rq->path);
+    json_error_t je;
+    json_t *claims = p != NULL ? json_loads(mcp_principal_claims_json(p), 0, &je) : NULL;
+    const char *jti = p != NULL ? mcp_principal_jti(p) : NULL;
+    if (why == NULL) {
+        const char *const auds[] = { tep != NULL ? tep : "", here != NULL ? here : "",
+                                     as->issuer, NULL };
+        if (claims == NULL || tep == NULL || here == NULL)
+            why = "out of memory";
+        else if (strcmp(mcp_principal_subject(p), cl->id) != 0)
+            why = "client assertion rejected: sub is not the client id";
+        else if (!aud_has(json_object_get(claims, "aud"), auds))
+            why = "client assertion rejected: aud is not this authorization server";
+        else if (exp > now + ASSERTION_MAX_S + ASSERTION_LEEWAY_S)
+            why = "client assertion rejected: exp is too far ahead (at most 300 s)";
+        else if (jti == NULL || jti[0] == '\0' || strlen(jti) > 256)
+            why = "client assertion rejected: jti is missing";
+    }
+    bool ok = false;
+    if (why == NULL) {
+        bool fresh = false;
+        if (mcp__store_as_assertion_use(as->opts.store, cl->id, jti, exp + ASSERTION_LEEWAY_S, now,
+                                        &fresh, &e) != MCP_OK) {
+            mcp__log(MCP__LOG_ERROR, "as", "client assertion: %s", e.message);
+            mcp__as_oauth_error(rs, 503, "temporarily_unavailable", "store unreadable");
+        } else if (!fresh) {
+            mcp__log(MCP__LOG_WARN, "as", "audit: client assertion replayed (client %s)", cl->id);
+            why = "client assertion rejected: jti already used (replay)";
+        } else {
+            ok = true;
+        }
+    }
+    if (why != NULL)
+        mcp__as_oauth_error(rs, 401, "invalid_client", why);
+    json_decref(claims);
+    mcp__free(tep);
+    mcp__free(here);
+    mcp_principal_unref(p);
+    return ok;
+}
+
+/*
+ * Authenticate the client of a request: client_secret_basic, client_secret_post,
+ * private_key_jwt, or none for a public client. true: *cl is filled (clean it up). false: rs
  * holds the error (401 invalid_client, or 400 for a malformed request).
  */
 static bool
@@ -63,29 +187,48 @@ client_auth(mcp_as *as, const mcp_http_route_req *rq, const mcp__as_form *f,
             mcp__store_as_client *cl, mcp_http_route_resp *rs)
 {
     memset(cl, 0, sizeof *cl);
-    char *bid = NULL, *bsecret = NULL;
+    char *bid = NULL, *bsecret = NULL, *aid = NULL;
     const char *auth = rq->header(rq, "Authorization");
     bool basic = auth != NULL && basic_credentials(auth, &bid, &bsecret);
     const char *fid = mcp__as_form_get(f, "client_id");
     const char *fsecret = mcp__as_form_get(f, "client_secret");
-    const char *id = basic ? bid : fid, *secret = basic ? bsecret : fsecret;
+    const char *atype = mcp__as_form_get(f, "client_assertion_type");
+    const char *assertion = mcp__as_form_get(f, "client_assertion");
+    bool jwt = atype != NULL || assertion != NULL;
+    if (jwt && fid == NULL && assertion != NULL)
+        aid = assertion_subject(assertion);   /* RFC 7521 section 4.2: client_id optional */
+    const char *id = basic ? bid : fid != NULL ? fid : aid, *secret = basic ? bsecret : fsecret;
     bool ok = false;
     if (auth != NULL && !basic) {
         mcp__as_oauth_error(rs, 401, "invalid_client", "unsupported client authentication");
-    } else if (basic && (fsecret != NULL || (fid != NULL && strcmp(fid, bid) != 0))) {
+    } else if ((basic && (fsecret != NULL || (fid != NULL && strcmp(fid, bid) != 0))) ||
+               (jwt && (basic || fsecret != NULL))) {
         /* RFC 6749 section 2.3: one method per request */
         mcp__as_oauth_error(rs, 400, "invalid_request", "more than one client authentication");
+    } else if (jwt && (atype == NULL || strcmp(atype, ASSERTION_TYPE) != 0 ||
+                       assertion == NULL || assertion[0] == '\0')) {
+        mcp__as_oauth_error(rs, 401, "invalid_client",
+                            "client_assertion_type must be " ASSERTION_TYPE
+                            " with a client_assertion");
     } else if (id == NULL || id[0] == '\0') {
         mcp__as_oauth_error(rs, 401, "invalid_client", "no client identification");
     } else {
         mcp_error e;
         mcp_status rc = mcp__as_client_get(as, id, cl, &e);
         char hash[65];
+        bool keys = rc == MCP_OK && cl->jwks != NULL && cl->jwks[0] != '\0';
         if (rc == MCP_ERR_NOT_FOUND || rc == MCP_ERR_INVALID_ARG) {
             mcp__as_oauth_error(rs, 401, "invalid_client", "client authentication failed");
         } else if (rc != MCP_OK) {
-            mcp__log(MCP__LOG_ERROR, "as", "token: %s", e.message);
+            mcp__log(MCP__LOG_ERROR, "as", "client authentication: %s", e.message);
             mcp__as_oauth_error(rs, 503, "temporarily_unavailable", "store unreadable");
+        } else if (jwt != keys) {
+            /* a key client proves itself with an assertion only, any other never with one */
+            mcp__as_oauth_error(rs, 401, "invalid_client",
+                                keys ? "this client authenticates with private_key_jwt"
+                                     : "client authentication failed");
+        } else if (jwt) {
+            ok = assertion_ok(as, rq, cl, assertion, rs);
         } else if (cl->secret_hash[0] == '\0') {
             /* a public client: identification only, and it must not pretend to a secret */
             ok = secret == NULL;
@@ -103,10 +246,61 @@ client_auth(mcp_as *as, const mcp_http_route_req *rq, const mcp__as_form *f,
     if (!ok && rs->status == 401 && basic)
         mcp__as_header(rs, "WWW-Authenticate", "Basic realm=\"token\"");
     mcp__free(bid);
+    mcp__free(aid);
     if (bsecret != NULL)
         mcp_memzero(bsecret, strlen(bsecret));
     mcp__free(bsecret);
     return ok;
+}
+
+/*
+ * The prologue of every endpoint a client authenticates to (/token, /revoke, /introspect):
+ * POST only (405 with Allow), a form body without repeated names, the parameter `required`
+ * present, then the client authenticated, and a confidential one when `confidential`.
+ * true: *f and *cl are filled (client_post_end releases them); false: rs holds the answer.
+ */
+static bool
+client_post(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs,
+            const char *required, bool confidential, mcp__as_form *f, mcp__store_as_client *cl)
+{
+    memset(f, 0, sizeof *f);
+    memset(cl, 0, sizeof *cl);
+    if (strcmp(rq->method, "POST") != 0) {
+        mcp__as_oauth_error(rs, 405, "invalid_request", "this endpoint takes POST");
+        mcp__as_header(rs, "Allow", "POST");
+        return false;
+    }
+    const char *ct = rq->header(rq, "Content-Type");
+    if (ct == NULL || strncmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+        mcp__as_oauth_error(rs, 400, "invalid_request",
+                            "the body must be application/x-www-form-urlencoded");
+        return false;
+    }
+    if (mcp__as_form_parse(f, rq->body, rq->body_len) != MCP_OK || f->dup) {
+        mcp__as_form_cleanup(f);
+        mcp__as_oauth_error(rs, 400, "invalid_request", "malformed or repeated parameters");
+        return false;
+    }
+    const char *v = mcp__as_form_get(f, required);
+    if (v == NULL || v[0] == '\0') {
+        char *m = mcp__aprintf("%s is missing", required);
+        mcp__as_oauth_error(rs, 400, "invalid_request", m != NULL ? m : "a parameter is missing");
+        mcp__free(m);
+    } else if (client_auth(as, rq, f, cl, rs)) {
+        if (!confidential || mcp__as_client_confidential(cl))
+            return true;
+        mcp__as_oauth_error(rs, 401, "invalid_client", "this endpoint is for confidential clients");
+        mcp__store_as_client_cleanup(cl);
+    }
+    mcp__as_form_cleanup(f);
+    return false;
+}
+
+static void
+client_post_end(mcp__as_form *f, mcp__store_as_client *cl)
+{
+    mcp__store_as_client_cleanup(cl);
+    mcp__as_form_cleanup(f);
 }
 
 /* ---- issuing ---------------------------------------------------------------------------- */
@@ -318,7 +512,7 @@ grant_client(mcp_as *as, const mcp__as_form *f, const mcp__store_as_client *cl,
              mcp_http_route_resp *rs)
 {
     const char *want = mcp__as_form_get(f, "scope"), *resource = mcp__as_form_get(f, "resource");
-    if (cl->secret_hash[0] == '\0' || cl->owner[0] == '\0') {
+    if (!mcp__as_client_confidential(cl) || cl->owner[0] == '\0') {
         mcp__as_oauth_error(rs, 400, "unauthorized_client",
                             "client_credentials needs a confidential client with an owner");
         return;
@@ -351,39 +545,20 @@ grant_client(mcp_as *as, const mcp__as_form *f, const mcp__store_as_client *cl,
 void
 mcp__as_token(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
 {
-    if (strcmp(rq->method, "POST") != 0) {
-        mcp__as_oauth_error(rs, 405, "invalid_request", "the token endpoint takes POST");
-        mcp__as_header(rs, "Allow", "POST");
-        return;
-    }
-    const char *ct = rq->header(rq, "Content-Type");
-    if (ct == NULL || strncmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
-        mcp__as_oauth_error(rs, 400, "invalid_request",
-                            "the body must be application/x-www-form-urlencoded");
-        return;
-    }
     mcp__as_form f;
-    if (mcp__as_form_parse(&f, rq->body, rq->body_len) != MCP_OK || f.dup) {
-        mcp__as_form_cleanup(&f);
-        mcp__as_oauth_error(rs, 400, "invalid_request", "malformed or repeated parameters");
-        return;
-    }
     mcp__store_as_client cl;
+    if (!client_post(as, rq, rs, "grant_type", false, &f, &cl))
+        return;
     const char *gt = mcp__as_form_get(&f, "grant_type");
-    if (gt == NULL) {
-        mcp__as_oauth_error(rs, 400, "invalid_request", "grant_type is missing");
-    } else if (client_auth(as, rq, &f, &cl, rs)) {
-        if (strcmp(gt, "authorization_code") == 0)
-            grant_code(as, &f, &cl, rs);
-        else if (strcmp(gt, "refresh_token") == 0)
-            grant_refresh(as, &f, &cl, rs);
-        else if (strcmp(gt, "client_credentials") == 0)
-            grant_client(as, &f, &cl, rs);
-        else
-            mcp__as_oauth_error(rs, 400, "unsupported_grant_type", "unsupported grant_type");
-        mcp__store_as_client_cleanup(&cl);
-    }
-    mcp__as_form_cleanup(&f);
+    if (strcmp(gt, "authorization_code") == 0)
+        grant_code(as, &f, &cl, rs);
+    else if (strcmp(gt, "refresh_token") == 0)
+        grant_refresh(as, &f, &cl, rs);
+    else if (strcmp(gt, "client_credentials") == 0)
+        grant_client(as, &f, &cl, rs);
+    else
+        mcp__as_oauth_error(rs, 400, "unsupported_grant_type", "unsupported grant_type");
+    client_post_end(&f, &cl);
 }
 
 /* ---- /revoke (RFC 7009) ----------------------------------------------------------------- */
@@ -397,63 +572,47 @@ mcp__as_token(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
 void
 mcp__as_revoke(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
 {
-    if (strcmp(rq->method, "POST") != 0) {
-        mcp__as_oauth_error(rs, 405, "invalid_request", "the revocation endpoint takes POST");
-        mcp__as_header(rs, "Allow", "POST");
-        return;
-    }
-    const char *ct = rq->header(rq, "Content-Type");
     mcp__as_form f;
-    if (ct == NULL || strncmp(ct, "application/x-www-form-urlencoded", 33) != 0 ||
-        mcp__as_form_parse(&f, rq->body, rq->body_len) != MCP_OK || f.dup) {
-        if (ct != NULL && strncmp(ct, "application/x-www-form-urlencoded", 33) == 0)
-            mcp__as_form_cleanup(&f);
-        mcp__as_oauth_error(rs, 400, "invalid_request", "malformed request");
-        return;
-    }
     mcp__store_as_client cl;
+    if (!client_post(as, rq, rs, "token", false, &f, &cl))
+        return;
     const char *tok = mcp__as_form_get(&f, "token");
-    if (tok == NULL || tok[0] == '\0') {
-        mcp__as_oauth_error(rs, 400, "invalid_request", "token is missing");
-    } else if (client_auth(as, rq, &f, &cl, rs)) {
-        mcp_error e;
-        mcp_status rc = MCP_OK;
-        int64_t now = mcp__unix_now();
-        if (strchr(tok, '.') != NULL) {
-            mcp_principal *p = NULL;
-            if (mcp_jwt_verify(as->verifier, tok, strlen(tok), &p, &e) == MCP_OK) {
-                const char *cid = mcp_principal_client_id(p), *jti = mcp_principal_jti(p);
-                if (cid != NULL && jti != NULL && strcmp(cid, cl.id) == 0) {
-                    rc = mcp_store_token_revoke(as->opts.store, jti,
-                                                mcp_principal_expires_at(p), &e);
-                    if (rc == MCP_OK)
-                        mcp__log(MCP__LOG_INFO, "as", "audit: access token revoked by client %s",
-                                 cl.id);
-                }
-                mcp_principal_unref(p);
-            }
-        } else {
-            char hash[65], *family = NULL, *owner = NULL;
-            if (mcp__as_sha256_hex(tok, strlen(tok), hash))
-                rc = mcp__store_as_refresh_owner(as->opts.store, hash, &family, &owner, &e);
-            if (rc == MCP_OK && family != NULL && strcmp(owner, cl.id) == 0) {
-                rc = mcp__store_as_family_revoke(as->opts.store, family, now, &e);
+    mcp_error e;
+    mcp_status rc = MCP_OK;
+    int64_t now = mcp__unix_now();
+    if (strchr(tok, '.') != NULL) {
+        mcp_principal *p = NULL;
+        if (mcp_jwt_verify(as->verifier, tok, strlen(tok), &p, &e) == MCP_OK) {
+            const char *cid = mcp_principal_client_id(p), *jti = mcp_principal_jti(p);
+            if (cid != NULL && jti != NULL && strcmp(cid, cl.id) == 0) {
+                rc = mcp_store_token_revoke(as->opts.store, jti,
+                                            mcp_principal_expires_at(p), &e);
                 if (rc == MCP_OK)
-                    mcp__log(MCP__LOG_INFO, "as", "audit: refresh family %.12s... revoked by "
-                             "client %s", family, cl.id);
+                    mcp__log(MCP__LOG_INFO, "as", "audit: access token revoked by client %s",
+                             cl.id);
             }
-            mcp__free(family);
-            mcp__free(owner);
+            mcp_principal_unref(p);
         }
-        if (rc != MCP_OK) {
-            mcp__log(MCP__LOG_ERROR, "as", "revoke: %s", e.message);
-            mcp__as_oauth_error(rs, 503, "temporarily_unavailable", "store unreadable");
-        } else {
-            mcp__as_json(rs, 200, json_object());
+    } else {
+        char hash[65], *family = NULL, *owner = NULL;
+        if (mcp__as_sha256_hex(tok, strlen(tok), hash))
+            rc = mcp__store_as_refresh_owner(as->opts.store, hash, &family, &owner, &e);
+        if (rc == MCP_OK && family != NULL && strcmp(owner, cl.id) == 0) {
+            rc = mcp__store_as_family_revoke(as->opts.store, family, now, &e);
+            if (rc == MCP_OK)
+                mcp__log(MCP__LOG_INFO, "as", "audit: refresh family %.12s... revoked by "
+                         "client %s", family, cl.id);
         }
-        mcp__store_as_client_cleanup(&cl);
+        mcp__free(family);
+        mcp__free(owner);
     }
-    mcp__as_form_cleanup(&f);
+    if (rc != MCP_OK) {
+        mcp__log(MCP__LOG_ERROR, "as", "revoke: %s", e.message);
+        mcp__as_oauth_error(rs, 503, "temporarily_unavailable", "store unreadable");
+    } else {
+        mcp__as_json(rs, 200, json_object());
+    }
+    client_post_end(&f, &cl);
 }
 
 /* ---- /introspect (RFC 7662) -------------------------------------------------------------- */
@@ -467,61 +626,40 @@ mcp__as_revoke(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs
 void
 mcp__as_introspect(mcp_as *as, const mcp_http_route_req *rq, mcp_http_route_resp *rs)
 {
-    if (strcmp(rq->method, "POST") != 0) {
-        mcp__as_oauth_error(rs, 405, "invalid_request", "introspection takes POST");
-        mcp__as_header(rs, "Allow", "POST");
-        return;
-    }
-    const char *ct = rq->header(rq, "Content-Type");
     mcp__as_form f;
-    if (ct == NULL || strncmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
-        mcp__as_oauth_error(rs, 400, "invalid_request", "malformed request");
-        return;
-    }
-    if (mcp__as_form_parse(&f, rq->body, rq->body_len) != MCP_OK || f.dup) {
-        mcp__as_form_cleanup(&f);
-        mcp__as_oauth_error(rs, 400, "invalid_request", "malformed request");
-        return;
-    }
     mcp__store_as_client cl;
+    if (!client_post(as, rq, rs, "token", true, &f, &cl))
+        return;
     const char *tok = mcp__as_form_get(&f, "token");
-    if (tok == NULL || tok[0] == '\0') {
-        mcp__as_oauth_error(rs, 400, "invalid_request", "token is missing");
-    } else if (client_auth(as, rq, &f, &cl, rs)) {
-        mcp_principal *p = NULL;
-        mcp_error e;
-        json_t *out = NULL;
-        if (cl.secret_hash[0] == '\0') {
-            mcp__as_oauth_error(rs, 401, "invalid_client",
-                                "introspection is for confidential clients");
-        } else if (strchr(tok, '.') != NULL &&
-                   mcp_jwt_verify(as->verifier, tok, strlen(tok), &p, &e) == MCP_OK) {
-            bool revoked = true;
-            mcp_store_user_info info;
-            mcp_store_user_info_init(&info);
-            const char *jti = mcp_principal_jti(p), *sub = mcp_principal_subject(p);
-            mcp_status rc = jti != NULL
-                                ? mcp_store_token_is_revoked(as->opts.store, jti, &revoked, &e)
-                                : MCP_ERR_INVALID_ARG;
-            if (rc == MCP_OK && !revoked)
-                rc = mcp_store_user_lookup(as->opts.store, sub, &info, &e);
-            if (rc == MCP_OK && !revoked && info.exists && info.enabled) {
-                json_error_t je;
-                out = json_loads(mcp_principal_claims_json(p), 0, &je);
-                if (out != NULL) {
-                    json_object_set_new(out, "active", json_true());
-                    json_object_set_new(out, "token_type", json_string("Bearer"));
-                }
-            } else if (rc != MCP_OK && rc != MCP_ERR_INVALID_ARG) {
-                mcp__log(MCP__LOG_ERROR, "as", "introspect: %s", e.message);
+    mcp_principal *p = NULL;
+    mcp_error e;
+    json_t *out = NULL;
+    if (strchr(tok, '.') != NULL &&
+        mcp_jwt_verify(as->verifier, tok, strlen(tok), &p, &e) == MCP_OK) {
+        bool revoked = true;
+        mcp_store_user_info info;
+        mcp_store_user_info_init(&info);
+        const char *jti = mcp_principal_jti(p), *sub = mcp_principal_subject(p);
+        mcp_status rc = jti != NULL
+                            ? mcp_store_token_is_revoked(as->opts.store, jti, &revoked, &e)
+                            : MCP_ERR_INVALID_ARG;
+        if (rc == MCP_OK && !revoked)
+            rc = mcp_store_user_lookup(as->opts.store, sub, &info, &e);
+        if (rc == MCP_OK && !revoked && info.exists && info.enabled) {
+            json_error_t je;
+            out = json_loads(mcp_principal_claims_json(p), 0, &je);
+            if (out != NULL) {
+                json_object_set_new(out, "active", json_true());
+                json_object_set_new(out, "token_type", json_string("Bearer"));
             }
-            mcp_store_user_info_cleanup(&info);
-            mcp_principal_unref(p);
-            mcp__as_json(rs, 200, out != NULL ? out : json_pack("{s:b}", "active", 0));
-        } else {
-            mcp__as_json(rs, 200, json_pack("{s:b}", "active", 0));
+        } else if (rc != MCP_OK && rc != MCP_ERR_INVALID_ARG) {
+            mcp__log(MCP__LOG_ERROR, "as", "introspect: %s", e.message);
         }
-        mcp__store_as_client_cleanup(&cl);
+        mcp_store_user_info_cleanup(&info);
+        mcp_principal_unref(p);
+        mcp__as_json(rs, 200, out != NULL ? out : json_pack("{s:b}", "active", 0));
+    } else {
+        mcp__as_json(rs, 200, json_pack("{s:b}", "active", 0));
     }
-    mcp__as_form_cleanup(&f);
+    client_post_end(&f, &cl);
 }

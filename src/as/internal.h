@@ -13,6 +13,8 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
 
 #define MCP__AS_THROTTLE_SLOTS 1024
 
@@ -30,13 +32,31 @@ typedef struct mcp__as_cimd_slot {
     int64_t              expires;
 } mcp__as_cimd_slot;
 
+#define MCP__AS_OLD_KEYS 8
+
+/* A retired signing key: published in /jwks until drop_at, never used to sign. */
+typedef struct mcp__as_old_key {
+    char   *kid;
+    json_t *jwk;
+    int64_t drop_at;
+} mcp__as_old_key;
+
 struct mcp_as {
     mcp_as_opts   opts;
     char         *issuer;
     char        **resources;     /* NULL-terminated copies */
+    char         *key_path;      /* the signing key file */
+    pthread_rwlock_t key_mu;     /* key_pem, kid, cur_jwk, old[] (a rotation swaps them) */
     char         *key_pem;       /* the private key (wiped on free) */
+    struct evp_pkey_st *pkey;    /* the same, parsed once (signing only reads it) */
     char         *kid;
-    char         *jwks_json;
+    json_t       *cur_jwk;
+    mcp__as_old_key old[MCP__AS_OLD_KEYS];
+    size_t        nold;
+    ino_t         key_ino;       /* the key file as last loaded (a rotation replaces it) */
+    int64_t       key_mtime;     /* ns */
+    _Atomic int64_t key_checked; /* unix second of the last look at the file */
+    char         *jwks_json;     /* every key loaded at creation (mcp_as_jwks_json) */
     char         *metadata_json;
     mcp_jwt_verifier *verifier;  /* our own access tokens, for /revoke */
     unsigned char csrf_key[32];  /* HMAC key of the login form tokens (from the signing key) */
@@ -55,6 +75,11 @@ bool mcp__as_cimd_id(const char *id);
 mcp_status mcp__as_client_get(mcp_as *as, const char *id, mcp__store_as_client *cl,
                               mcp_error *err);
 void mcp__as_cimd_cleanup(mcp_as *as);
+/* Does the client authenticate (a secret, or keys for private_key_jwt)? */
+bool mcp__as_client_confidential(const mcp__store_as_client *cl);
+/* Check a client's public keys for private_key_jwt (a JWK Set or one JWK: public, not oct,
+ * each usable by the JWT verifier) and give the set to store in *out (caller frees). */
+mcp_status mcp__as_client_jwks_check(const char *json, size_t len, char **out, mcp_error *err);
 
 /* ---- form / query parameters (as_util.c) ------------------------------------------------ */
 
@@ -124,6 +149,11 @@ bool mcp__as_resource_ok(const mcp_as *as, const char *r);
 mcp_status mcp__as_mint(mcp_as *as, const char *subject, const char *client_id,
                         const char *resource, const char *scope, int64_t now, char **token,
                         char **jti_out, mcp_error *err);
+
+/* The JWK Set of the keys in force at now (INT64_MIN: every key loaded). New string. */
+char *mcp__as_jwks_at(mcp_as *as, int64_t now);
+/* Look at the key file (at most once a second unless force) and take a rotated key. */
+void mcp__as_key_check(mcp_as *as, int64_t now, bool force);
 
 /* ---- endpoints -------------------------------------------------------------------------- */
 

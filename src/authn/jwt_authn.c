@@ -60,8 +60,8 @@ mcp_jwt_authn(mcp_request *req, void *verifier, mcp_error *err)
                                       mcp__authn_note_jwt_digest, &note, &p, err);
     if (note.limited)
         return MCP_ERR_RATE_LIMITED;
-    if (rc == MCP_ERR_NOMEM || rc == MCP_ERR_WOULD_BLOCK)
-        return rc;
+    if (rc == MCP_ERR_NOMEM || rc == MCP_ERR_WOULD_BLOCK || rc == MCP_ERR_STORE)
+        return rc;                   /* STORE: no signing keys fetched yet (503) */
     if (rc != MCP_OK) {
         (void)mcp_request_set_challenge(req, "invalid_token", NULL);
         /* An oversize token is a bad credential (401), not an oversize request body (413). */

@@ -34,4 +34,15 @@ mcp_status mcp__jwt_sign_typ(const char *alg, const void *key, size_t key_len,
                              const char *claims_json, const char *kid, const char *typ,
                              char **token_out, mcp_error *err);
 
+/* The same with a private key parsed once by the caller (the embedded authorization server
+ * keeps its signing key as an EVP_PKEY: parsing the PEM costs more than the signature). The
+ * algorithm is the one the key implies (EC P-256: ES256). pkey is only read: several threads
+ * may sign with it at once. */
+struct evp_pkey_st;
+mcp_status mcp__jwt_sign_pkey_typ(struct evp_pkey_st *pkey, const char *claims_json,
+                                  const char *kid, const char *typ, char **token_out,
+                                  mcp_error *err);
+/* A PEM private key parsed (EVP_PKEY_free), or NULL. */
+struct evp_pkey_st *mcp__jwt_pem_private_key(const char *pem, size_t len);
+
 #endif

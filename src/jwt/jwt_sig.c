@@ -257,27 +257,20 @@ mcp_jwt_sign(const char *alg, const void *key, size_t key_len, const char *claim
     return mcp__jwt_sign_typ(alg, key, key_len, claims_json, kid, "JWT", token_out, err);
 }
 
-mcp_status
-mcp__jwt_sign_typ(const char *alg, const void *key, size_t key_len, const char *claims_json,
-                  const char *kid, const char *typ, char **token_out, mcp_error *err)
+/* The token with the algorithm a resolved: pkey for asymmetric algorithms, key/key_len the
+ * HMAC secret. */
+static mcp_status
+sign_token(mcp__jwt_alg a, EVP_PKEY *pkey, const void *key, size_t key_len,
+           const char *claims_json, const char *kid, const char *typ, char **token_out,
+           mcp_error *err)
 {
     json_t *claims = NULL, *header = NULL;
     char *h = NULL, *p = NULL, *hb = NULL, *pb = NULL, *sb = NULL, *input = NULL;
     unsigned char *sig = NULL;
     size_t siglen = 0;
-    EVP_PKEY *pkey = NULL;
-    mcp__jwt_alg a;
     mcp_status rc;
-
-    if (token_out == NULL || key == NULL || claims_json == NULL)
-        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "missing argument");
-    *token_out = NULL;
-    /* Resolve the algorithm first (it goes into the header); the key is loaded again by
-     * mcp__jwt_sign_raw, which keeps that function usable on its own by tests. */
-    if ((rc = load_signing_key(alg, key, key_len, &a, &pkey, err)) != MCP_OK)
-        return rc;
-    EVP_PKEY_free(pkey);
-    const char *alg_name = mcp__jwt_alg_get(a)->name;
+    const mcp__jwt_alg_info *ai = mcp__jwt_alg_get(a);
+    const char *alg_name = ai->name;
 
     json_error_t jerr;
     claims = json_loads(claims_json, JSON_REJECT_DUPLICATES, &jerr);
@@ -294,9 +287,17 @@ mcp__jwt_sign_typ(const char *alg, const void *key, size_t key_len, const char *
         (pb = mcp__b64url_encode((const unsigned char *)p, strlen(p))) == NULL ||
         (input = mcp__aprintf("%s.%s", hb, pb)) == NULL)
         goto nomem;
-    if ((rc = mcp__jwt_sign_raw(alg_name, key, key_len, input, strlen(input), &sig, &siglen,
-                                err)) != MCP_OK)
+    if (ai->family == MCP__JWT_FAM_HMAC) {
+        if ((sig = mcp__alloc(MAX_MAC)) == NULL)
+            goto nomem;
+        if (!hmac(ai, key, key_len, (const unsigned char *)input, strlen(input), sig, &siglen)) {
+            rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "signing failed");
+            goto out;
+        }
+    } else if ((rc = sign_pkey(a, pkey, (const unsigned char *)input, strlen(input), &sig,
+                               &siglen, err)) != MCP_OK) {
         goto out;
+    }
     if ((sb = mcp__b64url_encode(sig, siglen)) == NULL ||
         (*token_out = mcp__aprintf("%s.%s", input, sb)) == NULL)
         goto nomem;
@@ -319,6 +320,43 @@ out:
     json_decref(claims);
     json_decref(header);
     return rc;
+}
+
+mcp_status
+mcp__jwt_sign_typ(const char *alg, const void *key, size_t key_len, const char *claims_json,
+                  const char *kid, const char *typ, char **token_out, mcp_error *err)
+{
+    if (token_out == NULL || key == NULL || claims_json == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "missing argument");
+    *token_out = NULL;
+    EVP_PKEY *pkey = NULL;
+    mcp__jwt_alg a;
+    /* the key is parsed once (OpenSSL 3's PEM decoders cost more than an ES256 signature) */
+    mcp_status rc = load_signing_key(alg, key, key_len, &a, &pkey, err);
+    if (rc == MCP_OK)
+        rc = sign_token(a, pkey, key, key_len, claims_json, kid, typ, token_out, err);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+mcp_status
+mcp__jwt_sign_pkey_typ(EVP_PKEY *pkey, const char *claims_json, const char *kid,
+                       const char *typ, char **token_out, mcp_error *err)
+{
+    if (token_out == NULL || pkey == NULL || claims_json == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "missing argument");
+    *token_out = NULL;
+    mcp__jwt_alg a = MCP__JWT_ALG_INVALID;
+    mcp_status rc = mcp__jwt_pkey_resolve_alg(pkey, &a, err);
+    if (rc == MCP_OK)
+        rc = sign_token(a, pkey, NULL, 0, claims_json, kid, typ, token_out, err);
+    return rc;
+}
+
+EVP_PKEY *
+mcp__jwt_pem_private_key(const char *pem, size_t len)
+{
+    return pem_private_key(pem, len);
 }
 
 /* ------------------------------------------------------------------------------------------ */

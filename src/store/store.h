@@ -17,6 +17,8 @@
 extern const char mcp__store_as_migration_sql[];
 /* The same for the PostgreSQL backend (store_pg.c lists it as its migration 2). */
 extern const char mcp__store_as_migration_sql_pg[];
+extern const char mcp__store_as_migration3_sql[];
+extern const char mcp__store_as_migration3_sql_pg[];
 
 /* Password hash of subject (a self-describing string such as "$scrypt$..."), set or replaced.
  * MCP_ERR_NOT_FOUND when the user does not exist. */
@@ -34,6 +36,7 @@ typedef struct mcp__store_as_client {
     char   *redirect_uris; /* space-separated */
     char   *scope;         /* client_credentials: the scopes it may get ("" = none) */
     char   *owner;         /* client_credentials: the subject whose roles bound them ("" none) */
+    char   *jwks;          /* private_key_jwt: the client's public JWK Set ("" = none) */
     int64_t created;
 } mcp__store_as_client;
 
@@ -48,6 +51,12 @@ mcp_status mcp__store_as_client_remove(mcp_store *s, const char *id, mcp_error *
 mcp_status mcp__store_as_client_list(mcp_store *s,
                                      bool (*fn)(void *ctx, const mcp__store_as_client *c),
                                      void *ctx, mcp_error *err);
+
+/* Record the jti of a client assertion (RFC 7523) until expires: *fresh is false when the
+ * client used it before (a replay). Expired entries are dropped on the way. */
+mcp_status mcp__store_as_assertion_use(mcp_store *s, const char *client_id, const char *jti,
+                                       int64_t expires, int64_t now, bool *fresh,
+                                       mcp_error *err);
 
 /* What an authorization code or a refresh token stands for. Strings owned by the row. */
 typedef struct mcp__store_as_grant {

@@ -10,6 +10,7 @@
  */
 #include "store/internal.h"
 
+#include <stddef.h>
 #include <string.h>
 
 const char mcp__store_as_migration_sql[] =
@@ -53,6 +54,26 @@ const char mcp__store_as_migration_sql[] =
     "  expires     INTEGER NOT NULL,"
     "  used        INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX oauth_refresh_by_family ON oauth_refresh_tokens(family);";
+
+/* Migration 3 (PostgreSQL: 4): private_key_jwt clients (RFC 7523) register a public JWK Set,
+ * and the jti of each client assertion is kept until its exp, so an assertion is used once. */
+const char mcp__store_as_migration3_sql[] =
+    "ALTER TABLE oauth_clients ADD COLUMN jwks TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE oauth_assertions ("
+    "  client_id TEXT NOT NULL,"
+    "  jti       TEXT NOT NULL,"
+    "  expires   INTEGER NOT NULL,"
+    "  PRIMARY KEY (client_id, jti));"
+    "CREATE INDEX oauth_assertions_by_expiry ON oauth_assertions(expires);";
+
+const char mcp__store_as_migration3_sql_pg[] =
+    "ALTER TABLE oauth_clients ADD COLUMN jwks TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE oauth_assertions ("
+    "  client_id TEXT COLLATE \"C\" NOT NULL,"
+    "  jti       TEXT COLLATE \"C\" NOT NULL,"
+    "  expires   BIGINT NOT NULL,"
+    "  PRIMARY KEY (client_id, jti));"
+    "CREATE INDEX oauth_assertions_by_expiry ON oauth_assertions(expires);";
 
 /* The same tables for the PostgreSQL backend (store_pg.c): BIGINT times, byte-wise ("C")
  * collation for the keys, as its migration 1 does. */
@@ -107,6 +128,75 @@ col_dup(const mcp__store_rows *r, int i)
     return mcp__strdup(t != NULL ? t : "");
 }
 
+/*
+ * The rows are read into structs of owned strings, described by the offsets of their string
+ * fields: one reader and one cleanup for clients, codes and refresh tokens alike.
+ */
+#define FIELD(type, f) offsetof(type, f)
+
+static char **
+field_at(void *obj, size_t off)
+{
+    return (char **)(void *)((char *)obj + off);
+}
+
+static void
+fields_free(void *obj, const size_t *offs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char **f = field_at(obj, offs[i]);
+        mcp__free(*f);
+        *f = NULL;
+    }
+}
+
+/* Columns 0..n-1 of the current row into the fields at offs (MCP_ERR_NOMEM: none kept). */
+static mcp_status
+fields_read(const mcp__store_rows *r, void *obj, const size_t *offs, size_t n, mcp_error *err)
+{
+    bool ok = true;
+    for (size_t i = 0; i < n; i++)
+        ok = (*field_at(obj, offs[i]) = col_dup(r, (int)i)) != NULL && ok;
+    if (!ok) {
+        fields_free(obj, offs, n);
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    }
+    return MCP_OK;
+}
+
+#define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The client's string columns, in CLIENT_COLS order (created follows them). */
+static const size_t CLIENT_FIELDS[] = {
+    FIELD(mcp__store_as_client, id),          FIELD(mcp__store_as_client, secret_hash),
+    FIELD(mcp__store_as_client, name),        FIELD(mcp__store_as_client, redirect_uris),
+    FIELD(mcp__store_as_client, scope),       FIELD(mcp__store_as_client, owner),
+    FIELD(mcp__store_as_client, jwks),
+};
+#define CLIENT_COLS "id, secret_hash, name, redirect_uris, scope, owner, jwks, created"
+
+/* Every string of a grant (cleanup), and those a code row and a refresh row read. */
+static const size_t GRANT_FIELDS[] = {
+    FIELD(mcp__store_as_grant, client_id), FIELD(mcp__store_as_grant, subject),
+    FIELD(mcp__store_as_grant, resource),  FIELD(mcp__store_as_grant, scope),
+    FIELD(mcp__store_as_grant, family),    FIELD(mcp__store_as_grant, redirect_uri),
+    FIELD(mcp__store_as_grant, challenge),
+};
+#define REFRESH_NFIELDS 5   /* the first five of GRANT_FIELDS */
+
+/* Run a query expected to give at most one row on c: *row tells whether it did; the caller
+ * reads it and ends r (also on failure: rows_end is safe on a failed query). */
+static mcp_status
+query_row(mcp__store_conn *c, mcp__store_rows *r, bool *row, mcp_error *err, const char *sql,
+          const char *types, const char *a1)
+{
+    *row = false;
+    mcp_status rc = mcp__store_query(c, r, err, sql, types, a1);
+    if (rc == MCP_OK)
+        rc = mcp__store_next(r, row, "read", err);
+    return rc;
+}
+
 static mcp_status
 need(mcp_store *s, const char *what, const char *v, mcp_error *err)
 {
@@ -152,12 +242,10 @@ mcp__store_as_password_get(mcp_store *s, const char *subject, char **hash, mcp_e
     mcp__store_conn *c = mcp__store_reader_acquire(s);
     mcp__store_rows r;
     bool row = false;
-    rc = mcp__store_query(c, &r, err,
-                          "SELECT p.hash FROM user_passwords p"
-                          " JOIN users u ON u.subject = p.subject"
-                          " WHERE p.subject = ?", "t", subject);
-    if (rc == MCP_OK)
-        rc = mcp__store_next(&r, &row, "read", err);
+    rc = query_row(c, &r, &row, err,
+                   "SELECT p.hash FROM user_passwords p"
+                   " JOIN users u ON u.subject = p.subject"
+                   " WHERE p.subject = ?", "t", subject);
     if (rc == MCP_OK && row && (*hash = col_dup(&r, 0)) == NULL)
         rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     mcp__store_rows_end(&r);
@@ -172,12 +260,7 @@ mcp__store_as_client_cleanup(mcp__store_as_client *c)
 {
     if (c == NULL)
         return;
-    mcp__free(c->id);
-    mcp__free(c->secret_hash);
-    mcp__free(c->name);
-    mcp__free(c->redirect_uris);
-    mcp__free(c->scope);
-    mcp__free(c->owner);
+    fields_free(c, CLIENT_FIELDS, NFIELDS(CLIENT_FIELDS));
     memset(c, 0, sizeof *c);
 }
 
@@ -204,32 +287,20 @@ mcp__store_as_client_add(mcp_store *s, const mcp__store_as_client *cl, mcp_error
     if (rc == MCP_OK)
         rc = mcp__store_exec(c, NULL, err,
                              "INSERT INTO oauth_clients(id, secret_hash, name, redirect_uris,"
-                             " scope, owner, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             "tttttti", cl->id, orempty(cl->secret_hash), orempty(cl->name),
+                             " scope, owner, jwks, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             "ttttttti", cl->id, orempty(cl->secret_hash), orempty(cl->name),
                              orempty(cl->redirect_uris), orempty(cl->scope), orempty(cl->owner),
-                             mcp__unix_now());
+                             orempty(cl->jwks), mcp__unix_now());
     return mcp__store_write_end(s, c, rc, err);
 }
-
-#define CLIENT_COLS "id, secret_hash, name, redirect_uris, scope, owner, created"
 
 static mcp_status
 client_row(const mcp__store_rows *st, mcp__store_as_client *out, mcp_error *err)
 {
     memset(out, 0, sizeof *out);
-    out->id = col_dup(st, 0);
-    out->secret_hash = col_dup(st, 1);
-    out->name = col_dup(st, 2);
-    out->redirect_uris = col_dup(st, 3);
-    out->scope = col_dup(st, 4);
-    out->owner = col_dup(st, 5);
-    out->created = mcp__store_int(st, 6);
-    if (!out->id || !out->secret_hash || !out->name || !out->redirect_uris || !out->scope ||
-        !out->owner) {
-        mcp__store_as_client_cleanup(out);
-        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-    }
-    return MCP_OK;
+    mcp_status rc = fields_read(st, out, CLIENT_FIELDS, NFIELDS(CLIENT_FIELDS), err);
+    out->created = mcp__store_int(st, (int)NFIELDS(CLIENT_FIELDS));
+    return rc;
 }
 
 mcp_status
@@ -241,10 +312,8 @@ mcp__store_as_client_get(mcp_store *s, const char *id, mcp__store_as_client *out
     mcp__store_conn *c = mcp__store_reader_acquire(s);
     mcp__store_rows r;
     bool row = false;
-    rc = mcp__store_query(c, &r, err, "SELECT " CLIENT_COLS " FROM oauth_clients WHERE id = ?",
-                          "t", id);
-    if (rc == MCP_OK)
-        rc = mcp__store_next(&r, &row, "read", err);
+    rc = query_row(c, &r, &row, err, "SELECT " CLIENT_COLS " FROM oauth_clients WHERE id = ?",
+                   "t", id);
     if (rc == MCP_OK)
         rc = row ? client_row(&r, out, err)
                  : mcp_error_set(err, MCP_ERR_NOT_FOUND, "unknown client");
@@ -322,13 +391,7 @@ mcp__store_as_grant_cleanup(mcp__store_as_grant *g)
 {
     if (g == NULL)
         return;
-    mcp__free(g->client_id);
-    mcp__free(g->subject);
-    mcp__free(g->redirect_uri);
-    mcp__free(g->challenge);
-    mcp__free(g->resource);
-    mcp__free(g->scope);
-    mcp__free(g->family);
+    fields_free(g, GRANT_FIELDS, NFIELDS(GRANT_FIELDS));
     memset(g, 0, sizeof *g);
 }
 
@@ -387,26 +450,14 @@ mcp__store_as_code_take(mcp_store *s, const char *hash, int64_t now, mcp__store_
         return rc;
     mcp__store_rows st;
     bool used = false, row = false;
-    rc = mcp__store_query(c, &st, err,
-                          "SELECT client_id, subject, redirect_uri, challenge,"
-                          " resource, scope, expires, used, family"
-                          " FROM oauth_codes WHERE hash = ?", "t", hash);
-    if (rc == MCP_OK)
-        rc = mcp__store_next(&st, &row, "read", err);
-    if (rc == MCP_OK && row) {
-        g->client_id = col_dup(&st, 0);
-        g->subject = col_dup(&st, 1);
-        g->redirect_uri = col_dup(&st, 2);
-        g->challenge = col_dup(&st, 3);
-        g->resource = col_dup(&st, 4);
-        g->scope = col_dup(&st, 5);
-        g->expires = mcp__store_int(&st, 6);
-        used = mcp__store_int(&st, 7) != 0;
-        g->family = col_dup(&st, 8);
-        if (!g->client_id || !g->subject || !g->redirect_uri || !g->challenge ||
-            !g->resource || !g->scope || !g->family)
-            rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-        else if (used)
+    rc = query_row(c, &st, &row, err,
+                   "SELECT client_id, subject, resource, scope, family, redirect_uri, challenge,"
+                   " expires, used FROM oauth_codes WHERE hash = ?", "t", hash);
+    if (rc == MCP_OK && row &&
+        (rc = fields_read(&st, g, GRANT_FIELDS, NFIELDS(GRANT_FIELDS), err)) == MCP_OK) {
+        g->expires = mcp__store_int(&st, 7);
+        used = mcp__store_int(&st, 8) != 0;
+        if (used)
             *res = MCP__AS_TAKE_REUSED;
         else if (g->expires <= now)
             *res = MCP__AS_TAKE_EXPIRED;
@@ -486,26 +537,18 @@ mcp__store_as_refresh_take(mcp_store *s, const char *hash, int64_t now, mcp__sto
         return rc;
     mcp__store_rows st;
     bool row = false;
-    rc = mcp__store_query(c, &st, err,
-                          "SELECT f.client_id, f.subject, r.resource, r.scope,"
-                          " r.family, r.expires, r.used, f.revoked"
-                          " FROM oauth_refresh_tokens r"
-                          " JOIN oauth_families f ON f.id = r.family"
-                          " WHERE r.hash = ?", "t", hash);
-    if (rc == MCP_OK)
-        rc = mcp__store_next(&st, &row, "read", err);
-    if (rc == MCP_OK && row) {
-        g->client_id = col_dup(&st, 0);
-        g->subject = col_dup(&st, 1);
-        g->resource = col_dup(&st, 2);
-        g->scope = col_dup(&st, 3);
-        g->family = col_dup(&st, 4);
+    rc = query_row(c, &st, &row, err,
+                   "SELECT f.client_id, f.subject, r.resource, r.scope,"
+                   " r.family, r.expires, r.used, f.revoked"
+                   " FROM oauth_refresh_tokens r"
+                   " JOIN oauth_families f ON f.id = r.family"
+                   " WHERE r.hash = ?", "t", hash);
+    if (rc == MCP_OK && row &&
+        (rc = fields_read(&st, g, GRANT_FIELDS, REFRESH_NFIELDS, err)) == MCP_OK) {
         g->expires = mcp__store_int(&st, 5);
         bool used = mcp__store_int(&st, 6) != 0;
         bool revoked = mcp__store_int(&st, 7) != 0;
-        if (!g->client_id || !g->subject || !g->resource || !g->scope || !g->family)
-            rc = mcp_error_set(err, MCP_ERR_NOMEM, NULL);
-        else if (used || revoked)
+        if (used || revoked)
             *res = MCP__AS_TAKE_REUSED;
         else if (g->expires <= now)
             *res = MCP__AS_TAKE_EXPIRED;
@@ -545,12 +588,10 @@ mcp__store_as_refresh_owner(mcp_store *s, const char *hash, char **family, char 
     mcp__store_conn *c = mcp__store_reader_acquire(s);
     mcp__store_rows st;
     bool row = false;
-    rc = mcp__store_query(c, &st, err,
-                          "SELECT r.family, f.client_id FROM oauth_refresh_tokens r"
-                          " JOIN oauth_families f ON f.id = r.family"
-                          " WHERE r.hash = ?", "t", hash);
-    if (rc == MCP_OK)
-        rc = mcp__store_next(&st, &row, "read", err);
+    rc = query_row(c, &st, &row, err,
+                   "SELECT r.family, f.client_id FROM oauth_refresh_tokens r"
+                   " JOIN oauth_families f ON f.id = r.family"
+                   " WHERE r.hash = ?", "t", hash);
     if (rc == MCP_OK && row) {
         *family = col_dup(&st, 0);
         *client_id = col_dup(&st, 1);
@@ -591,5 +632,37 @@ mcp__store_as_family_is_revoked(mcp_store *s, const char *family, bool *out, mcp
                            "SELECT 1 FROM oauth_families WHERE id = ? AND revoked <> 0", "t",
                            family);
     mcp__store_conn_release(c);
+    return rc;
+}
+
+/* ---- client assertions (RFC 7523) ------------------------------------------------------- */
+
+mcp_status
+mcp__store_as_assertion_use(mcp_store *s, const char *client_id, const char *jti,
+                            int64_t expires, int64_t now, bool *fresh, mcp_error *err)
+{
+    *fresh = false;
+    mcp_status rc = need(s, "client id", client_id, err);
+    if (rc == MCP_OK)
+        rc = mcp__store_check_text("assertion jti", jti, 256, false, err);
+    if (rc != MCP_OK)
+        return rc;
+    mcp__store_conn *c;
+    if ((rc = mcp__store_write_begin(s, &c, err)) != MCP_OK)
+        return rc;
+    /* an assertion past its exp is refused anyway: its jti need not be kept */
+    rc = mcp__store_exec(c, NULL, err, "DELETE FROM oauth_assertions WHERE expires < ?", "i",
+                         now);
+    bool seen = false;
+    if (rc == MCP_OK)
+        rc = mcp__store_exists(c, &seen, err,
+                               "SELECT 1 FROM oauth_assertions WHERE client_id = ? AND jti = ?",
+                               "tt", client_id, jti);
+    if (rc == MCP_OK && !seen)
+        rc = mcp__store_exec(c, NULL, err,
+                             "INSERT INTO oauth_assertions(client_id, jti, expires)"
+                             " VALUES (?, ?, ?)", "tti", client_id, jti, expires);
+    rc = mcp__store_write_end(s, c, rc, err);
+    *fresh = rc == MCP_OK && !seen;
     return rc;
 }

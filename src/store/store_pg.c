@@ -108,6 +108,8 @@ static const struct pg_migration {
       "  expires      BIGINT NOT NULL,"
       "  PRIMARY KEY (bucket, window_start));"
       "CREATE INDEX rate_windows_by_expiry ON rate_windows(expires);" },
+    { 4, "authorization server: private_key_jwt client keys, used assertion ids",
+      mcp__store_as_migration3_sql_pg },
 };
 
 #define N_PG_MIGRATIONS (sizeof pg_migrations / sizeof pg_migrations[0])

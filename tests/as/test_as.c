@@ -330,6 +330,13 @@ as_object_and_route(void **state)
     resp_free(&rs);
     route(as, "GET", "/elsewhere", NULL, "", &rs);
     assert_int_equal(rs.status, 0);
+    assert_false(rs.defer);
+    resp_free(&rs);
+    /* the sign-in (scrypt) asks to be run on a worker thread, never answers on an IO thread */
+    route(as, "POST", "/authorize", "application/x-www-form-urlencoded", "username=a", &rs);
+    assert_true(rs.defer);
+    assert_int_equal(rs.status, 0);
+    assert_null(rs.body);
     resp_free(&rs);
     route(as, "GET", "/token", NULL, "", &rs);
     assert_int_equal(rs.status, 405);

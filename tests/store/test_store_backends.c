@@ -130,7 +130,7 @@ be_users_and_roles(void **state)
     backend *b = *state;
     mcp_store *s = open_be(b, 0);
     mcp_error err;
-    assert_int_equal(mcp_store_schema_version(s), b->pg ? 3 : 2); /* PostgreSQL: + rate windows */
+    assert_int_equal(mcp_store_schema_version(s), b->pg ? 4 : 3); /* PostgreSQL: + rate windows (3) */
     const char *const admin[] = { "admin", NULL };
     const char *const two[] = { "user", "guest", NULL };
     const char *const bad[] = { "user", "nosuch", NULL };
@@ -407,12 +407,12 @@ be_open_create_off_and_schema(void **state)
     s = open_be(b, 0); /* creates */
     mcp_store_close(s);
     assert_int_equal(mcp_store_open(b->url, &o, &s, &err), MCP_OK); /* migrations idempotent */
-    assert_int_equal(mcp_store_schema_version(s), b->pg ? 3 : 2); /* PostgreSQL: + rate windows */
+    assert_int_equal(mcp_store_schema_version(s), b->pg ? 4 : 3); /* PostgreSQL: + rate windows (3) */
     mcp_store_close(s);
     raw(b, "INSERT INTO schema_migrations(version, applied, description) VALUES (99, 0, 'x')");
     assert_int_equal(mcp_store_open(b->url, &o, &s, &err), MCP_ERR_STORE);
-    assert_string_equal(err.message, b->pg ? "store: schema version 99 is newer than this library's 3"
-                                           : "store: schema version 99 is newer than this library's 2");
+    assert_string_equal(err.message, b->pg ? "store: schema version 99 is newer than this library's 4"
+                                           : "store: schema version 99 is newer than this library's 3");
 }
 
 /* ---- PostgreSQL only -------------------------------------------------------------------- */

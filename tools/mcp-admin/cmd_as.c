@@ -4,50 +4,82 @@
 #include <mcp/as.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+typedef struct passwd_args {
+    const char *subject;
+    char        pw[1026];
+    size_t      len;
+} passwd_args;
+
+static mcp_status
+op_passwd(mcp_store *st, void *arg, mcp_error *err)
+{
+    const passwd_args *a = arg;
+    return mcp_as_user_set_password(st, a->subject, a->pw, a->len, err);
+}
 
 /* The password is read from standard input (one line), never from the command line, where
  * every local user could read it. */
 static int
 user_passwd(admin_ctx *ctx, int argc, char **argv)
 {
-    char *pos[1];
+    char *pos[1] = { NULL };
     int rc = admin_parse(ctx, "user", "passwd", argc, argv, NULL, pos, 1, 1, NULL);
     if (rc != ADMIN_EXIT_OK)
         return rc;
-    char pw[1026];
-    if (fgets(pw, sizeof pw, stdin) == NULL) {
+    passwd_args a = { .subject = pos[0] };
+    if (fgets(a.pw, sizeof a.pw, stdin) == NULL)
         return admin_fail("no password on standard input");
-    }
-    size_t n = strlen(pw);
-    if (n > 0 && pw[n - 1] == '\n')
-        pw[--n] = '\0';
-    if (n > 0 && pw[n - 1] == '\r')
-        pw[--n] = '\0';
-    mcp_store *st = admin_store(ctx);
-    mcp_error err;
-    mcp_error_clear(&err);
-    if (st == NULL)
-        rc = ADMIN_EXIT_ERROR;
-    else if (mcp_as_user_set_password(st, pos[0], pw, n, &err) != MCP_OK)
-        rc = admin_fail_err(&err);
-    mcp_memzero(pw, sizeof pw);
+    a.len = strlen(a.pw);
+    if (a.len > 0 && a.pw[a.len - 1] == '\n')
+        a.pw[--a.len] = '\0';
+    if (a.len > 0 && a.pw[a.len - 1] == '\r')
+        a.pw[--a.len] = '\0';
+    rc = admin_store_call(ctx, op_passwd, &a);
+    mcp_memzero(a.pw, sizeof a.pw);
     return rc;
+}
+
+/* The client's public keys for private_key_jwt: a file of at most 64 KiB. NULL (message
+ * printed) when unreadable. */
+static char *
+read_keys(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        admin_fail("--jwks-file %s: cannot open", path);
+        return NULL;
+    }
+    size_t cap = (64u << 10) + 1;
+    char *buf = malloc(cap + 1);
+    size_t n = buf != NULL ? fread(buf, 1, cap, f) : 0;
+    bool bad = buf == NULL || ferror(f) != 0 || n == 0 || n >= cap;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        admin_fail("--jwks-file %s: unreadable, empty or over 64 KiB", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
 }
 
 static int
 client_add(admin_ctx *ctx, int argc, char **argv)
 {
-    const char *name = NULL, *owner = NULL;
+    const char *name = NULL, *owner = NULL, *jwks_file = NULL;
     const char **uris = NULL;
     size_t nuris = 0;
     bool confidential = false;
-    char *pos[1];
+    char *pos[1] = { NULL };
     const admin_opt opts[] = {
         { .name = "--name", .value = &name },
         { .name = "--redirect-uri", .list = &uris, .count = &nuris },
         { .name = "--confidential", .flag = &confidential },
         { .name = "--owner", .value = &owner },
+        { .name = "--jwks-file", .value = &jwks_file },
         { 0 },
     };
     int rc = admin_parse(ctx, "client", "add", argc, argv, opts, pos, 1, 1, NULL);
@@ -55,13 +87,18 @@ client_add(admin_ctx *ctx, int argc, char **argv)
         admin_list_free(uris);
         return rc;
     }
+    char *jwks = jwks_file != NULL ? read_keys(jwks_file) : NULL;
+    if (jwks_file != NULL && jwks == NULL) {
+        admin_list_free(uris);
+        return ADMIN_EXIT_ERROR;
+    }
     mcp_store *st = admin_store(ctx);
     mcp_error err;
     mcp_error_clear(&err);
     char *secret = NULL;
     mcp_as_client_def d = {
         .id = pos[0], .name = name, .redirect_uris = uris, .confidential = confidential,
-        .owner = owner,
+        .owner = owner, .jwks = jwks,
     };
     if (st == NULL)
         rc = ADMIN_EXIT_ERROR;
@@ -77,6 +114,7 @@ client_add(admin_ctx *ctx, int argc, char **argv)
         mcp_memzero(secret, strlen(secret));
         mcp_free(secret);
     }
+    free(jwks);
     admin_list_free(uris);
     return rc;
 }
@@ -93,9 +131,13 @@ print_client(void *vctx, const mcp_as_client_info *c)
     admin_list *ls = vctx;
     ls->n++;
     if (ls->json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I}", "id", c->id, "name", c->name,
-                              "redirect_uris", c->redirect_uris, "confidential", c->confidential,
-                              "owner", c->owner, "created", (json_int_t)c->created);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:s}", "id", c->id, "name",
+                              c->name, "redirect_uris", c->redirect_uris, "confidential",
+                              c->confidential, "owner", c->owner, "created",
+                              (json_int_t)c->created, "auth",
+                              c->private_key_jwt ? "private_key_jwt"
+                              : c->confidential  ? "client_secret"
+                                                 : "none");
         if (o == NULL || json_array_append_new(ls->arr, o) != 0)
             ls->nomem = true;
         return !ls->nomem;
@@ -103,39 +145,89 @@ print_client(void *vctx, const mcp_as_client_info *c)
     char tb[32];
     if (ls->n == 1)
         printf("ID\tTYPE\tOWNER\tCREATED\tREDIRECT_URIS\tNAME\n");
-    printf("%s\t%s\t%s\t%s\t%s\t%s\n", c->id, c->confidential ? "confidential" : "public",
+    printf("%s\t%s\t%s\t%s\t%s\t%s\n", c->id,
+           c->private_key_jwt ? "private_key_jwt" : c->confidential ? "confidential" : "public",
            c->owner[0] ? c->owner : "-", admin_time(c->created, tb),
            c->redirect_uris[0] ? c->redirect_uris : "-", c->name);
     return true;
 }
 
+static mcp_status
+list_clients(mcp_store *st, const void *arg, admin_list *ls, mcp_error *err)
+{
+    (void)arg;
+    return mcp_as_client_list(st, print_client, ls, err);
+}
+
 static int
 client_list(admin_ctx *ctx, int argc, char **argv)
 {
-    int rc = admin_parse(ctx, "client", "list", argc, argv, NULL, NULL, 0, 0, NULL);
+    return admin_run_list(ctx, "client", "list", argc, argv, NULL, NULL, list_clients);
+}
+
+/* The signing key of --embedded-as: --as-key-file, else FILE.as-key.pem beside the store file
+ * (the server's default). */
+static int
+as_rotate_key(admin_ctx *ctx, int argc, char **argv)
+{
+    const char *key_file = NULL;
+    const admin_opt opts[] = {
+        { .name = "--as-key-file", .value = &key_file },
+        { 0 },
+    };
+    int rc = admin_parse(ctx, "as", "rotate-key", argc, argv, opts, NULL, 0, 0, NULL);
     if (rc != ADMIN_EXIT_OK)
         return rc;
-    mcp_store *st = admin_store(ctx);
-    if (st == NULL)
-        return ADMIN_EXIT_ERROR;
-    admin_list ls;
-    if (admin_list_init(ctx, &ls) != ADMIN_EXIT_OK)
-        return ADMIN_EXIT_ERROR;
+    char *def = NULL;
+    if (key_file == NULL) {
+        if (strncmp(ctx->db_path, "postgres", 8) == 0)
+            return admin_fail("a PostgreSQL store has no key file beside it: give "
+                              "--as-key-file FILE");
+        size_t n = strlen(ctx->db_path) + sizeof ".as-key.pem";
+        if ((def = malloc(n)) == NULL)
+            return admin_fail("out of memory");
+        snprintf(def, n, "%s.as-key.pem", ctx->db_path);
+        key_file = def;
+    }
     mcp_error err;
     mcp_error_clear(&err);
-    return admin_list_finish(&ls, mcp_as_client_list(st, print_client, &ls, &err), &err);
+    char *kid = NULL;
+    if (mcp_as_rotate_key(key_file, &kid, &err) != MCP_OK) {
+        rc = admin_fail_err(&err);
+    } else {
+        json_t *o = ctx->json ? json_pack("{s:s, s:s}", "kid", kid, "key_file", key_file)
+                              : NULL;
+        char *js = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(o);
+        if (js != NULL)
+            printf("%s\n", js);
+        free(js);
+        if (!ctx->json)
+            printf("%s\n", kid);
+        fprintf(stderr, "mcp-admin: done: as rotate-key: new signing key %s (%s); the old key "
+                "stays in /jwks until its tokens expire\n", kid, key_file);
+        mcp_free(kid);
+    }
+    free(def);
+    return rc;
 }
 
 const admin_command admin_as_commands[] = {
     { "user", "passwd", "SUBJECT  (the password on standard input)",
       "set a user's password for the embedded authorization server's sign-in", false,
       user_passwd },
-    { "client", "add", "ID [--name N] [--redirect-uri URI]... [--confidential] [--owner SUBJECT]",
-      "register an OAuth client (a confidential one's secret is printed once)", false,
+    { "client", "add",
+      "ID [--name N] [--redirect-uri URI]... [--confidential | --jwks-file FILE] "
+      "[--owner SUBJECT]",
+      "register an OAuth client (a confidential one's secret is printed once; --jwks-file: "
+      "private_key_jwt with these public keys)", false,
       client_add },
     { "client", "list", "", "list registered OAuth clients (--json for JSON)", false,
       client_list },
     { "client", "remove", "ID", "remove a client and revoke its refresh tokens", false,
       client_remove },
+    { "as", "rotate-key", "[--as-key-file FILE]",
+      "replace the embedded authorization server's signing key (the old one stays in /jwks "
+      "until its tokens expire); prints the new kid", false, as_rotate_key },
     { 0 },
 };
