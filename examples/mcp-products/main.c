@@ -65,15 +65,14 @@ check_text(const char *name, const char *v, size_t max, bool required, mcp_error
     return MCP_OK;
 }
 
-/* Structured result plus a one-line text summary for clients that show text only. */
+/* Structured result plus a one-line text summary for clients that show text only, then the
+ * structured content as JSON text (serialized once by the server, for both). */
 static mcp_status
 reply(mcp_ctx *ctx, const char *summary, json_t *value, mcp_error *err)
 {
     mcp_status rc = mcp_ctx_add_text(ctx, summary, err);
-    char *text = json_dumps(value, JSON_COMPACT);
-    if (rc == MCP_OK && text != NULL)
-        rc = mcp_ctx_add_text(ctx, text, err);
-    free(text);
+    if (rc == MCP_OK)
+        rc = mcp_ctx_add_structured_text(ctx, err);
     if (rc == MCP_OK)
         return mcp_ctx_set_structured_take(ctx, value, err);
     json_decref(value);

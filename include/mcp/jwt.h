@@ -268,6 +268,26 @@ MCP_EXTERN MCP_NODISCARD mcp_status mcp_jwt_verify_nowait(const mcp_jwt_verifier
                                                mcp_principal **out, mcp_error *err);
 
 /**
+ * Sees a token's SHA-256 before mcp_jwt_verify_ex() checks it (sha256: 32 bytes, NULL when the
+ * digest could not be computed). A status other than MCP_OK ends the verification with it.
+ * @since 0.2
+ */
+typedef mcp_status (*mcp_jwt_digest_fn)(void *ctx, const unsigned char *sha256, mcp_error *err);
+
+/**
+ * mcp_jwt_verify() (may_block true) or mcp_jwt_verify_nowait() (false), calling on_digest (if
+ * not NULL) first with the token's SHA-256, the same digest that keys the verified-token cache,
+ * computed once: for a caller that names credentials by their digest (the AUTHN items'
+ * failed-authentication limiter) and would otherwise hash every token twice.
+ * @return on_digest's failure, or as mcp_jwt_verify() / mcp_jwt_verify_nowait().
+ * @since 0.2
+ */
+MCP_EXTERN MCP_NODISCARD mcp_status mcp_jwt_verify_ex(const mcp_jwt_verifier *v,
+                                           const char *token, size_t len, bool may_block,
+                                           mcp_jwt_digest_fn on_digest, void *ctx,
+                                           mcp_principal **out, mcp_error *err);
+
+/**
  * Mint a compact JWS (used by the mcp-token CLI and by tests).
  * @param alg     "HS256".."HS512", "RS256".."RS512", "PS256".."PS512", "ES256", "ES384",
  *                "EdDSA"; NULL infers it from a PEM private key like mcp_jwt_verifier_add_pem().

@@ -267,7 +267,9 @@ MCP_EXTERN void mcp_server_notify_resource_updated(mcp_server *srv, const char *
 /**
  * Broadcast notifications/{tools,resources,prompts}/list_changed to every session's standalone
  * stream (as mcp_server_notify_resource_updated()). kind is "tools", "resources" or "prompts";
- * any other value is ignored. Thread: any thread (not after mcp_server_free() started).
+ * any other value is ignored. Also drops the server's cached lists (see
+ * mcp_server_set_authorizer_generation), so the next list request is built afresh: call it when
+ * anything the authorizer reads changed. Thread: any thread (not after mcp_server_free() started).
  * @since 0.1
  */
 MCP_EXTERN void mcp_server_notify_list_changed(mcp_server *srv, const char *kind);
@@ -429,6 +431,19 @@ MCP_EXTERN mcp_status mcp_ctx_add_content_take(mcp_ctx *ctx, json_t *item, mcp_e
  * @since 0.1
  */
 MCP_EXTERN mcp_status mcp_ctx_set_structured_take(mcp_ctx *ctx, json_t *value, mcp_error *err);
+/**
+ * Add, at this place of the content, a text item that carries the structuredContent as JSON
+ * text (what the specification asks of a tool that returns structured content, for clients that
+ * read text only). The server serializes the structured content once when the result is sent
+ * and writes the same bytes as the structured content and, escaped, as this item's text; a
+ * handler that adds other content too (a summary line) should use this instead of dumping the
+ * value into mcp_ctx_add_text() itself. Without structured content at the end the item is left
+ * out. At most one per result; mcp_ctx_set_result_take() drops it with the old result.
+ * @return MCP_OK, MCP_ERR_INVALID_ARG (not a tool handler), MCP_ERR_STATE (added already),
+ *         MCP_ERR_NOMEM. Thread: handler only.
+ * @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_ctx_add_structured_text(mcp_ctx *ctx, mcp_error *err);
 /**
  * Mark the tool result isError:true and add text explaining why (sent to the model; the
  * handler still returns MCP_OK). Thread: handler only.
@@ -622,6 +637,31 @@ typedef bool (*mcp_authz_fn)(void *ctx, const mcp_principal *p, const char *kind
  * @since 0.1
  */
 MCP_EXTERN void mcp_server_set_authorizer(mcp_server *srv, mcp_authz_fn fn, void *ctx);
+/**
+ * Optional companion of an authorizer, so that the server may cache the lists it filters with
+ * it. The server keeps each tools/list, prompts/list, resources/list and
+ * resources/templates/list result (first page) serialized, per caller permission set; under
+ * the registration rules always, under an installed authorizer only with this function.
+ * @param ctx The authorizer's ctx.
+ * @param p   The caller (or NULL), on the thread that is about to filter a list for it.
+ * @param[out] generation A value that changes whenever anything the authorizer's decisions
+ *             for p read changes, other than p's permission set and the registered rules
+ *             (e.g. a policy reload). The server never reuses a list built at another value.
+ * @return true when the authorizer's "may see" decisions for p depend only on p's
+ *         permissions, the registered rules and *generation; false: build this list afresh.
+ * Thread: as mcp_authz_fn.
+ * @since 0.2
+ */
+typedef bool (*mcp_authz_generation_fn)(void *ctx, const mcp_principal *p, uint64_t *generation);
+/**
+ * Install the generation function of the current authorizer (NULL: lists filtered by it are
+ * built for every request, the default). mcp_server_set_authorizer() resets it to NULL, so
+ * install it after the authorizer. The RBAC engine (mcp_rbac_attach) installs its own.
+ * Registration, a new authorizer and mcp_server_notify_list_changed() also drop cached lists.
+ * Thread: setup only.
+ * @since 0.2
+ */
+MCP_EXTERN void mcp_server_set_authorizer_generation(mcp_server *srv, mcp_authz_generation_fn fn);
 
 /*
  * Decision hook: called once per request for the authentication outcome (when any AUTHN item is

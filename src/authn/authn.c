@@ -54,11 +54,31 @@ mcp_authn_free(mcp_authn *a)
     mcp__free(a);
 }
 
+/* Character classes of the credential scanners, one table lookup per byte (the token is read
+ * twice per request): CH_B64URL A-Z a-z 0-9 - _, CH_DOT '.', CH_B64TOKEN the other RFC 6750
+ * b64token characters ~ + /. Bytes >= 0x80 are in no class. */
+enum { CH_B64URL = 1, CH_DOT = 2, CH_B64TOKEN = 4 };
+static const unsigned char ch_class[128] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 2, 4,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 4, 0,
+};
+
+static inline unsigned
+char_class(unsigned char c)
+{
+    return c < 128 ? ch_class[c] : 0;
+}
+
 static bool
 b64url_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (char_class(c) & CH_B64URL) != 0;
 }
 
 mcp_credential_shape
@@ -90,7 +110,7 @@ b64token_len(const char *t)
     size_t n = 0;
     for (;; n++) {
         unsigned char c = (unsigned char)t[n];
-        if (!(b64url_char(c) || c == '.' || c == '~' || c == '+' || c == '/'))
+        if (char_class(c) == 0)           /* b64url, '.', '~', '+', '/' */
             break;
     }
     if (n == 0)
@@ -150,9 +170,11 @@ by_jwt(mcp_authn *a, mcp_request *req, const char *t, size_t len, mcp_error *err
     mcp_principal *p = NULL;
     /* An unknown kid may need a JWKS fetch (seconds): never on an HTTP IO thread. The server
      * reruns this phase on a worker (mcp_request_can_block), as for introspection. */
-    mcp_status rc = mcp_request_can_block(req) ? mcp_jwt_verify(a->opts.jwt, t, len, &p, err)
-                                               : mcp_jwt_verify_nowait(a->opts.jwt, t, len, &p,
-                                                                       err);
+    mcp__authn_note note = { req, false };     /* the note, from the verifier's digest */
+    mcp_status rc = mcp_jwt_verify_ex(a->opts.jwt, t, len, mcp_request_can_block(req),
+                                      mcp__authn_note_jwt_digest, &note, &p, err);
+    if (note.limited)
+        return MCP_ERR_RATE_LIMITED;
     if (rc == MCP_ERR_WOULD_BLOCK)
         return rc;
     if (rc == MCP_OK && a->opts.store != NULL && a->opts.check_jwt_revocation) {
@@ -227,9 +249,12 @@ mcp_authn_middleware(mcp_request *req, void *ctx, mcp_error *err)
     if (len == 0 || t[len] != '\0')
         return fail(req, "invalid_request", err, "malformed Authorization header");
 
-    if (mcp__authn_note_credential(req, t, len, err) != MCP_OK)
+    mcp_credential_shape kind = mcp_authn_classify(t, len);
+    /* a JWT for the verifier is noted by by_jwt, from the digest the verifier computes */
+    if ((kind != MCP_CREDENTIAL_JWS || a->opts.jwt == NULL) &&
+        mcp__authn_note_credential(req, t, len, err) != MCP_OK)
         return MCP_ERR_RATE_LIMITED;
-    switch (mcp_authn_classify(t, len)) {
+    switch (kind) {
     case MCP_CREDENTIAL_API_KEY:
         if (!a->opts.api_keys)
             return fail(req, "invalid_token", err, "API key authentication is not enabled");

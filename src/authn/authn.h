@@ -21,5 +21,15 @@
  */
 mcp_status mcp__authn_note_credential(mcp_request *req, const char *cred, size_t len,
                                       mcp_error *err);
+/* The same from the credential's SHA-256 (h: 32 bytes, or NULL: no name). */
+mcp_status mcp__authn_note_digest(mcp_request *req, const unsigned char *h, mcp_error *err);
+/* For a JWT: the note made from the digest mcp_jwt_verify_ex() computes for its cache (one hash
+ * per token, not two). ctx is an mcp__authn_note; limited tells a refusal of the limiter from the
+ * verifier's own statuses. */
+typedef struct mcp__authn_note {
+    mcp_request *req;
+    bool         limited;
+} mcp__authn_note;
+mcp_status mcp__authn_note_jwt_digest(void *ctx, const unsigned char *sha256, mcp_error *err);
 
 #endif

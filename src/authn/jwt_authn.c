@@ -52,12 +52,14 @@ mcp_jwt_authn(mcp_request *req, void *verifier, mcp_error *err)
         return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "malformed Authorization header");
     }
 
-    if (mcp__authn_note_credential(req, t, tl, err) != MCP_OK)
-        return MCP_ERR_RATE_LIMITED;
     mcp_principal *p = NULL;
-    /* never a JWKS fetch on an HTTP IO thread: the phase reruns on a worker */
-    mcp_status rc = mcp_request_can_block(req) ? mcp_jwt_verify(v, t, tl, &p, err)
-                                               : mcp_jwt_verify_nowait(v, t, tl, &p, err);
+    /* the failed-authentication note first, from the digest the verifier computes anyway;
+     * never a JWKS fetch on an HTTP IO thread: the phase reruns on a worker */
+    mcp__authn_note note = { req, false };
+    mcp_status rc = mcp_jwt_verify_ex(v, t, tl, mcp_request_can_block(req),
+                                      mcp__authn_note_jwt_digest, &note, &p, err);
+    if (note.limited)
+        return MCP_ERR_RATE_LIMITED;
     if (rc == MCP_ERR_NOMEM || rc == MCP_ERR_WOULD_BLOCK || rc == MCP_ERR_STORE)
         return rc;                   /* STORE: no signing keys fetched yet (503) */
     if (rc != MCP_OK) {

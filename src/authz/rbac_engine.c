@@ -77,6 +77,7 @@ typedef struct pin {
     uint64_t             rbac_id;
     mcp_permission_rule  rule;
     mcp_policy          *pol;     /* own reference */
+    uint64_t             gen;     /* the engine's generation that pol belongs to */
     const mcp_principal *p;       /* own reference (may be NULL: authentication off) */
     const mcp_principal *ceil;    /* own reference: what the store grants p's subject, when a
                                      denial beyond it cannot be cured by a wider token; NULL
@@ -113,13 +114,15 @@ pin_key_init(void)
 
 /* Takes over the references to pol and ceil; takes a new reference to p. */
 static void
-pin_set(const mcp_rbac *r, mcp_policy *pol, const mcp_principal *p, const mcp_principal *ceil)
+pin_set(const mcp_rbac *r, mcp_policy *pol, uint64_t gen, const mcp_principal *p,
+        const mcp_principal *ceil)
 {
     pthread_once(&pin_once, pin_key_init);
     pin_clear();
     tls_pin.rbac_id = r->id;
     tls_pin.rule = r->rule;
     tls_pin.pol = pol;
+    tls_pin.gen = gen;
     tls_pin.p = mcp_principal_ref(p);
     tls_pin.ceil = ceil;
     /* any non-NULL value makes the key's destructor run at thread exit */
@@ -128,14 +131,24 @@ pin_set(const mcp_rbac *r, mcp_policy *pol, const mcp_principal *p, const mcp_pr
 
 /* ---- policy pointer ---------------------------------------------------------------------- */
 
+/* The current policy (a new reference) and, when gen is non-NULL, the generation it has: both
+ * read under pol_mu, which swap_policy holds while it changes both. */
 static mcp_policy *
-acquire(const mcp_rbac *r)
+acquire_gen(const mcp_rbac *r, uint64_t *gen)
 {
     mcp_rbac *m = (mcp_rbac *)r;
     pthread_mutex_lock(&m->pol_mu);
     mcp_policy *pol = mcp_policy_ref(m->pol);
+    if (gen != NULL)
+        *gen = atomic_load(&m->generation);
     pthread_mutex_unlock(&m->pol_mu);
     return pol;
+}
+
+static mcp_policy *
+acquire(const mcp_rbac *r)
+{
+    return acquire_gen(r, NULL);
 }
 
 mcp_policy *
@@ -156,8 +169,8 @@ swap_policy(mcp_rbac *r, mcp_policy *pol)
     pthread_mutex_lock(&r->pol_mu);
     mcp_policy *old = r->pol;
     r->pol = pol;
-    pthread_mutex_unlock(&r->pol_mu);
     atomic_fetch_add(&r->generation, 1);
+    pthread_mutex_unlock(&r->pol_mu);
     mcp_policy_unref(old);     /* freed now, or when the last pinned request moves on */
 }
 
@@ -444,8 +457,9 @@ mcp_rbac_authz(mcp_request *req, void *ctx, mcp_error *err)
             p = owned;
         }
     }
-    mcp_policy *pol = acquire(r);
-    pin_set(r, pol, p, ceil);              /* the pin keeps pol, p and ceil for this request */
+    uint64_t gen = 0;
+    mcp_policy *pol = acquire_gen(r, &gen);
+    pin_set(r, pol, gen, p, ceil);         /* the pin keeps pol, p and ceil for this request */
     mcp_principal_unref(owned);            /* the request and the pin hold their own */
     return rate_limits(r, req, pol, p, err);
 }
@@ -519,6 +533,20 @@ mcp_rbac_authorize(void *ctx, const mcp_principal *p, const char *kind, const ch
     return ok;
 }
 
+/* For the server's list cache: a decision for p on this thread is mcp_policy_evaluate() on the
+ * pinned policy and p's permissions (the ceiling changes only not_granted and missing, never
+ * allowed), so the pinned policy's generation names everything else it reads. Unpinned
+ * (another principal, or no request of this engine on this thread): not cacheable. */
+static bool
+rbac_list_generation(void *ctx, const mcp_principal *p, uint64_t *gen)
+{
+    const mcp_rbac *r = ctx;
+    if (r == NULL || tls_pin.rbac_id != r->id || tls_pin.pol == NULL || tls_pin.p != p)
+        return false;
+    *gen = tls_pin.gen;
+    return true;
+}
+
 mcp_status
 mcp_rbac_attach(mcp_rbac *r, mcp_server *srv, mcp_error *err)
 {
@@ -528,6 +556,7 @@ mcp_rbac_attach(mcp_rbac *r, mcp_server *srv, mcp_error *err)
     if (rc != MCP_OK)
         return rc;
     mcp_server_set_authorizer(srv, mcp_rbac_authorize, r);
+    mcp_server_set_authorizer_generation(srv, rbac_list_generation);
     return MCP_OK;
 }
 

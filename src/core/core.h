@@ -70,6 +70,13 @@ void mcp__registry_warn_unauthenticated(const mcp_server *srv);
  * The one authorizer for "may call" (AUTHZ) and "may see" (list filters). */
 bool mcp__authorize(mcp_server *srv, const mcp_principal *p, const char *kind, const char *name,
                     const mcp__access *a, mcp_authz_result *res);
+/* May the "may see" decisions of mcp__authorize() for p be cached, now, on this thread? true
+ * when they depend only on p's permission set, the registered rules and *gen: always under the
+ * registration rules (*gen 0), and for an installed authorizer that reports a generation
+ * (mcp_server_set_authorizer_generation). */
+bool mcp__authorize_generation(mcp_server *srv, const mcp_principal *p, uint64_t *gen);
+/* Something a list shows changed (registration, authorizer, list_changed): cached lists go. */
+void mcp__lists_changed(mcp_server *srv);
 
 /* ---- output sinks ------------------------------------------------------------------------ */
 
@@ -156,6 +163,11 @@ struct mcp_request {
     char                *head_target;  /* 2026: decoded Mcp-Name (owned), or NULL */
     bool                 authz_done;   /* AUTHZ ran in the head phase, from the headers */
     json_t              *err_data;     /* error.data of a failure the transport answers (owned) */
+    /* 2026: what the protocol's route step read from params._meta, for the handler context
+     * (parsed once per request) */
+    bool                 meta_read;
+    unsigned             meta_caps;
+    int                  meta_log_level;
 };
 
 /* The era of a request (mcp_request.era), chosen by the transport from its version header. */
@@ -368,6 +380,11 @@ struct mcp_server {
     void            *completer_udata;
     mcp_authz_fn     authorizer;
     void            *authorizer_ctx;
+    mcp_authz_generation_fn authorizer_gen;  /* lets the lists be cached (may be NULL) */
+    /* Bumped by everything that changes what a list holds or who may see it besides the
+     * authorizer's own generation: registration, a new authorizer, list_changed. The cached
+     * lists of src/protocol (list_cache.c) are valid only for the value they were built at. */
+    atomic_uint_fast64_t list_gen;
     mcp_decision_fn  decision_fn;
     void            *decision_ctx;
     size_t           page_size;

@@ -175,6 +175,7 @@ mcp_server_add_tool(mcp_server *srv, const mcp_tool_def *def, void *udata, mcp_e
     t.fn = def->handler;
     t.udata = udata;
     srv->tools[srv->ntools++] = t;
+    mcp__lists_changed(srv);
     return MCP_OK;
 nomem:
     mcp_error_set(err, MCP_ERR_NOMEM, NULL);
@@ -229,6 +230,7 @@ mcp_server_add_resource(mcp_server *srv, const mcp_resource_def *def, void *udat
     r.fn = def->handler;
     r.udata = udata;
     srv->resources[srv->nresources++] = r;
+    mcp__lists_changed(srv);
     return MCP_OK;
 }
 
@@ -267,6 +269,7 @@ mcp_server_add_prompt(mcp_server *srv, const mcp_prompt_def *def, void *udata, m
     p.fn = def->handler;
     p.udata = udata;
     srv->prompts[srv->nprompts++] = p;
+    mcp__lists_changed(srv);
     return MCP_OK;
 }
 
@@ -282,6 +285,30 @@ mcp_server_set_authorizer(mcp_server *srv, mcp_authz_fn fn, void *ctx)
 {
     srv->authorizer = fn;
     srv->authorizer_ctx = ctx;
+    srv->authorizer_gen = NULL;        /* a new authorizer says for itself what may be cached */
+    mcp__lists_changed(srv);
+}
+
+void
+mcp_server_set_authorizer_generation(mcp_server *srv, mcp_authz_generation_fn fn)
+{
+    srv->authorizer_gen = fn;
+    mcp__lists_changed(srv);
+}
+
+void
+mcp__lists_changed(mcp_server *srv)
+{
+    atomic_fetch_add(&srv->list_gen, 1);
+}
+
+bool
+mcp__authorize_generation(mcp_server *srv, const mcp_principal *p, uint64_t *gen)
+{
+    *gen = 0;
+    if (srv->authorizer == NULL)
+        return true;                   /* the registration rules read p's permissions only */
+    return srv->authorizer_gen != NULL && srv->authorizer_gen(srv->authorizer_ctx, p, gen);
 }
 
 mcp_status

@@ -257,6 +257,7 @@ mcp_server_notify_list_changed(mcp_server *srv, const char *kind)
         strcmp(kind, "prompts") != 0)
         return;
     snprintf(method, sizeof method, "notifications/%s/list_changed", kind);
+    mcp__lists_changed(srv);           /* before anyone is told: a re-list sees the change */
     mcp__session_foreach(srv, notify_list_changed, method);
     mcp__listeners_notify(srv, kind[0] == 't' ? MCP__LISTEN_TOOLS : kind[0] == 'p'
                           ? MCP__LISTEN_PROMPTS : MCP__LISTEN_RESOURCES, method, NULL);

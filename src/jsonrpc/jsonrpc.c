@@ -134,11 +134,168 @@ buf_sink(const char *data, size_t size, void *ud)
     return mcp__buf_append(ud, data, size) == MCP_OK ? 0 : -1;
 }
 
-/* One pass into a growing buffer; json_dumpb() would need a sizing pass first. */
+/* jansson's own dump of v (one pass into a growing buffer; json_dumpb() would need a sizing
+ * pass first). */
+static bool
+jansson_dump_into(mcp_buf *b, const json_t *v)
+{
+    return json_dump_callback(v, buf_sink, b, JSON_COMPACT | JSON_ENCODE_ANY) == 0;
+}
+
+static bool
+ascii_only(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return false;
+    return true;
+}
+
+#define WRITE_MAX_DEPTH 32
+
+/* mcp__buf_append with the common case inline: room in the buffer (and under its maximum). */
+static inline mcp_status
+put(mcp_buf *b, const char *s, size_t n)
+{
+    if (b->ptr != NULL && n < b->cap - b->len && n <= b->max - b->len) {
+        memcpy(b->ptr + b->len, s, n);
+        b->len += n;
+        b->ptr[b->len] = '\0';
+        return MCP_OK;
+    }
+    return mcp__buf_append(b, s, n);
+}
+
+/*
+ * Our outgoing JSON (issue 15): the same bytes as jansson's compact dump, written directly.
+ * jansson's dumper checks every object and array for loops (it formats the container's address
+ * and keeps it in a hash table), which made it the largest cost of a response. Written here:
+ * objects (insertion order, as jansson), arrays, ASCII strings and keys (jansson's escapes:
+ * mcp__json_escape_into), integers, true, false, null. Left to jansson, value by value: reals
+ * (its number format), strings with non-ASCII bytes (its UTF-8 check), an object with a
+ * non-ASCII key, and anything deeper than WRITE_MAX_DEPTH (its loop check: a cycle still fails).
+ */
+static bool
+write_value(mcp_buf *b, const json_t *v, int depth)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (depth >= WRITE_MAX_DEPTH)
+            return jansson_dump_into(b, v);
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m) {
+            if (!ascii_only(k, strlen(k)))
+                return jansson_dump_into(b, v);
+        }
+        bool first = true;
+        if (put(b, "{", 1) != MCP_OK)
+            return false;
+        json_object_foreach((json_t *)v, k, m) {
+            if ((!first && put(b, ",", 1) != MCP_OK) ||
+                put(b, "\"", 1) != MCP_OK ||
+                mcp__json_escape_into(b, k, strlen(k)) != MCP_OK ||
+                put(b, "\":", 2) != MCP_OK || !write_value(b, m, depth + 1))
+                return false;
+            first = false;
+        }
+        return put(b, "}", 1) == MCP_OK;
+    }
+    case JSON_ARRAY: {
+        if (depth >= WRITE_MAX_DEPTH)
+            return jansson_dump_into(b, v);
+        if (put(b, "[", 1) != MCP_OK)
+            return false;
+        size_t n = json_array_size(v);
+        for (size_t i = 0; i < n; i++)
+            if ((i > 0 && put(b, ",", 1) != MCP_OK) ||
+                !write_value(b, json_array_get(v, i), depth + 1))
+                return false;
+        return put(b, "]", 1) == MCP_OK;
+    }
+    case JSON_STRING: {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (!ascii_only(s, n))
+            return jansson_dump_into(b, v);
+        return put(b, "\"", 1) == MCP_OK && mcp__json_escape_into(b, s, n) == MCP_OK &&
+               put(b, "\"", 1) == MCP_OK;
+    }
+    case JSON_INTEGER: {
+        json_int_t x = json_integer_value(v);
+        unsigned long long u = x < 0 ? 0ull - (unsigned long long)x : (unsigned long long)x;
+        char num[24], *e = num + sizeof num, *p = e;
+        do {
+            *--p = (char)('0' + u % 10);
+            u /= 10;
+        } while (u != 0);
+        if (x < 0)
+            *--p = '-';
+        return put(b, p, (size_t)(e - p)) == MCP_OK;
+    }
+    case JSON_TRUE:
+        return put(b, "true", 4) == MCP_OK;
+    case JSON_FALSE:
+        return put(b, "false", 5) == MCP_OK;
+    case JSON_NULL:
+        return put(b, "null", 4) == MCP_OK;
+    default:                                  /* JSON_REAL */
+        return jansson_dump_into(b, v);
+    }
+}
+
 static bool
 dump_into(mcp_buf *b, const json_t *v)
 {
-    return json_dump_callback(v, buf_sink, b, JSON_COMPACT | JSON_ENCODE_ANY) == 0;
+    size_t start = b->len;
+    bool ok = v != NULL && write_value(b, v, 0);
+    if (!ok && b->ptr != NULL) {              /* nothing half-written stays */
+        b->len = start;
+        b->ptr[start] = '\0';
+    }
+    return ok;
+}
+
+bool
+mcp__json_dump_into(mcp_buf *b, const json_t *v)
+{
+    return dump_into(b, v);
+}
+
+mcp_status
+mcp__json_escape_into(mcp_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        char u[7];
+        const char *esc = u;
+        size_t elen = 2;
+        switch (ch) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default:
+            memcpy(u, "\\u00", 4);
+            u[4] = hex[ch >> 4];
+            u[5] = hex[ch & 15];
+            elen = 6;
+        }
+        mcp_status rc = put(b, s + start, i - start);
+        if (rc == MCP_OK)
+            rc = put(b, esc, elen);
+        if (rc != MCP_OK)
+            return rc;
+        start = i + 1;
+    }
+    return put(b, s + start, n - start);
 }
 
 char *
@@ -179,6 +336,63 @@ mcp__rpc_result(const json_t *id, json_t *result, size_t *len)
         return NULL;
     }
     return mcp__buf_steal(&b, len);
+}
+
+char *
+mcp__rpc_result_tail(const json_t *id, json_t *result, const char *tail, size_t tlen,
+                     size_t *len)
+{
+    if (result == NULL)
+        return NULL;
+    mcp_buf b;
+    mcp__buf_init(&b, 0);
+    bool ok = json_is_object(result) &&
+              mcp__buf_appends(&b, "{\"jsonrpc\":\"2.0\",\"id\":") == MCP_OK &&
+              dump_into(&b, id) && mcp__buf_appends(&b, ",\"result\":") == MCP_OK &&
+              dump_into(&b, result) && b.len > 0 && b.ptr[b.len - 1] == '}';
+    if (ok && tlen > 0) {
+        b.len--;                          /* reopen the result object */
+        bool empty = b.ptr[b.len - 1] == '{';
+        ok = (empty || mcp__buf_append(&b, ",", 1) == MCP_OK) &&
+             mcp__buf_append(&b, tail, tlen) == MCP_OK && mcp__buf_append(&b, "}", 1) == MCP_OK;
+    }
+    ok = ok && mcp__buf_append(&b, "}", 1) == MCP_OK;
+    json_decref(result);
+    if (!ok) {
+        mcp__buf_cleanup(&b);
+        return NULL;
+    }
+    return mcp__buf_steal(&b, len);
+}
+
+char *
+mcp__rpc_result_raw(const json_t *id, const char *result, size_t rlen, size_t *len)
+{
+    static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":", mid[] = ",\"result\":";
+    mcp_buf idb;
+    mcp__buf_init(&idb, 0);
+    if (!dump_into(&idb, id)) {
+        mcp__buf_cleanup(&idb);
+        return NULL;
+    }
+    size_t n = sizeof head - 1 + idb.len + sizeof mid - 1 + rlen + 1;
+    char *out = mcp__alloc(n + 1);
+    if (out != NULL) {
+        char *w = out;
+        memcpy(w, head, sizeof head - 1);
+        w += sizeof head - 1;
+        memcpy(w, idb.ptr, idb.len);
+        w += idb.len;
+        memcpy(w, mid, sizeof mid - 1);
+        w += sizeof mid - 1;
+        memcpy(w, result, rlen);
+        w += rlen;
+        *w++ = '}';
+        *w = '\0';
+        *len = n;
+    }
+    mcp__buf_cleanup(&idb);
+    return out;
 }
 
 char *

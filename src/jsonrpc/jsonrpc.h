@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <mcp/server.h>
 
+#include "common/common.h"
+
 #define MCP__JSON_MAX_DEPTH 64
 
 typedef enum mcp__rpc_kind {
@@ -34,6 +36,12 @@ void mcp__rpc_msg_cleanup(mcp__rpc_msg *m);
 
 /* Serialize {"jsonrpc":"2.0","id":id,"result":result}; steals result. Caller frees with mcp__free. */
 char *mcp__rpc_result(const json_t *id, json_t *result, size_t *len);
+/* The same with extra members, serialized already (tail: tlen bytes such as "a":1,"b":2),
+ * appended to the result object (which must be an object); steals result. */
+char *mcp__rpc_result_tail(const json_t *id, json_t *result, const char *tail, size_t tlen,
+                           size_t *len);
+/* The same around a result serialized already (rlen bytes of JSON, borrowed). */
+char *mcp__rpc_result_raw(const json_t *id, const char *result, size_t rlen, size_t *len);
 /* {"jsonrpc":"2.0","id":id|null,"error":{"code":..,"message":..[,"data":data]}}; steals data. */
 char *mcp__rpc_error(const json_t *id, int32_t code, const char *message, json_t *data, size_t *len);
 /* The same for protocol 2026-07-28, whose schema has no null id: an unreadable id (NULL) is
@@ -47,6 +55,12 @@ char *mcp__rpc_request(const json_t *id, const char *method, json_t *params, siz
 
 /* Dump compactly into an mcp__alloc'd string (NULL on failure). */
 char *mcp__json_dump(const json_t *v, size_t *len);
+/* The same, appended to b. */
+bool mcp__json_dump_into(mcp_buf *b, const json_t *v);
+/* Append s (n bytes of valid UTF-8) escaped as the inside of a JSON string, byte for byte as
+ * jansson's compact dump writes it: \" \\ \b \f \n \r \t, other control characters \u00XX,
+ * everything else (also '/' and non-ASCII) as it is. */
+mcp_status mcp__json_escape_into(mcp_buf *b, const char *s, size_t n);
 /* Depth of nested arrays/objects (stops counting past limit). */
 int mcp__json_depth(const json_t *v, int limit);
 

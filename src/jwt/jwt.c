@@ -872,9 +872,11 @@ pick_issuer(mcp_jwt_verifier *v, const char *token, size_t len, mcp_jwt_verifier
     return MCP_OK;
 }
 
+/* digest: the token's SHA-256 computed by the caller of this file's own entry points (verify_ex)
+ * or NULL (then hashed here when there is a cache); never from outside the library. */
 static mcp_status
 verify(const mcp_jwt_verifier *cv, const char *token, size_t len, bool may_block,
-       mcp_principal **out, mcp_error *err)
+       const unsigned char *digest, mcp_principal **out, mcp_error *err)
 {
     /* The verifier is logically read-only; its cache and JWKS refresh state are synchronised
      * internally, which is why the const is cast away here and only here. */
@@ -890,8 +892,13 @@ verify(const mcp_jwt_verifier *cv, const char *token, size_t len, bool may_block
     unsigned char hash[MCP__JWT_HASH_LEN];
     const unsigned char *h = NULL;
     /* no hash, no cache: a failed digest must never become a lookup key */
-    if (v->cache != NULL && mcp__sha256(token, len, hash)) {
+    if (v->cache != NULL && digest != NULL) {
+        memcpy(hash, digest, sizeof hash);
         h = hash;
+    } else if (v->cache != NULL && mcp__sha256(token, len, hash)) {
+        h = hash;
+    }
+    if (h != NULL) {
         /* Entries live until exp without leeway: after that the full path decides. Only
          * tokens this verifier itself verified are in its cache, so a hit needs no routing. */
         if ((*out = mcp__jwt_cache_get(v->cache, hash, now)) != NULL)
@@ -903,7 +910,7 @@ verify(const mcp_jwt_verifier *cv, const char *token, size_t len, bool may_block
         if (rc != MCP_OK)
             return rc;
         if (by != v)
-            return verify(by, token, len, may_block, out, err);
+            return verify(by, token, len, may_block, h, out, err);
     }
     return verify_full(v, token, len, now, h, may_block, out, err);
 }
@@ -912,12 +919,29 @@ mcp_status
 mcp_jwt_verify(const mcp_jwt_verifier *v, const char *token, size_t len, mcp_principal **out,
                mcp_error *err)
 {
-    return verify(v, token, len, true, out, err);
+    return verify(v, token, len, true, NULL, out, err);
 }
 
 mcp_status
 mcp_jwt_verify_nowait(const mcp_jwt_verifier *v, const char *token, size_t len,
                       mcp_principal **out, mcp_error *err)
 {
-    return verify(v, token, len, false, out, err);
+    return verify(v, token, len, false, NULL, out, err);
+}
+
+mcp_status
+mcp_jwt_verify_ex(const mcp_jwt_verifier *v, const char *token, size_t len, bool may_block,
+                  mcp_jwt_digest_fn on_digest, void *ctx, mcp_principal **out, mcp_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (on_digest == NULL)
+        return verify(v, token, len, may_block, NULL, out, err);
+    /* first, before any check: the hook sees every token its caller is about to verify */
+    unsigned char hash[MCP__JWT_HASH_LEN];
+    bool hashed = token != NULL && len > 0 && mcp__sha256(token, len, hash);
+    mcp_status rc = on_digest(ctx, hashed ? hash : NULL, err);
+    if (rc != MCP_OK)
+        return rc;
+    return verify(v, token, len, may_block, hashed ? hash : NULL, out, err);
 }

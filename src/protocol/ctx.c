@@ -58,7 +58,10 @@ mcp__pr_ctx_new(mcp_request *req, mcp__sink *sink, ctx_kind kind)
         mcp__meta26 m;
         mcp_error e;
         mcp_error_clear(&e);
-        if (mcp__meta26_parse(req->msg.params, &m, &e) == MCP_OK) {
+        if (req->meta_read) {
+            c->client_caps = req->meta_caps;
+            c->log_threshold = req->meta_log_level;
+        } else if (mcp__meta26_parse(req->msg.params, &m, &e) == MCP_OK) {
             c->client_caps = m.caps;
             c->log_threshold = m.log_level;
         }
@@ -222,6 +225,20 @@ mcp_ctx_set_structured_take(mcp_ctx *ctx, json_t *value, mcp_error *err)
 }
 
 mcp_status
+mcp_ctx_add_structured_text(mcp_ctx *ctx, mcp_error *err)
+{
+    if (ctx->kind != CTX_TOOL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "structured content is for tool results");
+    if (ctx->mirror != NULL)
+        return mcp_error_set(err, MCP_ERR_STATE, "the structured content text is added already");
+    json_t *item = json_pack("{s:s, s:s}", "type", "text", "text", "");
+    mcp_status rc = add_item(ctx, item, err);
+    if (rc == MCP_OK)
+        ctx->mirror = item;               /* its text is written when the result is sent */
+    return rc;
+}
+
+mcp_status
 mcp_ctx_set_error_result(mcp_ctx *ctx, const char *text, mcp_error *err)
 {
     json_object_set_new(ctx->result, "isError", json_true());
@@ -296,6 +313,7 @@ mcp_ctx_set_result_take(mcp_ctx *ctx, json_t *result, mcp_error *err)
         }
     }
     ctx->list = list;
+    ctx->mirror = NULL;                   /* it was an item of the old result */
     json_decref(ctx->result);
     ctx->result = result;
     ctx->custom_result = true;
@@ -465,6 +483,98 @@ mcp_ctx_request(mcp_ctx *ctx, const char *method, const json_t *params, unsigned
 
 /* ---- running handlers -------------------------------------------------------------------- */
 
+/* 2026: the cache kind of c's result (a read answered after input rounds is never shared) */
+static int
+result_cache(const mcp_ctx *c)
+{
+    bool retry = json_object_size(c->answers) > 0 || c->state != NULL;
+    return retry && c->cache != MCP__PR_CACHE_NONE ? MCP__PR_CACHE_PRIVATE : c->cache;
+}
+
+/* The text item that mirrors structuredContent, built the plain way: the structured content
+ * dumped into a new string (an added item without structured content is dropped). */
+static void
+fill_structured_text(mcp_ctx *c, json_t *sc, bool auto_text)
+{
+    char *text = sc != NULL ? mcp__json_dump(sc, NULL) : NULL;
+    if (auto_text) {
+        if (text != NULL)
+            json_array_append_new(c->list, json_pack("{s:s, s:s}", "type", "text", "text", text));
+    } else if (text != NULL) {
+        json_object_set_new(c->mirror, "text", json_string(text));
+    } else {
+        size_t i;
+        json_t *item;
+        json_array_foreach(c->list, i, item) {
+            if (item == c->mirror) {
+                json_array_remove(c->list, i);
+                break;
+            }
+        }
+    }
+    c->mirror = NULL;
+    mcp__free(text);
+}
+
+/*
+ * A tool result whose content carries its structuredContent as text (issue 15): the structured
+ * content is serialized once and those bytes are written twice, as the value of
+ * "structuredContent" and, escaped, as the text item, after the result's other members:
+ * {<other members>,"content":[...],"structuredContent":...[,<2026 decoration>]}. false when this
+ * cannot apply (nothing was emitted; the caller takes the plain path).
+ */
+static bool
+emit_with_structured_text(mcp_ctx *c, json_t *sc, bool auto_text)
+{
+    if (sc == NULL || c->custom_result || !json_is_array(c->list) ||
+        json_object_get(c->result, "content") != c->list)
+        return false;
+    const char *dec = NULL;
+    size_t dlen = 0;
+    if (c->modern && !mcp__pr_decoration(c->srv, c->result, result_cache(c), &dec, &dlen))
+        return false;
+    size_t slen = 0;
+    char *s = mcp__json_dump(sc, &slen);
+    if (s == NULL)
+        return false;
+    mcp_buf t;
+    mcp__buf_init(&t, 0);
+    static const char item_head[] = "{\"type\":\"text\",\"text\":\"";
+    bool ok = mcp__buf_appends(&t, "\"content\":[") == MCP_OK;
+    size_t i, n = json_array_size(c->list);
+    for (i = 0; ok && i <= n; i++) {
+        json_t *item = i < n ? json_array_get(c->list, i) : NULL;
+        bool text = i < n ? item == c->mirror : auto_text;
+        if (i == n && !text)
+            break;
+        ok = (i == 0 || mcp__buf_append(&t, ",", 1) == MCP_OK) &&
+             (text ? mcp__buf_appends(&t, item_head) == MCP_OK &&
+                     mcp__json_escape_into(&t, s, slen) == MCP_OK &&
+                     mcp__buf_append(&t, "\"}", 2) == MCP_OK
+                   : mcp__json_dump_into(&t, item));
+    }
+    ok = ok && mcp__buf_appends(&t, "],\"structuredContent\":") == MCP_OK &&
+         mcp__buf_append(&t, s, slen) == MCP_OK &&
+         (dec == NULL || (mcp__buf_append(&t, ",", 1) == MCP_OK &&
+                          mcp__buf_append(&t, dec, dlen) == MCP_OK));
+    mcp__free(s);
+    json_t *rest = ok ? json_copy(c->result) : NULL;     /* the other members (shallow) */
+    if (rest == NULL) {
+        mcp__buf_cleanup(&t);
+        return false;
+    }
+    json_object_del(rest, "content");
+    json_object_del(rest, "structuredContent");
+    size_t len = 0;
+    char *msg = mcp__rpc_result_tail(c->id, rest, t.ptr, t.len, &len);      /* steals rest */
+    mcp__buf_cleanup(&t);
+    if (msg == NULL)
+        return false;
+    c->mirror = NULL;
+    c->sink->emit(c->sink, msg, len, true);
+    return true;
+}
+
 void
 mcp__pr_finish_handler(mcp_ctx *c, mcp_status rc, mcp_error *err)
 {
@@ -476,8 +586,7 @@ mcp__pr_finish_handler(mcp_ctx *c, mcp_status rc, mcp_error *err)
     if (rc == MCP_ERR_INPUT_REQUIRED && c->modern) {
         json_t *r = mcp__pr_input_result(c, err);
         if (r != NULL) {
-            mcp__pr_decorate(c->srv, r, MCP__PR_CACHE_NONE);
-            mcp__pr_emit_result(c->sink, c->id, r);
+            mcp__pr_emit_decorated(c->srv, c->sink, c->id, r, MCP__PR_CACHE_NONE);
             return;
         }
         rc = err->code != MCP_OK ? err->code : MCP_ERR_INTERNAL;
@@ -510,25 +619,17 @@ mcp__pr_finish_handler(mcp_ctx *c, mcp_status rc, mcp_error *err)
         mcp__pr_emit_error(c->sink, c->id, code, msg[0] ? msg : mcp_status_str(rc));
         return;
     }
-    if (c->kind == CTX_TOOL && !c->custom_result) {
+    if (c->kind == CTX_TOOL) {
         json_t *sc = json_object_get(c->result, "structuredContent");
-        if (sc != NULL && json_array_size(c->list) == 0) {
-            char *text = mcp__json_dump(sc, NULL);
-            if (text != NULL) {
-                json_array_append_new(c->list, json_pack("{s:s, s:s}", "type", "text", "text",
-                                                         text));
-                mcp__free(text);
-            }
-        }
+        bool auto_text = !c->custom_result && sc != NULL && json_array_size(c->list) == 0;
+        if ((auto_text || c->mirror != NULL) && emit_with_structured_text(c, sc, auto_text))
+            return;
+        if (auto_text || c->mirror != NULL)
+            fill_structured_text(c, sc, auto_text);
     }
     if (c->modern) {
-        /* a read answered after input rounds is specific to them: never cached */
-        bool retry = json_object_size(c->answers) > 0 || c->state != NULL;
-        mcp__pr_decorate(c->srv, c->result, retry ? MCP__PR_CACHE_NONE : c->cache);
-        if (retry && c->cache != MCP__PR_CACHE_NONE) {
-            json_object_set_new(c->result, "ttlMs", json_integer(0));
-            json_object_set_new(c->result, "cacheScope", json_string("private"));
-        }
+        mcp__pr_emit_decorated(c->srv, c->sink, c->id, json_incref(c->result), result_cache(c));
+        return;
     }
     mcp__pr_emit_result(c->sink, c->id, json_incref(c->result));
 }
@@ -611,8 +712,9 @@ mcp_status
 mcp__pr_reply(mcp_request *req, json_t *result, int32_t code, const char *msg)
 {
     if (result != NULL && req->era == MCP__REQ_MODERN)
-        mcp__pr_decorate(req->srv, result, mcp__pr_method_cache(req));
-    if (result != NULL)
+        mcp__pr_emit_decorated(req->srv, req->sink, req->msg.id, result,
+                               mcp__pr_method_cache(req));
+    else if (result != NULL)
         mcp__pr_emit_result(req->sink, req->msg.id, result);
     else
         mcp__pr_emit_error(req->sink, req->msg.id, code ? code : MCP_RPC_INTERNAL_ERROR,

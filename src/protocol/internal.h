@@ -25,6 +25,8 @@ struct mcp_ctx {
     const char          *target;
     json_t              *result;      /* the result object being built */
     json_t              *list;        /* content / contents / messages / values (borrowed) */
+    json_t              *mirror;      /* the text item of mcp_ctx_add_structured_text (in list,
+                                         borrowed), or NULL */
     bool                 custom_result;
     atomic_bool          cancelled;
     struct mcp_ctx      *next_inflight;
@@ -51,6 +53,7 @@ enum {
     MCP__PR_CACHE_NONE,     /* not a CacheableResult */
     MCP__PR_CACHE_CALLER,   /* may differ between callers: private when auth is configured */
     MCP__PR_CACHE_PUBLIC,   /* the same for every caller */
+    MCP__PR_CACHE_PRIVATE,  /* cacheable, but only for this caller (a read after input rounds) */
 };
 
 static inline const char *
@@ -80,6 +83,14 @@ int mcp__pr_level_from_name(const char *s);
 
 /* Add resultType, _meta serverInfo and (cache != NONE) ttlMs/cacheScope to a 2026 result. */
 void mcp__pr_decorate(mcp_server *srv, json_t *result, int cache);
+/* Emit a 2026 result (stolen) decorated so: the decoration's bytes prepared at setup appended to
+ * the dumped result when it has none of those members (the common case), else decorate + emit. */
+void mcp__pr_emit_decorated(mcp_server *srv, mcp__sink *sink, const json_t *id, json_t *result,
+                            int cache);
+/* The decoration of result as members serialized at setup (*tail, borrowed), or false when the
+ * result has decoration members of its own (then mcp__pr_decorate merges). */
+bool mcp__pr_decoration(mcp_server *srv, const json_t *result, int cache, const char **tail,
+                        size_t *tlen);
 /* Server capabilities (initialize; modern: server/discover, without the notification
  * capabilities that a 2026 client reaches only through subscriptions/listen). */
 json_t *mcp__pr_server_caps(mcp_server *srv, bool modern);
@@ -118,6 +129,21 @@ typedef json_t *(*listing_at_fn)(mcp_server *srv, size_t i, const mcp_principal 
 /* "May see": entries filtered by mcp__authorize(), then paginated. */
 json_t *mcp__pr_list(mcp_request *req, size_t n, listing_at_fn at, const char *key, int32_t *code,
                      const char **msg);
+
+/* ---- cached lists (list_cache.c) --------------------------------------------------------- */
+
+enum { MCP__LIST_TOOLS, MCP__LIST_PROMPTS, MCP__LIST_RESOURCES, MCP__LIST_TEMPLATES };
+typedef struct mcp__list_cache mcp__list_cache;
+mcp__list_cache *mcp__list_cache_new(void);
+void mcp__list_cache_free(mcp__list_cache *lc);
+/* Lookups answered from the cache and not (tests). */
+void mcp__list_cache_stats(mcp__list_cache *lc, uint64_t *hits, uint64_t *misses);
+/* The server's list cache (modern.c keeps it with the protocol's per-server state), or NULL. */
+mcp__list_cache *mcp__pr_lists(mcp_server *srv);
+/* Answer a list request (which: MCP__LIST_*): mcp__pr_list() and mcp__pr_reply(), or the same
+ * bytes from the cache when the caller's permission set and the generations match. */
+mcp_status mcp__pr_list_reply(mcp_request *req, unsigned which, size_t n, listing_at_fn at,
+                              const char *key);
 
 /* ---- the methods (one file per family) --------------------------------------------------- */
 

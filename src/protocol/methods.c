@@ -125,6 +125,9 @@ modern_checks(mcp_request *req, const method **out, mcp_error *err)
     if ((rc = mcp__meta26_parse(params, &meta, err)) != MCP_OK ||
         (!headerless && (rc = mcp__meta26_header_check(pv, &meta, err)) != MCP_OK))
         return refuse(req, 400, rc, err);
+    req->meta_read = true;              /* the handler context takes these, not a second parse */
+    req->meta_caps = meta.caps;
+    req->meta_log_level = meta.log_level;
     if (!headerless) {
         mcp__hdr_target t;
         memset(&t, 0, sizeof t);

@@ -14,9 +14,18 @@
 #include <string.h>
 #include <time.h>
 
+/* The decoration of a 2026 result, serialized at setup (tails[]: members appended to a result
+ * that has none of them): resultType + _meta serverInfo; the same + ttlMs 0 + cacheScope
+ * public; + cacheScope private. The same bytes mcp__pr_decorate() and a dump produce. */
+enum { TAIL_NONE, TAIL_PUBLIC, TAIL_PRIVATE, TAIL_COUNT };
+
 typedef struct pr_state {
     mcp__rstate_keyring kr;
     int64_t             ttl_s;
+    mcp__list_cache    *lists;
+    json_t             *server_info;      /* {name, version[, title]}, shared by every result */
+    char               *tails[TAIL_COUNT];
+    size_t              tail_len[TAIL_COUNT];
 } pr_state;
 
 /* ---- per-server state -------------------------------------------------------------------- */
@@ -47,6 +56,49 @@ load_key_file(mcp__rstate_key *slot, const char *path, mcp_error *err)
     return rc;
 }
 
+static void
+free_tails(pr_state *ps)
+{
+    json_decref(ps->server_info);
+    ps->server_info = NULL;
+    for (int i = 0; i < TAIL_COUNT; i++) {
+        mcp__free(ps->tails[i]);
+        ps->tails[i] = NULL;
+    }
+}
+
+/* The tails, from the same objects decorate builds, dumped, outer braces dropped. */
+static bool
+make_tails(const mcp_server *srv, pr_state *ps)
+{
+    ps->server_info = json_pack("{s:s, s:s}", "name", srv->name, "version", srv->version);
+    if (ps->server_info == NULL ||
+        (srv->title != NULL &&
+         json_object_set_new(ps->server_info, "title", json_string(srv->title)) != 0))
+        return false;
+    static const char *const scope[TAIL_COUNT] = { NULL, "public", "private" };
+    for (int i = 0; i < TAIL_COUNT; i++) {
+        json_t *o = json_pack("{s:s, s:{s:O}}", "resultType", "complete", "_meta",
+                              MCP__META_SERVER_INFO, ps->server_info);
+        if (o != NULL && scope[i] != NULL) {
+            json_object_set_new(o, "ttlMs", json_integer(0));
+            json_object_set_new(o, "cacheScope", json_string(scope[i]));
+        }
+        size_t n = 0;
+        char *d = o != NULL ? mcp__json_dump(o, &n) : NULL;
+        json_decref(o);
+        if (d == NULL || n < 2) {
+            mcp__free(d);
+            return false;
+        }
+        memmove(d, d + 1, n - 2);          /* "{...}" -> "..." */
+        d[n - 2] = '\0';
+        ps->tails[i] = d;
+        ps->tail_len[i] = n - 2;
+    }
+    return true;
+}
+
 mcp_status
 mcp__pr_server_init(mcp_server *srv, mcp_error *err)
 {
@@ -56,6 +108,12 @@ mcp__pr_server_init(mcp_server *srv, mcp_error *err)
     mcp__rstate_keyring_init(&ps->kr);
     ps->ttl_s = srv->opts.request_state_ttl_s ? srv->opts.request_state_ttl_s
                                               : MCP__RSTATE_DEFAULT_TTL;
+    if ((ps->lists = mcp__list_cache_new()) == NULL || !make_tails(srv, ps)) {
+        free_tails(ps);
+        mcp__list_cache_free(ps->lists);
+        mcp__free(ps);
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    }
     mcp_status rc = srv->opts.request_state_key_file != NULL
                     ? load_key_file(&ps->kr.current, srv->opts.request_state_key_file, err)
                     : mcp__rstate_key_random(&ps->kr.current, err);
@@ -66,6 +124,8 @@ mcp__pr_server_init(mcp_server *srv, mcp_error *err)
              : load_key_file(&ps->kr.previous, srv->opts.request_state_prev_key_file, err);
     if (rc != MCP_OK) {
         mcp__rstate_keyring_cleanup(&ps->kr);
+        mcp__list_cache_free(ps->lists);
+        free_tails(ps);
         mcp__free(ps);
         return rc;
     }
@@ -80,8 +140,17 @@ mcp__pr_server_free(mcp_server *srv)
     if (ps == NULL)
         return;
     mcp__rstate_keyring_cleanup(&ps->kr);
+    mcp__list_cache_free(ps->lists);
+    free_tails(ps);
     mcp__free(ps);
     srv->proto = NULL;
+}
+
+mcp__list_cache *
+mcp__pr_lists(mcp_server *srv)
+{
+    pr_state *ps = srv->proto;
+    return ps != NULL ? ps->lists : NULL;
 }
 
 /* ---- results ----------------------------------------------------------------------------- */
@@ -107,18 +176,56 @@ mcp__pr_decorate(mcp_server *srv, json_t *result, int cache)
         if (meta == NULL || json_object_set_new(result, "_meta", meta) != 0)
             return;
     }
-    json_t *info = json_pack("{s:s, s:s}", "name", srv->name, "version", srv->version);
-    if (info != NULL && srv->title != NULL)
-        json_object_set_new(info, "title", json_string(srv->title));
-    json_object_set_new(meta, MCP__META_SERVER_INFO, info);
+    pr_state *ps = srv->proto;
+    json_object_set(meta, MCP__META_SERVER_INFO, ps->server_info);   /* shared, read-only */
     if (cache == MCP__PR_CACHE_NONE)
         return;
     /* ttlMs 0: stale at once (list_changed stays the invalidation signal); a result that can
      * differ between callers is never marked shareable. */
     json_object_set_new(result, "ttlMs", json_integer(0));
     json_object_set_new(result, "cacheScope",
-                        json_string(cache == MCP__PR_CACHE_PUBLIC || !per_caller(srv)
+                        json_string(cache != MCP__PR_CACHE_PRIVATE &&
+                                    (cache == MCP__PR_CACHE_PUBLIC || !per_caller(srv))
                                     ? "public" : "private"));
+}
+
+bool
+mcp__pr_decoration(mcp_server *srv, const json_t *result, int cache, const char **tail,
+                   size_t *tlen)
+{
+    pr_state *ps = srv->proto;
+    if (!json_is_object(result) || json_object_get(result, "resultType") != NULL ||
+        json_object_get(result, "_meta") != NULL || json_object_get(result, "ttlMs") != NULL ||
+        json_object_get(result, "cacheScope") != NULL)
+        return false;
+    int t = cache == MCP__PR_CACHE_NONE ? TAIL_NONE
+            : cache != MCP__PR_CACHE_PRIVATE && (cache == MCP__PR_CACHE_PUBLIC || !per_caller(srv))
+            ? TAIL_PUBLIC : TAIL_PRIVATE;
+    *tail = ps->tails[t];
+    *tlen = ps->tail_len[t];
+    return true;
+}
+
+void
+mcp__pr_emit_decorated(mcp_server *srv, mcp__sink *sink, const json_t *id, json_t *result,
+                       int cache)
+{
+    const char *tail = NULL;
+    size_t tlen = 0;
+    if (!mcp__pr_decoration(srv, result, cache, &tail, &tlen)) {
+        mcp__pr_decorate(srv, result, cache);   /* merged into what the handler set */
+        mcp__pr_emit_result(sink, id, result);
+        return;
+    }
+    size_t len;
+    char *msg = mcp__rpc_result_tail(id, result, tail, tlen, &len);
+    if (msg == NULL) {
+        msg = mcp__rpc_error(id, MCP_RPC_INTERNAL_ERROR, "internal error: out of memory", NULL,
+                             &len);
+        if (msg == NULL)
+            return;
+    }
+    sink->emit(sink, msg, len, true);
 }
 
 json_t *

@@ -106,21 +106,16 @@ mcp_status
 mcp__m_resources_list(mcp_request *req, mcp_error *err)
 {
     (void)err;
-    int32_t code = 0;
-    const char *msg = NULL;
-    json_t *r = mcp__pr_list(req, req->srv->nresources, resource_at, "resources", &code, &msg);
-    return mcp__pr_reply(req, r, code, msg);
+    return mcp__pr_list_reply(req, MCP__LIST_RESOURCES, req->srv->nresources, resource_at,
+                              "resources");
 }
 
 mcp_status
 mcp__m_templates_list(mcp_request *req, mcp_error *err)
 {
     (void)err;
-    int32_t code = 0;
-    const char *msg = NULL;
-    json_t *r = mcp__pr_list(req, req->srv->nresources, template_at, "resourceTemplates", &code,
-                             &msg);
-    return mcp__pr_reply(req, r, code, msg);
+    return mcp__pr_list_reply(req, MCP__LIST_TEMPLATES, req->srv->nresources, template_at,
+                              "resourceTemplates");
 }
 
 mcp_status

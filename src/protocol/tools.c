@@ -24,10 +24,7 @@ mcp_status
 mcp__m_tools_list(mcp_request *req, mcp_error *err)
 {
     (void)err;
-    int32_t code = 0;
-    const char *msg = NULL;
-    json_t *r = mcp__pr_list(req, req->srv->ntools, tool_at, "tools", &code, &msg);
-    return mcp__pr_reply(req, r, code, msg);
+    return mcp__pr_list_reply(req, MCP__LIST_TOOLS, req->srv->ntools, tool_at, "tools");
 }
 
 mcp_status

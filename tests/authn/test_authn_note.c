@@ -2,7 +2,8 @@
  * The stand-alone AUTHN items (mcp_apikey_authn, mcp_jwt_authn) name the presented credential
  * to the failed-authentication limiter: a bad credential used from several client addresses
  * (127.0.0.2, .3, ...) is refused with 429 once it failed authn_fail_limit times, while other
- * credentials from those addresses are still verified. Real HTTP on loopback.
+ * credentials from those addresses are still verified; the combined item (mcp_authn_middleware)
+ * likewise for a JWT, named from the digest its verifier computes. Real HTTP on loopback.
  */
 #include "store/test_store_util.h"
 #include "jwt/test_jwt_util.h"
@@ -136,6 +137,38 @@ jwt_item_counts_the_credential(void **state)
     mcp_jwt_verifier_free(v);
 }
 
+/* The combined item (mcp_authn_middleware) names a JWT by the digest its verifier computes
+ * for the cache (one hash per token): the same limits as the stand-alone item. */
+static void
+combined_item_counts_the_jwt(void **state)
+{
+    (void)state;
+    mcp_jwt_verifier *v = tu_verifier(16);
+    static const unsigned char secret[32] = "0123456789abcdef0123456789abcde";
+    mcp_error err;
+    assert_int_equal(mcp_jwt_verifier_add_hmac(v, "k1", "HS256", secret, 32, &err), MCP_OK);
+    int64_t now = mcp__unix_now();
+    char *good = tu_mint("HS256", secret, 32, "k1", "alice", now, 300, NULL);
+    char *bad = tu_mint("HS256", secret, 32, "k1", "alice", now - 7200, 300, NULL);   /* expired */
+    char *other = tu_mint("HS256", secret, 32, "k1", "bob", now - 7200, 300, NULL);
+    mcp_authn_opts o;
+    mcp_authn_opts_default(&o);
+    o.jwt = v;
+    mcp_authn *a = NULL;
+    assert_int_equal(mcp_authn_new(&o, &a, &err), MCP_OK);
+    mcp_server *srv = NULL;
+    char url[128];
+    start(mcp_authn_middleware, a, &srv, url);
+    expect_limited(url, bad, other, good);
+    assert_int_equal(post_from(url, good, "127.0.0.4"), 200);   /* now a cache hit */
+    mcp_server_free(srv);
+    mcp_authn_free(a);
+    mcp_free(good);
+    mcp_free(bad);
+    mcp_free(other);
+    mcp_jwt_verifier_free(v);
+}
+
 int
 main(void)
 {
@@ -143,6 +176,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(apikey_item_counts_the_credential),
         cmocka_unit_test(jwt_item_counts_the_credential),
+        cmocka_unit_test(combined_item_counts_the_jwt),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -1074,10 +1074,86 @@ jwt_sign_checks_key_and_claims(void **state)
     mcp_free(tok);
 }
 
+/* ---- mcp_jwt_verify_ex: the digest hook ------------------------------------------------- */
+
+typedef struct seen {
+    int           calls;
+    unsigned char sha[32];
+    bool          had;
+    mcp_status    answer;
+} seen;
+
+static mcp_status
+on_digest(void *ctx, const unsigned char *sha256, mcp_error *err)
+{
+    seen *s = ctx;
+    s->calls++;
+    s->had = sha256 != NULL;
+    if (sha256 != NULL)
+        memcpy(s->sha, sha256, 32);
+    if (s->answer != MCP_OK)
+        return mcp_error_set(err, s->answer, "refused by the hook");
+    return MCP_OK;
+}
+
+static void
+jwt_verify_ex_hands_out_the_digest_once(void **state)
+{
+    (void)state;
+    static const char secret[] = "0123456789abcdef0123456789abcdef";
+    for (size_t cache = 0; cache <= 16; cache += 16) {
+        mcp_jwt_verifier *v = tu_verifier(cache);
+        mcp_error err;
+        assert_int_equal(mcp_jwt_verifier_add_hmac(v, NULL, "HS256", secret, sizeof secret - 1,
+                                                   &err), MCP_OK);
+        int64_t now = mcp__unix_now();
+        char *tok = tu_mint("HS256", secret, sizeof secret - 1, NULL, "u", now, 60, NULL);
+        unsigned char want[32];
+        assert_true(mcp__sha256(tok, strlen(tok), want));
+        for (int round = 0; round < 2; round++) {       /* the second is a cache hit (16) */
+            seen s = { 0 };
+            mcp_principal *p = NULL;
+            assert_int_equal(mcp_jwt_verify_ex(v, tok, strlen(tok), round == 0, on_digest, &s,
+                                               &p, &err), MCP_OK);
+            assert_int_equal(s.calls, 1);
+            assert_true(s.had);
+            assert_memory_equal(s.sha, want, 32);
+            assert_string_equal(mcp_principal_subject(p), "u");
+            mcp_principal_unref(p);
+        }
+        /* the hook refuses: its status, nothing verified, no principal */
+        seen no = { .answer = MCP_ERR_RATE_LIMITED };
+        mcp_principal *p = (mcp_principal *)&no;
+        assert_int_equal(mcp_jwt_verify_ex(v, tok, strlen(tok), false, on_digest, &no, &p, &err),
+                         MCP_ERR_RATE_LIMITED);
+        assert_null(p);
+        assert_string_equal(err.message, "refused by the hook");
+        /* a forged token: the hook still sees it first, the verifier refuses it */
+        tok[strlen(tok) - 2] = tok[strlen(tok) - 2] == 'A' ? 'B' : 'A';
+        seen s2 = { 0 };
+        assert_int_equal(mcp_jwt_verify_ex(v, tok, strlen(tok), false, on_digest, &s2, &p, &err),
+                         MCP_ERR_UNAUTHENTICATED);
+        assert_int_equal(s2.calls, 1);
+        assert_null(p);
+        /* without a hook: as mcp_jwt_verify */
+        assert_int_equal(mcp_jwt_verify_ex(v, tok, strlen(tok), true, NULL, NULL, &p, &err),
+                         MCP_ERR_UNAUTHENTICATED);
+        /* an empty token: the hook hears of no digest, the verifier refuses */
+        seen s3 = { 0 };
+        assert_int_equal(mcp_jwt_verify_ex(v, "", 0, false, on_digest, &s3, &p, &err),
+                         MCP_ERR_UNAUTHENTICATED);
+        assert_int_equal(s3.calls, 1);
+        assert_false(s3.had);
+        mcp_free(tok);
+        mcp_jwt_verifier_free(v);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(jwt_verify_ex_hands_out_the_digest_once),
         cmocka_unit_test(jwt_vectors),
         cmocka_unit_test(jwt_verifier_requires_issuer_and_audience),
         cmocka_unit_test(jwt_add_pem_infers_alg_and_rejects_mismatch),

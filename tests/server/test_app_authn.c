@@ -344,6 +344,10 @@ authn_routes_each_credential_kind(void **state)
     assert_null(strstr(r.body, "opaque-other-token"));
     /* ... while a cached result still serves */
     expect_ok(&s, "Authorization: Bearer opaque-good-token", NULL, "svc|introspection");
+    /* every RFC 6750 b64token character (and trailing '=') is a well-formed header: it reaches
+     * the (failing) introspection endpoint, 503, instead of a 401 for its shape */
+    call(&s, &r, "Authorization: Bearer aZ09-._~+/b==", NULL);
+    assert_int_equal(r.status, 503);
 
     /* malformed headers */
     expect_401(&s, "Authorization: Basic Ym9iOnNlY3JldA==", NULL, "invalid_request",
@@ -355,6 +359,10 @@ authn_routes_each_credential_kind(void **state)
     expect_401(&s, "Authorization: Bearer two words", NULL, "invalid_request",
                "malformed Authorization header");
     expect_401(&s, "Authorization: Bearer a\"b", NULL, "invalid_request",
+               "malformed Authorization header");
+    expect_401(&s, "Authorization: Bearer a=b", NULL, "invalid_request",
+               "malformed Authorization header");
+    expect_401(&s, "Authorization: Bearer ab\xc3\xa4", NULL, "invalid_request",
                "malformed Authorization header");
     snprintf(a, sizeof a, "Authorization: Bearer %s", good);
     snprintf(b, sizeof b, "X-API-Key: %s", key);
@@ -601,6 +609,16 @@ authn_classifies_by_shape(void **state)
     assert_int_equal(mcp_authn_classify("a.b", 3), MCP_CREDENTIAL_OPAQUE);
     assert_int_equal(mcp_authn_classify("a+b.c.d", 7), MCP_CREDENTIAL_OPAQUE);
     assert_int_equal(mcp_authn_classify("opaque", 6), MCP_CREDENTIAL_OPAQUE);
+    /* every byte in the middle segment: only the base64url alphabet keeps it a JWS (the
+     * scanner's class table against the alphabet spelled out) */
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   "0123456789-_";
+    for (int c = 1; c < 256; c++) {
+        char t[6] = { 'a', '.', (char)c, 'b', '.', 'c' };
+        bool b64 = c != '.' && strchr(alphabet, c) != NULL;
+        assert_int_equal(mcp_authn_classify(t, 6),
+                         b64 ? MCP_CREDENTIAL_JWS : MCP_CREDENTIAL_OPAQUE);
+    }
 
     mcp_authn_opts o;
     mcp_authn_opts_default(&o);
