@@ -55,6 +55,7 @@ corpus_size() {
 if [ "$mode" = merge ]; then
   MAXF=${FUZZ_MAX_FILES:-2000}
   MAXB=${FUZZ_MAX_BYTES:-2000000}
+  SHA1='.*/[0-9a-f]{40}'
   printf '%-20s %16s %16s %16s  %s\n' target 'before (files B)' 'working' 'after (files B)' note
   for t in $targets; do
     f=build-fuzz/bin/$t
@@ -64,7 +65,8 @@ if [ "$mode" = merge ]; then
     mkdir -p "$seeds" "$work"
     fresh=$(mktemp -d)
     # hand-written seeds: every name that is not a 40-hex SHA-1 (libFuzzer's names)
-    find "$seeds" -maxdepth 1 -type f ! -regex '.*/[0-9a-f]\{40\}' -exec cp {} "$fresh"/ \;
+    find "$seeds" -maxdepth 1 -type f -regextype posix-extended ! -regex "$SHA1" \
+      -exec cp {} "$fresh"/ \;
     read -r nseed bseed <<<"$(corpus_size "$fresh")"
     before=$(corpus_size "$seeds")
     wsize=$(corpus_size "$work")
@@ -87,7 +89,8 @@ if [ "$mode" = merge ]; then
         else
           kept=$((kept + 1)) n=$((n + 1)) b=$((b + sz))
         fi
-      done < <(find "$fresh" -type f -regex '.*/[0-9a-f]\{40\}' -printf '%s %p\n' | sort -n)
+      done < <(find "$fresh" -type f -regextype posix-extended -regex "$SHA1" -printf '%s %p\n' |
+               sort -n)
       note="subset: the smallest $kept of $((nall - nseed)) merged inputs"
     fi
     rm -rf "$seeds"
