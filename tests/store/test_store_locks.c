@@ -256,6 +256,63 @@ store_write_keeps_busy_timeout(void **state)
     mcp_store_close(s);
 }
 
+/* Another process's SQLite connection in BEGIN EXCLUSIVE (the sqlite3 shell, as an operator
+ * would run it): in WAL mode that is the write lock, so lookups go on at once and a write
+ * through the store waits busy_timeout_ms, then says "database is locked". */
+static void
+store_sqlite_exclusive_writer(void **state)
+{
+    tdir *t = *state;
+    if (access("/usr/bin/sqlite3", X_OK) != 0) {
+        fprintf(stderr, "the sqlite3 shell is not installed: skipped\n");
+        if (getenv("MCP_CI") != NULL)
+            fail_msg("MCP_CI is set: the sqlite3 shell is required (scripts/deps.sh)");
+        skip();
+    }
+    mcp_store *s = open_with(t->db, 0, 300, 1200);
+    mcp_error err;
+    assert_int_equal(mcp_store_user_add(s, "alice", NULL, &err), MCP_OK);
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        execl("/usr/bin/sqlite3", "sqlite3", t->db, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    static const char sql[] = "BEGIN EXCLUSIVE;\nINSERT INTO roles(name) VALUES ('held');\n"
+                              "SELECT 'locked';\n";
+    assert_int_equal(write(in[1], sql, sizeof sql - 1), (ssize_t)(sizeof sql - 1));
+    char buf[16] = "";
+    assert_true(read(out[0], buf, sizeof buf - 1) > 0);
+    assert_non_null(strstr(buf, "locked"));
+    uint64_t ms = 0;
+    assert_int_equal(lookup(s, &ms, &err), MCP_OK);
+    assert_true(ms < 1000);
+    uint64_t t0 = mono_ms();
+    mcp_error_clear(&err);
+    mcp_status rc = mcp_store_user_add(s, "bob", NULL, &err);
+    ms = mono_ms() - t0;
+    fprintf(stderr, "sqlite3 BEGIN EXCLUSIVE, write: %s in %llu ms (%s)\n", mcp_status_name(rc),
+            (unsigned long long)ms, err.message);
+    assert_int_equal(rc, MCP_ERR_STORE);
+    assert_non_null(strstr(err.message, "locked"));
+    assert_true(ms + 100 >= 1200 && ms < 5000);
+    close(in[1]); /* end of input: the shell exits, its transaction rolled back */
+    close(out[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(mcp_store_user_add(s, "bob", NULL, &err), MCP_OK);
+    mcp_store_close(s);
+}
+
 /* With the read marks held, a write and an open (both read the file) give up after
  * busy_timeout_ms in all, not after SQLite's ~10 s read retry: mcp-admin says why in seconds. */
 static void
@@ -308,6 +365,8 @@ main(void)
         cmocka_unit_test_setup_teardown(store_read_timeout_is_configurable, tdir_setup,
                                         tdir_teardown),
         cmocka_unit_test_setup_teardown(store_write_keeps_busy_timeout, tdir_setup,
+                                        tdir_teardown),
+        cmocka_unit_test_setup_teardown(store_sqlite_exclusive_writer, tdir_setup,
                                         tdir_teardown),
         cmocka_unit_test_setup_teardown(store_write_and_open_bounded_when_read_locks_held,
                                         tdir_setup, tdir_teardown),
