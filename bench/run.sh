@@ -22,7 +22,10 @@
 #   OUT=bench/results/<UTC time>   results dir (results.tsv, table.md, wrk/, logs/, env.txt)
 #   BUILD_DIR=<repo>/build-bench   BUILD=1 (0: use the binaries as they are)
 #   CMAKE_ARGS=''          extra cmake -D flags, e.g. -DMCP_EXCLUDE_SOURCES=...
-#   PORT=18480             C server port; the TS peer uses PORT+1, nginx PORT+2
+#   PORT=18480             C server port; the TS peer uses PORT+1, nginx PORT+2; lb=2 configs:
+#                          nginx on PORT, the two instances on PORT+3 and PORT+4
+#   PG_BIN=/usr/lib/postgresql/15/bin  db=pg configs start a throw-away PostgreSQL 15 cluster
+#                          (tests/integration/lib/pg_cluster.sh, a free port) once per run
 #   QUIET=80 QUIET_WAIT=30 NOISY=10 (other_cpu % of one core above which a row is flagged NOISY)
 #   TOKENS_N=20000         tokens per fresh-token file (the JWT verifier caches 10000 by default)
 #   KEEP_LOGS=0            1: keep the C server's access logs in OUT/logs (they are large)
@@ -41,6 +44,7 @@ ROUNDS=${ROUNDS:-1}; CONFIGS=${CONFIGS:-'*'}; PORT=${PORT:-18480}
 QUIET=${QUIET:-80}; QUIET_WAIT=${QUIET_WAIT:-30}; NOISY=${NOISY:-10}
 TOKENS_N=${TOKENS_N:-20000}; KEEP_LOGS=${KEEP_LOGS:-0}; NODE=${NODE:-node}
 BUILD_DIR=${BUILD_DIR:-$REPO/build-bench}; BUILD=${BUILD:-1}; CMAKE_ARGS=${CMAKE_ARGS:-}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 INSTALL=${INSTALL:-1}
 BIN=$BUILD_DIR/bin
 if [[ -z ${SHARED:-} ]]; then
@@ -76,6 +80,11 @@ C_PORT=$PORT; TS_PORT=$((PORT + 1)); NGX_PORT=$((PORT + 2))
 #                  bench/tools_call_tokens.lua (needs cred=jwt:mcp:*)
 #   db=1           create a store (mcp-admin) with roles reader=User.Read, admin=User.Read,
 #                  Admin.Write and user bench-user (role reader); its path is @DB@
+#   db=pg          the same store on PostgreSQL (a cluster started once per run, its public
+#                  schema emptied per config): @DB@ is its postgresql:// URI
+#   lb=2           two instances of the server (same ARGS, ports PORT+3 and PORT+4,
+#                  --resource-url the balancer's) behind nginx on PORT (round robin, upstream
+#                  keepalive); CPU and RSS are of nginx and both instances together
 #   tool= args= method= params= expect= reject= status=   the request and its expected answer
 #                  (default: tools/call echo {"text":"hello"}, any 2xx, body has "echo: hello")
 #   protocol=V     MCP-Protocol-Version of the checks and the load (default 2025-06-18); with
@@ -113,6 +122,9 @@ define_configs() {
   config c:rbac:denied           c  "$PRODUCTS" bin=mcp-products need=flag:--auth,flag:--catalog cred=jwt:mcp:HS256 tool=delete_product args='{"id":999999}' status=403 expect=Admin.Write peer=ts:rbac:denied goal=nginx\>=0.50
   config c:rbac:list             c  "$PRODUCTS" bin=mcp-products need=flag:--auth,flag:--catalog cred=jwt:mcp:HS256 method=tools/list expect=list_products reject=delete_product peer=ts:rbac:list goal=nginx\>=0.50
   config c:rbac:store            c  "$PRODUCTS --db @DB@" bin=mcp-products need=flag:--auth,flag:--db,bin:mcp-admin db=1 cred=jwt:mcp:HS256 perms= tool=list_products args='{"limit":2}' expect='Espresso machine' peer=ts:rbac:allowed goal=c:rbac:allowed\>=0.91,nginx\>=0.50
+  # the same on the PostgreSQL store (issue 13), then two such instances behind nginx
+  config c:rbac:store:pg         c  "$PRODUCTS --db @DB@" bin=mcp-products need=flag:--auth,flag:--db,bin:mcp-admin,pg db=pg cred=jwt:mcp:HS256 perms= tool=list_products args='{"limit":2}' expect='Espresso machine' peer=ts:rbac:allowed goal=c:rbac:store\>=0.90
+  config c:rbac:store:pg:lb2     c  "$PRODUCTS --db @DB@" bin=mcp-products need=flag:--auth,flag:--db,bin:mcp-admin,pg,nginx db=pg lb=2 cred=jwt:mcp:HS256 perms= tool=list_products args='{"limit":2}' expect='Espresso machine' peer=ts:rbac:allowed
   # the TS SDK peer (server.mjs)
   config ts:stateless            ts 'MODE=stateless AUTH=none'       need=node
   config ts:stateful             ts 'MODE=stateful AUTH=none'        need=node session=1
@@ -162,6 +174,8 @@ missing_for() { # NAME
       flag:*) grep -qE -- "${n#flag:}([^a-z0-9-]|\$)" <<<"$(help_of "$bin")" || { echo "$bin --help has no ${n#flag:}"; return; } ;;
       node) [[ $HAVE_NODE == 1 ]] || { echo "peer not set up (node/npm): $PEER_NOTE"; return; } ;;
       nginx) command -v nginx >/dev/null || { echo "nginx not installed"; return; } ;;
+      pg) [[ -x $PG_BIN/initdb ]] || { echo "PostgreSQL 15 not installed ($PG_BIN)"; return; }
+          command -v psql >/dev/null || { echo "psql not installed"; return; } ;;
     esac
   done
   case $(opt "$name" cred) in
@@ -300,8 +314,25 @@ token_file() { # ALG PERMS -> path of a file with TOKENS_N distinct tokens (made
   [[ $(sort -u "$f.tmp" | wc -l) -ge $TOKENS_N ]] || die "token file $f.tmp: duplicate or missing tokens"
   mv "$f.tmp" "$f"; echo "$f"
 }
-make_db() { # fresh store for a config -> path
+PG_URL=""; PG_DIR=""
+pg_up() { # the run's PostgreSQL cluster, started on first use -> PG_URL
+  [[ -n $PG_URL ]] && return 0
+  PG_DIR=$(mktemp -d /tmp/mcp-bench-pg.XXXXXX)   # not under RUN_TMP (0700): the postgres user reads it
+  PG_URL=$(MCP_PG_BIN=$PG_BIN bash "$REPO/tests/integration/lib/pg_cluster.sh" start "$PG_DIR" 0) ||
+    { PG_URL=""; return 1; }
+}
+pg_down() {
+  [[ -n $PG_DIR ]] || return 0
+  MCP_PG_BIN=$PG_BIN bash "$REPO/tests/integration/lib/pg_cluster.sh" stop "$PG_DIR" || true
+  rm -rf "$PG_DIR"; PG_DIR=""; PG_URL=""
+}
+make_db() { # fresh store for a config -> path (db=1) or URI (db=pg)
   local db=$CFG_TMP/store.db
+  if [[ $(opt "$CURRENT" db) == pg ]]; then
+    pg_up || return 1
+    psql -q "$PG_URL" -c 'SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null || return 1
+    db=$PG_URL
+  fi
   "$BIN/mcp-admin" --db "$db" role set reader User.Read >/dev/null
   "$BIN/mcp-admin" --db "$db" role set admin User.Read Admin.Write >/dev/null
   "$BIN/mcp-admin" --db "$db" user add "$SUB" --role reader >/dev/null
@@ -314,16 +345,21 @@ HDRS=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/eve
       -H 'MCP-Protocol-Version: 2025-06-18')
 INIT='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}'
 
-SRV_PID=""; RUN_TMP=""; IDLE=-; WHY=""; CFG_DB=""; CFG_TMP=""; EDKEY=$BENCH_CACHE/keys/eddsa
+SRV_PID=""; SRV_LB=0; CURRENT=""; RUN_TMP=""; IDLE=-; WHY=""; CFG_DB=""; CFG_TMP=""; EDKEY=$BENCH_CACHE/keys/eddsa
 TOKEN=""; TOKENS_FILE=""; SESSION=""; URL=""
 stop_server() {
+  if [[ -n $SRV_PID && $SRV_LB == 1 ]]; then   # lb: nginx's children are the instances too
+    local p
+    for p in $(pgrep -P "$SRV_PID" 2>/dev/null || true); do kill "$p" 2>/dev/null || true; done
+  fi
+  SRV_LB=0
   if [[ -n $SRV_PID ]]; then
     kill "$SRV_PID" 2>/dev/null || true
     wait "$SRV_PID" 2>/dev/null || true
     SRV_PID=""
   fi
 }
-cleanup() { stop_server; [[ -n $RUN_TMP ]] && rm -rf "$RUN_TMP"; return 0; }
+cleanup() { stop_server; pg_down; [[ -n $RUN_TMP ]] && rm -rf "$RUN_TMP"; return 0; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -346,9 +382,12 @@ start_server() { # NAME LOGFILE -> SRV_PID, URL; on failure WHY and return 1
   case $kind in
     c)
       port=$C_PORT; port_free "$port" || { WHY="port $port is in use"; return 1; }
-      # shellcheck disable=SC2086
-      "$BIN/$(opt "$name" bin mcp-conformance-server)" --listen "127.0.0.1:$port" $args 2>"$log" &
-      SRV_PID=$! ;;
+      if [[ $(opt "$name" lb) == 2 ]]; then start_lb "$name" "$log" "$args" || return 1
+      else
+        # shellcheck disable=SC2086
+        "$BIN/$(opt "$name" bin mcp-conformance-server)" --listen "127.0.0.1:$port" $args 2>"$log" &
+        SRV_PID=$!
+      fi ;;
     ts)
       port=$TS_PORT; port_free "$port" || { WHY="port $port is in use"; return 1; }
       # shellcheck disable=SC2086
@@ -363,6 +402,59 @@ start_server() { # NAME LOGFILE -> SRV_PID, URL; on failure WHY and return 1
   esac
   URL=http://127.0.0.1:$port/mcp
   wait_ready "$URL" || { WHY="server did not become ready (log: $(tail -c 300 "$log" | tr '\n' ' '))"; return 1; }
+}
+
+# lb=2: a process that starts both instances (stderr of both to LOG), waits until each answers,
+# then becomes nginx (exec), so SRV_PID is nginx's master and the instances are its children
+# (their CPU and RSS are counted with it; stop_server ends them first).
+start_lb() { # NAME LOG ARGS -> SRV_PID
+  local name=$1 log=$2 args=$3 bin p1=$((C_PORT + 3)) p2=$((C_PORT + 4)) d=$RUN_TMP/lb
+  bin=$BIN/$(opt "$name" bin mcp-conformance-server)
+  port_free "$p1" && port_free "$p2" || { WHY="port $p1 or $p2 is in use"; return 1; }
+  mkdir -p "$d"
+  cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $d/body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
+    upstream mcp { server 127.0.0.1:$p1; server 127.0.0.1:$p2; keepalive 64; }
+    server {
+        listen 127.0.0.1:$C_PORT;
+        location /mcp {
+            proxy_pass http://mcp;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$http_host;
+            proxy_buffering off;
+            proxy_next_upstream error timeout;
+        }
+    }
+}
+CONF
+  (
+    # each instance its own files under @TMP@ (mcp-products' --catalog), the store shared
+    # shellcheck disable=SC2086
+    "$bin" --listen "127.0.0.1:$p1" --resource-url "http://127.0.0.1:$C_PORT/mcp" \
+      ${args//"$CFG_TMP/"/"$CFG_TMP/i1-"} 2>>"$log" &
+    # shellcheck disable=SC2086
+    "$bin" --listen "127.0.0.1:$p2" --resource-url "http://127.0.0.1:$C_PORT/mcp" \
+      ${args//"$CFG_TMP/"/"$CFG_TMP/i2-"} 2>>"$log" &
+    for _ in $(seq 1 100); do
+      [[ $(http_code -X POST "${HDRS[@]}" -d '{}' "http://127.0.0.1:$p1/mcp") != 000 &&
+         $(http_code -X POST "${HDRS[@]}" -d '{}' "http://127.0.0.1:$p2/mcp") != 000 ]] && break
+      sleep 0.1
+    done
+    exec nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' 2>>"$log"
+  ) &
+  SRV_PID=$!; SRV_LB=1
 }
 
 rpc_body() { # METHOD TOOL ARGS PARAMS [META: ,"_meta":{...} appended to params]
@@ -475,8 +567,11 @@ run_wrk() { # NAME ROUND THREADS CONNS LUA
 run_config() { # NAME ROUND
   local name=$1 round=$2 kind=${CFG_KIND[$1]} log lua
   log=$OUT/logs/${name//:/_}.r$round.log
-  CFG_DB=""; CFG_TMP=$RUN_TMP/${name//:/_}.r$round; mkdir -p "$CFG_TMP"
-  if [[ $(opt "$name" db) == 1 ]]; then CFG_DB=$(make_db) || { record_skip "$round" "$name" "CHECK-FAIL: making the store failed"; return; }; fi
+  CFG_DB=""; CFG_TMP=$RUN_TMP/${name//:/_}.r$round; mkdir -p "$CFG_TMP"; CURRENT=$name
+  if [[ $(opt "$name" db) == pg ]] && ! pg_up; then   # here, not in make_db's subshell
+    record_skip "$round" "$name" "CHECK-FAIL: PostgreSQL did not start"; return
+  fi
+  if [[ $(opt "$name" db) == 1 || $(opt "$name" db) == pg ]]; then CFG_DB=$(make_db) || { record_skip "$round" "$name" "CHECK-FAIL: making the store failed"; return; }; fi
   WHY=""
   if ! start_server "$name" "$log"; then
     stop_server; record_skip "$round" "$name" "CHECK-FAIL: $WHY"; return

@@ -3,7 +3,8 @@
 # Debian packages only; Node/npm only for the tests (conformance suite, test IdP, peers).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config git curl ca-certificates
-      libmicrohttpd-dev libjansson-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
+      libmicrohttpd-dev libgnutls28-dev libjansson-dev libssl-dev libcurl4-openssl-dev
+      libsqlite3-dev libpq-dev
       libcmocka-dev python3)
 # python3 builds the man pages (scripts/md2man.py); without it they are skipped with a warning
 # test-only: fuzzing (clang + libFuzzer), the integration scripts (jq, python3, the sqlite3

@@ -136,6 +136,14 @@ typedef struct mcp_app_config {
     /* Operations (docs/cli/server-options.md). */
     bool     metrics;                        /* --metrics: Prometheus text at /metrics */
 
+    /* Claim paths of --issuer's tokens (docs/design/authentication.md#claim-paths; issue 13):
+     * a claim name or a dotted path, for mcp_jwt_opts.subject_claim etc. */
+    char    *subject_claim;                  /* --subject-claim PATH */
+    char    *name_claim;                     /* --name-claim PATH */
+    char    *client_id_claim;                /* --client-id-claim PATH */
+    char    *permission_claims[MCP_APP_MULTI_MAX]; /* --permission-claim PATH (repeatable) */
+    size_t   n_permission_claims;
+
     mcp_app_state *state;                    /* private; built by mcp_app_setup() */
 } mcp_app_config;
 

@@ -113,6 +113,10 @@ typedef struct mcp_client_opts {
     const char *const *headers;
     bool        verbose;            /* log each HTTP exchange (method, URL, status) to stderr */
     mcp_client_callbacks cb;
+    /* PEM file of the CA certificate(s) that verify an https:// server's certificate instead
+     * of the system's trust store (MCP requests only, not the OAuth exchanges); copied.
+     * Default NULL: the system store. @since 0.2 */
+    const char *ca_file;
 } mcp_client_opts;
 
 /** Fill o with the defaults above. @since 0.1 */

@@ -62,6 +62,21 @@ typedef struct mcp_jwt_opts {
      * name is replaced by its target, others are kept. A bad pair (empty, a target with spaces
      * or control characters, a name mapped twice) is refused by mcp_jwt_verifier_new(). */
     const char *const *permission_map;
+    /* Claim paths (@since 0.2; docs/design/authentication.md#claim-paths): where the subject,
+     * name, client id and further permissions come from, each a claim name or a dotted path
+     * into nested objects and arrays: "oid", "realm_access.roles",
+     * "resource_access.my-client.roles", "groups.0" (a decimal segment indexes an array). In
+     * a name, \. is a dot and \\ a backslash (as text; in C source "https://example\\.com/roles"
+     * is the one claim "https://example.com/roles"); another backslash, an empty segment, more
+     * than 16 segments or more than 256 bytes are refused by mcp_jwt_verifier_new(). NULL:
+     * the profile's choice. A value of the wrong JSON type along the path is "malformed token:
+     * <path>". */
+    const char *subject_claim;   /* a non-empty string; absent from a token: refused */
+    const char *name_claim;      /* a string; absent: the profile's name */
+    const char *client_id_claim; /* a string; absent: the profile's client id */
+    /* NULL-terminated (copied; at most 16): each path's value, a string of space-separated
+     * words or an array of strings, adds permissions to the profile's (before permission_map). */
+    const char *const *permission_claims;
 } mcp_jwt_opts;
 
 /** Fill o with the defaults documented in mcp_jwt_opts. @since 0.1 */
@@ -161,6 +176,53 @@ MCP_EXTERN mcp_status mcp_jwt_verifier_add_jwks_file(mcp_jwt_verifier *v, const 
 MCP_EXTERN mcp_status mcp_jwt_verifier_set_jwks_url(mcp_jwt_verifier *v, const char *url, mcp_error *err);
 
 /**
+ * As mcp_jwt_verifier_set_jwks_url(), but a first fetch that fails (the provider is down at
+ * start-up) is not an error: it is logged, and a background thread retries with backoff
+ * (1 s, doubling, at most 30 s) until a key set arrives, then refreshes as usual. Until then a
+ * token that no local key verifies fails with MCP_ERR_STORE (503: "signing keys unavailable"),
+ * not MCP_ERR_UNAUTHENTICATED; mcp_jwt_verifier_keys_ready() says when keys are there.
+ * @return MCP_OK; MCP_ERR_INVALID_ARG (bad URL, or already set); MCP_ERR_NOMEM.
+ * @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_jwt_verifier_start_jwks_url(mcp_jwt_verifier *v, const char *url,
+                                                      mcp_error *err);
+
+/**
+ * As mcp_jwt_verifier_start_jwks_url() with the URL discovered from the verifier's issuer
+ * (mcp_jwt_discover()) by the first attempt that succeeds, and retried the same way.
+ * @return MCP_OK; MCP_ERR_INVALID_ARG (no issuer, or a JWKS URL already set); MCP_ERR_NOMEM.
+ * @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_jwt_verifier_discover_jwks(mcp_jwt_verifier *v, mcp_error *err);
+
+/**
+ * True when every JWKS URL of v (and of the issuers added with mcp_jwt_verifier_add_issuer())
+ * has been fetched at least once; a verifier without one is ready. When not, the last failure
+ * (no secret) goes into why (cap bytes, may be NULL). Never blocks. Thread: any thread.
+ * @since 0.2
+ */
+MCP_EXTERN bool mcp_jwt_verifier_keys_ready(const mcp_jwt_verifier *v, char *why, size_t cap);
+
+/**
+ * Authorization server metadata discovery: fetch ISSUER/.well-known/openid-configuration
+ * (OpenID Connect Discovery 1.0), and when that fails the RFC 8414 document
+ * (/.well-known/oauth-authorization-server inserted before the issuer's path). The document's
+ * "issuer" must equal issuer exactly. Its URLs follow the JWKS URL rule (https, or http to
+ * loopback unless opts->allow_insecure_jwks_url); opts->jwks_timeout_ms bounds each request.
+ * Blocks (network I/O).
+ * @param opts NULL: mcp_jwt_opts_default().
+ * @param[out] jwks_uri Set on MCP_OK (NULL when the document has none); free with mcp_free().
+ * @param[out] introspection_endpoint May be NULL; else as jwks_uri for that member.
+ * @return MCP_OK; MCP_ERR_IO (unreachable, non-200; err names the URLs tried);
+ *         MCP_ERR_INVALID_ARG (bad issuer URL, not JSON, issuer mismatch, a URL breaking the
+ *         rule); MCP_ERR_NOMEM.
+ * @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_jwt_discover(const char *issuer, const mcp_jwt_opts *opts,
+                                       char **jwks_uri, char **introspection_endpoint,
+                                       mcp_error *err);
+
+/**
  * Re-fetch the JWKS URL now, ignoring the throttle. On failure the old keys stay.
  * @return MCP_OK, MCP_ERR_STATE (no URL set), MCP_ERR_IO, MCP_ERR_INVALID_ARG (bad document).
  * @since 0.1
@@ -185,7 +247,8 @@ MCP_EXTERN size_t mcp_jwt_verifier_key_count(const mcp_jwt_verifier *v);
  *                 `scope`, and `scp` (array or string).
  * @param[out] err Optional; names the failed check, never token, claim or key bytes.
  * @return MCP_OK, MCP_ERR_UNAUTHENTICATED, MCP_ERR_TOO_LARGE (token longer than
- *         max_token_len) or MCP_ERR_NOMEM.
+ *         max_token_len), MCP_ERR_STORE (a JWKS URL is configured but no key set has been
+ *         fetched yet and no local key verifies the token: 503, retry later) or MCP_ERR_NOMEM.
  * @since 0.1
  */
 MCP_EXTERN MCP_NODISCARD mcp_status mcp_jwt_verify(const mcp_jwt_verifier *v, const char *token, size_t len,

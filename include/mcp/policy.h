@@ -354,6 +354,17 @@ MCP_EXTERN uint64_t mcp_rbac_generation(const mcp_rbac *r);
  */
 MCP_EXTERN mcp_status mcp_rbac_watch_sighup(mcp_rbac *r, mcp_error *err);
 
+/**
+ * Call fn(ctx) on a background thread after each SIGHUP, through the same async-signal-safe
+ * handler mcp_rbac_watch_sighup() uses (they share the at most 8 registrations of a process).
+ * The server programs reload their TLS certificate this way (mcp_server_reload_tls()).
+ * @return MCP_OK, MCP_ERR_INVALID_ARG (fn NULL), MCP_ERR_TOO_LARGE, MCP_ERR_INTERNAL.
+ * Thread: setup thread. @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_sighup_add(void (*fn)(void *ctx), void *ctx, mcp_error *err);
+/** Remove ctx's registration; waits for a running fn(ctx) to return. @since 0.2 */
+MCP_EXTERN void mcp_sighup_remove(void *ctx);
+
 /* The pieces mcp_rbac_attach() installs, for applications that compose their own pipeline. */
 
 /**

@@ -696,6 +696,15 @@ typedef void (*mcp_http_route_fn)(void *ctx, const mcp_http_route_req *rq,
                                   mcp_http_route_resp *rs);
 
 /**
+ * Readiness of what the server depends on (mcp_http_opts.ready_fn): true when ready; when not,
+ * write a short reason (NUL-terminated, at most cap bytes, no secrets) into reason.
+ * It must not block: it is called on an HTTP IO thread for every request to ready_path, so a
+ * check that needs I/O runs elsewhere and this reports its last result.
+ * @param ctx mcp_http_opts.ready_ctx. Thread: HTTP IO threads, several at once. @since 0.2
+ */
+typedef bool (*mcp_http_ready_fn)(void *ctx, char *reason, size_t cap);
+
+/**
  * Options for mcp_server_listen_http(). Fill with mcp_http_opts_default(), then override (a
  * zeroed struct is not the defaults: listen_fd 0 would serve on descriptor 0). Where noted,
  * 0 also selects the default.
@@ -764,6 +773,14 @@ typedef struct mcp_http_opts {
                                       refusals by reason, a latency histogram, open sessions.
                                       It discloses traffic counts, so it is off by default
                                       (NULL); "/metrics" is the usual path */
+    const char *ready_path;        /* readiness endpoint: GET/HEAD answer 200 {"status":"ready"}
+                                      when ready_fn says so (or there is none), else 503
+                                      {"status":"not ready","reason":"..."}; 503 once shutting
+                                      down; no authentication (default "/ready"; NULL: not
+                                      served, 404) */
+    mcp_http_ready_fn ready_fn;    /* what ready_path reports (default NULL: ready whenever the
+                                      server answers) */
+    void       *ready_ctx;         /* passed to ready_fn; must outlive the server */
 } mcp_http_opts;
 
 /**
@@ -792,6 +809,19 @@ MCP_EXTERN mcp_status mcp_server_listen_http(mcp_server *srv, const mcp_http_opt
  * @since 0.1
  */
 MCP_EXTERN uint16_t mcp_server_http_port(const mcp_server *srv);
+/**
+ * Read mcp_http_opts.tls_cert_file / tls_key_file again and, when the new pair parses and the
+ * key is the certificate's, serve it to every TLS handshake from now on; connections already
+ * open keep the certificate they started with. On failure nothing changes (the current pair
+ * keeps serving) and the reason is logged and put in err. The mcp_app servers call it on
+ * SIGHUP. At most 64 reloads per listener (replaced pairs are kept until the server is freed,
+ * as TLS sessions may still refer to them); past that MCP_ERR_TOO_LARGE: restart.
+ * @return MCP_OK; MCP_ERR_STATE (no HTTPS listener); MCP_ERR_IO (a file cannot be read);
+ *         MCP_ERR_INVALID_ARG (not PEM, or the key is not the certificate's, err names the
+ *         file); MCP_ERR_TOO_LARGE; MCP_ERR_NOMEM.
+ * Thread: any thread (one reload at a time). @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_server_reload_tls(mcp_server *srv, mcp_error *err);
 /**
  * Serve newline-delimited JSON-RPC on in_fd/out_fd until EOF, a read error or
  * mcp_server_stop(), then wait up to 30 s for running handlers and close the session.

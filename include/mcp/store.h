@@ -96,6 +96,16 @@ MCP_EXTERN void mcp_store_close(mcp_store *store);
 /** Drop every cached entry now (e.g. on SIGHUP). Thread-safe. @since 0.1 */
 MCP_EXTERN void mcp_store_invalidate(mcp_store *store);
 
+/**
+ * Is the store reachable? The same check lookups make (SQLite: the file is still the one
+ * opened and answers; PostgreSQL: the server answers), at most once per change_check_ms while
+ * it succeeds. For readiness probes. May block (up to the store's timeouts): not on an event
+ * loop. Thread-safe.
+ * @return MCP_OK or MCP_ERR_STORE (err says why, without credentials).
+ * @since 0.2
+ */
+MCP_EXTERN mcp_status mcp_store_check(mcp_store *store, mcp_error *err);
+
 /** Highest schema migration applied to the file (for diagnostics). @since 0.1 */
 MCP_EXTERN int mcp_store_schema_version(const mcp_store *store);
 

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct mcp_app_state {
     json_t           *more_servers; /* --trusted-issuers, for the PRM's authorization_servers */
     int               listen_fd;   /* socket bound by pick_port(), until the transport takes it */
     mcp_principal    *local;       /* --as-user: the stdio caller */
+    mcp__app_ready   *ready;       /* what /ready reports */
 };
 
 static void
@@ -53,6 +55,7 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
         return;
     mcp_app_state *st = cfg->state;
     if (st != NULL) {
+        mcp__app_ready_free(st->ready);     /* first: it reads the store and the verifier */
         mcp_authn_free(st->authn);
         mcp_jwt_verifier_free(st->jwt);
         mcp_introspector_free(st->introspector);
@@ -96,6 +99,10 @@ mcp_app_config_cleanup(mcp_app_config *cfg)
     free_multi(cfg->allowed_tenants, cfg->n_allowed_tenants);
     free(cfg->trusted_issuers);
     free_multi(cfg->permission_map, cfg->n_permission_map);
+    free(cfg->subject_claim);
+    free(cfg->name_claim);
+    free(cfg->client_id_claim);
+    free_multi(cfg->permission_claims, cfg->n_permission_claims);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -227,6 +234,14 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
     map[nmap] = NULL;
     o.permission_map = nmap > 0 ? map : NULL;
     o.typ = cfg->require_at_jwt ? "at+jwt" : NULL;     /* RFC 9068 section 2.1 */
+    o.subject_claim = cfg->subject_claim;
+    o.name_claim = cfg->name_claim;
+    o.client_id_claim = cfg->client_id_claim;
+    const char *pclaims[MCP_APP_MULTI_MAX + 1];
+    for (size_t i = 0; i < cfg->n_permission_claims; i++)
+        pclaims[i] = cfg->permission_claims[i];
+    pclaims[cfg->n_permission_claims] = NULL;
+    o.permission_claims = cfg->n_permission_claims > 0 ? pclaims : NULL;
     mcp_status rc = mcp_jwt_verifier_new(&o, &st->jwt, err);
     for (size_t i = 0; i < cfg->n_permission_map; i++)
         mcp__free(map_buf[i]);
@@ -251,16 +266,29 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
         if (rc != MCP_OK)
             return prefix_err(err, rc, cfg->jwks_files[i]);
     }
+    /* An unreachable JWKS does not stop the server: it starts, says so, retries with backoff,
+     * /ready answers 503 and tokens 503 until keys arrive. */
     if (cfg->jwks_url != NULL) {
-        rc = mcp_jwt_verifier_set_jwks_url(st->jwt, cfg->jwks_url, err);
+        rc = mcp_jwt_verifier_start_jwks_url(st->jwt, cfg->jwks_url, err);
         if (rc != MCP_OK)
             return prefix_err(err, rc, "--jwks-url");
+    } else if (mcp__app_jwt_discovers(cfg)) {
+        /* --issuer alone: its metadata names the JWKS (OIDC Discovery, RFC 8414) */
+        mcp__log(MCP__LOG_INFO, "auth", "JWKS: discovered from the metadata of issuer %s",
+                 cfg->issuer);
+        rc = mcp_jwt_verifier_discover_jwks(st->jwt, err);
+        if (rc != MCP_OK)
+            return prefix_err(err, rc, "--issuer discovery");
     }
     if (cfg->trusted_issuers != NULL) {
         o.claims_profile = NULL; /* each issuer names its own */
         o.claims_client = NULL;
         o.allowed_tenants = NULL;
         o.permission_map = NULL;
+        o.subject_claim = NULL;
+        o.name_claim = NULL;
+        o.client_id_claim = NULL;
+        o.permission_claims = NULL;
         if ((st->more_servers = json_array()) == NULL)
             return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
         rc = mcp__app_trusted_issuers(cfg->trusted_issuers, &o, st->jwt, st->more_servers, err);
@@ -273,15 +301,31 @@ build_jwt(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_erro
 static mcp_status
 build_introspector(mcp_app_config *cfg, mcp_app_state *st, const char *audience, mcp_error *err)
 {
-    char *secret = NULL;
+    char *secret = NULL, *found = NULL;
     size_t slen = 0;
     mcp_status rc = read_secret_file(cfg->introspection_client_secret_file,
                                      "--introspection-client-secret-file", &secret, &slen, err);
     if (rc != MCP_OK)
         return rc;
+    if (cfg->introspection_url == NULL) {
+        /* --issuer alone: the endpoint comes from its metadata, once, at start-up (unlike the
+         * JWKS this cannot wait: without it no opaque token can ever be checked) */
+        char *jw = NULL;
+        rc = mcp_jwt_discover(cfg->issuer, NULL, &jw, &found, err);
+        mcp_free(jw);
+        if (rc == MCP_OK && found == NULL)
+            rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "the metadata of %s has no "
+                               "introspection_endpoint (give --introspection-url)", cfg->issuer);
+        if (rc != MCP_OK) {
+            mcp_memzero(secret, slen);
+            mcp__free(secret);
+            return prefix_err(err, rc, "--issuer discovery of the introspection endpoint");
+        }
+        mcp__log(MCP__LOG_INFO, "auth", "token introspection: discovered endpoint %s", found);
+    }
     mcp_introspect_opts o;
     mcp_introspect_opts_default(&o);
-    o.url = cfg->introspection_url;
+    o.url = cfg->introspection_url != NULL ? cfg->introspection_url : found;
     o.client_id = cfg->introspection_client_id;
     o.client_secret = secret;
     o.client_secret_len = slen;
@@ -293,6 +337,7 @@ build_introspector(mcp_app_config *cfg, mcp_app_state *st, const char *audience,
     rc = mcp_introspector_new(&o, &st->introspector, err);
     mcp_memzero(secret, slen);
     mcp__free(secret);
+    mcp_free(found);
     return prefix_err(err, rc, "token introspection");
 }
 
@@ -507,6 +552,9 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
         (rc = setup_local_user(cfg, st, srv, err)) != MCP_OK)
         return rc;
     if (cfg->auth == 0 && !cfg->embedded_as) {
+        if (st->ready == NULL &&
+            (rc = mcp__app_ready_new(st->store, NULL, false, NULL, &st->ready, err)) != MCP_OK)
+            return rc;
         st->done = true;
         return MCP_OK;
     }
@@ -546,6 +594,11 @@ mcp_app_setup(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     ao.introspector = st->introspector;
     if ((rc = mcp_authn_new(&ao, &st->authn, err)) != MCP_OK)
         return rc;
+    if (st->ready == NULL &&
+        (rc = mcp__app_ready_new(st->store, st->jwt,
+                                 (cfg->auth & MCP_APP_AUTH_INTROSPECTION) != 0,
+                                 st->introspector, &st->ready, err)) != MCP_OK)
+        return rc;
     if ((rc = mcp_server_use(srv, MCP_PHASE_AUTHN, mcp_authn_middleware, st->authn, err)) !=
         MCP_OK)
         return rc;
@@ -584,6 +637,10 @@ mcp_app_http_opts(const mcp_app_config *cfg, mcp_http_opts *ho)
     ho->tls_key_file = cfg->tls_key_file;
     if (cfg->metrics)
         ho->metrics_path = "/metrics";
+    if (cfg->state != NULL && cfg->state->ready != NULL) {
+        ho->ready_fn = mcp__app_ready_fn;
+        ho->ready_ctx = cfg->state->ready;
+    }
     if (cfg->n_allowed_hosts > 0)
         ho->allowed_hosts = (const char *const *)cfg->allowed_hosts;
     if (cfg->max_body)
@@ -655,6 +712,40 @@ notify_systemd(const char *msg)
     close(fd);
 }
 
+/* SIGHUP with --tls-cert: the certificate and key are read again (renewed certificates);
+ * mcp_server_reload_tls() logs the outcome and keeps the old pair when the new one is bad. */
+static void
+reload_tls(void *ctx)
+{
+    mcp_error e;
+    mcp_error_clear(&e);
+    (void)mcp_server_reload_tls(ctx, &e);
+}
+
+static mcp_server *volatile early_target;
+
+static void
+on_early_signal(int sig)
+{
+    (void)sig;
+    if (early_target != NULL)
+        mcp_server_stop(early_target);      /* an atomic store and a write(): signal safe */
+}
+
+/* SIGINT/SIGTERM from now on stop srv gracefully (mcp_server_stop), instead of killing the
+ * process in the moment between announcing the listener and mcp_server_run_until_signal(). */
+static void
+catch_early_signals(mcp_server *srv)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_early_signal;
+    sigemptyset(&sa.sa_mask);
+    early_target = srv;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 int
 mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
 {
@@ -680,7 +771,12 @@ mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
                                        : " (development mode: loopback only)");
     mcp_http_opts ho;
     mcp_app_http_opts(cfg, &ho);
+    /* mcp_server_run_until_signal() installs its handlers only once it runs, after the
+     * listening line and READY=1: until then these ask for the same graceful stop, which it
+     * then carries out at once */
+    catch_early_signals(srv);
     if (mcp_server_listen_http(srv, &ho, err) != MCP_OK) {
+        early_target = NULL;
         fprintf(stderr, "%s: %s\n", prog, err->message);
         return 1;
     }
@@ -688,7 +784,17 @@ mcp_app_run(mcp_app_config *cfg, mcp_server *srv, mcp_error *err)
     snprintf(ready, sizeof ready, "READY=1\nSTATUS=serving on %s:%u\nMAINPID=%ld",
              cfg->listen_host, (unsigned)mcp_server_http_port(srv), (long)getpid());
     notify_systemd(ready);
+    bool hup = false;
+    if (cfg->tls_cert_file != NULL) {
+        mcp_error e;
+        mcp_error_clear(&e);
+        hup = mcp_sighup_add(reload_tls, srv, &e) == MCP_OK;
+        if (!hup)
+            mcp__log(MCP__LOG_WARN, "http", "no TLS reload on SIGHUP: %s", e.message);
+    }
     mcp_server_run_until_signal(srv, 10000, err);
+    if (hup)
+        mcp_sighup_remove(srv);
     notify_systemd("STOPPING=1");
     return 0;
 }

@@ -13,6 +13,8 @@
 #include <mcp/introspect.h>
 #include <mcp/jwt.h>
 
+#include "app/internal.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,11 +76,12 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --jwt-public-key PEM   public key or certificate file (repeatable)\n"
         "  --jwks-file F          JWK Set file (repeatable)\n"
         "  --jwks-url URL         JWK Set URL, refreshed in the background (https, or http to\n"
-        "                         loopback)\n"
+        "                         loopback); unreachable at start-up: retried, 503 until then\n"
         "  --jwks-refresh SECONDS background JWKS refresh period (default 300; 0 = off)\n"
         "  --jwks-min-interval SECONDS  least time between refreshes caused by an unknown\n"
         "                         `kid` (default 30)\n"
-        "  --issuer ISS           required `iss` of tokens (required with jwt); Entra's\n"
+        "  --issuer ISS           required `iss` of tokens (required with jwt); alone, its\n"
+        "                         metadata gives the JWKS / introspection URL; Entra's\n"
         "                         .../{tenantid}/v2.0 form needs --allowed-tenant\n"
         "  --claims-profile NAME  where the IdP puts permissions: none (default), entra,\n"
         "                         keycloak, auth0, okta\n"
@@ -86,6 +89,11 @@ usage(FILE *f, const char *prog, const char *summary, const char *extra_help)
         "  --allowed-tenant TID   accepted `tid` (repeatable; default any)\n"
         "  --permission-map FROM=TO  the IdP's role/scope FROM is our permission TO\n"
         "                         (repeatable)\n"
+        "  --subject-claim PATH   the subject from this claim or dotted path (e.g. user.id;\n"
+        "                         \\. is a dot inside a name); also --name-claim,\n"
+        "                         --client-id-claim\n"
+        "  --permission-claim PATH  permissions also from this claim or dotted path, e.g.\n"
+        "                         resource_access.my-client.roles (repeatable)\n"
         "  --trusted-issuers F    JSON file of further issuers, each with its own keys,\n"
         "                         audience, claims profile and tenants\n"
         "  --jwt-allow-no-issuer  accept JWTs without checking `iss` (explicit opt-out)\n"
@@ -193,7 +201,8 @@ static const char *const VALUE_FLAGS[] = {
     "--auth", "--db", "--jwt-secret-file", "--jwt-alg", "--jwt-public-key", "--jwks-file",
     "--jwks-url", "--jwks-refresh", "--jwks-min-interval", "--issuer", "--audience",
     "--resource-url", "--authorization-server", "--claims-profile", "--claims-client",
-    "--allowed-tenant", "--trusted-issuers", "--permission-map",
+    "--allowed-tenant", "--trusted-issuers", "--permission-map", "--subject-claim",
+    "--name-claim", "--client-id-claim", "--permission-claim",
     "--scopes", "--leeway", "--introspection-url", "--introspection-client-id",
     "--introspection-client-secret-file", "--introspection-cache-ttl", "--permission-rule",
     "--store-subjects", "--rate-limits", "--as-key-file", "--as-access-ttl", "--as-refresh-ttl",
@@ -306,6 +315,13 @@ is_wildcard_host(const char *h)
     return strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "") == 0;
 }
 
+bool
+mcp__app_jwt_discovers(const mcp_app_config *c)
+{
+    return (c->auth & MCP_APP_AUTH_JWT) && c->issuer != NULL && c->jwt_secret_file == NULL &&
+           c->n_jwt_public_keys == 0 && c->n_jwks_files == 0 && c->jwks_url == NULL;
+}
+
 /* Cross-flag checks; prints one line and returns 2 on the first problem, else -1. */
 static int
 check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, bool ttl_given,
@@ -355,8 +371,9 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
                       c->require_at_jwt))
         why = "JWT key options (--jwt-secret-file, --jwt-alg, --jwt-public-key, --jwks-file, "
               "--jwks-url, --jwt-allow-no-issuer, --require-at-jwt) need --auth jwt";
-    else if (jwks_timing_given && c->jwks_url == NULL)
-        why = "--jwks-refresh and --jwks-min-interval need --jwks-url";
+    else if (jwks_timing_given && c->jwks_url == NULL && !mcp__app_jwt_discovers(c))
+        why = "--jwks-refresh and --jwks-min-interval need --jwks-url (or a discovered JWKS: "
+              "--auth jwt --issuer ISS alone)";
     else if (!intro && (c->introspection_url || c->introspection_client_id ||
                         c->introspection_client_secret_file || ttl_given))
         why = "--introspection-* options need --auth introspection";
@@ -364,6 +381,10 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
                       c->trusted_issuers || c->n_permission_map))
         why = "--claims-profile, --claims-client, --allowed-tenant, --permission-map and "
               "--trusted-issuers need --auth jwt";
+    else if (!jwt && (c->subject_claim || c->name_claim || c->client_id_claim ||
+                      c->n_permission_claims))
+        why = "--subject-claim, --name-claim, --client-id-claim and --permission-claim need "
+              "--auth jwt";
     else if (c->claims_profile != NULL && !in_list(CLAIMS_PROFILES, c->claims_profile))
         why = "--claims-profile must be one of none entra keycloak auth0 okta";
     else if (c->issuer != NULL && strstr(c->issuer, "{tenantid}") && c->n_allowed_tenants == 0)
@@ -377,9 +398,11 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
     else if (apikey && c->db == NULL)
         why = "--auth apikey needs --db FILE (the store that holds the keys)";
     else if (jwt && !c->jwt_secret_file && !c->n_jwt_public_keys && !c->n_jwks_files &&
-             !c->jwks_url)
-        why = "--auth jwt needs a key: --jwt-secret-file, --jwt-public-key, --jwks-file or "
-              "--jwks-url";
+             !c->jwks_url && c->issuer == NULL)
+        why = "--auth jwt needs a key: --jwt-secret-file, --jwt-public-key, --jwks-file, "
+              "--jwks-url, or --issuer ISS alone (its metadata names the JWKS)";
+    else if (mcp__app_jwt_discovers(c) && strstr(c->issuer, "{tenantid}") != NULL)
+        why = "an --issuer with {tenantid} cannot be discovered: give --jwks-url";
     else if (jwt && c->issuer == NULL && !c->jwt_allow_no_issuer)
         why = "--auth jwt needs --issuer ISS (or --jwt-allow-no-issuer to skip the iss check)";
     else if (c->issuer != NULL && c->jwt_allow_no_issuer)
@@ -393,10 +416,11 @@ check_consistency(const mcp_app_config *c, const char *prog, bool leeway_given, 
         why = "--jwt-alg for a public-key algorithm needs --jwt-public-key";
     else if (c->jwt_secret_file != NULL && c->n_jwt_public_keys > 0 && c->jwt_alg != NULL)
         why = "--jwt-alg is ambiguous with both --jwt-secret-file and --jwt-public-key";
-    else if (intro && (c->introspection_url == NULL || c->introspection_client_id == NULL ||
+    else if (intro && ((c->introspection_url == NULL && c->issuer == NULL) ||
+                       c->introspection_client_id == NULL ||
                        c->introspection_client_secret_file == NULL))
-        why = "--auth introspection needs --introspection-url, --introspection-client-id and "
-              "--introspection-client-secret-file";
+        why = "--auth introspection needs --introspection-url (or --issuer, whose metadata "
+              "names it), --introspection-client-id and --introspection-client-secret-file";
     else if (c->audience != NULL && c->no_audience_check)
         why = "--audience and --no-audience-check contradict each other";
     else if (c->audience != NULL && c->audience[0] == '\0')
@@ -618,6 +642,14 @@ parse_args(mcp_app_config *cfg, int argc, char **argv, const char *prog, const c
         } else if (strcmp(name, "--permission-map") == 0 && strchr(val, '=') != NULL &&
                    val[0] != '=' && strchr(val, '=')[1] != '\0') {
             r = add_multi(cfg->permission_map, &cfg->n_permission_map, val, prog, name);
+        } else if (strcmp(name, "--subject-claim") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->subject_claim, val);
+        } else if (strcmp(name, "--name-claim") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->name_claim, val);
+        } else if (strcmp(name, "--client-id-claim") == 0 && val[0] != '\0') {
+            ok = set_str(&cfg->client_id_claim, val);
+        } else if (strcmp(name, "--permission-claim") == 0 && val[0] != '\0') {
+            r = add_multi(cfg->permission_claims, &cfg->n_permission_claims, val, prog, name);
         } else if (strcmp(name, "--trusted-issuers") == 0 && val[0] != '\0') {
             ok = set_str(&cfg->trusted_issuers, val);
         } else if (strcmp(name, "--allowed-tenant") == 0 && val[0] != '\0') {

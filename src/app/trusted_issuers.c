@@ -6,7 +6,12 @@
  *     "secret_file": "hs.key", "alg": "RS256",                 at least one key source
  *     "audience": "api://...",            default: the server's audience
  *     "claims_profile": "entra", "claims_client": "...", "allowed_tenants": ["..."],
- *     "permission_map": { "Products.Admin": "Admin.Write" } }
+ *     "permission_map": { "Products.Admin": "Admin.Write" },
+ *     "subject_claim": "oid", "name_claim": "...", "client_id_claim": "...",
+ *     "permission_claims": ["realm_access.roles", "resource_access.my-client.roles"] }
+ *
+ * The *_claim members are claim paths (mcp_jwt_opts.subject_claim: a name or a dotted path,
+ * "\." a dot inside a name); a malformed path fails the whole file at start-up.
  *
  * Each becomes its own verifier (its keys only), trusted through mcp_jwt_verifier_add_issuer().
  */
@@ -19,7 +24,8 @@
 
 static const char *const KNOWN[] = {
     "issuer", "jwks_url", "jwks_files", "public_keys", "secret_file", "alg", "audience",
-    "claims_profile", "claims_client", "allowed_tenants", "permission_map", NULL
+    "claims_profile", "claims_client", "allowed_tenants", "permission_map", "subject_claim",
+    "name_claim", "client_id_claim", "permission_claims", NULL
 };
 
 static mcp_status
@@ -97,16 +103,19 @@ add_one(const json_t *o, size_t i, const mcp_jwt_opts *base, mcp_jwt_verifier *v
             return entry_err(err, i, what);
         }
     }
-    const char *iss, *url, *secret, *alg, *aud, *profile, *client;
+    const char *iss, *url, *secret, *alg, *aud, *profile, *client, *subc, *namec, *clientc;
     if (!get_str(o, "issuer", &iss) || iss == NULL)
         return entry_err(err, i, "\"issuer\" (a string) is required");
     if (!get_str(o, "jwks_url", &url) || !get_str(o, "secret_file", &secret)
         || !get_str(o, "alg", &alg) || !get_str(o, "audience", &aud)
-        || !get_str(o, "claims_profile", &profile) || !get_str(o, "claims_client", &client))
+        || !get_str(o, "claims_profile", &profile) || !get_str(o, "claims_client", &client)
+        || !get_str(o, "subject_claim", &subc) || !get_str(o, "name_claim", &namec)
+        || !get_str(o, "client_id_claim", &clientc))
         return entry_err(err, i, "a member that must be a non-empty string is not");
     if (!str_array(o, "jwks_files") || !str_array(o, "public_keys")
-        || !str_array(o, "allowed_tenants"))
-        return entry_err(err, i, "jwks_files, public_keys, allowed_tenants: arrays of strings");
+        || !str_array(o, "allowed_tenants") || !str_array(o, "permission_claims"))
+        return entry_err(err, i, "jwks_files, public_keys, allowed_tenants, permission_claims: "
+                                 "arrays of strings");
     const json_t *files = json_object_get(o, "jwks_files");
     const json_t *pems = json_object_get(o, "public_keys");
     const json_t *tenants = json_object_get(o, "allowed_tenants");
@@ -120,6 +129,15 @@ add_one(const json_t *o, size_t i, const mcp_jwt_opts *base, mcp_jwt_verifier *v
     for (size_t t = 0; t < nt; t++)
         tl[t] = json_string_value(json_array_get(tenants, t));
     tl[nt] = NULL;
+
+    const json_t *pcl = json_object_get(o, "permission_claims");
+    const char *pl[MCP_APP_MULTI_MAX + 1];
+    size_t np = json_array_size(pcl);
+    if (np > MCP_APP_MULTI_MAX)
+        return entry_err(err, i, "too many permission_claims");
+    for (size_t t = 0; t < np; t++)
+        pl[t] = json_string_value(json_array_get(pcl, t));
+    pl[np] = NULL;
 
     const json_t *pm = json_object_get(o, "permission_map");
     const char *ml[2 * MCP_APP_MULTI_MAX + 1];
@@ -149,6 +167,10 @@ add_one(const json_t *o, size_t i, const mcp_jwt_opts *base, mcp_jwt_verifier *v
     jo.claims_profile = profile;
     jo.claims_client = client;
     jo.allowed_tenants = nt > 0 ? tl : NULL;
+    jo.subject_claim = subc;
+    jo.name_claim = namec;
+    jo.client_id_claim = clientc;
+    jo.permission_claims = np > 0 ? pl : NULL;
     mcp_jwt_verifier *w = NULL;
     mcp_status rc = mcp_jwt_verifier_new(&jo, &w, err);
     bool hs = alg != NULL && alg[0] == 'H';
@@ -160,7 +182,7 @@ add_one(const json_t *o, size_t i, const mcp_jwt_opts *base, mcp_jwt_verifier *v
     for (size_t j = 0; rc == MCP_OK && j < json_array_size(files); j++)
         rc = mcp_jwt_verifier_add_jwks_file(w, json_string_value(json_array_get(files, j)), err);
     if (rc == MCP_OK && url != NULL)
-        rc = mcp_jwt_verifier_set_jwks_url(w, url, err);
+        rc = mcp_jwt_verifier_start_jwks_url(w, url, err);  /* unreachable: retried, /ready */
     if (rc != MCP_OK) {
         mcp_jwt_verifier_free(w);
         char what[MCP_ERROR_MSG_MAX];

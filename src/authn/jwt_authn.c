@@ -58,8 +58,8 @@ mcp_jwt_authn(mcp_request *req, void *verifier, mcp_error *err)
     /* never a JWKS fetch on an HTTP IO thread: the phase reruns on a worker */
     mcp_status rc = mcp_request_can_block(req) ? mcp_jwt_verify(v, t, tl, &p, err)
                                                : mcp_jwt_verify_nowait(v, t, tl, &p, err);
-    if (rc == MCP_ERR_NOMEM || rc == MCP_ERR_WOULD_BLOCK)
-        return rc;
+    if (rc == MCP_ERR_NOMEM || rc == MCP_ERR_WOULD_BLOCK || rc == MCP_ERR_STORE)
+        return rc;                   /* STORE: no signing keys fetched yet (503) */
     if (rc != MCP_OK) {
         (void)mcp_request_set_challenge(req, "invalid_token", NULL);
         /* An oversize token is a bad credential (401), not an oversize request body (413). */

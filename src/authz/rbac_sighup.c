@@ -147,3 +147,17 @@ mcp__sighup_unregister(void *ctx)
     }
     pthread_mutex_unlock(&life_mu);
 }
+
+mcp_status
+mcp_sighup_add(void (*fn)(void *ctx), void *ctx, mcp_error *err)
+{
+    if (fn == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "no function");
+    return mcp__sighup_register(fn, ctx, err);
+}
+
+void
+mcp_sighup_remove(void *ctx)
+{
+    mcp__sighup_unregister(ctx);
+}

@@ -51,6 +51,7 @@ mcp_client_free(mcp_client *c)
     mcp__free(c->title);
     mcp__free(c->offer);
     mcp__free(c->auth_header);
+    mcp__free(c->ca_file);
     mcp__free(c->url);
     mcp__free(c->negotiated);
     mcp__free(c->instructions);
@@ -106,6 +107,7 @@ mcp_client_new(const mcp_client_opts *opts, mcp_client **out, mcp_error *err)
     c->proto_mode = pin2026 ? MCP_CLIENT_PROTOCOL_MODERN : opts->protocol;
     c->bearer = opts->bearer_token ? mcp__strdup(opts->bearer_token) : NULL;
     c->auth_header = opts->auth_header ? mcp__strdup(opts->auth_header) : NULL;
+    c->ca_file = opts->ca_file ? mcp__strdup(opts->ca_file) : NULL;
     c->request_timeout_ms = opts->request_timeout_ms ? opts->request_timeout_ms : 60000;
     c->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;
     c->max_message = opts->max_message ? opts->max_message : MCP_CLIENT_DEFAULT_MAX_MESSAGE;
@@ -114,7 +116,7 @@ mcp_client_new(const mcp_client_opts *opts, mcp_client **out, mcp_error *err)
     c->oauth = opts->oauth;
     c->cb = opts->cb;
     bool ok = c->name && c->version && c->offer && (!opts->title || c->title) &&
-              (!opts->bearer_token || c->bearer) && (!opts->auth_header || c->auth_header);
+              (!opts->bearer_token || c->bearer) && (!opts->auth_header || c->auth_header) && (!opts->ca_file || c->ca_file);
     size_t n = 0;
     while (opts->headers != NULL && opts->headers[n] != NULL)
         n++;
@@ -335,7 +337,8 @@ mcp_client_connect_http(mcp_client *c, const char *url, mcp_error *err)
         return mcp_error_set(err, MCP_ERR_NOMEM, "out of memory");
     mcp__http_tr_opts o = { .url = url, .connect_timeout_ms = c->connect_timeout_ms,
                             .max_message = c->max_message,
-                            .headers = (const char *const *)c->headers, .verbose = c->verbose };
+                            .headers = (const char *const *)c->headers, .verbose = c->verbose,
+                            .ca_file = c->ca_file };
     mcp_status rc = mcp__http_tr_new(&o, &c->q, &c->tr, err);
     c->is_http = rc == MCP_OK;
     return after_transport(c, rc, err);

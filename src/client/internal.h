@@ -272,6 +272,7 @@ typedef struct mcp__http_tr_opts {
     size_t      max_message;
     const char *const *headers;
     bool        verbose;
+    const char *ca_file;       /* CURLOPT_CAINFO, or NULL: the system store */
 } mcp__http_tr_opts;
 
 mcp_status mcp__http_tr_new(const mcp__http_tr_opts *o, mcp__evq *q, mcp__tr **out,
@@ -324,6 +325,7 @@ struct mcp_client {
     mcp_oauth   *oauth;
     char       **headers;
     mcp_client_callbacks cb;
+    char        *ca_file;          /* mcp_client_opts.ca_file */
 
     mcp__evq     q;
     mcp__tr     *tr;

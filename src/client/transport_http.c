@@ -145,6 +145,8 @@ start_xfer(http_tr *t, xkind kind, uint64_t oid, int64_t rpc_id, const char *bod
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)t->connect_timeout_ms);
+    if (t->ca_file != NULL)
+        curl_easy_setopt(h, CURLOPT_CAINFO, t->ca_file);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
@@ -351,6 +353,8 @@ delete_session(http_tr *t)
     if (rc == MCP_OK) {
         curl_easy_setopt(h, CURLOPT_URL, t->url);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+        if (t->ca_file != NULL)
+            curl_easy_setopt(h, CURLOPT_CAINFO, t->ca_file);
         curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -398,6 +402,7 @@ http_close(mcp__tr *base)
         mcp__free(t->extra[i]);
     mcp__free(t->extra);
     mcp__free(t->url);
+    mcp__free(t->ca_file);
     mcp__free(t->session_id);
     mcp__free(t->protocol_version);
     if (t->auth != NULL) {
@@ -436,12 +441,14 @@ mcp__http_tr_new(const mcp__http_tr_opts *o, mcp__evq *q, mcp__tr **out, mcp_err
     t->max_message = o->max_message ? o->max_message : MCP_CLIENT_DEFAULT_MAX_MESSAGE;
     t->verbose = o->verbose;
     t->url = mcp__strdup(o->url);
+    t->ca_file = o->ca_file ? mcp__strdup(o->ca_file) : NULL;
     t->multi = curl_multi_init();
     size_t n = 0;
     while (o->headers != NULL && o->headers[n] != NULL)
         n++;
     t->extra = n ? mcp__calloc(n, sizeof *t->extra) : NULL;
-    bool ok = t->url != NULL && t->multi != NULL && (n == 0 || t->extra != NULL);
+    bool ok = t->url != NULL && t->multi != NULL && (n == 0 || t->extra != NULL) &&
+              (o->ca_file == NULL || t->ca_file != NULL);
     for (size_t i = 0; ok && i < n; i++) {
         /* One header per entry; a CR/LF inside would smuggle extra headers. */
         if (strpbrk(o->headers[i], "\r\n") != NULL || strchr(o->headers[i], ':') == NULL) {

@@ -67,6 +67,7 @@ struct http_tr {
     bool      stateless;      /* 2026-07-28: no session id adopted or sent */
     char     *auth;           /* last credential header line (secret) */
     unsigned  connect_timeout_ms;
+    char     *ca_file;        /* CURLOPT_CAINFO, or NULL */
     size_t    max_message;
     bool      verbose;
     xfer     *xfers;

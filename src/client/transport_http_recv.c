@@ -266,7 +266,16 @@ finish(http_tr *t, xfer *x, CURLcode cc)
         mcp__htr_push_done(t, x, MCP_OK, NULL, false);
         return;
     }
-    if (cc != CURLE_OK) {
+    /* An SSE answer cut mid-transfer (the connection dropped, a proxy gave up) is resumed like
+     * one the server closed cleanly: both lose the rest of the stream the same way. Not a
+     * timeout (the request's own limit) nor a transfer we stopped. */
+    bool cut = cc != CURLE_OK && cc != CURLE_OPERATION_TIMEDOUT &&
+               cc != CURLE_ABORTED_BY_CALLBACK && cc != CURLE_WRITE_ERROR &&
+               x->status >= 200 && x->status <= 299 && x->mode == BODY_SSE;
+    if (cut && t->verbose)
+        mcp__log(MCP__LOG_INFO, "client", "SSE answer cut mid-transfer: %s",
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+    if (cc != CURLE_OK && !cut) {
         const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
         if (x->status == 0)
             snprintf(msg, sizeof msg, "cannot reach %s: %s", t->url, why);

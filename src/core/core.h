@@ -106,6 +106,10 @@ enum {
      * request without one (other than initialize) is refused, and a session is bound to the
      * principal that created it (HTTP). Without it the transport owns one session (stdio). */
     MCP__CAP_HEADER_SESSIONS = 1u << 0,
+    /* No headers at all (stdio): a 2026-07-28 request is known by its params._meta version
+     * alone, and the header mirrors (MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Param-*,
+     * Accept) are neither required nor checked. */
+    MCP__CAP_HEADERLESS = 1u << 1,
 };
 
 typedef enum mcp__dispatch_result {

@@ -151,7 +151,8 @@ typedef struct mcp__jwks_src mcp__jwks_src;
 typedef void (*mcp__jwks_install_fn)(void *ctx, mcp__jwt_keyset *set);
 
 /* Check url (https, or http to loopback unless opts->allow_insecure_jwks_url) and keep it with
- * the jwks_* limits of opts. Nothing is fetched yet. */
+ * the jwks_* limits of opts. Nothing is fetched yet. url NULL: discovery mode, the URL is the
+ * jwks_uri of opts->issuer's metadata, looked up by the first successful refresh. */
 mcp_status mcp__jwks_src_new(const char *url, const mcp_jwt_opts *opts,
                              mcp__jwks_install_fn install, void *ctx, mcp__jwks_src **out,
                              mcp_error *err);
@@ -165,6 +166,17 @@ bool mcp__jwks_src_would_fetch(mcp__jwks_src *s);
 void mcp__jwks_src_start(mcp__jwks_src *s);
 /* Stop and join the refresh thread, abort a transfer in progress, free. NULL is fine. */
 void mcp__jwks_src_free(mcp__jwks_src *s);
+/* Has a key set been installed? When not, why (the last failure) into why. Thread safe. */
+bool mcp__jwks_src_status(mcp__jwks_src *s, char *why, size_t cap);
+/* Longest wait between attempts while no key set has arrived yet. */
+#define MCP__JWKS_BACKOFF_MAX_S 30u
+
+/* jwt_discover.c: the jwks_uri (and, when introspection is not NULL, the
+ * introspection_endpoint; NULL when absent) of an issuer's metadata, by OIDC Discovery then
+ * RFC 8414. The document's issuer must equal issuer. New strings (mcp__free). */
+mcp_status mcp__jwt_discover(const char *issuer, bool allow_insecure, unsigned timeout_ms,
+                             bool (*abort_fn)(void *), void *abort_ctx, char **jwks_uri,
+                             char **introspection, mcp_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The verifier                                                                               */
@@ -181,6 +193,17 @@ typedef enum mcp__jwt_profile {
     MCP__JWT_PROFILE_COUNT
 } mcp__jwt_profile;
 
+/* A parsed claim path (jwt_claims.c): n segments, unescaped, NUL-separated in buf. */
+#define MCP__CLAIM_PATH_SEGS 16
+#define MCP__CLAIM_PATH_MAX  256
+#define MCP__CLAIM_PATHS_MAX 16
+typedef struct mcp__claim_path {
+    char       *text;                      /* as configured (error messages) */
+    char       *buf;
+    const char *seg[MCP__CLAIM_PATH_SEGS];
+    size_t      n;                         /* 0: not configured */
+} mcp__claim_path;
+
 struct mcp_jwt_verifier {
     mcp_jwt_opts     opts;          /* strings below are owned copies */
     char            *issuer, *audience, *typ;
@@ -190,6 +213,9 @@ struct mcp_jwt_verifier {
     char           **perm_map;      /* from, to pairs (n_map pairs) */
     size_t           n_map;
     size_t           n_tenants;
+    mcp__claim_path  sub_path, name_path, client_path; /* opts.*_claim; n 0 = not set */
+    mcp__claim_path *perm_paths;    /* opts.permission_claims (n_perm_paths) */
+    size_t           n_perm_paths;
     mcp_jwt_verifier **issuers;     /* further trusted issuers (owned; add_issuer) */
     size_t           n_issuers;
 
@@ -226,6 +252,15 @@ mcp_status mcp__jwt_claims_map(const mcp_jwt_verifier *v, const mcp_principal_fi
  * allowed tenants. */
 mcp_status mcp__jwt_check_issuer(const mcp_jwt_verifier *v, const json_t *claims, const char *iss,
                                  mcp_error *err);
+
+/* Parse a claim path (see mcp_jwt_opts.subject_claim); MCP_ERR_INVALID_ARG naming what when
+ * malformed. Free with mcp__claim_path_cleanup(). */
+mcp_status mcp__claim_path_parse(const char *text, const char *what, mcp__claim_path *cp,
+                                 mcp_error *err);
+void mcp__claim_path_cleanup(mcp__claim_path *cp);
+/* The value at cp in claims: 0 found (*out), 1 absent, -1 a value of the wrong type on the way
+ * (not an object or array, or a non-index segment on an array). */
+int mcp__claim_path_get(const mcp__claim_path *cp, const json_t *claims, const json_t **out);
 
 /* Replace the wall clock (tests). */
 void mcp__jwt_verifier_set_clock(mcp_jwt_verifier *v, mcp__jwt_clock_fn fn, void *ctx);

@@ -26,7 +26,8 @@
 #include <time.h>
 
 struct mcp__jwks_src {
-    char                *url;
+    char                *url;           /* NULL until discovered (issuer set) */
+    char                *issuer;        /* discovery mode: jwks_uri from its metadata */
     size_t               max_bytes;
     unsigned             timeout_ms, min_interval_s, refresh_s;
     bool                 allow_insecure;
@@ -38,6 +39,9 @@ struct mcp__jwks_src {
     atomic_uint_fast64_t fetch_count;   /* attempts, for tests and logs */
     unsigned char        doc_hash[MCP__JWT_HASH_LEN];
     bool                 have_doc_hash;
+    atomic_bool          have_keys;     /* a key set was installed at least once */
+    pthread_mutex_t      err_mu;        /* guards last_err */
+    char                 last_err[MCP_ERROR_MSG_MAX]; /* why the last fetch failed ("" = ok) */
 
     pthread_mutex_t      lock;          /* guards stop_cond */
     pthread_cond_t       stop_cond;
@@ -102,11 +106,17 @@ mcp__jwks_src_new(const char *url, const mcp_jwt_opts *opts, mcp__jwks_install_f
                   void *ctx, mcp__jwks_src **out, mcp_error *err)
 {
     *out = NULL;
-    mcp_status rc = mcp__net_url_check(url, opts->allow_insecure_jwks_url, &url_msgs, err);
+    mcp_status rc = url != NULL
+                    ? mcp__net_url_check(url, opts->allow_insecure_jwks_url, &url_msgs, err)
+                    : opts->issuer != NULL ? MCP_OK
+                    : mcp_error_set(err, MCP_ERR_INVALID_ARG, "discovery needs an issuer");
     if (rc != MCP_OK)
         return rc;
     mcp__jwks_src *s = mcp__calloc(1, sizeof *s);
-    if (s == NULL || (s->url = mcp__strdup(url)) == NULL) {
+    if (s == NULL || (url != NULL && (s->url = mcp__strdup(url)) == NULL) ||
+        (url == NULL && (s->issuer = mcp__strdup(opts->issuer)) == NULL)) {
+        if (s != NULL)
+            mcp__free(s->url);
         mcp__free(s);
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     }
@@ -119,6 +129,8 @@ mcp__jwks_src_new(const char *url, const mcp_jwt_opts *opts, mcp__jwks_install_f
     s->ctx = ctx;
     pthread_mutex_init(&s->fetch_lock, NULL);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->err_mu, NULL);
+    atomic_init(&s->have_keys, false);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -161,9 +173,28 @@ mcp__jwks_src_refresh(mcp__jwks_src *s, bool force, mcp_error *err)
     atomic_fetch_add(&s->fetch_count, 1);
 
     mcp__net_resp body;
+    memset(&body, 0, sizeof body);
     mcp__jwt_keyset *set = NULL;
-    mcp_status rc = fetch(s, &body, err);
-    if (rc != MCP_OK)
+    mcp_error local;
+    if (err == NULL) {
+        mcp_error_clear(&local);
+        err = &local;          /* the reason is kept for readiness (mcp__jwks_src_status) */
+    }
+    mcp_status rc = MCP_OK;
+    if (s->url == NULL) {
+        char *jw = NULL;
+        rc = mcp__jwt_discover(s->issuer, s->allow_insecure, s->timeout_ms, stopping, s, &jw,
+                               NULL, err);
+        if (rc == MCP_OK && jw == NULL)
+            rc = mcp_error_set(err, MCP_ERR_INVALID_ARG, "the metadata of %s has no jwks_uri",
+                               s->issuer);
+        if (rc != MCP_OK)
+            goto out;
+        s->url = jw;           /* read only under fetch_lock */
+        mcp__log(MCP__LOG_INFO, "jwt", "discovered jwks_uri %s from issuer %s", s->url,
+                 s->issuer);
+    }
+    if ((rc = fetch(s, &body, err)) != MCP_OK)
         goto out;
     unsigned char hash[MCP__JWT_HASH_LEN];
     bool hashed = mcp__sha256(body.body, body.body_len, hash);
@@ -174,21 +205,41 @@ mcp__jwks_src_refresh(mcp__jwks_src *s, bool force, mcp_error *err)
     s->install(s->ctx, set);
     memcpy(s->doc_hash, hash, sizeof hash);
     s->have_doc_hash = hashed;
+    if (!atomic_load(&s->have_keys) && atomic_load(&s->fetch_count) > 1)
+        mcp__log(MCP__LOG_INFO, "jwt", "JWKS %s fetched after %llu attempt(s): keys available",
+                 s->url, (unsigned long long)atomic_load(&s->fetch_count));
+    atomic_store(&s->have_keys, true);
 out:
+    pthread_mutex_lock(&s->err_mu);
+    if (rc == MCP_OK)
+        s->last_err[0] = '\0';
+    else
+        snprintf(s->last_err, sizeof s->last_err, "%s",
+                 err->message[0] ? err->message : mcp_status_str(rc));
+    pthread_mutex_unlock(&s->err_mu);
     pthread_mutex_unlock(&s->fetch_lock);
     mcp__net_resp_cleanup(&body);
     return rc;
 }
 
+/*
+ * Until a first key set arrives the source retries with backoff (1 s, doubling, at most
+ * MCP__JWKS_BACKOFF_MAX_S), whatever jwks_refresh_s says; then it refreshes every
+ * jwks_refresh_s seconds (0: never, the thread ends).
+ */
 static void *
 refresh_thread(void *arg)
 {
     mcp__jwks_src *s = arg;
+    unsigned backoff = 1;
     pthread_mutex_lock(&s->lock);
     for (;;) {
+        bool waiting = !atomic_load(&s->have_keys);
+        if (!waiting && s->refresh_s == 0)
+            break;
         struct timespec deadline;
         clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += (time_t)s->refresh_s;
+        deadline.tv_sec += (time_t)(waiting ? backoff : s->refresh_s);
         int r = 0;
         while (!atomic_load(&s->stopping) && r != ETIMEDOUT)
             r = pthread_cond_timedwait(&s->stop_cond, &s->lock, &deadline);
@@ -197,9 +248,18 @@ refresh_thread(void *arg)
         pthread_mutex_unlock(&s->lock);
         mcp_error e;
         mcp_error_clear(&e);
-        if (mcp__jwks_src_refresh(s, true, &e) != MCP_OK && !atomic_load(&s->stopping))
-            mcp__log(MCP__LOG_WARN, "jwt", "JWKS refresh failed, keeping the current keys: %s",
-                     e.message);
+        waiting = !atomic_load(&s->have_keys);
+        if (mcp__jwks_src_refresh(s, true, &e) != MCP_OK && !atomic_load(&s->stopping)) {
+            if (waiting)
+                mcp__log(MCP__LOG_WARN, "jwt", "no signing keys yet (next attempt in %u s): %s",
+                         backoff * 2 < MCP__JWKS_BACKOFF_MAX_S ? backoff * 2
+                                                               : MCP__JWKS_BACKOFF_MAX_S,
+                         e.message);
+            else
+                mcp__log(MCP__LOG_WARN, "jwt", "JWKS refresh failed, keeping the current keys: "
+                         "%s", e.message);
+        }
+        backoff = backoff * 2 < MCP__JWKS_BACKOFF_MAX_S ? backoff * 2 : MCP__JWKS_BACKOFF_MAX_S;
         pthread_mutex_lock(&s->lock);
     }
     pthread_mutex_unlock(&s->lock);
@@ -209,13 +269,26 @@ refresh_thread(void *arg)
 void
 mcp__jwks_src_start(mcp__jwks_src *s)
 {
-    if (s->refresh_s == 0 || s->thread_started)
+    if ((s->refresh_s == 0 && atomic_load(&s->have_keys)) || s->thread_started)
         return;
     if (pthread_create(&s->thread, NULL, refresh_thread, s) != 0)
         mcp__log(MCP__LOG_WARN, "jwt", "cannot start the JWKS refresh thread; keys will only "
                  "refresh on unknown kid");
     else
         s->thread_started = true;
+}
+
+bool
+mcp__jwks_src_status(mcp__jwks_src *s, char *why, size_t cap)
+{
+    if (atomic_load(&s->have_keys))
+        return true;
+    if (why != NULL && cap > 0) {
+        pthread_mutex_lock(&s->err_mu);
+        snprintf(why, cap, "%s", s->last_err[0] ? s->last_err : "JWKS not fetched yet");
+        pthread_mutex_unlock(&s->err_mu);
+    }
+    return false;
 }
 
 void
@@ -232,6 +305,8 @@ mcp__jwks_src_free(mcp__jwks_src *s)
     pthread_cond_destroy(&s->stop_cond);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->fetch_lock);
+    pthread_mutex_destroy(&s->err_mu);
     mcp__free(s->url);
+    mcp__free(s->issuer);
     mcp__free(s);
 }

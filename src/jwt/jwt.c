@@ -101,6 +101,10 @@ mcp_jwt_verifier_new(const mcp_jwt_opts *opts, mcp_jwt_verifier **out, mcp_error
     v->opts.claims_client = NULL;
     v->opts.allowed_tenants = NULL;
     v->opts.permission_map = NULL;
+    v->opts.subject_claim = NULL; /* parsed into v->sub_path etc. */
+    v->opts.name_claim = NULL;
+    v->opts.client_id_claim = NULL;
+    v->opts.permission_claims = NULL;
     *out = v;
     return MCP_OK;
 }
@@ -345,6 +349,62 @@ mcp_jwt_verifier_set_jwks_url(mcp_jwt_verifier *v, const char *url, mcp_error *e
     v->jwks = src;
     mcp__jwks_src_start(src);
     return MCP_OK;
+}
+
+/* A JWKS source whose first fetch may fail: logged, retried in the background with backoff. */
+static mcp_status
+start_source(mcp_jwt_verifier *v, const char *url, mcp_error *err)
+{
+    if (v == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "missing argument");
+    if (v->jwks != NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "JWKS URL already set");
+    if (url == NULL && v->issuer == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "JWKS discovery needs an issuer");
+    mcp__jwks_src *src = NULL;
+    mcp_status rc = mcp__jwks_src_new(url, &v->opts, install_remote, v, &src, err);
+    if (rc != MCP_OK)
+        return rc;
+    mcp_error e;
+    mcp_error_clear(&e);
+    rc = mcp__jwks_src_refresh(src, true, &e);
+    if (rc == MCP_ERR_NOMEM) {
+        mcp__jwks_src_free(src);
+        return mcp_error_set(err, rc, NULL);
+    }
+    if (rc != MCP_OK)
+        mcp__log(MCP__LOG_WARN, "jwt", "no signing keys at start-up, retrying in the background "
+                 "(tokens are answered 503 until keys arrive): %s", e.message);
+    v->jwks = src;
+    mcp__jwks_src_start(src);
+    return MCP_OK;
+}
+
+mcp_status
+mcp_jwt_verifier_start_jwks_url(mcp_jwt_verifier *v, const char *url, mcp_error *err)
+{
+    if (url == NULL)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "missing argument");
+    return start_source(v, url, err);
+}
+
+mcp_status
+mcp_jwt_verifier_discover_jwks(mcp_jwt_verifier *v, mcp_error *err)
+{
+    return start_source(v, NULL, err);
+}
+
+bool
+mcp_jwt_verifier_keys_ready(const mcp_jwt_verifier *v, char *why, size_t cap)
+{
+    if (v == NULL)
+        return false;
+    if (v->jwks != NULL && !mcp__jwks_src_status(v->jwks, why, cap))
+        return false;
+    for (size_t i = 0; i < v->n_issuers; i++)
+        if (!mcp_jwt_verifier_keys_ready(v->issuers[i], why, cap))
+            return false;
+    return true;
 }
 
 mcp_status
@@ -707,6 +767,10 @@ verify_full(mcp_jwt_verifier *v, const char *token, size_t len, int64_t now,
     size_t ilen = (size_t)(d2 - token);
     uint64_t gen = snapshot(v, sets);
     sel_result sr = select_and_verify(sets, alg, kid, input, ilen, sig, siglen);
+    /* No key set fetched yet (the JWKS was unreachable at start-up): any token without a
+     * matching local key waits for the fetch, not only one with an unknown kid. */
+    if (sr == SEL_ALG_NOT_ALLOWED && v->jwks != NULL && !mcp__jwks_src_status(v->jwks, NULL, 0))
+        sr = SEL_NO_KID;
     if (sr == SEL_NO_KID && v->jwks != NULL && !may_block &&
         mcp__jwks_src_would_fetch(v->jwks)) {
         /* The caller must not wait on the network (an HTTP IO thread): it reruns the
@@ -723,6 +787,12 @@ verify_full(mcp_jwt_verifier *v, const char *token, size_t len, int64_t now,
             gen = snapshot(v, sets);
             sr = select_and_verify(sets, alg, kid, input, ilen, sig, siglen);
         }
+    }
+    if (sr == SEL_NO_KID && v->jwks != NULL && !mcp__jwks_src_status(v->jwks, NULL, 0)) {
+        /* Not the caller's fault: 503 until the keys arrive (fail closed, never 200). */
+        rc = mcp_error_set(err, MCP_ERR_STORE, "signing keys unavailable: the JWKS has not "
+                           "been fetched yet (retrying)");
+        goto out;
     }
     switch (sr) {
     case SEL_OK: break;

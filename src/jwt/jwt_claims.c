@@ -12,6 +12,10 @@
  *   auth0     permissions (array) and scope: the generic reading; client = azp
  *   okta      scp (array): the generic reading; client = cid
  *
+ * Claim paths (mcp_jwt_opts.subject_claim, name_claim, client_id_claim, permission_claims)
+ * override or add to the profile: a claim name or a dotted path, "\." a dot inside a name, "\\"
+ * a backslash, a decimal segment an index into an array.
+ *
  * Every profile keeps the generic claims, so a token that carries both (Keycloak sends roles and
  * scope) grants the union. A claim of the wrong JSON type is "malformed token: <claim>", never
  * skipped: a profile must not silently grant less, or more, than the token says.
@@ -68,6 +72,216 @@ opt_string(const json_t *obj, const char *name, const char **out)
     return m == NULL || json_is_string(m);
 }
 
+/* ---- claim paths ------------------------------------------------------------------------ */
+
+mcp_status
+mcp__claim_path_parse(const char *text, const char *what, mcp__claim_path *cp, mcp_error *err)
+{
+    memset(cp, 0, sizeof *cp);
+    size_t len = text != NULL ? strlen(text) : 0;
+    if (len == 0 || len > MCP__CLAIM_PATH_MAX)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "%s: a claim path of 1..%d bytes", what,
+                             MCP__CLAIM_PATH_MAX);
+    if ((cp->text = mcp__strdup(text)) == NULL || (cp->buf = mcp__alloc(len + 1)) == NULL) {
+        mcp__claim_path_cleanup(cp);
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    }
+    const char *why = NULL;
+    size_t o = 0, start = 0;
+    for (size_t i = 0; i <= len && why == NULL; i++) {
+        char c = text[i];
+        if (c == '\\') {
+            if (text[i + 1] != '.' && text[i + 1] != '\\') {
+                why = "a backslash escapes only a dot or a backslash";
+                break;
+            }
+            cp->buf[o++] = text[++i];
+        } else if (c == '.' || c == '\0') {
+            if (o == start)
+                why = "an empty segment";
+            else if (cp->n == MCP__CLAIM_PATH_SEGS)
+                why = "more than 16 segments";
+            else {
+                cp->buf[o++] = '\0';
+                cp->seg[cp->n++] = cp->buf + start;
+                start = o;
+            }
+        } else if ((unsigned char)c < 0x20 || c == 0x7f) {
+            why = "a control character";
+        } else {
+            cp->buf[o++] = c;
+        }
+    }
+    if (why != NULL) {
+        mcp__claim_path_cleanup(cp);
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "%s: bad claim path (%s)", what, why);
+    }
+    return MCP_OK;
+}
+
+void
+mcp__claim_path_cleanup(mcp__claim_path *cp)
+{
+    mcp__free(cp->text);
+    mcp__free(cp->buf);
+    memset(cp, 0, sizeof *cp);
+}
+
+/* A canonical decimal array index ("0", "12"; not "01", "-1", "+1"), below 2^20. */
+static bool
+index_of(const char *s, size_t *out)
+{
+    size_t v = 0, n = 0;
+    if (s[0] == '0' && s[1] != '\0')
+        return false;
+    for (; s[n] != '\0'; n++) {
+        if (s[n] < '0' || s[n] > '9' || n >= 7)
+            return false;
+        v = v * 10 + (size_t)(s[n] - '0');
+    }
+    if (n == 0 || v >= (1u << 20))
+        return false;
+    *out = v;
+    return true;
+}
+
+int
+mcp__claim_path_get(const mcp__claim_path *cp, const json_t *claims, const json_t **out)
+{
+    const json_t *cur = claims;
+    *out = NULL;
+    for (size_t i = 0; i < cp->n; i++) {
+        const json_t *next;
+        size_t idx = 0;
+        if (json_is_object(cur))
+            next = json_object_get(cur, cp->seg[i]);
+        else if (json_is_array(cur) && index_of(cp->seg[i], &idx))
+            next = json_array_get(cur, idx);
+        else
+            return -1;
+        if (next == NULL)
+            return 1;
+        cur = next;
+    }
+    *out = cur;
+    return 0;
+}
+
+/* A string at cp (NULL when absent or cp not configured); false when of another type. */
+static bool
+path_string(const mcp__claim_path *cp, const json_t *claims, const char **out)
+{
+    const json_t *m = NULL;
+    *out = NULL;
+    if (cp->n == 0)
+        return true;
+    int r = mcp__claim_path_get(cp, claims, &m);
+    if (r < 0 || (r == 0 && !json_is_string(m)))
+        return false;
+    *out = json_string_value(m);
+    return true;
+}
+
+static mcp_status
+bad_path(mcp_error *err, const mcp__claim_path *cp)
+{
+    return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "malformed token: %.200s", cp->text);
+}
+
+/* The configured claim paths over the profile's identity. */
+static mcp_status
+paths_identity(const mcp_jwt_verifier *v, const json_t *claims, const char **sub,
+               const char **name, const char **client_id, mcp_error *err)
+{
+    const char *s = NULL;
+    if (v->sub_path.n > 0) {
+        if (!path_string(&v->sub_path, claims, &s))
+            return bad_path(err, &v->sub_path);
+        if (s == NULL || s[0] == '\0')
+            return mcp_error_set(err, MCP_ERR_UNAUTHENTICATED, "missing subject claim %.200s",
+                                 v->sub_path.text);
+        *sub = s;
+    }
+    if (!path_string(&v->name_path, claims, &s))
+        return bad_path(err, &v->name_path);
+    if (s != NULL)
+        *name = s;
+    if (!path_string(&v->client_path, claims, &s))
+        return bad_path(err, &v->client_path);
+    if (s != NULL && s[0] != '\0')
+        *client_id = s;
+    return MCP_OK;
+}
+
+/* Each permission path's value: the words of a string or the strings of an array. */
+static mcp_status
+paths_permissions(const mcp_jwt_verifier *v, const json_t *claims, mcp_principal *p,
+                  mcp_error *err)
+{
+    for (size_t i = 0; i < v->n_perm_paths; i++) {
+        const mcp__claim_path *cp = &v->perm_paths[i];
+        const json_t *m = NULL;
+        int r = mcp__claim_path_get(cp, claims, &m);
+        if (r < 0)
+            return bad_path(err, cp);
+        if (r > 0)
+            continue;
+        mcp_status rc;
+        if (json_is_string(m)) {
+            rc = mcp_principal_add_scope_string(p, json_string_value(m), err);
+        } else if (json_is_array(m)) {
+            size_t j;
+            const json_t *e;
+            rc = MCP_OK;
+            json_array_foreach(m, j, e) {
+                if (!json_is_string(e))
+                    return bad_path(err, cp);
+                if (json_string_length(e) > 0
+                    && (rc = mcp_principal_add_permission(p, json_string_value(e), err))
+                           != MCP_OK)
+                    break;
+            }
+        } else {
+            return bad_path(err, cp);
+        }
+        if (rc != MCP_OK)
+            return rc;
+    }
+    return MCP_OK;
+}
+
+static mcp_status
+paths_setup(mcp_jwt_verifier *v, const mcp_jwt_opts *o, mcp_error *err)
+{
+    mcp_status rc = MCP_OK;
+    if (o->subject_claim != NULL)
+        rc = mcp__claim_path_parse(o->subject_claim, "subject claim", &v->sub_path, err);
+    if (rc == MCP_OK && o->name_claim != NULL)
+        rc = mcp__claim_path_parse(o->name_claim, "name claim", &v->name_path, err);
+    if (rc == MCP_OK && o->client_id_claim != NULL)
+        rc = mcp__claim_path_parse(o->client_id_claim, "client id claim", &v->client_path, err);
+    if (rc != MCP_OK)
+        return rc;
+    size_t n = 0;
+    while (o->permission_claims != NULL && o->permission_claims[n] != NULL)
+        n++;
+    if (n == 0)
+        return MCP_OK;
+    if (n > MCP__CLAIM_PATHS_MAX)
+        return mcp_error_set(err, MCP_ERR_INVALID_ARG, "more than %d permission claims",
+                             MCP__CLAIM_PATHS_MAX);
+    if ((v->perm_paths = mcp__calloc(n, sizeof *v->perm_paths)) == NULL)
+        return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
+    for (size_t i = 0; i < n; i++) {
+        rc = mcp__claim_path_parse(o->permission_claims[i], "permission claim",
+                                   &v->perm_paths[i], err);
+        if (rc != MCP_OK)
+            return rc;
+        v->n_perm_paths = i + 1;
+    }
+    return MCP_OK;
+}
+
 mcp_status
 mcp__jwt_claims_identity(const mcp_jwt_verifier *v, const json_t *claims, const char **sub,
                          const char **name, const char **client_id, mcp_error *err)
@@ -99,7 +313,7 @@ mcp__jwt_claims_identity(const mcp_jwt_verifier *v, const json_t *claims, const 
             return bad(err, "preferred_username");
         *name = s;
     }
-    return MCP_OK;
+    return paths_identity(v, claims, sub, name, client_id, err);
 }
 
 /* Every string of the array at m as a permission; m absent is fine, anything else malformed. */
@@ -135,9 +349,20 @@ add_roles_of(mcp_principal *p, const json_t *obj, const char *what, mcp_error *e
     return add_array(p, json_object_get(obj, "roles"), what, err);
 }
 
+static mcp_status profile_permissions(const mcp_jwt_verifier *v, const json_t *claims,
+                                      mcp_principal *p, mcp_error *err);
+
 mcp_status
 mcp__jwt_claims_permissions(const mcp_jwt_verifier *v, const json_t *claims, mcp_principal *p,
                             mcp_error *err)
+{
+    mcp_status rc = profile_permissions(v, claims, p, err);
+    return rc == MCP_OK ? paths_permissions(v, claims, p, err) : rc;
+}
+
+static mcp_status
+profile_permissions(const mcp_jwt_verifier *v, const json_t *claims, mcp_principal *p,
+                    mcp_error *err)
 {
     switch (v->profile) {
     case MCP__JWT_PROFILE_ENTRA:
@@ -237,6 +462,8 @@ mcp__jwt_claims_setup(mcp_jwt_verifier *v, const mcp_jwt_opts *o, mcp_error *err
     }
     if ((rc = map_setup(v, o->permission_map, err)) != MCP_OK)
         return rc;
+    if ((rc = paths_setup(v, o, err)) != MCP_OK)
+        return rc;
     if (o->issuer != NULL && strstr(o->issuer, TENANT_TEMPLATE) != NULL) {
         const char *t = strstr(o->issuer, TENANT_TEMPLATE);
         if (strstr(t + 1, TENANT_TEMPLATE) != NULL)
@@ -320,6 +547,14 @@ mcp__jwt_claims_map(const mcp_jwt_verifier *v, const mcp_principal_fields *f, mc
 void
 mcp__jwt_claims_cleanup(mcp_jwt_verifier *v)
 {
+    mcp__claim_path_cleanup(&v->sub_path);
+    mcp__claim_path_cleanup(&v->name_path);
+    mcp__claim_path_cleanup(&v->client_path);
+    for (size_t i = 0; i < v->n_perm_paths; i++)
+        mcp__claim_path_cleanup(&v->perm_paths[i]);
+    mcp__free(v->perm_paths);
+    v->perm_paths = NULL;
+    v->n_perm_paths = 0;
     for (size_t i = 0; i < 2 * v->n_map; i++)
         mcp__free(v->perm_map[i]);
     mcp__free(v->perm_map);

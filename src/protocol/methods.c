@@ -4,9 +4,9 @@
  * (after parsing: responses, notifications, lifecycle checks, the target), the built-in AUTHZ
  * entry, and the handler. Before it there were three string chains (set_target,
  * authorize_target, the dispatcher) that disagreed on resources/unsubscribe: it had a target
- * (so AUTHZ middleware saw it and mcp_request_target() named the URI) but was not decided by
- * the built-in AUTHZ entry. Its row keeps that behaviour (authorize = false), to be settled on
- * its own, not in a restructuring.
+ * but was not decided by the built-in AUTHZ entry. Every method with a target is now decided
+ * by its target's rule, unsubscribe included: one policy for every method that names a
+ * resource, and no answer ("{}" or "not found") for one the caller may not read.
  */
 #include "protocol/internal.h"
 
@@ -53,7 +53,7 @@ static const method methods[] = {
     { "resources/templates/list", T_NONE,     false, REV_ALL, C_CALLER, mcp__m_templates_list },
     { "resources/read",           T_RESOURCE, true,  REV_ALL, C_CALLER, mcp__m_resources_read },
     { "resources/subscribe",      T_RESOURCE, true,  REV_LEGACY, C_NO, mcp__m_subscribe },
-    { "resources/unsubscribe",    T_RESOURCE, false, REV_LEGACY, C_NO, mcp__m_unsubscribe },
+    { "resources/unsubscribe",    T_RESOURCE, true,  REV_LEGACY, C_NO, mcp__m_unsubscribe },
     { "prompts/list",             T_NONE,     false, REV_ALL, C_CALLER, mcp__m_prompts_list },
     { "prompts/get",              T_PROMPT,   true,  REV_ALL, C_NO, mcp__m_prompts_get },
     { "completion/complete",      T_NONE,     false, REV_ALL, C_NO, mcp__m_complete },
@@ -95,10 +95,20 @@ refuse(mcp_request *req, unsigned http_status, mcp_status rc, mcp_error *err)
  */
 static mcp_status check_param_headers(mcp_request *req, mcp_error *err);
 
+/* The version params._meta names, or NULL. */
+static const char *
+meta_version(const mcp_request *req)
+{
+    return json_string_value(json_object_get(json_object_get(req->msg.params, "_meta"),
+                                             MCP__META_PV));
+}
+
 static mcp_status
 modern_checks(mcp_request *req, const method **out, mcp_error *err)
 {
-    const char *pv = mcp_request_header(req, "MCP-Protocol-Version");
+    bool headerless = (req->caps & MCP__CAP_HEADERLESS) != 0;
+    const char *pv = headerless ? meta_version(req) : mcp_request_header(req,
+                                                                         "MCP-Protocol-Version");
     const char *m = req->msg.method;
     json_t *params = req->msg.params;
     mcp_status rc;
@@ -106,29 +116,33 @@ modern_checks(mcp_request *req, const method **out, mcp_error *err)
     if (req->era == MCP__REQ_UNSUPPORTED) {
         req->err_data = mcp__pv_unsupported_data(pv);
         mcp_error_set_rpc(err, MCP_ERR_UNSUPPORTED, MCP__RPC_UNSUPPORTED_VERSION,
-                          "Bad Request: unsupported MCP-Protocol-Version %.40s", pv ? pv : "");
+                          headerless ? "Bad Request: unsupported protocol version %.40s"
+                                     : "Bad Request: unsupported MCP-Protocol-Version %.40s",
+                          pv ? pv : "");
         return refuse(req, 400, MCP_ERR_UNSUPPORTED, err);
     }
     mcp__meta26 meta;
     if ((rc = mcp__meta26_parse(params, &meta, err)) != MCP_OK ||
-        (rc = mcp__meta26_header_check(pv, &meta, err)) != MCP_OK)
+        (!headerless && (rc = mcp__meta26_header_check(pv, &meta, err)) != MCP_OK))
         return refuse(req, 400, rc, err);
-    mcp__hdr_target t;
-    memset(&t, 0, sizeof t);
-    rc = mcp__hdr_target_read(mcp_request_header(req, "Mcp-Method"),
-                              mcp_request_header(req, "Mcp-Name"), &t, err);
-    if (rc == MCP_OK)
-        rc = mcp__hdr_verify_body(&t, m, params, err);
-    mcp__hdr_target_cleanup(&t);
-    if (rc != MCP_OK)
-        return refuse(req, 400, rc, err);
+    if (!headerless) {
+        mcp__hdr_target t;
+        memset(&t, 0, sizeof t);
+        rc = mcp__hdr_target_read(mcp_request_header(req, "Mcp-Method"),
+                                  mcp_request_header(req, "Mcp-Name"), &t, err);
+        if (rc == MCP_OK)
+            rc = mcp__hdr_verify_body(&t, m, params, err);
+        mcp__hdr_target_cleanup(&t);
+        if (rc != MCP_OK)
+            return refuse(req, 400, rc, err);
+    }
     const method *me = find_method(m, REV_2026_07_28);
     if (me == NULL) {
         mcp_error_set_rpc(err, MCP_ERR_NOT_FOUND, MCP_RPC_METHOD_NOT_FOUND,
                           "Method not found: %.60s", m);
         return refuse(req, 404, MCP_ERR_NOT_FOUND, err);
     }
-    if (me->target == T_TOOL && (rc = check_param_headers(req, err)) != MCP_OK)
+    if (!headerless && me->target == T_TOOL && (rc = check_param_headers(req, err)) != MCP_OK)
         return refuse(req, 400, rc, err);
     if (mcp__input_allowed(m)) {
         const json_t *resp;
@@ -197,8 +211,7 @@ modern_body_without_header(const mcp_request *req)
 {
     json_t *meta = json_object_get(req->msg.params, "_meta");
     return mcp_request_header(req, "MCP-Protocol-Version") == NULL &&
-           json_object_get(meta, MCP__META_PV) != NULL && req->http_method != NULL &&
-           strcmp(req->http_method, "STDIO") != 0;
+           json_object_get(meta, MCP__META_PV) != NULL && !(req->caps & MCP__CAP_HEADERLESS);
 }
 
 /*
@@ -254,6 +267,16 @@ route(mcp_request *req, void *unused, mcp_error *err)
     }
     const char *m = req->msg.method;
     const method *me = NULL;
+    if ((req->caps & MCP__CAP_HEADERLESS) && req->era == MCP__REQ_LEGACY) {
+        /* No headers (stdio): the version in params._meta chooses the era of each request. A
+         * 2025 client sends none (its session's initialize decides); a version that is
+         * neither 2026-07-28 nor a 2025 revision is refused -32022. */
+        const char *pv = meta_version(req);
+        if (pv != NULL && strcmp(pv, MCP__PV_MODERN) == 0)
+            req->era = MCP__REQ_MODERN;
+        else if (pv != NULL && !mcp__version_supported(pv))
+            req->era = MCP__REQ_UNSUPPORTED;
+    }
     if (req->era != MCP__REQ_LEGACY) {
         mcp_status rc = modern_checks(req, &me, err);
         if (rc != MCP_OK)
@@ -347,7 +370,7 @@ head_route(mcp_request *req, void *unused, mcp_error *err)
 }
 
 /* Built-in AUTHZ entry: the registered access rule (or the installed policy) of the target.
- * Only methods whose table row says so are decided here (see resources/unsubscribe). */
+ * Only methods whose table row says so are decided here (those that name a target). */
 static mcp_status
 authorize_target(mcp_request *req, void *unused, mcp_error *err)
 {

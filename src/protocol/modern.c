@@ -173,7 +173,8 @@ mcp__m_listen(mcp_request *req, mcp_error *err)
     if (!json_is_object(want))
         return mcp__pr_reply(req, NULL, MCP_RPC_INVALID_PARAMS,
                              "params.notifications: must be an object");
-    if (acc == NULL || strstr(acc, "text/event-stream") == NULL)
+    if (!(req->caps & MCP__CAP_HEADERLESS) &&          /* stdio: a stream by nature */
+        (acc == NULL || strstr(acc, "text/event-stream") == NULL))
         return mcp__pr_reply(req, NULL, MCP_RPC_INVALID_REQUEST,
                              "subscriptions/listen needs Accept: text/event-stream");
     json_t *got = json_object();

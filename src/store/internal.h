@@ -105,6 +105,7 @@ struct mcp_store {
     _Atomic uint64_t gen;           /* bumped on every change seen; cache entries carry it */
     _Atomic uint64_t last_check_ms; /* monotonic time of the last successful change check */
     atomic_bool      healthy;       /* false after a failed check: check on every lookup */
+    atomic_bool      probing;       /* mcp_store_check() is checking (store_check.c) */
     _Atomic uint64_t last_fail_ms;  /* monotonic time a failed check ended */
     int64_t          data_version;  /* under watch.mu (SQLite) */
     dev_t            file_dev;      /* the file we opened; a replaced file fails closed */

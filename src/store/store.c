@@ -690,12 +690,22 @@ mcp__store_check_changes(mcp_store *s, mcp_error *err)
         if (now < last || now - last < interval)
             return MCP_OK;
         /* Another thread is checking right now; within the interval contract either way. */
-        if (pthread_mutex_trylock(&s->watch.mu) != 0)
-            return MCP_OK;
+        if (pthread_mutex_trylock(&s->watch.mu) != 0) {
+            if (!atomic_load_explicit(&s->probing, memory_order_acquire))
+                return MCP_OK;
+            /* ... unless it is the readiness probe (mcp_store_check), which may have started
+             * while the store was already failing: wait for its answer and take it, as this
+             * lookup would have waited for its own check. */
+            pthread_mutex_lock(&s->watch.mu);
+            pthread_mutex_unlock(&s->watch.mu);
+            return atomic_load_explicit(&s->healthy, memory_order_acquire)
+                   ? MCP_OK
+                   : mcp_error_set(err, MCP_ERR_STORE, "store: unavailable (checked just now)");
+        }
     } else if (!healthy) {
         /* Failing: one thread rechecks at a time, at most every change_check_ms; the others fail
-         * at once instead of queuing behind a check that can take SQLite's read retry (about
-         * 10 s when another process holds the WAL read locks). */
+         * at once instead of queuing behind a check that waits for a lock (up to
+         * read_timeout_ms: store_vfs.c). */
         uint64_t lf = atomic_load_explicit(&s->last_fail_ms, memory_order_relaxed);
         if (now >= lf && now - lf < interval)
             return mcp_error_set(err, MCP_ERR_STORE, "store: unavailable (rechecked every %u ms)",
@@ -860,6 +870,7 @@ mcp_store_open(const char *path, const mcp_store_opts *opts, mcp_store **out, mc
     atomic_init(&s->gen, 1);
     atomic_init(&s->next_reader, 0);
     atomic_init(&s->healthy, true);
+    atomic_init(&s->probing, false);
 
     uint64_t seed[3];
     rc = mcp_random_bytes(seed, sizeof seed, err);

@@ -365,6 +365,30 @@ run_head(conn_state *cs, struct MHD_Connection *c)
     return after_head(cs, c);
 }
 
+/* Readiness (orchestrators, load balancers): 200 when ready_fn says the server's dependencies
+ * are reachable, else 503 with its reason. No credential; the reason names a dependency, never
+ * a secret. */
+static enum MHD_Result
+send_ready(conn_state *cs, struct MHD_Connection *c, const char *method)
+{
+    mcp__http *h = cs->h;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return mcp__http_send_rpc_error(cs, c, 405, MCP_RPC_INVALID_REQUEST,
+                                        "Method Not Allowed");
+    char why[256] = "";
+    bool ok = h->ready_fn == NULL || h->ready_fn(h->ready_ctx, why, sizeof why);
+    why[sizeof why - 1] = '\0';
+    json_t *doc = ok ? json_pack("{s:s}", "status", "ready")
+                     : json_pack("{s:s,s:s}", "status", "not ready", "reason",
+                                 why[0] ? why : "not ready");
+    char *b = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    if (b == NULL)
+        return mcp__http_send_rpc_error(cs, c, 500, MCP_RPC_INTERNAL_ERROR, "out of memory");
+    /* jansson allocates through the library's allocator (common/alloc.c) */
+    return mcp__http_send_body(cs, c, ok ? 200 : 503, "application/json", b, strlen(b));
+}
+
 static enum MHD_Result
 begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *method)
 {
@@ -389,6 +413,8 @@ begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *met
         char *b = mcp__strdup("{\"status\":\"ok\"}");
         return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
     }
+    if (h->ready_path != NULL && strcmp(url, h->ready_path) == 0)
+        return send_ready(cs, c, method);
     /* Prometheus scrape: counters only, no credential (off unless asked for; see
      * mcp_http_opts.metrics_path) */
     if (h->metrics_path != NULL && strcmp(url, h->metrics_path) == 0) {
@@ -698,6 +724,7 @@ mcp_http_opts_default(mcp_http_opts *o)
     o->sse_replay_events = 256;
     o->access_log = true;
     o->health_path = "/health";
+    o->ready_path = "/ready";
     o->listen_fd = -1;
     o->max_connections_per_ip = 256;
     o->max_streams_per_principal = 64;
@@ -726,13 +753,13 @@ http_free(void *tr)
     if (h->d != NULL) {
         /* stop was cut short by a deferred authentication; the workers are joined now, so it
          * has resumed its connection: nothing is suspended any more */
+        (void)mcp__http_acceptor_stop(h);
         atomic_store(&h->stopping, true);
         mcp__http_end_all_streams(h);
         MHD_stop_daemon(h->d);
         h->d = NULL;
     }
-    if (atomic_load(&h->quiesced) && h->lfd != MHD_INVALID_SOCKET)
-        close(h->lfd);
+    mcp__http_acceptor_free(h);
     pthread_mutex_destroy(&h->live_mu);
     mcp__free(h->host);
     mcp__free(h->path);
@@ -740,7 +767,9 @@ http_free(void *tr)
     mcp__free(h->prm_json);
     mcp__free(h->health_path);
     mcp__free(h->metrics_path);
+    mcp__free(h->ready_path);
     mcp__free(h->tls_cert);
+    mcp__http_tls_free(h->tls);
     if (h->tls_key != NULL) {
         mcp_memzero(h->tls_key, h->tls_key_len);
         mcp__free(h->tls_key);
@@ -772,20 +801,11 @@ http_stop(void *tr, unsigned grace_ms)
         return;
     mcp_server *srv = h->srv;
     uint64_t deadline = mcp_now_ms() + grace_ms;
-    if (!atomic_load(&h->quiesced)) {
-        /* stop accepting; in-flight work continues. The listen socket comes back to us. The
-         * flag comes first: an IO thread may still accept before it sees the quiesce, and
-         * accept_policy() refuses that connection. */
-        atomic_store(&h->quiesced, true);
-        h->lfd = MHD_quiesce_daemon(h->d);
-        /* The socket must stay open until MHD_stop_daemon (an IO thread may still hold it), but
-         * it need not listen: shut down, new connections are refused at once and any left in
-         * the backlog are reset, instead of waiting unanswered for the whole grace period. */
-        if (h->lfd != MHD_INVALID_SOCKET)
-            (void)shutdown(h->lfd, SHUT_RDWR);
+    /* stop accepting and close the listen socket: new connections are refused at once, those
+     * left in the backlog are reset; in-flight work continues */
+    if (mcp__http_acceptor_stop(h))
         mcp__log(MCP__LOG_INFO, "http",
                  "shutting down: no longer accepting connections (grace %u ms)", grace_ms);
-    }
     mcp__pool_wait_idle(srv, grace_ms);
     while (atomic_load(&h->authn_jobs) > 0 && mcp_now_ms() < deadline)
         usleep(5000);
@@ -812,9 +832,6 @@ http_stop(void *tr, unsigned grace_ms)
     }
     MHD_stop_daemon(h->d);
     h->d = NULL;
-    if (h->lfd != MHD_INVALID_SOCKET)
-        close(h->lfd);
-    h->lfd = MHD_INVALID_SOCKET;
 }
 
 static void
@@ -928,6 +945,12 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
                         strcmp(opts->metrics_path, h->path ? h->path : "") != 0;
     if (want_metrics)
         h->metrics_path = mcp__strdup(opts->metrics_path);
+    bool want_ready = opts->ready_path != NULL && opts->ready_path[0] == '/' &&
+                      strcmp(opts->ready_path, h->path ? h->path : "") != 0;
+    if (want_ready)
+        h->ready_path = mcp__strdup(opts->ready_path);
+    h->ready_fn = opts->ready_fn;
+    h->ready_ctx = opts->ready_ctx;
     h->resource_url = mcp__strdup(opts->resource_url);
     h->prm_json = mcp__strdup(opts->resource_metadata_json);
     h->route = opts->route;
@@ -943,11 +966,12 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
                                    ? opts->max_streams_per_principal : 64;
     h->suspend_timeout_s = opts->suspend_timeout_s ? opts->suspend_timeout_s : 300;
     h->lfd = MHD_INVALID_SOCKET;
+    h->wake_r = h->wake_w = -1;
     h->last_ping_ms = mcp_now_ms();
     pthread_mutex_init(&h->live_mu, NULL);
     if (h->host == NULL || h->path == NULL || h->allowed_hosts == NULL ||
         h->allowed_origins == NULL || (want_health && h->health_path == NULL) ||
-        (want_metrics && h->metrics_path == NULL)) {
+        (want_metrics && h->metrics_path == NULL) || (want_ready && h->ready_path == NULL)) {
         http_free(h);
         return mcp_error_set(err, MCP_ERR_NOMEM, NULL);
     }
@@ -957,8 +981,9 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
+    /* no listen socket of libmicrohttpd's own: http_accept.c accepts and hands connections over */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
     const char *bind_host = strcmp(h->host, "localhost") == 0 ? "127.0.0.1" : h->host;
     struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&ss;
@@ -992,7 +1017,9 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
         if ((rc0 = read_pem(opts->tls_cert_file, "--tls-cert", &h->tls_cert, &clen, err)) !=
                 MCP_OK ||
             (rc0 = read_pem(opts->tls_key_file, "--tls-key", &h->tls_key, &h->tls_key_len,
-                            err)) != MCP_OK) {
+                            err)) != MCP_OK ||
+            (rc0 = mcp__http_tls_new(opts->tls_cert_file, opts->tls_key_file, &h->tls, err)) !=
+                MCP_OK) {
             http_free(h);
             return rc0;
         }
@@ -1028,33 +1055,34 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
     size_t mem = opts->max_header ? opts->max_header : 16u << 10;
     if (mem < 8192)
         mem = 8192;
+    unsigned limit = opts->max_connections ? opts->max_connections : 2048u;
     struct MHD_OptionItem common[] = {
         { MHD_OPTION_THREAD_POOL_SIZE, io > 1 ? (intptr_t)io : 0, NULL },
-        { MHD_OPTION_CONNECTION_LIMIT,
-          (intptr_t)(opts->max_connections ? opts->max_connections : 2048u), NULL },
+        /* ours is enforced by the accept loop; the daemon's is a backstop (http_accept.c) */
+        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(limit + MCP__HTTP_ACCEPT_SLACK), NULL },
         { MHD_OPTION_PER_IP_CONNECTION_LIMIT,
           (intptr_t)(opts->max_connections_per_ip ? opts->max_connections_per_ip : 256u), NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT,
           (intptr_t)(opts->connection_timeout_s ? opts->connection_timeout_s : 30u), NULL },
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)mcp__http_on_connection, h },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
         /* the TLS entries last: without TLS they are cut off by the END written over them */
-        { MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
-        { MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key },
+        /* the certificate comes from a callback, so that SIGHUP can replace it (http_tls.c) */
+        { MHD_OPTION_HTTPS_CERT_CALLBACK, 0, h->tls ? mcp__http_tls_callback() : NULL },
         { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
         { MHD_OPTION_END, 0, NULL },
     };
     if (h->tls_cert == NULL) {
         size_t n = sizeof common / sizeof common[0];
-        common[n - 4] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+        common[n - 3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
     }
     h->d = MHD_start_daemon(flags, 0, accept_policy, h, on_request, h,
-                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
                             MHD_OPTION_ARRAY, common, MHD_OPTION_END);
     if (h->d == NULL) {
         bool h_tls = h->tls_cert != NULL;
-        if (own_fd && fcntl(lfd, F_GETFD) != -1)      /* libmicrohttpd may have closed it */
+        if (own_fd)
             close(lfd);
         srv->tr_ops = NULL;
         srv->tr = NULL;
@@ -1063,10 +1091,21 @@ mcp_server_listen_http(mcp_server *srv, const mcp_http_opts *opts, mcp_error *er
                              (unsigned)opts->port, h_tls ? " (TLS setup failed: is --tls-key "
                              "the key of --tls-cert? see the log)" : "");
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_LISTEN_FD);
+    if (h->tls != NULL)           /* before the first connection can arrive */
+        mcp__http_tls_register(h->tls, lfd);
+    if ((rc = mcp__http_acceptor_start(h, lfd, limit, err)) != MCP_OK) {
+        MHD_stop_daemon(h->d);
+        h->d = NULL;
+        if (own_fd)
+            close(lfd);
+        srv->tr_ops = NULL;
+        srv->tr = NULL;
+        http_free(h);
+        return rc;
+    }
     struct sockaddr_storage bound;
     socklen_t bl = sizeof bound;
-    if (di != NULL && getsockname(di->listen_fd, (struct sockaddr *)&bound, &bl) == 0)
+    if (getsockname(lfd, (struct sockaddr *)&bound, &bl) == 0)
         h->port = ntohs(bound.ss_family == AF_INET6
                         ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
                         : ((struct sockaddr_in *)(void *)&bound)->sin_port);
@@ -1081,5 +1120,20 @@ uint16_t
 mcp_server_http_port(const mcp_server *srv)
 {
     return srv->tr_ops == &http_ops ? ((const mcp__http *)srv->tr)->port : 0;
+}
+
+mcp_status
+mcp_server_reload_tls(mcp_server *srv, mcp_error *err)
+{
+    if (srv == NULL || srv->tr_ops != &http_ops || ((mcp__http *)srv->tr)->tls == NULL)
+        return mcp_error_set(err, MCP_ERR_STATE, "the server does not serve HTTPS");
+    mcp__http *h = srv->tr;
+    mcp_status rc = mcp__http_tls_reload(h->tls, err);
+    if (rc == MCP_OK)
+        mcp__log(MCP__LOG_INFO, "http", "TLS certificate reloaded: new connections get it");
+    else
+        mcp__log(MCP__LOG_ERROR, "http", "TLS reload failed, keeping the current certificate: "
+                 "%s", err != NULL ? err->message : mcp_status_str(rc));
+    return rc;
 }
 

@@ -1,7 +1,8 @@
 /*
  * Private to src/transport's HTTP files: the transport state, streams, connection state.
  * http.c is the access handler and lifecycle, http_stream.c the output streams and GET,
- * http_checks.c the transport checks as a table of TRANSPORT-phase entries.
+ * http_checks.c the transport checks as a table of TRANSPORT-phase entries, http_accept.c
+ * the accept loop.
  */
 #ifndef MCP_SRC_TRANSPORT_INTERNAL_H
 #define MCP_SRC_TRANSPORT_INTERNAL_H
@@ -11,6 +12,7 @@
 #include <microhttpd.h>
 
 #define MCP__HTTP_NCHECKS 10
+#define MCP__HTTP_ACCEPT_SLACK 64   /* the daemon's connection limit is ours plus this */
 
 typedef struct mcp__http mcp__http;
 
@@ -36,10 +38,14 @@ struct mcp__http {
     char              *prm_json;
     char              *health_path;    /* NULL: no liveness endpoint */
     char              *metrics_path;   /* NULL: no /metrics */
+    char              *ready_path;     /* NULL: no readiness endpoint */
+    mcp_http_ready_fn  ready_fn;       /* NULL: ready whenever it answers */
+    void              *ready_ctx;
     mcp__http_metrics  metrics;
     char              *tls_cert;       /* PEM text, kept while the daemon runs (NULL: HTTP) */
     char              *tls_key;        /* wiped before it is freed */
     size_t             tls_key_len;
+    struct mcp__http_tls *tls;         /* the credentials handed to GnuTLS (http_tls.c) */
     char             **allowed_hosts;
     char             **allowed_origins;
     size_t             max_body;
@@ -55,8 +61,17 @@ struct mcp__http {
     unsigned           max_streams_per_principal;
     unsigned           suspend_timeout_s;
     uint64_t           last_ping_ms;   /* keep-alive comments on parked SSE streams */
-    MHD_socket         lfd;            /* the listen socket handed back by quiesce */
+    MHD_socket         lfd;            /* the listen socket (ours: http_accept.c accepts) */
     atomic_bool        quiesced;       /* shutdown began: accept nothing */
+    int                wake_r, wake_w; /* pipe waking the accept thread (stop, a slot freed) */
+    pthread_t          acceptor;
+    bool               acceptor_on;
+    bool               accept_dead;    /* accept() failed for good: stopped accepting */
+    uint64_t           accept_warned_ms;
+    atomic_uint        nconns;         /* connections the daemon holds */
+    atomic_int         pending;        /* handed to the daemon, not yet taken up */
+    uint64_t           last_add_ms;
+    unsigned           conn_limit;     /* --max-connections: past it, connections wait */
     pthread_mutex_t    live_mu;        /* guards the list of live streams */
     struct stream     *live;           /* every stream not yet freed (shutdown, ticks, caps) */
     mcp_http_route_fn  route;          /* other resources (mcp_http_opts.route) */
@@ -161,6 +176,36 @@ enum MHD_Result mcp__http_send_body(conn_state *cs, struct MHD_Connection *c, un
                                     const char *ctype, char *body, size_t len);
 enum MHD_Result mcp__http_send_rpc_error(conn_state *cs, struct MHD_Connection *c,
                                          unsigned status, int32_t code, const char *message);
+
+/* ---- http_accept.c ---------------------------------------------------------------------- */
+
+/* Start accepting on lfd (made non-blocking) for h->d, at most conn_limit connections at once;
+ * on MCP_OK h owns lfd. */
+mcp_status mcp__http_acceptor_start(mcp__http *h, int lfd, unsigned conn_limit, mcp_error *err);
+/* Stop accepting and close the listen socket (new connections are refused from then on);
+ * true if it was accepting. */
+bool mcp__http_acceptor_stop(mcp__http *h);
+/* Stop, then release the wake-up pipe. */
+void mcp__http_acceptor_free(mcp__http *h);
+/* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the mcp__http). */
+void mcp__http_on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                             enum MHD_ConnectionNotificationCode code);
+
+/* ---- http_tls.c -------------------------------------------------------------------------- */
+
+typedef struct mcp__http_tls mcp__http_tls;
+/* Load and check the PEM pair (the key must be the first certificate's); paths kept for
+ * reloads. err: "TLS setup failed: <file>: <reason>". */
+mcp_status mcp__http_tls_new(const char *cert_path, const char *key_path, mcp__http_tls **out,
+                             mcp_error *err);
+/* The value of MHD_OPTION_HTTPS_CERT_CALLBACK (a gnutls_certificate_retrieve_function2 *). */
+void *mcp__http_tls_callback(void);
+/* Serve t's credentials to handshakes on the local port of the listening socket lfd. */
+void mcp__http_tls_register(mcp__http_tls *t, int lfd);
+/* Read the files again; on success new handshakes get the new pair, else nothing changes. */
+mcp_status mcp__http_tls_reload(mcp__http_tls *t, mcp_error *err);
+/* Unregister and free (after the daemon stopped). NULL is fine. */
+void mcp__http_tls_free(mcp__http_tls *t);
 
 /* ---- http_metrics.c ---------------------------------------------------------------------- */
 

@@ -49,7 +49,7 @@ handle_line(mcp_server *srv, mcp__session *sess, stdio_sink *out, const char *li
     mcp_error_clear(&err);
     mcp__request_init(&req, srv);
     req.http_method = "STDIO";
-    req.caps = 0;                      /* one session, owned by this transport */
+    req.caps = MCP__CAP_HEADERLESS;    /* one session, owned by this transport; no headers */
     req.has_body = true;
     req.can_block = true;              /* one reader per stream: waiting here stalls no one else */
     req.session = sess;
@@ -65,9 +65,13 @@ handle_line(mcp_server *srv, mcp__session *sess, stdio_sink *out, const char *li
         /* never answer a notification, even with an error */
         if (req.msg.root == NULL || req.msg.kind == MCP__RPC_REQUEST) {
             size_t n;
-            json_t *data = rc == MCP_ERR_FORBIDDEN && req.target != NULL
+            json_t *data = req.err_data != NULL ? json_incref(req.err_data)
+                           : rc == MCP_ERR_FORBIDDEN && req.target != NULL
                            ? json_pack("{s:s}", "target", req.target) : NULL;
-            char *msg = mcp__rpc_error(rpc_id, code, err.message, data, &n);
+            /* a 2026-07-28 request whose id could not be read gets no id (no null id there) */
+            char *msg = req.era == MCP__REQ_MODERN
+                        ? mcp__rpc_error_noid(rpc_id, code, err.message, data, &n)
+                        : mcp__rpc_error(rpc_id, code, err.message, data, &n);
             if (msg != NULL)
                 sio_emit(&out->sink, msg, n, true);
         }

@@ -144,16 +144,20 @@ stream_closed_or_dropped_before_response(void **state)
     htr_close(&f);
 
     /* The connection cut mid-stream (chunked body never terminated) after an event with an id:
-     * what arrived before the cut is delivered and the exchange still ends with one final DONE.
-     * (Whether it is resumed with Last-Event-ID is not asserted here: see the report of issue 16
-     * item 7, the dropped stream is not resumed today.) */
+     * what arrived before the cut is delivered, and the stream is resumed with Last-Event-ID
+     * like one closed cleanly, so the response still arrives: one DONE, MCP_OK. */
     htr_open(&f, "/drop", 0, NULL);
     done = htr_call(&f, 2, 5, "tools/call", &msgs);
-    assert_int_equal(htr_evq_len(&msgs) >= 1, 1);
+    expect_done(done, MCP_OK, 200, "");
+    assert_int_equal(htr_evq_len(&msgs), 2);
     assert_string_equal(json_string_value(json_object_get(msgs.head->msg, "method")),
                         "notifications/message");
+    assert_true(mcp__rpc_is_response_to(msgs.head->next->msg, 5));
     htr_evq_free(&msgs);
     mcp__event_free(done);
+    assert_int_equal(htr_count("GET", "/drop"), 1);
+    htr_seen g = htr_get("GET", "/drop", 0);
+    assert_string_equal(g.last_event_id, "d1");
     htr_close(&f);
 }
 

@@ -7,13 +7,21 @@ set -u
 . "$(dirname "$0")/lib/products_common.sh"
 command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
 command -v openssl >/dev/null || { echo "openssl is required" >&2; exit 1; }
-DOC_PORT=${AS_CIMD_PORT:-45611}
 DOCS="$TMP/docs"
 mkdir -p "$DOCS"
-python3 -m http.server "$DOC_PORT" --bind 127.0.0.1 --directory "$DOCS" \
+# the documents' server on a port the OS picks (a fixed one collides with another run of this
+# test on the same machine: the requests then go to the other run's server); AS_CIMD_PORT pins it
+python3 -u -m http.server "${AS_CIMD_PORT:-0}" --bind 127.0.0.1 --directory "$DOCS" \
     >"$TMP/docs.log" 2>&1 &
 DOC_PID=$!
 trap '[ -n "$DOC_PID" ] && kill "$DOC_PID" 2>/dev/null; cleanup' EXIT
+DOC_PORT=""
+for _ in $(seq 1 50); do
+    DOC_PORT=$(sed -n 's/^Serving HTTP on 127\.0\.0\.1 port \([0-9]*\).*/\1/p' "$TMP/docs.log")
+    [ -n "$DOC_PORT" ] && break
+    sleep 0.1
+done
+[ -n "$DOC_PORT" ] || { echo "the documents' server did not start: $(cat "$TMP/docs.log")" >&2; exit 1; }
 BASE="http://127.0.0.1:$DOC_PORT"
 CB="http://127.0.0.1:45612/callback"
 GOOD="$BASE/good.json"

@@ -10,39 +10,16 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/auth_common.sh
 . "$HERE/lib/auth_common.sh"
 
-: "${MCP_SHARED:?MCP_SHARED must point at the shared/ directory}"
-IDP_START="$MCP_SHARED/idp/start.sh"
-[ -x "$IDP_START" ] || { echo "missing $IDP_START" >&2; exit 1; }
+# shellcheck source=lib/idp.sh
+. "$HERE/lib/idp.sh"
 
 # --- the provider --------------------------------------------------------------------------------
-mkdir -p "$TMP/idp"
-"$IDP_START" --port 0 --state-dir "$TMP/idp" >"$TMP/idp.out" 2>"$TMP/idp.err" &
-IDP_PID=$!
-PIDS+=("$IDP_PID")
-for _ in $(seq 1 360); do
-    grep -q '^IDP_READY ' "$TMP/idp.out" && break
-    kill -0 "$IDP_PID" 2>/dev/null || { echo "IdP exited: $(tail -5 "$TMP/idp.err")" >&2; exit 1; }
-    sleep 0.5
-done
-I=$(sed -n 's/^IDP_READY issuer=//p' "$TMP/idp.out")
-[ -n "$I" ] || { echo "IdP not ready after 180 s: $(tail -5 "$TMP/idp.err")" >&2; exit 1; }
-
-meta=$(curl -s --max-time 10 "$I/.well-known/oauth-authorization-server")
-field() { printf '%s' "$meta" | sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
-JWKS=$(field jwks_uri)
-INTRO=$(field introspection_endpoint)
-check "discovery: issuer" test "$(field issuer)" = "$I"
+idp_start || exit 1
+JWKS=$IDP_JWKS
+INTRO=$IDP_INTRO
+check "discovery: issuer" test "$(idp_field issuer)" = "$I"
 check "discovery: jwks_uri and introspection_endpoint" test -n "$JWKS" -a -n "$INTRO"
 
-# token RESOURCE [SCOPE]: a client-credentials access token (empty RESOURCE: none requested).
-token() {
-    local res=()
-    [ -n "$1" ] && res=(-d "resource=$1")
-    curl -s --max-time 10 -u mcp-cc:mcp-cc-secret -d grant_type=client_credentials "${res[@]}" \
-        --data-urlencode "scope=${2:-User.Read}" "$I/token" |
-        sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
-}
-idp_config() { curl -s --max-time 10 -X POST "$I/test/config?$1" >/dev/null; }
 jwt_kid() {
     local h
     h=$(printf '%s' "$1" | cut -d. -f1 | tr '_-' '/+')
@@ -54,17 +31,17 @@ jwt_kid() {
 start_server jwt --stateless --auth jwt --jwks-url "$JWKS" --issuer "$I" \
     --jwks-min-interval 1 --leeway 0 || exit 1
 U=$SRV_URL
-T1=$(token "$U" "User.Read tools:call")
+T1=$(idp_token "$U" "User.Read tools:call")
 check "IdP issued a JWT for $U" test "$(printf '%s' "$T1" | tr -cd . | wc -c)" = 2
 expect_401 "no credential" "$U" "" "missing Authorization header" ""
 expect_ok "IdP token for our resource" "$U" "$T1" -H "Authorization: Bearer $T1"
 code=$(post "$U" "$CALL" -H "Authorization: Bearer $T1")
 check "tools/call with the IdP token (got $code)" test "$code" = 200
 check "tools/call result" grep -q 'echo: hi' "$TMP/body"
-T=$(token "http://127.0.0.1:1/other-mcp")
+T=$(idp_token "http://127.0.0.1:1/other-mcp")
 expect_401 "IdP token for another resource" "$U" invalid_token "audience mismatch" "$T" \
     -H "Authorization: Bearer $T"
-T=$(token "")
+T=$(idp_token "")
 check "no resource requested: the IdP issues an opaque token" test -n "$T" -a "${T#*.}" = "$T"
 expect_401 "opaque token to a JWT-only server" "$U" invalid_token \
     "opaque tokens are not accepted (token introspection is not enabled)" "$T" \
@@ -76,10 +53,10 @@ expect_401 "IdP token with a changed signature" "$U" invalid_token "signature in
     -H "Authorization: Bearer $forged"
 
 # key rotation: the new kid is unknown until the JWKS is fetched again
-T1B=$(token "$U")                       # signed with the current key, not presented yet
+T1B=$(idp_token "$U")                       # signed with the current key, not presented yet
 KID1=$(jwt_kid "$T1")
 curl -s --max-time 10 -X POST "$I/test/rotate-keys?alg=RS256" >"$TMP/rot.json"
-T2=$(token "$U")
+T2=$(idp_token "$U")
 KID2=$(jwt_kid "$T2")
 check "rotation gave a new kid ($KID1 -> $KID2)" test -n "$KID1" -a -n "$KID2" -a "$KID1" != "$KID2"
 sleep 1.2                                # --jwks-min-interval 1 since the startup fetch
@@ -92,16 +69,16 @@ expect_ok "earlier token, old key still published (first use)" "$U" "$T1B" \
 
 # other algorithms from the same JWKS
 idp_config alg=ES256
-T3=$(token "$U")
+T3=$(idp_token "$U")
 expect_ok "ES256 IdP token" "$U" "$T3" -H "Authorization: Bearer $T3"
 idp_config alg=EdDSA
-T4=$(token "$U")
+T4=$(idp_token "$U")
 expect_ok "EdDSA IdP token" "$U" "$T4" -H "Authorization: Bearer $T4"
 idp_config reset=1
 
 # expiry (server runs with --leeway 0)
 idp_config ttl=1
-T5=$(token "$U")
+T5=$(idp_token "$U")
 idp_config reset=1
 sleep 2.2
 expect_401 "expired IdP token" "$U" invalid_token "token expired" "$T5" \
@@ -124,8 +101,8 @@ start_server intro --stateless --auth jwt,introspection --jwks-url "$JWKS" --iss
     --introspection-cache-ttl 1 || exit 1
 U=$SRV_URL
 idp_config format=opaque
-O1=$(token "$U" "User.Read tools:call")
-O2=$(token "http://127.0.0.1:1/other-mcp")
+O1=$(idp_token "$U" "User.Read tools:call")
+O2=$(idp_token "http://127.0.0.1:1/other-mcp")
 idp_config reset=1
 check "IdP issued an opaque token" test -n "$O1" -a "${O1#*.}" = "$O1"
 expect_ok "opaque token via introspection" "$U" "$O1" -H "Authorization: Bearer $O1"
@@ -135,7 +112,7 @@ expect_401 "garbage opaque token" "$U" invalid_token "token inactive" "not-a-rea
     -H "Authorization: Bearer not-a-real-token-123"
 expect_401 "opaque token for another resource" "$U" invalid_token "audience mismatch" "$O2" \
     -H "Authorization: Bearer $O2"
-TJ=$(token "$U")
+TJ=$(idp_token "$U")
 expect_ok "JWT on the combined server" "$U" "$TJ" -H "Authorization: Bearer $TJ"
 code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' -u mcp-cc:mcp-cc-secret \
     -d "token=$O1" -d token_type_hint=access_token "$I/token/revocation")
@@ -152,7 +129,7 @@ start_server badcred --stateless --auth introspection --issuer "$I" \
     --introspection-url "$INTRO" --introspection-client-id mcp-introspector \
     --introspection-client-secret-file "$TMP/wrong.secret" || exit 1
 idp_config format=opaque
-O3=$(token "$SRV_URL")
+O3=$(idp_token "$SRV_URL")
 idp_config reset=1
 expect_status "introspection with wrong client credentials: 503" "$SRV_URL" 503 "$O3" \
     -H "Authorization: Bearer $O3"

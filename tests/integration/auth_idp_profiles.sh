@@ -10,36 +10,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/auth_common.sh
 . "$HERE/lib/auth_common.sh"
 
-: "${MCP_SHARED:?MCP_SHARED must point at the shared/ directory}"
-IDP_START="$MCP_SHARED/idp/start.sh"
-[ -x "$IDP_START" ] || { echo "missing $IDP_START" >&2; exit 1; }
+# shellcheck source=lib/idp.sh
+. "$HERE/lib/idp.sh"
 [ -x "$MCP_BIN/mcp-products" ] || { echo "not built: $MCP_BIN/mcp-products" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq is required" >&2; exit 1; }
 TENANT=11111111-2222-4333-8444-555555555555
 OTHER_TENANT=99999999-8888-4777-8666-555555555555
 
-mkdir -p "$TMP/idp"
-"$IDP_START" --port 0 --state-dir "$TMP/idp" >"$TMP/idp.out" 2>"$TMP/idp.err" &
-IDP_PID=$!
-PIDS+=("$IDP_PID")
-for _ in $(seq 1 360); do
-    grep -q '^IDP_READY ' "$TMP/idp.out" && break
-    kill -0 "$IDP_PID" 2>/dev/null || { echo "IdP exited: $(tail -5 "$TMP/idp.err")" >&2; exit 1; }
-    sleep 0.5
-done
-I=$(sed -n 's/^IDP_READY issuer=//p' "$TMP/idp.out")
-[ -n "$I" ] || { echo "IdP not ready after 180 s" >&2; exit 1; }
+idp_start || exit 1
 
-idp_config() {
-    local code
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "$I/test/config?$1")
-    check "IdP accepts $1 (got $code)" test "$code" = 200
-}
-token() { # RESOURCE SCOPE: a client-credentials access token (an app token)
-    curl -s --max-time 10 -u mcp-cc:mcp-cc-secret -d grant_type=client_credentials \
-        -d "resource=$1" --data-urlencode "scope=$2" "$I/token" |
-        sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
-}
 claims() { # the payload of a JWT
     local p
     p=$(printf '%s' "$1" | cut -d. -f2 | tr '_-' '/+')
@@ -90,8 +69,8 @@ for prof in entra keycloak auth0 okta; do
     [ "$prof" = entra ] && extra=(--allowed-tenant "$TENANT")
     start_products "$prof" --claims-profile "$prof" "${extra[@]}" || { bad "start $prof"; continue; }
     U=$SRV_URL
-    t_read=$(token "$U" "User.Read")
-    t_admin=$(token "$U" "User.Read Admin.Write")
+    t_read=$(idp_token "$U" "User.Read")
+    t_admin=$(idp_token "$U" "User.Read Admin.Write")
     c=$(claims "$t_admin")
     case $prof in
         entra) shape='.roles == ["User.Read","Admin.Write"] and .tid and .oid and (.scope == null)' ;;
@@ -109,14 +88,14 @@ for prof in entra keycloak auth0 okta; do
         stop_server "$SRV_PID"
         # the same token without the profile: app roles are not permissions
         start_products entra-none || { bad "start entra-none"; continue; }
-        t=$(token "$SRV_URL" "User.Read Admin.Write")
+        t=$(idp_token "$SRV_URL" "User.Read Admin.Write")
         got=$(tools_seen "$SRV_URL" "$t")
         check "entra token without the profile: roles grant nothing (got [$got])" test -z "$got"
         stop_server "$SRV_PID"
         # a tenant that is not allowed
         start_products entra-other --claims-profile entra --allowed-tenant "$OTHER_TENANT" ||
             { bad "start entra-other"; continue; }
-        t=$(token "$SRV_URL" "User.Read")
+        t=$(idp_token "$SRV_URL" "User.Read")
         expect_401 "entra: a tenant not allowed" "$SRV_URL" invalid_token "tenant not allowed" "$t" \
             -H "Authorization: Bearer $t"
         log_has_no_secret "$TMP/entra-other.err" "$t"
@@ -147,10 +126,10 @@ start_products multi --claims-profile entra --allowed-tenant "$TENANT" \
     --permission-map Guest.Read=Admin.Write --trusted-issuers "$TMP/issuers.json" ||
     bad "start multi"
 U=$SRV_URL
-t1=$(token "$U" "User.Read Admin.Write")
+t1=$(idp_token "$U" "User.Read Admin.Write")
 got=$(tools_seen "$U" "$t1")
 check "issuer 1 (entra): every tool (got [$got])" test "$got" = "$ALL"
-t1=$(token "$U" "User.Read Guest.Read")
+t1=$(idp_token "$U" "User.Read Guest.Read")
 got=$(tools_seen "$U" "$t1")
 check "issuer 1: --permission-map makes Guest.Read Admin.Write (got [$got])" test "$got" = "$ALL"
 t2=$(curl -s --max-time 10 -u mcp-cc:mcp-cc-secret -d grant_type=client_credentials \

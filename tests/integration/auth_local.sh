@@ -53,7 +53,7 @@ expect_exit() {
         bad "start with [$*]: want exit $want and '$msg', got $got: $(cat "$TMP/start.err")"
     fi
 }
-expect_exit 2 "--auth jwt needs a key" --auth jwt --issuer "$ISS"
+expect_exit 2 "--auth jwt needs a key" --auth jwt --jwt-allow-no-issuer
 expect_exit 2 "--auth jwt needs --issuer" --auth jwt --jwt-secret-file "$K/HS256.key"
 expect_exit 2 "--auth apikey needs --db" --auth apikey
 expect_exit 2 "secrets are read from files" --auth jwt --jwt-secret abc --issuer "$ISS"

@@ -95,6 +95,25 @@ run "$B/mcp-admin" --db "$TMP/a.db" user add alice --role user
   bad "user add does not confirm on stderr: $RC '$OUT' '$ERR'"
 run "$B/mcp-admin" --db "$TMP/a.db" role grant alice nosuchrole
 [ "$RC" = 1 ] && [ "$(printf '%s\n' "$ERR" | grep -c 'done:')" = 0 ] || bad "a failed grant said done: $ERR"
+# every changing command confirms through the one shared path, and says nothing when it fails
+for cmd in "role set ops Ops.Read" "role grant alice ops" "role revoke alice ops" "user disable alice" \
+           "user enable alice" "client add c1 --redirect-uri http://127.0.0.1:9/cb"; do
+  read -r -a words <<<"$cmd"
+  run "$B/mcp-admin" --db "$TMP/a.db" "${words[@]}"
+  [ "$RC" = 0 ] && [ "$ERR" = "mcp-admin: done: $cmd ($TMP/a.db)" ] || bad "$cmd: $RC '$ERR'"
+done
+printf 'pw-123456789\n' >"$TMP/pw"
+run "$B/mcp-admin" --db "$TMP/a.db" user passwd alice <"$TMP/pw"
+[ "$RC" = 0 ] && [ "$ERR" = "mcp-admin: done: user passwd alice ($TMP/a.db)" ] || bad "user passwd does not confirm: $RC '$ERR'"
+run "$B/mcp-admin" --db "$TMP/a.db" user passwd alice </dev/null
+[ "$RC" = 1 ] && [ "$ERR" = "mcp-admin: no password on standard input" ] || bad "user passwd without input: $RC '$ERR'"
+run "$B/mcp-admin" --db "$TMP/a.db" user passwd nobody-here <"$TMP/pw"
+[ "$RC" = 1 ] && [ "$(printf '%s\n' "$ERR" | grep -c 'done:')" = 0 ] || bad "a failed passwd said done: $ERR"
+run "$B/mcp-admin" --db "$TMP/a.db" key list --owner alice
+[ "$RC" = 0 ] || bad "key list --owner: $RC $ERR"
+run "$B/mcp-admin" --db "$TMP/a.db" --json role list
+[ "$RC" = 0 ] && [ "$(printf '%s' "$OUT" | jq -r '.[] | select(.name == "ops") | .permissions[0]')" = Ops.Read ] ||
+  bad "role list --json: $RC $OUT"
 run "$B/mcp-admin" --db "$TMP/a.db" init extra
 [ "$RC" = 2 ] || bad "init with an argument: status $RC"
 run "$B/mcp-conformance-server" --db "$TMP/c.db" --db-create --stdio </dev/null

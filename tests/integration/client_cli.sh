@@ -102,6 +102,14 @@ exercise "http-stateless" --url "$URL"
 # --- stdio --------------------------------------------------------------------------------------
 exercise "stdio" --stdio "$MCP_BIN/mcp-conformance-server --stdio"
 
+# --- stdio at 2026-07-28: stateless, the version in each request's _meta, no initialize ----------
+exercise "stdio-2026" --protocol 2026-07-28 \
+    --stdio "tee -a $TMP/stdio26.in | $MCP_BIN/mcp-conformance-server --stdio"
+has "stdio-2026 calls carry the 2026 _meta" \
+    "$(grep '"method":"tools/call"' "$TMP/stdio26.in" | head -1)" \
+    '"io.modelcontextprotocol/protocolVersion":"2026-07-28"'
+eq "stdio-2026 never initializes" "$(grep -c '"method":"initialize"' "$TMP/stdio26.in")" 0
+
 # --- failures: one line on stderr, the documented exit codes -------------------------------------
 run ping
 eq "no transport: usage" "$RC" 2

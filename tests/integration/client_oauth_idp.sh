@@ -15,28 +15,17 @@
 # Needs $MCP_BIN and $MCP_SHARED (set by CTest), node/npm for the provider (first start runs
 # `npm ci`), curl. Everything listens on 127.0.0.1; every wait is bounded.
 set -u
-: "${MCP_SHARED:?MCP_SHARED must point at the shared/ directory}"
-IDP_START="$MCP_SHARED/idp/start.sh"
-[ -x "$IDP_START" ] || { echo "missing $IDP_START" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl is required" >&2; exit 1; }
 CLIENT_IT_TMP=/tmp/mcp-client-idp-it-XXXXXX
 CLIENT_IT_TOOLS="mcp-client mcp-conformance-server"
 CLIENT_IT_TIMEOUT=60
 # shellcheck source=lib/client_common.sh
 . "$(dirname "$0")/lib/client_common.sh"
+# shellcheck source=lib/idp.sh
+. "$(dirname "$0")/lib/idp.sh"
 
 # --- the provider --------------------------------------------------------------------------------
-mkdir -p "$TMP/idp"
-"$IDP_START" --port 0 --state-dir "$TMP/idp" >"$TMP/idp.out" 2>"$TMP/idp.err" &
-PIDS+=($!)
-for _ in $(seq 1 360); do
-    grep -q '^IDP_READY ' "$TMP/idp.out" && break
-    kill -0 "${PIDS[0]}" 2>/dev/null ||
-        { echo "IdP exited: $(tail -5 "$TMP/idp.err")" >&2; exit 1; }
-    sleep 0.5
-done
-I=$(sed -n 's/^IDP_READY issuer=//p' "$TMP/idp.out")
-[ -n "$I" ] || { echo "IdP not ready: $(tail -5 "$TMP/idp.err")" >&2; exit 1; }
+idp_start || exit 1
 
 # --- the MCP server: JWTs from the provider, PRM naming it and one scope ------------------------
 "$MCP_BIN/mcp-conformance-server" --listen 127.0.0.1:0 --no-access-log --auth jwt \

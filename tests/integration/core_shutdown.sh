@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Graceful shutdown: SIGTERM lets an in-flight request finish, then the server exits 0;
-# new connections are refused while it waits for a handler (lib/shutdown_probe.py).
+# new connections are refused while it waits for a handler (lib/shutdown_probe.py); a SIGTERM
+# right after the listening line is a graceful stop too (lib/sigterm_at_ready.py).
 set -euo pipefail
 BIN=$MCP_BIN/mcp-conformance-server
 log=$(mktemp); out=$(mktemp)
@@ -31,3 +32,5 @@ echo "ok: graceful shutdown"
 # New connections during the grace period: a sampling handler holds the server there (until
 # the probe answers it over the session's open connection); a new connection must not be served.
 python3 "$(dirname "$0")/lib/shutdown_probe.py" "$BIN"
+# SIGTERM the moment the listening line is out: handled (graceful exit 0), not fatal
+python3 "$(dirname "$0")/lib/sigterm_at_ready.py" "$BIN" 40

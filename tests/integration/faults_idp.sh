@@ -10,33 +10,14 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/auth_common.sh
 . "$HERE/lib/auth_common.sh"
 
-: "${MCP_SHARED:?MCP_SHARED must point at the shared/ directory}"
-IDP_START="$MCP_SHARED/idp/start.sh"
-[ -x "$IDP_START" ] || { echo "missing $IDP_START" >&2; exit 1; }
-
-mkdir -p "$TMP/idp"
-"$IDP_START" --port 0 --state-dir "$TMP/idp" >"$TMP/idp.out" 2>"$TMP/idp.err" &
-IDP_PID=$!
-PIDS+=("$IDP_PID")
-for _ in $(seq 1 360); do
-    grep -q '^IDP_READY ' "$TMP/idp.out" && break
-    kill -0 "$IDP_PID" 2>/dev/null || { echo "IdP exited: $(tail -5 "$TMP/idp.err")" >&2; exit 1; }
-    sleep 0.5
-done
-I=$(sed -n 's/^IDP_READY issuer=//p' "$TMP/idp.out")
-[ -n "$I" ] || { echo "IdP not ready after 180 s: $(tail -5 "$TMP/idp.err")" >&2; exit 1; }
-meta=$(curl -s --max-time 10 "$I/.well-known/oauth-authorization-server")
-field() { printf '%s' "$meta" | sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
-JWKS=$(field jwks_uri)
-INTRO=$(field introspection_endpoint)
+# shellcheck source=lib/idp.sh
+. "$HERE/lib/idp.sh"
+idp_start || exit 1
+JWKS=$IDP_JWKS
+INTRO=$IDP_INTRO
 check "discovery: jwks_uri and introspection_endpoint" test -n "$JWKS" -a -n "$INTRO"
 
-token() {
-    curl -s --max-time 10 -u mcp-cc:mcp-cc-secret -d grant_type=client_credentials \
-        -d "resource=$1" --data-urlencode "scope=User.Read tools:call" "$I/token" |
-        sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
-}
-idp_config() { curl -s --max-time 10 -X POST "$I/test/config?$1" >/dev/null; }
+token() { idp_token "$1" "User.Read tools:call"; }
 b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 
 printf 'mcp-introspector-secret\n' >"$TMP/introspector.secret"

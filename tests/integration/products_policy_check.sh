@@ -97,6 +97,23 @@ eq "validate bad file" "$?" 1
 check "validate says where" has "$OUT" "tools.t.all_of: is empty"
 OUT=$(A policy check --policy "$TMP/bad.json" --user uma --tool t 2>&1)
 eq "check with a bad file" "$?" 1
+# validate against the store's roles: a permission no role grants is a warning (exit 0)
+OUT=$(A policy validate "$SAMPLE" 2>&1)
+check "sample: every permission is granted by a role (no warning)" test "${OUT#*warning}" = "$OUT"
+printf '{"tools": {"deploy": {"any_of": ["Ops.Deploy", "Admin.Write"]}, "list_products": {"all_of": ["User.Read"]}}, "prompts": {"p": {"all_of": ["Ops.Audit"]}}}' >"$TMP/ungranted.json"
+OUT=$(A policy validate "$TMP/ungranted.json" 2>"$TMP/warn")
+eq "ungranted: still valid" "$?" 0
+check "ungranted: valid line" has "$OUT" "valid, 3 entries"
+check "ungranted: Ops.Deploy named with its entry" has "$(cat "$TMP/warn")" \
+    "mcp-admin: warning: $TMP/ungranted.json: tools.deploy.any_of: Ops.Deploy is granted by no role in"
+check "ungranted: Ops.Audit named" has "$(cat "$TMP/warn")" "prompts.p.all_of: Ops.Audit is granted by no role"
+eq "ungranted: one line each, granted ones not listed" "$(wc -l <"$TMP/warn")" 2
+OUT=$(A --json policy validate "$TMP/ungranted.json")
+eq "ungranted --json" "$(printf '%s' "$OUT" | jq -c '[.roles_checked, [.ungranted[].permission]]')" \
+    '[true,["Ops.Deploy","Ops.Audit"]]'
+OUT=$("$MCP_BIN/mcp-admin" --db "$TMP/none.db" policy validate "$TMP/ungranted.json" 2>&1)
+eq "no store: still valid" "$?" 0
+check "no store: says the roles were not checked" has "$OUT" "roles not checked (no store at $TMP/none.db; give --db)"
 
 # --- the offline answer and the server, against answers written down here ---------------------
 # From the sample policy and the store's roles (admin: Admin.Write User.Write User.Read; user:

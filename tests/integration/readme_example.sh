@@ -25,7 +25,7 @@ awk '/^## A server in C/ {s=1} s && /^```c$/ {c=1; next} c && /^```$/ {exit} c {
 
 san=""
 if nm "$BUILD/lib/libmcp.a" 2>/dev/null | grep '__asan_report' >/dev/null; then san="-fsanitize=address,undefined"; fi
-PCS=$(pkg-config --cflags --libs libmicrohttpd jansson openssl libcurl sqlite3 libpq)
+PCS=$(pkg-config --cflags --libs libmicrohttpd gnutls jansson openssl libcurl sqlite3 libpq)
 build() { cc -std=c11 -Wall -Wextra -Werror $san -I"$SRC_ROOT/include" "$1" -o "$2" \
             "$BUILD/lib/libmcp.a" $PCS -lpthread -lm; }
 build "$TMP/echo-server.c" "$TMP/echo-server"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 14: HTTPS served by the server itself (--tls-cert/--tls-key, libmicrohttpd's GnuTLS),
 # tested with a throwaway CA made here by openssl: curl trusting that CA gets answers; a client
-# trusting another CA, or the system store (mcp-client), is refused; plain HTTP gets no answer;
+# trusting another CA, or the system store (mcp-client), is refused; mcp-client --cacert with the
+# throwaway CA verifies the server and with another CA fails; plain HTTP gets no answer;
 # TLS 1.3 and 1.2 with ECDHE+AEAD are accepted, 1.2 with a CBC suite is not; with --auth the
 # default resource URL is https. Error paths: one flag without the other (2), a missing or
 # non-PEM file (1, named), a key that is not the certificate's (1).
@@ -60,6 +61,20 @@ run "$B/mcp-client" --timeout 10000 --url "https://127.0.0.1:$P/mcp" ping
 [ "$RC" = 1 ] || bad "mcp-client with an untrusted CA: exit $RC (want 1)"
 case $ERR in "mcp-client: "*) ;; *) bad "mcp-client refusal: $ERR";; esac
 case $ERR in *[Cc]ertificate*|*SSL*|*TLS*) ;; *) bad "mcp-client refusal does not say why: $ERR";; esac
+# mcp-client --cacert: the throwaway CA verifies the server (by address and by name), another CA
+# does not, and a missing CA file is named before anything is sent
+run "$B/mcp-client" --timeout 10000 --cacert "$TMP/ca.pem" --url "https://127.0.0.1:$P/mcp" tools call echo --args '{"text":"over tls"}'
+[ "$RC" = 0 ] || bad "mcp-client --cacert (the server's CA): exit $RC: $ERR"
+case $OUT in *"over tls"*) ;; *) bad "mcp-client --cacert: tools call answered: $OUT";; esac
+run "$B/mcp-client" --timeout 10000 --cacert "$TMP/ca.pem" --url "https://localhost:$P/mcp" ping
+[ "$RC" = 0 ] || bad "mcp-client --cacert via localhost: exit $RC: $ERR"
+run "$B/mcp-client" --timeout 10000 --cacert "$TMP/other.pem" --url "https://127.0.0.1:$P/mcp" ping
+[ "$RC" = 1 ] || bad "mcp-client --cacert (another CA): exit $RC (want 1)"
+case $ERR in "mcp-client: "*[Cc]ertificate*|"mcp-client: "*SSL*) ;; *) bad "mcp-client with the wrong CA does not say why: $ERR";; esac
+run "$B/mcp-client" --cacert "$TMP/none.pem" --url "https://127.0.0.1:$P/mcp" ping
+[ "$RC" = 1 ] && [ "$ERR" = "mcp-client: --cacert $TMP/none.pem: No such file or directory" ] || bad "missing --cacert file: $RC $ERR"
+run "$B/mcp-client" --cacert "$TMP/ca.pem" --stdio "$B/mcp-conformance-server --stdio" ping
+[ "$RC" = 2 ] || bad "--cacert with --stdio: exit $RC (want 2)"
 
 # protocol versions and suites
 hs() { openssl s_client -connect "127.0.0.1:$P" -servername localhost -CAfile "$TMP/ca.pem" "$@" </dev/null >"$TMP/s" 2>&1; }

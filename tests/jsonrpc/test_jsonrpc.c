@@ -247,6 +247,22 @@ writers(void **state)
     json_decref(back);
     mcp__free(s);
 
+    /* 2026-07-28 has no null id: without one the member is left out; with one it is the same
+     * envelope as mcp__rpc_error, data included (and stolen either way) */
+    s = mcp__rpc_error_noid(NULL, -32600, "invalid request", NULL, &len);
+    assert_string_equal(s, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,"
+                           "\"message\":\"invalid request\"}}");
+    assert_int_equal(len, strlen(s));
+    mcp__free(s);
+    s = mcp__rpc_error_noid(NULL, -32602, "bad", json_pack("{s:i}", "n", 1), &len);
+    assert_string_equal(s, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32602,\"message\":\"bad\","
+                           "\"data\":{\"n\":1}}}");
+    mcp__free(s);
+    s = mcp__rpc_error_noid(id, -32602, "bad", json_pack("{s:i}", "n", 2), &len);
+    assert_string_equal(s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-32602,"
+                           "\"message\":\"bad\",\"data\":{\"n\":2}}}");
+    mcp__free(s);
+
     s = mcp__rpc_notification("notifications/progress", NULL, &len);
     assert_string_equal(s, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}");
     mcp__free(s);

@@ -329,6 +329,208 @@ permission_map(void **state)
     mcp_jwt_verifier_free(v);
 }
 
+/* Claim paths: a verifier with subject/name/client/permission paths (NULL-terminated perms). */
+static mcp_status
+path_verifier(const char *sub, const char *name, const char *client,
+              const char *const *perms, mcp_jwt_verifier **v, mcp_error *err)
+{
+    mcp_jwt_opts o;
+    mcp_jwt_opts_default(&o);
+    o.issuer = KC_ISS;
+    o.audience = TU_AUD;
+    o.subject_claim = sub;
+    o.name_claim = name;
+    o.client_id_claim = client;
+    o.permission_claims = perms;
+    *v = NULL;
+    mcp_status rc = mcp_jwt_verifier_new(&o, v, err);
+    if (rc == MCP_OK)
+        assert_int_equal(mcp_jwt_verifier_add_hmac(*v, NULL, "HS256", key_a, 32, err), MCP_OK);
+    return rc;
+}
+
+/* Malformed paths are refused when the verifier is made (start-up), naming the reason. */
+static void
+claim_paths_refused_when_malformed(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path, *why;
+    } bad[] = {
+        { "", "1..256 bytes" },
+        { ".roles", "an empty segment" },
+        { "realm_access.", "an empty segment" },
+        { "realm_access..roles", "an empty segment" },
+        { "a\\b", "a backslash escapes only a dot or a backslash" },
+        { "roles\\", "a backslash escapes only a dot or a backslash" },
+        { "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q", "more than 16 segments" },
+        { "ro\tles", "a control character" },
+    };
+    mcp_jwt_verifier *v = NULL;
+    mcp_error err;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *const perms[] = { bad[i].path, NULL };
+        assert_int_equal(path_verifier(NULL, NULL, NULL, perms, &v, &err), MCP_ERR_INVALID_ARG);
+        assert_null(v);
+        if (strstr(err.message, bad[i].why) == NULL)
+            fail_msg("path \"%s\": %s", bad[i].path, err.message);
+        assert_non_null(strstr(err.message, "permission claim"));
+        assert_int_equal(path_verifier(bad[i].path, NULL, NULL, NULL, &v, &err),
+                         MCP_ERR_INVALID_ARG);
+        assert_non_null(strstr(err.message, "subject claim"));
+    }
+    char longp[300];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[sizeof longp - 1] = '\0';
+    assert_int_equal(path_verifier(NULL, longp, NULL, NULL, &v, &err), MCP_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "name claim"));
+    longp[256] = '\0'; /* exactly 256 bytes: fine */
+    assert_int_equal(path_verifier(NULL, NULL, longp, NULL, &v, &err), MCP_OK);
+    mcp_jwt_verifier_free(v);
+    /* 16 segments is the limit, not more; 17 paths are too many */
+    assert_int_equal(path_verifier("a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p", NULL, NULL, NULL, &v, &err),
+                     MCP_OK);
+    mcp_jwt_verifier_free(v);
+    const char *many[18];
+    for (int i = 0; i < 17; i++)
+        many[i] = "roles";
+    many[17] = NULL;
+    assert_int_equal(path_verifier(NULL, NULL, NULL, many, &v, &err), MCP_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "more than 16 permission claims"));
+}
+
+/* Keycloak-shaped token read through explicit paths (no profile): realm and client roles, a
+ * client id containing a dash, the subject from a nested claim, arrays of strings and a
+ * space-separated string, an array index, and a claim whose name contains dots. */
+static void
+claim_paths_nested_and_escaped(void **state)
+{
+    (void)state;
+    const char *const perms[] = {
+        "realm_access.roles",
+        "resource_access.my-client.roles",
+        "https://example\\.com/permissions", /* the one claim "https://example.com/permissions" */
+        "ext.scopes",                         /* a string: its words */
+        "groups.1.name",                      /* an index into an array of objects */
+        "absent.path",                        /* absent: nothing, no error */
+        NULL,
+    };
+    mcp_jwt_verifier *v = NULL;
+    mcp_error err;
+    assert_int_equal(path_verifier("user.id", "user.display\\\\name", "ext.client",
+                                   perms, &v, &err),
+                     MCP_OK);
+    const char *tok =
+        "{\"iss\":\"" KC_ISS "\",\"aud\":\"" TU_AUD "\",\"exp\":%1$lld,\"sub\":\"kc-sub\","
+        "\"user\":{\"id\":\"u-42\",\"display\\\\name\":\"Bea\"},"
+        "\"ext\":{\"client\":\"web-app\",\"scopes\":\"Docs.Read  Docs.Write\"},"
+        "\"realm_access\":{\"roles\":[\"offline_access\",\"Realm.Admin\"]},"
+        "\"resource_access\":{\"my-client\":{\"roles\":[\"Products.Write\"]},"
+        "\"other\":{\"roles\":[\"Not.Mine\"]}},"
+        "\"https://example.com/permissions\":[\"Dotted.Key\",\"\"],"
+        "\"https://example\":{\"com/permissions\":[\"Wrong.Split\"]},"
+        "\"groups\":[{\"name\":\"g0\"},{\"name\":\"Group.One\"}]}";
+    mcp_principal *p;
+    assert_int_equal(check(v, mint(key_a, tok, exp_s()), &p, &err), MCP_OK);
+    assert_string_equal(mcp_principal_subject(p), "u-42");
+    assert_string_equal(mcp_principal_name(p), "Bea");
+    assert_string_equal(mcp_principal_client_id(p), "web-app");
+    perms_are(p, "offline_access Realm.Admin Products.Write Dotted.Key Docs.Read Docs.Write "
+                 "Group.One");
+    mcp_principal_unref(p);
+
+    /* the same claims without the nested parts: nothing from the paths, the subject refused */
+    const char *bare = "{\"iss\":\"" KC_ISS "\",\"aud\":\"" TU_AUD "\",\"exp\":%1$lld,"
+                       "\"sub\":\"kc-sub\",\"user\":{}}";
+    assert_int_equal(check(v, mint(key_a, bare, exp_s()), &p, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "missing subject claim user.id");
+    mcp_jwt_verifier_free(v);
+}
+
+/* A value of the wrong type anywhere on a path: "malformed token: <path>", never skipped. */
+static void
+claim_paths_wrong_types(void **state)
+{
+    (void)state;
+    const char *const perms[] = { "realm_access.roles", "groups.0", NULL };
+    mcp_jwt_verifier *v = NULL;
+    mcp_error err;
+    assert_int_equal(path_verifier(NULL, NULL, NULL, perms, &v, &err), MCP_OK);
+    static const char *const bodies[] = {
+        "\"realm_access\":\"Admin\"",                   /* a string where an object is */
+        "\"realm_access\":{\"roles\":[\"ok\",7]}",      /* a number in the array */
+        "\"realm_access\":{\"roles\":{\"a\":\"b\"}}",   /* an object at the end */
+        "\"realm_access\":{\"roles\":null}",            /* null is not absent */
+        "\"realm_access\":[{\"roles\":[\"x\"]}]",       /* a name on an array */
+        "\"groups\":[{\"a\":\"x\"}]",                   /* an object at index 0 */
+        "\"groups\":[[\"x\",1]]",                       /* index 0: a number inside */
+    };
+    mcp_principal *p;
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        char fmt[512];
+        snprintf(fmt, sizeof fmt,
+                 "{\"iss\":\"" KC_ISS "\",\"aud\":\"" TU_AUD "\",\"exp\":%%1$lld,"
+                 "\"sub\":\"s\",%s}", bodies[i]);
+        if (check(v, mint(key_a, fmt, exp_s()), &p, &err) != MCP_ERR_UNAUTHENTICATED)
+            fail_msg("accepted: %s", bodies[i]);
+        assert_null(p);
+        if (strncmp(err.message, "malformed token: ", 17) != 0)
+            fail_msg("%s: %s", bodies[i], err.message);
+    }
+    /* an index past the end, and a non-canonical index, on an array of strings */
+    const char *const idx[] = { "groups.5", NULL };
+    mcp_jwt_verifier_free(v);
+    assert_int_equal(path_verifier(NULL, NULL, NULL, idx, &v, &err), MCP_OK);
+    const char *g = "{\"iss\":\"" KC_ISS "\",\"aud\":\"" TU_AUD "\",\"exp\":%1$lld,"
+                    "\"sub\":\"s\",\"groups\":[\"a\",\"b\"]}";
+    assert_int_equal(check(v, mint(key_a, g, exp_s()), &p, &err), MCP_OK);
+    perms_are(p, "");
+    mcp_principal_unref(p);
+    mcp_jwt_verifier_free(v);
+    const char *const lead0[] = { "groups.01", NULL };
+    assert_int_equal(path_verifier(NULL, NULL, NULL, lead0, &v, &err), MCP_OK);
+    assert_int_equal(check(v, mint(key_a, g, exp_s()), &p, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "malformed token: groups.01");
+    /* a subject path naming a number */
+    mcp_jwt_verifier_free(v);
+    assert_int_equal(path_verifier("uid", NULL, NULL, NULL, &v, &err), MCP_OK);
+    const char *num = "{\"iss\":\"" KC_ISS "\",\"aud\":\"" TU_AUD "\",\"exp\":%1$lld,"
+                      "\"sub\":\"s\",\"uid\":42}";
+    assert_int_equal(check(v, mint(key_a, num, exp_s()), &p, &err), MCP_ERR_UNAUTHENTICATED);
+    assert_string_equal(err.message, "malformed token: uid");
+    mcp_jwt_verifier_free(v);
+}
+
+/* Paths add to a profile's claims, and the permission map applies to what they found. */
+static void
+claim_paths_with_profile_and_map(void **state)
+{
+    (void)state;
+    mcp_jwt_opts o;
+    mcp_jwt_opts_default(&o);
+    o.issuer = KC_ISS;
+    o.audience = TU_AUD;
+    o.claims_profile = "keycloak";
+    o.claims_client = "mcp";
+    const char *const perms[] = { "resource_access.reporting.roles", NULL };
+    const char *const map[] = { "report-viewer", "Reports.Read", NULL };
+    o.permission_claims = perms;
+    o.permission_map = map;
+    mcp_jwt_verifier *v = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_jwt_verifier_new(&o, &v, &err), MCP_OK);
+    assert_int_equal(mcp_jwt_verifier_add_hmac(v, NULL, "HS256", key_a, 32, &err), MCP_OK);
+    const char *tok =
+        "{\"iss\":\"" KC_ISS "\",\"aud\":\"" TU_AUD "\",\"exp\":%1$lld,\"sub\":\"s\","
+        "\"realm_access\":{\"roles\":[\"R1\"]},\"resource_access\":{\"mcp\":{\"roles\":"
+        "[\"C1\"]},\"reporting\":{\"roles\":[\"report-viewer\"]}}}";
+    mcp_principal *p;
+    assert_int_equal(check(v, mint(key_a, tok, exp_s()), &p, &err), MCP_OK);
+    perms_are(p, "R1 C1 Reports.Read");
+    mcp_principal_unref(p);
+    mcp_jwt_verifier_free(v);
+}
+
 int
 main(void)
 {
@@ -339,6 +541,10 @@ main(void)
         cmocka_unit_test(auth0_and_okta),
         cmocka_unit_test(several_issuers),
         cmocka_unit_test(permission_map),
+        cmocka_unit_test(claim_paths_refused_when_malformed),
+        cmocka_unit_test(claim_paths_nested_and_escaped),
+        cmocka_unit_test(claim_paths_wrong_types),
+        cmocka_unit_test(claim_paths_with_profile_and_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,8 @@ typedef struct jwks_server {
     unsigned status;
     unsigned requests;
     char url[64];
+    char *meta;              /* served at meta_path (discovery); other well-known paths 404 */
+    char meta_path[96];
 } jwks_server;
 
 static enum MHD_Result
@@ -34,9 +36,12 @@ serve(void *cls, struct MHD_Connection *conn, const char *url, const char *metho
     jwks_server *s = cls;
     pthread_mutex_lock(&s->mu);
     s->requests++;
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s->body), s->body,
+    bool meta = s->meta != NULL && strcmp(url, s->meta_path) == 0;
+    bool wk = strncmp(url, "/.well-known/", 13) == 0;
+    const char *b = meta ? s->meta : wk ? "{}" : s->body;
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(b), (void *)b,
                                                              MHD_RESPMEM_MUST_COPY);
-    unsigned status = s->status;
+    unsigned status = meta ? 200 : wk ? 404 : s->status;
     pthread_mutex_unlock(&s->mu);
     MHD_add_response_header(r, "Content-Type", "application/json");
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
@@ -91,6 +96,7 @@ server_free(jwks_server *s)
 {
     server_stop(s);
     free(s->body);
+    free(s->meta);
     pthread_mutex_destroy(&s->mu);
 }
 
@@ -362,6 +368,115 @@ jwks_url_background_refresh(void **state)
     server_free(&s);
 }
 
+/* The provider is down at start-up: the verifier starts anyway, is not ready, answers tokens
+ * MCP_ERR_STORE (503), and the background retry (1 s backoff) picks the keys up. */
+static void
+jwks_url_start_survives_unreachable(void **state)
+{
+    (void)state;
+    jwks_server s;
+    server_start(&s, jwks_k1);
+    server_set(&s, jwks_k1, 503);
+    mcp_jwt_verifier *v = url_verifier(100, 0, 0);
+    mcp_error err;
+    char why[256] = "";
+    assert_true(mcp_jwt_verifier_keys_ready(v, why, sizeof why));   /* no URL yet: ready */
+    assert_int_equal(mcp_jwt_verifier_start_jwks_url(v, s.url, &err), MCP_OK);
+    assert_false(mcp_jwt_verifier_keys_ready(v, why, sizeof why));
+    assert_non_null(strstr(why, "HTTP status 503"));
+    char *t1 = mint(k1_priv, "k1", "one"), *nokid = mint(k1_priv, NULL, "two");
+    assert_int_equal(verify(v, t1, &err), MCP_ERR_STORE);
+    assert_non_null(strstr(err.message, "signing keys unavailable"));
+    assert_int_equal(verify(v, nokid, &err), MCP_ERR_STORE);  /* no kid: also waits for keys */
+    assert_int_equal(mcp_jwt_verifier_start_jwks_url(v, s.url, &err), MCP_ERR_INVALID_ARG);
+    server_set(&s, jwks_k1, 200);
+    uint64_t t0 = mcp_now_ms();
+    while (!mcp_jwt_verifier_keys_ready(v, NULL, 0) && mcp_now_ms() - t0 < 8000)
+        usleep(20000);
+    assert_true(mcp_jwt_verifier_keys_ready(v, why, sizeof why));
+    assert_int_equal(verify(v, t1, &err), MCP_OK);
+    assert_int_equal(verify(v, nokid, &err), MCP_OK);
+    /* a token signed by another key is a bad token again (401), not "keys unavailable" */
+    char *t2 = mint(k2_priv, "k2", "two");
+    assert_int_equal(verify(v, t2, &err), MCP_ERR_UNAUTHENTICATED);
+    mcp_free(t1);
+    mcp_free(t2);
+    mcp_free(nokid);
+    mcp_jwt_verifier_free(v);
+    server_free(&s);
+}
+
+/* OIDC discovery, the RFC 8414 fallback with path insertion, and what is refused. */
+static void
+discovery(void **state)
+{
+    (void)state;
+    jwks_server s;
+    server_start(&s, jwks_k1);
+    char iss[96], doc[512];
+    char *jw = NULL, *in = NULL;
+    mcp_error err;
+    snprintf(iss, sizeof iss, "http://127.0.0.1:%u", (unsigned)s.port);
+    snprintf(s.meta_path, sizeof s.meta_path, "/.well-known/openid-configuration");
+    snprintf(doc, sizeof doc, "{\"issuer\":\"%s\",\"jwks_uri\":\"%s\","
+             "\"introspection_endpoint\":\"%s/introspect\"}", iss, s.url, iss);
+    s.meta = strdup(doc);
+    assert_int_equal(mcp_jwt_discover(iss, NULL, &jw, &in, &err), MCP_OK);
+    assert_string_equal(jw, s.url);
+    assert_non_null(strstr(in, "/introspect"));
+    mcp_free(jw);
+    mcp_free(in);
+    /* the verifier discovers its JWKS from its issuer */
+    mcp_jwt_opts o;
+    mcp_jwt_opts_default(&o);
+    o.issuer = iss;
+    o.allow_no_audience = true;
+    o.jwks_refresh_s = 0;
+    mcp_jwt_verifier *v = NULL;
+    assert_int_equal(mcp_jwt_verifier_new(&o, &v, &err), MCP_OK);
+    assert_int_equal(mcp_jwt_verifier_discover_jwks(v, &err), MCP_OK);
+    assert_true(mcp_jwt_verifier_keys_ready(v, NULL, 0));
+    assert_int_equal(mcp_jwt_verifier_key_count(v), 1);
+    mcp_jwt_verifier_free(v);
+
+    /* RFC 8414 only, for an issuer with a path: the well-known part goes before the path */
+    char iss2[128];
+    snprintf(iss2, sizeof iss2, "%s/tenant1", iss);
+    snprintf(s.meta_path, sizeof s.meta_path, "/.well-known/oauth-authorization-server/tenant1");
+    snprintf(doc, sizeof doc, "{\"issuer\":\"%s\",\"jwks_uri\":\"%s\"}", iss2, s.url);
+    free(s.meta);
+    s.meta = strdup(doc);
+    assert_int_equal(mcp_jwt_discover(iss2, NULL, &jw, &in, &err), MCP_OK);
+    assert_string_equal(jw, s.url);
+    assert_null(in);
+    mcp_free(jw);
+    /* another issuer's document is refused */
+    snprintf(doc, sizeof doc, "{\"issuer\":\"https://evil.example\",\"jwks_uri\":\"%s\"}",
+             s.url);
+    free(s.meta);
+    s.meta = strdup(doc);
+    assert_int_equal(mcp_jwt_discover(iss2, NULL, &jw, NULL, &err), MCP_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "is not"));
+    assert_null(jw);
+    /* a jwks_uri over plain http to a non-loopback host is refused */
+    snprintf(doc, sizeof doc, "{\"issuer\":\"%s\",\"jwks_uri\":\"http://example.com/j\"}",
+             iss2);
+    free(s.meta);
+    s.meta = strdup(doc);
+    assert_int_equal(mcp_jwt_discover(iss2, NULL, &jw, NULL, &err), MCP_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "jwks_uri"));
+    /* nothing there at all: both documents named in the error */
+    free(s.meta);
+    s.meta = NULL;
+    assert_int_equal(mcp_jwt_discover(iss2, NULL, &jw, NULL, &err), MCP_ERR_IO);
+    assert_non_null(strstr(err.message, "openid-configuration"));
+    assert_non_null(strstr(err.message, "oauth-authorization-server"));
+    /* the issuer itself must satisfy the URL rule */
+    assert_int_equal(mcp_jwt_discover("http://example.com", NULL, &jw, NULL, &err),
+                     MCP_ERR_INVALID_ARG);
+    server_free(&s);
+}
+
 static void
 jwks_url_rules(void **state)
 {
@@ -409,6 +524,8 @@ main(void)
         cmocka_unit_test(jwks_url_keeps_old_keys_when_provider_fails),
         cmocka_unit_test(jwks_url_background_refresh),
         cmocka_unit_test(jwks_url_rules),
+        cmocka_unit_test(jwks_url_start_survives_unreachable),
+        cmocka_unit_test(discovery),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,7 +4,11 @@
  * A.4 examples, and tokens signed by the OpenSSL command line and by the jose npm package, for
  * every algorithm the verifier accepts (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384,
  * EdDSA). A wrong hash, padding or signature-encoding choice made alike in our signer and our
- * verifier passes tests/vectors/jwt_verify.json; it fails here.
+ * verifier passes tests/vectors/jwt_verify.json; it fails here. And negative vectors (neg_*):
+ * OpenSSL signatures made with another hash (also one cut to the right length), PSS salt
+ * length, MGF1 hash, padding or ECDSA encoding than the alg names (refused by jose when they were made), which must be refused with
+ * "signature invalid": a verifier that is lax about one of those choices (any salt length,
+ * DER or r||s) accepts every positive vector and fails these.
  *
  * Each case is verified through the public API (<mcp/jwt.h>) twice: with the key added as PEM
  * (or the HMAC secret) and as a one-key JWKS. Then the same token with one signature character
@@ -25,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "jwt/internal.h"
 
 #define VECTORS "vectors/jwt_known_answer.json"
 
@@ -134,7 +140,7 @@ known_answer_vectors(void **state)
     const json_t *cases = json_object_get(doc, "cases");
     size_t i, failures = 0;
     const json_t *c;
-    assert_true(json_array_size(cases) >= 31);
+    assert_true(json_array_size(cases) >= 50);
     json_array_foreach(cases, i, c) {
         const char *name = str(c, "name"), *token = str(c, "token");
         const json_t *key = json_object_get(keys, str(c, "key"));
@@ -182,14 +188,19 @@ known_answer_vectors(void **state)
     assert_int_equal(failures, 0);
 }
 
-/* Every algorithm the verifier accepts has a vector from each independent signer, and the RFC
- * examples are all there: a vector dropped from the file fails here, not silently. */
+/* Every algorithm the verifier accepts (its own table, src/jwt/jwk.c: one added there without
+ * vectors fails here) has a vector from each independent signer, and the RFC examples and the
+ * negative vectors are all there: a vector dropped from the file fails here, not silently. */
 static void
 every_algorithm_has_independent_vectors(void **state)
 {
     (void)state;
-    static const char *const algs[] = { "HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
-                                        "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA" };
+    const char *algs[MCP__JWT_ALG_COUNT];
+    for (int a = 0; a < MCP__JWT_ALG_COUNT; a++) {
+        const mcp__jwt_alg_info *ai = mcp__jwt_alg_get((mcp__jwt_alg)a);
+        assert_non_null(ai);
+        algs[a] = ai->name;
+    }
     static const char *const rfc[] = { "rfc7515_a1_hs256", "rfc7515_a2_rs256",
                                        "rfc7515_a3_es256", "rfc7520_4_1_rs256",
                                        "rfc7520_4_2_ps384", "rfc7520_4_4_hs256",
@@ -207,6 +218,28 @@ every_algorithm_has_independent_vectors(void **state)
         }
         if (openssl != 1 || jose != 1)
             fail_msg("%s: %d openssl and %d jose vectors, want 1 each", algs[a], openssl, jose);
+    }
+    /* the negative vectors, each expected to be refused as a bad signature */
+    static const char *const neg[] = {
+        "neg_ps256_salt0", "neg_ps256_saltmax", "neg_ps384_salt0", "neg_ps384_saltmax",
+        "neg_ps512_salt0", "neg_ps512_saltmax", "neg_ps256_mgf1_sha1", "neg_ps256_pkcs1",
+        "neg_rs256_pss", "neg_rs384_sha256", "neg_ps384_sha256", "neg_es256_der",
+        "neg_es384_der", "neg_es384_sha256", "neg_hs384_sha256", "neg_hs512_sha384",
+        "neg_hs256_sha512_cut", "neg_hs384_sha512_cut", "neg_rs512_sha384"
+    };
+    for (size_t n = 0; n < sizeof neg / sizeof *neg; n++) {
+        const json_t *found = NULL;
+        size_t i;
+        const json_t *c;
+        json_array_foreach(cases, i, c)
+            if (strcmp(str(c, "name"), neg[n]) == 0)
+                found = c;
+        if (found == NULL)
+            fail_msg("%s missing from %s", neg[n], VECTORS);
+        const char *msg = str(found, "message");
+        if (strcmp(str(found, "expect"), "MCP_ERR_UNAUTHENTICATED") != 0 || msg == NULL ||
+            strcmp(msg, "signature invalid") != 0)
+            fail_msg("%s: must expect MCP_ERR_UNAUTHENTICATED \"signature invalid\"", neg[n]);
     }
     for (size_t r = 0; r < sizeof rfc / sizeof *rfc; r++) {
         bool found = false;

@@ -93,6 +93,70 @@ url_check_words_each_failure(void **state)
     assert_false(mcp__url_is_secure("file:///etc/passwd", true));
 }
 
+/* url.c's parser (curl's URL API underneath): the parts, lowercased where case does not count,
+ * "" for no path, NULL for no port or query; anything but an http(s) URL of at most 8192
+ * bytes refused with u left empty; the origin. */
+static void
+url_parse_parts_and_refusals(void **state)
+{
+    (void)state;
+    mcp__url u;
+    assert_int_equal(mcp__url_parse("HTTPS://Idp.EXAMPLE:8443/Tenant/Keys?A=1&b=2", &u), MCP_OK);
+    assert_string_equal(u.scheme, "https");
+    assert_string_equal(u.host, "idp.example");
+    assert_string_equal(u.port, "8443");
+    assert_string_equal(u.path, "/Tenant/Keys");       /* the path keeps its case */
+    assert_string_equal(u.query, "A=1&b=2");
+    char *o = mcp__url_origin(&u);
+    assert_string_equal(o, "https://idp.example:8443");
+    mcp__free(o);
+    assert_false(mcp__url_is_loopback(&u));
+    mcp__url_cleanup(&u);
+    mcp__url_cleanup(&u);                               /* twice is fine */
+
+    static const char *const no_path[] = { "http://127.0.0.1", "http://127.0.0.1/" };
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(mcp__url_parse(no_path[i], &u), MCP_OK);
+        assert_string_equal(u.path, "");
+        assert_null(u.port);
+        assert_null(u.query);
+        assert_true(mcp__url_is_loopback(&u));
+        o = mcp__url_origin(&u);
+        assert_string_equal(o, "http://127.0.0.1");
+        mcp__free(o);
+        mcp__url_cleanup(&u);
+    }
+    assert_int_equal(mcp__url_parse("http://[::1]:9/x", &u), MCP_OK);
+    assert_string_equal(u.host, "[::1]");
+    assert_true(mcp__url_is_loopback(&u));
+    mcp__url_cleanup(&u);
+
+    static const char *const refused[] = { "ftp://idp.example/x", "file:///etc/passwd",
+                                           "not a url", "http://", "//idp.example/x",
+                                           "javascript:alert(1)", "" };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        memset(&u, 0x5a, sizeof u);
+        if (mcp__url_parse(refused[i], &u) != MCP_ERR_INVALID_ARG)
+            fail_msg("%s: not refused", refused[i]);
+        assert_null(u.scheme);
+        assert_null(u.host);
+        assert_null(u.path);
+    }
+    assert_int_equal(mcp__url_parse(NULL, &u), MCP_ERR_INVALID_ARG);
+    /* the length cap: 8192 bytes pass, 8193 do not */
+    char big[8194];
+    memcpy(big, "https://idp.example/", 20);
+    memset(big + 20, 'a', sizeof big - 20);
+    big[8192] = '\0';
+    assert_int_equal(mcp__url_parse(big, &u), MCP_OK);
+    assert_int_equal(strlen(u.path), 8192 - 19);
+    mcp__url_cleanup(&u);
+    big[8192] = 'a';
+    big[8193] = '\0';
+    assert_int_equal(mcp__url_parse(big, &u), MCP_ERR_INVALID_ARG);
+    assert_false(mcp__url_is_secure(big, true));
+}
+
 static void
 fetch_checks_before_sending(void **state)
 {
@@ -375,6 +439,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loopback_predicate_is_exact),
         cmocka_unit_test(url_check_words_each_failure),
+        cmocka_unit_test(url_parse_parts_and_refusals),
         cmocka_unit_test(fetch_checks_before_sending),
         cmocka_unit_test(fetch_reports_a_refused_connection),
         cmocka_unit_test(address_classes),

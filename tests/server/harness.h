@@ -162,4 +162,20 @@ th_listen(mcp_server *srv, size_t max_body, unsigned io_threads, char *url, size
     return 0;
 }
 
+/* mcp_server_run_until_signal(srv, grace) on a thread: pthread_create(&t, NULL, th_run_main,
+ * &runner); mcp_server_stop(srv) makes it return. */
+typedef struct th_runner {
+    mcp_server *srv;
+    unsigned    grace;
+} th_runner;
+
+static TH_UNUSED void *
+th_run_main(void *arg)
+{
+    th_runner *r = arg;
+    mcp_error err;
+    mcp_server_run_until_signal(r->srv, r->grace, &err);
+    return NULL;
+}
+
 #endif

@@ -51,9 +51,13 @@ whoami(mcp_ctx *ctx, void *u, mcp_error *err)
 {
     (void)u;
     const mcp_principal *p = mcp_ctx_principal(ctx);
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s|%s", p ? mcp_principal_subject(p) : "-",
-             mcp_cred_kind_name(p ? mcp_principal_kind(p) : MCP_CRED_NONE));
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "%s|%s|", p ? mcp_principal_subject(p) : "-",
+                     mcp_cred_kind_name(p ? mcp_principal_kind(p) : MCP_CRED_NONE));
+    for (size_t i = 0; p != NULL && i < mcp_principal_permission_count(p) && n > 0
+                       && (size_t)n < sizeof buf; i++)   /* "subject|kind|perm perm" */
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%s", i ? " " : "",
+                      mcp_principal_permission(p, i));
     return mcp_ctx_add_text(ctx, buf, err);
 }
 
@@ -609,6 +613,47 @@ authn_classifies_by_shape(void **state)
     mcp_authn_free(NULL);
 }
 
+/* --subject-claim / --permission-claim: --issuer's tokens read through the paths (the subject
+ * from a nested claim, permissions from Keycloak's client roles and a namespaced claim); a token
+ * without the subject path is refused with the reason. */
+static void
+authn_claim_paths_from_the_command_line(void **state)
+{
+    (void)state;
+    char sec[300];
+    write_file("hs.key", HS_SECRET "\n", sec, sizeof sec);
+    server s;
+    server_start(&s, (const char *[]){ "--listen", "127.0.0.1:0", "--no-access-log", "--auth",
+                                       "jwt", "--jwt-secret-file", sec, "--issuer", ISS,
+                                       "--subject-claim", "user.id", "--permission-claim",
+                                       "resource_access.my-client.roles", "--permission-claim",
+                                       "https://example\\.com/perms", NULL });
+    char claims[1024];
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"kc-sub\",\"exp\":%lld,"
+             "\"user\":{\"id\":\"u-9\"},\"resource_access\":{\"my-client\":{\"roles\":"
+             "[\"Products.Write\"]},\"other\":{\"roles\":[\"Not.Mine\"]}},"
+             "\"https://example.com/perms\":\"Ns.One Ns.Two\"}",
+             ISS, s.url, (long long)(mcp__unix_now() + 600));
+    char *tok = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_jwt_sign("HS256", HS_SECRET, strlen(HS_SECRET), claims, NULL, &tok, &err),
+                     MCP_OK);
+    char a[2048];
+    snprintf(a, sizeof a, "Authorization: Bearer %s", tok);
+    expect_ok(&s, a, NULL, "u-9|jwt|Products.Write Ns.One Ns.Two");
+    mcp_free(tok);
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"kc-sub\",\"exp\":%lld}", ISS, s.url,
+             (long long)(mcp__unix_now() + 600));
+    assert_int_equal(mcp_jwt_sign("HS256", HS_SECRET, strlen(HS_SECRET), claims, NULL, &tok, &err),
+                     MCP_OK);
+    snprintf(a, sizeof a, "Authorization: Bearer %s", tok);
+    expect_401(&s, a, NULL, "invalid_token", "missing subject claim user.id");
+    mcp_free(tok);
+    server_stop(&s);
+}
+
 int
 main(void)
 {
@@ -619,6 +664,7 @@ main(void)
         cmocka_unit_test(authn_classifies_by_shape),
         cmocka_unit_test(authn_require_at_jwt_refuses_id_tokens),
         cmocka_unit_test(authn_limits_failures_per_credential),
+        cmocka_unit_test(authn_claim_paths_from_the_command_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -256,9 +256,29 @@ static void
 app_config_rejects_inconsistent_combinations(void **state)
 {
     (void)state;
+    BAD("--subject-claim, --name-claim, --client-id-claim and --permission-claim need --auth jwt",
+        "--auth", "apikey", "--db", "x.db", "--permission-claim", "realm_access.roles");
+    BAD("--subject-claim, --name-claim, --client-id-claim and --permission-claim need --auth jwt",
+        "--subject-claim", "oid");
+    BAD("--permission-claim given more than 8 times", "--auth", "jwt", "--jwt-secret-file", "k",
+        "--issuer", "i", "--permission-claim", "a", "--permission-claim", "a",
+        "--permission-claim", "a", "--permission-claim", "a", "--permission-claim", "a",
+        "--permission-claim", "a", "--permission-claim", "a", "--permission-claim", "a",
+        "--permission-claim", "a");
     BAD("cannot be combined with --stdio", "--stdio", "--auth", "apikey", "--db", "x");
     BAD("--auth apikey needs --db", "--auth", "apikey");
-    BAD("--auth jwt needs a key", "--auth", "jwt", "--issuer", "https://i");
+    BAD("--auth jwt needs a key", "--auth", "jwt", "--jwt-allow-no-issuer");
+    BAD("cannot be discovered", "--auth", "jwt", "--issuer", "https://l/{tenantid}/v2.0",
+        "--allowed-tenant", "t");
+    /* --issuer alone is enough: the JWKS and the introspection endpoint are discovered */
+    mcp_app_config ok;
+    assert_int_equal(PARSE(&ok, "--auth", "jwt", "--issuer", "https://i", "--jwks-refresh", "9"),
+                     -1);
+    mcp_app_config_cleanup(&ok);
+    assert_int_equal(PARSE(&ok, "--auth", "introspection", "--issuer", "https://i",
+                           "--introspection-client-id", "c",
+                           "--introspection-client-secret-file", "f"), -1);
+    mcp_app_config_cleanup(&ok);
     BAD("--auth jwt needs --issuer", "--auth", "jwt", "--jwt-secret-file", "s");
     BAD("contradict", "--auth", "jwt", "--jwt-secret-file", "s", "--issuer", "i",
         "--jwt-allow-no-issuer");
@@ -447,7 +467,9 @@ static void
 app_setup_reports_bad_files(void **state)
 {
     (void)state;
-    char sec[300], shortsec[300], notpem[300], empty[300];
+    char sec[300], shortsec[300], notpem[300], empty[300], good[300];
+    write_file("good.key", "0123456789abcdef0123456789abcdef0123456789abcdef\n", good,
+               sizeof good);
     write_file("short.key", "tooshort\n", shortsec, sizeof shortsec);
     write_file("notpem.pem", "hello\n", notpem, sizeof notpem);
     write_file("empty.secret", "\n", empty, sizeof empty);
@@ -475,8 +497,24 @@ app_setup_reports_bad_files(void **state)
             "--introspection-client-id", "c", "--introspection-client-secret-file", shortsec,
             NULL },
           MCP_ERR_INVALID_ARG, "https" },
-        { { "--auth", "jwt", "--jwks-url", "http://127.0.0.1:1/jwks", "--issuer", "i", NULL },
-          MCP_ERR_IO, "--jwks-url" },
+        /* an unreachable JWKS URL is not a setup error (retried; /ready says not ready), a
+         * URL breaking the https rule is */
+        { { "--auth", "jwt", "--jwks-url", "http://jwks.example/jwks", "--issuer", "i", NULL },
+          MCP_ERR_INVALID_ARG, "--jwks-url" },
+        /* the introspection endpoint is discovered once, at start-up: unreachable is an error */
+        { { "--auth", "introspection", "--issuer", "http://127.0.0.1:1",
+            "--introspection-client-id", "c", "--introspection-client-secret-file", shortsec,
+            NULL },
+          MCP_ERR_IO, "--issuer discovery of the introspection endpoint" },
+        { { "--auth", "jwt", "--jwt-secret-file", good, "--issuer", "i", "--permission-claim",
+            "realm_access..roles", NULL },
+          MCP_ERR_INVALID_ARG, "JWT verifier: permission claim: bad claim path (an empty segment)" },
+        { { "--auth", "jwt", "--jwt-secret-file", good, "--issuer", "i", "--subject-claim",
+            "a\\b", NULL },
+          MCP_ERR_INVALID_ARG, "subject claim: bad claim path (a backslash escapes only" },
+        { { "--auth", "jwt", "--jwt-secret-file", good, "--issuer", "i", "--client-id-claim",
+            "x.", NULL },
+          MCP_ERR_INVALID_ARG, "client id claim: bad claim path" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mcp_app_config cfg;

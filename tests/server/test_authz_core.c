@@ -157,6 +157,37 @@ authz_uses_the_template_that_serves(void **state)
     th_resp_free(&r);
 }
 
+/* resources/subscribe and resources/unsubscribe are decided by the rule of the resource, as
+ * resources/read is: a caller who may not read hidden://1 can neither subscribe to nor
+ * unsubscribe from it (403 naming the resource), and may do both for a resource it may read. */
+static void
+authz_subscribe_and_unsubscribe_follow_the_resource_rule(void **state)
+{
+    (void)state;
+    long st;
+    char sid[64];
+    snprintf(sid, sizeof sid, "%s", init_as("mallory", &st));
+    assert_int_equal(st, 200);
+    static const char *const methods[] = { "resources/subscribe", "resources/unsubscribe" };
+    for (int i = 0; i < 2; i++) {
+        char body[256];
+        http_resp r;
+        snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\","
+                 "\"params\":{\"uri\":\"hidden://1\"}}", 10 + i, methods[i]);
+        assert_int_equal(call_as("mallory", sid, body, &r), 403);
+        assert_non_null(r.body);
+        assert_non_null(strstr(r.body, "-32003"));
+        assert_non_null(strstr(r.body, "resource 'hidden://1' requires"));
+        th_resp_free(&r);
+        snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\","
+                 "\"params\":{\"uri\":\"repo://public/s\"}}", 20 + i, methods[i]);
+        assert_int_equal(call_as("mallory", sid, body, &r), 200);
+        assert_non_null(r.body);
+        assert_non_null(strstr(r.body, "\"result\":{}"));
+        th_resp_free(&r);
+    }
+}
+
 static void
 authz_completion_of_hidden_template_refused(void **state)
 {
@@ -256,6 +287,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(authz_uses_the_template_that_serves),
+        cmocka_unit_test(authz_subscribe_and_unsubscribe_follow_the_resource_rule),
         cmocka_unit_test(authz_completion_of_hidden_template_refused),
         cmocka_unit_test(authz_sessions_bound_and_capped_per_principal),
         cmocka_unit_test(authz_5xx_carries_no_internal_detail),

@@ -564,6 +564,73 @@ http_health_endpoint(void **state)
     mcp_server_free(s);
 }
 
+/* Issue 14: the readiness endpoint reports ready_fn (its reason JSON-escaped), 200 without one,
+ * 405 for other methods, at a configured path, and 404 when ready_path is NULL. */
+static bool
+not_ready(void *ctx, char *reason, size_t cap)
+{
+    int *calls = ctx;
+    (*calls)++;
+    snprintf(reason, cap, "store: \"quoted\" down");
+    return false;
+}
+
+static void
+http_ready_endpoint(void **state)
+{
+    (void)state;
+    char rurl[160];
+    http_resp r;
+    snprintf(rurl, sizeof rurl, "http://127.0.0.1:%u/ready", (unsigned)port);
+    th_request("GET", rurl, NULL, NULL, &r);          /* the shared server: no ready_fn */
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"status\":\"ready\"}");
+    th_resp_free(&r);
+
+    int calls = 0;
+    mcp_server_opts so;
+    mcp_server_opts_default(&so);
+    so.workers = 1;
+    mcp_server *s = NULL;
+    mcp_error err;
+    assert_int_equal(mcp_server_new(&so, &s, &err), MCP_OK);
+    mcp_http_opts o;
+    mcp_http_opts_default(&o);
+    o.port = 0;
+    o.ready_path = "/readyz";
+    o.ready_fn = not_ready;
+    o.ready_ctx = &calls;
+    assert_int_equal(mcp_server_listen_http(s, &o, &err), MCP_OK);
+    unsigned p = mcp_server_http_port(s);
+    snprintf(rurl, sizeof rurl, "http://127.0.0.1:%u/readyz", p);
+    th_request("GET", rurl, NULL, NULL, &r);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(r.body,
+                        "{\"status\":\"not ready\",\"reason\":\"store: \\\"quoted\\\" down\"}");
+    th_resp_free(&r);
+    assert_int_equal(calls, 1);
+    th_request("POST", rurl, "{}", JSON_HDRS, &r);
+    assert_int_equal(r.status, 405);
+    th_resp_free(&r);
+    assert_int_equal(calls, 1);                       /* not asked for a refused method */
+    snprintf(rurl, sizeof rurl, "http://127.0.0.1:%u/ready", p);
+    th_request("GET", rurl, NULL, NULL, &r);          /* moved: the default path is not served */
+    assert_int_equal(r.status, 404);
+    th_resp_free(&r);
+    mcp_server_free(s);
+
+    assert_int_equal(mcp_server_new(&so, &s, &err), MCP_OK);
+    mcp_http_opts_default(&o);
+    o.port = 0;
+    o.ready_path = NULL;
+    assert_int_equal(mcp_server_listen_http(s, &o, &err), MCP_OK);
+    snprintf(rurl, sizeof rurl, "http://127.0.0.1:%u/ready", (unsigned)mcp_server_http_port(s));
+    th_request("GET", rurl, NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    th_resp_free(&r);
+    mcp_server_free(s);
+}
+
 static mcp_status
 try_listen(const mcp_http_opts *o, mcp_server **out, mcp_error *err)
 {
@@ -659,6 +726,7 @@ main(void)
         cmocka_unit_test(http_get_stream_receives_and_replays_notifications),
         cmocka_unit_test(http_busy_port_is_refused),
         cmocka_unit_test(http_health_endpoint),
+        cmocka_unit_test(http_ready_endpoint),
     };
     return cmocka_run_group_tests(tests, start, stop);
 }

@@ -64,20 +64,6 @@ call_main(void *arg)
     return NULL;
 }
 
-typedef struct runner {
-    mcp_server *srv;
-    unsigned    grace;
-} runner;
-
-static void *
-run_main(void *arg)
-{
-    runner *r = arg;
-    mcp_error err;
-    mcp_server_run_until_signal(r->srv, r->grace, &err);
-    return NULL;
-}
-
 /* The repro of the finding: a 3 s tool, grace 500 ms, Accept: application/json, stop at 0.5 s. */
 static void
 shutdown_answers_a_post_parked_for_json(void **state)
@@ -85,9 +71,9 @@ shutdown_answers_a_post_parked_for_json(void **state)
     (void)state;
     call c = { .accept = "application/json" };
     mcp_server *srv = new_server(true, 3000, c.url, sizeof c.url);
-    runner rn = { srv, 500 };
+    th_runner rn = { srv, 500 };
     pthread_t rt, ct;
-    pthread_create(&rt, NULL, run_main, &rn);
+    pthread_create(&rt, NULL, th_run_main, &rn);
     pthread_create(&ct, NULL, call_main, &c);
     usleep(500 * 1000);
     mcp_server_stop(srv);
@@ -109,9 +95,9 @@ shutdown_ends_a_stateless_sse_post(void **state)
     (void)state;
     call c = { .accept = "application/json, text/event-stream" };
     mcp_server *srv = new_server(true, 1500, c.url, sizeof c.url);
-    runner rn = { srv, 300 };
+    th_runner rn = { srv, 300 };
     pthread_t rt, ct;
-    pthread_create(&rt, NULL, run_main, &rn);
+    pthread_create(&rt, NULL, th_run_main, &rn);
     pthread_create(&ct, NULL, call_main, &c);
     usleep(400 * 1000);
     mcp_server_stop(srv);
@@ -257,10 +243,10 @@ shutdown_bounds_the_wait_for_a_deferred_authentication(void **state)
     assert_int_equal(mcp_server_new(&so, &srv, &err), MCP_OK);
     assert_int_equal(mcp_server_use(srv, MCP_PHASE_AUTHN, slow_authn, NULL, &err), MCP_OK);
     assert_int_equal(th_listen(srv, 0, 0, c.url, sizeof c.url), 0);
-    runner rn = { srv, 300 };
+    th_runner rn = { srv, 300 };
     pthread_t rt, ct;
     atomic_store(&authn_done, false);
-    pthread_create(&rt, NULL, run_main, &rn);
+    pthread_create(&rt, NULL, th_run_main, &rn);
     pthread_create(&ct, NULL, call_main, &c);
     usleep(300 * 1000);                  /* the call is parked on its authentication */
     mcp_server_stop(srv);

@@ -123,7 +123,17 @@ open_store(const char *db, unsigned check_ms)
     return s;
 }
 
-/* Path of a built CLI, or NULL when $MCP_BIN is not set (the test then skips). */
+/* MCP_CI=1 (scripts/test.sh, CI): an environment a test needs and does not find is a failure,
+ * not a skip. */
+TEST_UNUSED static bool
+ci_strict(void)
+{
+    const char *ci = getenv("MCP_CI");
+    return ci != NULL && strcmp(ci, "1") == 0;
+}
+
+/* Path of a built CLI, or NULL when $MCP_BIN is not set (the test then skips, except under
+ * MCP_CI=1, see ci_strict). */
 TEST_UNUSED static const char *
 bin_path(const char *name, char *buf, size_t cap)
 {

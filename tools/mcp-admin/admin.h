@@ -94,6 +94,11 @@ int admin_print_json(json_t *v);
 /* Format unix seconds as "2025-01-31T12:00:00Z", or "-" for 0. buf needs 32 bytes. */
 const char *admin_time(int64_t t, char buf[32]);
 
+/* The body of a command whose arguments parsed: open the store (admin_store) and call
+ * fn(store, arg, err); a failure of either is reported. Returns an exit status. */
+typedef mcp_status (*admin_call_fn)(mcp_store *st, void *arg, mcp_error *err);
+int admin_store_call(admin_ctx *ctx, admin_call_fn fn, void *arg);
+
 /* A command that takes one positional argument and calls op(store, argument, err). Returns an
  * exit status. */
 typedef mcp_status (*admin_store_op)(mcp_store *st, const char *arg, mcp_error *err);
@@ -114,6 +119,13 @@ int admin_list_init(admin_ctx *ctx, admin_list *ls);
 /* End a listing whose store call returned s (err filled when s is not MCP_OK): print the JSON
  * array under --json, or report the failure. Releases ls. Returns an exit status. */
 int admin_list_finish(admin_list *ls, mcp_status s, const mcp_error *err);
+/* A list command: no positional arguments (opts as given, may be NULL), then
+ * fn(store, arg, ls, err) fills the listing, printed as a table or (--json) an array. fn is
+ * called after the options are parsed, so arg may point at an option's value. */
+typedef mcp_status (*admin_list_fn)(mcp_store *st, const void *arg, admin_list *ls,
+                                    mcp_error *err);
+int admin_run_list(admin_ctx *ctx, const char *group, const char *action, int argc, char **argv,
+                   const admin_opt *opts, const void *arg, admin_list_fn fn);
 /* A JSON array of strings v[0..n) (new reference); sets *nomem when anything fails. */
 json_t *admin_json_strings(const char *const *v, size_t n, bool *nomem);
 /* Print v[0..n) on stdout separated by sep, or "-" when n is 0 (no newline). */

@@ -6,32 +6,38 @@
 #include <stdio.h>
 #include <string.h>
 
+typedef struct passwd_args {
+    const char *subject;
+    char        pw[1026];
+    size_t      len;
+} passwd_args;
+
+static mcp_status
+op_passwd(mcp_store *st, void *arg, mcp_error *err)
+{
+    const passwd_args *a = arg;
+    return mcp_as_user_set_password(st, a->subject, a->pw, a->len, err);
+}
+
 /* The password is read from standard input (one line), never from the command line, where
  * every local user could read it. */
 static int
 user_passwd(admin_ctx *ctx, int argc, char **argv)
 {
-    char *pos[1];
+    char *pos[1] = { NULL };
     int rc = admin_parse(ctx, "user", "passwd", argc, argv, NULL, pos, 1, 1, NULL);
     if (rc != ADMIN_EXIT_OK)
         return rc;
-    char pw[1026];
-    if (fgets(pw, sizeof pw, stdin) == NULL) {
+    passwd_args a = { .subject = pos[0] };
+    if (fgets(a.pw, sizeof a.pw, stdin) == NULL)
         return admin_fail("no password on standard input");
-    }
-    size_t n = strlen(pw);
-    if (n > 0 && pw[n - 1] == '\n')
-        pw[--n] = '\0';
-    if (n > 0 && pw[n - 1] == '\r')
-        pw[--n] = '\0';
-    mcp_store *st = admin_store(ctx);
-    mcp_error err;
-    mcp_error_clear(&err);
-    if (st == NULL)
-        rc = ADMIN_EXIT_ERROR;
-    else if (mcp_as_user_set_password(st, pos[0], pw, n, &err) != MCP_OK)
-        rc = admin_fail_err(&err);
-    mcp_memzero(pw, sizeof pw);
+    a.len = strlen(a.pw);
+    if (a.len > 0 && a.pw[a.len - 1] == '\n')
+        a.pw[--a.len] = '\0';
+    if (a.len > 0 && a.pw[a.len - 1] == '\r')
+        a.pw[--a.len] = '\0';
+    rc = admin_store_call(ctx, op_passwd, &a);
+    mcp_memzero(a.pw, sizeof a.pw);
     return rc;
 }
 
@@ -42,7 +48,7 @@ client_add(admin_ctx *ctx, int argc, char **argv)
     const char **uris = NULL;
     size_t nuris = 0;
     bool confidential = false;
-    char *pos[1];
+    char *pos[1] = { NULL };
     const admin_opt opts[] = {
         { .name = "--name", .value = &name },
         { .name = "--redirect-uri", .list = &uris, .count = &nuris },
@@ -109,21 +115,17 @@ print_client(void *vctx, const mcp_as_client_info *c)
     return true;
 }
 
+static mcp_status
+list_clients(mcp_store *st, const void *arg, admin_list *ls, mcp_error *err)
+{
+    (void)arg;
+    return mcp_as_client_list(st, print_client, ls, err);
+}
+
 static int
 client_list(admin_ctx *ctx, int argc, char **argv)
 {
-    int rc = admin_parse(ctx, "client", "list", argc, argv, NULL, NULL, 0, 0, NULL);
-    if (rc != ADMIN_EXIT_OK)
-        return rc;
-    mcp_store *st = admin_store(ctx);
-    if (st == NULL)
-        return ADMIN_EXIT_ERROR;
-    admin_list ls;
-    if (admin_list_init(ctx, &ls) != ADMIN_EXIT_OK)
-        return ADMIN_EXIT_ERROR;
-    mcp_error err;
-    mcp_error_clear(&err);
-    return admin_list_finish(&ls, mcp_as_client_list(st, print_client, &ls, &err), &err);
+    return admin_run_list(ctx, "client", "list", argc, argv, NULL, NULL, list_clients);
 }
 
 const admin_command admin_as_commands[] = {

@@ -103,23 +103,19 @@ print_key(void *vctx, const mcp_store_key *k)
     return true;
 }
 
+/* arg: the --owner value (a const char *, NULL = every owner) */
+static mcp_status
+list_keys(mcp_store *st, const void *arg, admin_list *ls, mcp_error *err)
+{
+    return mcp_store_key_list(st, *(const char *const *)arg, print_key, ls, err);
+}
+
 static int
 key_list(admin_ctx *ctx, int argc, char **argv)
 {
     const char *owner = NULL;
     const admin_opt opts[] = { { .name = "--owner", .value = &owner }, { 0 } };
-    int rc = admin_parse(ctx, "key", "list", argc, argv, opts, NULL, 0, 0, NULL);
-    if (rc != ADMIN_EXIT_OK)
-        return rc;
-    mcp_store *st = admin_store(ctx);
-    if (st == NULL)
-        return ADMIN_EXIT_ERROR;
-    admin_list ls;
-    if (admin_list_init(ctx, &ls) != ADMIN_EXIT_OK)
-        return ADMIN_EXIT_ERROR;
-    mcp_error err;
-    mcp_error_clear(&err);
-    return admin_list_finish(&ls, mcp_store_key_list(st, owner, print_key, &ls, &err), &err);
+    return admin_run_list(ctx, "key", "list", argc, argv, opts, &owner, list_keys);
 }
 
 /* Read one line (the key) from stdin into buf; the key is never taken from argv, where other

@@ -3,36 +3,50 @@
 
 #include <stdio.h>
 
-static int
-grant_or_revoke(admin_ctx *ctx, const char *action, int argc, char **argv, bool grant)
+static mcp_status
+op_grant(mcp_store *st, void *arg, mcp_error *err)
 {
-    char *pos[2];
+    char **pos = arg;
+    return mcp_store_role_grant(st, pos[0], pos[1], err);
+}
+
+static mcp_status
+op_revoke(mcp_store *st, void *arg, mcp_error *err)
+{
+    char **pos = arg;
+    return mcp_store_role_revoke(st, pos[0], pos[1], err);
+}
+
+/* role grant|revoke SUBJECT ROLE */
+static int
+subject_role(admin_ctx *ctx, const char *action, int argc, char **argv, admin_call_fn op)
+{
+    char *pos[2] = { NULL, NULL };
     int rc = admin_parse(ctx, "role", action, argc, argv, NULL, pos, 2, 2, NULL);
-    if (rc != ADMIN_EXIT_OK)
-        return rc;
-    mcp_store *st = admin_store(ctx);
-    if (st == NULL)
-        return ADMIN_EXIT_ERROR;
-    mcp_error err;
-    mcp_error_clear(&err);
-    mcp_status s = grant ? mcp_store_role_grant(st, pos[0], pos[1], &err)
-                         : mcp_store_role_revoke(st, pos[0], pos[1], &err);
-    return s == MCP_OK ? ADMIN_EXIT_OK : admin_fail_err(&err);
+    return rc != ADMIN_EXIT_OK ? rc : admin_store_call(ctx, op, pos);
 }
 
 static int
 role_grant(admin_ctx *ctx, int argc, char **argv)
 {
-    return grant_or_revoke(ctx, "grant", argc, argv, true);
+    return subject_role(ctx, "grant", argc, argv, op_grant);
 }
 
 static int
 role_revoke(admin_ctx *ctx, int argc, char **argv)
 {
-    return grant_or_revoke(ctx, "revoke", argc, argv, false);
+    return subject_role(ctx, "revoke", argc, argv, op_revoke);
 }
 
 #define MAX_PERMS 256
+
+/* pos: ROLE, then its permissions, NULL-terminated */
+static mcp_status
+op_set(mcp_store *st, void *arg, mcp_error *err)
+{
+    char **pos = arg;
+    return mcp_store_role_set_permissions(st, pos[0], (const char *const *)(pos + 1), err);
+}
 
 static int
 role_set(admin_ctx *ctx, int argc, char **argv)
@@ -43,14 +57,7 @@ role_set(admin_ctx *ctx, int argc, char **argv)
     if (rc != ADMIN_EXIT_OK)
         return rc;
     pos[n] = NULL;
-    mcp_store *st = admin_store(ctx);
-    if (st == NULL)
-        return ADMIN_EXIT_ERROR;
-    mcp_error err;
-    mcp_error_clear(&err);
-    if (mcp_store_role_set_permissions(st, pos[0], (const char *const *)(pos + 1), &err) != MCP_OK)
-        return admin_fail_err(&err);
-    return ADMIN_EXIT_OK;
+    return admin_store_call(ctx, op_set, pos);
 }
 
 static int
@@ -79,21 +86,17 @@ print_role(void *vctx, const mcp_store_role *r)
     return true;
 }
 
+static mcp_status
+list_roles(mcp_store *st, const void *arg, admin_list *ls, mcp_error *err)
+{
+    (void)arg;
+    return mcp_store_role_list(st, print_role, ls, err);
+}
+
 static int
 role_list(admin_ctx *ctx, int argc, char **argv)
 {
-    int rc = admin_parse(ctx, "role", "list", argc, argv, NULL, NULL, 0, 0, NULL);
-    if (rc != ADMIN_EXIT_OK)
-        return rc;
-    mcp_store *st = admin_store(ctx);
-    if (st == NULL)
-        return ADMIN_EXIT_ERROR;
-    admin_list ls;
-    if (admin_list_init(ctx, &ls) != ADMIN_EXIT_OK)
-        return ADMIN_EXIT_ERROR;
-    mcp_error err;
-    mcp_error_clear(&err);
-    return admin_list_finish(&ls, mcp_store_role_list(st, print_role, &ls, &err), &err);
+    return admin_run_list(ctx, "role", "list", argc, argv, NULL, NULL, list_roles);
 }
 
 const admin_command admin_role_commands[] = {

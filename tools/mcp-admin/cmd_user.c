@@ -4,29 +4,34 @@
 #include <stdio.h>
 #include <string.h>
 
+typedef struct user_add_args {
+    const char  *subject, *name;
+    const char **roles;
+} user_add_args;
+
+static mcp_status
+op_add(mcp_store *st, void *arg, mcp_error *err)
+{
+    const user_add_args *a = arg;
+    return mcp_store_user_add_with_roles(st, a->subject, a->name, a->roles, err);
+}
+
 static int
 user_add(admin_ctx *ctx, int argc, char **argv)
 {
-    const char *name = NULL;
-    const char **roles = NULL;
+    user_add_args a = { 0 };
     size_t nroles = 0;
-    char *pos[1];
+    char *pos[1] = { NULL };
     const admin_opt opts[] = {
-        { .name = "--name", .value = &name },
-        { .name = "--role", .list = &roles, .count = &nroles },
+        { .name = "--name", .value = &a.name },
+        { .name = "--role", .list = &a.roles, .count = &nroles },
         { 0 },
     };
     int rc = admin_parse(ctx, "user", "add", argc, argv, opts, pos, 1, 1, NULL);
-    if (rc == ADMIN_EXIT_OK) {
-        mcp_store *st = admin_store(ctx);
-        mcp_error err;
-        mcp_error_clear(&err);
-        if (st == NULL)
-            rc = ADMIN_EXIT_ERROR;
-        else if (mcp_store_user_add_with_roles(st, pos[0], name, roles, &err) != MCP_OK)
-            rc = admin_fail_err(&err);
-    }
-    admin_list_free(roles);
+    a.subject = pos[0];
+    if (rc == ADMIN_EXIT_OK)
+        rc = admin_store_call(ctx, op_add, &a);
+    admin_list_free(a.roles);
     return rc;
 }
 
@@ -83,21 +88,17 @@ print_user(void *vctx, const mcp_store_user *u)
     return true;
 }
 
+static mcp_status
+list_users(mcp_store *st, const void *arg, admin_list *ls, mcp_error *err)
+{
+    (void)arg;
+    return mcp_store_user_list(st, print_user, ls, err);
+}
+
 static int
 user_list(admin_ctx *ctx, int argc, char **argv)
 {
-    int rc = admin_parse(ctx, "user", "list", argc, argv, NULL, NULL, 0, 0, NULL);
-    if (rc != ADMIN_EXIT_OK)
-        return rc;
-    mcp_store *st = admin_store(ctx);
-    if (st == NULL)
-        return ADMIN_EXIT_ERROR;
-    admin_list ls;
-    if (admin_list_init(ctx, &ls) != ADMIN_EXIT_OK)
-        return ADMIN_EXIT_ERROR;
-    mcp_error err;
-    mcp_error_clear(&err);
-    return admin_list_finish(&ls, mcp_store_user_list(st, print_user, &ls, &err), &err);
+    return admin_run_list(ctx, "user", "list", argc, argv, NULL, NULL, list_users);
 }
 
 const admin_command admin_user_commands[] = {

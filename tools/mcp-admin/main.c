@@ -189,21 +189,54 @@ admin_print_json(json_t *v)
 }
 
 int
-admin_run_store_op(admin_ctx *ctx, const char *group, const char *action, int argc,
-                   char **argv, admin_store_op op)
+admin_store_call(admin_ctx *ctx, admin_call_fn fn, void *arg)
 {
-    char *pos[1] = { NULL };
-    int rc = admin_parse(ctx, group, action, argc, argv, NULL, pos, 1, 1, NULL);
-    if (rc != ADMIN_EXIT_OK)
-        return rc;
     mcp_store *st = admin_store(ctx);
     if (st == NULL)
         return ADMIN_EXIT_ERROR;
     mcp_error err;
     mcp_error_clear(&err);
-    if (op(st, pos[0], &err) != MCP_OK)
-        return admin_fail_err(&err);
-    return ADMIN_EXIT_OK;
+    return fn(st, arg, &err) == MCP_OK ? ADMIN_EXIT_OK : admin_fail_err(&err);
+}
+
+typedef struct store_op_call {
+    admin_store_op op;
+    const char    *arg;
+} store_op_call;
+
+static mcp_status
+call_store_op(mcp_store *st, void *arg, mcp_error *err)
+{
+    const store_op_call *c = arg;
+    return c->op(st, c->arg, err);
+}
+
+int
+admin_run_store_op(admin_ctx *ctx, const char *group, const char *action, int argc,
+                   char **argv, admin_store_op op)
+{
+    char *pos[1] = { NULL };
+    int rc = admin_parse(ctx, group, action, argc, argv, NULL, pos, 1, 1, NULL);
+    store_op_call c = { op, pos[0] };
+    return rc != ADMIN_EXIT_OK ? rc : admin_store_call(ctx, call_store_op, &c);
+}
+
+int
+admin_run_list(admin_ctx *ctx, const char *group, const char *action, int argc, char **argv,
+               const admin_opt *opts, const void *arg, admin_list_fn fn)
+{
+    int rc = admin_parse(ctx, group, action, argc, argv, opts, NULL, 0, 0, NULL);
+    if (rc != ADMIN_EXIT_OK)
+        return rc;
+    mcp_store *st = admin_store(ctx);
+    if (st == NULL)
+        return ADMIN_EXIT_ERROR;
+    admin_list ls;
+    if (admin_list_init(ctx, &ls) != ADMIN_EXIT_OK)
+        return ADMIN_EXIT_ERROR;
+    mcp_error err;
+    mcp_error_clear(&err);
+    return admin_list_finish(&ls, fn(st, arg, &ls, &err), &err);
 }
 
 int
@@ -409,7 +442,7 @@ main(int argc, char **argv)
     /* Commands that change the store say so (on stderr: stdout stays data); the others print
      * their result already (list, verify, create, purge, check, ...). */
     static const char *const changes[] = { "add", "remove", "enable", "disable", "grant",
-                                           "revoke", "set", NULL };
+                                           "revoke", "set", "passwd", NULL };
     bool changed = false;
     for (size_t k = 0; changes[k] != NULL; k++)
         changed = changed || strcmp(action, changes[k]) == 0;
@@ -417,7 +450,8 @@ main(int argc, char **argv)
         fprintf(stderr, "mcp-admin: done: %s %s", group, action);
         for (int k = i; k < argc; k++)
             fprintf(stderr, " %s", argv[k]);
-        fprintf(stderr, " (%s)\n", ctx.db_path);
+        char shown[4096]; /* a postgresql:// URI's password is never printed */
+        fprintf(stderr, " (%s)\n", mcp_store_display_name(ctx.db_path, shown, sizeof shown));
     }
     mcp_store_close(ctx.store);
     if (fflush(stdout) != 0 && rc == ADMIN_EXIT_OK)

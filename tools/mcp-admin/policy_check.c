@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define EXIT_DENIED       3
 #define EXIT_UNDETERMINED 4
@@ -342,6 +343,52 @@ done:
     return rc;
 }
 
+static bool
+collect_role(void *ctx, const mcp_store_role *role)
+{
+    json_t *granted = ctx;
+    for (size_t i = 0; i < role->n_permissions; i++)
+        if (json_object_set_new(granted, role->permissions[i], json_true()) != 0)
+            return false;
+    return true;
+}
+
+/*
+ * The permissions the policy file names that no role of the store grants: nobody whose
+ * permissions come from the store can ever satisfy them (a typo, or a role not created yet).
+ * Appends {"entry": "tools.NAME", "permission": P} objects to out. The file was already
+ * parsed by the server's parser, so its shape is known to be right.
+ */
+static bool
+ungranted_permissions(const char *path, const json_t *granted, json_t *out)
+{
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+    static const char *const kinds[] = { "tools", "resources", "prompts" };
+    static const char *const lists[] = { "any_of", "all_of" };
+    bool ok = doc != NULL;
+    for (size_t k = 0; ok && k < sizeof kinds / sizeof kinds[0]; k++) {
+        const char *name;
+        json_t *entry;
+        json_object_foreach(json_object_get(doc, kinds[k]), name, entry) {
+            for (size_t l = 0; l < 2; l++) {
+                size_t i;
+                json_t *perm;
+                json_array_foreach(json_object_get(entry, lists[l]), i, perm) {
+                    const char *pn = json_string_value(perm);
+                    if (pn == NULL || json_object_get(granted, pn) != NULL)
+                        continue;
+                    char where[512];
+                    snprintf(where, sizeof where, "%s.%s.%s", kinds[k], name, lists[l]);
+                    ok = ok && json_array_append_new(out, json_pack("{s:s, s:s}", "entry", where,
+                                                                    "permission", pn)) == 0;
+                }
+            }
+        }
+    }
+    json_decref(doc);
+    return ok;
+}
+
 static int
 policy_validate(admin_ctx *ctx, int argc, char **argv)
 {
@@ -354,16 +401,56 @@ policy_validate(admin_ctx *ctx, int argc, char **argv)
     mcp_error_clear(&err);
     if (mcp_policy_load_file(pos[0], &pol, &err) != MCP_OK)
         return admin_fail_err(&err);
-    if (ctx->json)
-        rc = admin_print_json(json_pack("{s:s, s:b, s:I, s:b}", "policy", pos[0], "valid", 1,
-                                        "entries", (json_int_t)mcp_policy_entry_count(pol),
+    /* With a store (--db, $MCP_DB, ./mcp.db when it exists), every permission the file names
+     * is checked against the roles: one that no role grants is a warning (exit status 0). */
+    struct stat sb;
+    bool have_store = strstr(ctx->db_path, "://") != NULL || stat(ctx->db_path, &sb) == 0;
+    json_t *granted = json_object(), *ungranted = json_array();
+    if (granted == NULL || ungranted == NULL) {
+        rc = admin_fail("out of memory");
+        goto out;
+    }
+    if (have_store) {
+        mcp_store *st = admin_store(ctx);
+        if (st == NULL) {
+            rc = ADMIN_EXIT_ERROR;
+            goto out;
+        }
+        if (mcp_store_role_list(st, collect_role, granted, &err) != MCP_OK) {
+            rc = admin_fail_err(&err);
+            goto out;
+        }
+        if (!ungranted_permissions(pos[0], granted, ungranted)) {
+            rc = admin_fail("%s: cannot read it again", pos[0]);
+            goto out;
+        }
+    }
+    char shown[512];
+    mcp_store_display_name(ctx->db_path, shown, sizeof shown);
+    if (ctx->json) {
+        rc = admin_print_json(json_pack("{s:s, s:b, s:I, s:b, s:b, s:O}", "policy", pos[0],
+                                        "valid", 1, "entries",
+                                        (json_int_t)mcp_policy_entry_count(pol),
                                         "inherit_registration",
-                                        mcp_policy_inherits_registration(pol)));
-    else
+                                        mcp_policy_inherits_registration(pol), "roles_checked",
+                                        have_store, "ungranted", ungranted));
+    } else {
         printf("%s: valid, %zu entries, registration rules %s\n", pos[0],
                mcp_policy_entry_count(pol),
                mcp_policy_inherits_registration(pol) ? "apply to unlisted targets"
                                                      : "ignored (unlisted targets are denied)");
+        size_t i;
+        json_t *w;
+        json_array_foreach(ungranted, i, w)
+            fprintf(stderr, "mcp-admin: warning: %s: %s: %s is granted by no role in %s\n",
+                    pos[0], json_string_value(json_object_get(w, "entry")),
+                    json_string_value(json_object_get(w, "permission")), shown);
+        if (!have_store)
+            printf("%s: roles not checked (no store at %s; give --db)\n", pos[0], shown);
+    }
+out:
+    json_decref(granted);
+    json_decref(ungranted);
     mcp_policy_unref(pol);
     return rc;
 }

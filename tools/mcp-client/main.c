@@ -68,6 +68,8 @@ static const char usage_text[] =
     "                            and falls back to initialize; 2026-07-28 only; legacy (or a\n"
     "                            2025 revision) uses initialize only\n"
     "  --timeout MS              per-request timeout (default 60000)\n"
+    "  --cacert FILE             verify an https:// server with the CA certificate(s) in\n"
+    "                            this PEM file instead of the system's trust store\n"
     "  --json                    print results as JSON\n"
     "  -v, --verbose             log HTTP exchanges and OAuth steps to stderr\n"
     "  -V, --version             print the version\n"
@@ -78,7 +80,7 @@ enum {
     OPT_CLIENT_ID, OPT_CLIENT_SECRET_FILE, OPT_CLIENT_METADATA_URL, OPT_SCOPE, OPT_GRANT,
     OPT_PRIVATE_KEY, OPT_SIGNING_ALG, OPT_LOGIN, OPT_TOKEN_CACHE, OPT_NO_TOKEN_CACHE, OPT_ARGS,
     OPT_HEADER, OPT_TIMEOUT, OPT_JSON, OPT_ISSUER, OPT_ALLOW_INTERNAL_AS, OPT_PROTOCOL,
-    OPT_NO_DPOP, OPT_ASSERTION_FILE
+    OPT_NO_DPOP, OPT_ASSERTION_FILE, OPT_CACERT
 };
 
 static const struct option long_opts[] = {
@@ -107,6 +109,7 @@ static const struct option long_opts[] = {
     { "protocol", required_argument, NULL, OPT_PROTOCOL },
     { "no-dpop", no_argument, NULL, OPT_NO_DPOP },
     { "assertion-file", required_argument, NULL, OPT_ASSERTION_FILE },
+    { "cacert", required_argument, NULL, OPT_CACERT },
     { "verbose", no_argument, NULL, 'v' },
     { "version", no_argument, NULL, 'V' },
     { "help", no_argument, NULL, 'h' },
@@ -118,7 +121,7 @@ typedef struct cli {
     bool oauth, json, no_cache, verbose, allow_internal_as;
     const char *client_id, *client_secret_file, *client_metadata_url, *scope, *grant;
     const char *private_key, *signing_alg, *login, *token_cache, *args_json, *issuer;
-    const char *protocol, *assertion_file;
+    const char *protocol, *assertion_file, *cacert;
     bool no_dpop;
     const char *headers[MAX_HEADERS + 1];
     size_t nheaders;
@@ -539,6 +542,7 @@ main(int argc, char **argv)
         case OPT_PROTOCOL: o.protocol = optarg; break;
         case OPT_NO_DPOP: o.no_dpop = true; break;
         case OPT_ASSERTION_FILE: o.assertion_file = optarg; break;
+        case OPT_CACERT: o.cacert = optarg; break;
         case 'v': o.verbose = true; verbose_flag = 1; break;
         case 'V': printf("mcp-client %s\n", MCP_VERSION_STRING); return EXIT_OK;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
@@ -568,6 +572,13 @@ main(int argc, char **argv)
         return usage_error("give exactly one of --url or --stdio");
     if ((o.token != NULL) + (o.token_file != NULL) > 1)
         return usage_error("give at most one of --token and --token-file");
+    if (o.cacert != NULL && o.url == NULL)
+        return usage_error("--cacert verifies an https:// --url; it does not apply to --stdio");
+    if (o.cacert != NULL && access(o.cacert, R_OK) != 0) {
+        /* said here, naming the file, instead of as a TLS failure of the first request */
+        fprintf(stderr, "mcp-client: --cacert %s: %s\n", o.cacert, strerror(errno));
+        return EXIT_FAIL;
+    }
     if (o.grant != NULL && strcmp(o.grant, "code") != 0 &&
         strcmp(o.grant, "client_credentials") != 0 && strcmp(o.grant, "jwt_bearer") != 0)
         return usage_error("--grant is code, client_credentials or jwt_bearer");
@@ -684,6 +695,7 @@ main(int argc, char **argv)
     co.oauth = oauth;
     co.headers = o.nheaders ? o.headers : NULL;
     co.verbose = o.verbose;
+    co.ca_file = o.cacert;
     if (o.timeout_ms)
         co.request_timeout_ms = o.timeout_ms;
     co.cb.log = on_log;

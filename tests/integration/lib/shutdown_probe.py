@@ -14,11 +14,13 @@ Prints "ok: ..." lines; any failure prints "FAIL: ..." and exits 1.
 """
 import http.client
 import json
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 H = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
@@ -40,17 +42,42 @@ def main():
             srv.wait()
 
 
-def run(srv):
-    m = None
-    for _ in range(50):                # the listening line (sanitizer notes may come first)
-        line = srv.stderr.readline()
-        if not line:
-            break
-        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/mcp", line)
+def stderr_lines(srv):
+    """The server's stderr lines on a queue (None at its end), so every wait has a deadline."""
+    q = queue.Queue()
+
+    def pump():
+        for line in srv.stderr:
+            q.put(line)
+        q.put(None)
+    threading.Thread(target=pump, daemon=True).start()
+    return q
+
+
+def wait_line(q, pattern, seconds):
+    """The first line matching pattern within seconds, or None (also at the end of stderr)."""
+    deadline = time.time() + seconds
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            return None
+        try:
+            line = q.get(timeout=left)
+        except queue.Empty:
+            return None
+        if line is None:
+            return None
+        m = re.search(pattern, line)
         if m:
-            break
+            return m
+
+
+def run(srv):
+    lines = stderr_lines(srv)
+    # the listening line (sanitizer notes may come first)
+    m = wait_line(lines, r"listening on http://127\.0\.0\.1:(\d+)/mcp", 10)
     if not m:
-        fail("server did not start")
+        fail("server did not start within 10 s")
     port = int(m.group(1))
 
     def conn(timeout=10):
@@ -91,14 +118,10 @@ def run(srv):
 
     # the handler now waits for us: shut down
     srv.send_signal(signal.SIGTERM)
-    deadline = time.time() + 5
     # wait until the listener has stopped accepting (the line comes after MHD_quiesce_daemon;
     # probing before it would race the quiesce)
-    while time.time() < deadline:
-        if "no longer accepting connections" in srv.stderr.readline():
-            break
-    else:
-        fail("no 'no longer accepting connections' line after SIGTERM")
+    if not wait_line(lines, "no longer accepting connections", 5):
+        fail("no 'no longer accepting connections' line within 5 s of SIGTERM")
 
     t0 = time.time()
     served = None

@@ -59,6 +59,31 @@ for (const c of cases) {
   if (payload.sub !== c.subject) throw new Error(`${c.name}: sub ${payload.sub}`);
 }
 
+// negative vectors: openssl signatures made with another choice than the alg names; jose must
+// refuse each (so they are wrong by an independent verifier, not just by ours)
+const why = {
+  salt0: 'PSS salt length 0, not the hash length', saltmax: 'PSS salt length max, not the hash length',
+  mgf1_sha1: 'PSS with MGF1-SHA1, not MGF1 with the same hash', pkcs1: 'PKCS#1 v1.5 padding under a PS alg',
+  pss: 'PSS padding under an RS alg', sha256: 'signed over SHA-256, not the hash the alg names',
+  der: 'ECDSA signature in DER, not r||s',
+  sha384: 'signed over SHA-384, not the hash the alg names',
+  sha512_cut: 'HMAC-SHA-512 cut to the tag length: the wrong hash, the right length',
+};
+for (const line of read('neg.tsv').trim().split('\n')) {
+  const [name, alg, key, token] = line.split('\t');
+  let accepted = false;
+  try {
+    await jwtVerify(token, verifyKey[key], { issuer: ISS, audience: AUD, algorithms: [alg],
+      currentDate: new Date(1767225600 * 1000) });
+    accepted = true;
+  } catch (e) { /* refused, as it must be */ }
+  if (accepted) throw new Error(`${name}: jose accepts a negative vector`);
+  const kind = Object.keys(why).find((k) => name.endsWith(`_${k}`));
+  if (kind === undefined) throw new Error(`${name}: no description`);
+  add(name, `${opensslVersion} command line, negative: ${why[kind]}`, alg, key, token,
+    { expect: 'MCP_ERR_UNAUTHENTICATED', message: 'signature invalid' });
+}
+
 // RFC examples: the transcription is checked by verifying each with jose against its JWK
 for (const v of JSON.parse(readFileSync(rfcPath, 'utf8')).vectors) {
   const jwk = v.jwk;
@@ -87,7 +112,9 @@ for (const v of JSON.parse(readFileSync(rfcPath, 'utf8')).vectors) {
 process.stdout.write(JSON.stringify({
   description: 'Known-answer JWS vectors from signers that are not ours, for every algorithm the ' +
     'verifier accepts: the RFC 7515 / RFC 7520 / RFC 8037 examples, and tokens made by the OpenSSL ' +
-    'command line and by the jose npm package. Made by tests/vectors/jwt_kat/make.sh; read by ' +
+    'command line and by the jose npm package, and negative vectors (neg_*: an OpenSSL signature ' +
+    'made with another hash, padding, salt length, MGF1 hash or encoding than the alg names, ' +
+    'refused by jose). Made by tests/vectors/jwt_kat/make.sh; read by ' +
     'tests/jwt/test_jwt_kat.c, which verifies each token with the key as PEM (or the HMAC secret) ' +
     'and as a JWKS, expects `expect` / `message` / `subject`, and expects "signature invalid" for ' +
     'the token with one signature bit flipped. issuer/audience null: not checked.',
