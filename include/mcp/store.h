@@ -44,13 +44,18 @@ typedef struct mcp_store mcp_store;
 /* Opening                                                                                    */
 
 typedef struct mcp_store_opts {
-    unsigned busy_timeout_ms; /* wait this long for another writer's lock (default 5000) */
+    unsigned busy_timeout_ms; /* a write waits this long for another writer's lock
+                                 (default 5000) */
     unsigned change_check_ms; /* look for changes by other processes at most this often
                                  (default 1000; 0 = before every lookup) */
     unsigned readers;         /* read connections in the pool (default 4, 1..64) */
     size_t   cache_max;       /* cached entries per kind (users, keys, token ids);
                                  default 8192; 0 = no cache, every lookup reads the file */
     bool     create;          /* create the file when missing (default true) */
+    unsigned read_timeout_ms; /* SQLite: the longest a lookup or list waits for a lock another
+                                 connection holds (busy, or every WAL read lock taken) before
+                                 it fails with MCP_ERR_STORE (default 500; 0 = busy_timeout_ms).
+                                 Writes wait busy_timeout_ms. @since 0.2 */
 } mcp_store_opts;
 
 /** Fill o with the defaults above. @since 0.1 */

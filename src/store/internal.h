@@ -76,7 +76,20 @@ typedef struct mcp__store_conn {
     bool            pg_prepared[MCP__ST_COUNT_];
     bool            pg_in_tx;                 /* a write transaction is open: never retry */
     bool            pg_stale;                 /* a round trip timed out: reconnect first */
+    unsigned        wait_ms;                  /* readers, watch: bound on lock waits while
+                                                 held (store_vfs.c); 0 = none (the writer) */
+    uint64_t        wait_prev;                /* the thread's deadline before this hold */
 } mcp__store_conn;
+
+/* ---- bounded lock waits (store_vfs.c) --------------------------------------------------- */
+
+/* The name of the VFS the store opens its SQLite files with (registered on first use), or
+ * NULL with err set. */
+const char *mcp__store_vfs(mcp_error *err);
+/* Bound this thread's SQLite lock waits (busy handler and WAL read-lock retries) to ms from
+ * now, or to an earlier bound already set; returns the previous one for mcp__store_wait_end. */
+uint64_t mcp__store_wait_begin(unsigned ms);
+void mcp__store_wait_end(uint64_t prev);
 
 struct mcp_store {
     char           *path;    /* file name, or the postgresql:// URI (never logged: a password) */

@@ -523,23 +523,45 @@ precreate_private(const char *path, mcp_error *err)
     return MCP_OK;
 }
 
+/* The read lock-wait bound of o (read_timeout_ms, 0 = busy_timeout_ms), at least 1 ms. */
+static unsigned
+read_wait_ms(const mcp_store_opts *o)
+{
+    unsigned ms = o->read_timeout_ms != 0 ? o->read_timeout_ms : o->busy_timeout_ms;
+    return ms != 0 ? ms : 1;
+}
+
+/* The write lock-wait bound of o: busy_timeout_ms, at least 1 ms. */
+static unsigned
+write_wait_ms(const mcp_store_opts *o)
+{
+    return o->busy_timeout_ms != 0 ? o->busy_timeout_ms : 1;
+}
+
+/* reader: a read connection (the pool, the watch), whose lock waits are bounded by
+ * read_timeout_ms while a lookup holds it (store_vfs.c); else the writer, which waits up to
+ * busy_timeout_ms for another writer. */
 static mcp_status
 conn_open(mcp__store_conn *c, const char *path, const mcp_store_opts *o, bool create,
-          mcp_error *err)
+          bool reader, mcp_error *err)
 {
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
+    const char *vfs = mcp__store_vfs(err);
+    if (vfs == NULL)
+        return MCP_ERR_STORE;
     /* NOMUTEX: our own mutex serializes each connection, so SQLite's would be redundant. */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    int rc = sqlite3_open_v2(path, &c->db, flags, vfs);
     if (rc != SQLITE_OK) {
         mcp_status st = c->db != NULL ? mcp__store_db_error(err, c->db, "open")
                                       : mcp_error_set(err, MCP_ERR_NOMEM, "store: open: no memory");
         return st;
     }
     sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, (int)(o->busy_timeout_ms > INT32_MAX ? INT32_MAX
-                                                                     : o->busy_timeout_ms));
+    unsigned busy = reader ? read_wait_ms(o) : o->busy_timeout_ms;
+    c->wait_ms = reader ? busy : 0;
+    sqlite3_busy_timeout(c->db, (int)(busy > INT32_MAX ? INT32_MAX : busy));
     if (sqlite3_exec(c->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
         return mcp__store_db_error(err, c->db, "enable foreign keys");
     return MCP_OK;
@@ -550,19 +572,26 @@ mcp__store_reader_acquire(mcp_store *s)
 {
     unsigned start = atomic_fetch_add_explicit(&s->next_reader, 1, memory_order_relaxed)
                      % s->nreaders;
-    for (unsigned i = 0; i < s->nreaders; i++) {
-        mcp__store_conn *c = &s->readers[(start + i) % s->nreaders];
-        if (pthread_mutex_trylock(&c->mu) == 0)
-            return c;
+    mcp__store_conn *c = NULL;
+    for (unsigned i = 0; i < s->nreaders && c == NULL; i++) {
+        mcp__store_conn *t = &s->readers[(start + i) % s->nreaders];
+        if (pthread_mutex_trylock(&t->mu) == 0)
+            c = t;
     }
-    mcp__store_conn *c = &s->readers[start];
-    pthread_mutex_lock(&c->mu);
+    if (c == NULL) {
+        c = &s->readers[start];
+        pthread_mutex_lock(&c->mu);
+    }
+    /* from here on the lookup's own lock waits count, not the wait for the connection */
+    c->wait_prev = c->wait_ms != 0 ? mcp__store_wait_begin(c->wait_ms) : 0;
     return c;
 }
 
 void
 mcp__store_conn_release(mcp__store_conn *c)
 {
+    if (c->wait_ms != 0)
+        mcp__store_wait_end(c->wait_prev);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -588,8 +617,12 @@ mcp__store_write_begin(mcp_store *s, mcp__store_conn **c, mcp_error *err)
         *c = &s->writer;
         return MCP_OK;
     }
+    /* a write waits up to busy_timeout_ms for locks in all (the write lock, and the WAL read
+     * locks, whose retry would otherwise take about 10 s whatever the busy timeout) */
+    s->writer.wait_prev = mcp__store_wait_begin(write_wait_ms(&s->opts));
     if (sqlite3_exec(s->writer.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         mcp_status rc = mcp__store_db_error(err, s->writer.db, "begin write");
+        mcp__store_wait_end(s->writer.wait_prev);
         pthread_mutex_unlock(&s->writer.mu);
         *c = NULL;
         return rc;
@@ -625,6 +658,7 @@ mcp__store_write_end(mcp_store *s, mcp__store_conn *c, mcp_status rc, mcp_error 
     } else {
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     }
+    mcp__store_wait_end(c->wait_prev);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
@@ -672,8 +706,8 @@ mcp__store_check_changes(mcp_store *s, mcp_error *err)
         }
     } else if (!healthy) {
         /* Failing: one thread rechecks at a time, at most every change_check_ms; the others fail
-         * at once instead of queuing behind a check that can take SQLite's read retry (about
-         * 10 s when another process holds the WAL read locks). */
+         * at once instead of queuing behind a check that waits for a lock (up to
+         * read_timeout_ms: store_vfs.c). */
         uint64_t lf = atomic_load_explicit(&s->last_fail_ms, memory_order_relaxed);
         if (now >= lf && now - lf < interval)
             return mcp_error_set(err, MCP_ERR_STORE, "store: unavailable (rechecked every %u ms)",
@@ -696,7 +730,9 @@ mcp__store_check_changes(mcp_store *s, mcp_error *err)
         rc = mcp_error_set(err, MCP_ERR_STORE, "store: file missing or replaced since open");
     } else {
         int64_t dv = 0;
+        uint64_t prev = mcp__store_wait_begin(s->watch.wait_ms);
         rc = read_data_version(&s->watch, &dv, err);
+        mcp__store_wait_end(prev);
         if (rc == MCP_OK && dv != s->data_version) {
             s->data_version = dv;
             mcp__store_bump(s);
@@ -723,6 +759,7 @@ mcp_store_opts_default(mcp_store_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->busy_timeout_ms = 5000;
+    o->read_timeout_ms = 500;
     o->change_check_ms = 1000;
     o->readers = 4;
     o->cache_max = 8192;
@@ -866,22 +903,29 @@ mcp_store_open(const char *path, const mcp_store_opts *opts, mcp_store **out, mc
             goto fail;
     }
     writer_open = true;
-    rc = conn_open(&s->writer, path, opts, opts->create, err);
+    rc = conn_open(&s->writer, path, opts, opts->create, false, err);
     if (rc != MCP_OK)
         goto fail;
+    /* the open's lock waits (switching to WAL, the migrations) are bounded as a write's */
+    uint64_t prev = mcp__store_wait_begin(write_wait_ms(opts));
     rc = migrate(s, err);
+    mcp__store_wait_end(prev);
     if (rc != MCP_OK)
         goto fail;
 
     /* The other connections open the file that now exists (no CREATE: if it vanished in
      * between, fail instead of making an empty one). */
     watch_open = true;
-    rc = conn_open(&s->watch, path, opts, false, err);
-    if (rc == MCP_OK)
+    rc = conn_open(&s->watch, path, opts, false, true, err);
+    if (rc == MCP_OK) {
+        prev = mcp__store_wait_begin(s->watch.wait_ms);
         rc = read_data_version(&s->watch, &s->data_version, err);
+        mcp__store_wait_end(prev);
+    }
     for (; rc == MCP_OK && readers_open < opts->readers; ) {
         readers_open++;
-        rc = conn_open(&s->readers[readers_open - 1], path, opts, false, err);
+        rc = conn_open(&s->readers[readers_open - 1], path, opts, false, true,
+                       err);
     }
     if (rc != MCP_OK)
         goto fail;

@@ -159,6 +159,9 @@ send_failure(conn_state *cs, struct MHD_Connection *c, mcp_status rc, const mcp_
         char ra[16];
         snprintf(ra, sizeof ra, "%u", cs->req.retry_after ? cs->req.retry_after : 1);
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    } else if (rc == MCP_ERR_STORE) {
+        /* the store (or introspection endpoint) is rechecked about once a second */
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     }
     enum MHD_Result ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);

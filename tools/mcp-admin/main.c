@@ -118,6 +118,9 @@ admin_store(admin_ctx *ctx)
     mcp_store_opts_default(&o);
     o.readers = 1;
     o.cache_max = 0;   /* one command, one read: nothing to cache */
+    /* not a request path: an operator's command waits as long for a read lock as for the
+     * write lock, instead of the server's short lookup bound */
+    o.read_timeout_ms = o.busy_timeout_ms;
     o.create = ctx->create;
     mcp_error err;
     mcp_error_clear(&err);
