@@ -109,6 +109,7 @@ static _Atomic bool log_json = false;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static mcp_log_handler_fn log_handler;     /* under log_mu */
 static void *log_handler_udata;
+static _Atomic bool log_has_handler;       /* log_handler != NULL, readable without the lock */
 
 void
 mcp__log_set_level(mcp__log_level lvl)
@@ -138,6 +139,7 @@ mcp_log_set_handler(mcp_log_handler_fn fn, void *udata)
     pthread_mutex_lock(&log_mu);
     log_handler = fn;
     log_handler_udata = udata;
+    atomic_store(&log_has_handler, fn != NULL);
     pthread_mutex_unlock(&log_mu);
 }
 
@@ -160,6 +162,54 @@ json_escape(char *dst, size_t cap, const char *s)
     dst[o] = '\0';
 }
 
+/* The "YYYY-MM-DDTHH:MM:SS." part of the time, formatted once a second per thread: gmtime_r
+ * takes glibc's time-zone lock, which every IO thread would otherwise contend on per line. */
+static _Thread_local struct {
+    time_t sec;
+    bool set;
+    char text[64];
+    size_t len;
+} log_clock;
+
+/* the line's time stamp into dst (room for 64 + 5 bytes); returns its length */
+static size_t
+log_when(char *dst)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (!log_clock.set || log_clock.sec != ts.tv_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        int n = snprintf(log_clock.text, sizeof log_clock.text, "%04d-%02d-%02dT%02d:%02d:%02d.",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec);
+        log_clock.len = n > 0 && (size_t)n < sizeof log_clock.text ? (size_t)n : 0;
+        log_clock.sec = ts.tv_sec;
+        log_clock.set = true;
+    }
+    memcpy(dst, log_clock.text, log_clock.len);
+    long ms = ts.tv_nsec / 1000000;
+    size_t o = log_clock.len;
+    dst[o++] = (char)('0' + ms / 100);
+    dst[o++] = (char)('0' + ms / 10 % 10);
+    dst[o++] = (char)('0' + ms % 10);
+    dst[o++] = 'Z';
+    dst[o] = '\0';
+    return o;
+}
+
+/* appends s (n bytes) to the line being built, cut at cap */
+static void
+line_put(char *line, size_t cap, size_t *o, const char *s, size_t n)
+{
+    if (*o >= cap)
+        return;
+    if (n > cap - *o)
+        n = cap - *o;
+    memcpy(line + *o, s, n);
+    *o += n;
+}
+
 void
 mcp__log(mcp__log_level lvl, const char *component, const char *fmt, ...)
 {
@@ -171,29 +221,52 @@ mcp__log(mcp__log_level lvl, const char *component, const char *fmt, ...)
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int mn = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    char when[96];                   /* ample for any int the compiler imagines */
-    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             ts.tv_nsec / 1000000);
-    pthread_mutex_lock(&log_mu);
-    if (log_handler != NULL) {
-        log_handler(public_level[lvl], component, msg, log_handler_udata);
-    } else if (atomic_load(&log_json)) {
+    size_t mlen = mn < 0 ? 0 : (size_t)mn < sizeof msg ? (size_t)mn : sizeof msg - 1;
+    msg[mlen] = '\0';
+    if (atomic_load(&log_has_handler)) {     /* retaken under the lock */
+        pthread_mutex_lock(&log_mu);
+        if (log_handler != NULL) {
+            log_handler(public_level[lvl], component, msg, log_handler_udata);
+            pthread_mutex_unlock(&log_mu);
+            return;
+        }
+        pthread_mutex_unlock(&log_mu);
+    }
+    /* One line, one write(2), no lock of ours: the kernel keeps a write to a regular file or a
+     * pipe (up to PIPE_BUF bytes) whole, so lines of concurrent threads never interleave, and a
+     * thread that logs never waits for another one's write. stderr is unbuffered, so this
+     * orders correctly with stdio output to it. */
+    char when[64 + 8];
+    size_t wl = log_when(when);
+    char line[6 * sizeof msg + 256];
+    size_t o = 0;
+    const char *lv = names[lvl];
+    if (atomic_load(&log_json)) {
         char ec[64], em[6 * sizeof msg + 1];
         json_escape(ec, sizeof ec, component);
         json_escape(em, sizeof em, msg);
-        fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"%s\","
-                "\"message\":\"%s\"}\n", when, names[lvl], ec, em);
+        line_put(line, sizeof line - 1, &o, "{\"time\":\"", 9);
+        line_put(line, sizeof line - 1, &o, when, wl);
+        line_put(line, sizeof line - 1, &o, "\",\"level\":\"", 11);
+        line_put(line, sizeof line - 1, &o, lv, strlen(lv));
+        line_put(line, sizeof line - 1, &o, "\",\"component\":\"", 15);
+        line_put(line, sizeof line - 1, &o, ec, strlen(ec));
+        line_put(line, sizeof line - 1, &o, "\",\"message\":\"", 13);
+        line_put(line, sizeof line - 1, &o, em, strlen(em));
+        line_put(line, sizeof line - 1, &o, "\"}", 2);
     } else {
-        fprintf(stderr, "%s %s %s: %s\n", when, names[lvl], component, msg);
+        line_put(line, sizeof line - 1, &o, when, wl);
+        line_put(line, sizeof line - 1, &o, " ", 1);
+        line_put(line, sizeof line - 1, &o, lv, strlen(lv));
+        line_put(line, sizeof line - 1, &o, " ", 1);
+        line_put(line, sizeof line - 1, &o, component, strlen(component));
+        line_put(line, sizeof line - 1, &o, ": ", 2);
+        line_put(line, sizeof line - 1, &o, msg, mlen);
     }
-    pthread_mutex_unlock(&log_mu);
+    line[o++] = '\n';
+    (void)mcp__write_all(STDERR_FILENO, line, o);
 }
 
 mcp_status

@@ -10,6 +10,7 @@
 #include "common/common.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <unistd.h>
 
@@ -179,6 +180,61 @@ log_level_handler_and_json(void **state)
     unlink(path);
 }
 
+/* Lines logged by several threads at once come out whole, one per line, each with its time
+ * stamp in the documented form (one write(2) per line, no lock held across it). */
+#define LOG_THREADS 4
+#define LOG_LINES 2000
+static void *
+log_many(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    for (int i = 0; i < LOG_LINES; i++)
+        mcp__log(MCP__LOG_INFO, "race", "thread %d line %d %0200d", t, i, 0);
+    return NULL;
+}
+
+static void
+log_lines_from_threads_stay_whole(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/mcp-test-log-race-%d", (int)getpid());
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    pthread_t th[LOG_THREADS];
+    for (int t = 0; t < LOG_THREADS; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, log_many, (void *)(intptr_t)t), 0);
+    for (int t = 0; t < LOG_THREADS; t++)
+        pthread_join(th[t], NULL);
+    dup2(saved, 2);
+    close(saved);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[1024];
+    int next_of[LOG_THREADS] = { 0 }, n = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        int y, mo, d, h, mi, se, ms, t, i;
+        char z;
+        assert_int_equal(sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c info race: thread %d line %d",
+                                &y, &mo, &d, &h, &mi, &se, &ms, &z, &t, &i), 10);
+        assert_int_equal(z, 'Z');
+        assert_true(y >= 2024 && mo >= 1 && mo <= 12 && ms >= 0 && ms <= 999);
+        assert_true(t >= 0 && t < LOG_THREADS);
+        assert_int_equal(i, next_of[t]);                /* each thread's lines in its order */
+        next_of[t]++;
+        size_t len = strlen(line);
+        assert_true(len > 200 && line[len - 1] == '\n');
+        n++;
+    }
+    fclose(f);
+    unlink(path);
+    assert_int_equal(n, LOG_THREADS * LOG_LINES);
+}
+
 int
 main(void)
 {
@@ -190,6 +246,7 @@ main(void)
         cmocka_unit_test(status_names_are_stable),
         cmocka_unit_test(version_matches_the_headers),
         cmocka_unit_test(log_level_handler_and_json),
+        cmocka_unit_test(log_lines_from_threads_stay_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

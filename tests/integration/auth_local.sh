@@ -82,6 +82,18 @@ for alg in HS256 RS256 ES256 EdDSA; do
     TOKENS+=("$t")
     expect_ok "good $alg token" "$U" "$t" -H "Authorization: Bearer $t"
 done
+# mint --count N: N lines, N distinct jtis, each token accepted
+mint ES256 "$U" --count 3 >"$TMP/three.txt"
+check "mint --count 3 prints 3 tokens" test "$(wc -l <"$TMP/three.txt")" = 3
+check "mint --count 3: 3 distinct jtis" test "$(while read -r t; do
+    "$TOK" inspect "$t" | grep -o '"jti": *"[0-9a-f]*"'; done <"$TMP/three.txt" | sort -u | wc -l)" = 3
+while read -r t; do
+    TOKENS+=("$t")
+    expect_ok "token from mint --count" "$U" "$t" -H "Authorization: Bearer $t"
+done <"$TMP/three.txt"
+"$TOK" mint --secret-file "$K/HS256.key" --sub alice --count 2 --jti x >/dev/null 2>"$TMP/cnt.err"
+check "mint --count with --jti: usage error 2" test $? = 2
+check "mint --count with --jti: says why" grep -q "cannot be combined with --jti" "$TMP/cnt.err"
 t=$(mint HS256 "$U" --ttl -120); TOKENS+=("$t")
 expect_401 "expired token" "$U" invalid_token "token expired" "$t" -H "Authorization: Bearer $t"
 t=$(mint RS256 "http://127.0.0.1:1/mcp"); TOKENS+=("$t")

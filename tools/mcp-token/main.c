@@ -32,7 +32,7 @@ static const char usage_text[] =
     "commands:\n"
     "  mint     (--secret-file FILE | --key PEM) --sub SUB [--alg ALG] [--kid KID]\n"
     "           [--name NAME] [--permissions A,B] [--scope \"a b\"] [--ttl SECONDS]\n"
-    "           [--iss ISS] [--aud AUD] [--jti JTI] [--client-id ID]\n"
+    "           [--iss ISS] [--aud AUD] [--jti JTI] [--client-id ID] [--count N]\n"
     "  inspect  [TOKEN|-]            decode header and payload WITHOUT verifying\n"
     "  verify   [TOKEN|-] (--secret-file FILE | --public-key PEM | --jwks-file FILE |\n"
     "           --jwks-url URL) [--alg ALG] [--kid KID] (--iss ISS | --no-iss)\n"
@@ -154,7 +154,7 @@ parse_ll(const char *s, long long *out)
 enum {
     OPT_SECRET = 256, OPT_KEY, OPT_PUBKEY, OPT_JWKS_FILE, OPT_JWKS_URL, OPT_ALG, OPT_KID,
     OPT_SUB, OPT_NAME, OPT_PERMS, OPT_SCOPE, OPT_TTL, OPT_ISS, OPT_AUD, OPT_JTI, OPT_CLIENT,
-    OPT_NO_ISS, OPT_NO_AUD, OPT_LEEWAY, OPT_TYP, OPT_OUT, OPT_BITS, OPT_FORCE, OPT_MAXLEN,
+    OPT_NO_ISS, OPT_NO_AUD, OPT_LEEWAY, OPT_TYP, OPT_OUT, OPT_BITS, OPT_FORCE, OPT_MAXLEN, OPT_COUNT,
     OPT_HELP
 };
 
@@ -174,6 +174,7 @@ static const struct option long_opts[] = {
     { "iss", required_argument, NULL, OPT_ISS },
     { "aud", required_argument, NULL, OPT_AUD },
     { "jti", required_argument, NULL, OPT_JTI },
+    { "count", required_argument, NULL, OPT_COUNT },
     { "client-id", required_argument, NULL, OPT_CLIENT },
     { "no-iss", no_argument, NULL, OPT_NO_ISS },
     { "no-aud", no_argument, NULL, OPT_NO_AUD },
@@ -190,7 +191,7 @@ static const struct option long_opts[] = {
 typedef struct args {
     const char *secret_file, *key, *public_key, *jwks_file, *jwks_url, *alg, *kid, *sub, *name;
     const char *perms, *scope, *iss, *aud, *jti, *client_id, *typ, *out;
-    long long ttl, leeway, bits, max_len;
+    long long ttl, leeway, bits, max_len, count;
     bool no_iss, no_aud, force, help, have_ttl, have_leeway;
 } args;
 
@@ -203,6 +204,7 @@ parse_args(int argc, char **argv, args *a)
     a->leeway = 60;
     a->bits = 2048;
     a->max_len = 8192;
+    a->count = 1;
     int c;
     opterr = 0;
     optind = 1;                      /* argv[0] is the command word */
@@ -244,6 +246,10 @@ parse_args(int argc, char **argv, args *a)
             if (!parse_ll(optarg, &a->bits) || a->bits < 2048 || a->bits > 8192)
                 return usage_error("--bits needs 2048..8192");
             break;
+        case OPT_COUNT:
+            if (!parse_ll(optarg, &a->count) || a->count < 1 || a->count > 1000000)
+                return usage_error("--count needs 1..1000000");
+            break;
         case OPT_MAXLEN:
             if (!parse_ll(optarg, &a->max_len) || a->max_len < 16 || a->max_len > 1 << 20)
                 return usage_error("--max-len needs 16..1048576");
@@ -268,6 +274,8 @@ cmd_mint(int argc, const args *a)
         return usage_error("mint needs exactly one of --secret-file or --key");
     if (a->sub == NULL || a->sub[0] == '\0')
         return usage_error("mint needs --sub");
+    if (a->count > 1 && a->jti != NULL)
+        return usage_error("--count gives every token a random jti; it cannot be combined with --jti");
     const char *alg = a->alg;
     if (a->secret_file != NULL && alg == NULL)
         alg = "HS256";
@@ -288,54 +296,63 @@ cmd_mint(int argc, const args *a)
         use--;                              /* same rule as the verifier: one newline ignored */
 
     int64_t now = (int64_t)time(NULL);
-    claims = json_object();
-    if (a->iss)
-        json_object_set_new(claims, "iss", json_string(a->iss));
-    if (a->aud)
-        json_object_set_new(claims, "aud", json_string(a->aud));
-    json_object_set_new(claims, "sub", json_string(a->sub));
-    if (a->name)
-        json_object_set_new(claims, "name", json_string(a->name));
-    if (a->client_id)
-        json_object_set_new(claims, "client_id", json_string(a->client_id));
-    json_object_set_new(claims, "iat", json_integer(now));
-    json_object_set_new(claims, "exp", json_integer(now + a->ttl));
-    if (a->jti != NULL) {
-        json_object_set_new(claims, "jti", json_string(a->jti));
-    } else {
-        unsigned char rnd[16];
-        char hex[33];
-        mcp_error e;
-        if (mcp_random_bytes(rnd, sizeof rnd, &e) != MCP_OK) {
-            fail("%s", e.message);
+    /* --count N: N tokens, one per line, each with its own random jti (load tests want many
+     * distinct tokens; one key load instead of N processes) */
+    for (long long n = 0; n < a->count; n++) {
+        json_decref(claims);
+        free(claims_text);
+        mcp_free(token);
+        claims_text = NULL;
+        token = NULL;
+        claims = json_object();
+        if (a->iss)
+            json_object_set_new(claims, "iss", json_string(a->iss));
+        if (a->aud)
+            json_object_set_new(claims, "aud", json_string(a->aud));
+        json_object_set_new(claims, "sub", json_string(a->sub));
+        if (a->name)
+            json_object_set_new(claims, "name", json_string(a->name));
+        if (a->client_id)
+            json_object_set_new(claims, "client_id", json_string(a->client_id));
+        json_object_set_new(claims, "iat", json_integer(now));
+        json_object_set_new(claims, "exp", json_integer(now + a->ttl));
+        if (a->jti != NULL) {
+            json_object_set_new(claims, "jti", json_string(a->jti));
+        } else {
+            unsigned char rnd[16];
+            char hex[33];
+            mcp_error e;
+            if (mcp_random_bytes(rnd, sizeof rnd, &e) != MCP_OK) {
+                fail("%s", e.message);
+                goto out;
+            }
+            for (size_t i = 0; i < sizeof rnd; i++)
+                snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+            json_object_set_new(claims, "jti", json_string(hex));
+        }
+        if (a->perms != NULL) {
+            json_t *arr = json_array();
+            char *copy = strdup(a->perms), *save = NULL;
+            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                if (*t)
+                    json_array_append_new(arr, json_string(t));
+            free(copy);
+            json_object_set_new(claims, "permissions", arr);
+        }
+        if (a->scope)
+            json_object_set_new(claims, "scope", json_string(a->scope));
+        if ((claims_text = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
+            fail("cannot encode claims (invalid UTF-8 in an option?)");
             goto out;
         }
-        for (size_t i = 0; i < sizeof rnd; i++)
-            snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-        json_object_set_new(claims, "jti", json_string(hex));
+        mcp_error err;
+        if (mcp_jwt_sign(alg, key, use, claims_text, a->kid, &token, &err) != MCP_OK) {
+            fail("cannot sign: %s", err.message);
+            goto out;
+        }
+        printf("%s\n", token);
     }
-    if (a->perms != NULL) {
-        json_t *arr = json_array();
-        char *copy = strdup(a->perms), *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-            if (*t)
-                json_array_append_new(arr, json_string(t));
-        free(copy);
-        json_object_set_new(claims, "permissions", arr);
-    }
-    if (a->scope)
-        json_object_set_new(claims, "scope", json_string(a->scope));
-    if ((claims_text = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
-        fail("cannot encode claims (invalid UTF-8 in an option?)");
-        goto out;
-    }
-    mcp_error err;
-    if (mcp_jwt_sign(alg, key, use, claims_text, a->kid, &token, &err) != MCP_OK) {
-        fail("cannot sign: %s", err.message);
-        goto out;
-    }
-    printf("%s\n", token);
-    rc = 0;
+    rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : fail("cannot write the tokens");
 out:
     wipe_free(key, klen);
     free(claims_text);
