@@ -310,10 +310,14 @@ token_file() { # ALG PERMS -> path of a file with TOKENS_N distinct tokens (made
   note "  minting $TOKENS_N $alg tokens with mcp-token into $f (once; reused for 12 h)"
   # every token gets its own random jti, so they are distinct; two processes (2 cores), one
   # signing-key load each (mint --count)
-  local half=$(( (TOKENS_N + 1) / 2 ))
-  { mint_mcp "$alg" "$perms" --count "$half" & mint_mcp "$alg" "$perms" --count "$half"; wait; } >"$f.tmp" ||
-    die "mcp-token mint --count failed"
+  # (each into its own file: two processes' buffered writes to one file would split lines)
+  local half=$(( (TOKENS_N + 1) / 2 )) p1 p2
+  mint_mcp "$alg" "$perms" --count "$half" >"$f.tmp1" & p1=$!
+  mint_mcp "$alg" "$perms" --count "$half" >"$f.tmp2" & p2=$!
+  wait "$p1" && wait "$p2" || die "mcp-token mint --count failed"
+  cat "$f.tmp1" "$f.tmp2" >"$f.tmp"; rm -f "$f.tmp1" "$f.tmp2"
   [[ $(sort -u "$f.tmp" | wc -l) -ge $TOKENS_N ]] || die "token file $f.tmp: duplicate or missing tokens"
+  ! grep -qvE '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$' "$f.tmp" || die "token file $f.tmp: a line is not a compact JWS"
   mv "$f.tmp" "$f"; echo "$f"
 }
 PG_URL=""; PG_DIR=""

@@ -7,6 +7,7 @@
  * input-required round trip (SEP-2322) in exchange.c.
  */
 #include "client/internal.h"
+#include "jsonrpc/jsonrpc.h"
 
 #include <string.h>
 
@@ -249,19 +250,6 @@ mcp__header_list_free(char **h)
     mcp__free(h);
 }
 
-/* The params member Mcp-Name mirrors for method, or NULL. */
-static const char *
-name_member(const char *method)
-{
-    if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
-        return "name";
-    if (strcmp(method, "resources/read") == 0)
-        return "uri";
-    if (strncmp(method, "tasks/", 6) == 0)
-        return "taskId";
-    return NULL;
-}
-
 mcp_status
 mcp__modern_headers(const mcp_client *c, const char *method, const json_t *params,
                     char ***out)
@@ -271,7 +259,7 @@ mcp__modern_headers(const mcp_client *c, const char *method, const json_t *param
     char *m = mcp__header_value_encode(method);
     hl_add(&l, m ? header_line("Mcp-Method", m) : NULL);
     mcp__free(m);
-    const char *nm = name_member(method);
+    const char *nm = mcp__rpc_name_member(method);
     const json_t *nv = nm ? json_object_get(params, nm) : NULL;
     if (json_is_string(nv)) {
         char *v = mcp__header_value_encode(json_string_value(nv));

@@ -5,6 +5,21 @@
 
 #include <string.h>
 
+const char *
+mcp__rpc_name_member(const char *method)
+{
+    static const struct {
+        const char *method, *member;
+    } map[] = {
+        { "tools/call", "name" },     { "prompts/get", "name" },   { "resources/read", "uri" },
+        { "tasks/get", "taskId" },    { "tasks/update", "taskId" }, { "tasks/cancel", "taskId" },
+    };
+    for (size_t i = 0; method != NULL && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(method, map[i].method) == 0)
+            return map[i].member;
+    return NULL;
+}
+
 int
 mcp__json_depth(const json_t *v, int limit)
 {

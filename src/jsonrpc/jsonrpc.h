@@ -64,6 +64,12 @@ mcp_status mcp__json_escape_into(mcp_buf *b, const char *s, size_t n);
 /* Depth of nested arrays/objects (stops counting past limit). */
 int mcp__json_depth(const json_t *v, int limit);
 
+/* The params member a 2026-07-28 request's Mcp-Name header mirrors for method (SEP-2243):
+ * "name" for tools/call and prompts/get, "uri" for resources/read, "taskId" for tasks/get,
+ * tasks/update and tasks/cancel; NULL for every other method (or NULL). The one table the
+ * server's header check and the client's header writer both read. */
+const char *mcp__rpc_name_member(const char *method);
+
 /* ---- Reading a peer's messages the way a client does ----------------------------------- */
 
 /*

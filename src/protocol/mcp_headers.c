@@ -3,6 +3,8 @@
  * standard-alphabet decoder is small, has one user, and can move there afterwards. */
 #include "protocol/mcp_headers.h"
 
+#include "jsonrpc/jsonrpc.h"
+
 #include <string.h>
 
 #define MISMATCH(...) \
@@ -12,21 +14,6 @@ static const char SENT_PFX[] = "=?base64?";
 static const char SENT_SFX[] = "?=";
 #define SENT_PFX_LEN (sizeof SENT_PFX - 1)
 #define SENT_SFX_LEN (sizeof SENT_SFX - 1)
-
-const char *
-mcp__hdr_name_field(const char *method)
-{
-    if (!method)
-        return NULL;
-    if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
-        return "name";
-    if (strcmp(method, "resources/read") == 0)
-        return "uri";
-    if (strcmp(method, "tasks/get") == 0 || strcmp(method, "tasks/update") == 0 ||
-        strcmp(method, "tasks/cancel") == 0)
-        return "taskId";
-    return NULL;
-}
 
 bool
 mcp__hdr_value_plain_ok(const char *v, size_t len)
@@ -226,7 +213,7 @@ mcp__hdr_target_read(const char *mcp_method, const char *mcp_name, mcp__hdr_targ
         return MISMATCH("Header mismatch: Mcp-Method header too long");
     memcpy(out->method, mcp_method, mlen);
     out->method[mlen] = '\0';
-    if (!mcp__hdr_name_field(out->method))
+    if (!mcp__rpc_name_member(out->method))
         return MCP_OK;
     if (!mcp_name)
         return MISMATCH("Header mismatch: Mcp-Name header is required for %s", out->method);
@@ -249,7 +236,7 @@ mcp__hdr_verify_body(const mcp__hdr_target *t, const char *body_method, const js
 {
     if (t->method[0] == '\0' || !body_method || strcmp(t->method, body_method) != 0)
         return MISMATCH("Header mismatch: Mcp-Method header does not match the body's method");
-    const char *field = mcp__hdr_name_field(body_method);
+    const char *field = mcp__rpc_name_member(body_method);
     if (!field)
         return MCP_OK;
     const json_t *v = params ? json_object_get(params, field) : NULL;

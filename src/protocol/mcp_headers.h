@@ -15,10 +15,6 @@
 
 #define MCP__HDR_MAX_VALUE 8192u   /* decoded Mcp-Name / Mcp-Param-* values longer than this fail */
 
-/* Which params field Mcp-Name mirrors for a method: "name", "uri", "taskId", or NULL when the
- * method has no Mcp-Name (then a present Mcp-Name header is ignored, as an unknown header). */
-const char *mcp__hdr_name_field(const char *method);
-
 /* May v be sent as a plain header value? RFC 9110 field-value characters only: VCHAR
  * (0x21-0x7E), SP and HTAB, no leading/trailing whitespace, not empty. This is the encoder's rule
  * (a client base64-encodes anything else); a receiver first trims OWS (mcp__hdr_decode does). */

@@ -420,12 +420,9 @@ run_head(conn_state *cs, struct MHD_Connection *c)
  * are reachable, else 503 with its reason. No credential; the reason names a dependency, never
  * a secret. */
 static enum MHD_Result
-send_ready(conn_state *cs, struct MHD_Connection *c, const char *method)
+send_ready(conn_state *cs, struct MHD_Connection *c)
 {
     mcp__http *h = cs->h;
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return mcp__http_send_rpc_error(cs, c, 405, MCP_RPC_INVALID_REQUEST,
-                                        "Method Not Allowed");
     char why[256] = "";
     bool ok = h->ready_fn == NULL || h->ready_fn(h->ready_ctx, why, sizeof why);
     why[sizeof why - 1] = '\0';
@@ -440,44 +437,91 @@ send_ready(conn_state *cs, struct MHD_Connection *c, const char *method)
     return mcp__http_send_body(cs, c, ok ? 200 : 503, "application/json", b, strlen(b));
 }
 
+/* The protected-resource metadata (RFC 9728: also at PRM_PATH + the endpoint's path). */
+static enum MHD_Result
+send_prm(conn_state *cs, struct MHD_Connection *c)
+{
+    char *b = mcp__strdup(cs->h->prm_json);
+    return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
+}
+
+/* Liveness for load balancers, orchestrators and systemd watchdogs: no credential, no session,
+ * nothing about the server beyond "it answers" (a server shutting down answers 503 before). */
+static enum MHD_Result
+send_health(conn_state *cs, struct MHD_Connection *c)
+{
+    char *b = mcp__strdup("{\"status\":\"ok\"}");
+    return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
+}
+
+/* Prometheus scrape: counters only, no credential (off unless asked for; see
+ * mcp_http_opts.metrics_path) */
+static enum MHD_Result
+send_metrics(conn_state *cs, struct MHD_Connection *c)
+{
+    size_t mlen = 0;
+    char *b = mcp__http_metrics_render(cs->h, &mlen);
+    if (b == NULL)
+        return mcp__http_send_rpc_error(cs, c, 500, MCP_RPC_INTERNAL_ERROR, "out of memory");
+    return mcp__http_send_body(cs, c, 200, "text/plain; version=0.0.4; charset=utf-8", b, mlen);
+}
+
+static const char *
+prm_path(const mcp__http *h)
+{
+    return h->prm_json != NULL ? PRM_PATH : NULL;
+}
+static const char *
+health_path(const mcp__http *h)
+{
+    return h->health_path;
+}
+static const char *
+ready_path(const mcp__http *h)
+{
+    return h->ready_path;
+}
+static const char *
+metrics_path(const mcp__http *h)
+{
+    return h->metrics_path;
+}
+
+/* The server's own resources, answered before (and outside) the MCP endpoint's pipeline: no
+ * credential, no session. A route whose path is NULL is off. GET, and HEAD where .head says so;
+ * any other method is answered 405. Everything else that is not the endpoint goes to the
+ * embedded authorization server's route (mcp_http_opts.route), if there is one. */
+typedef struct fixed_route {
+    const char *(*path)(const mcp__http *h);
+    bool prefix;                                  /* the path starts the URL (RFC 9728 suffix) */
+    bool head;
+    enum MHD_Result (*send)(conn_state *cs, struct MHD_Connection *c);
+} fixed_route;
+
+static const fixed_route fixed_routes[] = {
+    { prm_path,     true,  false, send_prm },
+    { health_path,  false, true,  send_health },
+    { ready_path,   false, true,  send_ready },
+    { metrics_path, false, true,  send_metrics },
+};
+
 static enum MHD_Result
 begin(conn_state *cs, struct MHD_Connection *c, const char *url, const char *method)
 {
     mcp__http *h = cs->h;
     if (atomic_load(&h->stopping))      /* a keep-alive connection's next request */
         return send_closing(cs, c, 503, "server is shutting down");
-    /* The protected-resource metadata is another resource, not the MCP endpoint: served
-     * before the endpoint's pipeline. */
-    if (strncmp(url, PRM_PATH, sizeof PRM_PATH - 1) == 0 && h->prm_json != NULL) {
-        if (strcmp(method, "GET") != 0)
+    /* the server's own resources beside the MCP endpoint (fixed_routes) */
+    for (size_t i = 0; i < sizeof fixed_routes / sizeof fixed_routes[0]; i++) {
+        const fixed_route *r = &fixed_routes[i];
+        const char *path = r->path(h);
+        if (path == NULL || (r->prefix ? strncmp(url, path, strlen(path)) != 0
+                                       : strcmp(url, path) != 0))
+            continue;
+        if (strcmp(method, "GET") != 0 && (!r->head || strcmp(method, "HEAD") != 0))
             return mcp__http_send_rpc_error(cs, c, 405, MCP_RPC_INVALID_REQUEST,
                                             "Method Not Allowed");
-        char *b = mcp__strdup(h->prm_json);
-        return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
-    }
-    /* Liveness for load balancers, orchestrators and systemd watchdogs: no credential, no
-     * session, nothing about the server beyond "it answers" (shutdown answered 503 above). */
-    if (h->health_path != NULL && strcmp(url, h->health_path) == 0) {
-        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-            return mcp__http_send_rpc_error(cs, c, 405, MCP_RPC_INVALID_REQUEST,
-                                            "Method Not Allowed");
-        char *b = mcp__strdup("{\"status\":\"ok\"}");
-        return mcp__http_send_body(cs, c, 200, "application/json", b, b ? strlen(b) : 0);
-    }
-    if (h->ready_path != NULL && strcmp(url, h->ready_path) == 0)
-        return send_ready(cs, c, method);
-    /* Prometheus scrape: counters only, no credential (off unless asked for; see
-     * mcp_http_opts.metrics_path) */
-    if (h->metrics_path != NULL && strcmp(url, h->metrics_path) == 0) {
-        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-            return mcp__http_send_rpc_error(cs, c, 405, MCP_RPC_INVALID_REQUEST,
-                                            "Method Not Allowed");
-        size_t mlen = 0;
-        char *b = mcp__http_metrics_render(h, &mlen);
-        if (b == NULL)
-            return mcp__http_send_rpc_error(cs, c, 500, MCP_RPC_INTERNAL_ERROR, "out of memory");
-        return mcp__http_send_body(cs, c, 200, "text/plain; version=0.0.4; charset=utf-8", b,
-                                   mlen);
+        return r->send(cs, c);
     }
     if (h->route != NULL && strcmp(url, h->path) != 0) {
         /* another resource (the embedded authorization server): read its (small) body, then

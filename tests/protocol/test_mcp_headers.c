@@ -7,20 +7,24 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "jsonrpc/jsonrpc.h"
 #include "protocol/mcp_headers.h"
 
 static void
-hdr_name_field_per_method(void **state)
+rpc_name_member_per_method(void **state)
 {
     (void)state;
-    assert_string_equal(mcp__hdr_name_field("tools/call"), "name");
-    assert_string_equal(mcp__hdr_name_field("prompts/get"), "name");
-    assert_string_equal(mcp__hdr_name_field("resources/read"), "uri");
-    assert_string_equal(mcp__hdr_name_field("tasks/get"), "taskId");
-    assert_null(mcp__hdr_name_field("tools/list"));
-    assert_null(mcp__hdr_name_field("server/discover"));
-    assert_null(mcp__hdr_name_field("Tools/Call"));     /* values are case-sensitive */
-    assert_null(mcp__hdr_name_field(NULL));
+    assert_string_equal(mcp__rpc_name_member("tools/call"), "name");
+    assert_string_equal(mcp__rpc_name_member("prompts/get"), "name");
+    assert_string_equal(mcp__rpc_name_member("resources/read"), "uri");
+    assert_string_equal(mcp__rpc_name_member("tasks/get"), "taskId");
+    assert_string_equal(mcp__rpc_name_member("tasks/update"), "taskId");
+    assert_string_equal(mcp__rpc_name_member("tasks/cancel"), "taskId");
+    assert_null(mcp__rpc_name_member("tasks/list"));      /* names no single task */
+    assert_null(mcp__rpc_name_member("tools/list"));
+    assert_null(mcp__rpc_name_member("server/discover"));
+    assert_null(mcp__rpc_name_member("Tools/Call"));     /* values are case-sensitive */
+    assert_null(mcp__rpc_name_member(NULL));
 }
 
 static void
@@ -228,7 +232,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hdr_name_field_per_method),
+        cmocka_unit_test(rpc_name_member_per_method),
         cmocka_unit_test(hdr_plain_values),
         cmocka_unit_test(hdr_tokens),
         cmocka_unit_test(hdr_decode_spec_examples),
