@@ -4,6 +4,10 @@
 # mcp-products with the image's arguments. The data folder is $MCP_DATA (default /data, a
 # volume), so the store and the catalog survive the container.
 set -eu
+# a question about the program (--version, --help) is answered without touching the store
+for a in "$@"; do
+  case $a in --version|-V|--help|-h) exec mcp-products "$@" ;; esac
+done
 DATA=${MCP_DATA:-/data}
 cd "$DATA"
 if [ ! -e "$DATA/mcp.db" ]; then
